@@ -1,0 +1,1 @@
+"""dsom pipeline: Kafka agents that validate, deduplicate, receipt and archive operators' events."""

@@ -1,0 +1,1 @@
+"""Pure, typed core of the pipeline: no Kafka, no ClickHouse, no clocks."""

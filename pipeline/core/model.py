@@ -1,0 +1,71 @@
+"""The vocabulary shared by the validator, receipts, sinks and reports."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    BET = "BET"
+    WIN = "WIN"
+    REFUND = "REFUND"
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+
+
+class LicenceKind(StrEnum):
+    CASINO_ESTABLISHMENT = "CASINO_ESTABLISHMENT"
+    ONLINE_CASINO = "ONLINE_CASINO"
+    BOOKMAKING = "BOOKMAKING"
+    SLOT_HALL = "SLOT_HALL"
+    ONLINE_POKER = "ONLINE_POKER"
+
+
+class Channel(StrEnum):
+    ESTABLISHMENT = "ESTABLISHMENT"
+    SITE = "SITE"
+    APP = "APP"
+
+
+class Reason(StrEnum):
+    """Rejection reason codes an operator reads in its receipts (documented in schemas/README.md)."""
+
+    # The whole Kafka record
+    UNKNOWN_SCHEMA = "unknown_schema"
+    MALFORMED = "malformed"
+    WRONG_OPERATOR = "wrong_operator"
+    WRONG_KEY = "wrong_key"
+    EMPTY_BATCH = "empty_batch"
+    BATCH_TOO_LARGE = "batch_too_large"
+    # One event
+    INVALID_SEQUENCE = "invalid_sequence"
+    SEQUENCE_GAP_EXPIRED = "sequence_gap_expired"
+    UNKNOWN_LICENCE = "unknown_licence"
+    LICENCE_KIND_MISMATCH = "licence_kind_mismatch"
+    LICENCE_INACTIVE = "licence_inactive"
+    NON_POSITIVE_AMOUNT = "non_positive_amount"
+    ABSURD_AMOUNT = "absurd_amount"
+    WRONG_CURRENCY = "wrong_currency"
+    FUTURE_TIME = "future_time"
+    TOO_LATE = "too_late"
+    PERSONAL_DATA = "personal_data"
+    INVALID_PLAYER_REF = "invalid_player_ref"
+    MISSING_FIELD = "missing_field"
+    FIELD_NOT_ALLOWED = "field_not_allowed"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    UNKNOWN_BET = "unknown_bet"
+    INVALID_TAX = "invalid_tax"
+    FIELD_TOO_LONG = "field_too_long"
+    DUPLICATE_BET_REF = "duplicate_bet_ref"
+
+
+# Where each licence kind may take bets (the law ties establishments and online to different kinds).
+ALLOWED_CHANNELS: dict[LicenceKind, frozenset[Channel]] = {
+    LicenceKind.CASINO_ESTABLISHMENT: frozenset({Channel.ESTABLISHMENT}),
+    LicenceKind.SLOT_HALL: frozenset({Channel.ESTABLISHMENT}),
+    LicenceKind.ONLINE_CASINO: frozenset({Channel.SITE, Channel.APP}),
+    LicenceKind.ONLINE_POKER: frozenset({Channel.SITE, Channel.APP}),
+    LicenceKind.BOOKMAKING: frozenset({Channel.ESTABLISHMENT, Channel.SITE, Channel.APP}),
+}
+
+GAME_EVENT_KINDS = frozenset({EventKind.BET, EventKind.WIN, EventKind.REFUND})

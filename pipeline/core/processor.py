@@ -1,0 +1,182 @@
+"""Decide every event of one ingest record: decode, deduplicate, validate, receipt, chain.
+
+Pure apart from the state it is handed: the caller supplies the record and the time, and
+writes the returned receipts, archive batch and changelog entries atomically (one Kafka
+transaction), so a record's effects happen exactly once even if it is processed twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.core.dedup import Seen
+from pipeline.core.model import EventKind, Reason
+from pipeline.core.receipts import receipt_id
+from pipeline.core.state import ChangelogEntry, PartitionState
+from pipeline.core.validation import EventValidator, Rejection
+from pipeline.registry import Registry
+from pipeline.settings import TopicSettings, ValidationSettings
+from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
+from schemas.codec import encode_event_body
+
+
+@dataclass
+class Outcome:
+    """Everything one ingest record produces; empty lists/None mean nothing to write."""
+
+    operator_id: str
+    receipts: dict[str, Any] | None = None
+    archive: dict[str, Any] | None = None
+    changelog: list[ChangelogEntry] = field(default_factory=list)
+    events_in: int = 0
+    duplicates: int = 0
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+class RecordProcessor:
+    """Turns ingest records into outcomes, given each partition's state."""
+
+    def __init__(self, registry: Registry, validation: ValidationSettings,
+                 topics: TopicSettings, codec: Codec) -> None:
+        self._validator = EventValidator(registry, validation)
+        self._v = validation
+        self._topics = topics
+        self._codec = codec
+
+    def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,
+                now_us: int) -> Outcome:
+        operator_id = self._topics.operator_of(state.topic)
+        out = Outcome(operator_id)
+        receipts: list[dict[str, Any]] = []
+        try:
+            _, batch = self._codec.decode(value, expect=EVENT_BATCH)
+        except UnknownSchemaError as exc:
+            return self._reject_record(state, offset, out, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
+        except MalformedRecordError as exc:
+            return self._reject_record(state, offset, out, Reason.MALFORMED, str(exc), now_us)
+        source_id: str = batch["source_id"]
+        events: list[dict[str, Any]] = batch["events"]
+        out.events_in = len(events)
+        record_rejection = self._check_record(operator_id, key, batch)
+        if record_rejection and record_rejection.reason is not Reason.WRONG_OPERATOR:
+            return self._reject_record(state, offset, out, record_rejection.reason,
+                                       record_rejection.detail, now_us, source_id)
+        out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
+        seqs = state.seqs(source_id)
+        archived: list[dict[str, Any]] = []
+        new_bets: list[tuple[str, str, int]] = []
+        for index, ev in enumerate(events):
+            seq = ev["seq"]
+            rejection: Rejection | None = None
+            if seq < 1:
+                rejection = Rejection(Reason.INVALID_SEQUENCE, f"seq {seq} must be >= 1")
+            else:
+                seen = seqs.check(seq)
+                if seen is Seen.DUPLICATE:
+                    out.duplicates += 1
+                    continue
+                if seen is Seen.GAP_EXPIRED:
+                    rejection = Rejection(
+                        Reason.SEQUENCE_GAP_EXPIRED,
+                        f"seq {seq} is below {seqs.expired_below}, where this source's old gaps "
+                        "were closed; it was either decided long ago or is too late to fill a gap")
+                else:
+                    seqs.add(seq)
+            rid = receipt_id(state.topic, state.partition, offset, index)
+            rejection = (rejection or record_rejection
+                         or self._validator.check(operator_id, ev, now_us)
+                         or self._check_bet(state, source_id, ev, new_bets))
+            if rejection:
+                out.rejected[rejection.reason] += 1
+                receipts.append(_receipt(ev, rid, rejection))
+                continue
+            out.accepted[ev["kind"]] += 1
+            receipts.append(_receipt(ev, rid, None))
+            if ev["kind"] == EventKind.BET:
+                new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
+                state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
+            index_in_chain, prev_hash, digest = state.chain.append(rid, encode_event_body(ev))
+            archived.append({"receipt_id": rid, "chain_index": index_in_chain,
+                             "prev_hash": prev_hash, "hash": digest, "event": ev})
+        out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, archived))
+        if receipts:
+            out.receipts = self._receipt_batch(state, offset, operator_id, source_id, receipts, now_us)
+        if archived:
+            out.archive = {
+                "chain_id": state.chain_id, "operator_id": operator_id, "source_id": source_id,
+                "ingest_topic": state.topic, "ingest_partition": state.partition,
+                "ingest_offset": offset, "received_at_us": now_us, "events": archived,
+            }
+        return out
+
+    def _check_record(self, operator_id: str, key: bytes | None,
+                      batch: dict[str, Any]) -> Rejection | None:
+        if batch["operator_id"] != operator_id:
+            return Rejection(Reason.WRONG_OPERATOR,
+                             f"batch claims operator {batch['operator_id']!r} on {operator_id}'s topic")
+        if key is None or key.decode(errors="replace") != batch["source_id"]:
+            return Rejection(Reason.WRONG_KEY, "the Kafka record key must be the batch's source_id")
+        if not batch["events"]:
+            return Rejection(Reason.EMPTY_BATCH, "a batch must carry at least one event")
+        if len(batch["events"]) > self._v.max_events_per_batch:
+            return Rejection(Reason.BATCH_TOO_LARGE,
+                             f"{len(batch['events'])} events; at most {self._v.max_events_per_batch}")
+        return None
+
+    @staticmethod
+    def _check_bet(state: PartitionState, source_id: str, ev: dict[str, Any],
+                   new_bets: list[tuple[str, str, int]]) -> Rejection | None:
+        kind = ev["kind"]
+        if kind == EventKind.BET and (source_id, ev["bet_ref"]) in state.bets:
+            return Rejection(Reason.DUPLICATE_BET_REF,
+                             f"bet_ref {ev['bet_ref']!r} was already used by an accepted BET")
+        if kind in (EventKind.WIN, EventKind.REFUND) and (source_id, ev["bet_ref"]) not in state.bets:
+            return Rejection(Reason.UNKNOWN_BET,
+                             f"{kind} references bet_ref {ev['bet_ref']!r}, which this source "
+                             "has not placed (or placed beyond the bet horizon)")
+        return None
+
+    def _state_changes(self, state: PartitionState, source_id: str, offset: int,
+                       new_bets: list[tuple[str, str, int]],
+                       archived: list[dict[str, Any]]) -> list[ChangelogEntry]:
+        changes: list[ChangelogEntry] = []
+        seqs = state.seqs(source_id)
+        seqs.close_oldest_gaps(self._v.max_open_gaps_per_source)
+        changes.append(state.seq_entry(source_id))
+        if new_bets:
+            changes.append(state.add_bets(offset, new_bets))
+        if archived:
+            changes.append(state.chain_entry())
+        return changes
+
+    def _reject_record(self, state: PartitionState, offset: int, out: Outcome, reason: Reason,
+                       detail: str, now_us: int, source_id: str | None = None) -> Outcome:
+        out.rejected[reason] += 1
+        receipt = {"seq": None, "operator_ref": None, "status": "REJECTED",
+                   "receipt_id": receipt_id(state.topic, state.partition, offset, -1),
+                   "reason": str(reason), "detail": detail[:500], "kind": None, "amount": None,
+                   "occurred_at_us": None}
+        out.receipts = self._receipt_batch(state, offset, out.operator_id, source_id,
+                                           [receipt], now_us)
+        return out
+
+    @staticmethod
+    def _receipt_batch(state: PartitionState, offset: int, operator_id: str,
+                       source_id: str | None, receipts: list[dict[str, Any]],
+                       now_us: int) -> dict[str, Any]:
+        return {"operator_id": operator_id, "source_id": source_id, "ingest_topic": state.topic,
+                "ingest_partition": state.partition, "ingest_offset": offset,
+                "processed_at_us": now_us, "receipts": receipts}
+
+
+def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[str, Any]:
+    return {
+        "seq": ev["seq"], "operator_ref": ev["operator_ref"],
+        "status": "REJECTED" if rejection else "ACCEPTED", "receipt_id": rid,
+        "reason": str(rejection.reason) if rejection else None,
+        "detail": rejection.detail if rejection else None,
+        "kind": ev["kind"], "amount": ev["amount"], "occurred_at_us": ev["occurred_at_us"],
+    }

@@ -1,0 +1,1 @@
+"""Thin typed wrappers over confluent-kafka: client configuration and topic administration."""

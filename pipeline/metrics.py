@@ -1,0 +1,27 @@
+"""Prometheus metrics of every stage, and the /metrics endpoint (bound to 127.0.0.1 by default)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+EVENTS_IN = Counter("dsom_events_in_total", "Events read from ingest topics", ["operator"])
+RECORDS_IN = Counter("dsom_records_in_total", "Ingest records (batches) read", ["operator"])
+ACCEPTED = Counter("dsom_events_accepted_total", "Events accepted", ["operator", "kind"])
+REJECTED = Counter("dsom_events_rejected_total", "Events or records rejected", ["operator", "reason"])
+DUPLICATES = Counter("dsom_events_duplicate_total", "Events already decided (retries)", ["operator"])
+BATCH_SECONDS = Histogram(
+    "dsom_validator_transaction_seconds", "Time to process and commit one consume batch",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+SINK_ROWS = Counter("dsom_sink_rows_total", "Rows inserted into ClickHouse", ["table"])
+SINK_INSERT_SECONDS = Histogram(
+    "dsom_sink_insert_seconds", "ClickHouse insert latency per batch", ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SINK_ERRORS = Counter("dsom_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table"])
+
+
+def serve(host: str, port: int) -> None:
+    """Expose /metrics; port 0 disables it."""
+    if port:
+        start_http_server(port, addr=host)

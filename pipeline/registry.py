@@ -1,0 +1,68 @@
+"""The minimal registry of operators and their licences that the validator checks against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline.core.model import LicenceKind
+
+
+class Licence(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    licence_id: str
+    kind: LicenceKind
+    valid_from_us: int = 0
+    valid_to_us: int | None = None  # None: open-ended
+
+    def active_at(self, t_us: int) -> bool:
+        return self.valid_from_us <= t_us and (self.valid_to_us is None or t_us < self.valid_to_us)
+
+
+class Operator(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    operator_id: str
+    name: str
+    licences: tuple[Licence, ...]
+
+
+class Registry(BaseModel):
+    """Operators by ID; loaded from a JSON file the demo (or an administrator) writes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    operators: tuple[Operator, ...]
+
+    def operator(self, operator_id: str) -> Operator | None:
+        return self._index().get(operator_id)
+
+    def licence(self, operator_id: str, licence_id: str) -> Licence | None:
+        op = self.operator(operator_id)
+        if op is None:
+            return None
+        return next((lic for lic in op.licences if lic.licence_id == licence_id), None)
+
+    def _index(self) -> dict[str, Operator]:
+        # Cached on the instance: the model is frozen, so the index never goes stale.
+        cached: dict[str, Operator] | None = self.__dict__.get("_op_index")
+        if cached is None:
+            cached = {op.operator_id: op for op in self.operators}
+            object.__setattr__(self, "_op_index", cached)  # noqa: B010 - frozen model cache
+        return cached
+
+    @classmethod
+    def load(cls, path: Path) -> Registry:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"operator registry {path} not found: run `dsom registry seed` or set DSOM_REGISTRY_PATH"
+            )
+        return cls.model_validate_json(path.read_bytes())
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)

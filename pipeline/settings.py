@@ -1,0 +1,113 @@
+"""The one typed settings object: every tunable, with defaults that work on a laptop.
+
+Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e.g.
+``DSOM_KAFKA__BOOTSTRAP_SERVERS``), or from keyword arguments in code and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SECOND_US = 1_000_000
+HOUR_US = 3600 * SECOND_US
+DAY_US = 24 * HOUR_US
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(_Frozen):
+    """How every dsom client connects to Kafka (converted to librdkafka keys in pipeline.kafka)."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    security_protocol: str = "PLAINTEXT"
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+
+
+class TopicSettings(_Frozen):
+    """Topic names and sizes. Ingest and receipts topics are per operator."""
+
+    prefix: str = "dsom"
+    ingest_partitions: int = 3
+    archive_partitions: int = 6
+    state_partitions: int = 6
+    replication_factor: int = 1
+
+    def ingest(self, operator_id: str) -> str:
+        return f"{self.prefix}.ingest.{operator_id}"
+
+    def receipts(self, operator_id: str) -> str:
+        return f"{self.prefix}.receipts.{operator_id}"
+
+    @property
+    def ingest_pattern(self) -> str:
+        return "^" + self.prefix.replace(".", r"\.") + r"\.ingest\..+"
+
+    @property
+    def receipts_pattern(self) -> str:
+        return "^" + self.prefix.replace(".", r"\.") + r"\.receipts\..+"
+
+    @property
+    def archive(self) -> str:
+        return f"{self.prefix}.archive"
+
+    @property
+    def validator_state(self) -> str:
+        return f"{self.prefix}.validator-state"
+
+    def operator_of(self, topic: str) -> str:
+        """The operator that owns an ingest or receipts topic (the sender identity)."""
+        return topic.split(".", 2)[2] if topic.count(".") >= 2 else ""
+
+
+class ValidationSettings(_Frozen):
+    """Limits the validator applies to every event."""
+
+    currency: str = "UAH"
+    max_amount_kopecks: int = 10_000_000_000  # 100 million UAH: above that, an input error
+    future_skew_us: int = 5 * 60 * SECOND_US
+    # Operators may send data up to 72 h after a 24 h+ outage ends: a week covers that.
+    late_window_us: int = 7 * DAY_US
+    # A WIN or REFUND must reference a BET from the same source seen within this horizon.
+    bet_horizon_us: int = 7 * DAY_US
+    # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
+    max_open_gaps_per_source: int = 10_000
+    max_events_per_batch: int = 10_000
+
+
+class ClickHouseSettings(_Frozen):
+    """Where analytical tables live: embedded chdb by default, a server via ``dsn``."""
+
+    # chdb:///<folder> for embedded; http(s)://user:pass@host:8123 for a ClickHouse server.
+    dsn: SecretStr = SecretStr(f"chdb://{REPO_ROOT / '.run' / 'chdb'}")
+    database: str = "dsom"
+    batch_max_rows: int = 50_000
+    batch_max_wait_s: float = 0.5
+
+
+class Settings(BaseSettings):
+    """All of dsom's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DSOM_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    registry_path: Path = REPO_ROOT / ".run" / "registry.json"
+    # Stable per running worker: it names the Kafka transactional ID, so a restarted worker
+    # fences its dead predecessor at once instead of waiting for a transaction timeout.
+    worker_id: str = "worker-1"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    batch_max_records: int = 200
