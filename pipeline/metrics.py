@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 EVENTS_IN = Counter("dsom_events_in_total", "Events read from ingest topics", ["operator"])
 RECORDS_IN = Counter("dsom_records_in_total", "Ingest records (batches) read", ["operator"])
@@ -18,6 +18,8 @@ SINK_INSERT_SECONDS = Histogram(
     "dsom_sink_insert_seconds", "ClickHouse insert latency per batch", ["table"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+CLICKHOUSE_ROWS = Gauge("dsom_clickhouse_rows", "Rows in the ClickHouse table (counted at start, then added)",
+                        ["table"])
 SINK_ERRORS = Counter("dsom_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table"])
 
 

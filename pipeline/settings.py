@@ -109,5 +109,22 @@ class Settings(BaseSettings):
     # fences its dead predecessor at once instead of waiting for a transaction timeout.
     worker_id: str = "worker-1"
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464
+    metrics_port: int = 9464  # 0 disables the endpoint
     batch_max_records: int = 200
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as ``DSOM_*`` environment variables, to hand to a worker subprocess."""
+        env: dict[str, str] = {}
+
+        def walk(prefix: str, model: BaseModel) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                key = f"{prefix}{name.upper()}"
+                if isinstance(value, BaseModel):
+                    walk(key + "__", value)
+                elif value is not None:
+                    secret = isinstance(value, SecretStr)
+                    env[key] = value.get_secret_value() if secret else str(value)
+
+        walk("DSOM_", self)
+        return env

@@ -35,7 +35,6 @@ from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
 
 log = logging.getLogger(__name__)
-GROUP_ID = "dsom-validator"
 TP = tuple[str, int]
 
 
@@ -44,7 +43,7 @@ def now_us() -> int:
 
 
 class ValidatorAgent:
-    """Consumes every operator's ingest topic in the ``dsom-validator`` consumer group."""
+    """Consumes every operator's ingest topic in the ``<prefix>-validator`` consumer group."""
 
     def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
         self._s = settings
@@ -55,12 +54,12 @@ class ValidatorAgent:
         self._states: dict[TP, PartitionState] = {}
         self._receipt_topics_ready: set[str] = set()
         self._producer = Producer(producer_config(settings.kafka, **{
-            "transactional.id": f"dsom-validator-{settings.worker_id}",
+            "transactional.id": f"{settings.topics.prefix}-validator-{settings.worker_id}",
             "transaction.timeout.ms": 30000,
             "linger.ms": 5,
         }))
-        self._consumer = Consumer(consumer_config(settings.kafka, GROUP_ID, **{
-            "group.instance.id": f"dsom-validator-{settings.worker_id}",
+        self._consumer = Consumer(consumer_config(settings.kafka, f"{settings.topics.prefix}-validator", **{
+            "group.instance.id": f"{settings.topics.prefix}-validator-{settings.worker_id}",
             "max.poll.interval.ms": 300000,
         }))
 

@@ -1,0 +1,44 @@
+# dsom: two commands do everything on a fresh machine (Python 3.11+, Java 17+):
+#   make demo   - live demo: local Kafka broker, pipeline, simulated operators, ClickHouse summary
+#   make test   - lint, type-check, unit and integration tests against a real local broker
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The test broker uses its own ports and data folder, so it never disturbs a running demo.
+TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=19192 DSOM_KAFKA_CONTROLLER_PORT=19193
+
+.PHONY: setup demo test unit lint kafka-fetch kafka-start kafka-stop clean
+
+setup: $(STAMP) kafka-fetch
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+kafka-fetch:
+	@$(PYTHON) infra/kafka_local.py fetch
+
+demo: setup
+	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline schemas sinks tests
+	$(BIN)/mypy pipeline schemas sinks
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests --ignore=tests/integration
+
+test: setup lint
+	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19192 \
+		$(BIN)/pytest -q tests
+
+kafka-start:
+	@$(PYTHON) infra/kafka_local.py start
+
+kafka-stop:
+	@$(PYTHON) infra/kafka_local.py stop
+
+clean: kafka-stop
+	rm -rf .run

@@ -1,0 +1,144 @@
+"""``make demo``: a local broker, a pipeline worker and simulated operators, with live progress.
+
+Everything the demo starts it also stops, on Ctrl-C, after ``DEMO_SECONDS`` or on error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+
+from pydantic import SecretStr
+
+from pipeline.progress import Totals, scrape
+from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
+
+RUN_DIR = REPO_ROOT / ".run" / "demo"
+KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
+
+
+def _kafka(command: str) -> None:
+    env = {**os.environ, "DSOM_RUN_DIR": str(RUN_DIR)}
+    subprocess.run([*KAFKA, command], check=True, env=env)
+
+
+def _progress_line(t: Totals, prev: Totals, dt: float, elapsed: float) -> str:
+    rate = (t.events_in - prev.events_in) / dt if dt > 0 else 0.0
+    top = sorted(t.rejected.items(), key=lambda item: -item[1])[:4]
+    reasons = ", ".join(f"{r} {int(n)}" for r, n in top)
+    return (f"[{elapsed:6.0f} s] in {int(t.events_in):>9,} ({rate:>8,.0f}/s) | accepted "
+            f"{int(t.accepted):>9,} | rejected {int(t.rejected_total):>6,} ({reasons or '-'}) | "
+            f"duplicates {int(t.duplicates):>5,} | in ClickHouse {int(t.clickhouse_rows['events']):>9,}")
+
+
+def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> Totals:
+    """Wait until ClickHouse holds every accepted event and the counts stop moving."""
+    deadline = time.monotonic() + timeout
+    last = Totals()
+    stable = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        t = scrape(settings.metrics_host, settings.metrics_port)
+        done = t.clickhouse_rows["events"] >= t.accepted and t.events_in == last.events_in
+        stable = stable + 1 if done else 0
+        if stable >= 2:
+            return t
+        last = t
+        time.sleep(0.5)
+    return last
+
+
+def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
+    from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
+    from pipeline.operator.cli import run_simulator
+    from pipeline.operator.fleet import demo_registry
+    from pipeline.summary import print_summary
+
+    seconds = seconds if seconds is not None else float(os.environ.get("DEMO_SECONDS", "0")) or None
+    rate = rate or float(os.environ.get("DEMO_RATE", "20000"))
+    settings = Settings(
+        clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
+        registry_path=RUN_DIR / "registry.json",
+    )
+    if not keep and RUN_DIR.exists():
+        _kafka("stop")
+        shutil.rmtree(RUN_DIR)
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    worker: subprocess.Popen[bytes] | None = None
+    stop = threading.Event()
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        stop.set()
+
+    try:
+        print("== starting the local Kafka broker (KRaft, 127.0.0.1 only)")
+        _kafka("start")
+        registry = demo_registry(1)
+        registry.save(settings.registry_path)
+        ensure_topics(settings, system_topics(settings)
+                      + operator_topics(settings, [o.operator_id for o in registry.operators]))
+        print(f"== registry: {len(registry.operators)} operators, one per licence kind: "
+              + ", ".join(o.operator_id for o in registry.operators))
+        log_path = RUN_DIR / "worker.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env={**os.environ, **settings.as_env(), "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log_path.open("ab"), stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+            start_new_session=True,  # Ctrl-C reaches the demo only; it stops the worker in order
+        )
+        print(f"== pipeline worker pid {worker.pid} (validator + ClickHouse sink), log {log_path}, "
+              f"metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+        signal.signal(signal.SIGINT, on_sigint)
+        print(f"== simulated operators streaming {rate:,.0f} events/s "
+              f"({'for %.0f s' % seconds if seconds else 'until Ctrl-C'})")
+        sim = threading.Thread(target=run_simulator, name="simulator", kwargs=dict(
+            settings=settings, registry=registry, rate=rate, seconds=seconds, bad_share=0.01,
+            duplicate_share=0.01, stop_event=stop))
+        sim.start()
+        started = time.monotonic()
+        prev, prev_t = Totals(), started
+        while sim.is_alive():
+            sim.join(2.0)
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {worker.returncode}; see {log_path}")
+            try:
+                t = scrape(settings.metrics_host, settings.metrics_port)
+            except (urllib.error.URLError, OSError):
+                continue
+            now = time.monotonic()
+            print(_progress_line(t, prev, now - prev_t, now - started), flush=True)
+            prev, prev_t = t, now
+        print("== producers stopped" + (" (interrupted)" if interrupted else "")
+              + "; waiting for the pipeline to drain")
+        final = _wait_caught_up(settings, worker, timeout=60)
+        print(_progress_line(final, prev, 0, time.monotonic() - started))
+        _stop_worker(worker)
+        worker = None
+        print_summary(settings)
+        return 0
+    finally:
+        stop.set()
+        if worker is not None:
+            _stop_worker(worker)
+        print("== stopping the Kafka broker")
+        _kafka("stop")
+
+
+def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+

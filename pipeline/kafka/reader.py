@@ -1,0 +1,63 @@
+"""Read whole topics (committed records only) from the start to their current end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from pipeline.kafka.config import client_config
+from pipeline.settings import KafkaSettings
+
+
+def _consumer(kafka: KafkaSettings) -> Consumer:
+    return Consumer(client_config(kafka, **{
+        "group.id": "dsom-reader",  # required by librdkafka; never committed
+        "enable.auto.commit": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+        "fetch.queue.backoff.ms": 10,
+    }))
+
+
+def topic_partitions(kafka: KafkaSettings, pattern: str) -> list[TopicPartition]:
+    """Every partition of the topics whose names match ``pattern`` (a regular expression)."""
+    consumer = _consumer(kafka)
+    try:
+        meta = consumer.list_topics(timeout=30)
+        return [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
+                if re.fullmatch(pattern, name) for p in sorted(t.partitions)]
+    finally:
+        consumer.close()
+
+
+def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition],
+                idle_timeout_s: float = 60.0) -> Iterator[Message]:
+    """Yield every committed record of ``tps`` in partition order, ending at each partition's end."""
+    consumer = _consumer(kafka)
+    try:
+        pending = set()
+        for tp in tps:
+            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            if high > low:
+                pending.add((tp.topic, tp.partition))
+        if not pending:
+            return
+        consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])
+        idle = 0.0
+        while pending:
+            msgs = consumer.consume(num_messages=1000, timeout=0.5)
+            idle = idle + 0.5 if not msgs else 0.0
+            if idle > idle_timeout_s:
+                raise TimeoutError(f"no progress reading {sorted(pending)}")
+            for msg in msgs:
+                err = msg.error()
+                if err is None:
+                    yield msg
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    pending.discard((msg.topic(), msg.partition()))
+                else:
+                    raise KafkaException(err)
+    finally:
+        consumer.close()

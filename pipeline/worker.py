@@ -1,0 +1,75 @@
+"""A pipeline worker process: runs agents in threads until SIGTERM/SIGINT, then stops them cleanly.
+
+Run several workers (on several machines) to scale: Kafka's consumer groups spread the
+ingest and archive partitions over them. With embedded chdb only one process may run the
+ClickHouse sink (it owns the chdb folder); with a ClickHouse server, any number may.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from pipeline import metrics
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+AGENTS = ("validator", "sink")
+
+
+def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], None]:
+    if name == "validator":
+        from pipeline.agents.validator import ValidatorAgent
+
+        return ValidatorAgent(settings).run
+    if name == "sink":
+        from sinks.clickhouse.sink import ClickHouseSink
+
+        sink = ClickHouseSink(settings)
+
+        def run(stop: threading.Event) -> None:
+            try:
+                sink.run(stop)
+            finally:
+                sink.close()
+
+        return run
+    raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+
+
+def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
+    """Run the given agents until a signal or an agent failure; return the exit code."""
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    metrics.serve(settings.metrics_host, settings.metrics_port)
+    threads = []
+    for name in agents:
+        target = _agent_target(name, settings)
+
+        def guarded(name: str = name, target: Callable[[threading.Event], None] = target) -> None:
+            try:
+                target(stop)
+            except Exception:
+                log.exception("agent %s failed; stopping the worker", name)
+                failures.append(name)
+                stop.set()
+
+        thread = threading.Thread(target=guarded, name=f"agent-{name}")
+        thread.start()
+        threads.append(thread)
+    log.info("worker %s running agents %s; metrics on %s:%d", settings.worker_id, ",".join(agents),
+             settings.metrics_host, settings.metrics_port)
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(0.2)
+    return 1 if failures else 0
