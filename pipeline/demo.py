@@ -97,8 +97,8 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
         print(f"== pipeline worker pid {worker.pid} (validator + ClickHouse sink), log {log_path}, "
               f"metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         signal.signal(signal.SIGINT, on_sigint)
-        print(f"== simulated operators streaming {rate:,.0f} events/s "
-              f"({'for %.0f s' % seconds if seconds else 'until Ctrl-C'})")
+        until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
+        print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
         sim = threading.Thread(target=run_simulator, name="simulator", kwargs=dict(
             settings=settings, registry=registry, rate=rate, seconds=seconds, bad_share=0.01,
             duplicate_share=0.01, stop_event=stop))

@@ -1,0 +1,44 @@
+"""The demo's closing summary: what ClickHouse holds, and whether the archive verifies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pipeline.archive import verify_archive
+from pipeline.core.chain import ChainBroken
+from pipeline.settings import Settings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.queries import event_summary, rejection_summary
+
+
+def uah(kopecks: int) -> str:
+    return f"{kopecks // 100:,}.{kopecks % 100:02d}"
+
+
+def print_summary(settings: Settings) -> None:
+    """Print events and amounts per operator and kind, rejections by reason, archive check."""
+    client = connect(settings.clickhouse)
+    try:
+        events = event_summary(client, settings.clickhouse.database)
+        rejections = rejection_summary(client, settings.clickhouse.database)
+    finally:
+        client.close()
+    print("\n== ClickHouse: accepted events per operator and kind of operation (amounts in UAH)")
+    print(f"{'operator':<28} {'kind':<11} {'events':>10} {'amount':>20}")
+    for op, kind, n, amount in events:
+        print(f"{op:<28} {kind:<11} {n:>10,} {uah(amount):>20}")
+    print(f"{'total':<40} {sum(n for _, _, n, _ in events):>10,}")
+    by_reason: dict[str, int] = defaultdict(int)
+    for _, reason, n in rejections:
+        by_reason[reason] += n
+    print("\n== ClickHouse: rejections by reason (all operators)")
+    for reason, n in sorted(by_reason.items(), key=lambda item: -item[1]):
+        print(f"{reason:<28} {n:>10,}")
+    try:
+        report = verify_archive(settings)
+    except ChainBroken as exc:
+        print(f"\n== archive: DOES NOT VERIFY: {exc}")
+        return
+    twice = sum(1 for n in report.event_ids.values() if n > 1)
+    print(f"\n== archive: {report.events:,} events in {len(report.chains)} hash chains, verified from "
+          f"genesis; archived more than once: {twice}")

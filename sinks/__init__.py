@@ -1,0 +1,1 @@
+"""Sinks: adapters that copy the pipeline's Kafka topics into analytical stores."""

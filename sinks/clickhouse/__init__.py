@@ -1,0 +1,1 @@
+"""The ClickHouse sink: archive and receipts topics into the ``events`` and ``rejections`` tables."""

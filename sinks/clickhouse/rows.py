@@ -1,0 +1,161 @@
+"""Pure conversion of decoded ArchiveBatch and ReceiptBatch records into ClickHouse columns.
+
+No I/O here. Rows are built column-oriented (one Python list per column, in the table's
+column order from ``tables.py``), which is what clickhouse-connect serialises fastest.
+
+Times stay integer microseconds since the epoch: clickhouse-connect writes an ``int`` into a
+``DateTime64(6)`` column as raw ticks, so ClickHouse stores exactly the Avro value (no float
+or ``datetime`` round trip). Only a rejected event's time, as the operator sent it, is clamped
+to the range ClickHouse can show.
+
+A row is identified by the Kafka record it came from plus its table's ``key_column``:
+``chain_index`` for an event, ``receipt_id`` for a rejection. The sink passes the keys of
+rows already stored (after a crash between insert and offset commit) as ``skip``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, Table
+
+_NO_SKIP: frozenset[Any] = frozenset()
+# DateTime64's documented range. A rejected event's time is whatever the operator sent (often
+# the reason it was rejected); outside this range ClickHouse would show nonsense and Python
+# clients fail to read it back as a datetime, so it is clamped to the nearest bound.
+MIN_TIME_US = -2_208_988_800_000_000  # 1900-01-01 00:00:00 UTC
+MAX_TIME_US = 10_413_791_999_999_999  # 2299-12-31 23:59:59.999999 UTC
+
+
+def clamp_time_us(us: int | None) -> int | None:
+    return None if us is None else min(max(us, MIN_TIME_US), MAX_TIME_US)
+
+
+class Columns:
+    """Rows of one table held column-oriented, in the table's column order."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.data: dict[str, list[Any]] = {name: [] for name in table.column_names}
+        self.rows = 0
+
+    def as_lists(self) -> list[list[Any]]:
+        """The columns in insert order (the lists themselves, not copies)."""
+        return [self.data[name] for name in self.table.column_names]
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        """Row dicts; for tests and debugging, not the hot path."""
+        names = self.table.column_names
+        return [dict(zip(names, values, strict=True)) for values in zip(*self.as_lists(), strict=True)]
+
+    def clear(self) -> None:
+        self.truncate(0)
+
+    def truncate(self, rows: int) -> None:
+        """Drop every row after the first ``rows`` (undoes a partly appended record)."""
+        for values in self.data.values():
+            del values[rows:]
+        self.rows = rows
+
+
+def add_archive_batch(cols: Columns, batch: dict[str, Any], topic: str, partition: int, offset: int,
+                      skip: Collection[int] = _NO_SKIP) -> int:
+    """Append one ``events`` row per archived event; return the number of rows appended.
+
+    ``batch`` is the archive record at ``topic``/``partition``/``offset``; events whose
+    ``chain_index`` is in ``skip`` are already stored and left out.
+    """
+    assert cols.table is EVENTS
+    d = cols.data
+    operator_id = batch["operator_id"]
+    source_id = batch["source_id"]
+    received_at = batch["received_at_us"]
+    chain_id = batch["chain_id"]
+    added = 0
+    try:
+        for archived in batch["events"]:
+            if skip and archived["chain_index"] in skip:
+                continue
+            ev = archived["event"]
+            d["receipt_id"].append(archived["receipt_id"])
+            d["operator_id"].append(operator_id)
+            d["source_id"].append(source_id)
+            d["seq"].append(ev["seq"])
+            d["operator_ref"].append(ev["operator_ref"])
+            d["kind"].append(ev["kind"])
+            d["licence_id"].append(ev["licence_id"])
+            d["licence_kind"].append(ev["licence_kind"])
+            d["channel"].append(ev["channel"])
+            d["establishment_id"].append(ev["establishment_id"] or "")
+            d["equipment_id"].append(ev["equipment_id"] or "")
+            d["site_id"].append(ev["site_id"] or "")
+            d["app_id"].append(ev["app_id"] or "")
+            d["game_type"].append(ev["game_type"] or "")
+            d["round_ref"].append(ev["round_ref"] or "")
+            d["bet_ref"].append(ev["bet_ref"] or "")
+            d["player_ref"].append(ev["player_ref"])
+            d["amount"].append(ev["amount"])
+            d["currency"].append(ev["currency"])
+            d["occurred_at"].append(ev["occurred_at_us"])
+            d["received_at"].append(received_at)
+            d["tax_withheld_pit"].append(ev["tax_withheld_pit"] or 0)
+            d["tax_withheld_military"].append(ev["tax_withheld_military"] or 0)
+            d["chain_id"].append(chain_id)
+            d["chain_index"].append(archived["chain_index"])
+            d["hash"].append(archived["hash"])
+            d["src_topic"].append(topic)
+            d["src_partition"].append(partition)
+            d["src_offset"].append(offset)
+            added += 1
+    except BaseException:
+        cols.truncate(cols.rows)  # never leave columns of unequal length behind
+        raise
+    cols.rows += added
+    return added
+
+
+def add_receipt_batch(cols: Columns, batch: dict[str, Any], topic: str, partition: int, offset: int,
+                      skip: Collection[str] = _NO_SKIP) -> int:
+    """Append one ``rejections`` row per REJECTED receipt; return the number of rows appended.
+
+    ``batch`` is the receipts record at ``topic``/``partition``/``offset``; receipts whose
+    ``receipt_id`` is in ``skip`` are already stored and left out. Accepted receipts are not
+    rows: their events reach ``events`` through the archive topic.
+    """
+    assert cols.table is REJECTIONS
+    d = cols.data
+    operator_id = batch["operator_id"]
+    source_id = batch["source_id"] or ""
+    processed_at = batch["processed_at_us"]
+    ingest_topic = batch["ingest_topic"]
+    ingest_partition = batch["ingest_partition"]
+    ingest_offset = batch["ingest_offset"]
+    added = 0
+    try:
+        for r in batch["receipts"]:
+            if r["status"] != "REJECTED" or (skip and r["receipt_id"] in skip):
+                continue
+            d["operator_id"].append(operator_id)
+            d["source_id"].append(source_id)
+            d["seq"].append(r["seq"])
+            d["operator_ref"].append(r["operator_ref"] or "")
+            d["receipt_id"].append(r["receipt_id"])
+            d["reason"].append(r["reason"] or "")
+            d["detail"].append(r["detail"] or "")
+            d["kind"].append(r["kind"] or "")
+            d["amount"].append(r["amount"])
+            d["occurred_at"].append(clamp_time_us(r["occurred_at_us"]))
+            d["processed_at"].append(processed_at)
+            d["ingest_topic"].append(ingest_topic)
+            d["ingest_partition"].append(ingest_partition)
+            d["ingest_offset"].append(ingest_offset)
+            d["src_topic"].append(topic)
+            d["src_partition"].append(partition)
+            d["src_offset"].append(offset)
+            added += 1
+    except BaseException:
+        cols.truncate(cols.rows)
+        raise
+    cols.rows += added
+    return added

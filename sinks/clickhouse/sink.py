@@ -1,0 +1,387 @@
+"""The ClickHouse sink: archive records into ``events``, rejected receipts into ``rejections``, once.
+
+A confluent-kafka consumer (group ``<prefix>-sink-clickhouse``, read_committed) reads the
+archive topic and every operator's receipts topic. Records are decoded and turned into
+column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a table
+reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``. Each
+table's batch is inserted, and only then are the offsets of its records committed
+(synchronously). This is Quix Streams' BatchingSink shape: the flush is part of the
+checkpoint, and offsets are never committed for rows that are not stored.
+
+Exactly-once effects in ClickHouse, although consumption is at-least-once:
+
+1. Every insert carries ``insert_deduplication_token``, a function of the offset ranges (and
+   row counts) of the batch. A failed insert is retried with the very same rows and token, so
+   an attempt that did land after all is dropped by ClickHouse as a repeat. While it fails
+   the sink consumes nothing more.
+2. On partition assignment the sink asks ClickHouse for the highest source offset stored per
+   partition. Rows stored from records after the committed offset (a crash between insert and
+   commit) are read back by key and left out when those records are read again, row by row:
+   an insert that spans two monthly partitions writes two parts and a crash can land one of
+   them, so "resume after the highest stored offset" alone could lose rows.
+
+Known limit: an insert must finish well within ``max.poll.interval.ms``; a ClickHouse server
+that completes an insert minutes after the sink gave up its partitions could let the new owner
+write the same records again. With embedded chdb (one sink process per folder) this cannot
+happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from clickhouse_connect.driver.client import Client
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from pipeline import metrics
+from pipeline.kafka.config import consumer_config
+from pipeline.settings import Settings
+from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
+from sinks.clickhouse import queries
+from sinks.clickhouse.batch import TP, TableBatch
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, Table, create_tables
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GROUP_SUFFIX = "sink-clickhouse"
+CONSUME_MAX_RECORDS = 500
+POLL_TIMEOUT_S = 0.1
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 30.0
+ATTEMPTS_AFTER_STOP = 3  # insert attempts still made once stop is set, before leaving the batch
+ERROR_LOG_INTERVAL_S = 30.0
+_EMPTY: frozenset[Any] = frozenset()
+
+
+class _Abandoned(Exception):
+    """Stop was requested while ClickHouse kept failing: the batch is left uncommitted."""
+
+
+@dataclass
+class _Resume:
+    """Rows already stored from records at or after a partition's committed offset."""
+
+    last_offset: int
+    keys: dict[int, set[Any]] = field(default_factory=dict)  # offset -> keys of stored rows
+
+
+class ClickHouseSink:
+    """Copies the archive and receipts topics into ClickHouse; ``run`` it in a thread, then ``close``."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._s = settings
+        self._db = settings.clickhouse.database
+        self._client = client if client is not None else connect(settings.clickhouse)
+        self._owns_client = client is None
+        try:
+            create_tables(self._client, self._db)
+            counts = queries.table_counts(self._client, self._db)
+        except BaseException:
+            if self._owns_client:
+                self._client.close()  # an open chdb engine would keep the folder locked
+            raise
+        for name, count in counts.items():
+            metrics.CLICKHOUSE_ROWS.labels(name).set(count)
+        self._codec = default_codec()
+        self._archive = settings.topics.archive
+        self._batches = {t.name: TableBatch(t) for t in TABLES}
+        self._resume: dict[TP, _Resume] = {}
+        # Stored rows of uncommitted records are read back only up to this many per partition;
+        # beyond it (committed offsets lost) the sink resumes after the highest stored offset.
+        self._resume_limit = 10 * max(settings.clickhouse.batch_max_rows, 10_000)
+        self._stop = threading.Event()
+        self._last_error_log: dict[int, float] = {}
+        self.rows_inserted: dict[str, int] = {t.name: 0 for t in TABLES}
+        self.rows_skipped = 0  # already stored before a crash, so left out when read again
+        self.records_read = 0
+        self.records_undecodable = 0
+        self.inserts = 0
+        group = f"{settings.topics.prefix}-{GROUP_SUFFIX}"
+        self._consumer: Consumer | None = Consumer(consumer_config(settings.kafka, group, **{
+            "group.instance.id": f"{group}-{settings.worker_id}",
+            "max.poll.interval.ms": 300000,
+        }))
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    # -- the loop --
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume and insert until ``stop`` is set; then flush and commit what is pending."""
+        self._stop = stop
+        consumer = self._require_consumer()
+        consumer.subscribe([self._archive, self._s.topics.receipts_pattern], on_assign=self._on_assign,
+                           on_revoke=self._on_revoke, on_lost=self._on_lost)
+        log.info("ClickHouse sink consuming %s and %s into database %s", self._archive,
+                 self._s.topics.receipts_pattern, self._db)
+        try:
+            while not stop.is_set():
+                for msg in consumer.consume(CONSUME_MAX_RECORDS, timeout=self._poll_timeout()):
+                    self._add(msg)
+                    if self._full():
+                        self._flush(consumer)
+                if self._due():
+                    self._flush(consumer)
+            self._flush(consumer)
+        except _Abandoned:
+            log.error("stopped while ClickHouse was failing: the pending batch was not stored and its "
+                      "offsets not committed; it is read again on the next start")
+        finally:
+            self._drop_batches()
+            self._close_consumer()
+
+    def close(self) -> None:
+        """Close the consumer and the ClickHouse client (when the sink opened it); idempotent."""
+        self._drop_batches()
+        self._close_consumer()
+        if self._owns_client:
+            self._client.close()
+
+    def _require_consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise RuntimeError("the sink is closed")
+        return self._consumer
+
+    def _close_consumer(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            consumer.close()
+
+    def _poll_timeout(self) -> float:
+        now = time.monotonic()
+        ages = [b.age(now) for b in self._batches.values() if b.records]
+        if not ages:
+            return POLL_TIMEOUT_S
+        return max(0.0, min(POLL_TIMEOUT_S, self._s.clickhouse.batch_max_wait_s - max(ages)))
+
+    def _full(self) -> bool:
+        return any(b.rows >= self._s.clickhouse.batch_max_rows for b in self._batches.values())
+
+    def _due(self) -> bool:
+        now = time.monotonic()
+        wait = self._s.clickhouse.batch_max_wait_s
+        return any(b.records and b.age(now) >= wait for b in self._batches.values())
+
+    # -- records to rows --
+
+    def _add(self, msg: Message) -> None:
+        err = msg.error()
+        if err is not None:
+            self._consumer_error(err)
+            return
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        assert topic is not None and partition is not None and offset is not None
+        table = EVENTS if topic == self._archive else REJECTIONS
+        batch = self._batches[table.name]
+        skip = self._stored_keys((topic, partition), offset)
+        try:
+            if table is EVENTS:
+                _, record = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
+                add_archive_batch(batch.columns, record, topic, partition, offset, skip)
+            else:
+                _, record = self._codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
+                add_receipt_batch(batch.columns, record, topic, partition, offset, skip)
+        except (UnknownSchemaError, MalformedRecordError) as exc:
+            # The pipeline wrote these records itself, so this is a bug or a foreign producer:
+            # skipping it (its offset is committed with the batch) keeps the sink going.
+            self.records_undecodable += 1
+            log.error("undecodable record %s[%d]@%d skipped: %s", topic, partition, offset, exc)
+        self.rows_skipped += len(skip)
+        batch.add_record(topic, partition, offset, time.monotonic(), skipped_rows=len(skip))
+        self.records_read += 1
+
+    def _stored_keys(self, tp: TP, offset: int) -> frozenset[Any] | set[Any]:
+        resume = self._resume.get(tp)
+        if resume is None:
+            return _EMPTY
+        if offset > resume.last_offset:
+            del self._resume[tp]
+            return _EMPTY
+        return resume.keys.get(offset, _EMPTY)
+
+    def _consumer_error(self, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise KafkaException(err)
+        # Mostly transient (broker restart) or a subscribed topic that does not exist yet.
+        now = time.monotonic()
+        if now - self._last_error_log.get(err.code(), -ERROR_LOG_INTERVAL_S) >= ERROR_LOG_INTERVAL_S:
+            self._last_error_log[err.code()] = now
+            log.warning("consumer: %s", err)
+
+    # -- insert, then commit --
+
+    def _flush(self, consumer: Consumer) -> None:
+        pending = [b for b in self._batches.values() if b.records]
+        if not pending:
+            return
+        for batch in pending:
+            if batch.rows and not batch.inserted:
+                self._insert(batch)
+            batch.inserted = True
+        positions: dict[TP, int] = {}
+        for batch in pending:
+            positions.update(batch.commit_positions())
+        self._commit(consumer, positions)
+        for batch in pending:
+            batch.clear()
+
+    def _insert(self, batch: TableBatch) -> None:
+        table = batch.table
+        settings = {"insert_deduplication_token": batch.token(), "insert_deduplicate": 1, "async_insert": 0}
+        data = batch.columns.as_lists()
+        attempt = 0
+        delay = RETRY_FIRST_S
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                self._client.insert(table.name, data, column_names=table.column_names, database=self._db,
+                                    column_type_names=table.column_types, column_oriented=True,
+                                    settings=settings)
+            except Exception as exc:  # any failure: retry the very same rows with the same token
+                metrics.SINK_ERRORS.labels(table.name).inc()
+                if self._stop.is_set() and attempt >= ATTEMPTS_AFTER_STOP:
+                    raise _Abandoned from exc
+                log.warning("insert of %d rows into %s failed (attempt %d), retrying the same rows in "
+                            "%.1f s: %s", batch.rows, table.name, attempt, delay, exc)
+                if self._stop.is_set():
+                    time.sleep(min(delay, 1.0))
+                else:
+                    self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            elapsed = time.perf_counter() - started
+            metrics.SINK_INSERT_SECONDS.labels(table.name).observe(elapsed)
+            metrics.SINK_ROWS.labels(table.name).inc(batch.rows)
+            metrics.CLICKHOUSE_ROWS.labels(table.name).inc(batch.rows)
+            self.rows_inserted[table.name] += batch.rows
+            self.inserts += 1
+            log.debug("inserted %d rows into %s in %.3f s (%s)", batch.rows, table.name, elapsed,
+                      batch.description())
+            return
+
+    def _commit(self, consumer: Consumer, positions: dict[TP, int]) -> None:
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items())]
+        for attempt in range(1, 4):
+            try:
+                result = consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.retriable() and attempt < 3:
+                    time.sleep(0.2 * attempt)
+                    continue
+                # The rows are stored: whoever owns these partitions next resumes after them.
+                log.warning("offset commit failed (%s); the rows are stored and are not inserted again", err)
+                return
+            failed = [tp for tp in result or [] if tp.error is not None]
+            if failed:
+                log.warning("offset commit failed for %s; the rows are stored and are not inserted again",
+                            ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed))
+            return
+
+    def _drop_batches(self) -> None:
+        for batch in self._batches.values():
+            batch.clear()
+
+    # -- partition ownership --
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            consumer.assign(partitions)
+            return
+        started = time.perf_counter()
+        positions = self._resume_positions(consumer, [(tp.topic, tp.partition) for tp in partitions])
+        for tp in partitions:
+            tp.offset = positions[(tp.topic, tp.partition)]
+        consumer.assign(partitions)
+        log.info("assigned %d partitions in %.2f s (%d re-read with rows already stored)", len(partitions),
+                 time.perf_counter() - started, sum(1 for tp in partitions if (tp.topic, tp.partition)
+                                                    in self._resume))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        if any(b.covers(revoked) for b in self._batches.values()):
+            try:
+                self._flush(consumer)  # store and commit before another member takes them over
+            except _Abandoned:
+                self._drop_batches()
+        for tp in revoked:
+            self._resume.pop(tp, None)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Someone else may own them already: committing is impossible and inserting unsafe.
+        lost = {(tp.topic, tp.partition) for tp in partitions}
+        kept = {tp for b in self._batches.values() for tp in b.ranges} - lost
+        log.warning("lost %d partitions; dropping the pending batch (it is read again by the owner)",
+                    len(lost))
+        self._drop_batches()
+        for tp in lost:
+            self._resume.pop(tp, None)
+        if kept:  # still ours, but consumed past rows that were just dropped: read them again
+            positions = self._resume_positions(consumer, sorted(kept))
+            for (topic, partition), offset in positions.items():
+                consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _resume_positions(self, consumer: Consumer, tps: list[TP]) -> dict[TP, int]:
+        """Where to start reading each partition, and the stored rows to leave out on the way.
+
+        From the committed offset, unless ClickHouse holds rows of records at or after it (a
+        crash between insert and commit): then those rows' keys are loaded into ``_resume``.
+        """
+        committed = {(tp.topic, tp.partition): tp.offset for tp in
+                     consumer.committed([TopicPartition(t, p) for t, p in tps], timeout=30)}
+        stored: dict[TP, int] = {}
+        for table in TABLES:
+            if any(self._table_of(t) is table for t, _ in tps):
+                stored.update(self._retry(partial(queries.max_src_offsets, self._client, self._db, table)))
+        positions: dict[TP, int] = {}
+        for tp in tps:
+            self._resume.pop(tp, None)
+            done = committed.get(tp, -1)
+            positions[tp] = done if done >= 0 else OFFSET_BEGINNING
+            last = stored.get(tp)
+            if last is None or (done >= 0 and last < done):
+                continue  # nothing stored beyond what is committed
+            first = max(done, 0)
+            keys = self._retry(partial(queries.stored_keys, self._client, self._db, self._table_of(tp[0]),
+                                       tp, first, last, self._resume_limit))
+            if keys is None:
+                log.warning("%s[%d]: over %d rows stored after the committed offset %s; resuming after "
+                            "the highest stored offset %d", tp[0], tp[1], self._resume_limit,
+                            done if done >= 0 else "(none)", last)
+                positions[tp] = last + 1
+            else:
+                self._resume[tp] = _Resume(last, keys)
+                log.info("%s[%d]: rows of offsets %d..%d are already stored (committed %s); reading "
+                         "them again and leaving those rows out", tp[0], tp[1], first, last,
+                         done if done >= 0 else "(none)")
+        return positions
+
+    def _table_of(self, topic: str) -> Table:
+        return EVENTS if topic == self._archive else REJECTIONS
+
+    def _retry(self, query: Callable[[], T]) -> T:
+        """Run a ClickHouse read, retrying with backoff until it works or stop is set."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return query()
+            except Exception as exc:
+                if self._stop.is_set():
+                    raise
+                log.warning("ClickHouse query failed, retrying in %.1f s: %s", delay, exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_S)

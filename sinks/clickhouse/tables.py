@@ -1,0 +1,183 @@
+"""The sink's ClickHouse tables: columns in insert order, their DDL, and idempotent creation.
+
+Each :class:`Table` is the one place that fixes a table's column names, types and order;
+``rows.py`` builds columns in this order and ``sink.py`` inserts with these types.
+
+Choices common to both tables (see docs and the design notes):
+
+- Money is ``Int64`` kopecks, never Decimal or Float (chdb turns Decimal into float on output).
+- Times are ``DateTime64(6, 'UTC')`` written as integer microseconds, exactly as the Avro holds them.
+- ``non_replicated_deduplication_window``: without it a plain MergeTree (and embedded chdb)
+  ignores ``insert_deduplication_token``, and a retried insert would land twice.
+- ``src_topic``/``src_partition``/``src_offset`` name the Kafka record every row came from.
+  The aggregate projection ``src_offsets`` answers "highest offset stored per partition"
+  from a few rows per part, which the sink asks on every partition assignment; the minmax
+  index lets it read back the rows of the last uncommitted offsets without a full scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from clickhouse_connect.driver.binding import quote_identifier
+
+LC = "LowCardinality(String)"
+TIME = "DateTime64(6, 'UTC')"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    codec: str = ""
+
+    def ddl(self) -> str:
+        codec = f" CODEC({self.codec})" if self.codec else ""
+        return f"{quote_identifier(self.name)} {self.type}{codec}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's columns (in insert order), extra DDL elements and engine clause."""
+
+    name: str
+    columns: tuple[Column, ...]
+    elements: tuple[str, ...]  # indexes and projections, after the columns
+    engine: str
+    key_column: str  # with src_topic/partition/offset, identifies one row: see rows.py
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def column_types(self) -> tuple[str, ...]:
+        return tuple(c.type for c in self.columns)
+
+    def ddl(self, database: str) -> str:
+        body = ",\n    ".join([c.ddl() for c in self.columns] + list(self.elements))
+        return (f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{quote_identifier(self.name)}"
+                f" (\n    {body}\n)\n{self.engine}")
+
+
+_SRC_ELEMENTS = (
+    "INDEX src_offset_minmax src_offset TYPE minmax GRANULARITY 1",
+    "PROJECTION src_offsets (SELECT src_topic, src_partition, max(src_offset)"
+    " GROUP BY src_topic, src_partition)",
+)
+
+EVENTS = Table(
+    name="events",
+    columns=(
+        # Random UUID text: ZSTD brings its 36 characters close to the 16 bytes of entropy,
+        # without the UUID type's failure mode (a batch with one non-UUID ID could never land).
+        Column("receipt_id", "String", "ZSTD(1)"),
+        Column("operator_id", LC),
+        Column("source_id", LC),
+        Column("seq", "UInt64"),
+        Column("operator_ref", "String"),
+        Column("kind", LC),
+        Column("licence_id", LC),
+        Column("licence_kind", LC),
+        Column("channel", LC),
+        Column("establishment_id", LC),  # '' when null, as for every optional text below
+        Column("equipment_id", "String"),  # can reach hundreds of thousands of machines
+        Column("site_id", LC),
+        Column("app_id", LC),
+        Column("game_type", LC),
+        Column("round_ref", "String"),
+        Column("bet_ref", "String"),
+        Column("player_ref", "String"),
+        Column("amount", "Int64"),  # kopecks
+        Column("currency", LC),
+        Column("occurred_at", TIME),
+        Column("received_at", TIME, "Delta, ZSTD(1)"),
+        Column("tax_withheld_pit", "Int64"),  # kopecks; 0 when null (only WIN carries them)
+        Column("tax_withheld_military", "Int64"),
+        Column("chain_id", LC),  # <ingest topic>/<partition>: with chain_index, orders the hash chain
+        Column("chain_index", "UInt64"),
+        Column("hash", "FixedString(32)"),
+        Column("src_topic", LC),  # the archive topic
+        Column("src_partition", "UInt16"),
+        Column("src_offset", "UInt64"),
+    ),
+    elements=_SRC_ELEMENTS,
+    # Reports filter by operator and period and group by kind (GGR = BET - REFUND - WIN),
+    # licence kind and game type: operator first prunes per-operator reports to a contiguous
+    # range, kind next keeps "stakes only" scans small, and time last serves period filters
+    # (months are pruned by the partition key first). Late data of up to a week touches at
+    # most two monthly partitions per insert.
+    #
+    # No TTL: accepted events are the legal record, kept for years (regulators elsewhere keep
+    # betting data 5 to 10 years); expiry is a deliberate export-then-drop-partition decision,
+    # never a silent background deletion.
+    engine=("ENGINE = MergeTree\n"
+            "PARTITION BY toYYYYMM(occurred_at)\n"
+            "ORDER BY (operator_id, kind, occurred_at)\n"
+            "SETTINGS non_replicated_deduplication_window = 10000"),
+    key_column="chain_index",
+)
+
+REJECTIONS = Table(
+    name="rejections",
+    columns=(
+        Column("operator_id", LC),
+        Column("source_id", LC),  # '' for a record that could not be decoded
+        # Nullable: null marks a record-level rejection; Int64 because invalid_sequence
+        # rejects seq < 1, which an unsigned column could not hold.
+        Column("seq", "Nullable(Int64)"),
+        Column("operator_ref", "String"),
+        Column("receipt_id", "String", "ZSTD(1)"),
+        Column("reason", LC),
+        Column("detail", "String"),
+        Column("kind", LC),
+        Column("amount", "Nullable(Int64)"),  # as sent: may be negative or absurd
+        Column("occurred_at", f"Nullable({TIME})"),  # as sent: may be far past or future
+        Column("processed_at", TIME),
+        Column("ingest_topic", LC),
+        Column("ingest_partition", "UInt16"),
+        Column("ingest_offset", "UInt64"),
+        Column("src_topic", LC),  # the receipts topic
+        Column("src_partition", "UInt16"),
+        Column("src_offset", "UInt64"),
+    ),
+    elements=_SRC_ELEMENTS,
+    # Partitioned by the pipeline's own clock (occurred_at is whatever the operator sent,
+    # which is often the very reason for the rejection), so whole old parts simply drop.
+    engine=("ENGINE = MergeTree\n"
+            "PARTITION BY toYYYYMM(processed_at)\n"
+            "ORDER BY (operator_id, reason, processed_at)\n"
+            "TTL toDateTime(processed_at) + INTERVAL 2 YEAR\n"
+            "SETTINGS non_replicated_deduplication_window = 10000, ttl_only_drop_parts = 1"),
+    key_column="receipt_id",
+)
+
+TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS)
+
+
+class SchemaMismatchError(RuntimeError):
+    """A table exists with columns other than the ones this code writes."""
+
+
+def create_tables(client: Any, database: str) -> None:
+    """Create the sink's tables if missing (idempotent); fail clearly if one has other columns.
+
+    ``client`` is a clickhouse-connect client; the database must already exist.
+    """
+    for table in TABLES:
+        client.command(table.ddl(database))
+        found = client.query(
+            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+            "ORDER BY position", parameters={"db": database, "t": table.name}).result_rows
+        have = {name: typ for name, typ in found}
+        want = dict(zip(table.column_names, table.column_types, strict=True))
+        wrong = {n: (have.get(n), t) for n, t in want.items() if _norm(have.get(n)) != _norm(t)}
+        if wrong:
+            detail = ", ".join(f"{n} is {h or 'missing'} (want {w})" for n, (h, w) in wrong.items())
+            raise SchemaMismatchError(
+                f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
+
+
+def _norm(type_name: str | None) -> str | None:
+    return type_name.replace(" ", "") if type_name is not None else None

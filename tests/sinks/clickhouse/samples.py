@@ -1,0 +1,66 @@
+"""Sample ArchiveBatch and ReceiptBatch records, encoded and decoded through the real codec."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
+
+NOW_US = 1_800_000_000_123_457  # 2027-01-15, with odd microseconds on purpose
+ARCHIVE = "dsom.archive"
+RECEIPTS = "dsom.receipts.op-a"
+CODEC = default_codec()
+
+
+def event(**changes: Any) -> dict[str, Any]:
+    ev: dict[str, Any] = dict(
+        seq=1, operator_ref="tx-1", kind="BET", licence_id="LIC-OC-1", licence_kind="ONLINE_CASINO",
+        channel="SITE", establishment_id=None, equipment_id=None, site_id="casino.example.ua",
+        app_id=None, game_type="slots", round_ref="r1", bet_ref="b1", player_ref="p_ABCDEFGH23",
+        amount=10_000, currency="UAH", occurred_at_us=NOW_US - 1_000_001, tax_withheld_pit=None,
+        tax_withheld_military=None)
+    ev.update(changes)
+    return ev
+
+
+def _hash(i: int) -> bytes:
+    return hashlib.sha256(str(i).encode()).digest()
+
+
+def archive_batch(events: list[dict[str, Any]], first_index: int = 1, operator_id: str = "op-a",
+                  source_id: str = "s1", ingest_offset: int = 7, received_at_us: int = NOW_US) -> bytes:
+    """An encoded ArchiveBatch holding ``events`` chained from ``first_index``."""
+    archived = [{"receipt_id": f"r-{first_index + i:08d}", "chain_index": first_index + i,
+                 "prev_hash": _hash(first_index + i - 1), "hash": _hash(first_index + i), "event": ev}
+                for i, ev in enumerate(events)]
+    return CODEC.encode(ARCHIVE_BATCH, {
+        "chain_id": f"dsom.ingest.{operator_id}/0", "operator_id": operator_id, "source_id": source_id,
+        "ingest_topic": f"dsom.ingest.{operator_id}", "ingest_partition": 0, "ingest_offset": ingest_offset,
+        "received_at_us": received_at_us, "events": archived})
+
+
+def receipt(seq: int | None, status: str = "REJECTED", reason: str | None = "unknown_licence",
+            **changes: Any) -> dict[str, Any]:
+    r: dict[str, Any] = {"seq": seq, "operator_ref": f"tx-{seq}" if seq is not None else None,
+                         "status": status, "receipt_id": f"rc-{seq}", "reason": reason,
+                         "detail": "no such licence" if reason else None, "kind": "BET",
+                         "amount": 10_000, "occurred_at_us": NOW_US - 5}
+    if status == "ACCEPTED":
+        r.update(reason=None, detail=None)
+    r.update(changes)
+    return r
+
+
+def receipt_batch(receipts: list[dict[str, Any]], operator_id: str = "op-a", source_id: str | None = "s1",
+                  ingest_offset: int = 7) -> bytes:
+    return CODEC.encode(RECEIPT_BATCH, {
+        "operator_id": operator_id, "source_id": source_id, "ingest_topic": f"dsom.ingest.{operator_id}",
+        "ingest_partition": 1, "ingest_offset": ingest_offset, "processed_at_us": NOW_US + 11,
+        "receipts": receipts})
+
+
+def decoded(value: bytes, expect: str) -> dict[str, Any]:
+    name, record = CODEC.decode(value, expect=expect)
+    assert name == expect
+    return record

@@ -1,0 +1,333 @@
+"""The sink's batching, commit order and exactly-once logic, on real chdb with an in-memory broker."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import pytest
+from confluent_kafka import Message, TopicPartition
+from prometheus_client import REGISTRY
+
+from pipeline.settings import ClickHouseSettings, Settings
+from schemas import ARCHIVE_BATCH
+from sinks.clickhouse import sink as sink_module
+from sinks.clickhouse.batch import TableBatch
+from sinks.clickhouse.rows import add_archive_batch
+from sinks.clickhouse.sink import ClickHouseSink
+from sinks.clickhouse.tables import EVENTS
+from tests.sinks.clickhouse.conftest import DB
+from tests.sinks.clickhouse.fakes import Crash, FakeBroker
+from tests.sinks.clickhouse.samples import (
+    ARCHIVE,
+    RECEIPTS,
+    archive_batch,
+    decoded,
+    event,
+    receipt,
+    receipt_batch,
+)
+
+PER_RECORD = 3
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
+    b = FakeBroker()
+    monkeypatch.setattr(sink_module, "Consumer", b.consumer)
+    monkeypatch.setattr(sink_module, "RETRY_FIRST_S", 0.01)
+    return b
+
+
+def settings(ch_settings: ClickHouseSettings, **changes: Any) -> Settings:
+    return Settings(clickhouse=ch_settings.model_copy(update=changes), metrics_port=0)
+
+
+def fill(broker: FakeBroker, records: int = 5, partitions: int = 2) -> None:
+    """``records`` archive records of PER_RECORD events per partition, and receipts with 2 rejections."""
+    for p in range(partitions):
+        for r in range(records):
+            first = r * PER_RECORD + 1
+            evs = [event(seq=first + i, amount=100 * (p + 1) + i) for i in range(PER_RECORD)]
+            broker.append(ARCHIVE, p, archive_batch(evs, first_index=first, source_id=f"s{p}"))
+    broker.append(RECEIPTS, 0, receipt_batch([receipt(1), receipt(2, status="ACCEPTED")]))
+    broker.append(RECEIPTS, 0, receipt_batch([receipt(3, status="ACCEPTED")]))
+    broker.append(RECEIPTS, 1, receipt_batch([receipt(4, reason="too_late")]))
+
+
+def caught_up(broker: FakeBroker) -> bool:
+    return all(broker.committed.get(tp) == broker.end(tp) for tp in broker.logs)
+
+
+def run_until(sink: ClickHouseSink, done: Callable[[], bool], timeout: float = 30.0) -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            sink.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.01)
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+    assert done(), "timed out"
+
+
+def count(ch: Any, table: str, where: str = "1") -> int:
+    return int(ch.command(f"SELECT count() FROM {DB}.{table} WHERE {where}"))
+
+
+def duplicates(ch: Any) -> int:
+    return int(ch.command(f"SELECT count() - uniqExact(src_partition, chain_index) FROM {DB}.events"))
+
+
+def sample(name: str, table: str) -> float:
+    return REGISTRY.get_sample_value(name, {"table": table}) or 0.0
+
+
+class RecordingClient:
+    """Wraps the chdb client: records inserts, and fails the next ones as told.
+
+    ``failures`` holds "before" (fail without inserting) or "after" (insert, then fail: the
+    ambiguous case of a lost response) for the coming insert attempts.
+    """
+
+    def __init__(self, inner: Any, broker: FakeBroker, failures: list[str] | None = None) -> None:
+        self.inner = inner
+        self.broker = broker
+        self.failures = failures or []
+        self.calls: list[dict[str, Any]] = []
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> Any:
+        self.calls.append({"table": table, "data": copy.deepcopy(data),
+                           "committed": dict(self.broker.committed),
+                           "token": kwargs["settings"]["insert_deduplication_token"]})
+        mode = self.failures.pop(0) if self.failures else None
+        if mode == "before":
+            raise ConnectionError("ClickHouse is down")
+        result = self.inner.insert(table, data, **kwargs)
+        if mode == "after":
+            raise TimeoutError("response lost")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def sinks() -> Iterator[list[ClickHouseSink]]:
+    made: list[ClickHouseSink] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                                       sinks: list[ClickHouseSink]) -> None:
+    fill(broker)
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
+    assert count(ch, "rejections") == 2
+    assert sink.rows_inserted == {"events": 30, "rejections": 2}
+    assert sink.records_read == 13 and sink.records_undecodable == 0
+    assert broker.committed == {(ARCHIVE, 0): 5, (ARCHIVE, 1): 5, (RECEIPTS, 0): 2, (RECEIPTS, 1): 1}
+    assert sample("dsom_clickhouse_rows", "events") == 30
+
+
+def test_consumer_settings(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                           sinks: list[ClickHouseSink]) -> None:
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    conf = sink._consumer.conf  # type: ignore[union-attr]
+    assert conf["group.id"] == "dsom-sink-clickhouse"
+    assert conf["isolation.level"] == "read_committed"
+    assert conf["enable.auto.commit"] is False
+
+
+def test_commits_only_after_insert_and_cuts_on_record_boundaries(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=10, partitions=1)
+    client = RecordingClient(ch, broker)
+    sink = ClickHouseSink(settings(ch_settings, batch_max_rows=7, batch_max_wait_s=0.5),
+                          client=cast(Any, client))
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    events = [c for c in client.calls if c["table"] == "events"]
+    # 7 rows -> 3 records (9 rows) per batch: whole records, never split
+    assert [len(c["data"][0]) for c in events] == [9, 9, 9, 3]
+    assert len(broker.commits) >= 4
+    for call, commit in zip(events, broker.commits, strict=False):
+        stored = max(call["data"][EVENTS.column_names.index("src_offset")])
+        assert call["committed"].get((ARCHIVE, 0), 0) <= stored < commit[(ARCHIVE, 0)]
+    assert count(ch, "events") == 30 and duplicates(ch) == 0
+
+
+def test_crash_between_insert_and_commit_inserts_nothing_twice(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=4)
+
+    def crash() -> None:
+        raise Crash
+
+    broker.fail_commit = crash
+    first = ClickHouseSink(settings(ch_settings, batch_max_rows=5), client=ch)
+    sinks.append(first)
+    with pytest.raises(Crash):
+        first.run(threading.Event())
+    stored = count(ch, "events")
+    assert stored > 0 and broker.committed == {}
+
+    broker.fail_commit = None
+    second = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(second)
+    run_until(second, lambda: caught_up(broker))
+    assert count(ch, "events") == 2 * 4 * PER_RECORD and duplicates(ch) == 0
+    assert second.rows_skipped == stored
+    assert second.rows_inserted["events"] == 2 * 4 * PER_RECORD - stored
+
+
+def test_a_partly_landed_insert_is_completed_row_by_row(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    """A crash between the parts of one insert (two monthly partitions) leaves some rows of a
+    record stored and others not; resuming after the highest stored offset would lose them."""
+    fill(broker, records=3, partitions=1)
+    partial = TableBatch(EVENTS)
+    for offset in (0, 2):  # every other row of records 0 and 2; record 1 not at all
+        record = decoded(broker.logs[(ARCHIVE, 0)][offset], ARCHIVE_BATCH)
+        keep = {a["chain_index"] for a in record["events"][::2]}
+        add_archive_batch(partial.columns, record, ARCHIVE, 0, offset,
+                          skip={a["chain_index"] for a in record["events"]} - keep)
+        partial.add_record(ARCHIVE, 0, offset, now=0.0)
+    ch.insert("events", partial.columns.as_lists(), column_names=EVENTS.column_names, database=DB,
+              column_oriented=True)
+    assert count(ch, "events") == 4
+
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert count(ch, "events") == 3 * PER_RECORD and duplicates(ch) == 0
+    assert sink.rows_skipped == 4
+
+
+def test_failed_inserts_retry_the_same_rows_and_token(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=2, partitions=1)
+    client = RecordingClient(ch, broker, failures=["before", "after"])
+    errors_before = sample("dsom_sink_errors_total", "events")
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    events = [c for c in client.calls if c["table"] == "events"]
+    assert len(events) == 3
+    assert events[0]["data"] == events[1]["data"] == events[2]["data"]
+    assert events[0]["token"] == events[1]["token"] == events[2]["token"]
+    assert count(ch, "events") == 2 * PER_RECORD and duplicates(ch) == 0  # the landed "failure" counted once
+    assert sample("dsom_sink_errors_total", "events") - errors_before == 2
+    assert sink.rows_inserted["events"] == 2 * PER_RECORD
+
+
+def test_nothing_more_is_consumed_while_an_insert_fails(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=2, partitions=1)
+    client = RecordingClient(ch, broker, failures=["before"] * 4)
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sinks.append(sink)
+    consumed: list[int] = []
+    original = client.insert
+
+    def insert(*args: Any, **kwargs: Any) -> Any:
+        assert sink._consumer is not None
+        consumed.append(sink._consumer.consumed)  # type: ignore[attr-defined]
+        broker.append(ARCHIVE, 0, archive_batch([event(seq=99)], first_index=99))  # more keeps arriving
+        return original(*args, **kwargs)
+
+    client.insert = insert  # type: ignore[method-assign]
+    run_until(sink, lambda: len(consumed) >= 5)
+    assert consumed[:5] == [consumed[0]] * 5
+
+
+def test_stop_while_clickhouse_fails_commits_nothing(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=2, partitions=1)
+    client = RecordingClient(ch, broker, failures=["before"] * 1000)
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sinks.append(sink)
+    run_until(sink, lambda: len(client.calls) >= 3)
+    assert broker.committed == {} and count(ch, "events") == 0
+
+
+def test_undecodable_record_is_logged_skipped_and_committed(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink],
+        caplog: pytest.LogCaptureFixture) -> None:
+    broker.append(ARCHIVE, 0, archive_batch([event()]))
+    broker.append(ARCHIVE, 0, b"\xc3\x01garbage")
+    broker.append(ARCHIVE, 0, receipt_batch([receipt(1)]))  # a known schema, but not this topic's
+    broker.append(ARCHIVE, 0, archive_batch([event(seq=2)], first_index=2))
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert sink.records_undecodable == 2 and count(ch, "events") == 2
+    assert "undecodable record dsom.archive[0]@1 skipped" in caplog.text
+    assert "undecodable record dsom.archive[0]@2 skipped" in caplog.text
+
+
+def test_sink_opens_its_own_client(ch_settings: ClickHouseSettings, broker: FakeBroker) -> None:
+    fill(broker, records=1, partitions=1)
+    sink = ClickHouseSink(settings(ch_settings))
+    try:
+        run_until(sink, lambda: caught_up(broker))
+        assert count(sink.client, "events") == PER_RECORD
+    finally:
+        sink.close()
+
+
+def test_revoke_flushes_and_lost_drops(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                                       sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=2, partitions=2)
+    sink = ClickHouseSink(settings(ch_settings, batch_max_wait_s=60), client=ch)
+    sinks.append(sink)
+    consumer: Any = sink._consumer
+
+    def add(p: int, offset: int) -> None:
+        sink._add(Message(topic=ARCHIVE, partition=p, offset=offset, value=broker.logs[(ARCHIVE, p)][offset]))
+
+    add(0, 0)
+    add(1, 0)
+    sink._on_revoke(consumer, [TopicPartition(ARCHIVE, 0)])  # stored and committed before letting go
+    assert count(ch, "events") == 2 * PER_RECORD
+    assert broker.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
+    add(0, 1)
+    sink._on_lost(consumer, [TopicPartition(ARCHIVE, 0)])  # someone else's now: neither stored nor committed
+    assert count(ch, "events") == 2 * PER_RECORD and broker.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
+    assert all(b.records == 0 for b in sink._batches.values())
+
+
+def test_too_many_stored_rows_to_read_back_resumes_after_the_highest(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=4, partitions=1)
+    stored = TableBatch(EVENTS)
+    for offset in (0, 1):
+        add_archive_batch(stored.columns, decoded(broker.logs[(ARCHIVE, 0)][offset], ARCHIVE_BATCH), ARCHIVE,
+                          0, offset)
+    ch.insert("events", stored.columns.as_lists(), column_names=EVENTS.column_names, database=DB,
+              column_oriented=True)
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    sink._resume_limit = 2  # committed offsets lost, and more stored than worth reading back
+    run_until(sink, lambda: caught_up(broker))
+    assert count(ch, "events") == 4 * PER_RECORD and duplicates(ch) == 0
+    assert sink.rows_inserted["events"] == 2 * PER_RECORD and sink.rows_skipped == 0
