@@ -1,0 +1,120 @@
+"""Fixtures for tests against the real local Kafka broker (started by ``make test``) and chdb."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from pipeline.progress import Totals, scrape
+from pipeline.settings import REPO_ROOT, Settings
+
+BOOTSTRAP = os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kafka_broker() -> str:
+    try:
+        AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10)
+    except Exception as exc:  # noqa: BLE001 - any failure means: no broker
+        pytest.fail(f"no Kafka broker at {BOOTSTRAP} ({exc}); run the suite with `make test`, "
+                    "which starts one")
+    return BOOTSTRAP
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings isolated per test: own topic prefix, groups, chdb folder and registry."""
+    return Settings(
+        kafka={"bootstrap_servers": BOOTSTRAP},
+        topics={"prefix": f"t{uuid.uuid4().hex[:10]}", "ingest_partitions": 2,
+                "archive_partitions": 3, "state_partitions": 3},
+        clickhouse={"dsn": f"chdb://{tmp_path / 'chdb'}", "batch_max_wait_s": 0.2},
+        registry_path=tmp_path / "registry.json",
+        metrics_port=free_port(),
+        worker_id="it-1",
+    )
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    return {**os.environ, **s.as_env(), "PYTHONPATH": str(REPO_ROOT)}
+
+
+class Worker:
+    """A ``dsom worker`` subprocess, as production runs it."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"],
+                                     env=settings_env(self.settings), stdout=log, stderr=log,
+                                     cwd=REPO_ROOT)
+
+    def wait_until(self, predicate: Callable[[Totals], bool], timeout: float, what: str) -> Totals:
+        """Poll the worker's /metrics until ``predicate`` holds; fail with its log otherwise."""
+        deadline = time.monotonic() + timeout
+        last: Totals | None = None
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode} while waiting for "
+                                     f"{what}; log:\n{self.log_tail()}")
+            try:
+                last = scrape("127.0.0.1", self.settings.metrics_port)
+            except OSError:
+                time.sleep(0.3)
+                continue
+            if predicate(last):
+                return last
+            time.sleep(0.3)
+        raise AssertionError(f"timed out waiting for {what}; last metrics: {last}\n"
+                             f"log:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError(f"worker ignored SIGTERM; log:\n{self.log_tail()}") from None
+        return self.proc.returncode
+
+    def log_tail(self, n: int = 60) -> str:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-n:])
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
+    w = Worker(settings, tmp_path / "worker.log")
+    yield w
+    if w.proc is not None and w.proc.poll() is None:
+        w.proc.kill()
+        w.proc.wait(10)
