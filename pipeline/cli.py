@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")
-    d.add_argument("--rate", type=float, default=None, help="events/s (default: $DEMO_RATE or 20000)")
+    d.add_argument("--rate", type=float, default=None, help="events/s (default: $DEMO_RATE or 10000)")
     d.add_argument("--keep", action="store_true", help="keep data of earlier demo runs")
     d.set_defaults(func=cmd_demo)
     return p

@@ -16,6 +16,7 @@ import urllib.error
 
 from pydantic import SecretStr
 
+from pipeline.kafka.lag import group_lag
 from pipeline.progress import Totals, scrape
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
 
@@ -38,19 +39,18 @@ def _progress_line(t: Totals, prev: Totals, dt: float, elapsed: float) -> str:
 
 
 def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> Totals:
-    """Wait until ClickHouse holds every accepted event and the counts stop moving."""
+    """Wait until the validator has read every ingest record and ClickHouse holds its results."""
     deadline = time.monotonic() + timeout
-    last = Totals()
-    stable = 0
+    t = Totals()
     while time.monotonic() < deadline and proc.poll() is None:
         t = scrape(settings.metrics_host, settings.metrics_port)
-        done = t.clickhouse_rows["events"] >= t.accepted and t.events_in == last.events_in
-        stable = stable + 1 if done else 0
-        if stable >= 2:
+        validated = group_lag(settings.kafka, f"{settings.topics.prefix}-validator",
+                              settings.topics.ingest_pattern) == 0
+        if validated and t.clickhouse_rows["events"] >= t.accepted:
             return t
-        last = t
         time.sleep(0.5)
-    return last
+    print(f"!! the pipeline did not drain within {timeout:.0f} s")
+    return t
 
 
 def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
@@ -60,7 +60,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
     from pipeline.summary import print_summary
 
     seconds = seconds if seconds is not None else float(os.environ.get("DEMO_SECONDS", "0")) or None
-    rate = rate or float(os.environ.get("DEMO_RATE", "20000"))
+    rate = rate or float(os.environ.get("DEMO_RATE", "10000"))
     settings = Settings(
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
         registry_path=RUN_DIR / "registry.json",
@@ -118,7 +118,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
             prev, prev_t = t, now
         print("== producers stopped" + (" (interrupted)" if interrupted else "")
               + "; waiting for the pipeline to drain")
-        final = _wait_caught_up(settings, worker, timeout=60)
+        final = _wait_caught_up(settings, worker, timeout=300)
         print(_progress_line(final, prev, 0, time.monotonic() - started))
         _stop_worker(worker)
         worker = None

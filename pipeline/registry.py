@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -32,26 +33,24 @@ class Operator(BaseModel):
 class Registry(BaseModel):
     """Operators by ID; loaded from a JSON file the demo (or an administrator) writes."""
 
-    model_config = ConfigDict(frozen=True)
+    # cached_property needs a writable __dict__: lookups are built once, the data stays frozen.
+    model_config = ConfigDict(frozen=True, ignored_types=(cached_property,))
 
     operators: tuple[Operator, ...]
 
     def operator(self, operator_id: str) -> Operator | None:
-        return self._index().get(operator_id)
+        return self._operators.get(operator_id)
 
     def licence(self, operator_id: str, licence_id: str) -> Licence | None:
-        op = self.operator(operator_id)
-        if op is None:
-            return None
-        return next((lic for lic in op.licences if lic.licence_id == licence_id), None)
+        return self._licences.get((operator_id, licence_id))
 
-    def _index(self) -> dict[str, Operator]:
-        # Cached on the instance: the model is frozen, so the index never goes stale.
-        cached: dict[str, Operator] | None = self.__dict__.get("_op_index")
-        if cached is None:
-            cached = {op.operator_id: op for op in self.operators}
-            object.__setattr__(self, "_op_index", cached)  # noqa: B010 - frozen model cache
-        return cached
+    @cached_property
+    def _operators(self) -> dict[str, Operator]:
+        return {op.operator_id: op for op in self.operators}
+
+    @cached_property
+    def _licences(self) -> dict[tuple[str, str], Licence]:
+        return {(op.operator_id, lic.licence_id): lic for op in self.operators for lic in op.licences}
 
     @classmethod
     def load(cls, path: Path) -> Registry:

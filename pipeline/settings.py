@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     worker_id: str = "worker-1"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464  # 0 disables the endpoint
-    batch_max_records: int = 200
+    # Ingest records per validator transaction: with 200-event batches, 10,000 events.
+    batch_max_records: int = 50
 
     def as_env(self) -> dict[str, str]:
         """These settings as ``DSOM_*`` environment variables, to hand to a worker subprocess."""
