@@ -1,0 +1,54 @@
+"""An operator sends events from a JSON Lines file and reads its receipts back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from pipeline.agents.validator import ValidatorAgent
+from pipeline.kafka.reader import read_to_end, topic_partitions
+from pipeline.operator.cli import produce_file
+from pipeline.settings import Settings
+from schemas import RECEIPT_BATCH, default_codec
+from tests.integration.test_ingest_path import seed_registry
+
+pytestmark = pytest.mark.integration
+
+
+def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> None:
+    seed_registry(settings)
+    now = time.time_ns() // 1000
+    base = {"licence_id": "LIC-OC-0001", "licence_kind": "ONLINE_CASINO", "channel": "SITE",
+            "site_id": "casino.example.ua", "game_type": "slots", "currency": "UAH",
+            "occurred_at_us": now, "amount": 5_000}
+    events = [
+        {**base, "seq": 1, "operator_ref": "a", "kind": "BET", "bet_ref": "b1", "player_ref": "p_QWERTY77"},
+        {**base, "seq": 2, "operator_ref": "b", "kind": "BET", "bet_ref": "b2",
+         "player_ref": "+380671112233"},
+        {**base, "seq": 3, "operator_ref": "c", "kind": "WIN", "bet_ref": "b1", "player_ref": "p_QWERTY77",
+         "amount": 12_000, "tax_withheld_pit": 2_160, "tax_withheld_military": 600},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    assert produce_file(settings, "op-online-casino-1", "till-7", path) == 3
+
+    stop = threading.Event()
+    agent = threading.Thread(target=ValidatorAgent(settings).run, args=(stop,))
+    agent.start()
+    try:
+        receipts: dict[int, tuple[str, str | None]] = {}
+        deadline = time.monotonic() + 60
+        tps = topic_partitions(settings.kafka, settings.topics.receipts("op-online-casino-1"))
+        while len(receipts) < 3 and time.monotonic() < deadline:
+            for msg in read_to_end(settings.kafka, tps):
+                _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
+                receipts.update({r["seq"]: (r["status"], r["reason"]) for r in batch["receipts"]})
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        agent.join(30)
+    assert receipts == {1: ("ACCEPTED", None), 2: ("REJECTED", "personal_data"), 3: ("ACCEPTED", None)}
