@@ -9,8 +9,8 @@ RECORDS_IN = Counter("dsom_records_in_total", "Ingest records (batches) read", [
 ACCEPTED = Counter("dsom_events_accepted_total", "Events accepted", ["operator", "kind"])
 REJECTED = Counter("dsom_events_rejected_total", "Events or records rejected", ["operator", "reason"])
 DUPLICATES = Counter("dsom_events_duplicate_total", "Events already decided (retries)", ["operator"])
-BATCH_SECONDS = Histogram(
-    "dsom_validator_transaction_seconds", "Time to process and commit one consume batch",
+TRANSACTION_SECONDS = Histogram(
+    "dsom_agent_transaction_seconds", "Time to process and commit one agent transaction", ["agent"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 SINK_ROWS = Counter("dsom_sink_rows_total", "Rows inserted into ClickHouse", ["table"])

@@ -25,7 +25,11 @@ EVENT = "ua.dsom.v1.Event"
 EVENT_BATCH = "ua.dsom.v1.EventBatch"
 RECEIPT_BATCH = "ua.dsom.v1.ReceiptBatch"
 ARCHIVE_BATCH = "ua.dsom.v1.ArchiveBatch"
-MESSAGE_SCHEMAS = (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH)
+PAYOUT_TAX_BATCH = "ua.dsom.v1.PayoutTaxBatch"
+TAX_DISCREPANCY = "ua.dsom.v1.TaxDiscrepancy"
+GGR_STATEMENT = "ua.dsom.v1.GgrStatement"
+TAX_EVENT_SCHEMAS = (PAYOUT_TAX_BATCH, TAX_DISCREPANCY, GGR_STATEMENT)
+MESSAGE_SCHEMAS = (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH, *TAX_EVENT_SCHEMAS)
 
 
 class UnknownSchemaError(ValueError):

@@ -1,0 +1,121 @@
+"""GGR statements per operator and tax period, and when to (re)issue them.
+
+GGR = stakes accepted - stakes refunded - winnings paid; deposits and withdrawals are wallet
+flows and do not count. A statement is issued as OPEN while its period runs (at most once per
+``interval``), as CLOSED once the period has ended plus a grace time, and again — a new
+revision, still CLOSED — whenever late data changes a closed period. Consumers keep the
+highest revision per (operator, period); revisions are numbered by this state, which is
+restored exactly after a crash, so a replay never issues a revision twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+from pipeline.core.model import EventKind
+from pipeline.core.tax import PayoutTax, TaxRates, apply_rate, tax_period
+
+
+@dataclass
+class Statement:
+    operator_id: str
+    period: str
+    period_start_us: int
+    period_end_us: int
+    stakes: int = 0
+    refunds: int = 0
+    winnings: int = 0
+    bets: int = 0
+    payouts: int = 0
+    pit_due: int = 0
+    military_due: int = 0
+    pit_withheld: int = 0
+    military_withheld: int = 0
+    discrepancies: int = 0
+    revision: int = 0
+    closed: bool = False
+    dirty: bool = False
+    issued_at_us: int = 0
+
+    @property
+    def ggr(self) -> int:
+        return self.stakes - self.refunds - self.winnings
+
+    def add(self, event: dict[str, Any], tax: PayoutTax | None) -> None:
+        kind, amount = event["kind"], event["amount"]
+        if kind == EventKind.BET:
+            self.stakes += amount
+            self.bets += 1
+        elif kind == EventKind.REFUND:
+            self.refunds += amount
+        elif kind == EventKind.WIN:
+            self.winnings += amount
+            self.payouts += 1
+            if tax is not None:
+                self.pit_due += tax.pit_due
+                self.military_due += tax.military_due
+                self.pit_withheld += tax.pit_withheld
+                self.military_withheld += tax.military_withheld
+                self.discrepancies += tax.discrepancy
+        else:
+            return
+        self.dirty = True
+
+    def to_record(self, rates: TaxRates) -> dict[str, Any]:
+        """The ``GgrStatement`` Avro record of the current revision."""
+        rate = rates.ggr.at(self.period_start_us)
+        return {
+            "operator_id": self.operator_id, "period": self.period,
+            "period_start_us": self.period_start_us, "period_end_us": self.period_end_us,
+            "revision": self.revision, "status": "CLOSED" if self.closed else "OPEN",
+            "stakes": self.stakes, "refunds": self.refunds, "winnings": self.winnings, "ggr": self.ggr,
+            "bets": self.bets, "payouts": self.payouts, "ggr_tax_rate_ppm": rate,
+            "ggr_tax_due": apply_rate(max(self.ggr, 0), rate), "pit_due": self.pit_due,
+            "military_due": self.military_due, "pit_withheld": self.pit_withheld,
+            "military_withheld": self.military_withheld, "discrepancies": self.discrepancies,
+            "issued_at_us": self.issued_at_us,
+        }
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Statement:
+        return cls(**orjson.loads(raw))
+
+
+class StatementBook:
+    """The statements one tax agent partition is responsible for."""
+
+    def __init__(self, granularity: str, interval_us: int, grace_us: int) -> None:
+        self.granularity = granularity
+        self.interval_us = interval_us
+        self.grace_us = grace_us
+        self.statements: dict[tuple[str, str], Statement] = {}
+
+    def add(self, operator_id: str, event: dict[str, Any], tax: PayoutTax | None) -> Statement:
+        period = tax_period(event["occurred_at_us"], self.granularity)
+        key = (operator_id, period.label)
+        st = self.statements.get(key)
+        if st is None:
+            st = self.statements[key] = Statement(operator_id, period.label, period.start_us, period.end_us)
+        st.add(event, tax)
+        return st
+
+    def due(self, now_us: int) -> list[Statement]:
+        """Statements to issue now; each gets its next revision and is marked issued."""
+        out = []
+        for st in self.statements.values():
+            closing = not st.closed and now_us >= st.period_end_us + self.grace_us
+            if closing:
+                st.closed = True
+            elif not st.dirty or (not st.closed and now_us - st.issued_at_us < self.interval_us):
+                continue
+            st.revision += 1
+            st.dirty = False
+            st.issued_at_us = now_us
+            out.append(st)
+        return out
