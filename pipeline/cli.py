@@ -78,6 +78,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tax_service(args: argparse.Namespace) -> int:
+    from pipeline.tax_service import print_ledger, read_ledger, save_ledger
+
+    ledger = read_ledger(_settings())
+    print_ledger(ledger)
+    if args.store:
+        save_ledger(ledger, Path(args.store))
+        print(f"ledger saved to {args.store}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
@@ -90,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     w = sub.add_parser("worker", help="run pipeline agents until SIGTERM/SIGINT")
-    w.add_argument("--agents", default="validator,sink", help="comma-separated: validator,sink")
+    w.add_argument("--agents", default="validator,tax,sink", help="comma-separated: validator,tax,sink")
     w.set_defaults(func=cmd_worker)
 
     r = sub.add_parser("registry", help="operator and licence registry")
@@ -117,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="print the ClickHouse summary (needs the chdb folder free)")
     rep.set_defaults(func=cmd_report)
+
+    ts = sub.add_parser("tax-service", help="read tax-events as the State Tax Service does")
+    ts.add_argument("--store", help="also save the ledger (statements, totals) to this JSON file")
+    ts.set_defaults(func=cmd_tax_service)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")

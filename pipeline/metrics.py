@@ -13,6 +13,9 @@ TRANSACTION_SECONDS = Histogram(
     "dsom_agent_transaction_seconds", "Time to process and commit one agent transaction", ["agent"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+PAYOUTS_TAXED = Counter("dsom_payouts_taxed_total", "Payouts whose winnings tax was computed")
+TAX_DISCREPANCIES = Counter("dsom_tax_discrepancies_total", "Payouts with withheld tax off the tax due")
+STATEMENTS_ISSUED = Counter("dsom_ggr_statements_issued_total", "GGR statement revisions issued")
 SINK_ROWS = Counter("dsom_sink_rows_total", "Rows inserted into ClickHouse", ["table"])
 SINK_INSERT_SECONDS = Histogram(
     "dsom_sink_insert_seconds", "ClickHouse insert latency per batch", ["table"],

@@ -63,6 +63,14 @@ class TopicSettings(_Frozen):
     def validator_state(self) -> str:
         return f"{self.prefix}.validator-state"
 
+    @property
+    def tax_events(self) -> str:
+        return f"{self.prefix}.tax-events"
+
+    @property
+    def tax_state(self) -> str:
+        return f"{self.prefix}.tax-state"
+
     def operator_of(self, topic: str) -> str:
         """The operator that owns an ingest or receipts topic (the sender identity)."""
         return topic.split(".", 2)[2] if topic.count(".") >= 2 else ""
@@ -81,6 +89,19 @@ class ValidationSettings(_Frozen):
     # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
     max_open_gaps_per_source: int = 10_000
     max_events_per_batch: int = 10_000
+
+
+class TaxSettings(_Frozen):
+    """How taxes are computed and when GGR statements are issued (see docs/tax.md)."""
+
+    rates_path: Path = REPO_ROOT / "pipeline" / "data" / "tax_rates.json"
+    period: str = "month"  # "month" or "day", Kyiv local time
+    # An open period's statement is re-issued at most this often while data arrives.
+    statement_interval_s: float = 10.0
+    # A period closes (its statement becomes CLOSED) this long after it ends.
+    close_grace_s: float = 3600.0
+    # Kopecks of difference per tax between withheld and due before a discrepancy is raised.
+    tolerance_kopecks: int = 1
 
 
 class ClickHouseSettings(_Frozen):
@@ -103,6 +124,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker

@@ -17,7 +17,7 @@ from pipeline import metrics
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
-AGENTS = ("validator", "sink")
+AGENTS = ("validator", "tax", "sink")
 
 
 def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], None]:
@@ -25,6 +25,10 @@ def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], 
         from pipeline.agents.validator import ValidatorAgent
 
         return ValidatorAgent(settings).run
+    if name == "tax":
+        from pipeline.agents.tax import TaxAgent
+
+        return TaxAgent(settings).run
     if name == "sink":
         from sinks.clickhouse.sink import ClickHouseSink
 

@@ -19,7 +19,6 @@ import orjson
 
 KYIV = ZoneInfo("Europe/Kyiv")
 PPM = 1_000_000
-DEFAULT_RATES = Path(__file__).resolve().parent.parent / "data" / "tax_rates.json"
 
 
 def apply_rate(amount: int, ppm: int) -> int:
@@ -58,7 +57,7 @@ class TaxRates:
     ggr: RateSchedule
 
     @classmethod
-    def load(cls, path: Path = DEFAULT_RATES) -> TaxRates:
+    def load(cls, path: Path) -> TaxRates:
         doc = orjson.loads(path.read_bytes())
         return cls(RateSchedule.from_rows(doc["winnings_personal_income_tax"]),
                    RateSchedule.from_rows(doc["winnings_military_levy"]),

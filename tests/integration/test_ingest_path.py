@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,7 @@ class Expected:
     events: dict[EventKey, tuple[str, str | None]] = field(default_factory=dict)
     record_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)  # (operator, reason)
     duplicates_sent: int = 0
+    bodies: dict[EventKey, dict[str, Any]] = field(default_factory=dict)  # accepted events
 
     @property
     def accepted(self) -> set[EventKey]:
@@ -60,6 +62,9 @@ def produce_traffic(settings: Settings, traffic: Iterator[tuple[str, SimBatch]],
             key = (op_id, source, seq)
             assert key not in expected.events, f"simulator reused event ID {key}"
             expected.events[key] = outcome
+        for ev in batch.events:
+            if batch.expected.get((batch.source_id, ev["seq"])) == ("ACCEPTED", None):
+                expected.bodies[(op_id, batch.source_id, ev["seq"])] = ev
         if batch.expected_record_reason:
             expected.record_reasons[(op_id, batch.expected_record_reason)] += 1
         expected.duplicates_sent += batch.duplicates
