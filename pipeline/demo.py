@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from pipeline.kafka.lag import group_lag
 from pipeline.progress import Totals, scrape
-from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
+from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings, TaxSettings
 
 RUN_DIR = REPO_ROOT / ".run" / "demo"
 KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
@@ -35,7 +35,8 @@ def _progress_line(t: Totals, prev: Totals, dt: float, elapsed: float) -> str:
     reasons = ", ".join(f"{r} {int(n)}" for r, n in top)
     return (f"[{elapsed:6.0f} s] in {int(t.events_in):>9,} ({rate:>8,.0f}/s) | accepted "
             f"{int(t.accepted):>9,} | rejected {int(t.rejected_total):>6,} ({reasons or '-'}) | "
-            f"duplicates {int(t.duplicates):>5,} | in ClickHouse {int(t.clickhouse_rows['events']):>9,}")
+            f"duplicates {int(t.duplicates):>5,} | in ClickHouse {int(t.clickhouse_rows['events']):>9,} | "
+            f"payouts taxed {int(t.payouts_taxed):>7,}")
 
 
 def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: float) -> Totals:
@@ -46,8 +47,10 @@ def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
         t = scrape(settings.metrics_host, settings.metrics_port)
         validated = group_lag(settings.kafka, f"{settings.topics.prefix}-validator",
                               settings.topics.ingest_pattern) == 0
-        if validated and t.clickhouse_rows["events"] >= t.accepted:
-            return t
+        if validated and t.clickhouse_rows["events"] >= t.accepted and t.payouts_taxed >= t.accepted_wins:
+            # one more statement interval, so the last revision covers everything
+            time.sleep(settings.tax.statement_interval_s + 1.5)
+            return scrape(settings.metrics_host, settings.metrics_port)
         time.sleep(0.5)
     print(f"!! the pipeline did not drain within {timeout:.0f} s")
     return t
@@ -64,6 +67,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
     settings = Settings(
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
         registry_path=RUN_DIR / "registry.json",
+        tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
     )
     if not keep and RUN_DIR.exists():
         _kafka("stop")
@@ -94,8 +98,8 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
             stdout=log_path.open("ab"), stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             start_new_session=True,  # Ctrl-C reaches the demo only; it stops the worker in order
         )
-        print(f"== pipeline worker pid {worker.pid} (validator + ClickHouse sink), log {log_path}, "
-              f"metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+        print(f"== pipeline worker pid {worker.pid} (validator, tax and ClickHouse sink agents), "
+              f"log {log_path}, metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")

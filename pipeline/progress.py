@@ -13,6 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 class Totals:
     events_in: float = 0.0
     accepted: float = 0.0
+    accepted_wins: float = 0.0
+    payouts_taxed: float = 0.0
+    statements: float = 0.0
     duplicates: float = 0.0
     rejected: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     clickhouse_rows: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -31,6 +34,12 @@ def scrape(host: str, port: int, timeout: float = 2.0) -> Totals:
                 t.events_in += s.value
             elif s.name == "dsom_events_accepted_total":
                 t.accepted += s.value
+                if s.labels.get("kind") == "WIN":
+                    t.accepted_wins += s.value
+            elif s.name == "dsom_payouts_taxed_total":
+                t.payouts_taxed += s.value
+            elif s.name == "dsom_ggr_statements_issued_total":
+                t.statements += s.value
             elif s.name == "dsom_events_duplicate_total":
                 t.duplicates += s.value
             elif s.name == "dsom_events_rejected_total":

@@ -7,12 +7,9 @@ from collections import defaultdict
 from pipeline.archive import verify_archive
 from pipeline.core.chain import ChainBroken
 from pipeline.settings import Settings
+from pipeline.tax_service import print_ledger, read_ledger, uah
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.queries import event_summary, rejection_summary
-
-
-def uah(kopecks: int) -> str:
-    return f"{kopecks // 100:,}.{kopecks % 100:02d}"
+from sinks.clickhouse.queries import event_summary, ggr_by_operator, rejection_summary
 
 
 def print_summary(settings: Settings) -> None:
@@ -21,6 +18,7 @@ def print_summary(settings: Settings) -> None:
     try:
         events = event_summary(client, settings.clickhouse.database)
         rejections = rejection_summary(client, settings.clickhouse.database)
+        ggr = ggr_by_operator(client, settings.clickhouse.database)
     finally:
         client.close()
     print("\n== ClickHouse: accepted events per operator and kind of operation (amounts in UAH)")
@@ -28,6 +26,12 @@ def print_summary(settings: Settings) -> None:
     for op, kind, n, amount in events:
         print(f"{op:<28} {kind:<11} {n:>10,} {uah(amount):>20}")
     print(f"{'total':<40} {sum(n for _, _, n, _ in events):>10,}")
+    print("\n== ClickHouse: GGR per operator and licence kind, all periods (UAH)")
+    print(f"{'operator':<28} {'stakes':>16} {'refunds':>14} {'winnings':>16} {'GGR':>15} "
+          f"{'PIT withheld':>14}")
+    for row in ggr:
+        print(f"{row['operator_id']:<28} {uah(row['stakes']):>16} {uah(row['refunds']):>14} "
+              f"{uah(row['winnings']):>16} {uah(row['ggr']):>15} {uah(row['pit_withheld']):>14}")
     by_reason: dict[str, int] = defaultdict(int)
     for _, reason, n in rejections:
         by_reason[reason] += n
@@ -41,4 +45,5 @@ def print_summary(settings: Settings) -> None:
         return
     twice = sum(1 for n in report.event_ids.values() if n > 1)
     print(f"\n== archive: {report.events:,} events in {len(report.chains)} hash chains, verified from "
-          f"genesis; archived more than once: {twice}")
+          f"genesis; archived more than once: {twice}\n")
+    print_ledger(read_ledger(settings))
