@@ -7,7 +7,9 @@ Standard library only, so it runs before any virtualenv exists.
 
 Environment: DSOM_RUN_DIR (default <repo>/.run; data in $DSOM_RUN_DIR/kafka),
 DSOM_KAFKA_PORT (19092), DSOM_KAFKA_CONTROLLER_PORT (19093),
-DSOM_MAVEN_REPO (https://repo1.maven.org/maven2), DSOM_KAFKA_HEAP (768m).
+DSOM_MAVEN_REPO (https://repo1.maven.org/maven2), DSOM_KAFKA_HEAP (768m),
+DSOM_KAFKA_PKI_DIR (unset: PLAINTEXT; set: mutual TLS with the PEM files made by
+`dsom security init` there, and the standard ACL authorizer).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ RUN = Path(os.environ.get("DSOM_RUN_DIR", REPO / ".run")) / "kafka"
 PORT = int(os.environ.get("DSOM_KAFKA_PORT", "19092"))
 CONTROLLER_PORT = int(os.environ.get("DSOM_KAFKA_CONTROLLER_PORT", "19093"))
 HEAP = os.environ.get("DSOM_KAFKA_HEAP", "768m")
+PKI = os.environ.get("DSOM_KAFKA_PKI_DIR")
 PID_FILE = RUN / "broker.pid"
 START_TIMEOUT_S = 90
 
@@ -57,6 +60,23 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 # A dead producer's open transaction blocks read_committed readers until it times out.
 transaction.max.timeout.ms=120000
+"""
+
+# Mutual TLS on both listeners; principals are certificate CNs; only the broker is a super user.
+TLS_PROPERTIES = """\
+listeners=SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SSL://127.0.0.1:{port}
+listener.security.protocol.map=CONTROLLER:SSL,SSL:SSL
+inter.broker.listener.name=SSL
+ssl.keystore.type=PEM
+ssl.keystore.location={pki}/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location={pki}/ca.crt
+ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)$/$1/,DEFAULT
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:broker
 """
 
 LOG4J2 = """\
@@ -170,7 +190,15 @@ def start() -> None:
     data = RUN / "data"
     RUN.mkdir(parents=True, exist_ok=True)
     props = RUN / "server.properties"
-    props.write_text(SERVER_PROPERTIES.format(port=PORT, controller_port=CONTROLLER_PORT, data=data))
+    text = SERVER_PROPERTIES.format(port=PORT, controller_port=CONTROLLER_PORT, data=data)
+    if PKI:
+        if not (Path(PKI) / "broker.pem").exists():
+            die(f"DSOM_KAFKA_PKI_DIR={PKI} has no broker.pem: run `dsom security init` first")
+        overridden = ("listeners=", "advertised.listeners=", "listener.security.protocol.map=",
+                      "inter.broker.listener.name=")
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(overridden)) + "\n"
+        text += TLS_PROPERTIES.format(port=PORT, controller_port=CONTROLLER_PORT, pki=PKI)
+    props.write_text(text)
     (RUN / "log4j2.properties").write_text(LOG4J2.format(run=RUN))
     if not (data / "meta.properties").exists():
         cluster_id = _cluster_id()
@@ -187,7 +215,7 @@ def start() -> None:
             die(f"broker exited with {proc.returncode}:\n{_tail(RUN / 'broker.out')}\n"
                 f"{_tail(RUN / 'server.log')}")
         if port_open(PORT) and _broker_started():
-            print(f"kafka_local: broker up at 127.0.0.1:{PORT} (pid {proc.pid}, "
+            print(f"kafka_local: broker up at 127.0.0.1:{PORT}{' (mTLS)' if PKI else ''} (pid {proc.pid}, "
                   f"{time.monotonic() - started:.1f} s)")
             return
         time.sleep(0.25)

@@ -63,6 +63,12 @@ class TopicSettings(_Frozen):
     def validator_state(self) -> str:
         return f"{self.prefix}.validator-state"
 
+    def sandbox(self, operator_id: str) -> str:
+        return f"{self.prefix}.sandbox.{operator_id}"
+
+    def sandbox_receipts(self, operator_id: str) -> str:
+        return f"{self.prefix}.sandbox-receipts.{operator_id}"
+
     @property
     def tax_events(self) -> str:
         return f"{self.prefix}.tax-events"
@@ -127,6 +133,8 @@ class Settings(BaseSettings):
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
+    # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
+    pki_dir: Path = REPO_ROOT / ".run" / "pki"
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker
     # fences its dead predecessor at once instead of waiting for a transaction timeout.
     worker_id: str = "worker-1"
@@ -134,6 +142,15 @@ class Settings(BaseSettings):
     metrics_port: int = 9464  # 0 disables the endpoint
     # Ingest records per validator transaction: with 200-event batches, 10,000 events.
     batch_max_records: int = 50
+
+    def kafka_as(self, principal: str) -> KafkaSettings:
+        """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""
+        return self.kafka.model_copy(update={
+            "security_protocol": "SSL",
+            "ssl_ca_location": self.pki_dir / "ca.crt",
+            "ssl_certificate_location": self.pki_dir / f"{principal}.crt",
+            "ssl_key_location": self.pki_dir / f"{principal}.key",
+        })
 
     def as_env(self) -> dict[str, str]:
         """These settings as ``DSOM_*`` environment variables, to hand to a worker subprocess."""

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from typing import cast
 
 from confluent_kafka import Message
-from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from pipeline import metrics
 from pipeline.agents.state import restore_from_changelog
@@ -20,7 +19,7 @@ from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
 from pipeline.core.state import state_partition
 from pipeline.core.tax import TaxRates
 from pipeline.core.taxation import TaxOutcome, TaxProcessor, TaxState
-from pipeline.kafka.admin import ARCHIVE_CONFIG, STATE_CONFIG, ensure_topics, system_topics
+from pipeline.kafka.admin import ensure_topics, system_topics
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, default_codec
 
@@ -39,13 +38,7 @@ class TaxAgent(TransactionalAgent):
         self._issued = 0
 
     def prepare(self) -> None:
-        t = self._s.topics
-        ensure_topics(self._s, [
-            *system_topics(self._s),
-            # The tax service must be able to re-read everything: kept like the archive.
-            NewTopic(t.tax_events, t.archive_partitions, t.replication_factor, config=ARCHIVE_CONFIG),
-            NewTopic(t.tax_state, t.state_partitions, t.replication_factor, config=STATE_CONFIG),
-        ])
+        ensure_topics(self._s, system_topics(self._s))
 
     def restore(self, tps: list[TP]) -> None:
         states = restore_from_changelog(self._s, self._s.topics.tax_state, tps,

@@ -38,6 +38,9 @@ def system_topics(settings: Settings) -> list[NewTopic]:
     return [
         NewTopic(t.archive, t.archive_partitions, rf, config=ARCHIVE_CONFIG),
         NewTopic(t.validator_state, t.state_partitions, rf, config=STATE_CONFIG),
+        # The tax service must be able to re-read everything: kept like the archive.
+        NewTopic(t.tax_events, t.archive_partitions, rf, config=ARCHIVE_CONFIG),
+        NewTopic(t.tax_state, t.state_partitions, rf, config=STATE_CONFIG),
     ]
 
 

@@ -1,0 +1,51 @@
+"""Apply and remove Kafka ACLs (the broker's StandardAuthorizer) with the admin client."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from pipeline.kafka.config import client_config
+from pipeline.security.acls import Grant
+from pipeline.settings import KafkaSettings
+
+
+def grant(kafka: KafkaSettings, principal: str, grants: list[Grant], timeout: float = 30) -> None:
+    """ALLOW every grant to ``User:<principal>`` from any host."""
+    admin = AdminClient(client_config(kafka))
+    bindings = [AclBinding(ResourceType[g.resource], g.name, ResourcePatternType[g.pattern],
+                           f"User:{principal}", "*", AclOperation[g.operation], AclPermissionType.ALLOW)
+                for g in grants]
+    for fut in admin.create_acls(bindings, request_timeout=timeout).values():
+        fut.result()
+    # The authorizer learns ACLs through the metadata log: wait until they are in force.
+    match = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY,  # type: ignore[arg-type]
+                             f"User:{principal}", None,  # type: ignore[arg-type]
+                             AclOperation.ANY, AclPermissionType.ALLOW)
+    deadline = time.monotonic() + timeout
+    while len(admin.describe_acls(match, request_timeout=timeout).result()) < len(set(bindings)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ACLs of {principal} not in force after {timeout} s")
+        time.sleep(0.05)
+
+
+def revoke_all(kafka: KafkaSettings, principal: str, timeout: float = 30) -> int:
+    """Delete every ACL of ``User:<principal>``; return how many were removed."""
+    admin = AdminClient(client_config(kafka))
+    # None matches any resource name and any host (the stubs say str; librdkafka takes NULL)
+    match = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY,  # type: ignore[arg-type]
+                             f"User:{principal}", None,  # type: ignore[arg-type]
+                             AclOperation.ANY, AclPermissionType.ANY)
+    removed = 0
+    for fut in admin.delete_acls([match], request_timeout=timeout).values():
+        removed += len(fut.result())
+    return removed

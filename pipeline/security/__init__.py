@@ -1,0 +1,1 @@
+"""Transport security: the deployment's PKI, access keys (client certificates + ACLs)."""

@@ -1,0 +1,30 @@
+"""Set up a deployment's transport security: the PKI, then the service principals' ACLs."""
+
+from __future__ import annotations
+
+from pipeline.kafka.acl_admin import grant
+from pipeline.security.acls import admin_grants, pipeline_grants, tax_service_grants
+from pipeline.security.pki import CertificateAuthority
+from pipeline.settings import Settings
+
+SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service")
+
+
+def init_pki(settings: Settings) -> None:
+    """Create the CA and the broker's and services' certificates (once; existing ones are kept)."""
+    ca = CertificateAuthority(settings.pki_dir)
+    ca.ensure()
+    if not (settings.pki_dir / "broker.pem").exists():
+        ca.issue("broker", settings.pki_dir / "broker", server=True)
+    for name in SERVICE_PRINCIPALS:
+        if not (settings.pki_dir / f"{name}.crt").exists():
+            ca.issue(name, settings.pki_dir / name)
+
+
+def grant_services(settings: Settings) -> None:
+    """Give admin, pipeline and tax-service their ACLs, connecting as the broker (a super user)."""
+    as_broker = settings.kafka_as("broker")
+    t = settings.topics
+    grant(as_broker, "admin", admin_grants(t))
+    grant(as_broker, "pipeline", pipeline_grants(t))
+    grant(as_broker, "tax-service", tax_service_grants(t))

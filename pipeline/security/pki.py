@@ -1,0 +1,110 @@
+"""The deployment's certificate authority and the certificates it issues (``cryptography``).
+
+Private keys are written with owner-only permissions and never printed or logged. Every
+certificate's subject is ``CN=<principal>``; the broker maps it to ``User:<principal>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_DAYS = 3650
+CERT_DAYS = 397
+
+
+@dataclass(frozen=True)
+class CertPaths:
+    cert: Path
+    key: Path
+
+    @property
+    def pem_bundle(self) -> Path:
+        """Key + certificate in one PEM file (the broker's PEM keystore wants that)."""
+        return self.cert.with_suffix(".pem")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(path, 0o600)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class CertificateAuthority:
+    """A CA kept in a folder: ``ca.key`` (owner-only) and ``ca.crt``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.cert_path = folder / "ca.crt"
+        self.key_path = folder / "ca.key"
+
+    def ensure(self, name: str = "dsom deployment CA") -> None:
+        """Create the CA once; later calls keep the existing one."""
+        if self.cert_path.exists() and self.key_path.exists():
+            return
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        _write_private(self.key_path, _key_pem(key))
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, principal: str, out: Path, *, server: bool = False, days: int = CERT_DAYS) -> CertPaths:
+        """Issue ``CN=<principal>`` into ``<out>.crt`` / ``<out>.key`` (and ``<out>.pem``)."""
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        usage = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, principal)]))
+                   .issuer_name(ca_cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=5))
+                   .not_valid_after(now + dt.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage(usage), critical=False))
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        paths = CertPaths(out.with_suffix(".crt"), out.with_suffix(".key"))
+        cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        key_pem = _key_pem(key)
+        _write_private(paths.key, key_pem)
+        paths.cert.write_bytes(cert_pem)
+        _write_private(paths.pem_bundle, key_pem + cert_pem)
+        return paths
+
+
+def certificate_info(path: Path) -> tuple[str, dt.datetime, str]:
+    """(common name, not valid after, serial as hex) of a certificate file."""
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    return str(cn), cert.not_valid_after_utc, format(cert.serial_number, "x")
