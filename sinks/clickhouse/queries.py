@@ -115,3 +115,74 @@ def stored_keys(client: Any, database: str, table: Table, tp: TP, first: int, la
 
 def _qualified(database: str, table: Table) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(table.name)}"
+
+
+# Window start expressions over ggr_hourly.hour (a UTC DateTime), as UTC microseconds.
+WINDOWS = {
+    "hour": "hour",
+    "day": "toStartOfDay(hour)",
+    "month": "toDateTime(toStartOfMonth(hour), 'UTC')",
+    "kyiv_day": "toStartOfDay(toTimeZone(hour, 'Europe/Kyiv'))",
+    "kyiv_month": "toDateTime(toStartOfMonth(toTimeZone(hour, 'Europe/Kyiv')), 'Europe/Kyiv')",
+}
+
+GGR_WINDOWS = """
+SELECT toInt64(toUnixTimestamp({window})) * 1000000 AS window_start_us,
+       operator_id, licence_kind, game_type,
+       sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
+       stakes - refunds - winnings AS ggr, sum(bets) AS bets, sum(payouts) AS payouts,
+       uniqExactMerge(players) AS active_players
+FROM {{db:Identifier}}.ggr_hourly
+WHERE hour >= fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC')
+  AND hour < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')
+  AND ({{operator:String}} = '' OR operator_id = {{operator:String}})
+GROUP BY window_start_us, operator_id, licence_kind, game_type
+ORDER BY window_start_us, operator_id, licence_kind, game_type
+"""
+
+TAX_SUMMARY = """
+SELECT operator_id, countIf(record_type = 'payout') AS payouts,
+       sumIf(amount, record_type = 'payout') AS winnings,
+       sumIf(pit_due, record_type = 'payout') AS pit_due,
+       sumIf(military_due, record_type = 'payout') AS military_due,
+       sumIf(pit_withheld, record_type = 'payout') AS pit_withheld,
+       sumIf(military_withheld, record_type = 'payout') AS military_withheld,
+       countIf(record_type = 'discrepancy') AS discrepancies
+FROM {db:Identifier}.tax_events
+WHERE record_type IN ('payout', 'discrepancy')
+GROUP BY operator_id
+ORDER BY operator_id
+"""
+
+LATEST_STATEMENTS = """
+SELECT * FROM {db:Identifier}.ggr_statements ORDER BY operator_id, period
+"""
+
+
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    names = result.column_names
+    return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+
+def ggr_windows(client: Any, database: str, granularity: str, since_us: int = 0, until_us: int = 2**62,
+                operator_id: str | None = None) -> list[dict[str, Any]]:
+    """GGR per window, operator, licence kind and game type, with active players (distinct bettors).
+
+    Windows: ``hour``, ``day``, ``month`` (UTC); ``kyiv_day``, ``kyiv_month`` (Kyiv local).
+    Only whole hours in ``[since_us, until_us)`` count. Money in kopecks, times in UTC µs.
+    """
+    if granularity not in WINDOWS:
+        raise ValueError(f"granularity must be one of {', '.join(WINDOWS)}")
+    sql = GGR_WINDOWS.format(window=WINDOWS[granularity])
+    return _dicts(client.query(sql, parameters={"db": database, "since_us": since_us,
+                                                "until_us": until_us, "operator": operator_id or ""}))
+
+
+def tax_summary(client: Any, database: str) -> list[dict[str, Any]]:
+    """Winnings tax per operator from the individual payouts on tax-events (kopecks)."""
+    return _dicts(client.query(TAX_SUMMARY, parameters={"db": database}))
+
+
+def latest_statements(client: Any, database: str) -> list[dict[str, Any]]:
+    """The highest revision of every GGR statement (operator, period)."""
+    return _dicts(client.query(LATEST_STATEMENTS, parameters={"db": database}))

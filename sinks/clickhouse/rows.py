@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sinks.clickhouse.tables import EVENTS, REJECTIONS, Table
+from schemas import GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, UnknownSchemaError
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, Table
 
 _NO_SKIP: frozenset[Any] = frozenset()
 # DateTime64's documented range. A rejected event's time is whatever the operator sent (often
@@ -157,5 +158,62 @@ def add_receipt_batch(cols: Columns, batch: dict[str, Any], topic: str, partitio
     except BaseException:
         cols.truncate(cols.rows)
         raise
+    cols.rows += added
+    return added
+
+
+_TAX_ZERO: dict[str, Any] = {name: 0 for name in TAX_EVENTS.column_names}
+_TAX_ZERO.update({name: "" for name in ("record_type", "row_key", "operator_id", "receipt_id",
+                                        "licence_id", "licence_kind", "period", "status", "src_topic")})
+
+
+def tax_event_rows(schema: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``tax_events`` rows (without src columns) of one decoded tax-events record."""
+    if schema == PAYOUT_TAX_BATCH:
+        return [{
+            "record_type": "payout", "row_key": p["receipt_id"], "operator_id": record["operator_id"],
+            "receipt_id": p["receipt_id"], "licence_id": p["licence_id"], "licence_kind": p["licence_kind"],
+            "occurred_at": p["occurred_at_us"], "amount": p["amount"], "pit_rate_ppm": p["pit_rate_ppm"],
+            "military_rate_ppm": p["military_rate_ppm"], "pit_due": p["pit_due"],
+            "military_due": p["military_due"], "pit_withheld": p["pit_withheld"],
+            "military_withheld": p["military_withheld"], "discrepancy": int(p["discrepancy"]),
+        } for p in record["payouts"]]
+    if schema == TAX_DISCREPANCY:
+        return [{
+            "record_type": "discrepancy", "row_key": record["receipt_id"],
+            "operator_id": record["operator_id"], "receipt_id": record["receipt_id"],
+            "licence_id": record["licence_id"], "occurred_at": record["occurred_at_us"],
+            "amount": record["amount"], "pit_due": record["pit_due"], "pit_withheld": record["pit_withheld"],
+            "military_due": record["military_due"], "military_withheld": record["military_withheld"],
+            "discrepancy": 1,
+        }]
+    if schema == GGR_STATEMENT:
+        r = record
+        return [{
+            "record_type": "statement", "row_key": f"{r['period']}|{r['revision']}",
+            "operator_id": r["operator_id"], "occurred_at": r["period_start_us"],
+            "period": r["period"], "period_end": r["period_end_us"], "revision": r["revision"],
+            "status": r["status"], "stakes": r["stakes"], "refunds": r["refunds"],
+            "winnings": r["winnings"], "ggr": r["ggr"], "bets": r["bets"], "payouts": r["payouts"],
+            "ggr_tax_rate_ppm": r["ggr_tax_rate_ppm"], "ggr_tax_due": r["ggr_tax_due"],
+            "pit_due": r["pit_due"], "military_due": r["military_due"], "pit_withheld": r["pit_withheld"],
+            "military_withheld": r["military_withheld"], "discrepancies": r["discrepancies"],
+            "issued_at": r["issued_at_us"],
+        }]
+    raise UnknownSchemaError(f"{schema} is not a tax-events schema")
+
+
+def add_tax_event(cols: Columns, schema: str, record: dict[str, Any], topic: str, partition: int,
+                  offset: int, skip: Collection[str] = _NO_SKIP) -> int:
+    """Append the ``tax_events`` rows of one record; rows whose ``row_key`` is in ``skip`` are stored."""
+    assert cols.table is TAX_EVENTS
+    added = 0
+    for row in tax_event_rows(schema, record):
+        if skip and row["row_key"] in skip:
+            continue
+        full = {**_TAX_ZERO, **row, "src_topic": topic, "src_partition": partition, "src_offset": offset}
+        for name, values in cols.data.items():
+            values.append(full[name])
+        added += 1
     cols.rows += added
     return added

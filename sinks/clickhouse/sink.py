@@ -46,8 +46,8 @@ from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownS
 from sinks.clickhouse import queries
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch
-from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, Table, create_tables
+from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,6 +93,7 @@ class ClickHouseSink:
             metrics.CLICKHOUSE_ROWS.labels(name).set(count)
         self._codec = default_codec()
         self._archive = settings.topics.archive
+        self._tax_events = settings.topics.tax_events
         self._batches = {t.name: TableBatch(t) for t in TABLES}
         self._resume: dict[TP, _Resume] = {}
         # Stored rows of uncommitted records are read back only up to this many per partition;
@@ -121,7 +122,10 @@ class ClickHouseSink:
         """Consume and insert until ``stop`` is set; then flush and commit what is pending."""
         self._stop = stop
         consumer = self._require_consumer()
-        consumer.subscribe([self._archive, self._s.topics.receipts_pattern], on_assign=self._on_assign,
+        # By pattern: the tax agent may create tax-events after the sink starts.
+        tax_pattern = "^" + self._tax_events.replace(".", r"\.") + "$"
+        consumer.subscribe([self._archive, self._s.topics.receipts_pattern, tax_pattern],
+                           on_assign=self._on_assign,
                            on_revoke=self._on_revoke, on_lost=self._on_lost)
         log.info("ClickHouse sink consuming %s and %s into database %s", self._archive,
                  self._s.topics.receipts_pattern, self._db)
@@ -182,13 +186,16 @@ class ClickHouseSink:
             return
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         assert topic is not None and partition is not None and offset is not None
-        table = EVENTS if topic == self._archive else REJECTIONS
+        table = self._table_of(topic)
         batch = self._batches[table.name]
         skip = self._stored_keys((topic, partition), offset)
         try:
             if table is EVENTS:
                 _, record = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
                 add_archive_batch(batch.columns, record, topic, partition, offset, skip)
+            elif table is TAX_EVENTS:
+                schema, record = self._codec.decode(msg.value() or b"")
+                add_tax_event(batch.columns, schema, record, topic, partition, offset, skip)
             else:
                 _, record = self._codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
                 add_receipt_batch(batch.columns, record, topic, partition, offset, skip)
@@ -371,7 +378,9 @@ class ClickHouseSink:
         return positions
 
     def _table_of(self, topic: str) -> Table:
-        return EVENTS if topic == self._archive else REJECTIONS
+        if topic == self._archive:
+            return EVENTS
+        return TAX_EVENTS if topic == self._tax_events else REJECTIONS
 
     def _retry(self, query: Callable[[], T]) -> T:
         """Run a ClickHouse read, retrying with backoff until it works or stop is set."""

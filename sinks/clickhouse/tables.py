@@ -153,7 +153,105 @@ REJECTIONS = Table(
     key_column="receipt_id",
 )
 
-TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS)
+TAX_EVENTS = Table(
+    name="tax_events",
+    columns=(
+        # One table for the three tax-event schemas, as the topic carries them: one row per
+        # payout, per discrepancy and per statement revision. The views below split them.
+        Column("record_type", LC),  # payout | discrepancy | statement
+        Column("row_key", "String", "ZSTD(1)"),  # receipt_id, or <period>|<revision>
+        Column("operator_id", LC),
+        Column("receipt_id", "String", "ZSTD(1)"),  # '' for statements
+        Column("licence_id", LC),
+        Column("licence_kind", LC),
+        Column("occurred_at", TIME),  # payouts and discrepancies; the period start for statements
+        Column("amount", "Int64"),
+        Column("pit_rate_ppm", "Int64"),
+        Column("military_rate_ppm", "Int64"),
+        Column("pit_due", "Int64"),
+        Column("military_due", "Int64"),
+        Column("pit_withheld", "Int64"),
+        Column("military_withheld", "Int64"),
+        Column("discrepancy", "UInt8"),
+        Column("period", LC),
+        Column("period_end", TIME),
+        Column("revision", "UInt32"),
+        Column("status", LC),
+        Column("stakes", "Int64"),
+        Column("refunds", "Int64"),
+        Column("winnings", "Int64"),
+        Column("ggr", "Int64"),
+        Column("bets", "Int64"),
+        Column("payouts", "Int64"),
+        Column("ggr_tax_rate_ppm", "Int64"),
+        Column("ggr_tax_due", "Int64"),
+        Column("discrepancies", "Int64"),
+        Column("issued_at", TIME),
+        Column("src_topic", LC),  # the tax-events topic
+        Column("src_partition", "UInt16"),
+        Column("src_offset", "UInt64"),
+    ),
+    elements=_SRC_ELEMENTS,
+    engine=("ENGINE = MergeTree\n"
+            "PARTITION BY toYYYYMM(occurred_at)\n"
+            "ORDER BY (record_type, operator_id, occurred_at)\n"
+            "SETTINGS non_replicated_deduplication_window = 10000"),
+    key_column="row_key",
+)
+
+TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS)
+
+# Rolling GGR windows: per operator x licence kind x game type x UTC hour, kept by ClickHouse
+# from `events` (which receives every accepted event exactly once, so the view never double
+# counts). Kyiv's offset is whole hours, so hours roll up exactly into Kyiv days and months.
+GGR_HOURLY = """
+CREATE TABLE IF NOT EXISTS {db}.ggr_hourly (
+    hour DateTime('UTC'),
+    operator_id LowCardinality(String),
+    licence_kind LowCardinality(String),
+    game_type LowCardinality(String),
+    stakes SimpleAggregateFunction(sum, Int64),
+    refunds SimpleAggregateFunction(sum, Int64),
+    winnings SimpleAggregateFunction(sum, Int64),
+    bets SimpleAggregateFunction(sum, UInt64),
+    payouts SimpleAggregateFunction(sum, UInt64),
+    refund_count SimpleAggregateFunction(sum, UInt64),
+    players AggregateFunction(uniqExact, String)
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (operator_id, licence_kind, game_type, hour)
+"""
+
+GGR_HOURLY_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ggr_hourly_mv TO {db}.ggr_hourly AS
+SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licence_kind, game_type,
+       sumIf(amount, kind = 'BET') AS stakes, sumIf(amount, kind = 'REFUND') AS refunds,
+       sumIf(amount, kind = 'WIN') AS winnings, countIf(kind = 'BET') AS bets,
+       countIf(kind = 'WIN') AS payouts, countIf(kind = 'REFUND') AS refund_count,
+       uniqExactStateIf(player_ref, kind = 'BET') AS players
+FROM {db}.events
+WHERE kind IN ('BET', 'WIN', 'REFUND')
+GROUP BY hour, operator_id, licence_kind, game_type
+"""
+
+TAX_VIEWS = (
+    """CREATE VIEW IF NOT EXISTS {db}.payout_taxes AS
+    SELECT receipt_id, operator_id, licence_id, licence_kind, occurred_at, amount, pit_rate_ppm,
+           military_rate_ppm, pit_due, military_due, pit_withheld, military_withheld, discrepancy
+    FROM {db}.tax_events WHERE record_type = 'payout'""",
+    """CREATE VIEW IF NOT EXISTS {db}.tax_discrepancies AS
+    SELECT receipt_id, operator_id, licence_id, occurred_at, amount, pit_due, pit_withheld,
+           military_due, military_withheld
+    FROM {db}.tax_events WHERE record_type = 'discrepancy'""",
+    """CREATE VIEW IF NOT EXISTS {db}.ggr_statements AS
+    SELECT operator_id, period, revision, status, stakes, refunds, winnings, ggr, bets, payouts,
+           ggr_tax_rate_ppm, ggr_tax_due, pit_due, military_due, pit_withheld, military_withheld,
+           discrepancies, issued_at
+    FROM {db}.tax_events WHERE record_type = 'statement'
+    ORDER BY revision DESC
+    LIMIT 1 BY operator_id, period""",
+)
 
 
 class SchemaMismatchError(RuntimeError):
@@ -177,6 +275,9 @@ def create_tables(client: Any, database: str) -> None:
             detail = ", ".join(f"{n} is {h or 'missing'} (want {w})" for n, (h, w) in wrong.items())
             raise SchemaMismatchError(
                 f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
+    db = quote_identifier(database)
+    for ddl in (GGR_HOURLY, GGR_HOURLY_MV, *TAX_VIEWS):
+        client.command(ddl.format(db=db))
 
 
 def _norm(type_name: str | None) -> str | None:

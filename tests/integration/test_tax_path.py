@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from pipeline.progress import Totals
 from pipeline.settings import Settings
 from pipeline.tax_service import TaxLedger, read_ledger
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.queries import ggr_windows, latest_statements, tax_summary
 from tests.integration.conftest import Worker
 from tests.integration.test_ingest_path import Expected, fleet, produce_traffic, seed_registry
 
@@ -73,6 +76,7 @@ def test_ggr_and_tax_equal_the_hand_computed_totals(settings: Settings, worker: 
     want = by_hand(expected)
     assert all(t["payouts"] > 0 for t in want.values())
     ledger = wait_for_statements(settings, want)
+    wait_for_sink(worker, sum(t["payouts"] for t in want.values()))
     assert worker.stop() == 0
     assert from_ledger(ledger) == want
     # Per-payout records agree with the statements, payout by payout, and reading twice changes nothing.
@@ -82,3 +86,35 @@ def test_ggr_and_tax_equal_the_hand_computed_totals(settings: Settings, worker: 
     assert {op: t["pit_due"] for op, t in per_op.items()} == {op: t["pit_due"] for op, t in want.items()}
     again = read_ledger(settings)
     assert again.per_operator() == per_op and from_ledger(again) == want
+
+    # ClickHouse: the GGR windows, the payout taxes and the latest statements agree too.
+    client = connect(settings.clickhouse)
+    db = settings.clickhouse.database
+    try:
+        windows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for w in ggr_windows(client, db, "kyiv_month"):
+            for name in ("stakes", "refunds", "winnings", "ggr", "payouts"):
+                windows[w["operator_id"]][name] += w[name]
+        names = ("stakes", "refunds", "winnings", "ggr", "payouts")
+        assert {op: dict(t) for op, t in windows.items()} == {
+            op: {k: t[k] for k in names} for op, t in want.items()}
+        taxes = {r["operator_id"]: (r["payouts"], r["pit_due"], r["military_due"])
+                 for r in tax_summary(client, db)}
+        assert taxes == {op: (t["payouts"], t["pit_due"], t["military_due"]) for op, t in want.items()}
+        statements: dict[str, int] = defaultdict(int)
+        for st in latest_statements(client, db):
+            statements[st["operator_id"]] += st["ggr"]
+        assert dict(statements) == {op: t["ggr"] for op, t in want.items()}
+    finally:
+        client.close()
+
+
+def wait_for_sink(worker: Worker, payouts: int) -> None:
+    """Until ClickHouse holds every payout's tax row and the tax rows stop changing."""
+    seen: list[float] = []
+
+    def settled(t: Totals) -> bool:
+        seen.append(t.clickhouse_rows["tax_events"])
+        return seen[-1] >= payouts and len(seen) >= 5 and seen[-1] == seen[-5]
+
+    worker.wait_until(settled, 120, "ClickHouse to hold the tax-events")

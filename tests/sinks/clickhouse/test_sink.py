@@ -142,7 +142,7 @@ def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings,
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
     assert count(ch, "rejections") == 2
-    assert sink.rows_inserted == {"events": 30, "rejections": 2}
+    assert sink.rows_inserted == {"events": 30, "rejections": 2, "tax_events": 0}
     assert sink.records_read == 13 and sink.records_undecodable == 0
     assert broker.committed == {(ARCHIVE, 0): 5, (ARCHIVE, 1): 5, (RECEIPTS, 0): 2, (RECEIPTS, 1): 1}
     assert sample("dsom_clickhouse_rows", "events") == 30
