@@ -8,6 +8,7 @@ EVENTS_IN = Counter("dsom_events_in_total", "Events read from ingest topics", ["
 RECORDS_IN = Counter("dsom_records_in_total", "Ingest records (batches) read", ["operator"])
 ACCEPTED = Counter("dsom_events_accepted_total", "Events accepted", ["operator", "kind"])
 REJECTED = Counter("dsom_events_rejected_total", "Events or records rejected", ["operator", "reason"])
+SANDBOX_EVENTS = Counter("dsom_sandbox_events_in_total", "Events read from sandbox topics", ["operator"])
 DUPLICATES = Counter("dsom_events_duplicate_total", "Events already decided (retries)", ["operator"])
 TRANSACTION_SECONDS = Histogram(
     "dsom_agent_transaction_seconds", "Time to process and commit one agent transaction", ["agent"],

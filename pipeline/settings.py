@@ -52,6 +52,13 @@ class TopicSettings(_Frozen):
         return "^" + self.prefix.replace(".", r"\.") + r"\.ingest\..+"
 
     @property
+    def sandbox_pattern(self) -> str:
+        return "^" + self.prefix.replace(".", r"\.") + r"\.sandbox\..+"
+
+    def is_sandbox(self, topic: str) -> bool:
+        return topic.startswith(f"{self.prefix}.sandbox.")
+
+    @property
     def receipts_pattern(self) -> str:
         return "^" + self.prefix.replace(".", r"\.") + r"\.receipts\..+"
 

@@ -34,14 +34,14 @@ class ValidatorAgent(TransactionalAgent):
     name = "validator"
 
     def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
-        super().__init__(settings, [settings.topics.ingest_pattern], clock)
+        super().__init__(settings, [settings.topics.ingest_pattern, settings.topics.sandbox_pattern], clock)
         self._codec = default_codec()
         self._registry_mtime = 0.0
         self._registry_checked = time.monotonic()
         self._processor = self._load_processor()
         self._states: dict[TP, PartitionState] = {}
         self._receipt_topics_ready: set[str] = set()
-        self._pending: list[Outcome] = []
+        self._pending: list[tuple[Outcome, bool]] = []  # (outcome, from the sandbox)
 
     def prepare(self) -> None:
         ensure_topics(self._s, system_topics(self._s))
@@ -63,12 +63,14 @@ class ValidatorAgent(TransactionalAgent):
         assert topic is not None and partition is not None and offset is not None
         state = self._states[(topic, partition)]
         out = self._processor.process(state, offset, msg.key(), msg.value() or b"", now)
-        self._pending.append(out)
         t = self._s.topics
+        sandbox = t.is_sandbox(topic)
+        self._pending.append((out, sandbox))
         if out.receipts is not None:
-            yield (t.receipts(out.operator_id), None, (out.receipts["source_id"] or "").encode(),
+            receipts = t.sandbox_receipts(out.operator_id) if sandbox else t.receipts(out.operator_id)
+            yield (receipts, None, (out.receipts["source_id"] or "").encode(),
                    self._codec.encode(RECEIPT_BATCH, out.receipts))
-        if out.archive is not None:
+        if out.archive is not None and not sandbox:  # sandbox events never reach GGR or tax
             # All of an operator's chains go to one archive partition: downstream agents that
             # total per operator (GGR, tax statements) then own each operator whole.
             yield (t.archive, zlib.crc32(out.operator_id.encode()) % t.archive_partitions,
@@ -84,8 +86,11 @@ class ValidatorAgent(TransactionalAgent):
         return ()
 
     def committed(self) -> None:
-        for out in self._pending:
-            _count(out)
+        for out, sandbox in self._pending:
+            if sandbox:
+                metrics.SANDBOX_EVENTS.labels(out.operator_id).inc(out.events_in)
+            else:
+                _count(out)
         self._pending.clear()
 
     def aborted(self) -> None:

@@ -51,4 +51,7 @@ def operator_topics(settings: Settings, operator_ids: Iterable[str]) -> list[New
         out.append(NewTopic(t.ingest(op), t.ingest_partitions, t.replication_factor,
                             config=OPERATOR_TOPIC_CONFIG))
         out.append(NewTopic(t.receipts(op), 1, t.replication_factor, config=OPERATOR_TOPIC_CONFIG))
+        # The sandbox: validated and receipted like the real thing, never archived or taxed.
+        out.append(NewTopic(t.sandbox(op), 1, t.replication_factor, config=OPERATOR_TOPIC_CONFIG))
+        out.append(NewTopic(t.sandbox_receipts(op), 1, t.replication_factor, config=OPERATOR_TOPIC_CONFIG))
     return out

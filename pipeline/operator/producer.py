@@ -19,9 +19,10 @@ class DeliveryError(RuntimeError):
 class OperatorProducer:
     """Sends ``EventBatch`` records to the operator's own ingest topic, keyed by source."""
 
-    def __init__(self, settings: Settings, operator_id: str, **overrides: Any) -> None:
+    def __init__(self, settings: Settings, operator_id: str, sandbox: bool = False, **overrides: Any) -> None:
         self.operator_id = operator_id
-        self.topic = settings.topics.ingest(operator_id)
+        # The sandbox topic: validated and receipted, never counted in GGR or tax.
+        self.topic = settings.topics.sandbox(operator_id) if sandbox else settings.topics.ingest(operator_id)
         self._codec = default_codec()
         self._producer = Producer(producer_config(settings.kafka, **overrides))
         self._errors: list[str] = []

@@ -10,8 +10,10 @@ import orjson
 import pytest
 
 from pipeline.agents.validator import ValidatorAgent
+from pipeline.archive import verify_archive
 from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.operator.cli import produce_file
+from pipeline.operator.producer import OperatorProducer
 from pipeline.settings import Settings
 from schemas import RECEIPT_BATCH, default_codec
 from tests.integration.test_ingest_path import seed_registry
@@ -52,3 +54,36 @@ def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> 
         stop.set()
         agent.join(30)
     assert receipts == {1: ("ACCEPTED", None), 2: ("REJECTED", "personal_data"), 3: ("ACCEPTED", None)}
+
+
+def test_sandbox_events_are_receipted_but_never_archived(settings: Settings) -> None:
+    seed_registry(settings)
+    now = time.time_ns() // 1000
+    event = {"seq": 1, "operator_ref": "s1", "kind": "BET", "licence_id": "LIC-OC-0001",
+             "licence_kind": "ONLINE_CASINO", "channel": "SITE", "establishment_id": None,
+             "equipment_id": None, "site_id": "casino.example.ua", "app_id": None, "game_type": "slots",
+             "round_ref": None, "bet_ref": "sb1", "player_ref": "p_SANDBOX01", "amount": 50_000,
+             "currency": "UAH", "occurred_at_us": now, "tax_withheld_pit": None,
+             "tax_withheld_military": None}
+    producer = OperatorProducer(settings, "op-online-casino-1", sandbox=True)
+    producer.send("test-rig", [event])
+    producer.flush(30)
+    stop = threading.Event()
+    agent = threading.Thread(target=ValidatorAgent(settings).run, args=(stop,))
+    agent.start()
+    try:
+        tps = topic_partitions(settings.kafka, settings.topics.sandbox_receipts("op-online-casino-1"))
+        got: list[tuple[str, str | None]] = []
+        deadline = time.monotonic() + 60
+        while not got and time.monotonic() < deadline:
+            for msg in read_to_end(settings.kafka, tps):
+                _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
+                got += [(r["status"], r["reason"]) for r in batch["receipts"]]
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        agent.join(30)
+    assert got == [("ACCEPTED", None)]
+    assert verify_archive(settings).events == 0  # never archived, so never in GGR, tax or ClickHouse
+    real = topic_partitions(settings.kafka, settings.topics.receipts("op-online-casino-1"))
+    assert list(read_to_end(settings.kafka, real)) == []
