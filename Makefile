@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# The test broker uses its own ports and data folder, so it never disturbs a running demo.
-TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=19192 DSOM_KAFKA_CONTROLLER_PORT=19193
+# The test broker uses its own ports and data folder, so it never disturbs a running demo,
+# and requires client certificates (mTLS) from its own PKI, like production.
+TEST_PKI := $(CURDIR)/.run/test/pki
+TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=19192 DSOM_KAFKA_CONTROLLER_PORT=19193 \
+	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
 .PHONY: setup demo test unit lint kafka-fetch kafka-start kafka-stop clean
 
@@ -31,6 +34,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration
 
 test: setup lint
+	@$(TEST_ENV) $(BIN)/dsom security init
 	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19192 \
 		$(BIN)/pytest -q tests
 

@@ -26,8 +26,9 @@ def verify_archive(settings: Settings) -> ArchiveReport:
     """Verify every chain from genesis; raise :class:`ChainBroken` naming the first break."""
     codec = default_codec()
     report = ArchiveReport()
-    tps = topic_partitions(settings.kafka, settings.topics.archive.replace(".", r"\."))
-    for msg in read_to_end(settings.kafka, tps):
+    group = settings.topics.reader_group
+    tps = topic_partitions(settings.kafka, settings.topics.archive.replace(".", r"\."), group=group)
+    for msg in read_to_end(settings.kafka, tps, group=group):
         _, batch = codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
         chain_id = batch["chain_id"]
         links = [Link(e["chain_index"], e["prev_hash"], e["hash"], e["receipt_id"],

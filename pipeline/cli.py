@@ -7,8 +7,12 @@ import logging
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.security.keys import AccessKeys
 
 
 def _settings() -> Settings:
@@ -89,6 +93,57 @@ def cmd_tax_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_security_init(args: argparse.Namespace) -> int:
+    from pipeline.security.bootstrap import SERVICE_PRINCIPALS, init_pki
+
+    settings = _settings()
+    init_pki(settings)
+    print(f"PKI ready in {settings.pki_dir}: CA, broker and {', '.join(SERVICE_PRINCIPALS)} "
+          "certificates (private keys owner-only, never printed)")
+    return 0
+
+
+def cmd_security_grant(args: argparse.Namespace) -> int:
+    from pipeline.security.bootstrap import grant_services
+
+    grant_services(_settings())
+    print("ACLs granted to admin, pipeline and tax-service")
+    return 0
+
+
+def _access_keys() -> AccessKeys:
+    from pipeline.security.keys import AccessKeys
+
+    settings = _settings()
+    return AccessKeys(settings.pki_dir, settings.topics, settings.kafka_as("admin"))
+
+
+def cmd_keys_issue(args: argparse.Namespace) -> int:
+    keys = _access_keys()
+    key = keys.issue(args.operator, sandbox=args.sandbox)
+    print(f"issued {key.key_id} for {key.operator_id}{' (sandbox)' if key.sandbox else ''}: "
+          f"certificate {key.cert}, private key {key.key} (owner-only), valid until {key.not_after}")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    keys = _access_keys()
+    print(f"{'key':<11} {'operator':<24} {'state':<8} {'sandbox':<7} {'valid until':<26} revoked at")
+    for k in keys.all():
+        if args.operator and k.operator_id != args.operator:
+            continue
+        print(f"{k.key_id:<11} {k.operator_id:<24} {k.state:<8} {'yes' if k.sandbox else 'no':<7} "
+              f"{k.not_after:<26} {k.revoked_at or ''}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    keys = _access_keys()
+    key = keys.revoke(args.key_id)
+    print(f"revoked {key.key_id} of {key.operator_id}: its ACLs are removed; it can no longer produce")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
@@ -132,6 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     ts = sub.add_parser("tax-service", help="read tax-events as the State Tax Service does")
     ts.add_argument("--store", help="also save the ledger (statements, totals) to this JSON file")
     ts.set_defaults(func=cmd_tax_service)
+
+    sec = sub.add_parser("security", help="the deployment's PKI and service ACLs")
+    secsub = sec.add_subparsers(dest="security_command", required=True)
+    secsub.add_parser("init", help="create the CA and the broker/service certificates").set_defaults(
+        func=cmd_security_init)
+    secsub.add_parser("grant-services", help="grant admin, pipeline and tax-service their ACLs "
+                      "(connects as the broker)").set_defaults(func=cmd_security_grant)
+
+    keys = sub.add_parser("keys", help="operators' access keys (client certificate + ACLs)")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    issue = ksub.add_parser("issue", help="issue a key for an operator")
+    issue.add_argument("operator")
+    issue.add_argument("--sandbox", action="store_true", help="a test key: writes the sandbox topic only")
+    issue.set_defaults(func=cmd_keys_issue)
+    klist = ksub.add_parser("list", help="list keys with their state and expiry")
+    klist.add_argument("--operator")
+    klist.set_defaults(func=cmd_keys_list)
+    revoke = ksub.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")

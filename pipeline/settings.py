@@ -77,6 +77,15 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.sandbox-receipts.{operator_id}"
 
     @property
+    def reader_group(self) -> str:
+        """The group ID dsom's own whole-topic readers present (never joined or committed)."""
+        return f"{self.prefix}-reader"
+
+    @property
+    def tax_service_group(self) -> str:
+        return f"{self.prefix}-tax-service"
+
+    @property
     def tax_events(self) -> str:
         return f"{self.prefix}.tax-events"
 

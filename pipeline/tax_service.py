@@ -57,7 +57,9 @@ def read_ledger(settings: Settings) -> TaxLedger:
     codec = default_codec()
     ledger = TaxLedger()
     pattern = settings.topics.tax_events.replace(".", r"\.")
-    for msg in read_to_end(settings.kafka, topic_partitions(settings.kafka, pattern)):
+    group = settings.topics.tax_service_group
+    tps = topic_partitions(settings.kafka, pattern, group=group)
+    for msg in read_to_end(settings.kafka, tps, group=group):
         schema, record = codec.decode(msg.value() or b"")
         ledger.apply(schema, record)
     return ledger

@@ -37,5 +37,5 @@ def restore_from_changelog(settings: Settings, changelog: str, tps: Iterable[tup
             if owner is not None:
                 owner.apply(key, value)
 
-        replay(settings.kafka, changelog, cp, route)
+        replay(settings.kafka, changelog, cp, route, group=settings.topics.reader_group)
     return states

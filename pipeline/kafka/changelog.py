@@ -11,10 +11,10 @@ from pipeline.settings import KafkaSettings
 
 
 def replay(kafka: KafkaSettings, topic: str, partition: int,
-           apply: Callable[[bytes, bytes | None], None]) -> int:
+           apply: Callable[[bytes, bytes | None], None], *, group: str) -> int:
     """Feed every committed (key, value) of one partition to ``apply``; return records read."""
     read = 0
-    for msg in read_to_end(kafka, [TopicPartition(topic, partition)]):
+    for msg in read_to_end(kafka, [TopicPartition(topic, partition)], group=group):
         key = msg.key()
         if key is not None:
             apply(key, msg.value())

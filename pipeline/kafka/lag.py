@@ -15,7 +15,7 @@ def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
     Counts up to the high watermark, so on topics written in transactions the final commit
     marker counts as one record the group never consumes.
     """
-    tps = topic_partitions(kafka, pattern)
+    tps = topic_partitions(kafka, pattern, group=group_id)
     if not tps:
         return 0
     consumer = Consumer(client_config(kafka, **{"group.id": group_id, "enable.auto.commit": False}))

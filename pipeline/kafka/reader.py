@@ -11,9 +11,9 @@ from pipeline.kafka.config import client_config
 from pipeline.settings import KafkaSettings
 
 
-def _consumer(kafka: KafkaSettings) -> Consumer:
+def _consumer(kafka: KafkaSettings, group: str) -> Consumer:
     return Consumer(client_config(kafka, **{
-        "group.id": "dsom-reader",  # required by librdkafka; never committed
+        "group.id": group,  # never joined or committed, but the principal needs READ on it
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
@@ -21,9 +21,9 @@ def _consumer(kafka: KafkaSettings) -> Consumer:
     }))
 
 
-def topic_partitions(kafka: KafkaSettings, pattern: str) -> list[TopicPartition]:
+def topic_partitions(kafka: KafkaSettings, pattern: str, *, group: str) -> list[TopicPartition]:
     """Every partition of the topics whose names match ``pattern`` (a regular expression)."""
-    consumer = _consumer(kafka)
+    consumer = _consumer(kafka, group)
     try:
         meta = consumer.list_topics(timeout=30)
         return [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
@@ -32,10 +32,10 @@ def topic_partitions(kafka: KafkaSettings, pattern: str) -> list[TopicPartition]
         consumer.close()
 
 
-def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition],
+def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition], *, group: str,
                 idle_timeout_s: float = 60.0) -> Iterator[Message]:
     """Yield every committed record of ``tps`` in partition order, ending at each partition's end."""
-    consumer = _consumer(kafka)
+    consumer = _consumer(kafka, group)
     try:
         pending = set()
         for tp in tps:

@@ -55,7 +55,7 @@ def tax_service_grants(topics: TopicSettings) -> list[Grant]:
     return [
         Grant("TOPIC", topics.tax_events, LITERAL, "READ"),
         Grant("TOPIC", topics.tax_events, LITERAL, "DESCRIBE"),
-        Grant("GROUP", f"{topics.prefix}.tax-service", PREFIXED, "READ"),
+        Grant("GROUP", topics.tax_service_group, PREFIXED, "READ"),
     ]
 
 

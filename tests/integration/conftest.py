@@ -13,22 +13,40 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Message
 from confluent_kafka.admin import AdminClient
 
+from pipeline.kafka.config import client_config
+from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.progress import Totals, scrape
+from pipeline.security.bootstrap import grant_services
+from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, Settings
 
 BOOTSTRAP = os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+# Set by `make test`: the broker then requires client certificates from this PKI and
+# authorizes by ACL, and every test connects as the principal it plays.
+PKI = os.environ.get("DSOM_PKI_DIR")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def kafka_broker() -> str:
+    conf = {"bootstrap.servers": BOOTSTRAP}
+    if PKI:
+        conf = client_config(Settings(pki_dir=Path(PKI)).kafka_as("broker"))
     try:
-        AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=10)
+        AdminClient(conf).list_topics(timeout=10)
     except Exception as exc:  # noqa: BLE001 - any failure means: no broker
         pytest.fail(f"no Kafka broker at {BOOTSTRAP} ({exc}); run the suite with `make test`, "
                     "which starts one")
     return BOOTSTRAP
+
+
+def read_all(settings: Settings, pattern: str) -> list[Message]:
+    """Every committed record of the topics matching ``pattern``, read as dsom's reader."""
+    group = settings.topics.reader_group
+    return list(read_to_end(settings.kafka, topic_partitions(settings.kafka, pattern, group=group),
+                            group=group))
 
 
 def free_port() -> int:
@@ -39,8 +57,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings isolated per test: own topic prefix, groups, chdb folder and registry."""
-    return Settings(
+    """Settings isolated per test: own topic prefix, groups, chdb folder and registry.
+
+    With TLS, the services' ACLs are granted for the test's prefix and the settings connect
+    as the pipeline; operators connect with keys of their own (:func:`as_operator`).
+    """
+    s = Settings(
         kafka={"bootstrap_servers": BOOTSTRAP},
         topics={"prefix": f"t{uuid.uuid4().hex[:10]}", "ingest_partitions": 2,
                 "archive_partitions": 3, "state_partitions": 3},
@@ -48,7 +70,29 @@ def settings(tmp_path: Path) -> Settings:
         registry_path=tmp_path / "registry.json",
         metrics_port=free_port(),
         worker_id="it-1",
+        **({"pki_dir": Path(PKI)} if PKI else {}),
     )
+    if not PKI:
+        return s
+    grant_services(s)
+    return s.model_copy(update={"kafka": s.kafka_as("pipeline")})
+
+
+_operator_keys: dict[tuple[str, str, bool], Settings] = {}
+
+
+def as_operator(settings: Settings, operator_id: str, sandbox: bool = False) -> Settings:
+    """``settings`` connecting as the operator, with an access key of its own (issued once)."""
+    if not PKI:
+        return settings
+    cache_key = (settings.topics.prefix, operator_id, sandbox)
+    if cache_key not in _operator_keys:
+        keys = AccessKeys(settings.pki_dir, settings.topics, settings.kafka_as("admin"))
+        key = keys.issue(operator_id, sandbox=sandbox)
+        kafka = settings.kafka.model_copy(update={"ssl_certificate_location": Path(key.cert),
+                                                  "ssl_key_location": Path(key.key)})
+        _operator_keys[cache_key] = settings.model_copy(update={"kafka": kafka})
+    return _operator_keys[cache_key]
 
 
 def settings_env(s: Settings) -> dict[str, str]:

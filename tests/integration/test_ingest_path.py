@@ -14,7 +14,6 @@ import pytest
 
 from pipeline.archive import verify_archive
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
-from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import SimBatch, simulate_fleet
@@ -23,7 +22,7 @@ from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import RECEIPT_BATCH, default_codec
 from sinks.clickhouse.client import connect
-from tests.integration.conftest import Worker
+from tests.integration.conftest import Worker, as_operator, read_all
 
 pytestmark = pytest.mark.integration
 EventKey = tuple[str, str, int]  # (operator, source, seq)
@@ -52,7 +51,7 @@ def produce_traffic(settings: Settings, traffic: Iterator[tuple[str, SimBatch]],
     producers: dict[str, OperatorProducer] = {}
     for op_id, batch in islice(traffic, batches):
         if op_id not in producers:
-            producers[op_id] = OperatorProducer(settings, op_id)
+            producers[op_id] = OperatorProducer(as_operator(settings, op_id), op_id)
         producer = producers[op_id]
         if batch.raw is not None:
             producer.send_raw(batch.source_id.encode(), batch.raw)
@@ -87,8 +86,7 @@ def read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey,
     counts: Counter[EventKey] = Counter()
     outcome: dict[EventKey, tuple[str, str | None]] = {}
     record_level: Counter[tuple[str, str]] = Counter()
-    tps = topic_partitions(settings.kafka, settings.topics.receipts_pattern)
-    for msg in read_to_end(settings.kafka, tps):
+    for msg in read_all(settings, settings.topics.receipts_pattern):
         _, rb = codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
         for r in rb["receipts"]:
             if r["seq"] is None:

@@ -11,11 +11,11 @@ import pytest
 
 from pipeline.agents.validator import ValidatorAgent
 from pipeline.archive import verify_archive
-from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.operator.cli import produce_file
 from pipeline.operator.producer import OperatorProducer
 from pipeline.settings import Settings
 from schemas import RECEIPT_BATCH, default_codec
+from tests.integration.conftest import as_operator, read_all
 from tests.integration.test_ingest_path import seed_registry
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,8 @@ def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> 
     ]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
-    assert produce_file(settings, "op-online-casino-1", "till-7", path) == 3
+    operator = as_operator(settings, "op-online-casino-1")
+    assert produce_file(operator, "op-online-casino-1", "till-7", path) == 3
 
     stop = threading.Event()
     agent = threading.Thread(target=ValidatorAgent(settings).run, args=(stop,))
@@ -44,9 +45,8 @@ def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> 
     try:
         receipts: dict[int, tuple[str, str | None]] = {}
         deadline = time.monotonic() + 60
-        tps = topic_partitions(settings.kafka, settings.topics.receipts("op-online-casino-1"))
         while len(receipts) < 3 and time.monotonic() < deadline:
-            for msg in read_to_end(settings.kafka, tps):
+            for msg in read_all(settings, settings.topics.receipts("op-online-casino-1")):
                 _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
                 receipts.update({r["seq"]: (r["status"], r["reason"]) for r in batch["receipts"]})
             time.sleep(0.5)
@@ -65,18 +65,19 @@ def test_sandbox_events_are_receipted_but_never_archived(settings: Settings) -> 
              "round_ref": None, "bet_ref": "sb1", "player_ref": "p_SANDBOX01", "amount": 50_000,
              "currency": "UAH", "occurred_at_us": now, "tax_withheld_pit": None,
              "tax_withheld_military": None}
-    producer = OperatorProducer(settings, "op-online-casino-1", sandbox=True)
+    producer = OperatorProducer(as_operator(settings, "op-online-casino-1", sandbox=True),
+                                "op-online-casino-1", sandbox=True)
     producer.send("test-rig", [event])
     producer.flush(30)
     stop = threading.Event()
     agent = threading.Thread(target=ValidatorAgent(settings).run, args=(stop,))
     agent.start()
     try:
-        tps = topic_partitions(settings.kafka, settings.topics.sandbox_receipts("op-online-casino-1"))
+
         got: list[tuple[str, str | None]] = []
         deadline = time.monotonic() + 60
         while not got and time.monotonic() < deadline:
-            for msg in read_to_end(settings.kafka, tps):
+            for msg in read_all(settings, settings.topics.sandbox_receipts("op-online-casino-1")):
                 _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
                 got += [(r["status"], r["reason"]) for r in batch["receipts"]]
             time.sleep(0.5)
@@ -85,5 +86,4 @@ def test_sandbox_events_are_receipted_but_never_archived(settings: Settings) -> 
         agent.join(30)
     assert got == [("ACCEPTED", None)]
     assert verify_archive(settings).events == 0  # never archived, so never in GGR, tax or ClickHouse
-    real = topic_partitions(settings.kafka, settings.topics.receipts("op-online-casino-1"))
-    assert list(read_to_end(settings.kafka, real)) == []
+    assert read_all(settings, settings.topics.receipts("op-online-casino-1")) == []
