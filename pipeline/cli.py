@@ -147,7 +147,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
-    return run_demo(seconds=args.seconds, rate=args.rate, keep=args.keep)
+    return run_demo(seconds=args.seconds, rate=args.rate, keep=args.keep, tls=not args.plaintext)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")
     d.add_argument("--rate", type=float, default=None, help="events/s (default: $DEMO_RATE or 10000)")
     d.add_argument("--keep", action="store_true", help="keep data of earlier demo runs")
+    d.add_argument("--plaintext", action="store_true", help="no mTLS (to measure what TLS costs)")
     d.set_defaults(func=cmd_demo)
     return p
 

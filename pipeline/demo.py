@@ -13,19 +13,22 @@ import sys
 import threading
 import time
 import urllib.error
+from pathlib import Path
 
 from pydantic import SecretStr
 
 from pipeline.kafka.lag import group_lag
 from pipeline.progress import Totals, scrape
-from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings, TaxSettings
+from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TaxSettings
 
 RUN_DIR = REPO_ROOT / ".run" / "demo"
 KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
 
 
-def _kafka(command: str) -> None:
+def _kafka(command: str, pki: Path | None = None) -> None:
     env = {**os.environ, "DSOM_RUN_DIR": str(RUN_DIR)}
+    if pki is not None:
+        env["DSOM_KAFKA_PKI_DIR"] = str(pki)
     subprocess.run([*KAFKA, command], check=True, env=env)
 
 
@@ -56,10 +59,33 @@ def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
     return t
 
 
-def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
+def _secure(settings: Settings,
+            operator_ids: list[str]) -> tuple[Settings, Settings, dict[str, KafkaSettings]]:
+    """Grant the services' ACLs and issue every operator an access key.
+
+    Returns the pipeline's and the admin's settings and each operator's connection.
+    """
+    from pipeline.security.bootstrap import grant_services
+    from pipeline.security.keys import AccessKeys
+
+    grant_services(settings)
+    admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
+    keys = AccessKeys(settings.pki_dir, settings.topics, admin.kafka)
+    operators = {}
+    for op in operator_ids:
+        key = keys.issue(op)
+        operators[op] = settings.kafka_as("pipeline").model_copy(update={
+            "ssl_certificate_location": Path(key.cert), "ssl_key_location": Path(key.key)})
+    print(f"== mTLS: CA and certificates in {settings.pki_dir}; ACLs for pipeline, tax-service, admin; "
+          f"one access key per operator ({len(operator_ids)} issued)")
+    return settings.model_copy(update={"kafka": settings.kafka_as("pipeline")}), admin, operators
+
+
+def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = True) -> int:
     from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
     from pipeline.operator.cli import run_simulator
     from pipeline.operator.fleet import demo_registry
+    from pipeline.security.bootstrap import init_pki
     from pipeline.summary import print_summary
 
     seconds = seconds if seconds is not None else float(os.environ.get("DEMO_SECONDS", "0")) or None
@@ -68,6 +94,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
         registry_path=RUN_DIR / "registry.json",
         tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
+        pki_dir=RUN_DIR / "pki",
     )
     if not keep and RUN_DIR.exists():
         _kafka("stop")
@@ -83,12 +110,18 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
         stop.set()
 
     try:
-        print("== starting the local Kafka broker (KRaft, 127.0.0.1 only)")
-        _kafka("start")
+        print(f"== starting the local Kafka broker (KRaft, 127.0.0.1 only, {'mTLS' if tls else 'PLAINTEXT'})")
+        if tls:
+            init_pki(settings)
+        _kafka("start", settings.pki_dir if tls else None)
         registry = demo_registry(1)
         registry.save(settings.registry_path)
-        ensure_topics(settings, system_topics(settings)
-                      + operator_topics(settings, [o.operator_id for o in registry.operators]))
+        operator_ids = [o.operator_id for o in registry.operators]
+        admin = settings
+        operators: dict[str, KafkaSettings] = {}
+        if tls:
+            settings, admin, operators = _secure(settings, operator_ids)
+        ensure_topics(admin, system_topics(admin) + operator_topics(admin, operator_ids))
         print(f"== registry: {len(registry.operators)} operators, one per licence kind: "
               + ", ".join(o.operator_id for o in registry.operators))
         log_path = RUN_DIR / "worker.log"
@@ -105,7 +138,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
         sim = threading.Thread(target=run_simulator, name="simulator", kwargs=dict(
             settings=settings, registry=registry, rate=rate, seconds=seconds, bad_share=0.01,
-            duplicate_share=0.01, stop_event=stop))
+            duplicate_share=0.01, stop_event=stop, kafka_for=operators.get if tls else None))
         sim.start()
         started = time.monotonic()
         prev, prev_t = Totals(), started
@@ -126,7 +159,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool) -> int:
         print(_progress_line(final, prev, 0, time.monotonic() - started))
         _stop_worker(worker)
         worker = None
-        print_summary(settings)
+        print_summary(settings, tax_service=settings.kafka_as("tax-service") if tls else None)
         return 0
     finally:
         stop.set()

@@ -6,13 +6,13 @@ from collections import defaultdict
 
 from pipeline.archive import verify_archive
 from pipeline.core.chain import ChainBroken
-from pipeline.settings import Settings
+from pipeline.settings import KafkaSettings, Settings
 from pipeline.tax_service import print_ledger, read_ledger, uah
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.queries import event_summary, ggr_by_operator, rejection_summary
 
 
-def print_summary(settings: Settings) -> None:
+def print_summary(settings: Settings, tax_service: KafkaSettings | None = None) -> None:
     """Print events and amounts per operator and kind, rejections by reason, archive check."""
     client = connect(settings.clickhouse)
     try:
@@ -46,4 +46,6 @@ def print_summary(settings: Settings) -> None:
     twice = sum(1 for n in report.event_ids.values() if n > 1)
     print(f"\n== archive: {report.events:,} events in {len(report.chains)} hash chains, verified from "
           f"genesis; archived more than once: {twice}\n")
-    print_ledger(read_ledger(settings))
+    # Read tax-events as the State Tax Service does (with its own key, where TLS is on).
+    as_tax_service = settings.model_copy(update={"kafka": tax_service}) if tax_service else settings
+    print_ledger(read_ledger(as_tax_service))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import orjson
 from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import simulate_fleet
 from pipeline.registry import Registry
-from pipeline.settings import Settings
+from pipeline.settings import KafkaSettings, Settings
 from schemas.codec import EVENT, load_type
 
 FILE_BATCH = 500
@@ -20,9 +21,17 @@ FILE_BATCH = 500
 
 def run_simulator(settings: Settings, registry: Registry, rate: float, seconds: float | None,
                   bad_share: float, duplicate_share: float, stop_event: threading.Event,
-                  seed: int = 1, batch_size: int = 200) -> int:
-    """Stream every operator's traffic at ``rate`` events/s in all; return events sent."""
-    producers = {op.operator_id: OperatorProducer(settings, op.operator_id) for op in registry.operators}
+                  seed: int = 1, batch_size: int = 200,
+                  kafka_for: Callable[[str], KafkaSettings | None] | None = None) -> int:
+    """Stream every operator's traffic at ``rate`` events/s in all; return events sent.
+
+    ``kafka_for`` gives each operator its own connection (its access key, under mTLS).
+    """
+    producers = {}
+    for op in registry.operators:
+        kafka = kafka_for(op.operator_id) if kafka_for else None
+        own = settings.model_copy(update={"kafka": kafka}) if kafka else settings
+        producers[op.operator_id] = OperatorProducer(own, op.operator_id)
     fleet = simulate_fleet(registry, seed=seed, batch_size=batch_size, bad_share=bad_share,
                            duplicate_share=duplicate_share)
     started = time.monotonic()
