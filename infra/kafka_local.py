@@ -202,7 +202,8 @@ def start() -> None:
     (RUN / "log4j2.properties").write_text(LOG4J2.format(run=RUN))
     if not (data / "meta.properties").exists():
         cluster_id = _cluster_id()
-        subprocess.run(java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+        # "--cluster-id=" form: a random ID may start with "-", which argparse takes for an option
+        subprocess.run(java("kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}",
                             "-c", str(props)), check=True, stdout=subprocess.DEVNULL)
     started = time.monotonic()
     with (RUN / "broker.out").open("ab") as out:
