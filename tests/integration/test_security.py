@@ -130,6 +130,8 @@ def test_a_revoked_key_stops_working_on_an_open_connection(tls: Settings) -> Non
     took = time.monotonic() - revoked_at
     assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
     print(f"revoked key refused {took * 1000:.0f} ms after revocation")
+    fresh = produce_error(as_key(tls, old), tls.topics.ingest(A))  # and on a new connection
+    assert fresh is not None and fresh.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
     assert produce_error(as_key(tls, new), tls.topics.ingest(A)) is None  # the other key still works
     assert [k.state for k in register.all() if k.key_id in (old.key_id, new.key_id)] == ["revoked", "active"]
 
