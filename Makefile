@@ -11,7 +11,7 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=19192 DSOM_KAFKA_CONTROLLER_PORT=19193 \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup demo test unit lint kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup demo test unit lint bench kafka-fetch kafka-start kafka-stop clean
 
 setup: $(STAMP) kafka-fetch
 
@@ -37,6 +37,17 @@ test: setup lint
 	@$(TEST_ENV) $(BIN)/dsom security init
 	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19192 \
 		$(BIN)/pytest -q tests
+
+# Its own mTLS broker (ports 19292/19293, data in .run/bench), stopped again afterwards.
+BENCH_PKI := $(CURDIR)/.run/bench/pki
+BENCH_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/bench DSOM_KAFKA_PORT=19292 DSOM_KAFKA_CONTROLLER_PORT=19293 \
+	DSOM_PKI_DIR=$(BENCH_PKI) DSOM_KAFKA_PKI_DIR=$(BENCH_PKI)
+BENCH_EVENTS ?= 200000
+
+bench: setup
+	@$(BENCH_ENV) $(BIN)/dsom security init
+	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19292 \
+		$(BIN)/dsom bench --events $(BENCH_EVENTS)
 
 kafka-start:
 	@$(PYTHON) infra/kafka_local.py start

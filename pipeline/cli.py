@@ -144,6 +144,12 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import run_bench
+
+    return run_bench(args.events, args.batch_size)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import run_demo
 
@@ -207,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = ksub.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    b = sub.add_parser("bench", help="end-to-end throughput against the decode ceiling (make bench)")
+    b.add_argument("--events", type=int, default=200_000)
+    b.add_argument("--batch-size", type=int, default=500, help="events per ingest record")
+    b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")
