@@ -43,11 +43,12 @@ BENCH_PKI := $(CURDIR)/.run/bench/pki
 BENCH_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/bench DSOM_KAFKA_PORT=19292 DSOM_KAFKA_CONTROLLER_PORT=19293 \
 	DSOM_PKI_DIR=$(BENCH_PKI) DSOM_KAFKA_PKI_DIR=$(BENCH_PKI)
 BENCH_EVENTS ?= 200000
+BENCH_WORKERS ?= 1
 
 bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init
 	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19292 \
-		$(BIN)/dsom bench --events $(BENCH_EVENTS)
+		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS)
 
 kafka-start:
 	@$(PYTHON) infra/kafka_local.py start

@@ -112,20 +112,31 @@ def ceiling(settings: Settings) -> tuple[int, float]:
     return events, elapsed
 
 
-def pipeline_run(settings: Settings, accepted: int) -> dict[str, Any]:
-    """Run one worker until ClickHouse holds every accepted event; return timings and memory."""
-    worker_settings = settings.model_copy(update={"kafka": settings.kafka_as("pipeline")})
-    log = (RUN / "worker.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"], cwd=REPO_ROOT,
-                            env={**os.environ, **worker_settings.as_env(), "PYTHONPATH": str(REPO_ROOT)},
+def _start_worker(settings: Settings, worker_id: str, agents: str,
+                  metrics_port: int) -> subprocess.Popen[bytes]:
+    own = settings.model_copy(update={"kafka": settings.kafka_as("pipeline"), "worker_id": worker_id,
+                                      "metrics_port": metrics_port})
+    log = (RUN / f"{worker_id}.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--agents", agents],
+                            cwd=REPO_ROOT, env={**os.environ, **own.as_env(), "PYTHONPATH": str(REPO_ROOT)},
                             stdout=log, stderr=subprocess.STDOUT)
+
+
+def pipeline_run(settings: Settings, accepted: int, workers: int) -> dict[str, Any]:
+    """Run workers until ClickHouse holds every accepted event; return timings and memory.
+
+    The first worker runs every agent (it owns the chdb folder); extra workers join the
+    validator and tax consumer groups only.
+    """
+    proc = _start_worker(settings, "bench-1", "validator,tax,sink", settings.metrics_port)
+    extra = [_start_worker(settings, f"bench-{i}", "validator,tax", 0) for i in range(2, workers + 1)]
     first = done = None
     peak_kib = 0
     try:
         deadline = time.monotonic() + 1800
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit(f"worker died with {proc.returncode}; see {RUN / 'worker.log'}")
+                raise SystemExit(f"worker died with {proc.returncode}; see {RUN / 'bench-1.log'}")
             try:
                 t = scrape(settings.metrics_host, settings.metrics_port)
             except OSError:
@@ -141,8 +152,10 @@ def pipeline_run(settings: Settings, accepted: int) -> dict[str, Any]:
             time.sleep(0.1)
     finally:
         peak_kib = max(peak_kib, _vm_hwm_kib(proc.pid))
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(120)
+        for p in (proc, *extra):
+            p.send_signal(signal.SIGTERM)
+        for p in (proc, *extra):
+            p.wait(120)
     if first is None or done is None:
         raise SystemExit("the pipeline did not finish within 30 minutes")
     return {"seconds": done - first, "peak_rss_mib": peak_kib / 1024}
@@ -158,7 +171,7 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
-def run_bench(events: int, batch_size: int) -> int:
+def run_bench(events: int, batch_size: int, workers: int = 1) -> int:
     settings = Settings(
         kafka=KafkaSettings(bootstrap_servers=os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS",
                                                              "127.0.0.1:19292")),
@@ -176,8 +189,9 @@ def run_bench(events: int, batch_size: int) -> int:
     _say("== ceiling: consume + decode only")
     decoded, ceiling_s = ceiling(settings)
     _say(f"   {decoded:,} events in {ceiling_s:.1f} s ({decoded / ceiling_s:,.0f} events/s)")
-    _say("== pipeline: one worker (validator, tax, ClickHouse sink), until ClickHouse holds all")
-    run = pipeline_run(settings, accepted)
+    _say(f"== pipeline: {workers} worker process(es) (validator and tax in each; the ClickHouse sink "
+         "in the first), until ClickHouse holds all")
+    run = pipeline_run(settings, accepted, workers)
     rate = decoded / run["seconds"]
     _say(f"   {decoded:,} events in {run['seconds']:.1f} s ({rate:,.0f} events/s); "
          f"peak RSS {run['peak_rss_mib']:.0f} MiB")
@@ -190,7 +204,8 @@ def run_bench(events: int, batch_size: int) -> int:
     ok = stored[0] == stored[1] == accepted
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "events": decoded, "batch_size": batch_size, "produce_events_per_s": events / produce_s,
+        "events": decoded, "batch_size": batch_size, "workers": workers,
+        "produce_events_per_s": events / produce_s,
         "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate,
         "ratio_to_ceiling": rate / (decoded / ceiling_s), "peak_rss_mib": run["peak_rss_mib"],
         "clickhouse_rows": stored[0], "expected_accepted": accepted, "exactly_once": ok,

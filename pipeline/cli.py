@@ -147,7 +147,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
-    return run_bench(args.events, args.batch_size)
+    return run_bench(args.events, args.batch_size, args.workers)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="end-to-end throughput against the decode ceiling (make bench)")
     b.add_argument("--events", type=int, default=200_000)
     b.add_argument("--batch-size", type=int, default=500, help="events per ingest record")
+    b.add_argument("--workers", type=int, default=1, help="worker processes in the consumer groups")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
