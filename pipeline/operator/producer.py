@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -11,51 +13,116 @@ from pipeline.kafka.config import producer_config
 from pipeline.settings import Settings
 from schemas import EVENT_BATCH, default_codec
 
+MAX_EVENTS_PER_BATCH = 10_000
+_KEPT_ERRORS = 5
+
 
 class DeliveryError(RuntimeError):
-    """Kafka did not confirm some records; they must be sent again (re-sending is always safe)."""
+    """Kafka did not confirm some records; send them again (re-sending is always safe)."""
+
+
+class SequenceCounter:
+    """Numbers one source's events 1, 2, 3, ...: ``(source_id, seq)`` is the event's unique ID.
+
+    A seq is never reused, not even for a corrected event. Persist :attr:`last` with the
+    source's own data and pass it back after a restart.
+    """
+
+    def __init__(self, last: int = 0) -> None:
+        if last < 0:
+            raise ValueError("last must be >= 0")
+        self.last = last
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+    def take(self, n: int) -> range:
+        """The next ``n`` seqs."""
+        first = self.last + 1
+        self.last += n
+        return range(first, first + n)
+
+    def number(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give each event without a ``seq`` the next one; return them as a list."""
+        out = list(events)
+        for ev in out:
+            if ev.get("seq") is None:
+                ev["seq"] = self.next()
+        return out
 
 
 class OperatorProducer:
-    """Sends ``EventBatch`` records to the operator's own ingest topic, keyed by source."""
+    """Sends ``EventBatch`` records to the operator's own ingest topic, keyed by source.
 
-    def __init__(self, settings: Settings, operator_id: str, sandbox: bool = False, **overrides: Any) -> None:
+    The producer is idempotent (``enable.idempotence``): librdkafka's retries never duplicate
+    or reorder a partition's records, and the record key keeps one source in one partition.
+    :meth:`send` only queues; :meth:`flush` waits and reports failed deliveries.
+    """
+
+    def __init__(self, settings: Settings, operator_id: str, sandbox: bool = False,
+                 **overrides: Any) -> None:
         self.operator_id = operator_id
         # The sandbox topic: validated and receipted, never counted in GGR or tax.
         self.topic = settings.topics.sandbox(operator_id) if sandbox else settings.topics.ingest(operator_id)
         self._codec = default_codec()
         self._producer = Producer(producer_config(settings.kafka, **overrides))
-        self._errors: list[str] = []
+        self._errors: list[str] = []  # the first few, for the message
+        self.failed = 0
+        self.delivered = 0
         self.records_sent = 0
+        self.events_sent = 0
 
-    def send(self, source_id: str, events: list[dict[str, Any]]) -> None:
-        """Queue one batch of events from one source (1 to 10,000; 200-2,000 is best)."""
+    def send(self, source_id: str, events: list[dict[str, Any]], sent_at_us: int | None = None) -> None:
+        """Queue one batch of 1 to 10,000 events from one source (200-2,000 is best)."""
+        if not 1 <= len(events) <= MAX_EVENTS_PER_BATCH:
+            raise ValueError(f"a batch carries 1 to {MAX_EVENTS_PER_BATCH} events, not {len(events)}")
         value = self._codec.encode(EVENT_BATCH, {
             "operator_id": self.operator_id, "source_id": source_id,
-            "sent_at_us": time.time_ns() // 1000, "events": events,
+            "sent_at_us": time.time_ns() // 1000 if sent_at_us is None else sent_at_us,
+            "events": events,
         })
         self.send_raw(source_id.encode(), value)
+        self.events_sent += len(events)
 
-    def send_raw(self, key: bytes, value: bytes) -> None:
-        """Queue an already encoded record (tests and tools)."""
+    def send_raw(self, key: bytes | str, value: bytes) -> None:
+        """Queue an already encoded record (tools and tests); never waits for delivery."""
+        raw_key = key.encode() if isinstance(key, str) else key
         while True:
             try:
-                self._producer.produce(self.topic, key=key, value=value, on_delivery=self._delivered)
+                self._producer.produce(self.topic, key=raw_key, value=value, on_delivery=self._delivered)
                 break
-            except BufferError:  # the local queue is full: let librdkafka drain it
+            except BufferError:  # the local queue is full: serve delivery reports until it drains
                 self._producer.poll(0.05)
         self._producer.poll(0)
         self.records_sent += 1
 
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports; return how many were served."""
+        return int(self._producer.poll(timeout))
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait until every queued record is confirmed; raise :class:`DeliveryError` if some failed."""
         remaining = self._producer.flush(timeout)
+        failed, errors = self.failed, self._errors
+        self.failed, self._errors = 0, []
+        if failed:
+            raise DeliveryError(f"{failed} records to {self.topic} failed; first: {'; '.join(errors)}")
         if remaining:
             raise DeliveryError(f"{remaining} records to {self.topic} not confirmed within {timeout} s")
-        if self._errors:
-            errors, self._errors = self._errors, []
-            raise DeliveryError(f"{len(errors)} records to {self.topic} failed, first: {errors[0]}")
+
+    def __enter__(self) -> OperatorProducer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.flush()
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._errors.append(err.str())
+        if err is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        if len(self._errors) < _KEPT_ERRORS:
+            self._errors.append(f"{err.str()} (partition {msg.partition()})")

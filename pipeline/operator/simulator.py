@@ -6,33 +6,38 @@ and tests can compare the pipeline's receipts with ``SimBatch.expected``.
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
-import string
 import time
+from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-import orjson
-
 from pipeline.core.model import Channel, EventKind, LicenceKind, Reason
-from pipeline.operator.fleet import PROFILES, Profile
+from pipeline.core.tax import RateSchedule, TaxRates, apply_rate
+from pipeline.operator import defects
+from pipeline.operator.fleet import PROFILES, UAH, Game, Profile, venues
+from pipeline.operator.players import Player, Players
+from pipeline.operator.producer import SequenceCounter
+from pipeline.operator.stats import SimStats
 from pipeline.registry import Operator, Registry
+from pipeline.settings import DAY_US, SECOND_US, TaxSettings
 from schemas import EVENT_BATCH, default_codec
+from schemas.codec import HEADER_LEN, load_type
 
-SECOND_US = 1_000_000
-DAY_US = 86_400 * SECOND_US
-Outcome = tuple[str, str | None]  # ("ACCEPTED", None) or ("REJECTED", reason)
+Outcome = tuple[str, str | None]  # ("ACCEPTED", None) or ("REJECTED", reason code)
 ACCEPTED: Outcome = ("ACCEPTED", None)
-BAD_EVENT_REASONS = (
-    Reason.WRONG_CURRENCY, Reason.NON_POSITIVE_AMOUNT, Reason.ABSURD_AMOUNT, Reason.FUTURE_TIME,
-    Reason.TOO_LATE, Reason.PERSONAL_DATA, Reason.UNKNOWN_LICENCE, Reason.LICENCE_KIND_MISMATCH,
-    Reason.UNKNOWN_BET, Reason.MISSING_FIELD,
-)
-BAD_RECORD_REASONS = (Reason.UNKNOWN_SCHEMA, Reason.MALFORMED, Reason.WRONG_OPERATOR)
-PERSONAL_REFS = ("+380501234567", "ivan.petrenko@example.com", "4111111111111111")
+EventKey = tuple[str, int]  # (source_id, seq): an event's unique ID within its operator
+ROUND_PREFIX = {"slots": "spin", "roulette": "spin", "blackjack": "hand", "sports": "match",
+                "live": "match", "esports": "match", "poker_cash": "hand", "poker_tournament": "trn"}
+
+
+def rejected(reason: str) -> Outcome:
+    return ("REJECTED", str(reason))
 
 
 @dataclass
@@ -40,207 +45,267 @@ class SimBatch:
     """One record to send, and what dsom must answer for it."""
 
     source_id: str
-    events: list[dict[str, Any]]
+    events: list[dict[str, Any]]  # Event records exactly as the Avro schema wants them
     raw: bytes | None = None  # send these bytes instead of encoding ``events``
-    expected: dict[tuple[str, int], Outcome] = field(default_factory=dict)  # new events only
+    expected: dict[EventKey, Outcome] = field(default_factory=dict)  # every NEW event, once
     expected_record_reason: str | None = None  # the record is rejected as a whole
-    duplicates: int = 0  # events in it that were sent before
+    duplicates: int = 0  # events in it sent before: dropped silently, no second receipt
+    operator_id: str = ""
 
 
-def tax_half_up(amount: int, percent: int) -> int:
-    """``amount * percent / 100`` rounded half up to the kopeck, in integers."""
-    return (amount * percent + 50) // 100
+@cache
+def default_rates() -> TaxRates:
+    return TaxRates.load(TaxSettings().rates_path)
+
+
+def _previous_rate(schedule: RateSchedule, t_us: int) -> int:
+    """The rate before the one in force at ``t_us``: what an operator that missed a change withholds."""
+    i = bisect_right(schedule.starts_us, t_us) - 1
+    return schedule.ppms[max(i - 1, 0)]
 
 
 @dataclass
 class _Source:
     source_id: str
-    next_seq: int = 1
-    next_bet: int = 1
-    pending: deque[dict[str, Any]] = field(default_factory=deque)  # WIN/REFUND events due later
+    seqs: SequenceCounter = field(default_factory=SequenceCounter)
+    slot: int = 0  # good events emitted: the clock outcomes are scheduled on
+    bets: int = 0
+    pending: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)  # heap of WIN/REFUND
     history: deque[list[dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=20))
 
 
 class OperatorSimulator:
-    """Traffic of one operator: ``sources`` event sources, batches of ``batch_size`` events."""
+    """Traffic of one operator: ``sources`` event sources taking turns, batches of ``batch_size``.
 
-    LEVY_MISTAKE_SHARE = 0.005
+    Shares: ``bad_share`` of new events carry one defect; ``bad_record_share`` of records are
+    rejected whole (default: half of ``bad_share``); ``duplicate_share`` of records are exact
+    retries of an earlier batch, and that share of new batches also re-send a few earlier
+    events; ``late_share`` of new batches are a backlog 1-3 days old (valid late data).
+    """
 
-    def __init__(self, operator: Operator, seed: int, sources: int = 2, batch_size: int = 200,
-                 bad_share: float = 0.01, duplicate_share: float = 0.01, players: int = 500) -> None:
+    def __init__(self, operator: Operator, profile: Profile, seed: int | str, sources: int = 2,
+                 batch_size: int = 200, bad_share: float = 0.01, duplicate_share: float = 0.01,
+                 players: int = 500, late_share: float = 0.02, bad_record_share: float | None = None,
+                 levy_mistake_share: float = 0.005, rates: TaxRates | None = None) -> None:
         self.operator = operator
         self.licence = operator.licences[0]
-        self.kind = LicenceKind(self.licence.kind)
-        self.profile: Profile = PROFILES[self.kind]
+        if self.licence.kind != profile.kind:
+            raise ValueError(f"{operator.operator_id} holds a {self.licence.kind} licence, "
+                             f"not {profile.kind}")
+        self.kind = profile.kind
+        self.profile = profile
+        self.venues = venues(operator, profile)
+        self.stats = SimStats()
         self._rng = random.Random(seed)
+        self._players = Players(self._rng, profile, self.venues, players)
+        self._sources = [_Source(f"{operator.operator_id}-src-{i}") for i in range(1, sources + 1)]
         self._batch_size = batch_size
         self._bad = bad_share
+        self._bad_record = bad_share / 2 if bad_record_share is None else bad_record_share
         self._dup = duplicate_share
-        self._sources = [_Source(f"{operator.operator_id}-src-{i}") for i in range(1, sources + 1)]
-        alphabet = string.ascii_uppercase + "234567"
-        self._players = ["p_" + "".join(self._rng.choices(alphabet, k=20)) for _ in range(players)]
+        self._late = late_share
+        self._levy_mistake = levy_mistake_share
+        self._rates = rates or default_rates()
+        self._game_weights = [g.weight for g in profile.games]
         self._turn = 0
-        self.sent_unique = 0
-        self.duplicates_sent = 0
-        self.stakes = 0
-        self.payouts = 0
+        self._tiebreak = 0
+
+    @property
+    def sent_unique(self) -> int:
+        return self.stats.sent_unique
+
+    @property
+    def duplicates_sent(self) -> int:
+        return self.stats.duplicates_sent
+
+    @property
+    def source_ids(self) -> list[str]:
+        return [s.source_id for s in self._sources]
 
     def next_batch(self, now_us: int) -> SimBatch:
         rng = self._rng
         src = self._sources[self._turn % len(self._sources)]
         self._turn += 1
         roll = rng.random()
-        if roll < self._bad / 2:
-            return self._bad_record(src, now_us)
-        if roll < self._bad / 2 + self._dup and src.history:
-            events = rng.choice(src.history)
-            self.duplicates_sent += len(events)
-            return SimBatch(src.source_id, [dict(e) for e in events], duplicates=len(events))
-        batch = SimBatch(src.source_id, [])
-        for _ in range(self._batch_size):
-            if rng.random() < self._bad:
-                ev, reason = self._bad_event(src, now_us)
-                batch.expected[(src.source_id, ev["seq"])] = ("REJECTED", str(reason))
-            else:
-                ev = self._good_event(src, now_us)
-                batch.expected[(src.source_id, ev["seq"])] = ACCEPTED
-            batch.events.append(ev)
-        self.sent_unique += len(batch.events)
-        src.history.append(batch.events)
-        if rng.random() < self._dup and len(src.history) > 1:
-            again = rng.sample(src.history[0], k=min(5, len(src.history[0])))
-            batch.events.extend(dict(e) for e in again)
-            batch.duplicates = len(again)
-            self.duplicates_sent += len(again)
+        if roll < self._bad_record:
+            batch = self._bad_record_batch(src, now_us)
+        elif roll < self._bad_record + self._dup and src.history:  # a retry of a whole batch
+            events = [dict(e) for e in rng.choice(src.history)]
+            batch = SimBatch(src.source_id, events, duplicates=len(events))
+        else:
+            batch = self._new_batch(src, now_us)
+        batch.operator_id = self.operator.operator_id
+        self.stats.count_batch(batch)
         return batch
 
-    # -- valid traffic --
+    # -- new events --
 
-    def _good_event(self, src: _Source, now_us: int) -> dict[str, Any]:
+    def _new_batch(self, src: _Source, now_us: int) -> SimBatch:
+        rng = self._rng
+        size = self._batch_size if rng.random() < 0.9 else rng.randint(1, self._batch_size)
+        span = rng.randrange(SECOND_US, 5 * SECOND_US)  # the batch covers the last few seconds
+        start = now_us - span
+        if rng.random() < self._late:  # a backlog sent after an outage: normal and valid
+            start -= rng.randrange(DAY_US, 3 * DAY_US)
+        batch = SimBatch(src.source_id, [])
+        for i in range(size):
+            t = start + span * i // size
+            if rng.random() < self._bad:
+                ev, reason = self._bad_event(src, t, now_us)
+                batch.expected[(src.source_id, ev["seq"])] = rejected(reason)
+            else:
+                ev = self._good_event(src, t)
+                batch.expected[(src.source_id, ev["seq"])] = ACCEPTED
+                self.stats.count_accepted(ev, now_us)
+            batch.events.append(ev)
+        if src.history and rng.random() < self._dup:  # a few unconfirmed events re-sent along
+            for _ in range(rng.randint(1, 5)):
+                again = dict(rng.choice(rng.choice(src.history)))
+                batch.events.insert(rng.randrange(len(batch.events) + 1), again)
+                batch.duplicates += 1
+        src.history.append([dict(e) for e in batch.events])
+        return batch
+
+    def _good_event(self, src: _Source, t: int) -> dict[str, Any]:
         rng, p = self._rng, self.profile
-        if src.pending and rng.random() < 0.5:
-            ev = src.pending.popleft()
-            ev["seq"] = self._seq(src)
-            ev["occurred_at_us"] = max(ev["occurred_at_us"], self._time(now_us))
-            return ev
+        src.slot += 1
+        if src.pending and src.pending[0][0] < src.slot:
+            return self._settle(src, heapq.heappop(src.pending)[2], t)
+        player = self._players.pick()
         roll = rng.random()
         if roll < p.deposit_share:
-            return self._base(src, EventKind.DEPOSIT, self._stake() * 10, now_us)
-        if roll < p.deposit_share + p.withdrawal_share:
-            return self._base(src, EventKind.WITHDRAWAL, self._stake() * 8, now_us)
-        return self._bet(src, now_us)
-
-    def _bet(self, src: _Source, now_us: int) -> dict[str, Any]:
-        rng, p = self._rng, self.profile
+            return self._deposit(src, player, 0, t)
+        if roll < p.deposit_share + p.withdrawal_share and player.balance >= 100 * UAH:
+            amount = player.balance * rng.randint(30, 100) // 100 // UAH * UAH
+            player.balance -= amount
+            return self._event(src, EventKind.WITHDRAWAL, player, amount, t)
         stake = self._stake()
-        bet = self._base(src, EventKind.BET, stake, now_us)
-        bet["bet_ref"] = f"{src.source_id}-b{src.next_bet}"
-        src.next_bet += 1
-        bet["game_type"] = rng.choice(p.game_types)
-        bet["round_ref"] = f"r{rng.randrange(10**9)}"
-        self.stakes += stake
-        roll = rng.random()
-        if roll < p.refund_share:
-            follow = dict(bet, kind=str(EventKind.REFUND), amount=stake,
-                          operator_ref=bet["operator_ref"] + "-refund")
-        elif roll < p.refund_share + p.win_probability:
-            # payout multiple averages rtp / win_probability, so payouts / stakes ~ rtp
-            payout = max(1, round(stake * p.rtp / p.win_probability * rng.uniform(0.5, 1.5)))
-            # A few operators' systems still withhold the old 1.5 % levy: a tax discrepancy.
-            levy_x10 = 15 if rng.random() < self.LEVY_MISTAKE_SHARE else 50
-            follow = dict(bet, kind=str(EventKind.WIN), amount=payout,
-                          operator_ref=bet["operator_ref"] + "-win",
-                          tax_withheld_pit=tax_half_up(payout, 18),
-                          tax_withheld_military=(payout * levy_x10 + 500) // 1000)
-            self.payouts += payout
-        else:
+        if player.balance < stake:  # tops up first
+            return self._deposit(src, player, stake - player.balance, t)
+        player.balance -= stake
+        return self._bet(src, player, stake, t)
+
+    def _deposit(self, src: _Source, player: Player, needed: int, t: int) -> dict[str, Any]:
+        round_up = -(-needed // (100 * UAH)) * 100 * UAH
+        amount = max(self._rng.choice(self.profile.deposit_amounts), round_up)
+        player.balance += amount
+        return self._event(src, EventKind.DEPOSIT, player, amount, t)
+
+    def _bet(self, src: _Source, player: Player, stake: int, t: int) -> dict[str, Any]:
+        rng = self._rng
+        game = rng.choices(self.profile.games, self._game_weights)[0]
+        bet = self._event(src, EventKind.BET, player, stake, t, game)
+        if rng.random() < self.profile.refund_share:
+            partial = rng.random() < 0.1  # part of the stake void (e.g. one leg of an accumulator)
+            amount = max(1, stake * rng.randint(50, 95) // 100) if partial else stake
+            self._schedule(src, game, dict(bet, kind=str(EventKind.REFUND), amount=amount))
             return bet
-        src.pending.append(follow)
+        odds = rng.choice(game.odds)
+        if rng.random() < game.rtp / odds:
+            multiple = odds * ((1 - game.spread) + game.spread * rng.expovariate(1.0))
+            payout = max(1, round(stake * multiple))
+            self._schedule(src, game, dict(bet, kind=str(EventKind.WIN), amount=payout))
         return bet
 
-    def _base(self, src: _Source, kind: EventKind, amount: int, now_us: int) -> dict[str, Any]:
+    def _schedule(self, src: _Source, game: Game, outcome: dict[str, Any]) -> None:
+        """Send the bet's WIN or REFUND after a game-dependent number of the source's events."""
+        self._tiebreak += 1
+        due = src.slot + self._rng.randint(*game.settle_after)
+        heapq.heappush(src.pending, (due, self._tiebreak, outcome))
+
+    def _settle(self, src: _Source, ev: dict[str, Any], t: int) -> dict[str, Any]:
+        seq = src.seqs.next()
+        at = max(ev["occurred_at_us"], t)  # never before its bet
+        ev.update(seq=seq, operator_ref=f"{src.source_id}-tx{seq}", occurred_at_us=at)
+        player = self._players.by_ref[ev["player_ref"]]
+        if ev["kind"] == EventKind.WIN:
+            levy = self._rates.military
+            mistake = self._rng.random() < self._levy_mistake  # a system that missed a rate change
+            ev["tax_withheld_pit"] = apply_rate(ev["amount"], self._rates.pit.at(at))
+            ev["tax_withheld_military"] = apply_rate(
+                ev["amount"], _previous_rate(levy, at) if mistake else levy.at(at))
+            player.balance += ev["amount"] - ev["tax_withheld_pit"] - ev["tax_withheld_military"]
+        else:
+            player.balance += ev["amount"]
+        return ev
+
+    def _event(self, src: _Source, kind: EventKind, player: Player, amount: int, t: int,
+               game: Game | None = None, seq: int | None = None) -> dict[str, Any]:
         rng = self._rng
-        channel = rng.choice(self.profile.channels)
-        physical = channel is Channel.ESTABLISHMENT
-        seq = self._seq(src)
+        seq = src.seqs.next() if seq is None else seq
+        channel = player.channel
+        at_venue = channel is Channel.ESTABLISHMENT
+        bet_ref = round_ref = equipment = None
+        if game is not None:
+            src.bets += 1
+            bet_ref = f"{src.source_id}-b{src.bets}"
+            round_ref = f"{ROUND_PREFIX.get(game.name, 'round')}-{rng.randrange(10**9)}"
+            if at_venue:
+                equipment = self.venues.equipment(player.venue, game.name,
+                                                  rng.randint(1, self.venues.equipment_per_game))
         return {
             "seq": seq, "operator_ref": f"{src.source_id}-tx{seq}", "kind": str(kind),
-            "licence_id": self.licence.licence_id, "licence_kind": str(self.kind),
-            "channel": str(channel),
-            "establishment_id": f"est-{rng.randrange(1, 6):03d}" if physical else None,
-            "equipment_id": f"eq-{rng.randrange(1, 400):05d}" if physical else None,
-            "site_id": f"{self.operator.operator_id}.example.ua" if channel is Channel.SITE else None,
-            "app_id": f"ua.example.{self.operator.operator_id}" if channel is Channel.APP else None,
-            "game_type": None, "round_ref": None, "bet_ref": None,
-            "player_ref": rng.choice(self._players), "amount": amount, "currency": "UAH",
-            "occurred_at_us": self._time(now_us), "tax_withheld_pit": None, "tax_withheld_military": None,
+            "licence_id": self.licence.licence_id, "licence_kind": str(self.kind), "channel": str(channel),
+            "establishment_id": player.venue if at_venue else None, "equipment_id": equipment,
+            "site_id": player.venue if channel is Channel.SITE else None,
+            "app_id": player.venue if channel is Channel.APP else None,
+            "game_type": game.name if game else None, "round_ref": round_ref, "bet_ref": bet_ref,
+            "player_ref": player.ref, "amount": amount, "currency": "UAH", "occurred_at_us": t,
+            "tax_withheld_pit": None, "tax_withheld_military": None,
         }
 
-    def _seq(self, src: _Source) -> int:
-        seq = src.next_seq
-        src.next_seq += 1
-        return seq
-
     def _stake(self) -> int:
-        p = self.profile
-        stake = round(p.stake_median * math.exp(p.stake_sigma * self._rng.gauss(0.0, 1.0)))
-        return min(max(stake, 100), p.stake_max)
-
-    def _time(self, now_us: int) -> int:
-        if self._rng.random() < 0.02:  # late data after an outage: normal, valid
-            return now_us - self._rng.randrange(DAY_US, 3 * DAY_US)
-        return now_us - self._rng.randrange(0, 5 * SECOND_US)
+        p, rng = self.profile, self._rng
+        if rng.random() < p.jumbo_share:  # a high roller
+            stake = round(math.exp(rng.uniform(math.log(p.stake_max), math.log(p.jumbo_max))))
+        else:
+            stake = round(p.stake_median * math.exp(p.stake_sigma * rng.gauss(0.0, 1.0)))
+            stake = min(max(stake, p.stake_min), p.stake_max)
+        return max(stake // 50 * 50, 50)  # whole 50 kopecks
 
     # -- bad input --
 
-    def _bad_event(self, src: _Source, now_us: int) -> tuple[dict[str, Any], Reason]:
+    def _bad_event(self, src: _Source, t: int, now_us: int) -> tuple[dict[str, Any], Reason]:
+        """A new event with exactly one defect; no WIN or REFUND ever follows it."""
         rng = self._rng
-        reason = rng.choice(BAD_EVENT_REASONS)
-        ev = self._base(src, EventKind.DEPOSIT, self._stake(), now_us)
-        if reason is Reason.WRONG_CURRENCY:
-            ev["currency"] = "USD"
-        elif reason is Reason.NON_POSITIVE_AMOUNT:
-            ev["amount"] = -rng.randrange(0, 10_000)
-        elif reason is Reason.ABSURD_AMOUNT:
-            ev["amount"] = 10_000_000_001 + rng.randrange(10**12)
-        elif reason is Reason.FUTURE_TIME:
-            ev["occurred_at_us"] = now_us + 3600 * SECOND_US
-        elif reason is Reason.TOO_LATE:
-            ev["occurred_at_us"] = now_us - 10 * DAY_US
-        elif reason is Reason.PERSONAL_DATA:
-            ev["player_ref"] = rng.choice(PERSONAL_REFS)
-        elif reason is Reason.UNKNOWN_LICENCE:
-            ev["licence_id"] = "LIC-NOPE-9999"
-        elif reason is Reason.LICENCE_KIND_MISMATCH:
-            ev["licence_kind"] = str(rng.choice([k for k in LicenceKind if k is not self.kind]))
-        elif reason is Reason.UNKNOWN_BET:
-            ev.update(kind=str(EventKind.WIN), bet_ref=f"{src.source_id}-never-{ev['seq']}",
-                      game_type=self.profile.game_types[0], tax_withheld_pit=tax_half_up(ev["amount"], 18),
-                      tax_withheld_military=tax_half_up(ev["amount"], 5))
-        elif reason is Reason.MISSING_FIELD:
-            ev.update(kind=str(EventKind.BET), game_type=self.profile.game_types[0], bet_ref=None)
+        reason = rng.choice(defects.BAD_EVENT_REASONS)
+        kind = defects.BAD_EVENT_KIND.get(reason) or rng.choice((EventKind.BET, EventKind.DEPOSIT))
+        player = self._players.pick()
+        if kind is EventKind.DEPOSIT:
+            ev = self._event(src, kind, player, rng.choice(self.profile.deposit_amounts), t)
+        else:
+            ev = self._event(src, kind, player, self._stake(), t, rng.choice(self.profile.games))
+        if kind is EventKind.WIN:
+            ev["amount"] *= 2
+            ev["tax_withheld_pit"] = apply_rate(ev["amount"], self._rates.pit.at(t))
+            ev["tax_withheld_military"] = apply_rate(ev["amount"], self._rates.military.at(t))
+        defects.spoil(ev, reason, rng, now_us, src.source_id)
         return ev, reason
 
-    def _bad_record(self, src: _Source, now_us: int) -> SimBatch:
-        reason = self._rng.choice(BAD_RECORD_REASONS)
-        batch = SimBatch(src.source_id, [])
+    def _bad_record_batch(self, src: _Source, now_us: int) -> SimBatch:
+        rng, codec = self._rng, default_codec()
+        reason = rng.choice(defects.BAD_RECORD_REASONS)
+        batch = SimBatch(src.source_id, [], expected_record_reason=str(reason))
         if reason is Reason.UNKNOWN_SCHEMA:
-            batch.raw = orjson.dumps({"operator_id": self.operator.operator_id, "events": []})
-            batch.expected_record_reason = str(reason)
-        elif reason is Reason.MALFORMED:
-            template = self._base(_Source(src.source_id), EventKind.DEPOSIT, 1000, now_us)
-            full = default_codec().encode(EVENT_BATCH, {
-                "operator_id": self.operator.operator_id, "source_id": src.source_id,
-                "sent_at_us": now_us, "events": [template]})
-            batch.raw = full[: len(full) // 2]
-            batch.expected_record_reason = str(reason)
-        else:  # a batch claiming another operator: each of its events is rejected (seqs consumed)
-            events = [self._base(src, EventKind.DEPOSIT, self._stake(), now_us) for _ in range(3)]
-            batch.raw = default_codec().encode(EVENT_BATCH, {
-                "operator_id": "op-someone-else", "source_id": src.source_id, "sent_at_us": now_us,
-                "events": events})
-            batch.events = events
-            batch.expected = {(src.source_id, e["seq"]): ("REJECTED", str(reason)) for e in events}
+            header = load_type(EVENT_BATCH).header
+            batch.raw = defects.unknown_schema_bytes(rng, self.operator.operator_id, src.source_id, header)
+            return batch
+        player = self._players.pick()
+        if reason is Reason.MALFORMED:  # consumes no seq: the pipeline cannot read any
+            ev = self._event(src, EventKind.DEPOSIT, player, 1_000 * UAH, now_us, seq=src.seqs.last + 1)
+            full = codec.encode(EVENT_BATCH, {"operator_id": self.operator.operator_id,
+                                              "source_id": src.source_id, "sent_at_us": now_us,
+                                              "events": [ev]})
+            batch.raw = defects.truncated(full, HEADER_LEN, rng)
+            return batch
+        # A batch claiming another operator: every event rejected, its seq consumed for good.
+        batch.expected_record_reason = None
+        batch.events = [self._event(src, EventKind.DEPOSIT, player, 500 * UAH, now_us - SECOND_US)
+                        for _ in range(rng.randint(1, 5))]
+        batch.raw = codec.encode(EVENT_BATCH, {"operator_id": defects.OTHER_OPERATOR,
+                                               "source_id": src.source_id, "sent_at_us": now_us,
+                                               "events": batch.events})
+        batch.expected = {(src.source_id, e["seq"]): rejected(reason) for e in batch.events}
         return batch
 
 
@@ -248,12 +313,43 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+class Fleet:
+    """Every operator of a registry, simulated with its licence kind's profile, taking turns."""
+
+    def __init__(self, registry: Registry, seed: int, profiles: Mapping[LicenceKind, Profile] | None = None,
+                 **options: Any) -> None:
+        profiles = profiles or PROFILES
+        self.simulators = [
+            OperatorSimulator(op, profiles[LicenceKind(op.licences[0].kind)], f"{seed}/{op.operator_id}",
+                              **options)
+            for op in registry.operators
+        ]
+        self._turn = 0
+
+    def next_batch(self, now_us: int) -> tuple[str, SimBatch]:
+        sim = self.simulators[self._turn % len(self.simulators)]
+        self._turn += 1
+        return sim.operator.operator_id, sim.next_batch(now_us)
+
+    def stats(self) -> dict[str, SimStats]:
+        return {sim.operator.operator_id: sim.stats for sim in self.simulators}
+
+    def total(self) -> SimStats:
+        total = SimStats()
+        for sim in self.simulators:
+            total.add(sim.stats)
+        return total
+
+
 def simulate_fleet(registry: Registry, seed: int, batches: int | None = None,
-                   clock: Callable[[], int] = now_us, **options: Any) -> Iterator[tuple[str, SimBatch]]:
-    """Batches from every operator in turn (``batches`` in all, or without end)."""
-    sims = [OperatorSimulator(op, seed * 1_000 + i, **options) for i, op in enumerate(registry.operators)]
+                   clock: Callable[[], int] = now_us, profiles: Mapping[LicenceKind, Profile] | None = None,
+                   **options: Any) -> Iterator[tuple[str, SimBatch]]:
+    """``(operator_id, batch)`` from every operator in turn: ``batches`` in all, or without end.
+
+    ``options`` go to every :class:`OperatorSimulator`.
+    """
+    fleet = Fleet(registry, seed, profiles, **options)
     n = 0
     while batches is None or n < batches:
-        sim = sims[n % len(sims)]
-        yield sim.operator.operator_id, sim.next_batch(clock())
+        yield fleet.next_batch(clock())
         n += 1
