@@ -1,4 +1,4 @@
-"""Read queries over the sink's tables: summaries for the demo and reports, resume points for the sink.
+"""Read queries over the sink's tables: summaries for the demo and reports, GGR windows, taxes, resume points.
 
 Plain SQL with clickhouse-connect parameters (``{name:Type}``, bound by the server or chdb).
 Money comes back as integer kopecks and times as integer microseconds, never floats.
@@ -117,45 +117,65 @@ def _qualified(database: str, table: Table) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(table.name)}"
 
 
-# Window start expressions over ggr_hourly.hour (a UTC DateTime), as UTC microseconds.
+# Window start expressions over ggr_hourly.hour (a UTC DateTime). Kyiv's offset from UTC is
+# always a whole number of hours, so every UTC hour lies inside one Kyiv day and month.
+KYIV = "Europe/Kyiv"  # chdb 26.9 knows it (and the old 'Europe/Kiev')
 WINDOWS = {
     "hour": "hour",
     "day": "toStartOfDay(hour)",
     "month": "toDateTime(toStartOfMonth(hour), 'UTC')",
-    "kyiv_day": "toStartOfDay(toTimeZone(hour, 'Europe/Kyiv'))",
-    "kyiv_month": "toDateTime(toStartOfMonth(toTimeZone(hour, 'Europe/Kyiv')), 'Europe/Kyiv')",
+    "kyiv_day": f"toStartOfDay(hour, '{KYIV}')",
+    "kyiv_month": f"toDateTime(toStartOfMonth(hour, '{KYIV}'), '{KYIV}')",
 }
 
+_GGR_FILTER = """
+WHERE hour >= fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC')
+  AND hour < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')
+  AND ({{operator:String}} = '' OR operator_id = {{operator:String}})
+"""
+
+# sum(x) AS x shadows the column: the GGR expression below uses the sums.
 GGR_WINDOWS = """
 SELECT toInt64(toUnixTimestamp({window})) * 1000000 AS window_start_us,
        operator_id, licence_kind, game_type,
        sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
        stakes - refunds - winnings AS ggr, sum(bets) AS bets, sum(payouts) AS payouts,
        uniqExactMerge(players) AS active_players
-FROM {{db:Identifier}}.ggr_hourly
-WHERE hour >= fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC')
-  AND hour < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')
-  AND ({{operator:String}} = '' OR operator_id = {{operator:String}})
+FROM {{db:Identifier}}.ggr_hourly""" + _GGR_FILTER + """
 GROUP BY window_start_us, operator_id, licence_kind, game_type
 ORDER BY window_start_us, operator_id, licence_kind, game_type
 """
 
+# Per operator: the players states merge across licence kinds and game types, so a player
+# who bet on two games counts once.
+GGR_BY_OPERATOR_PERIOD = """
+SELECT toInt64(toUnixTimestamp({window})) * 1000000 AS window_start_us, operator_id,
+       sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
+       stakes - refunds - winnings AS ggr, sum(bets) AS bets, sum(payouts) AS payouts,
+       uniqExactMerge(players) AS active_players
+FROM {{db:Identifier}}.ggr_hourly""" + _GGR_FILTER + """
+GROUP BY window_start_us, operator_id
+ORDER BY window_start_us, operator_id
+"""
+
 TAX_SUMMARY = """
-SELECT operator_id, countIf(record_type = 'payout') AS payouts,
-       sumIf(amount, record_type = 'payout') AS winnings,
-       sumIf(pit_due, record_type = 'payout') AS pit_due,
-       sumIf(military_due, record_type = 'payout') AS military_due,
-       sumIf(pit_withheld, record_type = 'payout') AS pit_withheld,
-       sumIf(military_withheld, record_type = 'payout') AS military_withheld,
-       countIf(record_type = 'discrepancy') AS discrepancies
-FROM {db:Identifier}.tax_events
-WHERE record_type IN ('payout', 'discrepancy')
+SELECT operator_id, count() AS payouts, sum(amount) AS winnings,
+       sum(pit_due) AS pit_due, sum(military_due) AS military_due,
+       sum(pit_withheld) AS pit_withheld, sum(military_withheld) AS military_withheld,
+       toUInt64(sum(discrepancy)) AS discrepancies
+FROM {db:Identifier}.payout_taxes
 GROUP BY operator_id
 ORDER BY operator_id
 """
 
 LATEST_STATEMENTS = """
-SELECT * FROM {db:Identifier}.ggr_statements ORDER BY operator_id, period
+SELECT operator_id, period, toUnixTimestamp64Micro(period_start) AS period_start_us,
+       toUnixTimestamp64Micro(period_end) AS period_end_us, revision, toString(status) AS status,
+       stakes, refunds, winnings, ggr, bets, payouts, ggr_tax_rate_ppm, ggr_tax_due,
+       pit_due, military_due, pit_withheld, military_withheld, discrepancies,
+       toUnixTimestamp64Micro(issued_at) AS issued_at_us
+FROM {db:Identifier}.ggr_statements
+ORDER BY operator_id, period
 """
 
 
@@ -164,25 +184,44 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
 
+def _window(granularity: str) -> str:
+    if granularity not in WINDOWS:
+        raise ValueError(f"granularity must be one of {', '.join(WINDOWS)}, not {granularity!r}")
+    return WINDOWS[granularity]
+
+
 def ggr_windows(client: Any, database: str, granularity: str, since_us: int = 0, until_us: int = 2**62,
                 operator_id: str | None = None) -> list[dict[str, Any]]:
     """GGR per window, operator, licence kind and game type, with active players (distinct bettors).
 
     Windows: ``hour``, ``day``, ``month`` (UTC); ``kyiv_day``, ``kyiv_month`` (Kyiv local).
-    Only whole hours in ``[since_us, until_us)`` count. Money in kopecks, times in UTC µs.
+    Rows: ``window_start_us`` (UTC microseconds), ``operator_id``, ``licence_kind``,
+    ``game_type``, ``stakes``, ``refunds``, ``winnings``, ``ggr`` (kopecks), ``bets``,
+    ``payouts``, ``active_players``. Over the hours that start in ``[since_us, until_us)``
+    (a window cut by the bounds holds only those hours).
     """
-    if granularity not in WINDOWS:
-        raise ValueError(f"granularity must be one of {', '.join(WINDOWS)}")
-    sql = GGR_WINDOWS.format(window=WINDOWS[granularity])
+    sql = GGR_WINDOWS.format(window=_window(granularity))
     return _dicts(client.query(sql, parameters={"db": database, "since_us": since_us,
                                                 "until_us": until_us, "operator": operator_id or ""}))
 
 
+def ggr_by_operator_period(client: Any, database: str, granularity: str, since_us: int = 0,
+                           until_us: int = 2**62) -> list[dict[str, Any]]:
+    """As :func:`ggr_windows`, per window and operator only (every licence kind and game type)."""
+    sql = GGR_BY_OPERATOR_PERIOD.format(window=_window(granularity))
+    return _dicts(client.query(sql, parameters={"db": database, "since_us": since_us,
+                                                "until_us": until_us, "operator": ""}))
+
+
 def tax_summary(client: Any, database: str) -> list[dict[str, Any]]:
-    """Winnings tax per operator from the individual payouts on tax-events (kopecks)."""
+    """Winnings tax per operator from the individual payouts on tax-events (kopecks).
+
+    ``payouts``, ``winnings``, ``pit_due``, ``military_due``, ``pit_withheld``,
+    ``military_withheld``, and ``discrepancies`` (payouts flagged as one).
+    """
     return _dicts(client.query(TAX_SUMMARY, parameters={"db": database}))
 
 
 def latest_statements(client: Any, database: str) -> list[dict[str, Any]]:
-    """The highest revision of every GGR statement (operator, period)."""
+    """The highest revision of every GGR statement (operator, period); times in UTC µs."""
     return _dicts(client.query(LATEST_STATEMENTS, parameters={"db": database}))

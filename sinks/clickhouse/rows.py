@@ -1,4 +1,4 @@
-"""Pure conversion of decoded ArchiveBatch and ReceiptBatch records into ClickHouse columns.
+"""Pure conversion of decoded ArchiveBatch, ReceiptBatch and tax-events records into ClickHouse columns.
 
 No I/O here. Rows are built column-oriented (one Python list per column, in the table's
 column order from ``tables.py``), which is what clickhouse-connect serialises fastest.
@@ -9,8 +9,10 @@ or ``datetime`` round trip). Only a rejected event's time, as the operator sent 
 to the range ClickHouse can show.
 
 A row is identified by the Kafka record it came from plus its table's ``key_column``:
-``chain_index`` for an event, ``receipt_id`` for a rejection. The sink passes the keys of
-rows already stored (after a crash between insert and offset commit) as ``skip``.
+``chain_index`` for an event, ``receipt_id`` for a rejection, ``row_key`` for a tax event
+(``receipt_id`` of a payout or discrepancy, ``<period>|<revision>`` of a statement: a record
+holds one operator's statement). The sink passes the keys of rows already stored (after a
+crash between insert and offset commit) as ``skip``.
 """
 
 from __future__ import annotations
@@ -163,8 +165,8 @@ def add_receipt_batch(cols: Columns, batch: dict[str, Any], topic: str, partitio
 
 
 _TAX_ZERO: dict[str, Any] = {name: 0 for name in TAX_EVENTS.column_names}
-_TAX_ZERO.update({name: "" for name in ("record_type", "row_key", "operator_id", "receipt_id",
-                                        "licence_id", "licence_kind", "period", "status", "src_topic")})
+_TAX_ZERO.update({name: "" for name in ("record_type", "row_key", "operator_id", "receipt_id", "licence_id",
+                                        "licence_kind", "player_ref", "period", "status", "src_topic")})
 
 
 def tax_event_rows(schema: str, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -173,9 +175,9 @@ def tax_event_rows(schema: str, record: dict[str, Any]) -> list[dict[str, Any]]:
         return [{
             "record_type": "payout", "row_key": p["receipt_id"], "operator_id": record["operator_id"],
             "receipt_id": p["receipt_id"], "licence_id": p["licence_id"], "licence_kind": p["licence_kind"],
-            "occurred_at": p["occurred_at_us"], "amount": p["amount"], "pit_rate_ppm": p["pit_rate_ppm"],
-            "military_rate_ppm": p["military_rate_ppm"], "pit_due": p["pit_due"],
-            "military_due": p["military_due"], "pit_withheld": p["pit_withheld"],
+            "player_ref": p["player_ref"], "occurred_at": p["occurred_at_us"], "amount": p["amount"],
+            "pit_rate_ppm": p["pit_rate_ppm"], "military_rate_ppm": p["military_rate_ppm"],
+            "pit_due": p["pit_due"], "military_due": p["military_due"], "pit_withheld": p["pit_withheld"],
             "military_withheld": p["military_withheld"], "discrepancy": int(p["discrepancy"]),
         } for p in record["payouts"]]
     if schema == TAX_DISCREPANCY:

@@ -3,7 +3,7 @@
 Each :class:`Table` is the one place that fixes a table's column names, types and order;
 ``rows.py`` builds columns in this order and ``sink.py`` inserts with these types.
 
-Choices common to both tables (see docs and the design notes):
+Choices common to the tables (see docs and the design notes):
 
 - Money is ``Int64`` kopecks, never Decimal or Float (chdb turns Decimal into float on output).
 - Times are ``DateTime64(6, 'UTC')`` written as integer microseconds, exactly as the Avro holds them.
@@ -46,6 +46,9 @@ class Table:
     elements: tuple[str, ...]  # indexes and projections, after the columns
     engine: str
     key_column: str  # with src_topic/partition/offset, identifies one row: see rows.py
+    # Columns added after the table first shipped: ``create_tables`` adds them to an existing
+    # table (old rows get the type's default). Any other difference is a SchemaMismatchError.
+    added_later: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -162,8 +165,9 @@ TAX_EVENTS = Table(
         Column("row_key", "String", "ZSTD(1)"),  # receipt_id, or <period>|<revision>
         Column("operator_id", LC),
         Column("receipt_id", "String", "ZSTD(1)"),  # '' for statements
-        Column("licence_id", LC),
-        Column("licence_kind", LC),
+        Column("licence_id", LC),  # payouts and discrepancies
+        Column("licence_kind", LC),  # payouts only
+        Column("player_ref", "String"),  # payouts only: winnings tax is a tax of the player
         Column("occurred_at", TIME),  # payouts and discrepancies; the period start for statements
         Column("amount", "Int64"),
         Column("pit_rate_ppm", "Int64"),
@@ -197,13 +201,21 @@ TAX_EVENTS = Table(
             "ORDER BY (record_type, operator_id, occurred_at)\n"
             "SETTINGS non_replicated_deduplication_window = 10000"),
     key_column="row_key",
+    added_later=("player_ref",),
 )
 
 TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS)
 
 # Rolling GGR windows: per operator x licence kind x game type x UTC hour, kept by ClickHouse
-# from `events` (which receives every accepted event exactly once, so the view never double
-# counts). Kyiv's offset is whole hours, so hours roll up exactly into Kyiv days and months.
+# from `events`. Kyiv's offset is whole hours, so hours roll up exactly into Kyiv days and months.
+#
+# Exactly once: a repeated insert into `events` (a retry with the same deduplication token) is
+# dropped there, but ClickHouse still runs the view on it and hands the view's block on to
+# `ggr_hourly` (measured on chdb 26.9: every retried batch counted twice). So `ggr_hourly`
+# deduplicates too: with `non_replicated_deduplication_window` and
+# `deduplicate_blocks_in_dependent_materialized_views` (the sink sets it on every insert), the
+# view's block gets an ID derived from the `events` block's, and the repeat is dropped there as
+# well. Distinct inserts whose aggregates happen to be equal keep distinct IDs (checked).
 GGR_HOURLY = """
 CREATE TABLE IF NOT EXISTS {db}.ggr_hourly (
     hour DateTime('UTC'),
@@ -221,10 +233,14 @@ CREATE TABLE IF NOT EXISTS {db}.ggr_hourly (
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
 ORDER BY (operator_id, licence_kind, game_type, hour)
+SETTINGS non_replicated_deduplication_window = 10000
 """
 
-GGR_HOURLY_MV = """
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ggr_hourly_mv TO {db}.ggr_hourly AS
+# Tables made before the setting above was added get it here (idempotent).
+GGR_HOURLY_DEDUP = "ALTER TABLE {db}.ggr_hourly MODIFY SETTING non_replicated_deduplication_window = 10000"
+
+# Only BET, WIN and REFUND are GGR; deposits and withdrawals are wallet flows.
+GGR_HOURLY_SELECT = """
 SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licence_kind, game_type,
        sumIf(amount, kind = 'BET') AS stakes, sumIf(amount, kind = 'REFUND') AS refunds,
        sumIf(amount, kind = 'WIN') AS winnings, countIf(kind = 'BET') AS bets,
@@ -235,19 +251,25 @@ WHERE kind IN ('BET', 'WIN', 'REFUND')
 GROUP BY hour, operator_id, licence_kind, game_type
 """
 
+GGR_HOURLY_MV = ("CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ggr_hourly_mv TO {db}.ggr_hourly AS"
+                 + GGR_HOURLY_SELECT)
+
+# `OR REPLACE`: a changed definition reaches databases made by an earlier version.
 TAX_VIEWS = (
-    """CREATE VIEW IF NOT EXISTS {db}.payout_taxes AS
-    SELECT receipt_id, operator_id, licence_id, licence_kind, occurred_at, amount, pit_rate_ppm,
-           military_rate_ppm, pit_due, military_due, pit_withheld, military_withheld, discrepancy
+    """CREATE OR REPLACE VIEW {db}.payout_taxes AS
+    SELECT receipt_id, operator_id, licence_id, licence_kind, player_ref, occurred_at, amount,
+           pit_rate_ppm, military_rate_ppm, pit_due, military_due, pit_withheld, military_withheld,
+           discrepancy, src_topic, src_partition, src_offset
     FROM {db}.tax_events WHERE record_type = 'payout'""",
-    """CREATE VIEW IF NOT EXISTS {db}.tax_discrepancies AS
+    """CREATE OR REPLACE VIEW {db}.tax_discrepancies AS
     SELECT receipt_id, operator_id, licence_id, occurred_at, amount, pit_due, pit_withheld,
-           military_due, military_withheld
+           military_due, military_withheld, src_topic, src_partition, src_offset
     FROM {db}.tax_events WHERE record_type = 'discrepancy'""",
-    """CREATE VIEW IF NOT EXISTS {db}.ggr_statements AS
-    SELECT operator_id, period, revision, status, stakes, refunds, winnings, ggr, bets, payouts,
-           ggr_tax_rate_ppm, ggr_tax_due, pit_due, military_due, pit_withheld, military_withheld,
-           discrepancies, issued_at
+    # Every revision is kept in tax_events; the view shows the highest per (operator, period).
+    """CREATE OR REPLACE VIEW {db}.ggr_statements AS
+    SELECT operator_id, period, occurred_at AS period_start, period_end, revision, status, stakes,
+           refunds, winnings, ggr, bets, payouts, ggr_tax_rate_ppm, ggr_tax_due, pit_due,
+           military_due, pit_withheld, military_withheld, discrepancies, issued_at
     FROM {db}.tax_events WHERE record_type = 'statement'
     ORDER BY revision DESC
     LIMIT 1 BY operator_id, period""",
@@ -259,16 +281,20 @@ class SchemaMismatchError(RuntimeError):
 
 
 def create_tables(client: Any, database: str) -> None:
-    """Create the sink's tables if missing (idempotent); fail clearly if one has other columns.
+    """Create the sink's tables and views if missing (idempotent); fail clearly if one has other columns.
 
-    ``client`` is a clickhouse-connect client; the database must already exist.
+    ``client`` is a clickhouse-connect client; the database must already exist. On a database
+    made by an earlier version it adds ``added_later`` columns, replaces the views, and fills
+    ``ggr_hourly`` from the events already stored when its materialized view is new.
     """
     for table in TABLES:
         client.command(table.ddl(database))
-        found = client.query(
-            "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
-            "ORDER BY position", parameters={"db": database, "t": table.name}).result_rows
-        have = {name: typ for name, typ in found}
+        have = _columns(client, database, table.name)
+        missing = [name for name in table.added_later if name not in have]
+        if missing:
+            for name in missing:
+                _add_column(client, database, table, name)
+            have = _columns(client, database, table.name)
         want = dict(zip(table.column_names, table.column_types, strict=True))
         wrong = {n: (have.get(n), t) for n, t in want.items() if _norm(have.get(n)) != _norm(t)}
         if wrong:
@@ -276,8 +302,48 @@ def create_tables(client: Any, database: str) -> None:
             raise SchemaMismatchError(
                 f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
     db = quote_identifier(database)
-    for ddl in (GGR_HOURLY, GGR_HOURLY_MV, *TAX_VIEWS):
+    client.command(GGR_HOURLY.format(db=db))
+    client.command(GGR_HOURLY_DEDUP.format(db=db))
+    if not _exists(client, database, "ggr_hourly_mv"):
+        _backfill_ggr_hourly(client, db)
+        client.command(GGR_HOURLY_MV.format(db=db))
+    for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
+
+
+def _backfill_ggr_hourly(client: Any, db: str) -> None:
+    """Fill ``ggr_hourly`` from the stored events, before its view exists.
+
+    Nothing else writes ``ggr_hourly`` while the view is missing, so it is emptied first: a
+    backfill cut short (a crash before the view was created) is simply done again. Events
+    inserted by another process between the backfill and the view's creation would be missed;
+    the sink creates its tables before it consumes anything, so with one sink that cannot happen.
+    """
+    if not int(client.command(f"SELECT count() FROM {db}.events")):
+        return
+    client.command(f"TRUNCATE TABLE {db}.ggr_hourly")
+    client.command(f"INSERT INTO {db}.ggr_hourly {GGR_HOURLY_SELECT.format(db=db)}")
+
+
+def _columns(client: Any, database: str, table: str) -> dict[str, str]:
+    found = client.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
+        "ORDER BY position", parameters={"db": database, "t": table}).result_rows
+    return {str(name): str(typ) for name, typ in found}
+
+
+def _exists(client: Any, database: str, name: str) -> bool:
+    return bool(int(client.command(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": name})))
+
+
+def _add_column(client: Any, database: str, table: Table, name: str) -> None:
+    names = table.column_names
+    i = names.index(name)
+    after = f" AFTER {quote_identifier(names[i - 1])}" if i else " FIRST"
+    client.command(f"ALTER TABLE {quote_identifier(database)}.{quote_identifier(table.name)} "
+                   f"ADD COLUMN IF NOT EXISTS {table.columns[i].ddl()}{after}")
 
 
 def _norm(type_name: str | None) -> str | None:

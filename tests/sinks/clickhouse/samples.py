@@ -1,11 +1,18 @@
-"""Sample ArchiveBatch and ReceiptBatch records, encoded and decoded through the real codec."""
+"""Sample ArchiveBatch, ReceiptBatch and tax-events records, encoded and decoded through the real codec."""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
+from schemas import (
+    ARCHIVE_BATCH,
+    GGR_STATEMENT,
+    PAYOUT_TAX_BATCH,
+    RECEIPT_BATCH,
+    TAX_DISCREPANCY,
+    default_codec,
+)
 
 NOW_US = 1_800_000_000_123_457  # 2027-01-15, with odd microseconds on purpose
 ARCHIVE = "dsom.archive"
@@ -64,3 +71,45 @@ def decoded(value: bytes, expect: str) -> dict[str, Any]:
     name, record = CODEC.decode(value, expect=expect)
     assert name == expect
     return record
+
+
+TAX_EVENTS_TOPIC = "dsom.tax-events"
+
+
+def payout(receipt_id: str, amount: int, pit_withheld: int, discrepancy: bool = False,
+           occurred_at_us: int = NOW_US, player_ref: str = "p_PLAYER0001") -> dict[str, Any]:
+    """A PayoutTax: 18 % PIT and 5 % levy due (amounts here are whole hundreds, so exact)."""
+    return {"receipt_id": receipt_id, "licence_id": "LIC-OC-1", "licence_kind": "ONLINE_CASINO",
+            "player_ref": player_ref, "occurred_at_us": occurred_at_us, "amount": amount,
+            "pit_rate_ppm": 180_000, "military_rate_ppm": 50_000, "pit_due": amount * 18 // 100,
+            "military_due": amount * 5 // 100, "pit_withheld": pit_withheld,
+            "military_withheld": amount * 5 // 100, "discrepancy": discrepancy}
+
+
+def payout_tax_batch(payouts: list[dict[str, Any]], operator_id: str = "op-a") -> bytes:
+    return CODEC.encode(PAYOUT_TAX_BATCH, {"operator_id": operator_id, "ingest_offset": 1,
+                                           "chain_id": f"dsom.ingest.{operator_id}/0", "payouts": payouts})
+
+
+def tax_discrepancy(receipt_id: str, amount: int, pit_withheld: int, operator_id: str = "op-a",
+                    occurred_at_us: int = NOW_US) -> bytes:
+    return CODEC.encode(TAX_DISCREPANCY, {
+        "receipt_id": receipt_id, "operator_id": operator_id, "licence_id": "LIC-OC-1",
+        "occurred_at_us": occurred_at_us, "amount": amount, "pit_due": amount * 18 // 100,
+        "pit_withheld": pit_withheld, "military_due": amount * 5 // 100,
+        "military_withheld": amount * 5 // 100, "tolerance": 1})
+
+
+# 2026-11 in Kyiv: 2026-10-31 22:00 UTC to 2026-11-30 22:00 UTC.
+NOV_START_US = 1_793_484_000_000_000
+NOV_END_US = 1_796_076_000_000_000
+
+
+def statement(revision: int, ggr: int, operator_id: str = "op-a", period: str = "2026-11",
+              status: str = "OPEN") -> bytes:
+    return CODEC.encode(GGR_STATEMENT, {
+        "operator_id": operator_id, "period": period, "period_start_us": NOV_START_US,
+        "period_end_us": NOV_END_US, "revision": revision, "status": status, "stakes": ggr + 1_000,
+        "refunds": 0, "winnings": 1_000, "ggr": ggr, "bets": 3, "payouts": 1, "ggr_tax_rate_ppm": 100_000,
+        "ggr_tax_due": max(ggr, 0) // 10, "pit_due": 180, "military_due": 50, "pit_withheld": 180,
+        "military_withheld": 50, "discrepancies": 0, "issued_at_us": NOW_US + revision})

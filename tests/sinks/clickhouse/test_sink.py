@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import KafkaError, Message, TopicPartition
 from prometheus_client import REGISTRY
 
 from pipeline.settings import ClickHouseSettings, Settings
 from schemas import ARCHIVE_BATCH
+from sinks.clickhouse import queries
 from sinks.clickhouse import sink as sink_module
 from sinks.clickhouse.batch import TableBatch
 from sinks.clickhouse.rows import add_archive_batch
@@ -24,11 +27,16 @@ from tests.sinks.clickhouse.fakes import Crash, FakeBroker
 from tests.sinks.clickhouse.samples import (
     ARCHIVE,
     RECEIPTS,
+    TAX_EVENTS_TOPIC,
     archive_batch,
     decoded,
     event,
+    payout,
+    payout_tax_batch,
     receipt,
     receipt_batch,
+    statement,
+    tax_discrepancy,
 )
 
 PER_RECORD = 3
@@ -236,6 +244,8 @@ def test_failed_inserts_retry_the_same_rows_and_token(
     assert events[0]["data"] == events[1]["data"] == events[2]["data"]
     assert events[0]["token"] == events[1]["token"] == events[2]["token"]
     assert count(ch, "events") == 2 * PER_RECORD and duplicates(ch) == 0  # the landed "failure" counted once
+    # ... and so did the materialized view, which runs even on the insert events dropped
+    assert int(ch.command(f"SELECT sum(bets) FROM {DB}.ggr_hourly")) == 2 * PER_RECORD
     assert sample("dsom_sink_errors_total", "events") - errors_before == 2
     assert sink.rows_inserted["events"] == 2 * PER_RECORD
 
@@ -331,3 +341,85 @@ def test_too_many_stored_rows_to_read_back_resumes_after_the_highest(
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 4 * PER_RECORD and duplicates(ch) == 0
     assert sink.rows_inserted["events"] == 2 * PER_RECORD and sink.rows_skipped == 0
+
+
+def fill_tax(broker: FakeBroker) -> None:
+    """Tax-events records: payouts, a discrepancy and statement revisions 1, 3, 2, on two partitions."""
+    for value in (payout_tax_batch([payout("r1", 10_000, 1_800), payout("r2", 20_000, 0, discrepancy=True)]),
+                  tax_discrepancy("r2", 20_000, 0),
+                  statement(1, 100), statement(3, 300, status="CLOSED"), statement(2, 200)):
+        broker.append(TAX_EVENTS_TOPIC, 0, value)
+    broker.append(TAX_EVENTS_TOPIC, 1, payout_tax_batch([payout("r3", 40_000, 7_200)], operator_id="op-b"))
+    broker.append(TAX_EVENTS_TOPIC, 1, payout_tax_batch([payout("r4", 1_000, 180), payout("r5", 2_000, 360)],
+                                                        operator_id="op-b"))
+
+
+def tax_duplicates(ch: Any) -> int:
+    return int(ch.command(
+        f"SELECT count() - uniqExact(src_partition, record_type, row_key) FROM {DB}.tax_events"))
+
+
+def check_tax_tables(ch: Any) -> None:
+    summary = queries.tax_summary(ch, DB)
+    assert [(r["operator_id"], r["payouts"], r["winnings"], r["pit_due"], r["pit_withheld"],
+             r["discrepancies"]) for r in summary] == [("op-a", 2, 30_000, 5_400, 1_800, 1),
+                                                       ("op-b", 3, 43_000, 7_740, 7_740, 0)]
+    assert [(s["operator_id"], s["period"], s["revision"], s["status"], s["ggr"])
+            for s in queries.latest_statements(ch, DB)] == [("op-a", "2026-11", 3, "CLOSED", 300)]
+    assert count(ch, "tax_events") == 9 and tax_duplicates(ch) == 0
+
+
+def test_copies_tax_events(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                           sinks: list[ClickHouseSink]) -> None:
+    fill(broker, records=1, partitions=1)
+    fill_tax(broker)
+    broker.append(TAX_EVENTS_TOPIC, 1, archive_batch([event()]))  # a known schema, but not a tax event
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    check_tax_tables(ch)
+    assert sink.rows_inserted == {"events": PER_RECORD, "rejections": 2, "tax_events": 9}
+    assert sink.records_undecodable == 1
+    assert broker.committed[(TAX_EVENTS_TOPIC, 0)] == 5 and broker.committed[(TAX_EVENTS_TOPIC, 1)] == 3
+    assert sample("dsom_clickhouse_rows", "tax_events") >= 9
+
+
+def test_tax_events_crash_between_insert_and_commit_inserts_nothing_twice(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    fill_tax(broker)
+
+    def crash() -> None:
+        raise Crash
+
+    broker.fail_commit = crash
+    first = ClickHouseSink(settings(ch_settings, batch_max_rows=2), client=ch)
+    sinks.append(first)
+    with pytest.raises(Crash):
+        first.run(threading.Event())
+    stored = count(ch, "tax_events")
+    assert 0 < stored < 9 and broker.committed == {}
+
+    broker.fail_commit = None
+    second = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(second)
+    run_until(second, lambda: caught_up(broker))
+    check_tax_tables(ch)
+    assert second.rows_skipped == stored and second.rows_inserted["tax_events"] == 9 - stored
+
+
+def test_tax_events_subscribed_by_pattern(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """By pattern, so the topic is picked up once the tax agent creates it; a missing topic is
+    no reason to stop."""
+    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(sink)
+    consumer: Any = sink._consumer
+    run_until(sink, lambda: consumer.assigned)
+    tax = [p for p in consumer.patterns if "tax" in p]
+    assert tax == [r"^dsom\.tax-events$"]
+    assert re.match(tax[0], TAX_EVENTS_TOPIC)
+    assert not any(re.match(tax[0], t) for t in ("dsomXtax-events", "dsom.tax-events.v2", "dsom.tax-state"))
+    with caplog.at_level(logging.WARNING):
+        sink._consumer_error(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Subscribed topic not available"))
+    assert "Subscribed topic not available" in caplog.text
