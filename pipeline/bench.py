@@ -57,8 +57,7 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[int, int,
     producers = {}
     for op in ops:
         key = keys.issue(op)
-        kafka = settings.kafka_as("pipeline").model_copy(update={
-            "ssl_certificate_location": Path(key.cert), "ssl_key_location": Path(key.key)})
+        kafka = settings.kafka_with(key.cert, key.key)
         producers[op] = OperatorProducer(settings.model_copy(update={"kafka": kafka}), op)
     traffic = simulate_fleet(registry, seed=7, batch_size=batch_size, bad_share=0.005,
                              duplicate_share=0.005)

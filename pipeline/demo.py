@@ -74,8 +74,7 @@ def _secure(settings: Settings,
     operators = {}
     for op in operator_ids:
         key = keys.issue(op)
-        operators[op] = settings.kafka_as("pipeline").model_copy(update={
-            "ssl_certificate_location": Path(key.cert), "ssl_key_location": Path(key.key)})
+        operators[op] = settings.kafka_with(key.cert, key.key)
     print(f"== mTLS: CA and certificates in {settings.pki_dir}; ACLs for pipeline, tax-service, admin; "
           f"one access key per operator ({len(operator_ids)} issued)")
     return settings.model_copy(update={"kafka": settings.kafka_as("pipeline")}), admin, operators

@@ -161,11 +161,15 @@ class Settings(BaseSettings):
 
     def kafka_as(self, principal: str) -> KafkaSettings:
         """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""
+        return self.kafka_with(self.pki_dir / f"{principal}.crt", self.pki_dir / f"{principal}.key")
+
+    def kafka_with(self, cert: Path | str, key: Path | str) -> KafkaSettings:
+        """Connection settings with this client certificate and key (e.g. an access key's), over mTLS."""
         return self.kafka.model_copy(update={
             "security_protocol": "SSL",
             "ssl_ca_location": self.pki_dir / "ca.crt",
-            "ssl_certificate_location": self.pki_dir / f"{principal}.crt",
-            "ssl_key_location": self.pki_dir / f"{principal}.key",
+            "ssl_certificate_location": Path(cert),
+            "ssl_key_location": Path(key),
         })
 
     def as_env(self) -> dict[str, str]:

@@ -89,9 +89,8 @@ def as_operator(settings: Settings, operator_id: str, sandbox: bool = False) -> 
     if cache_key not in _operator_keys:
         keys = AccessKeys(settings.pki_dir, settings.topics, settings.kafka_as("admin"))
         key = keys.issue(operator_id, sandbox=sandbox)
-        kafka = settings.kafka.model_copy(update={"ssl_certificate_location": Path(key.cert),
-                                                  "ssl_key_location": Path(key.key)})
-        _operator_keys[cache_key] = settings.model_copy(update={"kafka": kafka})
+        _operator_keys[cache_key] = settings.model_copy(
+            update={"kafka": settings.kafka_with(key.cert, key.key)})
     return _operator_keys[cache_key]
 
 

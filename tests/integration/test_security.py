@@ -57,8 +57,7 @@ def keys(s: Settings) -> AccessKeys:
 
 
 def as_key(s: Settings, key: AccessKey) -> KafkaSettings:
-    return s.kafka_as("x").model_copy(update={"ssl_certificate_location": Path(key.cert),
-                                              "ssl_key_location": Path(key.key)})
+    return s.kafka_with(key.cert, key.key)
 
 
 def produce_error(kafka: KafkaSettings, topic: str, producer: Producer | None = None) -> Any:
