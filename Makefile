@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The test broker uses its own ports and data folder, so it never disturbs a running demo,
 # and requires client certificates (mTLS) from its own PKI, like production.
+# TEST_PORT moves the test broker (and TEST_PORT+1 its controller) to run two checkouts at once.
+TEST_PORT ?= 19192
 TEST_PKI := $(CURDIR)/.run/test/pki
-TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=19192 DSOM_KAFKA_CONTROLLER_PORT=19193 \
+TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
 .PHONY: setup demo test unit lint bench kafka-fetch kafka-start kafka-stop clean
@@ -35,19 +37,20 @@ unit: $(STAMP)
 
 test: setup lint
 	@$(TEST_ENV) $(BIN)/dsom security init
-	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19192 \
+	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) \
 		$(BIN)/pytest -q tests
 
 # Its own mTLS broker (ports 19292/19293, data in .run/bench), stopped again afterwards.
+BENCH_PORT ?= 19292
 BENCH_PKI := $(CURDIR)/.run/bench/pki
-BENCH_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/bench DSOM_KAFKA_PORT=19292 DSOM_KAFKA_CONTROLLER_PORT=19293 \
+BENCH_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/bench DSOM_KAFKA_PORT=$(BENCH_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(BENCH_PORT)+1))) \
 	DSOM_PKI_DIR=$(BENCH_PKI) DSOM_KAFKA_PKI_DIR=$(BENCH_PKI)
 BENCH_EVENTS ?= 200000
 BENCH_WORKERS ?= 1
 
 bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init
-	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:19292 \
+	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
 		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS)
 
 kafka-start:
