@@ -29,8 +29,8 @@ demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline schemas sinks tests
-	$(BIN)/mypy pipeline schemas sinks
+	$(BIN)/ruff check pipeline schemas sinks dashboards tests
+	$(BIN)/mypy pipeline schemas sinks dashboards
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration

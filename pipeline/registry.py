@@ -28,6 +28,12 @@ class Operator(BaseModel):
     operator_id: str
     name: str
     licences: tuple[Licence, ...]
+    # Where the operator may take bets (the real registries hold establishments, equipment,
+    # websites and mobile apps). Activity elsewhere is accepted but reported to the regulator.
+    establishments: tuple[str, ...] = ()
+    equipment: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ()
 
 
 class Registry(BaseModel):

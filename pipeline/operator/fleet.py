@@ -177,14 +177,49 @@ def venues(operator: Operator, profile: Profile) -> Venues:
 
 
 def demo_registry(operators_per_kind: int = 1) -> Registry:
-    """Operators of all five licence kinds, each with one open-ended licence valid since 2020."""
+    """Operators of all five licence kinds, each with one open-ended licence valid since 2020.
+
+    Their venues are registered except for a few the simulator still uses, so the regulatory
+    report has activity on unregistered assets to show: see :func:`unregistered`.
+    """
     operators = []
     for kind, (slug, code) in SLUG.items():
         for n in range(1, operators_per_kind + 1):
-            operators.append(Operator(
-                operator_id=f"op-{slug}-{n}",
-                name=f"Demo {slug.replace('-', ' ')} {n}",
-                licences=(Licence(licence_id=f"LIC-{code}-{n:04d}", kind=kind,
-                                  valid_from_us=LICENCE_FROM_US),),
-            ))
+            bare = Operator(operator_id=f"op-{slug}-{n}", name=f"Demo {slug.replace('-', ' ')} {n}",
+                            licences=(Licence(licence_id=f"LIC-{code}-{n:04d}", kind=kind,
+                                              valid_from_us=LICENCE_FROM_US),))
+            v = venues(bare, PROFILES[kind])
+            hidden = unregistered(v, PROFILES[kind])
+            operators.append(bare.model_copy(update={
+                "establishments": v.establishments,
+                "equipment": tuple(e for e in all_equipment(v, PROFILES[kind]) if e not in hidden),
+                "sites": tuple(s for s in v.sites if s not in hidden),
+                "apps": v.apps,
+            }))
     return Registry(operators=tuple(operators))
+
+
+def all_equipment(v: Venues, profile: Profile) -> tuple[str, ...]:
+    """Every machine, table and terminal the simulator may put a bet on."""
+    found = []
+    for hall in v.establishments:
+        for game in profile.game_types:
+            for number in range(1, v.equipment_per_game + 1):
+                equipment = v.equipment(hall, game, number)
+                if equipment is not None:
+                    found.append(equipment)
+    return tuple(dict.fromkeys(found))
+
+
+def unregistered(v: Venues, profile: Profile) -> frozenset[str]:
+    """The demo's unregistered assets.
+
+    The last machine of each game in the last hall, and every site after the first (a mirror).
+    """
+    hidden: set[str] = set(v.sites[1:])
+    if v.establishments:
+        for game in profile.game_types:
+            equipment = v.equipment(v.establishments[-1], game, v.equipment_per_game)
+            if equipment is not None:
+                hidden.add(equipment)
+    return frozenset(hidden)

@@ -43,11 +43,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from pipeline import metrics
 from pipeline.kafka.config import consumer_config
+from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
 from sinks.clickhouse import queries
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
@@ -61,6 +63,7 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
 ATTEMPTS_AFTER_STOP = 3  # insert attempts still made once stop is set, before leaving the batch
 ERROR_LOG_INTERVAL_S = 30.0
+REGISTRY_CHECK_S = 5.0
 _EMPTY: frozenset[Any] = frozenset()
 
 
@@ -93,6 +96,9 @@ class ClickHouseSink:
             raise
         for name, count in counts.items():
             metrics.CLICKHOUSE_ROWS.labels(name).set(count)
+        self._registry_mtime: float | None = None
+        self._registry_checked = 0.0
+        self._sync_registry()
         self._codec = default_codec()
         self._archive = settings.topics.archive
         self._tax_events = settings.topics.tax_events
@@ -139,6 +145,7 @@ class ClickHouseSink:
                         self._flush(consumer)
                 if self._due():
                     self._flush(consumer)
+                self._sync_registry()
             self._flush(consumer)
         except _Abandoned:
             log.error("stopped while ClickHouse was failing: the pending batch was not stored and its "
@@ -153,6 +160,28 @@ class ClickHouseSink:
         self._close_consumer()
         if self._owns_client:
             self._client.close()
+
+    def _sync_registry(self) -> None:
+        """Copy the registry file into ClickHouse when it changed (regulatory reports join it)."""
+        now = time.monotonic()
+        if now - self._registry_checked < REGISTRY_CHECK_S:
+            return
+        self._registry_checked = now
+        path = self._s.registry_path
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return  # no registry yet: the reports show every operator and asset as unregistered
+        if mtime == self._registry_mtime:
+            return
+        try:
+            changed = sync_registry(self._client, self._db, Registry.load(path))
+        except Exception:  # a half-written or invalid file: keep the last copy, try again later
+            log.exception("could not copy the registry %s into ClickHouse; keeping the last copy", path)
+            return
+        self._registry_mtime = mtime
+        if changed:
+            log.info("registry %s copied into ClickHouse", path)
 
     def _require_consumer(self) -> Consumer:
         if self._consumer is None:

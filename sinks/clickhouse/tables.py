@@ -22,6 +22,9 @@ from typing import Any
 
 from clickhouse_connect.driver.binding import quote_identifier
 
+from sinks.clickhouse.registry_tables import create_registry_tables
+from sinks.clickhouse.rollups import create_rollups
+
 LC = "LowCardinality(String)"
 TIME = "DateTime64(6, 'UTC')"
 
@@ -309,6 +312,8 @@ def create_tables(client: Any, database: str) -> None:
         client.command(GGR_HOURLY_MV.format(db=db))
     for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
+    create_rollups(client, db)
+    create_registry_tables(client, database)
 
 
 def _backfill_ggr_hourly(client: Any, db: str) -> None:

@@ -1,0 +1,1 @@
+"""Reports over ClickHouse and the dashboards that show them (web, Grafana)."""

@@ -1,0 +1,108 @@
+"""Report parameters: parsed and checked from a query string, defaults filled in (pure, no I/O)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from dashboards.reports import GRANULARITIES
+
+SECOND_US = 1_000_000
+DAY_US = 86_400 * SECOND_US
+# DateTime (seconds, UInt32) ends in 2106; bounds past it would wrap inside ClickHouse.
+MAX_US = 4_102_444_800 * SECOND_US  # 2100-01-01
+PRESETS_US = {"15m": 900 * SECOND_US, "1h": 3600 * SECOND_US, "24h": DAY_US, "7d": 7 * DAY_US,
+              "30d": 30 * DAY_US, "365d": 365 * DAY_US}
+DEFAULT_PRESET = "7d"
+
+
+class ParamError(ValueError):
+    """A parameter an analyst sent is not valid; the message says which and why."""
+
+
+class ReportParams(BaseModel):
+    """What every report takes; '' in a filter means all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    since_us: int
+    until_us: int
+    now_us: int
+    operator: str = Field("", max_length=128)
+    licence_kind: str = Field("", max_length=64)
+    game_type: str = Field("", max_length=64)
+    granularity: str = "hour"
+    silent_after_s: int = Field(900, ge=1)
+
+    @field_validator("granularity")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in GRANULARITIES:
+            raise ValueError(f"must be one of {', '.join(GRANULARITIES)}")
+        return v
+
+    def bind(self, database: str) -> dict[str, Any]:
+        """The parameters as ClickHouse binds them (``{name:Type}`` in the report SQL)."""
+        return {"db": database, **self.model_dump()}
+
+
+def parse(query: Mapping[str, str], now_us: int | None = None) -> ReportParams:
+    """Parameters from a query string: ``period`` (a preset such as 24h) or ``since``/``until``.
+
+    ``since``/``until`` are ISO 8601 times (UTC unless they carry an offset) or UTC µs. Without
+    ``granularity`` the buckets follow the period's length, so a chart has at most ~200 points.
+    """
+    now = int(time.time() * SECOND_US) if now_us is None else now_us
+    period = query.get("period", "")
+    if query.get("since") or query.get("until"):
+        since = _time(query.get("since", ""), "since", 0)
+        until = _time(query.get("until", ""), "until", now + DAY_US)
+    else:
+        preset = period or DEFAULT_PRESET
+        if preset == "all":
+            since, until = 0, now + DAY_US
+        elif preset in PRESETS_US:
+            since, until = now - PRESETS_US[preset], now + DAY_US
+        else:
+            raise ParamError(f"period must be one of {', '.join([*PRESETS_US, 'all'])}, not {preset!r}")
+    if since >= until:
+        raise ParamError("since must be before until")
+    until = min(until, MAX_US)
+    granularity = query.get("granularity") or auto_granularity(until - since if since else now - _EPOCH_2020)
+    try:
+        return ReportParams(since_us=max(since, 0), until_us=until, now_us=now,
+                            operator=query.get("operator", ""), licence_kind=query.get("licence_kind", ""),
+                            game_type=query.get("game_type", ""), granularity=granularity,
+                            silent_after_s=int(query.get("silent_after_s") or 900))
+    except ValueError as exc:  # pydantic's ValidationError is one
+        raise ParamError(str(exc).replace("\n", "; ")) from exc
+
+
+_EPOCH_2020 = 1_577_836_800 * SECOND_US
+
+
+def auto_granularity(span_us: int) -> str:
+    """The finest bucket that keeps a chart of ``span_us`` under about 200 points."""
+    for name, size in (("minute", 60 * SECOND_US), ("hour", 3600 * SECOND_US), ("day", DAY_US)):
+        if span_us // size <= 200:
+            return name
+    return "month"
+
+
+def _time(text: str, name: str, default: int) -> int:
+    if not text:
+        return default
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ParamError(f"{name}: {text!r} is neither an ISO 8601 time nor UTC microseconds") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds

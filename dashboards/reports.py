@@ -1,0 +1,502 @@
+"""The eleven reports, in four groups, as named and documented ClickHouse queries.
+
+Every report is one SQL query over the sink's tables and rollups (never a scan of ``events``:
+see ``sinks/clickhouse/rollups.py``), with the same parameters, bound by ClickHouse itself:
+
+- ``since_us``, ``until_us``: the period, UTC microseconds, ``[since, until)``. Reports over
+  hourly rollups take the hours that start in it, minute rollups the minutes, daily the days.
+- ``now_us``: the moment "silent for" and "last 5 minutes" are measured from.
+- ``operator``, ``licence_kind``, ``game_type``: filters; '' means all. A report that has no
+  such column filters operators through the licence registry, or ignores the filter (its
+  ``filters`` say which apply).
+- ``granularity``: time buckets of the time-series reports (``minute``, ``hour``, ``day``,
+  ``month``, ``kyiv_day``, ``kyiv_month``).
+- ``silent_after_s``: how long without events makes a licensed operator silent.
+
+Money is Int64 kopecks and counts are integers; ratios (shares, RTP, rates) are Float64 and
+labelled as such. The SQL is plain ClickHouse, so it runs unchanged on a server and on chdb;
+Grafana panels are generated from it (``dashboards/grafana_gen.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS
+
+GROUPS = {
+    "operational": "Operational",
+    "regulatory": "Regulatory",
+    "analytical": "Analytical",
+    "financial": "Financial",
+}
+FILTERS = ("operator", "licence_kind", "game_type")
+GRANULARITIES = ("minute", "hour", "day", "month", "kyiv_day", "kyiv_month")
+# Rejection reasons that mean "an activity the operator is not licensed for".
+UNLICENSED_REASONS = ("unknown_licence", "licence_kind_mismatch", "licence_inactive", "channel_not_allowed")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    kind: str = "text"  # text | count | money (kopecks) | ratio | percent | time | duration_us
+
+
+@dataclass(frozen=True)
+class Chart:
+    type: str  # bar | line
+    x: str  # column on the x axis (categories, or time for line)
+    y: tuple[str, ...]  # columns plotted
+    series: str | None = None  # a column whose values split y into one series each
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    group: str
+    title: str
+    description: str
+    sql: str
+    columns: tuple[Column, ...]
+    chart: Chart | None
+    filters: tuple[str, ...] = FILTERS
+    time_series: bool = False  # takes ``granularity``
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+# -- shared fragments --
+
+DB = "{db:Identifier}"
+
+
+def _ts(bound: str) -> str:
+    """A µs parameter as a DateTime, to compare with DateTime and Date columns of the rollups."""
+    return f"toDateTime(intDiv({{{bound}:Int64}}, 1000000), 'UTC')"
+
+
+def _period(column: str, date: bool = False) -> str:
+    lo, hi = _ts("since_us"), _ts("until_us")
+    if date:
+        lo, hi = f"toDate({lo})", f"toDate({hi})"
+    return f"{column} >= {lo} AND {column} < {hi}"
+
+
+def _period64(column: str) -> str:
+    return (f"{column} >= fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC') "
+            f"AND {column} < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')")
+
+
+OP = "({operator:String} = '' OR operator_id = {operator:String})"
+LK = "({licence_kind:String} = '' OR licence_kind = {licence_kind:String})"
+GT = "({game_type:String} = '' OR game_type = {game_type:String})"
+# Operators whose licence is of the filtered kind, for tables without a licence_kind column.
+LK_OP = ("({licence_kind:String} = '' OR operator_id IN (SELECT operator_id FROM " + DB
+         + ".registry_licences WHERE licence_kind = {licence_kind:String}))")
+NOW = "fromUnixTimestamp64Micro({now_us:Int64}, 'UTC')"
+NOW_S = "intDiv({now_us:Int64}, 1000000)"
+
+
+def _bucket(column: str) -> str:
+    """Start of ``column``'s (a UTC DateTime) time bucket, as UTC µs; Kyiv buckets are whole hours."""
+    return (f"toInt64(toUnixTimestamp(multiIf("
+            f"{{granularity:String}} = 'minute', toStartOfMinute({column}), "
+            f"{{granularity:String}} = 'hour', toStartOfHour({column}), "
+            f"{{granularity:String}} = 'day', toStartOfDay({column}), "
+            f"{{granularity:String}} = 'month', toDateTime(toStartOfMonth({column}), 'UTC'), "
+            f"{{granularity:String}} = 'kyiv_day', toStartOfDay({column}, 'Europe/Kyiv'), "
+            f"toDateTime(toStartOfMonth({column}, 'Europe/Kyiv'), 'Europe/Kyiv')))) * 1000000")
+
+
+_UNLICENSED = "(" + ", ".join(f"'{r}'" for r in UNLICENSED_REASONS) + ")"
+
+# Every operator the registry knows or the data mentions.
+_OPERATORS = f"""operators AS (
+    SELECT DISTINCT operator_id FROM (
+        SELECT operator_id FROM {DB}.registry_licences
+        UNION ALL SELECT operator_id FROM {DB}.source_seq
+        UNION ALL SELECT DISTINCT operator_id FROM {DB}.rejections WHERE operator_id != '')
+    WHERE {OP} AND {LK_OP})"""
+
+# Accepted events per operator in the period, last arrival ever, rate over the last 5 minutes.
+_INGEST = f"""ingest AS (
+    SELECT operator_id,
+           sumIf(events, {_period('minute')}) AS accepted,
+           sumIf(late_events, {_period('minute')}) AS late_events,
+           maxIf(max_delay_us, {_period('minute')}) AS max_delay_us,
+           max(last_received) AS last_received,
+           sumIf(events, minute >= toDateTime({NOW_S} - 300, 'UTC')) AS events_5m
+    FROM {DB}.ingest_minutely WHERE {OP} AND {LK_OP}
+    GROUP BY operator_id)"""
+
+_REJECTED = f"""rejected AS (
+    SELECT operator_id, count() AS rejected, countIf(reason IN {_UNLICENSED}) AS unlicensed,
+           max(processed_at) AS last_rejected
+    FROM {DB}.rejections WHERE {_period64('processed_at')} AND {OP} AND {LK_OP}
+    GROUP BY operator_id)"""
+
+# Missing sequence numbers per source: the accepted range less accepted and rejected seqs in it.
+_GAPS = f"""gaps AS (
+    SELECT s.operator_id AS operator_id, s.source_id AS source_id,
+           toInt64(s.max_seq - s.min_seq + 1) - toInt64(s.events)
+               - toInt64(length(arrayFilter(x -> x BETWEEN s.min_seq AND s.max_seq, r.seqs))) AS missing
+    FROM (SELECT operator_id, source_id, min(min_seq) AS min_seq, max(max_seq) AS max_seq,
+                 sum(events) AS events
+          FROM {DB}.source_seq WHERE {OP} AND {LK_OP} GROUP BY operator_id, source_id) AS s
+    LEFT JOIN (SELECT operator_id, source_id, groupUniqArray(toUInt64(seq)) AS seqs
+               FROM {DB}.rejections WHERE seq > 0 AND source_id != '' AND {OP}
+               GROUP BY operator_id, source_id) AS r
+      ON s.operator_id = r.operator_id AND s.source_id = r.source_id)"""
+
+_LICENCES = f"""licences AS (
+    SELECT operator_id, licence_id, licence_kind, valid_from, valid_to
+    FROM {DB}.registry_licences WHERE {OP} AND {LK})"""
+
+_UNREGISTERED = f"""unregistered AS (
+    SELECT operator_id, asset_type, asset_id, sum(events) AS events, sum(stakes) AS stakes,
+           min(first_seen) AS first_seen, max(last_seen) AS last_seen
+    FROM {DB}.assets_daily
+    WHERE {_period('day', date=True)} AND {OP} AND {LK} AND {GT}
+      AND (operator_id, asset_type, asset_id) NOT IN
+          (SELECT operator_id, asset_type, asset_id FROM {DB}.registry_assets)
+    GROUP BY operator_id, asset_type, asset_id)"""
+
+_GGR_PERIOD = f"{_period('hour')} AND {OP} AND {LK} AND {GT}"
+
+
+# -- operational --
+
+INGESTION_STATUS = Report(
+    name="ingestion_status", group="operational", title="Ingestion status per operator",
+    description="For every operator: events accepted and rejected in the period, the share rejected, "
+                "the accepted rate over the last 5 minutes, the last arrival and how long ago it was.",
+    sql=f"""
+WITH {_OPERATORS}, {_INGEST}, {_REJECTED}
+SELECT o.operator_id AS operator_id, i.accepted AS accepted, r.rejected AS rejected,
+       if(i.accepted + r.rejected = 0, 0,
+          round(100 * r.rejected / (i.accepted + r.rejected), 3)) AS rejected_pct,
+       round(i.events_5m / 300, 1) AS rate_per_s,
+       if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL, i.last_received) AS last_event,
+       if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL,
+          {NOW_S} - toInt64(toUnixTimestamp(i.last_received))) AS silent_for_s
+FROM operators AS o
+LEFT JOIN ingest AS i ON i.operator_id = o.operator_id
+LEFT JOIN rejected AS r ON r.operator_id = o.operator_id
+ORDER BY operator_id
+SETTINGS join_use_nulls = 0""",
+    columns=(Column("operator_id", "Operator"), Column("accepted", "Accepted", "count"),
+             Column("rejected", "Rejected", "count"), Column("rejected_pct", "Rejected %", "percent"),
+             Column("rate_per_s", "Events/s (last 5 min)", "ratio"),
+             Column("last_event", "Last event", "time"),
+             Column("silent_for_s", "Silent for (s)", "count")),
+    chart=Chart("bar", "operator_id", ("accepted", "rejected")),
+    filters=("operator", "licence_kind"),
+)
+
+DATA_QUALITY = Report(
+    name="data_quality", group="operational", title="Data quality",
+    description="Per operator and issue: rejections by reason code in the period, sequence numbers "
+                "missing now (gaps in a source's numbering), and late data (events received more than "
+                "an hour after they occurred; operators may send days late after an outage).",
+    sql=f"""
+WITH {_INGEST}, {_GAPS}
+SELECT operator_id, issue, category, toInt64(count) AS count, detail FROM (
+    SELECT operator_id, reason AS issue, 'rejection' AS category, count() AS count,
+           concat('last ', toString(max(processed_at))) AS detail
+    FROM {DB}.rejections WHERE {_period64('processed_at')} AND {OP} AND {LK_OP}
+    GROUP BY operator_id, reason
+    UNION ALL
+    SELECT operator_id, 'sequence_gap', 'gap', sum(missing),
+           concat(toString(countIf(missing > 0)), ' source(s) with gaps')
+    FROM gaps GROUP BY operator_id HAVING sum(missing) > 0
+    UNION ALL
+    SELECT operator_id, 'late_data', 'late', late_events,
+           concat('up to ', toString(round(max_delay_us / 3600e6, 1)), ' h late')
+    FROM ingest WHERE late_events > 0)
+ORDER BY operator_id, category, count DESC, issue""",
+    columns=(Column("operator_id", "Operator"), Column("issue", "Issue"), Column("category", "Category"),
+             Column("count", "Count", "count"), Column("detail", "Detail")),
+    chart=Chart("bar", "issue", ("count",), series="operator_id"),
+    filters=("operator", "licence_kind"),
+)
+
+SYSTEM_STATUS = Report(
+    name="system_status", group="operational", title="System status: throughput and latency",
+    description="Per time bucket: events accepted and their rate, and latency quantiles (t-digest, "
+                "approximate): from occurred to received by the pipeline (operators' delay), and from "
+                "received to queryable in ClickHouse (the pipeline's own). Consumer lag and errors come "
+                "from the Prometheus metrics (shown live beside this report, and in Grafana).",
+    sql=f"""
+SELECT {_bucket('minute')} AS bucket_us, sum(events) AS accepted,
+       round(sum(events) / greatest(1, dateDiff('second', min(minute), max(minute)) + 60), 1) AS rate_per_s,
+       toInt64({QMERGE}(delay_q)[1]) AS delay_p50_us, toInt64({QMERGE}(delay_q)[3]) AS delay_p99_us,
+       toInt64({QMERGE}(store_q)[1]) AS store_p50_us, toInt64({QMERGE}(store_q)[3]) AS store_p99_us
+FROM {DB}.ingest_minutely
+WHERE {_period('minute')} AND {OP} AND {LK_OP}
+GROUP BY bucket_us ORDER BY bucket_us""",
+    columns=(Column("bucket_us", "From", "time"), Column("accepted", "Accepted", "count"),
+             Column("rate_per_s", "Events/s", "ratio"),
+             Column("delay_p50_us", "Operator delay p50", "duration_us"),
+             Column("delay_p99_us", "Operator delay p99", "duration_us"),
+             Column("store_p50_us", "Pipeline latency p50", "duration_us"),
+             Column("store_p99_us", "Pipeline latency p99", "duration_us")),
+    chart=Chart("line", "bucket_us", ("rate_per_s",)),
+    filters=("operator", "licence_kind"), time_series=True,
+)
+
+# -- regulatory --
+
+LICENCE_COMPLIANCE = Report(
+    name="licence_compliance", group="regulatory", title="Silent operators and unlicensed activity",
+    description="Every licence in the registry (and every operator that sends without one): events in "
+                "the period, the last event and how long ago, and attempts at activity it is not "
+                "licensed for (rejected as unknown_licence, licence_kind_mismatch, licence_inactive or "
+                "channel_not_allowed). Status: silent when nothing arrived for silent_after_s.",
+    sql=f"""
+WITH {_LICENCES}, {_INGEST}, {_REJECTED}
+SELECT operator_id, licence_id, licence_kind, accepted, last_event, silent_for_s, unlicensed_attempts,
+       multiIf(licence_id = '', 'not in registry',
+               last_event IS NULL OR silent_for_s > {{silent_after_s:Int64}}, 'silent',
+               unlicensed_attempts > 0, 'unlicensed activity', 'ok') AS status
+FROM (
+    SELECT l.operator_id AS operator_id, l.licence_id AS licence_id, l.licence_kind AS licence_kind,
+           i.accepted AS accepted, r.unlicensed AS unlicensed_attempts,
+           if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL, i.last_received) AS last_event,
+           if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL,
+              {NOW_S} - toInt64(toUnixTimestamp(i.last_received))) AS silent_for_s
+    FROM licences AS l
+    LEFT JOIN ingest AS i ON i.operator_id = l.operator_id
+    LEFT JOIN rejected AS r ON r.operator_id = l.operator_id
+    UNION ALL
+    SELECT i.operator_id, '', '', i.accepted, r.unlicensed, i.last_received,
+           {NOW_S} - toInt64(toUnixTimestamp(i.last_received))
+    FROM ingest AS i LEFT JOIN rejected AS r ON r.operator_id = i.operator_id
+    WHERE i.operator_id NOT IN (SELECT operator_id FROM {DB}.registry_licences))
+ORDER BY status != 'ok' DESC, operator_id, licence_id
+SETTINGS join_use_nulls = 0""",
+    columns=(Column("operator_id", "Operator"), Column("licence_id", "Licence"),
+             Column("licence_kind", "Licence kind"), Column("accepted", "Events", "count"),
+             Column("last_event", "Last event", "time"), Column("silent_for_s", "Silent for (s)", "count"),
+             Column("unlicensed_attempts", "Unlicensed attempts", "count"), Column("status", "Status")),
+    chart=Chart("bar", "operator_id", ("unlicensed_attempts",)),
+    filters=("operator", "licence_kind"),
+)
+
+UNREGISTERED_ASSETS = Report(
+    name="unregistered_assets", group="regulatory",
+    title="Activity on unregistered equipment, sites and apps",
+    description="Establishments, equipment, websites and mobile apps that events in the period came "
+                "through but the operator's registry entry does not list: events, stakes, first and last "
+                "seen. Such events are accepted (the operation happened) and reported here.",
+    sql=f"""
+WITH {_UNREGISTERED}
+SELECT operator_id, asset_type, asset_id, events, stakes, first_seen, last_seen
+FROM unregistered
+ORDER BY operator_id, asset_type, events DESC, asset_id""",
+    columns=(Column("operator_id", "Operator"), Column("asset_type", "Type"), Column("asset_id", "Asset"),
+             Column("events", "Events", "count"), Column("stakes", "Stakes (UAH)", "money"),
+             Column("first_seen", "First seen", "time"), Column("last_seen", "Last seen", "time")),
+    chart=Chart("bar", "asset_id", ("events",)),
+)
+
+COMPLIANCE_ALERTS = Report(
+    name="compliance_alerts", group="regulatory", title="Compliance alerts",
+    description="One line per finding that needs a regulator's attention: silent licensed operators, "
+                "unlicensed activity, unregistered assets, winnings-tax discrepancies, a rejected share "
+                "above 5 %, missing sequence numbers, and data more than 72 hours late.",
+    sql=f"""
+WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_GAPS}, {_UNREGISTERED}
+SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
+    SELECT 'high' AS severity, 'silent_operator' AS alert, l.operator_id AS operator_id,
+           if(i.last_received = toDateTime64(0, 6, 'UTC'), -1,
+              {NOW_S} - toInt64(toUnixTimestamp(i.last_received))) AS value,
+           concat('licence ', l.licence_id, ': no events for ',
+                  if(value < 0, 'ever', concat(toString(value), ' s'))) AS detail
+    FROM licences AS l LEFT JOIN ingest AS i ON i.operator_id = l.operator_id
+    WHERE i.last_received = toDateTime64(0, 6, 'UTC')
+       OR {NOW_S} - toInt64(toUnixTimestamp(i.last_received)) > {{silent_after_s:Int64}}
+    UNION ALL
+    SELECT 'high', 'unlicensed_activity', operator_id, unlicensed,
+           'events rejected as outside the licence' FROM rejected WHERE unlicensed > 0
+    UNION ALL
+    SELECT 'high', 'unregistered_asset', operator_id, count(),
+           concat(arrayStringConcat(arraySlice(groupArray(asset_id), 1, 3), ', '),
+                  if(count() > 3, ', ...', ''))
+    FROM unregistered GROUP BY operator_id
+    UNION ALL
+    SELECT 'medium', 'tax_discrepancy', operator_id, count(),
+           concat('withheld off by ',
+                  toString(sum(abs(pit_withheld + military_withheld - pit_due - military_due))),
+                  ' kopecks in all')
+    FROM {DB}.tax_events
+    WHERE record_type = 'payout' AND discrepancy = 1 AND {_period64('occurred_at')} AND {OP} AND {LK}
+    GROUP BY operator_id
+    UNION ALL
+    SELECT 'medium', 'high_rejection_rate', r.operator_id, r.rejected,
+           concat(toString(round(100 * r.rejected / (r.rejected + i.accepted), 2)), ' % of events rejected')
+    FROM rejected AS r LEFT JOIN ingest AS i ON i.operator_id = r.operator_id
+    WHERE r.rejected / (r.rejected + i.accepted) > 0.05
+    UNION ALL
+    SELECT 'low', 'sequence_gaps', operator_id, sum(missing),
+           concat(toString(countIf(missing > 0)), ' source(s) missing sequence numbers')
+    FROM gaps GROUP BY operator_id HAVING sum(missing) > 0
+    UNION ALL
+    SELECT 'low', 'very_late_data', operator_id, intDiv(max_delay_us, 3600000000),
+           'hours late: beyond the 72 h operators have after an outage'
+    FROM ingest WHERE max_delay_us > 72 * 3600000000)
+ORDER BY severity = 'high' DESC, severity = 'medium' DESC, alert, operator_id
+SETTINGS join_use_nulls = 0""",
+    columns=(Column("severity", "Severity"), Column("alert", "Alert"), Column("operator_id", "Operator"),
+             Column("value", "Value", "count"), Column("detail", "Detail")),
+    chart=None,
+    filters=("operator", "licence_kind"),
+)
+
+# -- analytical --
+
+PLAYER_ACTIVITY = Report(
+    name="player_activity", group="analytical", title="Player activity by kind of gambling",
+    description="Per licence kind: active players (distinct pseudonymous bettors, exact), bets, bets per "
+                "player, stakes and the average stake, stake quantiles (t-digest, approximate) and the "
+                "number of bets in each stake band: " + "; ".join(STAKE_BAND_LABELS) + ".",
+    sql=f"""
+SELECT g.licence_kind AS licence_kind, g.players AS active_players, g.bets AS bets,
+       round(g.bets / greatest(g.players, 1), 2) AS bets_per_player, g.stakes AS stakes,
+       intDiv(g.stakes, greatest(g.bets, 1)) AS avg_stake,
+       toInt64(s.q[1]) AS stake_p50, toInt64(s.q[2]) AS stake_p90, toInt64(s.q[3]) AS stake_p99,
+       s.b1 AS band_1, s.b2 AS band_2, s.b3 AS band_3, s.b4 AS band_4, s.b5 AS band_5
+FROM (SELECT licence_kind, uniqExactMerge(players) AS players, sum(bets) AS bets, sum(stakes) AS stakes
+      FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD} GROUP BY licence_kind) AS g
+LEFT JOIN (SELECT licence_kind, {QMERGE}(stake_q) AS q, sum(band_1) AS b1, sum(band_2) AS b2,
+                  sum(band_3) AS b3, sum(band_4) AS b4, sum(band_5) AS b5
+           FROM {DB}.stakes_hourly WHERE {_GGR_PERIOD} GROUP BY licence_kind) AS s
+  ON s.licence_kind = g.licence_kind
+ORDER BY licence_kind""",
+    columns=(Column("licence_kind", "Kind"), Column("active_players", "Active players", "count"),
+             Column("bets", "Bets", "count"), Column("bets_per_player", "Bets per player", "ratio"),
+             Column("stakes", "Stakes (UAH)", "money"), Column("avg_stake", "Average stake (UAH)", "money"),
+             Column("stake_p50", "Stake p50 (UAH)", "money"), Column("stake_p90", "Stake p90 (UAH)", "money"),
+             Column("stake_p99", "Stake p99 (UAH)", "money"))
+    + tuple(Column(f"band_{i}", f"Bets {label}", "count") for i, label in enumerate(STAKE_BAND_LABELS, 1)),
+    chart=Chart("bar", "licence_kind", ("active_players",)),
+)
+
+MARKET_DYNAMICS = Report(
+    name="market_dynamics", group="analytical", title="Market dynamics: turnover, GGR, shares, concentration",
+    description="Per time bucket and operator: turnover (stakes accepted), GGR, the operator's share of "
+                "the bucket's turnover, and the market's concentration as the Herfindahl-Hirschman "
+                "index of turnover shares (0-10,000; above 2,500 is highly concentrated).",
+    sql=f"""
+SELECT bucket_us, operator_id, turnover, ggr, round(share, 2) AS share_pct,
+       round(sum(share * share) OVER (PARTITION BY bucket_us), 0) AS hhi
+FROM (SELECT bucket_us, operator_id, turnover, ggr,
+             100 * turnover / greatest(sum(turnover) OVER (PARTITION BY bucket_us), 1) AS share
+      FROM (SELECT {_bucket('hour')} AS bucket_us, operator_id, sum(stakes) AS turnover,
+                   sum(stakes) - sum(refunds) - sum(winnings) AS ggr
+            FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
+            GROUP BY bucket_us, operator_id))
+ORDER BY bucket_us, operator_id""",
+    columns=(Column("bucket_us", "From", "time"), Column("operator_id", "Operator"),
+             Column("turnover", "Turnover (UAH)", "money"), Column("ggr", "GGR (UAH)", "money"),
+             Column("share_pct", "Share of turnover %", "percent"), Column("hhi", "HHI", "ratio")),
+    chart=Chart("line", "bucket_us", ("turnover",), series="operator_id"),
+    time_series=True,
+)
+
+RETURN_TO_PLAYER = Report(
+    name="return_to_player", group="analytical", title="Return to player per game and per machine",
+    description="Winnings paid per kopeck of net stakes (stakes - refunds), in %, per operator and game "
+                "type, and per machine (equipment) in establishments. A machine far from its game's "
+                "RTP deserves a look.",
+    sql=f"""
+SELECT level, operator_id, licence_kind, game_type, equipment_id, bets, stakes, refunds, winnings,
+       if(stakes - refunds <= 0, NULL, round(100 * winnings / (stakes - refunds), 2)) AS rtp_pct
+FROM (
+    SELECT 'game' AS level, operator_id, licence_kind, game_type, '' AS equipment_id,
+           sum(bets) AS bets, sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings
+    FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
+    GROUP BY operator_id, licence_kind, game_type
+    UNION ALL
+    SELECT 'machine', operator_id, licence_kind, game_type, asset_id, sum(bets), sum(stakes),
+           sum(refunds), sum(winnings)
+    FROM {DB}.assets_daily
+    WHERE asset_type = 'equipment' AND {_period('day', date=True)} AND {OP} AND {LK} AND {GT}
+    GROUP BY operator_id, licence_kind, game_type, asset_id)
+ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id""",
+    columns=(Column("level", "Level"), Column("operator_id", "Operator"), Column("licence_kind", "Kind"),
+             Column("game_type", "Game"), Column("equipment_id", "Machine"), Column("bets", "Bets", "count"),
+             Column("stakes", "Stakes (UAH)", "money"), Column("refunds", "Refunds (UAH)", "money"),
+             Column("winnings", "Winnings (UAH)", "money"), Column("rtp_pct", "RTP %", "percent")),
+    chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id"),
+)
+
+# -- financial --
+
+GGR = Report(
+    name="ggr", group="financial", title="GGR per operator, licence kind and period",
+    description="GGR = stakes accepted - stakes refunded - winnings paid, per time bucket (Kyiv months "
+                "by default, as statements are), operator and licence kind; deposits and withdrawals "
+                "are wallet flows and not part of it.",
+    sql=f"""
+SELECT {_bucket('hour')} AS period_start_us, operator_id, licence_kind,
+       sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
+       stakes - refunds - winnings AS ggr, sum(bets) AS bets, sum(payouts) AS payouts
+FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
+GROUP BY period_start_us, operator_id, licence_kind
+ORDER BY period_start_us, operator_id, licence_kind""",
+    columns=(Column("period_start_us", "Period from", "time"), Column("operator_id", "Operator"),
+             Column("licence_kind", "Kind"), Column("stakes", "Stakes (UAH)", "money"),
+             Column("refunds", "Refunds (UAH)", "money"), Column("winnings", "Winnings (UAH)", "money"),
+             Column("ggr", "GGR (UAH)", "money"), Column("bets", "Bets", "count"),
+             Column("payouts", "Payouts", "count")),
+    chart=Chart("bar", "operator_id", ("ggr",)),
+    time_series=True,
+)
+
+TAXES = Report(
+    name="taxes", group="financial", title="Taxes: winnings tax withheld against computed, GGR tax due",
+    description="Per operator: payouts of winnings in the period, personal income tax and military "
+                "levy due (computed by the pipeline at the rates in force) against what the operator "
+                "withheld, the payouts flagged as discrepancies, and the GGR and GGR tax due of the "
+                "latest statement revision of every period that starts in the period.",
+    sql=f"""
+SELECT operator_id, payouts, winnings, pit_due, pit_withheld, military_due, military_withheld,
+       (pit_withheld + military_withheld) - (pit_due + military_due) AS withheld_minus_due,
+       discrepancies, ggr, ggr_tax_due, statements
+FROM (
+    SELECT operator_id, count() AS payouts, sum(amount) AS winnings, sum(pit_due) AS pit_due,
+           sum(pit_withheld) AS pit_withheld, sum(military_due) AS military_due,
+           sum(military_withheld) AS military_withheld, toInt64(sum(discrepancy)) AS discrepancies
+    FROM {DB}.tax_events
+    WHERE record_type = 'payout' AND {_period64('occurred_at')} AND {OP} AND {LK}
+    GROUP BY operator_id) AS p
+FULL OUTER JOIN (
+    SELECT operator_id, sum(ggr) AS ggr, sum(ggr_tax_due) AS ggr_tax_due, count() AS statements
+    FROM {DB}.ggr_statements
+    WHERE {_period64('period_start')} AND {OP} AND {LK_OP}
+    GROUP BY operator_id) AS s USING (operator_id)
+ORDER BY operator_id
+SETTINGS join_use_nulls = 0""",
+    columns=(Column("operator_id", "Operator"), Column("payouts", "Payouts", "count"),
+             Column("winnings", "Winnings (UAH)", "money"), Column("pit_due", "PIT due (UAH)", "money"),
+             Column("pit_withheld", "PIT withheld (UAH)", "money"),
+             Column("military_due", "Levy due (UAH)", "money"),
+             Column("military_withheld", "Levy withheld (UAH)", "money"),
+             Column("withheld_minus_due", "Withheld - due (UAH)", "money"),
+             Column("discrepancies", "Discrepancies", "count"), Column("ggr", "GGR (UAH)", "money"),
+             Column("ggr_tax_due", "GGR tax due (UAH)", "money"),
+             Column("statements", "Statements", "count")),
+    chart=Chart("bar", "operator_id", ("pit_due", "pit_withheld")),
+    filters=("operator", "licence_kind"),
+)
+
+REPORTS: tuple[Report, ...] = (
+    INGESTION_STATUS, DATA_QUALITY, SYSTEM_STATUS,
+    LICENCE_COMPLIANCE, UNREGISTERED_ASSETS, COMPLIANCE_ALERTS,
+    PLAYER_ACTIVITY, MARKET_DYNAMICS, RETURN_TO_PLAYER,
+    GGR, TAXES,
+)
+BY_NAME = {r.name: r for r in REPORTS}
