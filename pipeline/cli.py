@@ -82,6 +82,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard from this process (a ClickHouse server, or a chdb folder no worker holds)."""
+    import signal
+    import threading
+
+    from dashboards.web.server import Dashboard, DashboardServer
+    from sinks.clickhouse.client import ClickHouseUnavailableError, connect
+
+    settings = _settings()
+    try:
+        client = connect(settings.clickhouse)
+    except ClickHouseUnavailableError as exc:
+        print(f"dsom dashboard: {exc}.\nWith embedded chdb the worker running the ClickHouse sink serves "
+              f"the dashboard itself, at http://{settings.dashboard_host}:{settings.dashboard_port}",
+              file=sys.stderr)
+        return 2
+    port = args.port if args.port is not None else settings.dashboard_port
+    server = DashboardServer(Dashboard(client, settings.clickhouse.database),
+                             args.host or settings.dashboard_host, port).start()
+    print(f"dashboard on {server.url} (read-only; Ctrl-C stops it)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    client.close()
+    return 0
+
+
 def cmd_tax_service(args: argparse.Namespace) -> int:
     from pipeline.tax_service import print_ledger, read_ledger, save_ledger
 
@@ -189,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="print the ClickHouse summary (needs the chdb folder free)")
     rep.set_defaults(func=cmd_report)
+
+    dash = sub.add_parser("dashboard", help="serve the analysts' web dashboard (reads ClickHouse, read-only)")
+    dash.add_argument("--host", help="address to bind (default DSOM_DASHBOARD_HOST, 127.0.0.1)")
+    dash.add_argument("--port", type=int, help="port (default DSOM_DASHBOARD_PORT, 8050)")
+    dash.set_defaults(func=cmd_dashboard)
 
     ts = sub.add_parser("tax-service", help="read tax-events as the State Tax Service does")
     ts.add_argument("--store", help="also save the ledger (statements, totals) to this JSON file")

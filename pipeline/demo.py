@@ -81,9 +81,11 @@ def _secure(settings: Settings,
 
 
 def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = True) -> int:
+    from pipeline.core.model import LicenceKind
     from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
     from pipeline.operator.cli import run_simulator
-    from pipeline.operator.fleet import demo_registry
+    from pipeline.operator.fleet import LICENCE_FROM_US, demo_registry
+    from pipeline.registry import Licence, Operator, Registry
     from pipeline.security.bootstrap import init_pki
     from pipeline.summary import print_summary
 
@@ -113,7 +115,12 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         if tls:
             init_pki(settings)
         _kafka("start", settings.pki_dir if tls else None)
-        registry = demo_registry(1)
+        simulated = demo_registry(1)
+        # One more licensed operator that never sends: the regulatory reports show it as silent.
+        dormant = Operator(operator_id="op-bookmaker-2", name="Demo bookmaker 2 (silent)",
+                           licences=(Licence(licence_id="LIC-BK-0002", kind=LicenceKind.BOOKMAKING,
+                                             valid_from_us=LICENCE_FROM_US),))
+        registry = Registry(operators=(*simulated.operators, dormant))
         registry.save(settings.registry_path)
         operator_ids = [o.operator_id for o in registry.operators]
         admin = settings
@@ -121,8 +128,9 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         if tls:
             settings, admin, operators = _secure(settings, operator_ids)
         ensure_topics(admin, system_topics(admin) + operator_topics(admin, operator_ids))
-        print(f"== registry: {len(registry.operators)} operators, one per licence kind: "
-              + ", ".join(o.operator_id for o in registry.operators))
+        print(f"== registry: {len(simulated.operators)} streaming operators, one per licence kind ("
+              + ", ".join(o.operator_id for o in simulated.operators)
+              + f"), and {dormant.operator_id}, licensed but silent")
         log_path = RUN_DIR / "worker.log"
         worker = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "worker"],
@@ -132,11 +140,13 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         )
         print(f"== pipeline worker pid {worker.pid} (validator, tax and ClickHouse sink agents), "
               f"log {log_path}, metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
+        print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/operational "
+              "(reports refresh every 5 s while the stream runs)", flush=True)
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
         sim = threading.Thread(target=run_simulator, name="simulator", kwargs=dict(
-            settings=settings, registry=registry, rate=rate, seconds=seconds, bad_share=0.01,
+            settings=settings, registry=simulated, rate=rate, seconds=seconds, bad_share=0.01,
             duplicate_share=0.01, stop_event=stop, kafka_for=operators.get if tls else None))
         sim.start()
         started = time.monotonic()

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     worker_id: str = "worker-1"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464  # 0 disables the endpoint
+    # The analysts' web dashboard, served by the worker that runs the ClickHouse sink (it owns
+    # an embedded chdb folder) or by `dsom dashboard` against a ClickHouse server; 0 disables.
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8050
     # Ingest records per validator transaction: with 200-event batches, 10,000 events.
     batch_max_records: int = 50
 

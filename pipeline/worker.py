@@ -12,9 +12,13 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pipeline import metrics
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from dashboards.web.server import DashboardServer
 
 log = logging.getLogger(__name__)
 AGENTS = ("validator", "tax", "sink")
@@ -32,7 +36,7 @@ def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], 
     if name == "sink":
         from sinks.clickhouse.sink import ClickHouseSink
 
-        sink = ClickHouseSink(settings)
+        sink = ClickHouseSink(settings)  # creates the tables the dashboard reads
 
         def run(stop: threading.Event) -> None:
             try:
@@ -57,9 +61,9 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     signal.signal(signal.SIGINT, on_signal)
     metrics.serve(settings.metrics_host, settings.metrics_port)
     threads = []
-    for name in agents:
-        target = _agent_target(name, settings)
-
+    targets = [(name, _agent_target(name, settings)) for name in agents]
+    dashboard = _start_dashboard(settings) if "sink" in agents and settings.dashboard_port else None
+    for name, target in targets:
         def guarded(name: str = name, target: Callable[[threading.Event], None] = target) -> None:
             try:
                 target(stop)
@@ -76,4 +80,27 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     while any(t.is_alive() for t in threads):
         for t in threads:
             t.join(0.2)
+    if dashboard is not None:
+        dashboard.stop()
     return 1 if failures else 0
+
+
+def _start_dashboard(settings: Settings) -> DashboardServer | None:
+    """Serve the analysts' dashboard from this process, which owns the ClickHouse sink's database.
+
+    With embedded chdb no other process can read the folder, so this is where reports are
+    answered. A second client on the same folder in this process is allowed by chdb.
+    """
+    from dashboards.web.live import live_figures
+    from dashboards.web.server import Dashboard, DashboardServer
+    from sinks.clickhouse.client import connect
+
+    try:
+        server = DashboardServer(Dashboard(connect(settings.clickhouse), settings.clickhouse.database,
+                                           live_figures(settings)),
+                                 settings.dashboard_host, settings.dashboard_port).start()
+    except OSError as exc:  # a taken port must not stop the pipeline itself
+        log.error("dashboard not started on %s:%d: %s", settings.dashboard_host, settings.dashboard_port, exc)
+        return None
+    log.info("dashboard on %s", server.url)
+    return server

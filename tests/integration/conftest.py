@@ -69,6 +69,7 @@ def settings(tmp_path: Path) -> Settings:
         clickhouse={"dsn": f"chdb://{tmp_path / 'chdb'}", "batch_max_wait_s": 0.2},
         registry_path=tmp_path / "registry.json",
         metrics_port=free_port(),
+        dashboard_port=free_port(),
         worker_id="it-1",
         **({"pki_dir": Path(PKI)} if PKI else {}),
     )

@@ -35,7 +35,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A broker that requires client certificates and authorizes by ACL (started and stopped here)."""
     run = tmp_path_factory.mktemp("tls")
     settings = Settings(kafka={"bootstrap_servers": f"127.0.0.1:{PORT}"}, pki_dir=run / "pki",
-                        registry_path=run / "registry.json", metrics_port=0)
+                        registry_path=run / "registry.json", metrics_port=0, dashboard_port=0)
     init_pki(settings)
     env = {**os.environ, "DSOM_RUN_DIR": str(run), "DSOM_KAFKA_PORT": str(PORT),
            "DSOM_KAFKA_CONTROLLER_PORT": str(PORT + 1), "DSOM_KAFKA_PKI_DIR": str(settings.pki_dir)}
