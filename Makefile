@@ -13,9 +13,18 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup demo test unit lint bench kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup chromium demo test unit lint bench kafka-fetch kafka-start kafka-stop clean
 
-setup: $(STAMP) kafka-fetch
+setup: $(STAMP) kafka-fetch chromium
+
+# The dashboard's browser test drives Debian's Chromium with Playwright (Playwright's own browser
+# download cannot work offline). Installed once, as root or through sudo.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Chromium (Debian package) for the browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+		{ echo "could not install Chromium: run 'apt-get install chromium' as root" >&2; exit 1; }; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -49,6 +49,7 @@ class Chart:
     x: str  # column on the x axis (categories, or time for line)
     y: tuple[str, ...]  # columns plotted
     series: str | None = None  # a column whose values split y into one series each
+    only: tuple[str, str] | None = None  # (column, value): plot only the rows that have it
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,7 @@ ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id""",
              Column("game_type", "Game"), Column("equipment_id", "Machine"), Column("bets", "Bets", "count"),
              Column("stakes", "Stakes (UAH)", "money"), Column("refunds", "Refunds (UAH)", "money"),
              Column("winnings", "Winnings (UAH)", "money"), Column("rtp_pct", "RTP %", "percent")),
-    chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id"),
+    chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id", only=("level", "game")),
 )
 
 # -- financial --

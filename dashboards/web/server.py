@@ -99,7 +99,8 @@ def _describe(r: Report) -> dict[str, Any]:
     return {"name": r.name, "group": r.group, "title": r.title, "description": r.description,
             "columns": [{"name": c.name, "label": c.label, "kind": c.kind} for c in r.columns],
             "chart": None if r.chart is None else {"type": r.chart.type, "x": r.chart.x,
-                                                    "y": list(r.chart.y), "series": r.chart.series},
+                                                    "y": list(r.chart.y), "series": r.chart.series,
+                                                    "only": r.chart.only},
             "filters": list(r.filters), "time_series": r.time_series,
             "exports": list(EXPORT_FORMATS)}
 

@@ -108,8 +108,11 @@ function kindOf(report, name) { return (report.columns.find(c => c.name === name
 
 function drawChart(report, rows, box) {
   box.textContent = "";
-  if (!report.chart || rows.length === 0) return;
-  const c = report.chart, series = seriesOf(report, rows);
+  if (!report.chart) return;
+  const c = report.chart;
+  if (c.only) rows = rows.filter(r => String(r[c.only[0]]) === c.only[1]);
+  if (rows.length === 0) return;
+  const series = seriesOf(report, rows);
   const xs = [...new Set(rows.map(r => r[c.x]))];
   if (c.type === "line") xs.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const W = 900, H = 240, L = 70, R = 10, T = 10, B = 40;
