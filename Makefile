@@ -13,7 +13,7 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup chromium demo test unit lint bench kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean
 
 setup: $(STAMP) kafka-fetch chromium
 
@@ -61,6 +61,15 @@ bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init
 	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
 		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS)
+
+# Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
+REPORT_BENCH_EVENTS ?= 10000000
+report-bench: setup
+	$(BIN)/python -m dashboards.bench --events $(REPORT_BENCH_EVENTS)
+
+# Grafana dashboards are generated from the report catalog: regenerate after changing a report.
+grafana: $(STAMP)
+	$(BIN)/python -m dashboards.grafana_gen
 
 kafka-start:
 	@$(PYTHON) infra/kafka_local.py start

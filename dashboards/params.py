@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,11 +32,11 @@ class ReportParams(BaseModel):
     since_us: int
     until_us: int
     now_us: int
-    operator: str = Field("", max_length=128)
-    licence_kind: str = Field("", max_length=64)
-    game_type: str = Field("", max_length=64)
+    operator: Annotated[str, Field(max_length=128)] = ""
+    licence_kind: Annotated[str, Field(max_length=64)] = ""
+    game_type: Annotated[str, Field(max_length=64)] = ""
     granularity: str = "hour"
-    silent_after_s: int = Field(900, ge=1)
+    silent_after_s: Annotated[int, Field(ge=1)] = 900
 
     @field_validator("granularity")
     @classmethod
