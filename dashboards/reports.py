@@ -82,7 +82,10 @@ def _ts(bound: str) -> str:
 def _period(column: str, date: bool = False) -> str:
     lo, hi = _ts("since_us"), _ts("until_us")
     if date:
-        lo, hi = f"toDate({lo})", f"toDate({hi})"
+        # The days the period touches: up to the day of its last microsecond (a period ending
+        # inside a day, as Grafana's "now" does, would otherwise lose that day's activity).
+        last = "toDateTime(intDiv({until_us:Int64} - 1, 1000000), 'UTC')"
+        return f"{column} >= toDate({lo}) AND {column} <= toDate({last})"
     return f"{column} >= {lo} AND {column} < {hi}"
 
 
