@@ -115,6 +115,19 @@ def _bucket(column: str) -> str:
             f"toDateTime(toStartOfMonth({column}, 'Europe/Kyiv'), 'Europe/Kyiv')))) * 1000000")
 
 
+def _bucket_end_s(bucket_us: str) -> str:
+    """End of the bucket that starts at ``bucket_us`` (an expression, UTC µs), in UTC seconds."""
+    start = f"toDateTime(intDiv({bucket_us}, 1000000), 'UTC')"
+    kyiv = f"toDateTime(intDiv({bucket_us}, 1000000), 'Europe/Kyiv')"
+    return (f"toInt64(toUnixTimestamp(multiIf("
+            f"{{granularity:String}} = 'minute', {start} + INTERVAL 1 MINUTE, "
+            f"{{granularity:String}} = 'hour', {start} + INTERVAL 1 HOUR, "
+            f"{{granularity:String}} = 'day', {start} + INTERVAL 1 DAY, "
+            f"{{granularity:String}} = 'month', {start} + INTERVAL 1 MONTH, "
+            f"{{granularity:String}} = 'kyiv_day', {kyiv} + INTERVAL 1 DAY, "
+            f"{kyiv} + INTERVAL 1 MONTH)))")
+
+
 _UNLICENSED = "(" + ", ".join(f"'{r}'" for r in UNLICENSED_REASONS) + ")"
 
 # Every operator the registry knows or the data mentions.
@@ -126,15 +139,24 @@ _OPERATORS = f"""operators AS (
     WHERE {OP} AND {LK_OP})"""
 
 # Accepted events per operator in the period, last arrival ever, rate over the last 5 minutes.
+_RECENT = f"minute >= toDateTime({NOW_S} - 300, 'UTC') AND minute < toDateTime({NOW_S}, 'UTC')"
+# Accepted events per operator in the period, the rate over the 5 minutes before now, and the
+# last arrival ever (from the tiny per-source rollup, so "silent for" reads no per-minute rows
+# outside the period).
 _INGEST = f"""ingest AS (
-    SELECT operator_id,
-           sumIf(events, {_period('minute')}) AS accepted,
-           sumIf(late_events, {_period('minute')}) AS late_events,
-           maxIf(max_delay_us, {_period('minute')}) AS max_delay_us,
-           max(last_received) AS last_received,
-           sumIf(events, minute >= toDateTime({NOW_S} - 300, 'UTC')) AS events_5m
-    FROM {DB}.ingest_minutely WHERE {OP} AND {LK_OP}
-    GROUP BY operator_id)"""
+    SELECT s.operator_id AS operator_id, m.accepted AS accepted, m.late_events AS late_events,
+           m.max_delay_us AS max_delay_us, s.last_received AS last_received, m.events_5m AS events_5m
+    FROM (SELECT operator_id, max(last_received) AS last_received FROM {DB}.source_seq
+          WHERE {OP} AND {LK_OP} GROUP BY operator_id) AS s
+    LEFT JOIN (
+        SELECT operator_id,
+               sumIf(events, {_period('minute')}) AS accepted,
+               sumIf(late_events, {_period('minute')}) AS late_events,
+               maxIf(max_delay_us, {_period('minute')}) AS max_delay_us,
+               sumIf(events, {_RECENT}) AS events_5m
+        FROM {DB}.ingest_minutely
+        WHERE (({_period('minute')}) OR ({_RECENT})) AND {OP} AND {LK_OP}
+        GROUP BY operator_id) AS m ON m.operator_id = s.operator_id)"""
 
 _REJECTED = f"""rejected AS (
     SELECT operator_id, count() AS rejected, countIf(reason IN {_UNLICENSED}) AS unlicensed,
@@ -229,18 +251,25 @@ ORDER BY operator_id, category, count DESC, issue""",
 
 SYSTEM_STATUS = Report(
     name="system_status", group="operational", title="System status: throughput and latency",
-    description="Per time bucket: events accepted and their rate, and latency quantiles (t-digest, "
+    description="Per time bucket: events accepted and their rate (over the part of the bucket inside "
+                "the period and before now), and latency quantiles (t-digest, "
                 "approximate): from occurred to received by the pipeline (operators' delay), and from "
                 "received to queryable in ClickHouse (the pipeline's own). Consumer lag and errors come "
                 "from the Prometheus metrics (shown live beside this report, and in Grafana).",
     sql=f"""
-SELECT {_bucket('minute')} AS bucket_us, sum(events) AS accepted,
-       round(sum(events) / greatest(1, dateDiff('second', min(minute), max(minute)) + 60), 1) AS rate_per_s,
-       toInt64({QMERGE}(delay_q)[1]) AS delay_p50_us, toInt64({QMERGE}(delay_q)[3]) AS delay_p99_us,
-       toInt64({QMERGE}(store_q)[1]) AS store_p50_us, toInt64({QMERGE}(store_q)[3]) AS store_p99_us
-FROM {DB}.ingest_minutely
-WHERE {_period('minute')} AND {OP} AND {LK_OP}
-GROUP BY bucket_us ORDER BY bucket_us""",
+SELECT bucket_us, accepted,
+       -- over the part of the bucket inside the period and before now (the current bucket is partial)
+       round(accepted / greatest(1,
+           least({_bucket_end_s('bucket_us')}, intDiv({{until_us:Int64}}, 1000000), {NOW_S})
+           - greatest(intDiv(bucket_us, 1000000), intDiv({{since_us:Int64}}, 1000000))), 1) AS rate_per_s,
+       delay_p50_us, delay_p99_us, store_p50_us, store_p99_us
+FROM (SELECT {_bucket('minute')} AS bucket_us, sum(events) AS accepted,
+             toInt64({QMERGE}(delay_q)[1]) AS delay_p50_us, toInt64({QMERGE}(delay_q)[3]) AS delay_p99_us,
+             toInt64({QMERGE}(store_q)[1]) AS store_p50_us, toInt64({QMERGE}(store_q)[3]) AS store_p99_us
+      FROM {DB}.ingest_minutely
+      WHERE {_period('minute')} AND {OP} AND {LK_OP}
+      GROUP BY bucket_us)
+ORDER BY bucket_us""",
     columns=(Column("bucket_us", "From", "time"), Column("accepted", "Accepted", "count"),
              Column("rate_per_s", "Events/s", "ratio"),
              Column("delay_p50_us", "Operator delay p50", "duration_us"),

@@ -311,6 +311,10 @@ def test_system_status(ch: Any) -> None:
         (at(22, 30), 1, 0.0), (at(22, 31), 1, 0.0), (at(22, 40), 1, 0.0), (at(23, 57), 30, 0.5)]
     assert run(ch, "system_status", "bucket_us", "accepted", licence_kind="ONLINE_CASINO") == [
         (H21, 3), (H22, 2), (H23, 2)]
+    # The rate is over the part of the bucket inside the period (and before now): op-b's 30
+    # deposits of 23:57 in the 23:00 hour, with the period 23:57-24:00, are 30 / 180 s = 0.17/s.
+    assert run(ch, "system_status", "bucket_us", "accepted", "rate_per_s", operator="op-b",
+               since_us=at(23, 57)) == [(H23, 30, 0.2)]
 
 
 # -- regulatory --
