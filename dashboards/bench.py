@@ -63,8 +63,8 @@ SELECT
     concat('p_', toString(h % 200000)) AS player_ref,
     toInt64(500 + (h % 50000) * (1 + (h % 7 = 0) * 20)) AS amount,
     'UAH' AS currency,
-    fromUnixTimestamp64Micro(toInt64({start_us} + intDiv(n * {span_us}, {total}))) AS occurred_at,
-    fromUnixTimestamp64Micro(toInt64({start_us} + intDiv(n * {span_us}, {total})
+    fromUnixTimestamp64Micro(toInt64({start_us} + n * {step_us})) AS occurred_at,
+    fromUnixTimestamp64Micro(toInt64({start_us} + n * {step_us}
         + if(h % 1000 = 0, 7200000000, 500000 + h % 2000000))) AS received_at,
     if(kind = 'WIN', intDiv(amount * 18 + 50, 100), 0) AS tax_withheld_pit,
     if(kind = 'WIN', intDiv(amount * 5 + 50, 100), 0) AS tax_withheld_military,
@@ -94,7 +94,7 @@ SELECT concat('op-', leftPad(toString(number % {operators}), 3, '0')), '', NULL,
        concat('x', toString(number)),
        ['unknown_licence', 'future_time', 'absurd_amount', 'missing_field', 'unknown_bet'][number % 5 + 1],
        '', 'BET', 100, NULL,
-       fromUnixTimestamp64Micro(toInt64({start_us} + intDiv(number * {span_us}, {count}))),
+       fromUnixTimestamp64Micro(toInt64({start_us} + number * {step_us})),
        'bench.ingest', 0, number, 'bench.receipts', 0, number
 FROM numbers({count})
 """
@@ -120,16 +120,18 @@ def fill(client: Any, events: int, start_us: int, span_us: int) -> None:
     started = time.monotonic()
     for first in range(0, events, CHUNK):
         count = min(CHUNK, events - first)
+        # n * step, not n * span / total: the product of the latter overflows 64 bits at 100 M events
         client.command(EVENTS_SELECT.format(db=DB, kinds="['" + "','".join(KINDS) + "']", first=first,
-                                            count=count, total=events, start_us=start_us, span_us=span_us,
+                                            count=count, start_us=start_us, step_us=span_us // events,
                                             operators=OPERATORS))
         client.command(PAYOUTS_SELECT.format(db=DB, first=first, last=first + count))
         done = first + count
         rate = done / max(time.monotonic() - started, 1e-9)
         print(f"  filled {done:>12,} of {events:,} events ({rate:,.0f}/s, "
               f"{(events - done) / rate:,.0f} s left)", flush=True)
-    client.command(REJECTIONS_SELECT.format(db=DB, count=max(events // 200, 1), operators=OPERATORS,
-                                            start_us=start_us, span_us=span_us))
+    rejections = max(events // 200, 1)
+    client.command(REJECTIONS_SELECT.format(db=DB, count=rejections, operators=OPERATORS,
+                                            start_us=start_us, step_us=span_us // rejections))
     client.command(f"OPTIMIZE TABLE {DB}.ingest_minutely FINAL")  # as background merges would, in time
 
 
@@ -174,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse and meta.exists():
         info = json.loads(meta.read_text())
         now_us, events = info["now_us"], info["events"]
-        print(f"== reusing {events:,} events in {folder}")
+        print(f"== reusing {events:,} events in {folder} (rollups added since are built from them)")
+        t = time.monotonic()
+        create_tables(client, DB)
+        print(f"   ready in {time.monotonic() - t:,.0f} s")
     else:
         events = args.events
         days = args.days

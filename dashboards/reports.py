@@ -252,7 +252,8 @@ ORDER BY operator_id, category, count DESC, issue""",
 SYSTEM_STATUS = Report(
     name="system_status", group="operational", title="System status: throughput and latency",
     description="Per time bucket: events accepted and their rate (over the part of the bucket inside "
-                "the period and before now), and latency quantiles (t-digest, "
+                "the period and before now; buckets of an hour or more count the hours that start in "
+                "the period), and latency quantiles (t-digest, "
                 "approximate): from occurred to received by the pipeline (operators' delay), and from "
                 "received to queryable in ClickHouse (the pipeline's own). Consumer lag and errors come "
                 "from the Prometheus metrics (shown live beside this report, and in Grafana).",
@@ -261,13 +262,16 @@ SELECT bucket_us, accepted,
        -- over the part of the bucket inside the period and before now (the current bucket is partial)
        round(accepted / greatest(1,
            least({_bucket_end_s('bucket_us')}, intDiv({{until_us:Int64}}, 1000000), {NOW_S})
-           - greatest(intDiv(bucket_us, 1000000), intDiv({{since_us:Int64}}, 1000000))), 1) AS rate_per_s,
+           - greatest(intDiv(bucket_us, 1000000), intDiv({{since_us:Int64}}, 1000000))), 3) AS rate_per_s,
        delay_p50_us, delay_p99_us, store_p50_us, store_p99_us
-FROM (SELECT {_bucket('minute')} AS bucket_us, sum(events) AS accepted,
+FROM (SELECT {_bucket('t')} AS bucket_us, sum(events) AS accepted,
              toInt64({QMERGE}(delay_q)[1]) AS delay_p50_us, toInt64({QMERGE}(delay_q)[3]) AS delay_p99_us,
              toInt64({QMERGE}(store_q)[1]) AS store_p50_us, toInt64({QMERGE}(store_q)[3]) AS store_p99_us
-      FROM {DB}.ingest_minutely
-      WHERE {_period('minute')} AND {OP} AND {LK_OP}
+      FROM (SELECT minute AS t, events, delay_q, store_q FROM {DB}.ingest_minutely
+            WHERE {{granularity:String}} = 'minute' AND {_period('minute')} AND {OP} AND {LK_OP}
+            UNION ALL
+            SELECT hour, events, delay_q, store_q FROM {DB}.ingest_hourly
+            WHERE {{granularity:String}} != 'minute' AND {_period('hour')} AND {OP} AND {LK_OP})
       GROUP BY bucket_us)
 ORDER BY bucket_us""",
     columns=(Column("bucket_us", "From", "time"), Column("accepted", "Accepted", "count"),
@@ -360,13 +364,11 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
                   if(count() > 3, ', ...', ''))
     FROM unregistered GROUP BY operator_id
     UNION ALL
-    SELECT 'medium', 'tax_discrepancy', operator_id, count(),
-           concat('withheld off by ',
-                  toString(sum(abs(pit_withheld + military_withheld - pit_due - military_due))),
-                  ' kopecks in all')
-    FROM {DB}.tax_events
-    WHERE record_type = 'payout' AND discrepancy = 1 AND {_period64('occurred_at')} AND {OP} AND {LK}
-    GROUP BY operator_id
+    SELECT 'medium', 'tax_discrepancy', operator_id, sum(discrepancies),
+           concat('withheld off by ', toString(sum(discrepancy_kopecks)), ' kopecks in all')
+    FROM {DB}.tax_hourly
+    WHERE {_period('hour')} AND {OP} AND {LK}
+    GROUP BY operator_id HAVING sum(discrepancies) > 0
     UNION ALL
     SELECT 'medium', 'high_rejection_rate', r.operator_id, r.rejected,
            concat(toString(round(100 * r.rejected / (r.rejected + i.accepted), 2)), ' % of events rejected')
@@ -500,11 +502,11 @@ SELECT operator_id, payouts, winnings, pit_due, pit_withheld, military_due, mili
        (pit_withheld + military_withheld) - (pit_due + military_due) AS withheld_minus_due,
        discrepancies, ggr, ggr_tax_due, statements
 FROM (
-    SELECT operator_id, count() AS payouts, sum(amount) AS winnings, sum(pit_due) AS pit_due,
+    SELECT operator_id, toInt64(sum(payouts)) AS payouts, sum(winnings) AS winnings, sum(pit_due) AS pit_due,
            sum(pit_withheld) AS pit_withheld, sum(military_due) AS military_due,
-           sum(military_withheld) AS military_withheld, toInt64(sum(discrepancy)) AS discrepancies
-    FROM {DB}.tax_events
-    WHERE record_type = 'payout' AND {_period64('occurred_at')} AND {OP} AND {LK}
+           sum(military_withheld) AS military_withheld, toInt64(sum(discrepancies)) AS discrepancies
+    FROM {DB}.tax_hourly
+    WHERE {_period('hour')} AND {OP} AND {LK}
     GROUP BY operator_id) AS p
 FULL OUTER JOIN (
     SELECT operator_id, sum(ggr) AS ggr, sum(ggr_tax_due) AS ggr_tax_due, count() AS statements

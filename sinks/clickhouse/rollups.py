@@ -36,7 +36,8 @@ class Rollup:
     name: str
     columns: str  # the table's column list, in the view's SELECT order
     engine: str
-    select: str  # over {db}.events; its columns match ``columns`` by position
+    select: str  # over {db}.<source>; its columns match ``columns`` by position
+    source: str = "events"
 
     def table_ddl(self, db: str) -> str:
         return f"CREATE TABLE IF NOT EXISTS {db}.{self.name} ({self.columns})\n{self.engine}"
@@ -46,12 +47,15 @@ class Rollup:
                 + self.select.format(db=db))
 
 
-# Per minute of arrival: what each operator sent, how late, and how long the pipeline took to
-# make it queryable (the view runs at insert time, so now64() is the moment it is stored).
-INGEST_MINUTELY = Rollup(
-    name="ingest_minutely",
-    columns="""
-    minute DateTime('UTC'),
+def _ingest(name: str, unit: str, bucket: str) -> Rollup:
+    """Per ``unit`` of arrival: what each operator sent, how late, and how long until queryable.
+
+    The view runs at insert time, so now64() is the moment a row is stored.
+    """
+    return Rollup(
+        name=name,
+        columns=f"""
+    {unit} DateTime('UTC'),
     operator_id LowCardinality(String),
     kind LowCardinality(String),
     events SimpleAggregateFunction(sum, UInt64),
@@ -60,22 +64,27 @@ INGEST_MINUTELY = Rollup(
     last_occurred SimpleAggregateFunction(max, DateTime64(6, 'UTC')),
     late_events SimpleAggregateFunction(sum, UInt64),
     max_delay_us SimpleAggregateFunction(max, Int64),
-    delay_q AggregateFunction(""" + _Q + """, Int64),
-    store_q AggregateFunction(""" + _Q + """, Int64)""",
-    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(minute) "
-           f"ORDER BY (minute, operator_id, kind) SETTINGS {_DEDUP}",
-    select="""
-SELECT toStartOfMinute(received_at) AS minute, operator_id, kind, count() AS events,
+    delay_q AggregateFunction({_Q}, Int64),
+    store_q AggregateFunction({_Q}, Int64)""",
+        engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM({unit}) "
+               f"ORDER BY ({unit}, operator_id, kind) SETTINGS {_DEDUP}",
+        select=f"""
+SELECT {bucket}(received_at) AS {unit}, operator_id, kind, count() AS events,
        sum(amount) AS amount, max(received_at) AS last_received, max(occurred_at) AS last_occurred,
-       countIf(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at) > """
-           + str(LATE_AFTER_US) + """) AS late_events,
+       countIf(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at) > {LATE_AFTER_US})
+           AS late_events,
        max(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS max_delay_us,
-       """ + _QSTATE + """(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at))
-           AS delay_q,
-       """ + _QSTATE + """(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
-FROM {db}.events
-GROUP BY minute, operator_id, kind""",
-)
+       {_QSTATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
+       {_QSTATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
+FROM {{db}}.events
+GROUP BY {unit}, operator_id, kind""",
+    )
+
+
+# Per minute for the last minutes and short periods; per hour for long periods, where merging
+# per-minute quantile states would be slow (a week is 10,080 minutes per operator and kind).
+INGEST_MINUTELY = _ingest("ingest_minutely", "minute", "toStartOfMinute")
+INGEST_HOURLY = _ingest("ingest_hourly", "hour", "toStartOfHour")
 
 # Per source: the sequence range and how many events of it were accepted (events are unique
 # by (source, seq), so count() is exact); with the rejections, the range's gaps follow.
@@ -158,7 +167,39 @@ WHERE kind = 'BET'
 GROUP BY hour, operator_id, licence_kind, game_type""",
 )
 
-ROLLUPS: tuple[Rollup, ...] = (INGEST_MINUTELY, SOURCE_SEQ, ASSETS_DAILY, STAKES_HOURLY)
+# Per hour of the payout: the winnings tax due and withheld, from the pipeline's own tax events.
+TAX_HOURLY = Rollup(
+    name="tax_hourly",
+    source="tax_events",
+    columns="""
+    hour DateTime('UTC'),
+    operator_id LowCardinality(String),
+    licence_kind LowCardinality(String),
+    payouts SimpleAggregateFunction(sum, UInt64),
+    winnings SimpleAggregateFunction(sum, Int64),
+    pit_due SimpleAggregateFunction(sum, Int64),
+    pit_withheld SimpleAggregateFunction(sum, Int64),
+    military_due SimpleAggregateFunction(sum, Int64),
+    military_withheld SimpleAggregateFunction(sum, Int64),
+    discrepancies SimpleAggregateFunction(sum, UInt64),
+    discrepancy_kopecks SimpleAggregateFunction(sum, Int64)""",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(hour) "
+           f"ORDER BY (operator_id, licence_kind, hour) SETTINGS {_DEDUP}",
+    select="""
+SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licence_kind,
+       count() AS payouts, sum(amount) AS winnings, sum(pit_due) AS pit_due,
+       sum(pit_withheld) AS pit_withheld, sum(military_due) AS military_due,
+       sum(military_withheld) AS military_withheld, sum(discrepancy) AS discrepancies,
+       -- t.<column>: the column itself, not the sum of the same name above
+       sumIf(abs(t.pit_withheld + t.military_withheld - t.pit_due - t.military_due), t.discrepancy = 1)
+           AS discrepancy_kopecks
+FROM {db}.tax_events AS t
+WHERE record_type = 'payout'
+GROUP BY hour, operator_id, licence_kind""",
+)
+
+ROLLUPS: tuple[Rollup, ...] = (INGEST_MINUTELY, INGEST_HOURLY, SOURCE_SEQ, ASSETS_DAILY, STAKES_HOURLY,
+                               TAX_HOURLY)
 
 
 def create_rollups(client: Any, db: str) -> None:
@@ -173,7 +214,7 @@ def create_rollups(client: Any, db: str) -> None:
                                     f"WHERE database = {_literal(db)} AND name = '{rollup.name}_mv'"))
         if not exists:
             client.command(f"TRUNCATE TABLE {db}.{rollup.name}")
-            if int(client.command(f"SELECT count() FROM {db}.events")):
+            if int(client.command(f"SELECT count() FROM {db}.{rollup.source}")):
                 client.command(f"INSERT INTO {db}.{rollup.name} {rollup.select.format(db=db)}")
             client.command(rollup.view_ddl(db))
 

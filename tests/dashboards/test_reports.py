@@ -304,17 +304,18 @@ def test_system_status(ch: Any) -> None:
     assert run(ch, "system_status", "bucket_us", "accepted", granularity="kyiv_day") == [
         (NOV9_KYIV, 6), (NOV10_KYIV, 8 + 32)]
     assert run(ch, "system_status", "bucket_us", "accepted", granularity="day") == [(at(0), 46)]
-    # per minute for op-b: one event in each of 7 minutes, then 30 deposits in 23:57: 30 / 60 s = 0.5/s
+    # per minute for op-b: one event in each of 7 minutes (1 / 60 s), then 30 deposits in 23:57: 30 / 60 s
     assert run(ch, "system_status", "bucket_us", "accepted", "rate_per_s", granularity="minute",
                operator="op-b") == [
-        (at(21, 5), 1, 0.0), (at(21, 15), 1, 0.0), (at(21, 16), 1, 0.0), (at(22, 5), 1, 0.0),
-        (at(22, 30), 1, 0.0), (at(22, 31), 1, 0.0), (at(22, 40), 1, 0.0), (at(23, 57), 30, 0.5)]
+        (at(21, 5), 1, 0.017), (at(21, 15), 1, 0.017), (at(21, 16), 1, 0.017), (at(22, 5), 1, 0.017),
+        (at(22, 30), 1, 0.017), (at(22, 31), 1, 0.017), (at(22, 40), 1, 0.017), (at(23, 57), 30, 0.5)]
     assert run(ch, "system_status", "bucket_us", "accepted", licence_kind="ONLINE_CASINO") == [
         (H21, 3), (H22, 2), (H23, 2)]
-    # The rate is over the part of the bucket inside the period (and before now): op-b's 30
-    # deposits of 23:57 in the 23:00 hour, with the period 23:57-24:00, are 30 / 180 s = 0.17/s.
-    assert run(ch, "system_status", "bucket_us", "accepted", "rate_per_s", operator="op-b",
-               since_us=at(23, 57)) == [(H23, 30, 0.2)]
+    # The rate is over the part of the bucket inside the period (and before now): the day bucket
+    # holds 21:00-24:00, so 46 events / 10,800 s = 0.00426/s; op-b's 23:00 hour 30 / 3,600 s.
+    assert run(ch, "system_status", "rate_per_s", granularity="day") == [(0.004,)]
+    assert run(ch, "system_status", "bucket_us", "accepted", "rate_per_s", operator="op-b")[-1] == (
+        H23, 30, 0.008)
 
 
 # -- regulatory --
@@ -391,8 +392,9 @@ def test_compliance_alerts(ch: Any) -> None:
     assert run(ch, "compliance_alerts", "alert", "operator_id", "value", "detail", silent_after_s=200,
                licence_kind="ONLINE_CASINO")[0] == (
         "silent_operator", "op-a", 300, "licence LIC-A: no events for 300 s")
-    # before 23:00 op-a had no very late data yet (it arrived at 23:55), nor the discrepancy (22:31) of op-b
-    alerts = {(r[0], r[1]) for r in run(ch, "compliance_alerts", "alert", "operator_id", until_us=at(22, 30))}
+    # before 22:00 op-a had no very late data yet (it arrived at 23:55), nor op-b the discrepancy
+    # (22:31; tax figures come by the hour, so a period ending at 22:30 would still hold it)
+    alerts = {(r[0], r[1]) for r in run(ch, "compliance_alerts", "alert", "operator_id", until_us=at(22))}
     assert ("very_late_data", "op-a") not in alerts and ("tax_discrepancy", "op-b") not in alerts
     assert ("sequence_gaps", "op-a") in alerts  # gaps are as of now, whatever the period
 
