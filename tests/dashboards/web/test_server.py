@@ -1,0 +1,124 @@
+"""The dashboard's HTTP server on chdb, without a browser: routes, errors, exports, read-only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from pydantic import SecretStr
+
+from dashboards.reports import REPORTS
+from dashboards.web.server import Dashboard, DashboardServer
+from pipeline.settings import ClickHouseSettings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.tables import create_tables
+
+DB = "server_test"
+NOW_US = int(time.time()) * 1_000_000  # "period=all" ends a day after the real now
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder: Path = tmp_path_factory.mktemp("server") / "chdb"
+    client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{folder}"), database=DB))
+    try:
+        create_tables(client, DB)
+        rows = [("op-a", "s1", i, "BET" if i % 2 else "WIN", "ONLINE_CASINO", "slots", 1_000 * i)
+                for i in range(1, 11)]
+        client.insert("events", [list(r) + [NOW_US - 3_600_000_000] * 2 for r in rows], database=DB,
+                      column_names=["operator_id", "source_id", "seq", "kind", "licence_kind", "game_type",
+                                    "amount", "occurred_at", "received_at"],
+                      column_type_names=["LowCardinality(String)", "LowCardinality(String)", "UInt64",
+                                         "LowCardinality(String)", "LowCardinality(String)",
+                                         "LowCardinality(String)", "Int64", "DateTime64(6, 'UTC')",
+                                         "DateTime64(6, 'UTC')"])
+        app = Dashboard(client, DB, live=lambda: {"figures": [["events read", "10"]]})
+        srv = DashboardServer(app, "127.0.0.1", 0).start()
+        yield srv.url
+        srv.stop()
+    finally:
+        client.close()
+
+
+def get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as res:
+            return res.status, dict(res.headers), res.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_pages_and_static_files(server: str) -> None:
+    for group in ("operational", "regulatory", "analytical", "financial"):
+        status, headers, body = get(f"{server}/{group}")
+        assert status == 200 and headers["Content-Type"].startswith("text/html") and b"app.js" in body
+    status, headers, _ = get(f"{server}/static/app.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert get(f"{server}/")[0] == 200  # redirected to /operational
+    assert get(f"{server}/static/../server.py")[0] == 404  # nothing outside static/
+    assert get(f"{server}/static/%2e%2e/server.py")[0] == 404
+    assert get(f"{server}/admin")[0] == 404
+
+
+def test_catalog_lists_every_report_and_the_choices(server: str) -> None:
+    status, _, body = get(f"{server}/api/catalog")
+    catalog = json.loads(body)
+    assert status == 200
+    assert [r["name"] for r in catalog["reports"]] == [r.name for r in REPORTS]
+    assert catalog["choices"]["operator"] == ["op-a"]
+    assert catalog["choices"]["game_type"] == ["slots"]
+
+
+def test_report_json_csv_and_parquet_agree(server: str) -> None:
+    status, _, body = get(f"{server}/api/report/ggr?period=all")
+    rows = json.loads(body)["rows"]
+    # BETs 1,3,5,7,9 x 1,000 = 25,000 staked; WINs 2,4,6,8,10 x 1,000 = 30,000 paid
+    assert status == 200 and [(r["operator_id"], r["stakes"], r["winnings"], r["ggr"]) for r in rows] == [
+        ("op-a", 25_000, 30_000, -5_000)]
+    status, headers, body = get(f"{server}/api/report/ggr.csv?period=all")
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert 'filename="ggr-' in headers["Content-Disposition"]
+    assert [int(r["ggr"]) for r in csv.DictReader(io.StringIO(body.decode()))] == [-5_000]
+    status, headers, body = get(f"{server}/api/report/ggr.parquet?period=all")
+    assert status == 200 and body[:4] == b"PAR1"
+    assert pq.read_table(io.BytesIO(body)).column("ggr").to_pylist() == [-5_000]
+
+
+def test_bad_requests_get_a_reason(server: str) -> None:
+    status, _, body = get(f"{server}/api/report/ggr?period=fortnight")
+    assert status == 400 and "period must be one of" in json.loads(body)["error"]
+    status, _, body = get(f"{server}/api/report/ggr?since=yesterday")
+    assert status == 400 and "since" in json.loads(body)["error"]
+    status, _, body = get(f"{server}/api/report/ggr?granularity=week")
+    assert status == 400 and "granularity" in json.loads(body)["error"]
+    assert get(f"{server}/api/report/nope")[0] == 404
+    assert get(f"{server}/api/report/ggr.xlsx")[0] == 404
+
+
+def test_read_only(server: str) -> None:
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        status, _, body = get(f"{server}/api/report/ggr", method=method)
+        assert status == 405 and json.loads(body)["error"] == "the dashboard is read-only"
+
+
+def test_live_figures(server: str) -> None:
+    status, _, body = get(f"{server}/api/live")
+    assert status == 200 and json.loads(body) == {"available": True, "figures": [["events read", "10"]]}
+
+
+def test_every_report_answers_over_http(server: str) -> None:
+    for report in REPORTS:
+        status, _, body = get(f"{server}/api/report/{report.name}?period=all")
+        assert status == 200, (report.name, body[:300])
+        assert isinstance(json.loads(body)["rows"], list)
+
+
