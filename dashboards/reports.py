@@ -140,6 +140,9 @@ _OPERATORS = f"""operators AS (
 
 # Accepted events per operator in the period, last arrival ever, rate over the last 5 minutes.
 _RECENT = f"minute >= toDateTime({NOW_S} - 300, 'UTC') AND minute < toDateTime({NOW_S}, 'UTC')"
+# The first whole hour in the period, and the start of the hour the period ends in.
+_CEIL_SINCE = "toStartOfHour(toDateTime(intDiv({since_us:Int64} + 3599999999, 1000000), 'UTC'))"
+_FLOOR_UNTIL = "toStartOfHour(toDateTime(intDiv({until_us:Int64}, 1000000), 'UTC'))"
 # Accepted events per operator in the period, the rate over the 5 minutes before now, and the
 # last arrival ever (from the tiny per-source rollup, so "silent for" reads no per-minute rows
 # outside the period).
@@ -149,13 +152,22 @@ _INGEST = f"""ingest AS (
     FROM (SELECT operator_id, max(last_received) AS last_received FROM {DB}.source_seq
           WHERE {OP} AND {LK_OP} GROUP BY operator_id) AS s
     LEFT JOIN (
-        SELECT operator_id,
-               sumIf(events, {_period('minute')}) AS accepted,
-               sumIf(late_events, {_period('minute')}) AS late_events,
-               maxIf(max_delay_us, {_period('minute')}) AS max_delay_us,
-               sumIf(events, {_RECENT}) AS events_5m
-        FROM {DB}.ingest_minutely
-        WHERE (({_period('minute')}) OR ({_RECENT})) AND {OP} AND {LK_OP}
+        SELECT operator_id, sumIf(events, in_period) AS accepted,
+               sumIf(late_events, in_period) AS late_events, maxIf(max_delay_us, in_period) AS max_delay_us,
+               sumIf(events, recent) AS events_5m
+        FROM (
+            -- whole hours of the period from the hourly rollup, the minutes at its edges (and
+            -- the last 5 minutes) from the per-minute one: exact, and a long period reads
+            -- hours, not minutes
+            SELECT operator_id, events, late_events, max_delay_us, 1 AS in_period, 0 AS recent
+            FROM {DB}.ingest_hourly
+            WHERE hour >= {_CEIL_SINCE} AND hour < {_FLOOR_UNTIL} AND {OP} AND {LK_OP}
+            UNION ALL
+            SELECT operator_id, events, late_events, max_delay_us,
+                   {_period('minute')} AND (minute < {_CEIL_SINCE} OR minute >= {_FLOOR_UNTIL}), {_RECENT}
+            FROM {DB}.ingest_minutely
+            WHERE (({_period('minute')} AND (minute < {_CEIL_SINCE} OR minute >= {_FLOOR_UNTIL}))
+                   OR ({_RECENT})) AND {OP} AND {LK_OP})
         GROUP BY operator_id) AS m ON m.operator_id = s.operator_id)"""
 
 _REJECTED = f"""rejected AS (

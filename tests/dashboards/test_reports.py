@@ -318,6 +318,18 @@ def test_system_status(ch: Any) -> None:
         H23, 30, 0.008)
 
 
+def test_ingestion_counts_read_hours_and_edge_minutes_exactly(ch: Any) -> None:
+    """Whole hours come from the hourly rollup, the edges from the per-minute one: any period
+    gives the same count as summing the per-minute rows (system status by the minute)."""
+    for since, until in [(at(21, 10), at(23, 58)), (at(21, 16), at(21, 17)), (at(21), at(22, 31)),
+                         (at(22, 5), NOW), (at(20, 59), at(22, 40, 1))]:
+        by_operator = {op: n for op, n in run(ch, "ingestion_status", "operator_id", "accepted",
+                                              since_us=since, until_us=until) if n}
+        minutes = sum(n for n, in run(ch, "system_status", "accepted", granularity="minute",
+                                      since_us=since, until_us=until))
+        assert sum(by_operator.values()) == minutes > 0, (since, until)
+
+
 # -- regulatory --
 
 
