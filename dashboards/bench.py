@@ -1,7 +1,7 @@
 """How fast each report answers over a large table: ``make report-bench`` (REPORT_BENCH_EVENTS=100000000).
 
 Fills a fresh chdb folder with synthetic events made by ClickHouse itself (``numbers()``), so the
-materialized views build every rollup exactly as the sink's inserts do, plus the payout-tax rows
+rollups are built chunk by chunk exactly as the sink rolls up its batches, plus the payout-tax rows
 and rejections the reports read, and a registry; then runs each report several times over the
 whole period and over the last day, and prints the median and worst latency.
 """
@@ -25,6 +25,7 @@ from dashboards.run import run_report
 from pipeline.core.model import LicenceKind
 from pipeline.registry import Licence, Operator, Registry
 from sinks.clickhouse.registry_tables import sync_registry
+from sinks.clickhouse.rollups import roll_up
 from sinks.clickhouse.tables import create_tables
 
 RUN = Path(__file__).resolve().parent.parent / ".run" / "report-bench"
@@ -70,7 +71,8 @@ SELECT
     if(kind = 'WIN', intDiv(amount * 5 + 50, 100), 0) AS tax_withheld_military,
     concat('chain-', toString(op)) AS chain_id, n AS chain_index,
     toFixedString(substring(reinterpretAsString(cityHash64(n)), 1, 8), 32) AS hash,
-    'bench.archive' AS src_topic, toUInt16(n % 6) AS src_partition, intDiv(n, 500) AS src_offset
+    'bench.archive' AS src_topic, toUInt16(n % 6) AS src_partition, intDiv(n, 500) AS src_offset,
+    '{token}' AS ingest_token
 FROM (SELECT number AS n, cityHash64(number) AS h, h % {operators} AS op
       FROM numbers({first}, {count}))
 """
@@ -78,11 +80,11 @@ FROM (SELECT number AS n, cityHash64(number) AS h, h % {operators} AS op
 PAYOUTS_SELECT = """
 INSERT INTO {db}.tax_events (record_type, row_key, operator_id, receipt_id, licence_id, licence_kind,
     player_ref, occurred_at, amount, pit_rate_ppm, military_rate_ppm, pit_due, military_due, pit_withheld,
-    military_withheld, discrepancy, src_topic, src_partition, src_offset)
+    military_withheld, discrepancy, src_topic, src_partition, src_offset, ingest_token)
 SELECT 'payout', receipt_id, operator_id, receipt_id, licence_id, licence_kind, player_ref, occurred_at,
        amount, 180000, 50000, tax_withheld_pit, tax_withheld_military,
        tax_withheld_pit - (cityHash64(receipt_id) % 5000 = 0), tax_withheld_military,
-       cityHash64(receipt_id) % 5000 = 0, 'bench.tax-events', 0, chain_index
+       cityHash64(receipt_id) % 5000 = 0, 'bench.tax-events', 0, chain_index, '{token}'
 FROM {db}.events WHERE kind = 'WIN' AND chain_index >= {first} AND chain_index < {last}
 """
 
@@ -121,10 +123,14 @@ def fill(client: Any, events: int, start_us: int, span_us: int) -> None:
     for first in range(0, events, CHUNK):
         count = min(CHUNK, events - first)
         # n * step, not n * span / total: the product of the latter overflows 64 bits at 100 M events
+        # Each chunk is a batch as the sink stores one: rows tagged with a token, then rolled up.
+        token = f"bench-{first}"
         client.command(EVENTS_SELECT.format(db=DB, kinds="['" + "','".join(KINDS) + "']", first=first,
                                             count=count, start_us=start_us, step_us=span_us // events,
-                                            operators=OPERATORS))
-        client.command(PAYOUTS_SELECT.format(db=DB, first=first, last=first + count))
+                                            operators=OPERATORS, token=token))
+        client.command(PAYOUTS_SELECT.format(db=DB, first=first, last=first + count, token=token))
+        roll_up(client, DB, "events", token)
+        roll_up(client, DB, "tax_events", token)
         done = first + count
         rate = done / max(time.monotonic() - started, 1e-9)
         print(f"  filled {done:>12,} of {events:,} events ({rate:,.0f}/s, "
@@ -184,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         events = args.events
         days = args.days
         print(f"== filling {folder} with {events:,} synthetic events over {days} days, {OPERATORS} operators "
-              f"(ClickHouse generates them; the views build every rollup)")
+              f"(ClickHouse generates them; each chunk is rolled up as a sink batch)")
         t = time.monotonic()
         fill(client, events, now_us - days * DAY_US, days * DAY_US)
         print(f"   filled in {time.monotonic() - t:,.0f} s")

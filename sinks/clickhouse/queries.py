@@ -113,6 +113,22 @@ def stored_keys(client: Any, database: str, table: Table, tp: TP, first: int, la
     return keys
 
 
+BATCH_TOKENS = """
+SELECT DISTINCT ingest_token
+FROM {db:Identifier}.{table:Identifier}
+WHERE src_topic = {topic:String} AND src_partition = {partition:UInt16}
+  AND src_offset BETWEEN {first:UInt64} AND {last:UInt64} AND ingest_token != ''
+"""
+
+
+def batch_tokens(client: Any, database: str, table: Table, tp: TP, first: int, last: int) -> list[str]:
+    """The deduplication tokens of the batches whose rows of ``tp`` lie in ``[first, last]``."""
+    rows = client.query(BATCH_TOKENS, parameters={
+        "db": database, "table": table.name, "topic": tp[0], "partition": tp[1], "first": first,
+        "last": last}).result_rows
+    return sorted(str(r[0]) for r in rows)
+
+
 def _qualified(database: str, table: Table) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(table.name)}"
 

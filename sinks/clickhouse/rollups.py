@@ -1,15 +1,20 @@
-"""Pre-aggregated tables the reports read, kept by ClickHouse materialized views over ``events``.
+"""Pre-aggregated tables the reports read, filled by the sink batch by batch, exactly once.
 
 A report over 100 million events must answer in about a second, so no report scans ``events``:
 each reads a rollup whose rows are per hour, minute or day and per operator (and the few
-dimensions the report groups by). All rollups follow ``ggr_hourly``'s rules (see ``tables.py``):
+dimensions the report groups by).
 
-- AggregatingMergeTree with ``non_replicated_deduplication_window``, and the sink inserts with
-  ``deduplicate_blocks_in_dependent_materialized_views``: a retried ``events`` insert is dropped
-  here too, so nothing is counted twice.
-- A rollup whose view is missing (a database made by an earlier version, or a view dropped on
-  purpose) is emptied and rebuilt from ``events`` before its view is created.
-- Money is Int64 kopecks; durations are Int64 microseconds.
+Exactly once, across crashes. Every row the sink inserts carries its batch's deduplication
+token (``ingest_token``). After the batch is stored, :func:`roll_up` adds that batch's rows to
+every rollup: one ``INSERT ... SELECT ... WHERE ingest_token = <token>`` per rollup, under the
+token ``<token>-<rollup>``. A retry (the same batch after a failure, or after a crash before
+the Kafka offsets were committed: the sink finds the tokens of stored rows beyond the committed
+offsets) repeats those inserts under the same tokens, so ClickHouse drops the ones that landed
+and adds the ones that did not. Materialized views cannot do this: ClickHouse commits a view's
+part separately from the table's, so a crash between the two left a block out of the rollup
+for good (seen in the SIGKILL test once there were several views).
+
+Money is Int64 kopecks; durations are Int64 microseconds.
 """
 
 from __future__ import annotations
@@ -34,17 +39,25 @@ LATE_AFTER_US = 3600 * 1_000_000
 @dataclass(frozen=True)
 class Rollup:
     name: str
-    columns: str  # the table's column list, in the view's SELECT order
+    columns: str  # the table's column list, in the SELECT's order
     engine: str
-    select: str  # over {db}.<source>; its columns match ``columns`` by position
+    # Over {db}.<source> WHERE ({where}) (and the rollup's own conditions); columns as above.
+    select: str
     source: str = "events"
 
     def table_ddl(self, db: str) -> str:
         return f"CREATE TABLE IF NOT EXISTS {db}.{self.name} ({self.columns})\n{self.engine}"
 
-    def view_ddl(self, db: str) -> str:
-        return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{self.name}_mv TO {db}.{self.name} AS "
-                + self.select.format(db=db))
+    def insert(self, db: str, where: str) -> str:
+        select = self.select.format(db=db, where=where)
+        # Ordered by the group keys, so a repeat splits into the same parts in the same order
+        # (see ONE_BLOCK), whatever the order the stored rows are read in.
+        keys = select.rsplit("GROUP BY", 1)[1].strip()
+        return f"INSERT INTO {db}.{self.name} ({_names(self.columns)}) {select}\nORDER BY {keys}"
+
+
+def _names(columns: str) -> str:
+    return ", ".join(line.strip().split()[0] for line in columns.strip().split(",\n"))
 
 
 def _ingest(name: str, unit: str, bucket: str) -> Rollup:
@@ -77,9 +90,40 @@ SELECT {bucket}(received_at) AS {unit}, operator_id, kind, count() AS events,
        {_QSTATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
        {_QSTATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
 FROM {{db}}.events
+WHERE ({{where}})
 GROUP BY {unit}, operator_id, kind""",
     )
 
+
+# Rolling GGR windows: per operator x licence kind x game type x UTC hour. Kyiv's offset is
+# whole hours, so hours roll up exactly into Kyiv days and months. Only BET, WIN and REFUND are
+# GGR; deposits and withdrawals are wallet flows.
+GGR_HOURLY = Rollup(
+    name="ggr_hourly",
+    columns="""
+    hour DateTime('UTC'),
+    operator_id LowCardinality(String),
+    licence_kind LowCardinality(String),
+    game_type LowCardinality(String),
+    stakes SimpleAggregateFunction(sum, Int64),
+    refunds SimpleAggregateFunction(sum, Int64),
+    winnings SimpleAggregateFunction(sum, Int64),
+    bets SimpleAggregateFunction(sum, UInt64),
+    payouts SimpleAggregateFunction(sum, UInt64),
+    refund_count SimpleAggregateFunction(sum, UInt64),
+    players AggregateFunction(uniqExact, String)""",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(hour) "
+           f"ORDER BY (operator_id, licence_kind, game_type, hour) SETTINGS {_DEDUP}",
+    select="""
+SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licence_kind, game_type,
+       sumIf(amount, kind = 'BET') AS stakes, sumIf(amount, kind = 'REFUND') AS refunds,
+       sumIf(amount, kind = 'WIN') AS winnings, countIf(kind = 'BET') AS bets,
+       countIf(kind = 'WIN') AS payouts, countIf(kind = 'REFUND') AS refund_count,
+       uniqExactStateIf(player_ref, kind = 'BET') AS players
+FROM {db}.events
+WHERE kind IN ('BET', 'WIN', 'REFUND') AND ({where})
+GROUP BY hour, operator_id, licence_kind, game_type""",
+)
 
 # Per minute for the last minutes and short periods; per hour for long periods, where merging
 # per-minute quantile states would be slow (a week is 10,080 minutes per operator and kind).
@@ -102,6 +146,7 @@ SOURCE_SEQ = Rollup(
 SELECT operator_id, source_id, min(seq) AS min_seq, max(seq) AS max_seq, count() AS events,
        max(received_at) AS last_received
 FROM {db}.events
+WHERE ({where})
 GROUP BY operator_id, source_id""",
 )
 
@@ -134,6 +179,7 @@ SELECT toDate(occurred_at) AS day, operator_id, asset.1 AS asset_type, asset.2 A
 FROM {db}.events
 ARRAY JOIN arrayFilter(a -> a.2 != '', [('establishment', establishment_id), ('equipment', equipment_id),
                                         ('site', site_id), ('app', app_id)]) AS asset
+WHERE ({where})
 GROUP BY day, operator_id, asset_type, asset_id, licence_kind, game_type""",
 )
 
@@ -163,7 +209,7 @@ SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licen
        countIf(amount >= """ + str(STAKE_BANDS[3]) + """) AS band_5,
        max(amount) AS max_stake, """ + _QSTATE + """(amount) AS stake_q
 FROM {db}.events
-WHERE kind = 'BET'
+WHERE kind = 'BET' AND ({where})
 GROUP BY hour, operator_id, licence_kind, game_type""",
 )
 
@@ -194,32 +240,81 @@ SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licen
        sumIf(abs(t.pit_withheld + t.military_withheld - t.pit_due - t.military_due), t.discrepancy = 1)
            AS discrepancy_kopecks
 FROM {db}.tax_events AS t
-WHERE record_type = 'payout'
+WHERE record_type = 'payout' AND ({where})
 GROUP BY hour, operator_id, licence_kind""",
 )
 
-ROLLUPS: tuple[Rollup, ...] = (INGEST_MINUTELY, INGEST_HOURLY, SOURCE_SEQ, ASSETS_DAILY, STAKES_HOURLY,
-                               TAX_HOURLY)
+ROLLUPS: tuple[Rollup, ...] = (GGR_HOURLY, INGEST_MINUTELY, INGEST_HOURLY, SOURCE_SEQ, ASSETS_DAILY,
+                               STAKES_HOURLY, TAX_HOURLY)
+TOKEN_COLUMN = "ingest_token"
+# A token deduplicates the insert's blocks one by one, numbered in the order they come: a repeat
+# must produce the same blocks in the same order. One thread and one block do that (a batch's
+# roll-up is a few thousand rows at most); with parallel reading, a batch stored in two parts
+# (two months) rolled up as two blocks in either order, and a repeat counted twice (seen).
+ONE_BLOCK = {"max_threads": 1, "max_block_size": 1_000_000, "min_insert_block_size_rows": 1_000_000,
+             "max_insert_block_size": 1_000_000}
 
 
 def create_rollups(client: Any, db: str) -> None:
-    """Create every rollup and its view (idempotent); rebuild a rollup whose view is new.
+    """Create every rollup (idempotent); fill a new one from the rows already stored.
 
-    ``db`` is the quoted database name. Nothing else writes a rollup while its view is
-    missing, so emptying and refilling it is safe to repeat after a crash midway.
+    ``db`` is the quoted database name. A database made by an earlier version kept its rollups
+    with materialized views: the views are dropped (the sink rolls up itself now) and the data
+    kept, since the views had rolled up every row until then.
     """
     for rollup in ROLLUPS:
+        existed = _exists(client, db, rollup.name)
         client.command(rollup.table_ddl(db))
-        exists = int(client.command(f"SELECT count() FROM system.tables "
-                                    f"WHERE database = {_literal(db)} AND name = '{rollup.name}_mv'"))
-        if not exists:
-            client.command(f"TRUNCATE TABLE {db}.{rollup.name}")
-            if int(client.command(f"SELECT count() FROM {db}.{rollup.source}")):
-                client.command(f"INSERT INTO {db}.{rollup.name} {rollup.select.format(db=db)}")
-            client.command(rollup.view_ddl(db))
+        client.command(f"ALTER TABLE {db}.{rollup.name} MODIFY SETTING {_DEDUP}")
+        if _exists(client, db, f"{rollup.name}_mv"):
+            client.command(f"DROP VIEW {db}.{rollup.name}_mv")
+        elif not existed:
+            rebuild(client, db, rollup)
 
 
-def _literal(quoted_db: str) -> str:
-    """The database name as a string literal (``db`` arrives quoted as an identifier)."""
-    name = quoted_db[1:-1].replace("``", "`") if quoted_db.startswith("`") else quoted_db
-    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def rebuild(client: Any, db: str, rollup: Rollup) -> None:
+    """Empty ``rollup`` and fill it from every stored row (a new rollup; tests; repairs).
+
+    Not while the sink runs: its batches would be counted twice or missed.
+    """
+    client.command(f"TRUNCATE TABLE {db}.{rollup.name}")
+    if int(client.command(f"SELECT count() FROM {db}.{rollup.source}")):
+        client.command(rollup.insert(db, "1"))
+
+
+def rebuild_all(client: Any, db: str) -> None:
+    for rollup in ROLLUPS:
+        rebuild(client, db, rollup)
+
+
+def roll_up(client: Any, db: str, source: str, token: str, min_offset: int = 0) -> int:
+    """Add the rows of the batch stored under ``token`` in table ``source`` to its rollups.
+
+    Idempotent: each rollup's insert carries ``<token>-<rollup>``, so repeating it (a retry, a
+    recovery after a crash) changes nothing that already landed. ``min_offset`` (the lowest
+    source offset of the batch, when known) lets the offset index skip older parts. Returns
+    the number of rollups written to.
+    """
+    where = (f"{TOKEN_COLUMN} = {_literal(token)} AND src_offset >= {int(min_offset)}")
+    done = 0
+    for rollup in ROLLUPS:
+        if rollup.source != source:
+            continue
+        client.command(rollup.insert(db, where), settings={
+            "insert_deduplication_token": f"{token}-{rollup.name}", "insert_deduplicate": 1,
+            "async_insert": 0, **ONE_BLOCK})
+        done += 1
+    return done
+
+
+def _exists(client: Any, db: str, name: str) -> bool:
+    return bool(int(client.command(f"SELECT count() FROM system.tables "
+                                   f"WHERE database = {_literal(_unquote(db))} AND name = {_literal(name)}")))
+
+
+def _unquote(quoted_db: str) -> str:
+    return quoted_db[1:-1].replace("``", "`") if quoted_db.startswith("`") else quoted_db
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -50,6 +51,7 @@ from sinks.clickhouse import queries
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.registry_tables import sync_registry
+from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
 from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
@@ -85,6 +87,7 @@ class ClickHouseSink:
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self._s = settings
         self._db = settings.clickhouse.database
+        self._qdb = quote_identifier(self._db)
         self._client = client if client is not None else connect(settings.clickhouse)
         self._owns_client = client is None
         try:
@@ -278,21 +281,30 @@ class ClickHouseSink:
             batch.clear()
 
     def _insert(self, batch: TableBatch) -> None:
+        """Store the batch, then roll it up; retried as a whole until both are done.
+
+        A retry repeats the insert and the roll-up under the same tokens, so whatever landed
+        before is dropped by ClickHouse as a repeat and only what is missing is added.
+        """
         table = batch.table
-        # The last one makes a repeat dropped by `events` dropped by `ggr_hourly` too (the view
-        # runs on it anyway): see tables.py. It is the default in recent versions only.
-        settings = {"insert_deduplication_token": batch.token(), "insert_deduplicate": 1, "async_insert": 0,
-                    "deduplicate_blocks_in_dependent_materialized_views": 1}
+        token = batch.token()
+        settings = {"insert_deduplication_token": token, "insert_deduplicate": 1, "async_insert": 0}
         data = batch.columns.as_lists()
+        names, types = table.column_names, table.column_types
+        if table.tokened:
+            data = [*data, [token] * batch.rows]
+            names, types = (*names, TOKEN_COLUMN), (*types, "LowCardinality(String)")
+        min_offset = min((first for first, _ in batch.ranges.values()), default=0)
         attempt = 0
         delay = RETRY_FIRST_S
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                self._client.insert(table.name, data, column_names=table.column_names, database=self._db,
-                                    column_type_names=table.column_types, column_oriented=True,
-                                    settings=settings)
+                self._client.insert(table.name, data, column_names=names, database=self._db,
+                                    column_type_names=types, column_oriented=True, settings=settings)
+                if table.tokened:
+                    roll_up(self._client, self._qdb, table.name, token, min_offset)
             except Exception as exc:  # any failure: retry the very same rows with the same token
                 metrics.SINK_ERRORS.labels(table.name).inc()
                 if self._stop.is_set() and attempt >= ATTEMPTS_AFTER_STOP:
@@ -407,10 +419,27 @@ class ClickHouseSink:
                 positions[tp] = last + 1
             else:
                 self._resume[tp] = _Resume(last, keys)
+                self._roll_up_stored(tp, first, last)
                 log.info("%s[%d]: rows of offsets %d..%d are already stored (committed %s); reading "
                          "them again and leaving those rows out", tp[0], tp[1], first, last,
                          done if done >= 0 else "(none)")
         return positions
+
+    def _roll_up_stored(self, tp: TP, first: int, last: int) -> None:
+        """Finish the roll-up of every batch stored in ``tp`` after its committed offset.
+
+        The process may have died between storing a batch and rolling it up (or midway through
+        the rollups): rolling up again under the batch's tokens adds exactly what is missing.
+        """
+        table = self._table_of(tp[0])
+        if not table.tokened:
+            return
+        tokens = self._retry(partial(queries.batch_tokens, self._client, self._db, table, tp, first, last))
+        for token in tokens:
+            self._retry(partial(roll_up, self._client, self._qdb, table.name, token))
+        if tokens:
+            log.info("%s[%d]: rolled up again %d stored batch(es) after the committed offset",
+                     tp[0], tp[1], len(tokens))
 
     def _table_of(self, topic: str) -> Table:
         if topic == self._archive:

@@ -23,10 +23,12 @@ from typing import Any
 from clickhouse_connect.driver.binding import quote_identifier
 
 from sinks.clickhouse.registry_tables import create_registry_tables
-from sinks.clickhouse.rollups import create_rollups
+from sinks.clickhouse.rollups import TOKEN_COLUMN, create_rollups
 
 LC = "LowCardinality(String)"
 TIME = "DateTime64(6, 'UTC')"
+# A bloom filter finds a batch's rows by its token among the newest parts without a scan.
+TOKEN_INDEX = f"INDEX {TOKEN_COLUMN}_bloom {TOKEN_COLUMN} TYPE bloom_filter GRANULARITY 4"
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Table:
     # Columns added after the table first shipped: ``create_tables`` adds them to an existing
     # table (old rows get the type's default). Any other difference is a SchemaMismatchError.
     added_later: tuple[str, ...] = ()
+    # Rows carry their batch's deduplication token (``ingest_token``, set at insert, not built
+    # by rows.py): the sink rolls each batch up by it, exactly once (see rollups.py).
+    tokened: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -62,9 +67,12 @@ class Table:
         return tuple(c.type for c in self.columns)
 
     def ddl(self, database: str) -> str:
-        body = ",\n    ".join([c.ddl() for c in self.columns] + list(self.elements))
+        body = ",\n    ".join([c.ddl() for c in self.columns] + list(self._token_ddl()) + list(self.elements))
         return (f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{quote_identifier(self.name)}"
                 f" (\n    {body}\n)\n{self.engine}")
+
+    def _token_ddl(self) -> tuple[str, ...]:
+        return (f"{TOKEN_COLUMN} {LC}", TOKEN_INDEX) if self.tokened else ()
 
 
 _SRC_ELEMENTS = (
@@ -123,6 +131,7 @@ EVENTS = Table(
             "ORDER BY (operator_id, kind, occurred_at)\n"
             "SETTINGS non_replicated_deduplication_window = 10000"),
     key_column="chain_index",
+    tokened=True,
 )
 
 REJECTIONS = Table(
@@ -205,57 +214,10 @@ TAX_EVENTS = Table(
             "SETTINGS non_replicated_deduplication_window = 10000"),
     key_column="row_key",
     added_later=("player_ref",),
+    tokened=True,
 )
 
 TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS)
-
-# Rolling GGR windows: per operator x licence kind x game type x UTC hour, kept by ClickHouse
-# from `events`. Kyiv's offset is whole hours, so hours roll up exactly into Kyiv days and months.
-#
-# Exactly once: a repeated insert into `events` (a retry with the same deduplication token) is
-# dropped there, but ClickHouse still runs the view on it and hands the view's block on to
-# `ggr_hourly` (measured on chdb 26.9: every retried batch counted twice). So `ggr_hourly`
-# deduplicates too: with `non_replicated_deduplication_window` and
-# `deduplicate_blocks_in_dependent_materialized_views` (the sink sets it on every insert), the
-# view's block gets an ID derived from the `events` block's, and the repeat is dropped there as
-# well. Distinct inserts whose aggregates happen to be equal keep distinct IDs (checked).
-GGR_HOURLY = """
-CREATE TABLE IF NOT EXISTS {db}.ggr_hourly (
-    hour DateTime('UTC'),
-    operator_id LowCardinality(String),
-    licence_kind LowCardinality(String),
-    game_type LowCardinality(String),
-    stakes SimpleAggregateFunction(sum, Int64),
-    refunds SimpleAggregateFunction(sum, Int64),
-    winnings SimpleAggregateFunction(sum, Int64),
-    bets SimpleAggregateFunction(sum, UInt64),
-    payouts SimpleAggregateFunction(sum, UInt64),
-    refund_count SimpleAggregateFunction(sum, UInt64),
-    players AggregateFunction(uniqExact, String)
-)
-ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(hour)
-ORDER BY (operator_id, licence_kind, game_type, hour)
-SETTINGS non_replicated_deduplication_window = 10000
-"""
-
-# Tables made before the setting above was added get it here (idempotent).
-GGR_HOURLY_DEDUP = "ALTER TABLE {db}.ggr_hourly MODIFY SETTING non_replicated_deduplication_window = 10000"
-
-# Only BET, WIN and REFUND are GGR; deposits and withdrawals are wallet flows.
-GGR_HOURLY_SELECT = """
-SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licence_kind, game_type,
-       sumIf(amount, kind = 'BET') AS stakes, sumIf(amount, kind = 'REFUND') AS refunds,
-       sumIf(amount, kind = 'WIN') AS winnings, countIf(kind = 'BET') AS bets,
-       countIf(kind = 'WIN') AS payouts, countIf(kind = 'REFUND') AS refund_count,
-       uniqExactStateIf(player_ref, kind = 'BET') AS players
-FROM {db}.events
-WHERE kind IN ('BET', 'WIN', 'REFUND')
-GROUP BY hour, operator_id, licence_kind, game_type
-"""
-
-GGR_HOURLY_MV = ("CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.ggr_hourly_mv TO {db}.ggr_hourly AS"
-                 + GGR_HOURLY_SELECT)
 
 # `OR REPLACE`: a changed definition reaches databases made by an earlier version.
 TAX_VIEWS = (
@@ -287,8 +249,8 @@ def create_tables(client: Any, database: str) -> None:
     """Create the sink's tables and views if missing (idempotent); fail clearly if one has other columns.
 
     ``client`` is a clickhouse-connect client; the database must already exist. On a database
-    made by an earlier version it adds ``added_later`` columns, replaces the views, and fills
-    ``ggr_hourly`` from the events already stored when its materialized view is new.
+    made by an earlier version it adds ``added_later`` columns and the token column, replaces
+    the views, and creates the rollups (``rollups.py``), filling new ones from stored rows.
     """
     for table in TABLES:
         client.command(table.ddl(database))
@@ -298,36 +260,25 @@ def create_tables(client: Any, database: str) -> None:
             for name in missing:
                 _add_column(client, database, table, name)
             have = _columns(client, database, table.name)
+        if table.tokened and TOKEN_COLUMN not in have:  # rows stored before it keep '' (rolled up)
+            qualified = f"{quote_identifier(database)}.{quote_identifier(table.name)}"
+            client.command(f"ALTER TABLE {qualified} ADD COLUMN IF NOT EXISTS {TOKEN_COLUMN} {LC}")
+            index = TOKEN_INDEX.replace("INDEX", "INDEX IF NOT EXISTS", 1)
+            client.command(f"ALTER TABLE {qualified} ADD {index}")
+            have = _columns(client, database, table.name)
         want = dict(zip(table.column_names, table.column_types, strict=True))
+        if table.tokened:
+            want[TOKEN_COLUMN] = LC
         wrong = {n: (have.get(n), t) for n, t in want.items() if _norm(have.get(n)) != _norm(t)}
         if wrong:
             detail = ", ".join(f"{n} is {h or 'missing'} (want {w})" for n, (h, w) in wrong.items())
             raise SchemaMismatchError(
                 f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
     db = quote_identifier(database)
-    client.command(GGR_HOURLY.format(db=db))
-    client.command(GGR_HOURLY_DEDUP.format(db=db))
-    if not _exists(client, database, "ggr_hourly_mv"):
-        _backfill_ggr_hourly(client, db)
-        client.command(GGR_HOURLY_MV.format(db=db))
     for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
     create_rollups(client, db)
     create_registry_tables(client, database)
-
-
-def _backfill_ggr_hourly(client: Any, db: str) -> None:
-    """Fill ``ggr_hourly`` from the stored events, before its view exists.
-
-    Nothing else writes ``ggr_hourly`` while the view is missing, so it is emptied first: a
-    backfill cut short (a crash before the view was created) is simply done again. Events
-    inserted by another process between the backfill and the view's creation would be missed;
-    the sink creates its tables before it consumes anything, so with one sink that cannot happen.
-    """
-    if not int(client.command(f"SELECT count() FROM {db}.events")):
-        return
-    client.command(f"TRUNCATE TABLE {db}.ggr_hourly")
-    client.command(f"INSERT INTO {db}.ggr_hourly {GGR_HOURLY_SELECT.format(db=db)}")
 
 
 def _columns(client: Any, database: str, table: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from dashboards import grafana_gen
 from dashboards.grafana_gen import GrafanaSqlError, dashboards, grafana_sql, main, render
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS
 from pipeline import metrics
+from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import create_tables
 
 DB = "dsom"
@@ -76,6 +77,7 @@ def ch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
         create_tables(client, DB)
         _seed(client)
+        rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
         yield client
     finally:
         client.close()

@@ -59,6 +59,7 @@ from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import ClickHouseSettings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.registry_tables import sync_registry
+from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, Table, create_tables
 
 DB = "reports_test"
@@ -219,6 +220,7 @@ def ch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
         create_tables(client, DB)
         load(client)
+        rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
         yield client
     finally:
         client.close()

@@ -19,6 +19,7 @@ from dashboards.reports import REPORTS
 from dashboards.web.server import Dashboard, DashboardServer
 from pipeline.settings import ClickHouseSettings
 from sinks.clickhouse.client import connect
+from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import create_tables
 
 DB = "server_test"
@@ -40,6 +41,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                          "LowCardinality(String)", "LowCardinality(String)",
                                          "LowCardinality(String)", "Int64", "DateTime64(6, 'UTC')",
                                          "DateTime64(6, 'UTC')"])
+        rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
         app = Dashboard(client, DB, live=lambda: {"figures": [["events read", "10"]]})
         srv = DashboardServer(app, "127.0.0.1", 0).start()
         yield srv.url

@@ -13,6 +13,7 @@ from schemas import (
     TAX_DISCREPANCY,
     default_codec,
 )
+from sinks.clickhouse.rollups import ROLLUPS
 
 NOW_US = 1_800_000_000_123_457  # 2027-01-15, with odd microseconds on purpose
 ARCHIVE = "dsom.archive"
@@ -113,3 +114,21 @@ def statement(revision: int, ggr: int, operator_id: str = "op-a", period: str = 
         "refunds": 0, "winnings": 1_000, "ggr": ggr, "bets": 3, "payouts": 1, "ggr_tax_rate_ppm": 100_000,
         "ggr_tax_due": max(ggr, 0) // 10, "pit_due": 180, "military_due": 50, "pit_withheld": 180,
         "military_withheld": 50, "discrepancies": 0, "issued_at_us": NOW_US + revision})
+
+
+def rollup_contents(ch: Any, database: str = "dsom") -> dict[str, list[tuple[Any, ...]]]:
+    """Every rollup's rows, merged per key, to compare two ways of filling them.
+
+    Quantile states are left out: a t-digest merged from several states may differ slightly
+    from one built at once. Exact states (uniqExact) are compared by their value.
+    """
+    contents = {}
+    for r in ROLLUPS:
+        types = ch.query("SELECT name, type FROM system.columns WHERE database = {d:String} "
+                         "AND table = {t:String} ORDER BY position",
+                         parameters={"d": database, "t": r.name}).result_rows
+        exprs = [f"finalizeAggregation({n})" if t.startswith("AggregateFunction(uniq") else n
+                 for n, t in types if not t.startswith("AggregateFunction(quantiles")]
+        contents[r.name] = sorted(tuple(str(v) for v in row) for row in ch.query(
+            f"SELECT {', '.join(exprs)} FROM {database}.{r.name} FINAL").result_rows)
+    return contents

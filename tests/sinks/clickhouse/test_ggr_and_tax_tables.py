@@ -1,5 +1,5 @@
-"""GGR windows (materialized view over events) and the tax-events table, on chdb, against
-numbers worked out by hand."""
+"""GGR windows (the ggr_hourly rollup of events) and the tax-events table, on chdb, against
+numbers worked out by hand; the rollups' exactly-once roll-up across retries and crashes."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pipeline.core.tax import kyiv_midnight_us
 from schemas import ARCHIVE_BATCH, default_codec
 from sinks.clickhouse import queries
 from sinks.clickhouse.batch import TableBatch
+from sinks.clickhouse.rollups import GGR_HOURLY, TOKEN_COLUMN, rebuild_all, roll_up
 from sinks.clickhouse.rows import Columns, add_archive_batch, add_tax_event
-from sinks.clickhouse.tables import EVENTS, GGR_HOURLY, GGR_HOURLY_MV, TAX_EVENTS, create_tables
+from sinks.clickhouse.tables import EVENTS, TAX_EVENTS, Table, create_tables
 from tests.sinks.clickhouse.conftest import DB
 from tests.sinks.clickhouse.samples import (
     ARCHIVE,
@@ -27,6 +28,7 @@ from tests.sinks.clickhouse.samples import (
     event,
     payout,
     payout_tax_batch,
+    rollup_contents,
     statement,
     tax_discrepancy,
 )
@@ -42,17 +44,25 @@ P1, P2, P3, P9 = "p_PLAYER0001", "p_PLAYER0002", "p_PLAYER0003", "p_PLAYER0009"
 _next_index = iter(range(1, 1_000_000))
 
 
+def insert_tokened(ch: Any, table: Table, cols: Columns, token: str, database: str = DB) -> None:
+    """Insert as the sink does: the rows with their batch's token, deduplicated by it."""
+    ch.insert(table.name, [*cols.as_lists(), [token] * cols.rows], database=database,
+              column_names=(*table.column_names, TOKEN_COLUMN),
+              column_type_names=(*table.column_types, "LowCardinality(String)"), column_oriented=True,
+              settings={"insert_deduplication_token": token, "insert_deduplicate": 1})
+
+
 def store_events(ch: Any, events: list[dict[str, Any]], operator_id: str = "op-a", database: str = DB,
                  offset: int = 1) -> None:
-    """One archive record of ``events``, inserted without a token (chain indexes never repeat)."""
+    """One archive record of ``events``, stored and rolled up under a token of its own."""
     first = next(_next_index)
     for _ in events[1:]:
         next(_next_index)
     cols = Columns(EVENTS)
     record = decoded(archive_batch(events, first_index=first, operator_id=operator_id), ARCHIVE_BATCH)
     add_archive_batch(cols, record, ARCHIVE, 0, offset)
-    ch.insert(EVENTS.name, cols.as_lists(), column_names=EVENTS.column_names, database=database,
-              column_oriented=True)
+    insert_tokened(ch, EVENTS, cols, f"test-{first}", database)
+    roll_up(ch, database, "events", f"test-{first}")
 
 
 def store_sample(ch: Any, database: str = DB) -> None:
@@ -164,7 +174,7 @@ def test_ggr_by_operator_period(ch: Any) -> None:
     assert totals("kyiv_day")[0] == (KYIV_DAY - 24 * HOUR, "op-a", 10_000, 4_000, 0, 6_000, 1, 0, 1)
 
 
-def test_the_view_agrees_with_events(ch: Any) -> None:
+def test_the_rollup_agrees_with_events(ch: Any) -> None:
     store_sample(ch)
     by_events = {r["operator_id"]: r["ggr"] for r in queries.ggr_by_operator(ch, DB)}
     by_view = {r["operator_id"]: r["ggr"] for r in queries.ggr_by_operator_period(ch, DB, "month")}
@@ -184,10 +194,7 @@ def events_batch(offset: int, occurred: list[int]) -> TableBatch:
 
 
 def insert_with_token(ch: Any, batch: TableBatch, database: str = DB) -> None:
-    ch.insert(EVENTS.name, batch.columns.as_lists(), column_names=EVENTS.column_names, database=database,
-              column_type_names=EVENTS.column_types, column_oriented=True,
-              settings={"insert_deduplication_token": batch.token(), "insert_deduplicate": 1,
-                        "deduplicate_blocks_in_dependent_materialized_views": 1})
+    insert_tokened(ch, EVENTS, batch.columns, batch.token(), database)
 
 
 def hourly_bets(ch: Any, database: str = DB) -> list[tuple[int, int, int]]:
@@ -196,75 +203,103 @@ def hourly_bets(ch: Any, database: str = DB) -> list[tuple[int, int, int]]:
         "GROUP BY hour ORDER BY hour").result_rows]
 
 
-def test_a_repeated_insert_dropped_by_events_is_dropped_by_the_view_too(ch: Any) -> None:
-    """A retried insert (same token) that `events` drops still runs the view; `ggr_hourly`
-    must drop its block as well, or every retried batch would count twice."""
+def test_a_retried_batch_is_stored_and_rolled_up_once(ch: Any) -> None:
+    """The sink retries a batch whole: insert and roll-up again under the same tokens."""
     jan31 = 1_801_439_999_999_999  # the last microsecond of January 2027 (UTC)
     one_part = events_batch(0, [jan31 - 10, jan31 - 20])
     two_parts = events_batch(1, [jan31, jan31 + 1])  # two monthly partitions, two parts
     for batch in (one_part, one_part, two_parts, two_parts, one_part):
         insert_with_token(ch, batch)
+        roll_up(ch, DB, "events", batch.token())
     assert int(ch.command(f"SELECT count() FROM {DB}.events")) == 4
     jan31_23h, feb1 = (jan31 + 1) // 1_000_000 - 3600, (jan31 + 1) // 1_000_000
     assert hourly_bets(ch) == [(jan31_23h, 3, 300), (feb1, 1, 100)]
 
 
-def test_distinct_inserts_with_equal_aggregates_both_count(ch: Any) -> None:
-    """Deduplication in the view keys on the `events` block, not on the view's rows."""
+def test_a_crash_before_or_during_the_roll_up_is_finished_exactly(ch: Any) -> None:
+    """Stored but not rolled up (the process died in between), or rolled up into some rollups
+    only: rolling up again under the batch's token adds exactly what is missing."""
+    t = NOW_US - NOW_US % HOUR
+    crashed = events_batch(0, [t + 1, t + 2, t + HOUR])
+    insert_with_token(ch, crashed)  # ... and the process dies: no roll-up at all
+    partial = events_batch(1, [t + 3])
+    insert_with_token(ch, partial)
+    ch.command(GGR_HOURLY.insert(DB, f"{TOKEN_COLUMN} = '{partial.token()}'"),  # one rollup only
+               settings={"insert_deduplication_token": f"{partial.token()}-ggr_hourly"})
+    assert hourly_bets(ch) == [(t // 1_000_000, 1, 100)]
+    for batch in (crashed, partial, crashed):  # recovery (twice for one of them)
+        roll_up(ch, DB, "events", batch.token())
+    assert hourly_bets(ch) == [(t // 1_000_000, 3, 300), (t // 1_000_000 + 3600, 1, 100)]
+    # every rollup now holds what a rebuild from the stored events gives
+    rolled = rollup_contents(ch)
+    rebuild_all(ch, DB)
+    assert rollup_contents(ch) == rolled
+
+
+def test_distinct_batches_with_equal_aggregates_both_count(ch: Any) -> None:
+    """Deduplication keys on the batch's token, not on the rollup's rows."""
     t = NOW_US - NOW_US % HOUR + 7
     for offset in (0, 1):
         batch = events_batch(offset, [t])  # one BET of 100 by the same player in the same hour
         insert_with_token(ch, batch)
-    store_events(ch, [event(seq=1, amount=100, occurred_at_us=t)])  # no token: hashed
+        roll_up(ch, DB, "events", batch.token())
+    store_events(ch, [event(seq=1, amount=100, occurred_at_us=t)])
     store_events(ch, [event(seq=1, amount=100, occurred_at_us=t)])
     assert hourly_bets(ch) == [((t - 7) // 1_000_000, 4, 400)]
 
 
 def test_create_tables_upgrades_an_older_database(ch: Any) -> None:
-    """Re-running create_tables is harmless; on a database made before the view existed it
-    fills ggr_hourly from the stored events; older tables get the newer column and setting."""
+    """Re-running create_tables is harmless; a database made before the rollups gets them
+    filled from its stored rows; one whose rollups were kept by materialized views keeps their
+    data and loses the views; older tables get the newer columns."""
     store_sample(ch)  # in a current database, for reference
     want = windows(ch, "kyiv_month")
     assert len(want) == 4
-    # before the GGR view: events only, with rows
-    ch.command("CREATE DATABASE before_view")
-    ch.command(EVENTS.ddl("before_view"))
-    store_sample(ch, database="before_view")
-    create_tables(ch, "before_view")
-    assert windows(ch, "kyiv_month", database="before_view") == want
-    create_tables(ch, "before_view")  # again: no second backfill
-    assert windows(ch, "kyiv_month", database="before_view") == want
-    # a backfill cut short (ggr_hourly partly filled, no view yet) is done again, not added to
-    ch.command("DROP VIEW before_view.ggr_hourly_mv")
-    ch.command("INSERT INTO before_view.ggr_hourly (hour, operator_id, stakes) VALUES (0, 'op-a', 1)")
-    create_tables(ch, "before_view")
-    assert windows(ch, "kyiv_month", database="before_view") == want
-    store_events(ch, [event(seq=20, amount=1, occurred_at_us=NOV_KYIV)], database="before_view")
-    assert windows(ch, "kyiv_month", database="before_view")[1][3] == want[1][3] + 1  # the view runs
+    # before the rollups: events only (without the token column), with rows
+    ch.command("CREATE DATABASE before_rollups")
+    ch.command(dataclasses.replace(EVENTS, tokened=False).ddl("before_rollups"))
+    cols = Columns(EVENTS)
+    for row in ch.query(f"SELECT * EXCEPT ({TOKEN_COLUMN}) FROM {DB}.events").named_results():
+        for name in EVENTS.column_names:
+            cols.data[name].append(row[name])
+        cols.rows += 1
+    ch.insert(EVENTS.name, cols.as_lists(), column_names=EVENTS.column_names, database="before_rollups",
+              column_type_names=EVENTS.column_types, column_oriented=True)
+    create_tables(ch, "before_rollups")
+    assert windows(ch, "kyiv_month", database="before_rollups") == want
+    create_tables(ch, "before_rollups")  # again: no second fill
+    assert windows(ch, "kyiv_month", database="before_rollups") == want
+    store_events(ch, [event(seq=20, amount=1, occurred_at_us=NOV_KYIV)], database="before_rollups")
+    assert windows(ch, "kyiv_month", database="before_rollups")[1][3] == want[1][3] + 1
 
-    # the first version of the view and tax tables: no dedup window, no player_ref
+    # the first version: ggr_hourly kept by a view, no dedup window, tax events without player_ref
     ch.command("CREATE DATABASE first_version")
-    old_tax = dataclasses.replace(TAX_EVENTS, columns=tuple(c for c in TAX_EVENTS.columns
-                                                            if c.name != "player_ref"))
+    old_tax = dataclasses.replace(TAX_EVENTS, tokened=False,
+                                  columns=tuple(c for c in TAX_EVENTS.columns if c.name != "player_ref"))
     ch.command(old_tax.ddl("first_version"))
-    ch.command(EVENTS.ddl("first_version"))
-    ch.command(GGR_HOURLY.replace("SETTINGS non_replicated_deduplication_window = 10000\n", "")
-               .format(db="first_version"))
-    ch.command(GGR_HOURLY_MV.format(db="first_version"))
+    ch.command(dataclasses.replace(EVENTS, tokened=False).ddl("first_version"))
+    ch.command(GGR_HOURLY.table_ddl("first_version").replace(
+        " SETTINGS non_replicated_deduplication_window = 10000", ""))
+    ch.command("CREATE MATERIALIZED VIEW first_version.ggr_hourly_mv TO first_version.ggr_hourly AS "
+               + GGR_HOURLY.select.format(db="first_version", where="1"))
     ch.command("CREATE VIEW first_version.payout_taxes AS SELECT receipt_id FROM first_version.tax_events")
     ch.command("INSERT INTO first_version.tax_events (record_type, row_key, operator_id, period, revision) "
                "VALUES ('statement', '2026-11|1', 'op-a', '2026-11', 1)")
-    store_sample(ch, database="first_version")
+    ch.insert(EVENTS.name, cols.as_lists(), column_names=EVENTS.column_names, database="first_version",
+              column_type_names=EVENTS.column_types, column_oriented=True)  # the view rolls them up
     create_tables(ch, "first_version")
-    assert windows(ch, "kyiv_month", database="first_version") == want  # not backfilled twice
+    assert windows(ch, "kyiv_month", database="first_version") == want  # kept, not filled twice
+    assert int(ch.command("SELECT count() FROM system.tables WHERE database = 'first_version' "
+                          "AND name = 'ggr_hourly_mv'")) == 0
     assert "non_replicated_deduplication_window = 10000" in ch.command(
         "SHOW CREATE TABLE first_version.ggr_hourly")
     assert ch.query("SELECT revision, player_ref FROM first_version.tax_events").result_rows == [(1, "")]
     payout_taxes = ch.query("SELECT count(), max(player_ref) FROM first_version.payout_taxes")
     assert payout_taxes.result_rows == [(0, "")]  # the view was replaced: it has player_ref
     batch = events_batch(0, [NOV_KYIV])
-    insert_with_token(ch, batch, database="first_version")
-    insert_with_token(ch, batch, database="first_version")
+    for _ in range(2):
+        insert_with_token(ch, batch, database="first_version")
+        roll_up(ch, "first_version", "events", batch.token())
     assert windows(ch, "kyiv_month", database="first_version")[1][3] == want[1][3] + 100  # once
 
 
@@ -283,8 +318,7 @@ def test_tax_events_tables(ch: Any) -> None:
         schema, record = CODEC.decode(value)
         add_tax_event(cols, schema, record, TAX_EVENTS_TOPIC, 0, offset)
     assert cols.rows == 9
-    ch.insert(TAX_EVENTS.name, cols.as_lists(), column_names=TAX_EVENTS.column_names, database=DB,
-              column_oriented=True)
+    insert_tokened(ch, TAX_EVENTS, cols, "test-tax")
 
     assert queries.tax_summary(ch, DB) == [
         {"operator_id": "op-a", "payouts": 2, "winnings": 30_000, "pit_due": 5_400, "military_due": 1_500,

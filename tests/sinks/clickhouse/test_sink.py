@@ -19,6 +19,7 @@ from schemas import ARCHIVE_BATCH
 from sinks.clickhouse import queries
 from sinks.clickhouse import sink as sink_module
 from sinks.clickhouse.batch import TableBatch
+from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.rows import add_archive_batch
 from sinks.clickhouse.sink import ClickHouseSink
 from sinks.clickhouse.tables import EVENTS
@@ -35,6 +36,7 @@ from tests.sinks.clickhouse.samples import (
     payout_tax_batch,
     receipt,
     receipt_batch,
+    rollup_contents,
     statement,
     tax_discrepancy,
 )
@@ -206,6 +208,50 @@ def test_crash_between_insert_and_commit_inserts_nothing_twice(
     assert count(ch, "events") == 2 * 4 * PER_RECORD and duplicates(ch) == 0
     assert second.rows_skipped == stored
     assert second.rows_inserted["events"] == 2 * 4 * PER_RECORD - stored
+    assert_rolled_up_once(ch)
+
+
+def assert_rolled_up_once(ch: Any) -> None:
+    """Every rollup holds exactly what a rebuild from the stored rows gives."""
+    rolled = rollup_contents(ch, DB)
+    assert rolled["ggr_hourly"] and rolled["source_seq"]
+    rebuild_all(ch, DB)
+    assert rollup_contents(ch, DB) == rolled
+
+
+def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies after a batch is stored and before (or while) it is rolled up: the next
+    start finds the batch's rows beyond the committed offset and rolls it up by its token."""
+    fill(broker, records=4)
+    real_roll_up = sink_module.roll_up
+    calls = 0
+
+    def dies_on_the_third_batch(*args: Any, **kwargs: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise Crash
+        return real_roll_up(*args, **kwargs)
+
+    monkeypatch.setattr(sink_module, "roll_up", dies_on_the_third_batch)
+    broker.fail_commit = None
+    first = ClickHouseSink(settings(ch_settings, batch_max_rows=5), client=ch)
+    sinks.append(first)
+    with pytest.raises(Crash):
+        first.run(threading.Event())
+    stored = count(ch, "events")
+    rolled = int(ch.command(f"SELECT sum(events) FROM {DB}.source_seq"))
+    assert rolled < stored  # the crashed batch is stored but not rolled up
+
+    monkeypatch.setattr(sink_module, "roll_up", real_roll_up)
+    second = ClickHouseSink(settings(ch_settings), client=ch)
+    sinks.append(second)
+    run_until(second, lambda: caught_up(broker))
+    assert count(ch, "events") == 2 * 4 * PER_RECORD and duplicates(ch) == 0
+    assert int(ch.command(f"SELECT sum(events) FROM {DB}.source_seq")) == 2 * 4 * PER_RECORD
+    assert_rolled_up_once(ch)
 
 
 def test_a_partly_landed_insert_is_completed_row_by_row(
