@@ -188,6 +188,14 @@ class Workers:
                       for i in range(2, workers + 1)]
         self.peak_kib = 0
         self.totals = Totals()
+        self.cpu_at_first = self.cpu_at_done = 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers used so far.
+
+        Less noisy than wall time on a shared machine, where other processes take the cores.
+        """
+        return sum(_cpu_seconds(p.pid) for p in (self.main, *self.extra))
 
     def wait_for_rows(self, rows: int, timeout_s: float = 1800) -> tuple[float | None, float]:
         """Poll until ClickHouse holds ``rows`` events; return monotonic times (first read, done).
@@ -211,7 +219,9 @@ class Workers:
             self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
             if first is None and t.events_in > 0:
                 first = now
+                self.cpu_at_first = self.cpu_seconds()
             if t.clickhouse_rows["events"] >= rows:
+                self.cpu_at_done = self.cpu_seconds()
                 return first, now
             time.sleep(0.05)
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
@@ -223,6 +233,14 @@ class Workers:
                 p.send_signal(signal.SIGTERM)
         for p in (self.main, *self.extra):
             p.wait(120)
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _vm_hwm_kib(pid: int) -> int:
@@ -295,7 +313,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
             raise SystemExit("the pipeline was done before its first progress report")
         seconds = done - first
         rate_e2e = decoded / seconds
-        _say(f"   {decoded:,} events in {seconds:.1f} s ({rate_e2e:,.0f} events/s); "
+        cpu_s = pool.cpu_at_done - pool.cpu_at_first
+        _say(f"   {decoded:,} events in {seconds:.1f} s ({rate_e2e:,.0f} events/s); workers used "
+             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second); "
              f"peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
         _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
              "produce -> queryable in ClickHouse")
@@ -336,6 +356,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         "produce_events_per_s": events / produce_s,
         "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate_e2e,
         "ratio_to_ceiling": rate_e2e / (decoded / ceiling_s), "peak_rss_mib": pool.peak_kib / 1024,
+        "worker_cpu_seconds": cpu_s, "events_per_worker_cpu_second": decoded / cpu_s,
         "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
         "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
                     **latency},
@@ -346,6 +367,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     for name in ("produce_events_per_s", "ceiling_events_per_s", "pipeline_events_per_s"):
         _say(f"| {name} | {figures[name]:,.0f} |")
     _say(f"| ratio_to_ceiling | {figures['ratio_to_ceiling']:.0%} |")
+    _say(f"| events_per_worker_cpu_second | {figures['events_per_worker_cpu_second']:,.0f} |")
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
     _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")

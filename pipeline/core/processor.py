@@ -20,6 +20,7 @@ from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
 from schemas.codec import encode_event_body
+from schemas.raw import event_bodies
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Outcome:
     operator_id: str
     receipts: dict[str, Any] | None = None
     archive: dict[str, Any] | None = None
+    archive_bodies: list[bytes] = field(default_factory=list)  # each archived event's Avro bytes
     changelog: list[ChangelogEntry] = field(default_factory=list)
     events_in: int = 0
     duplicates: int = 0
@@ -65,6 +67,7 @@ class RecordProcessor:
             return self._reject_record(state, offset, out, record_rejection.reason,
                                        record_rejection.detail, now_us, source_id)
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
+        bodies = event_bodies(value)  # the bytes as sent, when canonical; else None: re-encode
         seqs = state.seqs(source_id)
         archived: list[dict[str, Any]] = []
         new_bets: list[tuple[str, str, int]] = []
@@ -98,7 +101,9 @@ class RecordProcessor:
             if ev["kind"] == EventKind.BET:
                 new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
                 state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
-            index_in_chain, prev_hash, digest = state.chain.append(rid, encode_event_body(ev))
+            body = bodies[index] if bodies is not None else encode_event_body(ev)
+            out.archive_bodies.append(body)
+            index_in_chain, prev_hash, digest = state.chain.append(rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
         out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, archived))
