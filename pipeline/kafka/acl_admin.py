@@ -32,7 +32,9 @@ def grant(kafka: KafkaSettings, principal: str, grants: list[Grant], timeout: fl
                              f"User:{principal}", None,  # type: ignore[arg-type]
                              AclOperation.ANY, AclPermissionType.ALLOW)
     deadline = time.monotonic() + timeout
-    while len(admin.describe_acls(match, request_timeout=timeout).result()) < len(set(bindings)):
+    # Every binding must be listed: a count would be met by the principal's other ACLs (say, for
+    # another deployment prefix) before these are in force.
+    while not set(bindings) <= set(admin.describe_acls(match, request_timeout=timeout).result()):
         if time.monotonic() > deadline:
             raise TimeoutError(f"ACLs of {principal} not in force after {timeout} s")
         time.sleep(0.05)
