@@ -46,7 +46,7 @@ from pipeline.kafka.reader import topic_partitions
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import SimBatch, simulate_fleet
-from pipeline.progress import Totals, scrape
+from pipeline.progress import scrape
 from pipeline.security.bootstrap import grant_services
 from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TopicSettings
@@ -174,6 +174,20 @@ def _start_worker(settings: Settings, worker_id: str, agents: str,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
+def worker_layout(workers: int) -> list[str]:
+    """The agents of each worker process; the first owns the chdb folder, so it runs the sink.
+
+    Measured (docs/performance.md): the validator takes about half of the pipeline's CPU,
+    the tax agent and the sink a quarter each, so with two processes the validator gets one
+    to itself; from three on, the extra processes share the validator and tax groups.
+    """
+    if workers <= 1:
+        return ["validator,tax,sink"]
+    if workers == 2:
+        return ["tax,sink", "validator"]
+    return ["tax,sink", *["validator,tax"] * (workers - 1)]
+
+
 class Workers:
     """The pipeline's worker processes for the whole bench.
 
@@ -183,11 +197,13 @@ class Workers:
 
     def __init__(self, settings: Settings, workers: int) -> None:
         self.settings = settings
-        self.main = _start_worker(settings, "bench-1", "validator,tax,sink", settings.metrics_port)
-        self.extra = [_start_worker(settings, f"bench-{i}", "validator,tax", 0)
-                      for i in range(2, workers + 1)]
+        layout = worker_layout(workers)
+        self.ports = [settings.metrics_port, *(_free_port() for _ in layout[1:])]
+        self.main = _start_worker(settings, "bench-1", layout[0], self.ports[0])
+        pairs = zip(layout[1:], self.ports[1:], strict=True)
+        self.extra = [_start_worker(settings, f"bench-{i}", agents, port)
+                      for i, (agents, port) in enumerate(pairs, start=2)]
         self.peak_kib = 0
-        self.totals = Totals()
         self.cpu_at_first = self.cpu_at_done = 0.0
 
     def cpu_seconds(self) -> float:
@@ -210,20 +226,22 @@ class Workers:
                 if p.poll() is not None:
                     raise SystemExit(f"worker died with {p.returncode}; see the logs in {RUN}")
             try:
-                t = scrape(s.metrics_host, s.metrics_port)
+                # Rows from the sink's worker; events read from whichever runs the validator.
+                t = scrape(s.metrics_host, self.ports[0])
+                events_in = t.events_in + sum(scrape(s.metrics_host, p).events_in
+                                              for p in self.ports[1:] if first is None)
             except OSError:
                 time.sleep(0.2)
                 continue
             now = time.monotonic()
-            self.totals = t
             self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
-            if first is None and t.events_in > 0:
+            if first is None and events_in > 0:
                 first = now
                 self.cpu_at_first = self.cpu_seconds()
             if t.clickhouse_rows["events"] >= rows:
                 self.cpu_at_done = self.cpu_seconds()
                 return first, now
-            time.sleep(0.05)
+            time.sleep(0.1)  # each scrape costs the worker CPU (metrics and process collectors)
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
 
     def stop(self) -> None:
@@ -304,8 +322,8 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     _say("== ceiling: consume + decode only")
     decoded, ceiling_s = ceiling(settings)
     _say(f"   {decoded:,} events in {ceiling_s:.1f} s ({decoded / ceiling_s:,.0f} events/s)")
-    _say(f"== pipeline: {workers} worker process(es) (validator and tax in each; the ClickHouse sink "
-         "in the first), until ClickHouse holds all")
+    _say(f"== pipeline: {workers} worker process(es) ({' | '.join(worker_layout(workers))}), "
+         "until ClickHouse holds all")
     pool = Workers(settings, workers)
     try:
         first, done = pool.wait_for_rows(accepted)
@@ -325,20 +343,14 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         _say(f"   {live_sent:,} events sent, {len(sent_at):,} to be accepted")
     finally:
         pool.stop()
-    totals = pool.totals
     _say("== dedup state (validator changelog, restored)")
     state = dedup_state(settings)
-    decided = totals.accepted + totals.rejected_total  # events the state covers (repeats excluded)
-    state["events_decided"] = decided
-    state["seq_changelog_bytes_per_event"] = state["changelog_bytes"].get("seq", 0) / max(decided, 1)
-    state["seq_memory_bytes_per_event"] = state["memory_bytes"]["seq"] / max(decided, 1)
-    state["bets_changelog_bytes_per_event"] = state["changelog_bytes"].get("bets", 0) / max(decided, 1)
-    state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
-    _say(f"   {decided:,.0f} events decided; {state['sources']} sources in {state['intervals']} intervals; "
-         f"{state['open_bets']:,} open bets")
     client = connect(settings.clickhouse)
     db = settings.clickhouse.database
     try:
+        # Events the state covers (repeats excluded): every accepted and every rejected event.
+        decided = int(client.query(f"SELECT (SELECT count() FROM {db}.events) + (SELECT count() FROM "
+                                   f"{db}.rejections WHERE seq IS NOT NULL)").result_rows[0][0])
         stored = client.query(f"SELECT count(), uniqExact(operator_id, source_id, seq) FROM {db}.events"
                               ).result_rows[0]
         rows = client.query(
@@ -346,6 +358,13 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
             f"WHERE received_at >= fromUnixTimestamp64Micro({live_start_us}, 'UTC')").result_rows
     finally:
         client.close()
+    state["events_decided"] = decided
+    state["seq_changelog_bytes_per_event"] = state["changelog_bytes"].get("seq", 0) / max(decided, 1)
+    state["seq_memory_bytes_per_event"] = state["memory_bytes"]["seq"] / max(decided, 1)
+    state["bets_changelog_bytes_per_event"] = state["changelog_bytes"].get("bets", 0) / max(decided, 1)
+    state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
+    _say(f"   {decided:,} events decided; {state['sources']} sources in {state['intervals']} intervals; "
+         f"{state['open_bets']:,} open bets")
     latency = latency_summary(sent_at, (((op, src, seq), at) for op, src, seq, at in rows))
     expected = accepted + len(sent_at)
     ok = stored[0] == stored[1] == expected and latency["events"] == len(sent_at) and not latency["unknown"]

@@ -84,3 +84,19 @@ def test_simulated_traffic_walks_like_fastavro_encodes() -> None:
             value = CODEC.encode(EVENT_BATCH, {"operator_id": op, "source_id": sim.source_id,
                                                "sent_at_us": NOW, "events": sim.events})
             assert event_bodies(value) == [encode_event_body(e) for e in sim.events]
+
+
+def test_the_receipt_writer_matches_fastavro() -> None:
+    from schemas import RECEIPT_BATCH
+    from schemas.raw import encode_receipt_batch
+
+    proc, state = make_processor(), PartitionState("dsom.ingest.op-a", 0)
+    events = [event(seq=1, bet_ref="b1"), event(seq=2, amount=-3, operator_ref="ґ" * 70),
+              event(seq=3, kind="WIN", bet_ref="zz", tax_withheld_pit=0, tax_withheld_military=0)]
+    outs = [proc.process(state, 0, b"s1", batch(events), NOW),
+            proc.process(state, 1, b"s1", b"\xc3\x01junk", NOW),  # record-level: nulls everywhere
+            proc.process(state, 2, b"other", batch([event(seq=9)]), NOW)]
+    for out in outs:
+        assert out.receipts is not None
+        assert encode_receipt_batch(out.receipts) == CODEC.encode(RECEIPT_BATCH, out.receipts)
+    assert {r["status"] for out in outs for r in out.receipts["receipts"]} == {"ACCEPTED", "REJECTED"}
