@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.core.dedup import Seen
 from pipeline.core.model import EventKind, Reason
-from pipeline.core.receipts import receipt_id
+from pipeline.core.receipts import RecordReceiptIds, receipt_id
 from pipeline.core.state import ChangelogEntry, PartitionState
 from pipeline.core.validation import EventValidator, Rejection
 from pipeline.registry import Registry
@@ -69,6 +69,7 @@ class RecordProcessor:
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
         bodies = event_bodies(value)  # the bytes as sent, when canonical; else None: re-encode
         seqs = state.seqs(source_id)
+        ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
         new_bets: list[tuple[str, str, int]] = []
         for index, ev in enumerate(events):
@@ -77,7 +78,7 @@ class RecordProcessor:
             if seq < 1:
                 rejection = Rejection(Reason.INVALID_SEQUENCE, f"seq {seq} must be >= 1")
             else:
-                seen = seqs.check(seq)
+                seen = seqs.take(seq)
                 if seen is Seen.DUPLICATE:
                     out.duplicates += 1
                     continue
@@ -86,9 +87,7 @@ class RecordProcessor:
                         Reason.SEQUENCE_GAP_EXPIRED,
                         f"seq {seq} is below {seqs.expired_below}, where this source's old gaps "
                         "were closed; it was either decided long ago or is too late to fill a gap")
-                else:
-                    seqs.add(seq)
-            rid = receipt_id(state.topic, state.partition, offset, index)
+            rid = ids(index)
             rejection = (rejection or record_rejection
                          or self._validator.check(operator_id, ev, now_us)
                          or self._check_bet(state, source_id, ev, new_bets))
