@@ -4,9 +4,10 @@ Phases, each printed as it runs:
 1. preload the ingest topics with simulated traffic (all kinds, all licence kinds, a small
    share of duplicates and invalid events), each operator with its own access key;
 2. the ceiling: a plain consume-and-decode loop over the same records (no validation, no sinks);
-3. the pipeline: one worker process (validator, tax, ClickHouse sink; ``--workers N`` adds
-   validator and tax processes) from the first record read to the last accepted event
-   queryable in ClickHouse (and so archived before it);
+3. the pipeline: one worker process (validator, tax, ClickHouse sink; ``--workers N`` spreads
+   the agents over N processes, see :func:`worker_layout`) from the first record read to the
+   last accepted event queryable in ClickHouse (and so archived before it), with the
+   workers' CPU time;
 4. latency: the same workers, with live traffic generated and sent at ``--rate`` events/s for
    ``--live-seconds``; each accepted event's latency is from its record's hand-over to the
    producer to the time ClickHouse stamped its row (``events.inserted_at``, read after the
