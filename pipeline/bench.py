@@ -4,11 +4,18 @@ Phases, each printed as it runs:
 1. preload the ingest topics with simulated traffic (all kinds, all licence kinds, a small
    share of duplicates and invalid events), each operator with its own access key;
 2. the ceiling: a plain consume-and-decode loop over the same records (no validation, no sinks);
-3. the pipeline: one worker process (validator, tax, ClickHouse sink) from the first record
-   read to the last accepted event queryable in ClickHouse (and so archived before it);
-4. the check: ClickHouse holds exactly the valid unique events, or the bench fails loudly.
+3. the pipeline: one worker process (validator, tax, ClickHouse sink; ``--workers N`` spreads
+   the agents over N processes, see :func:`worker_layout`) from the first record read to the
+   last accepted event queryable in ClickHouse (and so archived before it), with the
+   workers' CPU time;
+4. latency: the same workers, with live traffic generated and sent at ``--rate`` events/s for
+   ``--live-seconds``; each accepted event's latency is from its record's hand-over to the
+   producer to the time ClickHouse stamped its row (``events.inserted_at``, read after the
+   workers stop: only one process can open the chdb folder);
+5. the validator's state: live changelog bytes and restored in-memory size, per event decided;
+6. the check: ClickHouse holds exactly the valid unique events of both phases, or the bench
+   fails loudly.
 Figures go to the console and to ``.run/bench/bench.json``.
-Not measured yet: the live-rate latency phase (produce → queryable, p50/p99) of issue 5.
 """
 
 from __future__ import annotations
@@ -16,22 +23,30 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import SecretStr
 
+from pipeline.agents.state import restore_from_changelog
+from pipeline.bench_figures import changelog_bytes, deep_size, latency_summary
+from pipeline.core.state import PartitionState
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
+from pipeline.kafka.changelog import replay
 from pipeline.kafka.config import client_config
 from pipeline.kafka.reader import topic_partitions
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
-from pipeline.operator.simulator import simulate_fleet
+from pipeline.operator.simulator import SimBatch, simulate_fleet
 from pipeline.progress import scrape
 from pipeline.security.bootstrap import grant_services
 from pipeline.security.keys import AccessKeys
@@ -46,8 +61,25 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def preload(settings: Settings, events: int, batch_size: int) -> tuple[int, int, float]:
-    """Produce simulated traffic; return (records, expected accepted events, seconds)."""
+@dataclass
+class Operators:
+    """The bench's simulated operators: their producers and the one traffic stream they share."""
+
+    producers: dict[str, OperatorProducer]
+    traffic: Iterator[tuple[str, SimBatch]]
+
+    def encode(self, op: str, batch: SimBatch) -> bytes:
+        return batch.raw if batch.raw is not None else default_codec().encode(EVENT_BATCH, {
+            "operator_id": op, "source_id": batch.source_id, "sent_at_us": time.time_ns() // 1000,
+            "events": batch.events})
+
+
+def _accepted(batch: SimBatch) -> list[tuple[str, int]]:
+    return [key for key, (status, _) in batch.expected.items() if status == "ACCEPTED"]
+
+
+def preload(settings: Settings, events: int, batch_size: int) -> tuple[Operators, int, int, float]:
+    """Produce simulated traffic; return (operators, records, expected accepted events, seconds)."""
     registry = demo_registry(1)
     registry.save(settings.registry_path)
     admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
@@ -59,18 +91,14 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[int, int,
         key = keys.issue(op)
         kafka = settings.kafka_with(key.cert, key.key)
         producers[op] = OperatorProducer(settings.model_copy(update={"kafka": kafka}), op)
-    traffic = simulate_fleet(registry, seed=7, batch_size=batch_size, bad_share=0.005,
-                             duplicate_share=0.005)
-    codec = default_codec()
+    operators = Operators(producers, simulate_fleet(registry, seed=7, batch_size=batch_size,
+                                                    bad_share=0.005, duplicate_share=0.005))
     encoded = []  # encode first, so the produce figure is Kafka's, not the simulator's
     sent = accepted = 0
-    for op, batch in traffic:
-        value = batch.raw if batch.raw is not None else codec.encode(EVENT_BATCH, {
-            "operator_id": op, "source_id": batch.source_id, "sent_at_us": time.time_ns() // 1000,
-            "events": batch.events})
-        encoded.append((op, batch.source_id.encode(), value))
+    for op, batch in operators.traffic:
+        encoded.append((op, batch.source_id.encode(), operators.encode(op, batch)))
         sent += len(batch.events)
-        accepted += sum(1 for status, _ in batch.expected.values() if status == "ACCEPTED")
+        accepted += len(_accepted(batch))
         if sent >= events:
             break
     started = time.perf_counter()
@@ -78,7 +106,33 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[int, int,
         producers[op].send_raw(record_key, value)
     for p in producers.values():
         p.flush(120)
-    return len(encoded), accepted, time.perf_counter() - started
+    return operators, len(encoded), accepted, time.perf_counter() - started
+
+
+def live(operators: Operators, rate: float, seconds: float) -> tuple[dict[tuple[str, str, int], int], int]:
+    """Send the operators' traffic at ``rate`` events/s for ``seconds``, as it is generated.
+
+    Returns when each accepted event's record was handed to the producer (UTC microseconds,
+    keyed by (operator, source, seq)) and how many events were sent. Pacing is by events:
+    each record leaves when the events before it are due, so bursts stay one record long.
+    """
+    sent_at: dict[tuple[str, str, int], int] = {}
+    sent = 0
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        due = sent / rate
+        if due > elapsed:
+            time.sleep(due - elapsed)
+        op, batch = next(operators.traffic)
+        value = operators.encode(op, batch)
+        at = time.time_ns() // 1000
+        operators.producers[op].send_raw(batch.source_id.encode(), value)
+        for source_id, seq in _accepted(batch):
+            sent_at.setdefault((op, source_id, seq), at)
+        sent += len(batch.events)
+    for p in operators.producers.values():
+        p.flush(60)
+    return sent_at, sent
 
 
 def ceiling(settings: Settings) -> tuple[int, float]:
@@ -121,43 +175,91 @@ def _start_worker(settings: Settings, worker_id: str, agents: str,
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def pipeline_run(settings: Settings, accepted: int, workers: int) -> dict[str, Any]:
-    """Run workers until ClickHouse holds every accepted event; return timings and memory.
+def worker_layout(workers: int) -> list[str]:
+    """The agents of each worker process; the first owns the chdb folder, so it runs the sink.
 
-    The first worker runs every agent (it owns the chdb folder); extra workers join the
-    validator and tax consumer groups only.
+    Measured (docs/performance.md): the validator takes about half of the pipeline's CPU,
+    the tax agent and the sink a quarter each, so with two processes the validator gets one
+    to itself; from three on, the extra processes share the validator and tax groups.
     """
-    proc = _start_worker(settings, "bench-1", "validator,tax,sink", settings.metrics_port)
-    extra = [_start_worker(settings, f"bench-{i}", "validator,tax", 0) for i in range(2, workers + 1)]
-    first = done = None
-    peak_kib = 0
-    try:
-        deadline = time.monotonic() + 1800
+    if workers <= 1:
+        return ["validator,tax,sink"]
+    if workers == 2:
+        return ["tax,sink", "validator"]
+    return ["tax,sink", *["validator,tax"] * (workers - 1)]
+
+
+class Workers:
+    """The pipeline's worker processes for the whole bench.
+
+    The first runs every agent (it owns the chdb folder); extra workers join the validator
+    and tax consumer groups only.
+    """
+
+    def __init__(self, settings: Settings, workers: int) -> None:
+        self.settings = settings
+        layout = worker_layout(workers)
+        self.ports = [settings.metrics_port, *(_free_port() for _ in layout[1:])]
+        self.main = _start_worker(settings, "bench-1", layout[0], self.ports[0])
+        pairs = zip(layout[1:], self.ports[1:], strict=True)
+        self.extra = [_start_worker(settings, f"bench-{i}", agents, port)
+                      for i, (agents, port) in enumerate(pairs, start=2)]
+        self.peak_kib = 0
+        self.cpu_at_first = self.cpu_at_done = 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers used so far.
+
+        Less noisy than wall time on a shared machine, where other processes take the cores.
+        """
+        return sum(_cpu_seconds(p.pid) for p in (self.main, *self.extra))
+
+    def wait_for_rows(self, rows: int, timeout_s: float = 1800) -> tuple[float | None, float]:
+        """Poll until ClickHouse holds ``rows`` events; return monotonic times (first read, done).
+
+        The first is None when no poll saw the pipeline before it had read anything.
+        """
+        s = self.settings
+        first = None
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"worker died with {proc.returncode}; see {RUN / 'bench-1.log'}")
+            for p in (self.main, *self.extra):
+                if p.poll() is not None:
+                    raise SystemExit(f"worker died with {p.returncode}; see the logs in {RUN}")
             try:
-                t = scrape(settings.metrics_host, settings.metrics_port)
+                # Rows from the sink's worker; events read from whichever runs the validator.
+                t = scrape(s.metrics_host, self.ports[0])
+                events_in = t.events_in + sum(scrape(s.metrics_host, p).events_in
+                                              for p in self.ports[1:] if first is None)
             except OSError:
                 time.sleep(0.2)
                 continue
             now = time.monotonic()
-            peak_kib = max(peak_kib, _vm_hwm_kib(proc.pid))
-            if first is None and t.events_in > 0:
+            self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
+            if first is None and events_in > 0:
                 first = now
-            if t.clickhouse_rows["events"] >= accepted:
-                done = now
-                break
-            time.sleep(0.1)
-    finally:
-        peak_kib = max(peak_kib, _vm_hwm_kib(proc.pid))
-        for p in (proc, *extra):
-            p.send_signal(signal.SIGTERM)
-        for p in (proc, *extra):
+                self.cpu_at_first = self.cpu_seconds()
+            if t.clickhouse_rows["events"] >= rows:
+                self.cpu_at_done = self.cpu_seconds()
+                return first, now
+            time.sleep(0.1)  # each scrape costs the worker CPU (metrics and process collectors)
+        raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
+        for p in (self.main, *self.extra):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in (self.main, *self.extra):
             p.wait(120)
-    if first is None or done is None:
-        raise SystemExit("the pipeline did not finish within 30 minutes")
-    return {"seconds": done - first, "peak_rss_mib": peak_kib / 1024}
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def _vm_hwm_kib(pid: int) -> int:
@@ -170,7 +272,38 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
-def run_bench(events: int, batch_size: int, workers: int = 1) -> int:
+def dedup_state(settings: Settings) -> dict[str, Any]:
+    """Size of the validator's state: live changelog bytes per kind, and the restored structures.
+
+    The changelog is read whole (as a worker taking the partitions over would) after the
+    workers stopped; ``memory`` is the deep size of the restored per-partition objects.
+    """
+    kafka = settings.kafka_as("pipeline")
+    group = settings.topics.reader_group
+    entries: list[tuple[bytes, bytes | None]] = []
+    changelog = settings.topics.validator_state
+    for tp in topic_partitions(kafka, "^" + changelog.replace(".", r"\.") + "$", group=group):
+        replay(kafka, changelog, tp.partition, lambda k, v: entries.append((k, v)), group=group)
+    ingest = topic_partitions(kafka, settings.topics.ingest_pattern, group=group)
+    tps = [(tp.topic, tp.partition) for tp in ingest]
+    own = settings.model_copy(update={"kafka": kafka})
+    states = cast(dict[tuple[str, int], PartitionState],
+                  restore_from_changelog(own, changelog, tps, PartitionState))
+    seen: set[int] = set()  # shared objects (interned source IDs) are counted once
+    # Whole lists, alive while measured: ids of freed temporaries would be reused and skipped.
+    seqs = [st.sources for st in states.values()]
+    bets = [(st.bets, st.bet_batches, st.bet_expiry) for st in states.values()]
+    return {
+        "changelog_bytes": changelog_bytes(entries),
+        "memory_bytes": {"seq": deep_size(seqs, seen), "bets": deep_size(bets, seen)},
+        "sources": sum(len(st.sources) for st in states.values()),
+        "intervals": sum(len(q.starts) for st in states.values() for q in st.sources.values()),
+        "open_bets": sum(len(st.bets) for st in states.values()),
+    }
+
+
+def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000.0,
+              live_seconds: float = 20.0) -> int:
     settings = Settings(
         kafka=KafkaSettings(bootstrap_servers=os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS",
                                                              "127.0.0.1:19292")),
@@ -178,48 +311,101 @@ def run_bench(events: int, batch_size: int, workers: int = 1) -> int:
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb'}")),
         registry_path=RUN / "registry.json",
         pki_dir=Path(os.environ.get("DSOM_PKI_DIR", RUN / "pki")),
+        metrics_port=_free_port(),  # never a port another checkout's demo or tests may hold
     )
     RUN.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(RUN / "chdb", ignore_errors=True)  # the check counts rows: start from none
     grant_services(settings)
     _say(f"== preloading {events:,} events in batches of {batch_size} (mTLS, 5 operators)")
-    records, accepted, produce_s = preload(settings, events, batch_size)
+    operators, records, accepted, produce_s = preload(settings, events, batch_size)
     _say(f"   {records:,} records produced in {produce_s:.1f} s ({events / produce_s:,.0f} events/s); "
          f"{accepted:,} events must be accepted")
     _say("== ceiling: consume + decode only")
     decoded, ceiling_s = ceiling(settings)
     _say(f"   {decoded:,} events in {ceiling_s:.1f} s ({decoded / ceiling_s:,.0f} events/s)")
-    _say(f"== pipeline: {workers} worker process(es) (validator and tax in each; the ClickHouse sink "
-         "in the first), until ClickHouse holds all")
-    run = pipeline_run(settings, accepted, workers)
-    rate = decoded / run["seconds"]
-    _say(f"   {decoded:,} events in {run['seconds']:.1f} s ({rate:,.0f} events/s); "
-         f"peak RSS {run['peak_rss_mib']:.0f} MiB")
-    client = connect(settings.clickhouse)
+    _say(f"== pipeline: {workers} worker process(es) ({' | '.join(worker_layout(workers))}), "
+         "until ClickHouse holds all")
+    pool = Workers(settings, workers)
     try:
-        stored = client.query(f"SELECT count(), uniqExact(operator_id, source_id, seq) FROM "
-                              f"{settings.clickhouse.database}.events").result_rows[0]
+        first, done = pool.wait_for_rows(accepted)
+        if first is None:
+            raise SystemExit("the pipeline was done before its first progress report")
+        seconds = done - first
+        rate_e2e = decoded / seconds
+        cpu_s = pool.cpu_at_done - pool.cpu_at_first
+        _say(f"   {decoded:,} events in {seconds:.1f} s ({rate_e2e:,.0f} events/s); workers used "
+             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second); "
+             f"peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
+        _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
+             "produce -> queryable in ClickHouse")
+        live_start_us = time.time_ns() // 1000
+        sent_at, live_sent = live(operators, rate, live_seconds)
+        pool.wait_for_rows(accepted + len(sent_at), timeout_s=600)
+        _say(f"   {live_sent:,} events sent, {len(sent_at):,} to be accepted")
+    finally:
+        pool.stop()
+    _say("== dedup state (validator changelog, restored)")
+    state = dedup_state(settings)
+    client = connect(settings.clickhouse)
+    db = settings.clickhouse.database
+    try:
+        # Events the state covers (repeats excluded): every accepted and every rejected event.
+        decided = int(client.query(f"SELECT (SELECT count() FROM {db}.events) + (SELECT count() FROM "
+                                   f"{db}.rejections WHERE seq IS NOT NULL)").result_rows[0][0])
+        stored = client.query(f"SELECT count(), uniqExact(operator_id, source_id, seq) FROM {db}.events"
+                              ).result_rows[0]
+        rows = client.query(
+            f"SELECT operator_id, source_id, seq, toUnixTimestamp64Micro(inserted_at) FROM {db}.events "
+            f"WHERE received_at >= fromUnixTimestamp64Micro({live_start_us}, 'UTC')").result_rows
     finally:
         client.close()
-    ok = stored[0] == stored[1] == accepted
+    state["events_decided"] = decided
+    state["seq_changelog_bytes_per_event"] = state["changelog_bytes"].get("seq", 0) / max(decided, 1)
+    state["seq_memory_bytes_per_event"] = state["memory_bytes"]["seq"] / max(decided, 1)
+    state["bets_changelog_bytes_per_event"] = state["changelog_bytes"].get("bets", 0) / max(decided, 1)
+    state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
+    _say(f"   {decided:,} events decided; {state['sources']} sources in {state['intervals']} intervals; "
+         f"{state['open_bets']:,} open bets")
+    latency = latency_summary(sent_at, (((op, src, seq), at) for op, src, seq, at in rows))
+    expected = accepted + len(sent_at)
+    ok = stored[0] == stored[1] == expected and latency["events"] == len(sent_at) and not latency["unknown"]
     figures = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_1m": os.getloadavg()[0]},
         "events": decoded, "batch_size": batch_size, "workers": workers,
         "produce_events_per_s": events / produce_s,
-        "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate,
-        "ratio_to_ceiling": rate / (decoded / ceiling_s), "peak_rss_mib": run["peak_rss_mib"],
-        "clickhouse_rows": stored[0], "expected_accepted": accepted, "exactly_once": ok,
-        "latency": "not measured yet",
+        "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate_e2e,
+        "ratio_to_ceiling": rate_e2e / (decoded / ceiling_s), "peak_rss_mib": pool.peak_kib / 1024,
+        "worker_cpu_seconds": cpu_s, "events_per_worker_cpu_second": decoded / cpu_s,
+        "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
+        "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
+                    **latency},
+        "dedup_state": state,
     }
     (RUN / "bench.json").write_text(json.dumps(figures, indent=2))
     _say("\n| figure | value |\n| --- | --- |")
     for name in ("produce_events_per_s", "ceiling_events_per_s", "pipeline_events_per_s"):
         _say(f"| {name} | {figures[name]:,.0f} |")
     _say(f"| ratio_to_ceiling | {figures['ratio_to_ceiling']:.0%} |")
+    _say(f"| events_per_worker_cpu_second | {figures['events_per_worker_cpu_second']:,.0f} |")
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
+    _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
+         f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")
+    _say(f"| dedup state (seq intervals): changelog / memory bytes per event | "
+         f"{state['seq_changelog_bytes_per_event']:.4f} / {state['seq_memory_bytes_per_event']:.4f} |")
+    _say(f"| open-bet state: changelog / memory bytes per event | "
+         f"{state['bets_changelog_bytes_per_event']:.1f} / {state['bets_memory_bytes_per_event']:.1f} |")
     _say(f"| every valid event once in ClickHouse | {'yes' if ok else 'NO'} "
-         f"({stored[0]:,} rows, {stored[1]:,} unique, {accepted:,} expected) |")
+         f"({stored[0]:,} rows, {stored[1]:,} unique, {expected:,} expected; "
+         f"{latency['events']:,} of {len(sent_at):,} live events found) |")
     _say(f"figures written to {RUN / 'bench.json'}")
     return 0 if ok else 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
-    return run_bench(args.events, args.batch_size, args.workers)
+    return run_bench(args.events, args.batch_size, args.workers, args.rate, args.live_seconds)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--events", type=int, default=200_000)
     b.add_argument("--batch-size", type=int, default=500, help="events per ingest record")
     b.add_argument("--workers", type=int, default=1, help="worker processes in the consumer groups")
+    b.add_argument("--rate", type=float, default=5000.0, help="events/s of the live latency phase")
+    b.add_argument("--live-seconds", type=float, default=20.0, help="length of the live latency phase")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")

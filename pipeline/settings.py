@@ -134,6 +134,9 @@ class ClickHouseSettings(_Frozen):
     database: str = "dsom"
     batch_max_rows: int = 50_000
     batch_max_wait_s: float = 0.5
+    # Embedded chdb only: archive records go to ClickHouse as the Avro they are, decoded by
+    # ClickHouse itself (sinks/clickhouse/avro.py); off, the sink decodes them in Python.
+    raw_avro_events: bool = True
 
 
 class Settings(BaseSettings):

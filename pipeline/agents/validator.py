@@ -23,7 +23,8 @@ from pipeline.core.state import PartitionState, state_partition
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.registry import Registry
 from pipeline.settings import Settings
-from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
+from schemas import default_codec
+from schemas.raw import encode_archive_batch, encode_receipt_batch
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,12 @@ class ValidatorAgent(TransactionalAgent):
         if out.receipts is not None:
             receipts = t.sandbox_receipts(out.operator_id) if sandbox else t.receipts(out.operator_id)
             yield (receipts, None, (out.receipts["source_id"] or "").encode(),
-                   self._codec.encode(RECEIPT_BATCH, out.receipts))
+                   encode_receipt_batch(out.receipts))
         if out.archive is not None and not sandbox:  # sandbox events never reach GGR or tax
             # All of an operator's chains go to one archive partition: downstream agents that
             # total per operator (GGR, tax statements) then own each operator whole.
             yield (t.archive, zlib.crc32(out.operator_id.encode()) % t.archive_partitions,
-                   state.chain_id.encode(), self._codec.encode(ARCHIVE_BATCH, out.archive))
+                   state.chain_id.encode(), encode_archive_batch(out.archive, out.archive_bodies))
         sp = state_partition(state.topic, state.partition, t.state_partitions)
         for key, value in out.changelog:
             yield t.validator_state, sp, key, value

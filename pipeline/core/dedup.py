@@ -39,6 +39,16 @@ class SeqSet:
             return Seen.GAP_EXPIRED
         return Seen.NEW
 
+    def take(self, seq: int) -> Seen:
+        """``check`` and, when NEW, ``add``: the in-order case (the next seq) costs no search."""
+        if self.ends and seq == self.ends[-1] + 1:
+            self.ends[-1] = seq
+            return Seen.NEW
+        seen = self.check(seq)
+        if seen is Seen.NEW:
+            self.add(seq)
+        return seen
+
     def add(self, seq: int) -> None:
         """Mark ``seq`` decided (it must be NEW)."""
         i = bisect_right(self.starts, seq) - 1

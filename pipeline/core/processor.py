@@ -13,13 +13,14 @@ from typing import Any
 
 from pipeline.core.dedup import Seen
 from pipeline.core.model import EventKind, Reason
-from pipeline.core.receipts import receipt_id
+from pipeline.core.receipts import RecordReceiptIds, receipt_id
 from pipeline.core.state import ChangelogEntry, PartitionState
 from pipeline.core.validation import EventValidator, Rejection
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
 from schemas.codec import encode_event_body
+from schemas.raw import event_bodies
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Outcome:
     operator_id: str
     receipts: dict[str, Any] | None = None
     archive: dict[str, Any] | None = None
+    archive_bodies: list[bytes] = field(default_factory=list)  # each archived event's Avro bytes
     changelog: list[ChangelogEntry] = field(default_factory=list)
     events_in: int = 0
     duplicates: int = 0
@@ -65,7 +67,9 @@ class RecordProcessor:
             return self._reject_record(state, offset, out, record_rejection.reason,
                                        record_rejection.detail, now_us, source_id)
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
+        bodies = event_bodies(value)  # the bytes as sent, when canonical; else None: re-encode
         seqs = state.seqs(source_id)
+        ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
         new_bets: list[tuple[str, str, int]] = []
         for index, ev in enumerate(events):
@@ -74,7 +78,7 @@ class RecordProcessor:
             if seq < 1:
                 rejection = Rejection(Reason.INVALID_SEQUENCE, f"seq {seq} must be >= 1")
             else:
-                seen = seqs.check(seq)
+                seen = seqs.take(seq)
                 if seen is Seen.DUPLICATE:
                     out.duplicates += 1
                     continue
@@ -83,9 +87,7 @@ class RecordProcessor:
                         Reason.SEQUENCE_GAP_EXPIRED,
                         f"seq {seq} is below {seqs.expired_below}, where this source's old gaps "
                         "were closed; it was either decided long ago or is too late to fill a gap")
-                else:
-                    seqs.add(seq)
-            rid = receipt_id(state.topic, state.partition, offset, index)
+            rid = ids(index)
             rejection = (rejection or record_rejection
                          or self._validator.check(operator_id, ev, now_us)
                          or self._check_bet(state, source_id, ev, new_bets))
@@ -98,7 +100,9 @@ class RecordProcessor:
             if ev["kind"] == EventKind.BET:
                 new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
                 state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
-            index_in_chain, prev_hash, digest = state.chain.append(rid, encode_event_body(ev))
+            body = bodies[index] if bodies is not None else encode_event_body(ev)
+            out.archive_bodies.append(body)
+            index_in_chain, prev_hash, digest = state.chain.append(rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
         out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, archived))

@@ -95,15 +95,28 @@ class StatementBook:
         self.interval_us = interval_us
         self.grace_us = grace_us
         self.statements: dict[tuple[str, str], Statement] = {}
+        self._last: dict[str, Statement] = {}  # per operator, the statement of its last event
 
     def add(self, operator_id: str, event: dict[str, Any], tax: PayoutTax | None) -> Statement:
-        period = tax_period(event["occurred_at_us"], self.granularity)
-        key = (operator_id, period.label)
-        st = self.statements.get(key)
-        if st is None:
-            st = self.statements[key] = Statement(operator_id, period.label, period.start_us, period.end_us)
+        t = event["occurred_at_us"]
+        # Most events fall in the period of the operator's previous one: a range check is far
+        # cheaper than working out the Kyiv-local period (a time-zone conversion) every time.
+        st = self._last.get(operator_id)
+        if st is None or not st.period_start_us <= t < st.period_end_us:
+            period = tax_period(t, self.granularity)
+            key = (operator_id, period.label)
+            st = self.statements.get(key)
+            if st is None:
+                st = Statement(operator_id, period.label, period.start_us, period.end_us)
+                self.statements[key] = st
+            self._last[operator_id] = st
         st.add(event, tax)
         return st
+
+    def put(self, st: Statement) -> None:
+        """Hold ``st`` (restored from the changelog) as its operator's statement for its period."""
+        self.statements[(st.operator_id, st.period)] = st
+        self._last.pop(st.operator_id, None)
 
     def due(self, now_us: int) -> list[Statement]:
         """Statements to issue now; each gets its next revision and is marked issued."""

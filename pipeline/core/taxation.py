@@ -29,8 +29,7 @@ class TaxState:
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         if value is not None and key[len(self.prefix):].startswith(b"stmt|"):
-            st = Statement.loads(value)
-            self.book.statements[(st.operator_id, st.period)] = st
+            self.book.put(Statement.loads(value))
 
 
 @dataclass

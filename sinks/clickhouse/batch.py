@@ -21,6 +21,10 @@ class TableBatch:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.columns = Columns(table)
+        # Records handed to ClickHouse undecoded (see avro.py): (partition, offset, value, rows).
+        # A batch holds rows in one form only: ``columns`` or ``raw``.
+        self.raw: list[tuple[int, int, bytes, int]] = []
+        self.raw_rows = 0
         self.ranges: dict[TP, tuple[int, int]] = {}  # (topic, partition) -> (first, last) offset
         self.records = 0
         self.skipped_rows = 0  # rows left out because ClickHouse already held them
@@ -29,7 +33,13 @@ class TableBatch:
 
     @property
     def rows(self) -> int:
-        return self.columns.rows
+        return self.columns.rows + self.raw_rows
+
+    def add_raw(self, partition: int, offset: int, value: bytes, rows: int) -> None:
+        """Keep one record's value for ClickHouse to decode (then account for it with add_record)."""
+        assert not self.columns.rows, "a batch holds rows either as columns or raw"
+        self.raw.append((partition, offset, value, rows))
+        self.raw_rows += rows
 
     def add_record(self, topic: str, partition: int, offset: int, now: float, skipped_rows: int = 0) -> None:
         """Account for one record whose rows were appended to :attr:`columns` (possibly none)."""
@@ -71,6 +81,8 @@ class TableBatch:
 
     def clear(self) -> None:
         self.columns.clear()
+        self.raw.clear()
+        self.raw_rows = 0
         self.ranges.clear()
         self.records = 0
         self.skipped_rows = 0

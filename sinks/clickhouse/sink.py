@@ -31,6 +31,8 @@ happen.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,9 +49,9 @@ from pipeline.kafka.config import consumer_config
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
-from sinks.clickhouse import queries
+from sinks.clickhouse import avro, queries
 from sinks.clickhouse.batch import TP, TableBatch
-from sinks.clickhouse.client import connect
+from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
 from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
@@ -106,6 +108,8 @@ class ClickHouseSink:
         self._archive = settings.topics.archive
         self._tax_events = settings.topics.tax_events
         self._batches = {t.name: TableBatch(t) for t in TABLES}
+        # ClickHouse reads the container file from our disk: only when it runs in this process.
+        self._raw_events = settings.clickhouse.raw_avro_events and is_chdb(settings.clickhouse)
         self._resume: dict[TP, _Resume] = {}
         # Stored rows of uncommitted records are read back only up to this many per partition;
         # beyond it (committed offsets lost) the sink resumes after the highest stored offset.
@@ -224,7 +228,12 @@ class ClickHouseSink:
         batch = self._batches[table.name]
         skip = self._stored_keys((topic, partition), offset)
         try:
-            if table is EVENTS:
+            if table is EVENTS and self._raw_events and not skip and not batch.columns.rows:
+                value = msg.value() or b""
+                batch.add_raw(partition, offset, value, avro.archive_event_count(value))
+            elif table is EVENTS:
+                if batch.raw:  # rows to leave out: this batch goes the Python way, whole
+                    self._decode_raw(batch)
                 _, record = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
                 add_archive_batch(batch.columns, record, topic, partition, offset, skip)
             elif table is TAX_EVENTS:
@@ -241,6 +250,13 @@ class ClickHouseSink:
         self.rows_skipped += len(skip)
         batch.add_record(topic, partition, offset, time.monotonic(), skipped_rows=len(skip))
         self.records_read += 1
+
+    def _decode_raw(self, batch: TableBatch) -> None:
+        """Turn a batch's undecoded records into columns (they were checked when added)."""
+        raw, batch.raw, batch.raw_rows = batch.raw, [], 0
+        for partition, offset, value, _ in raw:
+            _, record = self._codec.decode(value, expect=ARCHIVE_BATCH)
+            add_archive_batch(batch.columns, record, self._archive, partition, offset)
 
     def _stored_keys(self, tp: TP, offset: int) -> frozenset[Any] | set[Any]:
         resume = self._resume.get(tp)
@@ -295,14 +311,18 @@ class ClickHouseSink:
             data = [*data, [token] * batch.rows]
             names, types = (*names, TOKEN_COLUMN), (*types, "LowCardinality(String)")
         min_offset = min((first for first, _ in batch.ranges.values()), default=0)
+        framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
         attempt = 0
         delay = RETRY_FIRST_S
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                self._client.insert(table.name, data, column_names=names, database=self._db,
-                                    column_type_names=types, column_oriented=True, settings=settings)
+                if framed:
+                    self._insert_avro(table, framed, settings, token)
+                else:
+                    self._client.insert(table.name, data, column_names=names, database=self._db,
+                                        column_type_names=types, column_oriented=True, settings=settings)
                 if table.tokened:
                     roll_up(self._client, self._qdb, table.name, token, min_offset)
             except Exception as exc:  # any failure: retry the very same rows with the same token
@@ -326,6 +346,16 @@ class ClickHouseSink:
             log.debug("inserted %d rows into %s in %.3f s (%s)", batch.rows, table.name, elapsed,
                       batch.description())
             return
+
+    def _insert_avro(self, table: Table, framed: list[bytes], settings: dict[str, Any], token: str) -> None:
+        fd, path = tempfile.mkstemp(prefix="dsom-sink-", suffix=".avro")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(avro.container(framed))
+            self._client.command(avro.insert_events_sql(self._db, table.name, table.column_names, path,
+                                                        self._archive, token), settings=settings)
+        finally:
+            os.unlink(path)
 
     def _commit(self, consumer: Consumer, positions: dict[TP, int]) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items())]

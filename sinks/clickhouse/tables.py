@@ -36,10 +36,12 @@ class Column:
     name: str
     type: str
     codec: str = ""
+    default: str = ""  # an expression ClickHouse fills the column with; such columns are never inserted
 
     def ddl(self) -> str:
+        default = f" DEFAULT {self.default}" if self.default else ""
         codec = f" CODEC({self.codec})" if self.codec else ""
-        return f"{quote_identifier(self.name)} {self.type}{codec}"
+        return f"{quote_identifier(self.name)} {self.type}{default}{codec}"
 
 
 @dataclass(frozen=True)
@@ -47,27 +49,34 @@ class Table:
     """A table's columns (in insert order), extra DDL elements and engine clause."""
 
     name: str
-    columns: tuple[Column, ...]
+    columns: tuple[Column, ...]  # inserted by the sink
     elements: tuple[str, ...]  # indexes and projections, after the columns
     engine: str
     key_column: str  # with src_topic/partition/offset, identifies one row: see rows.py
     # Columns added after the table first shipped: ``create_tables`` adds them to an existing
     # table (old rows get the type's default). Any other difference is a SchemaMismatchError.
     added_later: tuple[str, ...] = ()
+    filled: tuple[Column, ...] = ()  # filled by ClickHouse itself (``default``), after ``columns``
     # Rows carry their batch's deduplication token (``ingest_token``, set at insert, not built
     # by rows.py): the sink rolls each batch up by it, exactly once (see rollups.py).
     tokened: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
+        """The inserted columns, in insert order."""
         return tuple(c.name for c in self.columns)
 
     @property
     def column_types(self) -> tuple[str, ...]:
         return tuple(c.type for c in self.columns)
 
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.filled
+
     def ddl(self, database: str) -> str:
-        body = ",\n    ".join([c.ddl() for c in self.columns] + list(self._token_ddl()) + list(self.elements))
+        parts = [c.ddl() for c in self.all_columns] + list(self._token_ddl()) + list(self.elements)
+        body = ",\n    ".join(parts)
         return (f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{quote_identifier(self.name)}"
                 f" (\n    {body}\n)\n{self.engine}")
 
@@ -116,6 +125,11 @@ EVENTS = Table(
         Column("src_partition", "UInt16"),
         Column("src_offset", "UInt64"),
     ),
+    # When the row became queryable (ClickHouse's clock at the insert): with the produce time of
+    # its ingest record it gives the end-to-end latency (make bench). Not part of the insert,
+    # so a retried insert is still the same rows under the same deduplication token.
+    filled=(Column("inserted_at", TIME, "Delta, ZSTD(1)", default="now64(6)"),),
+    added_later=("inserted_at",),
     elements=_SRC_ELEMENTS,
     # Reports filter by operator and period and group by kind (GGR = BET - REFUND - WIN),
     # licence kind and game type: operator first prunes per-operator reports to a contiguous
@@ -258,7 +272,7 @@ def create_tables(client: Any, database: str) -> None:
         missing = [name for name in table.added_later if name not in have]
         if missing:
             for name in missing:
-                _add_column(client, database, table, name)
+                _add_column(client, database, table, name, have)
             have = _columns(client, database, table.name)
         if table.tokened and TOKEN_COLUMN not in have:  # rows stored before it keep '' (rolled up)
             qualified = f"{quote_identifier(database)}.{quote_identifier(table.name)}"
@@ -266,7 +280,7 @@ def create_tables(client: Any, database: str) -> None:
             index = TOKEN_INDEX.replace("INDEX", "INDEX IF NOT EXISTS", 1)
             client.command(f"ALTER TABLE {qualified} ADD {index}")
             have = _columns(client, database, table.name)
-        want = dict(zip(table.column_names, table.column_types, strict=True))
+        want = {c.name: c.type for c in table.all_columns}
         if table.tokened:
             want[TOKEN_COLUMN] = LC
         wrong = {n: (have.get(n), t) for n, t in want.items() if _norm(have.get(n)) != _norm(t)}
@@ -294,12 +308,18 @@ def _exists(client: Any, database: str, name: str) -> bool:
         parameters={"db": database, "t": name})))
 
 
-def _add_column(client: Any, database: str, table: Table, name: str) -> None:
-    names = table.column_names
+def _add_column(client: Any, database: str, table: Table, name: str, have: dict[str, str]) -> None:
+    columns = table.all_columns
+    names = [c.name for c in columns]
     i = names.index(name)
-    after = f" AFTER {quote_identifier(names[i - 1])}" if i else " FIRST"
+    # After its predecessor when that exists; a table with other columns fails the check anyway.
+    after = ""
+    if i == 0:
+        after = " FIRST"
+    elif names[i - 1] in have:
+        after = f" AFTER {quote_identifier(names[i - 1])}"
     client.command(f"ALTER TABLE {quote_identifier(database)}.{quote_identifier(table.name)} "
-                   f"ADD COLUMN IF NOT EXISTS {table.columns[i].ddl()}{after}")
+                   f"ADD COLUMN IF NOT EXISTS {columns[i].ddl()}{after}")
 
 
 def _norm(type_name: str | None) -> str | None:

@@ -57,3 +57,22 @@ def test_state_round_trip() -> None:
         s.add(seq)
     s.close_oldest_gaps(1)
     assert SeqSet.from_state(s.to_state()) == s
+
+
+def test_take_is_check_then_add() -> None:
+    import random
+
+    from pipeline.core.dedup import SeqSet
+
+    rng = random.Random(11)
+    fast, slow = SeqSet(), SeqSet()
+    for _ in range(5000):
+        seq = rng.choice([fast.ends[-1] + 1 if fast.ends else 1, rng.randint(1, 400)])
+        expected = slow.check(seq)
+        if expected.name == "NEW":
+            slow.add(seq)
+        assert fast.take(seq) is expected
+        assert (fast.starts, fast.ends) == (slow.starts, slow.ends)
+        if rng.random() < 0.01:
+            fast.close_oldest_gaps(3)
+            slow.close_oldest_gaps(3)

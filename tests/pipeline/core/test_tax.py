@@ -164,3 +164,17 @@ def test_a_duplicate_payout_is_taxed_once() -> None:
 def test_statement_book_rejects_unknown_granularity() -> None:
     with pytest.raises(ValueError):
         StatementBook("week", 1, 1).add("op", ev("BET", 1), None)
+
+
+@pytest.mark.parametrize("granularity", ["day", "month"])
+def test_statements_across_period_boundaries_match_tax_period(granularity: str) -> None:
+    """The book reuses the operator's last statement while events stay in its period: events
+    hopping back and forth over boundaries (to the microsecond) still land where tax_period says."""
+    edge = kyiv_midnight_us(date(2026, 12, 1))
+    times = [edge - 1, edge, edge - 1, edge + 1, T, edge, edge - 2, edge + 3 * 86_400_000_000, edge - 1]
+    book = StatementBook(granularity, 0, 0)
+    for i, t in enumerate(times):
+        st = book.add("op-a" if i % 3 else "op-b", {"kind": "BET", "amount": 1, "occurred_at_us": t}, None)
+        assert st.period == tax_period(t, granularity).label
+        assert st.period_start_us <= t < st.period_end_us
+    assert sum(st.bets for st in book.statements.values()) == len(times)

@@ -76,3 +76,21 @@ def test_win_with_tax_and_deposit_without_game_fields_pass() -> None:
 @pytest.mark.parametrize("ref", ["p_ABCDEFGH23", "8f14e45f-ceea-467f-a0b1", "PLR_00042_x"])
 def test_opaque_tokens_are_not_personal_data(ref: str) -> None:
     assert personal_data_hint(ref) is None
+
+
+def test_the_one_regex_fast_path_passes_only_refs_every_rule_passes() -> None:
+    import random
+
+    from pipeline.core.validation import PLAIN_PLAYER_REF, PLAYER_REF
+
+    rng = random.Random(5)
+    alphabet = "aZ_-0123456789@ +()ж"
+    refs = ["p_ABCDEFGH23", "12345678", "123-456-789", "a123456789", "a12345678", "_--------", "-" * 8]
+    refs += ["".join(rng.choice(alphabet) for _ in range(rng.randint(6, 70))) for _ in range(20_000)]
+    refs += ["".join(rng.choice("0123456789-a") for _ in range(rng.randint(7, 20))) for _ in range(20_000)]
+    fast = 0
+    for ref in refs:
+        if PLAIN_PLAYER_REF.fullmatch(ref):
+            fast += 1
+            assert personal_data_hint(ref) is None and PLAYER_REF.fullmatch(ref), ref
+    assert fast > 1000  # the fast path is taken, not vacuous

@@ -358,3 +358,23 @@ def test_tax_rows_skip_and_keys() -> None:
     with pytest.raises(Exception, match="not a tax-events schema"):
         add_tax_event(cols, ARCHIVE_BATCH, {}, TAX_EVENTS_TOPIC, 0, 0)
     assert cols.rows == 2 and all(len(v) == 2 for v in cols.data.values())
+
+
+def test_events_get_inserted_at_also_on_an_older_table(ch: Any) -> None:
+    """ClickHouse stamps every event row with its insert time; a table made before the column
+    existed gets it (old rows show the column's default for them, the epoch at the ALTER)."""
+    ch.command("CREATE DATABASE older")
+    ch.command(dataclasses.replace(EVENTS, filled=()).ddl("older"))
+
+    def has_column() -> bool:
+        return bool(int(ch.command("SELECT count() FROM system.columns WHERE database = 'older' "
+                                   "AND table = 'events' AND name = 'inserted_at'")))
+
+    assert not has_column()
+    create_tables(ch, "older")
+    assert has_column()
+    before = int(ch.command("SELECT toUnixTimestamp64Micro(now64(6))"))
+    store_events(ch, [event(seq=1)], database="older")
+    after = int(ch.command("SELECT toUnixTimestamp64Micro(now64(6))"))
+    stamped = int(ch.command("SELECT toUnixTimestamp64Micro(inserted_at) FROM older.events"))
+    assert before <= stamped <= after
