@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from dashboards.params import ParamError, parse
-from dashboards.reports import BY_NAME, FILTERS, GRANULARITIES, GROUPS, REPORTS, Report
+from dashboards.reports import BY_NAME, GRANULARITIES, GROUPS, REPORTS, Report
 from dashboards.run import EXPORT_FORMATS, export_report, run_report
 from pipeline.core.model import LicenceKind
 
@@ -216,5 +216,3 @@ class DashboardServer:
         self._server.server_close()
         self._thread.join(5)
 
-
-__all__ = ["FILTERS", "Dashboard", "DashboardServer"]

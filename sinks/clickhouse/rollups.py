@@ -63,7 +63,8 @@ def _names(columns: str) -> str:
 def _ingest(name: str, unit: str, bucket: str) -> Rollup:
     """Per ``unit`` of arrival: what each operator sent, how late, and how long until queryable.
 
-    The view runs at insert time, so now64() is the moment a row is stored.
+    The sink rolls a batch up right after storing it, so now64() is about when it became
+    queryable (for a batch rolled up again after a crash, when that happened).
     """
     return Rollup(
         name=name,

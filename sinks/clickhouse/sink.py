@@ -440,6 +440,7 @@ class ClickHouseSink:
             if last is None or (done >= 0 and last < done):
                 continue  # nothing stored beyond what is committed
             first = max(done, 0)
+            self._roll_up_stored(tp, first, last)
             keys = self._retry(partial(queries.stored_keys, self._client, self._db, self._table_of(tp[0]),
                                        tp, first, last, self._resume_limit))
             if keys is None:
@@ -449,7 +450,6 @@ class ClickHouseSink:
                 positions[tp] = last + 1
             else:
                 self._resume[tp] = _Resume(last, keys)
-                self._roll_up_stored(tp, first, last)
                 log.info("%s[%d]: rows of offsets %d..%d are already stored (committed %s); reading "
                          "them again and leaving those rows out", tp[0], tp[1], first, last,
                          done if done >= 0 else "(none)")
