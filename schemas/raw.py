@@ -136,7 +136,8 @@ def event_bodies(record: bytes) -> list[bytes] | None:
     return bodies
 
 
-def _zigzag(n: int) -> bytes:
+def zigzag(n: int) -> bytes:
+    """An Avro ``long``: zig-zag, then base-128 varint."""
     n = (n << 1) ^ (n >> 63)
     out = bytearray()
     while n > 0x7F:
@@ -148,7 +149,7 @@ def _zigzag(n: int) -> bytes:
 
 def _string(s: str) -> bytes:
     b = s.encode()
-    return _zigzag(len(b)) + b
+    return zigzag(len(b)) + b
 
 
 def encode_archive_batch(archive: dict[str, Any], bodies: list[bytes]) -> bytes:
@@ -161,13 +162,13 @@ def encode_archive_batch(archive: dict[str, Any], bodies: list[bytes]) -> bytes:
     assert len(events) == len(bodies)
     parts = [load_type(ARCHIVE_BATCH).header, _string(archive["chain_id"]), _string(archive["operator_id"]),
              _string(archive["source_id"]), _string(archive["ingest_topic"]),
-             _zigzag(archive["ingest_partition"]), _zigzag(archive["ingest_offset"]),
-             _zigzag(archive["received_at_us"])]
+             zigzag(archive["ingest_partition"]), zigzag(archive["ingest_offset"]),
+             zigzag(archive["received_at_us"])]
     if events:
-        parts.append(_zigzag(len(events)))
+        parts.append(zigzag(len(events)))
         for e, body in zip(events, bodies, strict=True):
             rid = e["receipt_id"].encode()
-            parts += (_zigzag(len(rid)), rid, _zigzag(e["chain_index"]), e["prev_hash"], e["hash"], body)
+            parts += (zigzag(len(rid)), rid, zigzag(e["chain_index"]), e["prev_hash"], e["hash"], body)
     parts.append(b"\x00")
     return b"".join(parts)
 
@@ -177,7 +178,7 @@ def _opt_string(s: str | None) -> bytes:
 
 
 def _opt_long(n: int | None) -> bytes:
-    return b"\x00" if n is None else b"\x02" + _zigzag(n)
+    return b"\x00" if n is None else b"\x02" + zigzag(n)
 
 
 _STATUS = {"ACCEPTED": b"\x00", "REJECTED": b"\x02"}  # the ReceiptStatus enum's indexes
@@ -186,11 +187,11 @@ _STATUS = {"ACCEPTED": b"\x00", "REJECTED": b"\x02"}  # the ReceiptStatus enum's
 def encode_receipt_batch(batch: dict[str, Any]) -> bytes:
     """The single-object ReceiptBatch of ``batch``, as ``Codec.encode(RECEIPT_BATCH, batch)`` writes it."""
     parts = [load_type(RECEIPT_BATCH).header, _string(batch["operator_id"]), _opt_string(batch["source_id"]),
-             _string(batch["ingest_topic"]), _zigzag(batch["ingest_partition"]),
-             _zigzag(batch["ingest_offset"]), _zigzag(batch["processed_at_us"])]
+             _string(batch["ingest_topic"]), zigzag(batch["ingest_partition"]),
+             zigzag(batch["ingest_offset"]), zigzag(batch["processed_at_us"])]
     receipts = batch["receipts"]
     if receipts:
-        parts.append(_zigzag(len(receipts)))
+        parts.append(zigzag(len(receipts)))
         for r in receipts:
             parts += (_opt_long(r["seq"]), _opt_string(r["operator_ref"]), _STATUS[r["status"]],
                       _string(r["receipt_id"]), _opt_string(r["reason"]), _opt_string(r["detail"]),

@@ -28,21 +28,11 @@ from schemas.codec import (
     UnknownSchemaError,
     load_type,
 )
+from schemas.raw import zigzag
 from sinks.clickhouse.rollups import TOKEN_COLUMN
 
 # Any 16 bytes will do: readers find blocks by their byte counts; fixed keeps retries identical.
 SYNC = b"dsom-sink-block!"
-
-
-def zigzag(n: int) -> bytes:
-    """An Avro ``long``: zig-zag, then base-128 varint."""
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _read_long(data: bytes, pos: int) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from pipeline.core.chain import Link, verify
 from pipeline.core.state import PartitionState
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, default_codec
 from schemas.codec import encode_event_body, load_type
-from schemas.raw import _string, _zigzag, encode_archive_batch, event_bodies
+from schemas.raw import _string, encode_archive_batch, event_bodies, zigzag
 from tests.pipeline.core.test_processor import make_processor, statuses
 from tests.pipeline.core.test_validation import NOW, event
 
@@ -22,10 +22,10 @@ def batch(events: list[dict[str, Any]]) -> bytes:
 
 def by_hand(bodies: list[bytes], blocks: list[int] | None = None) -> bytes:
     """An EventBatch written by hand: ``bodies`` in one block, or in blocks of the given sizes."""
-    head = load_type(EVENT_BATCH).header + _string("op-a") + _string("s1") + _zigzag(NOW)
+    head = load_type(EVENT_BATCH).header + _string("op-a") + _string("s1") + zigzag(NOW)
     out, i = [head], 0
     for size in blocks or ([len(bodies)] if bodies else []):
-        out += [_zigzag(size), *bodies[i:i + size]]
+        out += [zigzag(size), *bodies[i:i + size]]
         i += size
     return b"".join([*out, b"\x00"])
 
