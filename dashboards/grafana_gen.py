@@ -357,6 +357,8 @@ def operations_dashboard() -> dict[str, Any]:
                     [(_rate(m.REJECTED, "reason", _OP), "{{reason}}")], "short", stacked=True),
         _prom_panel("Duplicates (retries)", "Events already decided, sent again by operators, per second.",
                     [(_rate(m.DUPLICATES, "operator", _OP), "{{operator}}")], "short"),
+        _prom_panel("Consumer lag", "Records each agent's consumer group has not committed yet.",
+                    [(f"max by (group) ({metric_names(m.CONSUMER_LAG)[0]})", "{{group}}")], "short"),
         _prom_panel("Agent transaction latency", "Time to process and commit one agent transaction.",
                     _quantiles(m.TRANSACTION_SECONDS, "agent"), "s"),
         _prom_panel("Sink rows per second", "Rows inserted into ClickHouse, per table.",

@@ -24,6 +24,9 @@ SINK_INSERT_SECONDS = Histogram(
 )
 CLICKHOUSE_ROWS = Gauge("dsom_clickhouse_rows", "Rows in the ClickHouse table (counted at start, then added)",
                         ["table"])
+CONSUMER_LAG = Gauge("dsom_consumer_lag_records",
+                     "Records the agent's consumer group has not committed yet (measured every 10 s)",
+                     ["group"])
 SINK_ERRORS = Counter("dsom_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table"])
 
 

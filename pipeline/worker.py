@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 AGENTS = ("validator", "tax", "sink")
+LAG_INTERVAL_S = 10.0
 
 
 def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], None]:
@@ -75,6 +76,9 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
         thread = threading.Thread(target=guarded, name=f"agent-{name}")
         thread.start()
         threads.append(thread)
+    monitor = threading.Thread(target=_watch_lag, args=(settings, tuple(agents), stop), name="lag",
+                               daemon=True)
+    monitor.start()
     log.info("worker %s running agents %s; metrics on %s:%d", settings.worker_id, ",".join(agents),
              settings.metrics_host, settings.metrics_port)
     while any(t.is_alive() for t in threads):
@@ -83,6 +87,23 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     if dashboard is not None:
         dashboard.stop()
     return 1 if failures else 0
+
+
+def _watch_lag(settings: Settings, agents: tuple[str, ...], stop: threading.Event) -> None:
+    """Export each agent's consumer-group lag as a gauge, every LAG_INTERVAL_S.
+
+    For Grafana and the dashboard's live strip: the whole group's lag, whichever worker holds
+    its partitions.
+    """
+    from pipeline.kafka.lag import agent_groups, group_lag
+
+    groups = agent_groups(settings, agents)
+    while not stop.wait(LAG_INTERVAL_S):
+        for _, group, pattern in groups:
+            try:
+                metrics.CONSUMER_LAG.labels(group).set(group_lag(settings.kafka, group, pattern))
+            except Exception as exc:  # the broker may be away for a while: keep the last figure
+                log.debug("lag of %s unavailable: %s", group, exc)
 
 
 def _start_dashboard(settings: Settings) -> DashboardServer | None:

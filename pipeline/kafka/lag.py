@@ -6,7 +6,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.kafka.config import client_config
 from pipeline.kafka.reader import topic_partitions
-from pipeline.settings import KafkaSettings
+from pipeline.settings import KafkaSettings, Settings
 
 
 def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
@@ -28,3 +28,15 @@ def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
         return lag
     finally:
         consumer.close()
+
+
+def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> list[tuple[str, str, str]]:
+    """``(agent, consumer group, topic pattern)`` of each of ``agents`` that consumes a group."""
+    topics = settings.topics
+    archive = "^" + topics.archive.replace(".", r"\.") + "$"
+    known = {
+        "validator": (f"{topics.prefix}-validator", topics.ingest_pattern),
+        "tax": (f"{topics.prefix}-tax", archive),
+        "sink": (f"{topics.prefix}-sink-clickhouse", archive),
+    }
+    return [(agent, *known[agent]) for agent in agents if agent in known]
