@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sinks.clickhouse.queries import WINDOW_STARTS
 from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS
 
 GROUPS = {
@@ -31,7 +32,7 @@ GROUPS = {
     "financial": "Financial",
 }
 FILTERS = ("operator", "licence_kind", "game_type")
-GRANULARITIES = ("minute", "hour", "day", "month", "kyiv_day", "kyiv_month")
+GRANULARITIES = tuple(WINDOW_STARTS)
 # Rejection reasons that mean "an activity the operator is not licensed for".
 UNLICENSED_REASONS = ("unknown_licence", "licence_kind_mismatch", "licence_inactive", "channel_not_allowed")
 
@@ -100,19 +101,14 @@ GT = "({game_type:String} = '' OR game_type = {game_type:String})"
 # Operators whose licence is of the filtered kind, for tables without a licence_kind column.
 LK_OP = ("({licence_kind:String} = '' OR operator_id IN (SELECT operator_id FROM " + DB
          + ".registry_licences WHERE licence_kind = {licence_kind:String}))")
-NOW = "fromUnixTimestamp64Micro({now_us:Int64}, 'UTC')"
 NOW_S = "intDiv({now_us:Int64}, 1000000)"
 
 
 def _bucket(column: str) -> str:
-    """Start of ``column``'s (a UTC DateTime) time bucket, as UTC µs; Kyiv buckets are whole hours."""
-    return (f"toInt64(toUnixTimestamp(multiIf("
-            f"{{granularity:String}} = 'minute', toStartOfMinute({column}), "
-            f"{{granularity:String}} = 'hour', toStartOfHour({column}), "
-            f"{{granularity:String}} = 'day', toStartOfDay({column}), "
-            f"{{granularity:String}} = 'month', toDateTime(toStartOfMonth({column}), 'UTC'), "
-            f"{{granularity:String}} = 'kyiv_day', toStartOfDay({column}, 'Europe/Kyiv'), "
-            f"toDateTime(toStartOfMonth({column}, 'Europe/Kyiv'), 'Europe/Kyiv')))) * 1000000")
+    """Start of ``column``'s (a UTC DateTime) time bucket, as UTC µs, by ``{granularity}``."""
+    *named, (_, last) = WINDOW_STARTS.items()
+    cases = "".join(f"{{granularity:String}} = '{name}', {start.format(t=column)}, " for name, start in named)
+    return f"toInt64(toUnixTimestamp(multiIf({cases}{last.format(t=column)}))) * 1000000"
 
 
 def _bucket_end_s(bucket_us: str) -> str:

@@ -48,7 +48,7 @@ def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
     t = Totals()
     while time.monotonic() < deadline and proc.poll() is None:
         t = scrape(settings.metrics_host, settings.metrics_port)
-        validated = group_lag(settings.kafka, f"{settings.topics.prefix}-validator",
+        validated = group_lag(settings.kafka, settings.topics.agent_group("validator"),
                               settings.topics.ingest_pattern) == 0
         if validated and t.clickhouse_rows["events"] >= t.accepted and t.payouts_taxed >= t.accepted_wins:
             # one more statement interval, so the last revision covers everything

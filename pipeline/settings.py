@@ -32,6 +32,10 @@ class KafkaSettings(_Frozen):
     ssl_key_password: SecretStr | None = None
 
 
+# Agent -> the suffix of its consumer group (and transactional IDs) after the prefix.
+AGENT_GROUPS = {"validator": "validator", "tax": "tax", "sink": "sink-clickhouse"}
+
+
 class TopicSettings(_Frozen):
     """Topic names and sizes. Ingest and receipts topics are per operator."""
 
@@ -75,6 +79,10 @@ class TopicSettings(_Frozen):
 
     def sandbox_receipts(self, operator_id: str) -> str:
         return f"{self.prefix}.sandbox-receipts.{operator_id}"
+
+    def agent_group(self, agent: str) -> str:
+        """The consumer group of a pipeline agent: ``validator``, ``tax`` or ``sink``."""
+        return f"{self.prefix}-{AGENT_GROUPS[agent]}"
 
     @property
     def reader_group(self) -> str:

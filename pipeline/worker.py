@@ -76,8 +76,7 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
         thread = threading.Thread(target=guarded, name=f"agent-{name}")
         thread.start()
         threads.append(thread)
-    monitor = threading.Thread(target=_watch_lag, args=(settings, tuple(agents), stop), name="lag",
-                               daemon=True)
+    monitor = threading.Thread(target=_watch_lag, args=(settings, stop), name="lag", daemon=True)
     monitor.start()
     log.info("worker %s running agents %s; metrics on %s:%d", settings.worker_id, ",".join(agents),
              settings.metrics_host, settings.metrics_port)
@@ -89,15 +88,16 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     return 1 if failures else 0
 
 
-def _watch_lag(settings: Settings, agents: tuple[str, ...], stop: threading.Event) -> None:
-    """Export each agent's consumer-group lag as a gauge, every LAG_INTERVAL_S.
+def _watch_lag(settings: Settings, stop: threading.Event) -> None:
+    """Export every agent group's lag as a gauge, every LAG_INTERVAL_S.
 
-    For Grafana and the dashboard's live strip: the whole group's lag, whichever worker holds
-    its partitions.
+    For Grafana and the dashboard's live strip. A group's lag is the whole group's, whichever
+    worker holds its partitions, so every worker reports all of them: the worker that serves
+    the dashboard may run the sink alone (Grafana takes the max per group).
     """
     from pipeline.kafka.lag import agent_groups, group_lag
 
-    groups = agent_groups(settings, agents)
+    groups = agent_groups(settings, AGENTS)
     while not stop.wait(LAG_INTERVAL_S):
         for _, group, pattern in groups:
             try:

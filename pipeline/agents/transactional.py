@@ -54,7 +54,7 @@ class TransactionalAgent(ABC):
         self._subscriptions = subscriptions
         self._clock = clock
         self._assigned: list[TP] = []
-        group = f"{settings.topics.prefix}-{self.name}"
+        group = settings.topics.agent_group(self.name)
         self._producer = Producer(producer_config(settings.kafka, **{
             "transactional.id": f"{group}-{settings.worker_id}",
             "transaction.timeout.ms": 30000,

@@ -59,9 +59,7 @@ class EventValidator:
     def __init__(self, registry: Registry, settings: ValidationSettings) -> None:
         self._registry = registry
         self._s = settings
-        # A plain dict: the registry's own lookup goes through pydantic's attribute machinery.
-        self._licences = {(op.operator_id, lic.licence_id): lic for op in registry.operators
-                          for lic in op.licences}
+        self._licences = registry.licence_index
 
     def check(self, operator_id: str, ev: dict[str, Any], now_us: int) -> Rejection | None:
         return (
@@ -81,8 +79,7 @@ class EventValidator:
         if lic.kind != ev["licence_kind"]:
             return Rejection(Reason.LICENCE_KIND_MISMATCH,
                              f"licence {lic.licence_id} is for {lic.kind}, not {ev['licence_kind']}")
-        t = ev["occurred_at_us"]
-        if not (lic.valid_from_us <= t and (lic.valid_to_us is None or t < lic.valid_to_us)):  # active_at
+        if not lic.active_at(ev["occurred_at_us"]):
             return Rejection(Reason.LICENCE_INACTIVE,
                              f"licence {lic.licence_id} was not active when the event occurred")
         return None

@@ -34,9 +34,5 @@ def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> lis
     """``(agent, consumer group, topic pattern)`` of each of ``agents`` that consumes a group."""
     topics = settings.topics
     archive = "^" + topics.archive.replace(".", r"\.") + "$"
-    known = {
-        "validator": (f"{topics.prefix}-validator", topics.ingest_pattern),
-        "tax": (f"{topics.prefix}-tax", archive),
-        "sink": (f"{topics.prefix}-sink-clickhouse", archive),
-    }
-    return [(agent, *known[agent]) for agent in agents if agent in known]
+    patterns = {"validator": topics.ingest_pattern, "tax": archive, "sink": archive}
+    return [(agent, topics.agent_group(agent), patterns[agent]) for agent in agents if agent in patterns]

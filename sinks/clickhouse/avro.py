@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from clickhouse_connect.driver.binding import quote_identifier
+from clickhouse_connect.driver.binding import format_str, quote_identifier
 from fastavro.schema import to_parsing_canonical_form
 
 from schemas.codec import (
@@ -108,10 +108,6 @@ def container(framed: list[bytes]) -> bytes:
             + zigzag(len(framed)) + zigzag(len(body)) + body + SYNC)
 
 
-def _text(path: str) -> str:
-    return "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def insert_events_sql(database: str, table: str, column_names: tuple[str, ...], path: str,
                       src_topic: str, token: str | None = None) -> str:
     """``INSERT INTO events SELECT ...`` over a container file: the same rows rows.py builds.
@@ -133,13 +129,13 @@ def insert_events_sql(database: str, table: str, column_names: tuple[str, ...], 
         "tax_withheld_pit": f"ifNull({e}.tax_withheld_pit, 0)",
         "tax_withheld_military": f"ifNull({e}.tax_withheld_military, 0)",
         "chain_id": "batch.chain_id", "chain_index": "e.chain_index", "hash": "e.hash",
-        "src_topic": _text(src_topic), "src_partition": "src_partition", "src_offset": "src_offset",
+        "src_topic": format_str(src_topic), "src_partition": "src_partition", "src_offset": "src_offset",
     }
     if token is not None:
-        exprs[TOKEN_COLUMN] = _text(token)
+        exprs[TOKEN_COLUMN] = format_str(token)
         column_names = (*column_names, TOKEN_COLUMN)
     columns = ", ".join(quote_identifier(name) for name in column_names)
     select = ", ".join(exprs[name] for name in column_names)
     target = f"{quote_identifier(database)}.{quote_identifier(table)}"
     return (f"INSERT INTO {target} ({columns}) SELECT {select} "
-            f"FROM file({_text(path)}, 'Avro') ARRAY JOIN batch.events AS e")
+            f"FROM file({format_str(path)}, 'Avro') ARRAY JOIN batch.events AS e")

@@ -133,16 +133,21 @@ def _qualified(database: str, table: Table) -> str:
     return f"{quote_identifier(database)}.{quote_identifier(table.name)}"
 
 
-# Window start expressions over ggr_hourly.hour (a UTC DateTime). Kyiv's offset from UTC is
-# always a whole number of hours, so every UTC hour lies inside one Kyiv day and month.
+# Start of the time window a UTC DateTime ``{t}`` falls in, per granularity. Kyiv's offset from
+# UTC is always a whole number of hours, so every UTC hour lies inside one Kyiv day and month:
+# hourly rollups roll up exactly into Kyiv days and months.
 KYIV = "Europe/Kyiv"  # chdb 26.9 knows it (and the old 'Europe/Kiev')
-WINDOWS = {
-    "hour": "hour",
-    "day": "toStartOfDay(hour)",
-    "month": "toDateTime(toStartOfMonth(hour), 'UTC')",
-    "kyiv_day": f"toStartOfDay(hour, '{KYIV}')",
-    "kyiv_month": f"toDateTime(toStartOfMonth(hour, '{KYIV}'), '{KYIV}')",
+WINDOW_STARTS = {
+    "minute": "toStartOfMinute({t})",
+    "hour": "toStartOfHour({t})",
+    "day": "toStartOfDay({t})",
+    "month": "toDateTime(toStartOfMonth({t}), 'UTC')",
+    "kyiv_day": f"toStartOfDay({{t}}, '{KYIV}')",
+    "kyiv_month": f"toDateTime(toStartOfMonth({{t}}, '{KYIV}'), '{KYIV}')",
 }
+# Over ggr_hourly.hour: an hour and coarser.
+WINDOWS = {name: WINDOW_STARTS[name].format(t="hour") for name in
+           ("hour", "day", "month", "kyiv_day", "kyiv_month")}
 
 _GGR_FILTER = """
 WHERE hour >= fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC')

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clickhouse_connect.driver.binding import format_str, quote_identifier
+
 _DEDUP = "non_replicated_deduplication_window = 10000"
 # Quantiles of durations and stakes: t-digest states are small and merge across rows; exact
 # quantiles would need every value. Reports label them as approximate.
@@ -256,39 +258,41 @@ ONE_BLOCK = {"max_threads": 1, "max_block_size": 1_000_000, "min_insert_block_si
              "max_insert_block_size": 1_000_000}
 
 
-def create_rollups(client: Any, db: str) -> None:
+def create_rollups(client: Any, database: str) -> None:
     """Create every rollup (idempotent); fill a new one from the rows already stored.
 
-    ``db`` is the quoted database name. A database made by an earlier version kept its rollups
-    with materialized views: the views are dropped (the sink rolls up itself now) and the data
-    kept, since the views had rolled up every row until then.
+    A database made by an earlier version kept its rollups with materialized views: the views
+    are dropped (the sink rolls up itself now) and the data kept, since the views had rolled up
+    every row until then.
     """
+    db = quote_identifier(database)
     for rollup in ROLLUPS:
-        existed = _exists(client, db, rollup.name)
+        existed = _exists(client, database, rollup.name)
         client.command(rollup.table_ddl(db))
         client.command(f"ALTER TABLE {db}.{rollup.name} MODIFY SETTING {_DEDUP}")
-        if _exists(client, db, f"{rollup.name}_mv"):
+        if _exists(client, database, f"{rollup.name}_mv"):
             client.command(f"DROP VIEW {db}.{rollup.name}_mv")
         elif not existed:
-            rebuild(client, db, rollup)
+            rebuild(client, database, rollup)
 
 
-def rebuild(client: Any, db: str, rollup: Rollup) -> None:
+def rebuild(client: Any, database: str, rollup: Rollup) -> None:
     """Empty ``rollup`` and fill it from every stored row (a new rollup; tests; repairs).
 
     Not while the sink runs: its batches would be counted twice or missed.
     """
+    db = quote_identifier(database)
     client.command(f"TRUNCATE TABLE {db}.{rollup.name}")
     if int(client.command(f"SELECT count() FROM {db}.{rollup.source}")):
         client.command(rollup.insert(db, "1"))
 
 
-def rebuild_all(client: Any, db: str) -> None:
+def rebuild_all(client: Any, database: str) -> None:
     for rollup in ROLLUPS:
-        rebuild(client, db, rollup)
+        rebuild(client, database, rollup)
 
 
-def roll_up(client: Any, db: str, source: str, token: str, min_offset: int = 0) -> int:
+def roll_up(client: Any, database: str, source: str, token: str, min_offset: int = 0) -> int:
     """Add the rows of the batch stored under ``token`` in table ``source`` to its rollups.
 
     Idempotent: each rollup's insert carries ``<token>-<rollup>``, so repeating it (a retry, a
@@ -296,7 +300,8 @@ def roll_up(client: Any, db: str, source: str, token: str, min_offset: int = 0) 
     source offset of the batch, when known) lets the offset index skip older parts. Returns
     the number of rollups written to.
     """
-    where = (f"{TOKEN_COLUMN} = {_literal(token)} AND src_offset >= {int(min_offset)}")
+    db = quote_identifier(database)
+    where = f"{TOKEN_COLUMN} = {format_str(token)} AND src_offset >= {int(min_offset)}"
     done = 0
     for rollup in ROLLUPS:
         if rollup.source != source:
@@ -308,14 +313,7 @@ def roll_up(client: Any, db: str, source: str, token: str, min_offset: int = 0) 
     return done
 
 
-def _exists(client: Any, db: str, name: str) -> bool:
-    return bool(int(client.command(f"SELECT count() FROM system.tables "
-                                   f"WHERE database = {_literal(_unquote(db))} AND name = {_literal(name)}")))
-
-
-def _unquote(quoted_db: str) -> str:
-    return quoted_db[1:-1].replace("``", "`") if quoted_db.startswith("`") else quoted_db
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _exists(client: Any, database: str, name: str) -> bool:
+    return bool(int(client.command(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": name})))

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -55,12 +54,11 @@ from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
 from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
-from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.tables import EVENTS, LC, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-GROUP_SUFFIX = "sink-clickhouse"
 CONSUME_MAX_RECORDS = 500
 POLL_TIMEOUT_S = 0.1
 RETRY_FIRST_S = 0.5
@@ -89,7 +87,6 @@ class ClickHouseSink:
     def __init__(self, settings: Settings, client: Client | None = None) -> None:
         self._s = settings
         self._db = settings.clickhouse.database
-        self._qdb = quote_identifier(self._db)
         self._client = client if client is not None else connect(settings.clickhouse)
         self._owns_client = client is None
         try:
@@ -121,7 +118,7 @@ class ClickHouseSink:
         self.records_read = 0
         self.records_undecodable = 0
         self.inserts = 0
-        group = f"{settings.topics.prefix}-{GROUP_SUFFIX}"
+        group = settings.topics.agent_group("sink")
         self._consumer: Consumer | None = Consumer(consumer_config(settings.kafka, group, **{
             "group.instance.id": f"{group}-{settings.worker_id}",
             "max.poll.interval.ms": 300000,
@@ -307,9 +304,9 @@ class ClickHouseSink:
         settings = {"insert_deduplication_token": token, "insert_deduplicate": 1, "async_insert": 0}
         data = batch.columns.as_lists()
         names, types = table.column_names, table.column_types
-        if table.tokened:
-            data = [*data, [token] * batch.rows]
-            names, types = (*names, TOKEN_COLUMN), (*types, "LowCardinality(String)")
+        if table.tokened:  # the column path; the raw-Avro insert writes the token in its SELECT
+            data = [*data, [token] * batch.columns.rows]
+            names, types = (*names, TOKEN_COLUMN), (*types, LC)
         min_offset = min((first for first, _ in batch.ranges.values()), default=0)
         framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
         attempt = 0
@@ -324,7 +321,7 @@ class ClickHouseSink:
                     self._client.insert(table.name, data, column_names=names, database=self._db,
                                         column_type_names=types, column_oriented=True, settings=settings)
                 if table.tokened:
-                    roll_up(self._client, self._qdb, table.name, token, min_offset)
+                    roll_up(self._client, self._db, table.name, token, min_offset)
             except Exception as exc:  # any failure: retry the very same rows with the same token
                 metrics.SINK_ERRORS.labels(table.name).inc()
                 if self._stop.is_set() and attempt >= ATTEMPTS_AFTER_STOP:
@@ -466,7 +463,7 @@ class ClickHouseSink:
             return
         tokens = self._retry(partial(queries.batch_tokens, self._client, self._db, table, tp, first, last))
         for token in tokens:
-            self._retry(partial(roll_up, self._client, self._qdb, table.name, token))
+            self._retry(partial(roll_up, self._client, self._db, table.name, token))
         if tokens:
             log.info("%s[%d]: rolled up again %d stored batch(es) after the committed offset",
                      tp[0], tp[1], len(tokens))

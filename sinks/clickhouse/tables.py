@@ -291,7 +291,7 @@ def create_tables(client: Any, database: str) -> None:
     db = quote_identifier(database)
     for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
-    create_rollups(client, db)
+    create_rollups(client, database)
     create_registry_tables(client, database)
 
 
@@ -300,12 +300,6 @@ def _columns(client: Any, database: str, table: str) -> dict[str, str]:
         "SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String} "
         "ORDER BY position", parameters={"db": database, "t": table}).result_rows
     return {str(name): str(typ) for name, typ in found}
-
-
-def _exists(client: Any, database: str, name: str) -> bool:
-    return bool(int(client.command(
-        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
-        parameters={"db": database, "t": name})))
 
 
 def _add_column(client: Any, database: str, table: Table, name: str, have: dict[str, str]) -> None:
