@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The compiled hot paths (pipeline/native, Rust via PyO3), rebuilt when their sources change.
+NATIVE := pipeline/native
+NATIVE_STAMP := $(VENV)/.native
+NATIVE_SRC := $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/dsom_native.pyi $(wildcard $(NATIVE)/src/*.rs)
 # The test broker uses its own ports and data folder, so it never disturbs a running demo,
 # and requires client certificates (mTLS) from its own PKI, like production.
 # TEST_PORT moves the test broker (and TEST_PORT+1 its controller) to run two checkouts at once.
@@ -13,9 +17,9 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup native chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean
 
-setup: $(STAMP) kafka-fetch chromium
+setup: $(NATIVE_STAMP) kafka-fetch chromium
 
 # The dashboard's browser test drives Debian's Chromium with Playwright (Playwright's own browser
 # download cannot work offline). Installed once, as root or through sudo.
@@ -31,17 +35,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	@touch $@
 
+# maturin builds the crate with the machine's cargo (rustup) and installs it into the venv.
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
+	@command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https://rustup.rs) to build $(NATIVE)" >&2; exit 1; }
+	@echo "building $(NATIVE) (Rust, release)"
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/maturin develop --release -q -m $(NATIVE)/Cargo.toml
+	@touch $@
+
+native: $(NATIVE_STAMP)
+
 kafka-fetch:
 	@$(PYTHON) infra/kafka_local.py fetch
 
 demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
-lint: $(STAMP)
+lint: $(NATIVE_STAMP)
 	$(BIN)/ruff check pipeline schemas sinks dashboards tests
 	$(BIN)/mypy pipeline schemas sinks dashboards
 
-unit: $(STAMP)
+unit: $(NATIVE_STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration
 
 test: setup lint
@@ -72,7 +85,7 @@ report-bench: setup
 	$(BIN)/python -m dashboards.bench --events $(REPORT_BENCH_EVENTS)
 
 # Grafana dashboards are generated from the report catalog: regenerate after changing a report.
-grafana: $(STAMP)
+grafana: $(NATIVE_STAMP)
 	$(BIN)/python -m dashboards.grafana_gen
 
 kafka-start:

@@ -1,0 +1,3 @@
+"""Type stubs of dsom's compiled hot paths (pipeline/native, Rust)."""
+
+def receipt_id(topic: str, partition: int, offset: int, index: int) -> str: ...

@@ -1,0 +1,15 @@
+//! dsom's per-event hot paths, compiled: the Python modules they mirror stay the reference.
+//!
+//! Every function here has a Python twin in `pipeline/` or `schemas/` and the tests compare the
+//! two byte for byte; what is slow in Python but rare (rejections, odd encodings) is left to
+//! Python rather than duplicated.
+
+use pyo3::prelude::*;
+
+mod receipts;
+
+#[pymodule]
+fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(receipts::receipt_id, m)?)?;
+    Ok(())
+}
