@@ -63,7 +63,7 @@ test: setup lint
 		$(BIN)/pytest -q tests
 
 # Its own mTLS broker (ports BENCH_PORT and BENCH_PORT+1, data in .run/bench), stopped again afterwards.
-# Throughput of BENCH_EVENTS preloaded events, then latency at BENCH_RATE events/s for BENCH_LIVE_SECONDS.
+# A warm-up of BENCH_WARMUP_EVENTS on throwaway topics, throughput of BENCH_EVENTS preloaded events, then latency at BENCH_RATE events/s for BENCH_LIVE_SECONDS.
 BENCH_PORT ?= 19292
 BENCH_PKI := $(CURDIR)/.run/bench/pki
 BENCH_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/bench DSOM_KAFKA_PORT=$(BENCH_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(BENCH_PORT)+1))) \
@@ -72,12 +72,13 @@ BENCH_EVENTS ?= 200000
 BENCH_WORKERS ?= 1
 BENCH_RATE ?= 5000
 BENCH_LIVE_SECONDS ?= 20
+BENCH_WARMUP_EVENTS ?= 100000
 
 bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init
 	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
 		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS) \
-		--rate $(BENCH_RATE) --live-seconds $(BENCH_LIVE_SECONDS)
+		--rate $(BENCH_RATE) --live-seconds $(BENCH_LIVE_SECONDS) --warmup-events $(BENCH_WARMUP_EVENTS)
 
 # Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
 REPORT_BENCH_EVENTS ?= 10000000

@@ -1,6 +1,9 @@
 """``make bench``: end-to-end throughput of the pipeline against the machine's decode ceiling.
 
 Phases, each printed as it runs:
+0. warm-up: the same pipeline over throwaway topics (``--warmup-events``), so the broker's JIT
+   compiler has done its work before anything is measured (a fresh broker spends whole
+   CPU-seconds in C2 compiler threads during its first minute, measured here);
 1. preload the ingest topics with simulated traffic (all kinds, all licence kinds, a small
    share of duplicates and invalid events), each operator with its own access key;
 2. the ceiling: a plain consume-and-decode loop over the same records (no validation, no sinks);
@@ -206,6 +209,8 @@ class Workers:
                       for i, (agents, port) in enumerate(pairs, start=2)]
         self.peak_kib = 0
         self.cpu_at_first = self.cpu_at_done = 0.0
+        self.broker_pid = _broker_pid()
+        self.broker_cpu_at_first = self.broker_cpu_at_done = 0.0
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the workers used so far.
@@ -213,6 +218,10 @@ class Workers:
         Less noisy than wall time on a shared machine, where other processes take the cores.
         """
         return sum(_cpu_seconds(p.pid) for p in (self.main, *self.extra))
+
+    def broker_cpu_seconds(self) -> float:
+        """CPU time of the local broker (0 when it is not ours): it shares the two cores too."""
+        return _cpu_seconds(self.broker_pid) if self.broker_pid else 0.0
 
     def wait_for_rows(self, rows: int, timeout_s: float = 1800) -> tuple[float | None, float]:
         """Poll until ClickHouse holds ``rows`` events; return monotonic times (first read, done).
@@ -239,8 +248,10 @@ class Workers:
             if first is None and events_in > 0:
                 first = now
                 self.cpu_at_first = self.cpu_seconds()
+                self.broker_cpu_at_first = self.broker_cpu_seconds()
             if t.clickhouse_rows["events"] >= rows:
                 self.cpu_at_done = self.cpu_seconds()
+                self.broker_cpu_at_done = self.broker_cpu_seconds()
                 return first, now
             time.sleep(0.1)  # each scrape costs the worker CPU (metrics and process collectors)
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
@@ -252,6 +263,14 @@ class Workers:
                 p.send_signal(signal.SIGTERM)
         for p in (self.main, *self.extra):
             p.wait(120)
+
+
+def _broker_pid() -> int | None:
+    """The pid of the broker ``infra/kafka_local.py`` started for this run, if any."""
+    try:
+        return int((Path(os.environ.get("DSOM_RUN_DIR", RUN)) / "kafka" / "broker.pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -302,8 +321,27 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     }
 
 
+def warm_up(settings: Settings, events: int, batch_size: int, workers: int) -> None:
+    """Run the pipeline once over throwaway topics and its own chdb folder, then stop it."""
+    warm = settings.model_copy(update={
+        "topics": settings.topics.model_copy(update={"prefix": f"warm{int(time.time())}"}),
+        "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb-warm'}")),
+        "metrics_port": _free_port()})
+    shutil.rmtree(RUN / "chdb-warm", ignore_errors=True)
+    grant_services(warm)
+    started = time.perf_counter()
+    _, _, accepted, _ = preload(warm, events, batch_size)
+    pool = Workers(warm, workers)
+    try:
+        pool.wait_for_rows(accepted)
+    finally:
+        pool.stop()
+    shutil.rmtree(RUN / "chdb-warm", ignore_errors=True)
+    _say(f"   {events:,} events through the pipeline in {time.perf_counter() - started:.1f} s")
+
+
 def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000.0,
-              live_seconds: float = 20.0) -> int:
+              live_seconds: float = 20.0, warmup_events: int = 100_000) -> int:
     settings = Settings(
         kafka=KafkaSettings(bootstrap_servers=os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS",
                                                              "127.0.0.1:19292")),
@@ -316,6 +354,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     RUN.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(RUN / "chdb", ignore_errors=True)  # the check counts rows: start from none
     grant_services(settings)
+    if warmup_events:
+        _say(f"== warm-up: {warmup_events:,} events through the pipeline on throwaway topics")
+        warm_up(settings, warmup_events, batch_size, workers)
     _say(f"== preloading {events:,} events in batches of {batch_size} (mTLS, 5 operators)")
     operators, records, accepted, produce_s = preload(settings, events, batch_size)
     _say(f"   {records:,} records produced in {produce_s:.1f} s ({events / produce_s:,.0f} events/s); "
@@ -333,9 +374,10 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         seconds = done - first
         rate_e2e = decoded / seconds
         cpu_s = pool.cpu_at_done - pool.cpu_at_first
+        broker_cpu_s = pool.broker_cpu_at_done - pool.broker_cpu_at_first
         _say(f"   {decoded:,} events in {seconds:.1f} s ({rate_e2e:,.0f} events/s); workers used "
-             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second); "
-             f"peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
+             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second), the broker "
+             f"{broker_cpu_s:.1f} CPU-s; peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
         _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
              "produce -> queryable in ClickHouse")
         live_start_us = time.time_ns() // 1000
@@ -372,11 +414,14 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1m": os.getloadavg()[0]},
-        "events": decoded, "batch_size": batch_size, "workers": workers,
+        "events": decoded, "batch_size": batch_size, "workers": workers, "warmup_events": warmup_events,
         "produce_events_per_s": events / produce_s,
         "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate_e2e,
         "ratio_to_ceiling": rate_e2e / (decoded / ceiling_s), "peak_rss_mib": pool.peak_kib / 1024,
         "worker_cpu_seconds": cpu_s, "events_per_worker_cpu_second": decoded / cpu_s,
+        "worker_cpu_us_per_event": cpu_s / decoded * 1e6,
+        "broker_cpu_seconds": broker_cpu_s, "broker_cpu_us_per_event": broker_cpu_s / decoded * 1e6,
+        "cores_busy": (cpu_s + broker_cpu_s) / seconds,
         "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
         "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
                     **latency},
@@ -388,6 +433,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         _say(f"| {name} | {figures[name]:,.0f} |")
     _say(f"| ratio_to_ceiling | {figures['ratio_to_ceiling']:.0%} |")
     _say(f"| events_per_worker_cpu_second | {figures['events_per_worker_cpu_second']:,.0f} |")
+    _say(f"| CPU per event: workers / broker | {figures['worker_cpu_us_per_event']:.1f} / "
+         f"{figures['broker_cpu_us_per_event']:.1f} µs |")
+    _say(f"| cores kept busy by workers + broker | {figures['cores_busy']:.2f} of {os.cpu_count()} |")
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
     _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")

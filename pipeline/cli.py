@@ -178,7 +178,8 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.bench import run_bench
 
-    return run_bench(args.events, args.batch_size, args.workers, args.rate, args.live_seconds)
+    return run_bench(args.events, args.batch_size, args.workers, args.rate, args.live_seconds,
+                     args.warmup_events)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -256,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=1, help="worker processes in the consumer groups")
     b.add_argument("--rate", type=float, default=5000.0, help="events/s of the live latency phase")
     b.add_argument("--live-seconds", type=float, default=20.0, help="length of the live latency phase")
+    b.add_argument("--warmup-events", type=int, default=100_000,
+                   help="events run through the pipeline on throwaway topics first (0: none)")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
