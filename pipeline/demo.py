@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from pipeline.kafka.lag import group_lag
+from pipeline.kafka.lag import LagMonitor
 from pipeline.progress import Totals, scrape
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TaxSettings
 
@@ -46,15 +46,19 @@ def _wait_caught_up(settings: Settings, proc: subprocess.Popen[bytes], timeout: 
     """Wait until the validator has read every ingest record and ClickHouse holds its results."""
     deadline = time.monotonic() + timeout
     t = Totals()
-    while time.monotonic() < deadline and proc.poll() is None:
-        t = scrape(settings.metrics_host, settings.metrics_port)
-        validated = group_lag(settings.kafka, settings.topics.agent_group("validator"),
-                              settings.topics.ingest_pattern) == 0
-        if validated and t.clickhouse_rows["events"] >= t.accepted and t.payouts_taxed >= t.accepted_wins:
-            # one more statement interval, so the last revision covers everything
-            time.sleep(settings.tax.statement_interval_s + 1.5)
-            return scrape(settings.metrics_host, settings.metrics_port)
-        time.sleep(0.5)
+    monitor = LagMonitor(settings.kafka)
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            t = scrape(settings.metrics_host, settings.metrics_port)
+            validated = monitor.lag(settings.topics.agent_group("validator"),
+                                    settings.topics.ingest_pattern) == 0
+            if validated and t.clickhouse_rows["events"] >= t.accepted and t.payouts_taxed >= t.accepted_wins:
+                # one more statement interval, so the last revision covers everything
+                time.sleep(settings.tax.statement_interval_s + 1.5)
+                return scrape(settings.metrics_host, settings.metrics_port)
+            time.sleep(0.5)
+    finally:
+        monitor.close()
     print(f"!! the pipeline did not drain within {timeout:.0f} s")
     return t
 

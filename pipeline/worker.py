@@ -95,15 +95,19 @@ def _watch_lag(settings: Settings, stop: threading.Event) -> None:
     worker holds its partitions, so every worker reports all of them: the worker that serves
     the dashboard may run the sink alone (Grafana takes the max per group).
     """
-    from pipeline.kafka.lag import agent_groups, group_lag
+    from pipeline.kafka.lag import LagMonitor, agent_groups
 
     groups = agent_groups(settings, AGENTS)
-    while not stop.wait(LAG_INTERVAL_S):
-        for _, group, pattern in groups:
-            try:
-                metrics.CONSUMER_LAG.labels(group).set(group_lag(settings.kafka, group, pattern))
-            except Exception as exc:  # the broker may be away for a while: keep the last figure
-                log.debug("lag of %s unavailable: %s", group, exc)
+    monitor = LagMonitor(settings.kafka)
+    try:
+        while not stop.wait(LAG_INTERVAL_S):
+            for _, group, pattern in groups:
+                try:
+                    metrics.CONSUMER_LAG.labels(group).set(monitor.lag(group, pattern))
+                except Exception as exc:  # the broker may be away for a while: keep the last figure
+                    log.debug("lag of %s unavailable: %s", group, exc)
+    finally:
+        monitor.close()
 
 
 def _start_dashboard(settings: Settings) -> DashboardServer | None:

@@ -2,32 +2,79 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, TopicPartition
+import re
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import client_config
-from pipeline.kafka.reader import topic_partitions
 from pipeline.settings import KafkaSettings, Settings
 
 
-def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
-    """Records not yet committed by ``group_id`` on topics matching ``pattern``.
+class LagMonitor:
+    """Measures consumer groups' lag again and again over one long-lived client per group.
 
-    Counts up to the high watermark, so on topics written in transactions the final commit
-    marker counts as one record the group never consumes.
+    A fresh client per measurement costs the broker TLS handshakes every time (two
+    connections each, bootstrap and broker), which with mTLS is real CPU on a small machine.
     """
-    tps = topic_partitions(kafka, pattern, group=group_id)
-    if not tps:
-        return 0
-    consumer = Consumer(client_config(kafka, **{"group.id": group_id, "enable.auto.commit": False}))
-    try:
-        committed = consumer.committed(tps, timeout=30)
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self._kafka = kafka
+        self._consumers: dict[str, Consumer] = {}
+
+    def lag(self, group_id: str, pattern: str) -> int:
+        """Records not yet committed by ``group_id`` on topics matching ``pattern``.
+
+        Counts up to the high watermark, so on topics written in transactions the final commit
+        marker counts as one record the group never consumes.
+        """
+        consumer = self._consumers.get(group_id)
+        if consumer is None:
+            # Never subscribes or commits: it only asks for the group's committed offsets.
+            consumer = self._consumers[group_id] = Consumer(client_config(
+                self._kafka, **{"group.id": group_id, "enable.auto.commit": False}))
+        meta = consumer.list_topics(timeout=30)
+        tps = [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
+               if re.fullmatch(pattern, name) for p in sorted(t.partitions)]
+        if not tps:
+            return 0
         lag = 0
-        for tp in committed:
+        for tp in _committed(consumer, tps):
             _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=30)
             lag += high - max(tp.offset, 0)
         return lag
+
+    def close(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+
+# Answered while __consumer_offsets is created or loaded (a fresh broker), not flagged retriable.
+_COORDINATOR_MOVING = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                       KafkaError.COORDINATOR_NOT_AVAILABLE}
+
+
+def _committed(consumer: Consumer, tps: list[TopicPartition], timeout_s: float = 30) -> list[TopicPartition]:
+    """The group's committed offsets, retried while the group coordinator is still moving or loading."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return list(consumer.committed(tps, timeout=timeout_s))
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not (err.retriable() or err.code() in _COORDINATOR_MOVING) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
+    """One measurement of :meth:`LagMonitor.lag`, with a client of its own."""
+    monitor = LagMonitor(kafka)
+    try:
+        return monitor.lag(group_id, pattern)
     finally:
-        consumer.close()
+        monitor.close()
 
 
 def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> list[tuple[str, str, str]]:
