@@ -5,6 +5,8 @@ from typing import Any
 
 def receipt_id(topic: str, partition: int, offset: int, index: int) -> str: ...
 
+Intervals = dict[str, tuple[list[int], list[int], int]]  # source -> (starts, ends, expired_below)
+
 class ValidatorState:
     """One ingest partition's validator state (mirrors pipeline.core.state.PartitionState)."""
 
@@ -15,13 +17,11 @@ class ValidatorState:
     def partition(self) -> int: ...
     def apply(self, key: bytes, value: bytes | None) -> None: ...
     def memory(self) -> dict[str, int]: ...
-    def snapshot(
-        self,
-    ) -> tuple[dict[str, tuple[list[int], list[int], int]], dict[tuple[str, str], int], tuple[int, bytes]]: ...
+    def snapshot(self) -> tuple[Intervals, dict[tuple[str, str], int], tuple[int, bytes]]: ...
 
-ProcessResult = tuple[
-    bytes, bytes | None, bytes | None, list[tuple[bytes, bytes | None]], int, int, dict[str, int], dict[str, int]
-]
+Changelog = list[tuple[bytes, bytes | None]]
+# receipts key, receipts value, archive value, changelog, events in, duplicates, accepted, rejected
+ProcessResult = tuple[bytes, bytes | None, bytes | None, Changelog, int, int, dict[str, int], dict[str, int]]
 
 class Validator:
     """The validator's per-record work (mirrors pipeline.core.processor.RecordProcessor.process)."""
@@ -40,5 +40,6 @@ class Validator:
         check: Callable[[str, dict[str, Any], int], tuple[str, str] | None],
     ) -> None: ...
     def process(
-        self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes, now_us: int
+        self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes,
+        now_us: int,
     ) -> ProcessResult | None: ...

@@ -148,7 +148,6 @@ impl Validator {
         let Some(batch) = decode::decode_batch(value, &self.batch_header) else { return Ok(None) };
         let mut out = Decided { events_in: batch.events.len(), ..Decided::default() };
         let source_id = batch.source_id;
-        out.receipts_key = source_id.as_bytes().to_vec();
         let n = batch.events.len();
         // `_check_record`: a wrong operator rejects every event; the rest reject the record.
         let mut record_rejection = None;
@@ -246,6 +245,7 @@ impl Validator {
             out.changelog.push(st.chain_entry());
         }
         if n_receipts > 0 {
+            out.receipts_key = source_id.as_bytes().to_vec();
             out.receipts = Some(self.receipt_batch(rec, Some(source_id), n_receipts, &receipts));
         }
         if n_archived > 0 {
@@ -285,6 +285,7 @@ impl Validator {
         let mut item = Vec::new();
         encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: rid.as_bytes(),
                                                       rejection: Some((reason, &detail)) });
+        out.receipts_key = source_id.as_bytes().to_vec();
         out.receipts = Some(self.receipt_batch(rec, Some(source_id), 1, &item));
         out
     }
