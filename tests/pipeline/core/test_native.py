@@ -314,7 +314,8 @@ def test_repr_details_and_json_escapes_match() -> None:
 PLAYER_REFS = ["p_ABCDEFGH23", "12345678", "123456789", "1234-5678-90", "+380 50 123 45 67",
                " 380501234567 ", "ivan@x.ua", "Іван Петренко", "short", "a" * 64, "a" * 65,
                "abc def ghi", "abcdéfgh", "١٢٣٤٥٦٧٨٩", "_________", "--------", "(050)1234567",
-               "abcdefgh\n", "ab\u00a0cdefgh", "\u2003abcdefgh", "abcd1234567890", "a-b_c-d_e"]
+               "abcdefgh\n", "ab\u00a0cdefgh", "\u2003abcdefgh", "abcd1234567890", "a-b_c-d_e",
+               "ab123456789", "12345678-9_x", "x12345678-123456789"]
 
 
 def test_every_stateless_rule_matches() -> None:
