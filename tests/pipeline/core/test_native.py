@@ -376,3 +376,34 @@ def test_native_state_reports_its_memory() -> None:
     memory = st.memory()
     assert memory["open_bets"] == 400 and memory["sources"] == 1 and memory["intervals"] == 1
     assert 400 * (4 + 10 + 4 + 8) < memory["bets"] < 400 * 80  # keys, ends, table entries; no more
+
+
+def test_mutated_records_decide_alike() -> None:
+    """Random byte flips, insertions, deletions: whatever fastavro makes of the bytes, both agree."""
+    import random
+
+    rng = random.Random(2026)
+    pair = Pair()
+    outcomes: set[str] = set()
+    for n in range(3000):
+        s = 10 * n + 1
+        good = batch([write_event(event(seq=s + i, bet_ref=f"b{s + i % 2}", operator_ref="ґ" * i))
+                      for i in range(3)] + [write_event(win(seq=s + 3, bet_ref=f"b{s}"))],
+                     blocks=[3, 1], negative_counts=n % 2 == 0)
+        value = bytearray(good)
+        for _ in range(rng.randint(1, 2)):
+            at = rng.randrange(2 if rng.random() < 0.05 else 10, len(value))
+            op = rng.randrange(4)
+            if op == 0:
+                value[at] = rng.randrange(256)
+            elif op == 1:
+                value.insert(at, rng.randrange(256))
+            elif op == 2:
+                del value[at]
+            else:
+                value[at] ^= 1 << rng.randrange(8)
+        out = pair.feed(bytes(value))
+        outcomes |= set(out.rejected) | set(out.accepted)
+    pair.assert_same_state()
+    assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet"} <= outcomes, outcomes
+    assert len(outcomes) >= 10, outcomes
