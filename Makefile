@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The compiled hot paths (pipeline/native, Rust via PyO3), rebuilt when their sources change.
 NATIVE := pipeline/native
 NATIVE_STAMP := $(VENV)/.native
-NATIVE_SRC := $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/dsom_native.pyi $(wildcard $(NATIVE)/src/*.rs)
+NATIVE_SRC := $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/dsom_native.pyi $(wildcard $(NATIVE)/src/*.rs $(NATIVE)/src/*/*.rs)
 # The test broker uses its own ports and data folder, so it never disturbs a running demo,
 # and requires client certificates (mTLS) from its own PKI, like production.
 # TEST_PORT moves the test broker (and TEST_PORT+1 its controller) to run two checkouts at once.

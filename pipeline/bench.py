@@ -37,12 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import dsom_native
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import SecretStr
 
 from pipeline.agents.state import restore_from_changelog
 from pipeline.bench_figures import changelog_bytes, deep_size, latency_summary
-from pipeline.core.state import PartitionState
+from pipeline.core.state import PartitionState, state_key_prefix
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.kafka.changelog import replay
 from pipeline.kafka.config import client_config
@@ -295,7 +296,9 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     """Size of the validator's state: live changelog bytes per kind, and the restored structures.
 
     The changelog is read whole (as a worker taking the partitions over would) after the
-    workers stopped; ``memory`` is the deep size of the restored per-partition objects.
+    workers stopped; ``memory`` is the deep size of the restored per-partition objects of the
+    Python engine, ``native_memory`` what the compiled engine's states report for the same
+    entries (their allocations at the allocator's sizes, tables at capacity).
     """
     kafka = settings.kafka_as("pipeline")
     group = settings.topics.reader_group
@@ -312,9 +315,17 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     # Whole lists, alive while measured: ids of freed temporaries would be reused and skipped.
     seqs = [st.sources for st in states.values()]
     bets = [(st.bets, st.bet_batches, st.bet_expiry) for st in states.values()]
+    native = {tp: dsom_native.ValidatorState(*tp) for tp in tps}
+    by_prefix = {state_key_prefix(*tp): st for tp, st in native.items()}
+    for key, value in entries:
+        owner = by_prefix.get(key[: key.index(b"|", key.index(b"|") + 1) + 1])
+        if owner is not None:
+            owner.apply(key, value)
+    native_memory = [st.memory() for st in native.values()]
     return {
         "changelog_bytes": changelog_bytes(entries),
         "memory_bytes": {"seq": deep_size(seqs, seen), "bets": deep_size(bets, seen)},
+        "native_memory_bytes": {part: sum(m[part] for m in native_memory) for part in ("seq", "bets")},
         "sources": sum(len(st.sources) for st in states.values()),
         "intervals": sum(len(q.starts) for st in states.values() for q in st.sources.values()),
         "open_bets": sum(len(st.bets) for st in states.values()),
@@ -406,6 +417,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     state["seq_memory_bytes_per_event"] = state["memory_bytes"]["seq"] / max(decided, 1)
     state["bets_changelog_bytes_per_event"] = state["changelog_bytes"].get("bets", 0) / max(decided, 1)
     state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
+    state["bets_native_memory_bytes_per_event"] = state["native_memory_bytes"]["bets"] / max(decided, 1)
     _say(f"   {decided:,} events decided; {state['sources']} sources in {state['intervals']} intervals; "
          f"{state['open_bets']:,} open bets")
     latency = latency_summary(sent_at, (((op, src, seq), at) for op, src, seq, at in rows))
@@ -441,8 +453,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")
     _say(f"| dedup state (seq intervals): changelog / memory bytes per event | "
          f"{state['seq_changelog_bytes_per_event']:.4f} / {state['seq_memory_bytes_per_event']:.4f} |")
-    _say(f"| open-bet state: changelog / memory bytes per event | "
-         f"{state['bets_changelog_bytes_per_event']:.1f} / {state['bets_memory_bytes_per_event']:.1f} |")
+    _say(f"| open-bet state: changelog / memory (Python engine / native engine) bytes per event | "
+         f"{state['bets_changelog_bytes_per_event']:.1f} / {state['bets_memory_bytes_per_event']:.1f} / "
+         f"{state['bets_native_memory_bytes_per_event']:.1f} |")
     _say(f"| every valid event once in ClickHouse | {'yes' if ok else 'NO'} "
          f"({stored[0]:,} rows, {stored[1]:,} unique, {expected:,} expected; "
          f"{latency['events']:,} of {len(sent_at):,} live events found) |")

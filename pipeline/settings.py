@@ -7,6 +7,7 @@ Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -119,6 +120,8 @@ class ValidationSettings(_Frozen):
     # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
     max_open_gaps_per_source: int = 10_000
     max_events_per_batch: int = 10_000
+    # Which engine decides records: the compiled one (pipeline/native) or the Python reference.
+    engine: Literal["native", "python"] = "native"
 
 
 class TaxSettings(_Frozen):

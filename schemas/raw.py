@@ -28,9 +28,16 @@ from schemas.codec import ARCHIVE_BATCH, EVENT, HEADER_LEN, RECEIPT_BATCH, load_
 _SKIP_LONG = """\
     b = d[p]; p += 1
     if b & 0x80:
+        s = p
         while d[p] & 0x80: p += 1
         p += 1
-        if d[p - 1] == 0: return None"""  # a multi-byte number ending in 0x00 is overlong
+        if d[p - 1] == 0 or p - s > 8 and (p - s > 9 or d[p - 1] != 1): return None"""
+# A multi-byte number ending in 0x00 is overlong; one of more than 64 bits (over 10 bytes, or a
+# 10th byte above 1) fastavro wraps: neither is the canonical encoding of the value decoded.
+
+_SKIP_ENUM = """\
+    b = d[p]; p += 1
+    if b & 0x81: return None"""  # odd: a negative index (fastavro counts it from the end)
 
 _SKIP_BYTES = """\
     b = d[p]; p += 1
@@ -48,8 +55,10 @@ def _indent(code: str, by: str) -> str:
 
 
 def _field_code(avro_type: Any) -> str:
-    if avro_type in ("long", "int") or (isinstance(avro_type, dict) and avro_type.get("type") == "enum"):
+    if avro_type in ("long", "int"):
         return _SKIP_LONG
+    if isinstance(avro_type, dict) and avro_type.get("type") == "enum":
+        return _SKIP_ENUM  # these enums have a few symbols: one byte, or not canonical
     if avro_type in ("string", "bytes"):
         return _SKIP_BYTES
     if isinstance(avro_type, list) and len(avro_type) == 2 and avro_type[0] == "null":

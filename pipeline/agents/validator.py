@@ -1,8 +1,9 @@
 """The validator agent: ingest records in; receipts, archive and state changelog out, exactly once.
 
-A thin adapter: :class:`~pipeline.core.processor.RecordProcessor` decides each record, and
-:class:`~pipeline.agents.transactional.TransactionalAgent` commits the outputs with the
-consumed offsets in one Kafka transaction.
+A thin adapter: the engine ``validation.engine`` names (the compiled one by default, or the
+Python reference :class:`~pipeline.core.processor.RecordProcessor`) decides each record into
+encoded outputs, and :class:`~pipeline.agents.transactional.TransactionalAgent` commits them with
+the consumed offsets in one Kafka transaction.
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import Any
 
 from confluent_kafka import Message
 
 from pipeline import metrics
 from pipeline.agents.state import restore_from_changelog
 from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
-from pipeline.core.processor import Outcome, RecordProcessor
-from pipeline.core.state import PartitionState, state_partition
+from pipeline.core.processor import Outcome, Processor, make_processor
+from pipeline.core.state import state_partition
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import default_codec
-from schemas.raw import encode_archive_batch, encode_receipt_batch
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ValidatorAgent(TransactionalAgent):
         self._registry_mtime = 0.0
         self._registry_checked = time.monotonic()
         self._processor = self._load_processor()
-        self._states: dict[TP, PartitionState] = {}
+        self._states: dict[TP, Any] = {}  # the engine's partition states
         self._receipt_topics_ready: set[str] = set()
         self._pending: list[tuple[Outcome, bool]] = []  # (outcome, from the sandbox)
 
@@ -52,8 +52,10 @@ class ValidatorAgent(TransactionalAgent):
         if operators:
             ensure_topics(self._s, operator_topics(self._s, sorted(operators)))
             self._receipt_topics_ready |= operators
-        states = restore_from_changelog(self._s, self._s.topics.validator_state, tps, PartitionState)
-        self._states.update(cast(dict[TP, PartitionState], states))
+        # Registry reloads keep the engine, so the states stay the ones this factory makes.
+        states = restore_from_changelog(self._s, self._s.topics.validator_state, tps,
+                                        self._processor.new_state)
+        self._states.update(states)
 
     def forget(self, tps: list[TP]) -> None:
         for tp in tps:
@@ -67,16 +69,16 @@ class ValidatorAgent(TransactionalAgent):
         t = self._s.topics
         sandbox = t.is_sandbox(topic)
         self._pending.append((out, sandbox))
-        if out.receipts is not None:
+        if out.receipts_value is not None:
             receipts = t.sandbox_receipts(out.operator_id) if sandbox else t.receipts(out.operator_id)
-            yield (receipts, None, (out.receipts["source_id"] or "").encode(),
-                   encode_receipt_batch(out.receipts))
-        if out.archive is not None and not sandbox:  # sandbox events never reach GGR or tax
+            yield receipts, None, out.receipts_key, out.receipts_value
+        if out.archive_value is not None and not sandbox:  # sandbox events never reach GGR or tax
             # All of an operator's chains go to one archive partition: downstream agents that
-            # total per operator (GGR, tax statements) then own each operator whole.
+            # total per operator (GGR, tax statements) then own each operator whole. The key is
+            # the chain ID, <ingest topic>/<partition>.
             yield (t.archive, zlib.crc32(out.operator_id.encode()) % t.archive_partitions,
-                   state.chain_id.encode(), encode_archive_batch(out.archive, out.archive_bodies))
-        sp = state_partition(state.topic, state.partition, t.state_partitions)
+                   f"{topic}/{partition}".encode(), out.archive_value)
+        sp = state_partition(topic, partition, t.state_partitions)
         for key, value in out.changelog:
             yield t.validator_state, sp, key, value
 
@@ -97,10 +99,10 @@ class ValidatorAgent(TransactionalAgent):
     def aborted(self) -> None:
         self._pending.clear()
 
-    def _load_processor(self) -> RecordProcessor:
+    def _load_processor(self) -> Processor:
         path = self._s.registry_path
         self._registry_mtime = path.stat().st_mtime if path.exists() else 0.0
-        return RecordProcessor(Registry.load(path), self._s.validation, self._s.topics, self._codec)
+        return make_processor(Registry.load(path), self._s.validation, self._s.topics, self._codec)
 
     def _maybe_reload_registry(self) -> None:
         path = self._s.registry_path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.core.dedup import Seen
 from pipeline.core.model import EventKind, Reason
@@ -20,17 +20,17 @@ from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
 from schemas.codec import encode_event_body
-from schemas.raw import event_bodies
+from schemas.raw import encode_archive_batch, encode_receipt_batch, event_bodies
 
 
 @dataclass
 class Outcome:
-    """Everything one ingest record produces; empty lists/None mean nothing to write."""
+    """Everything one ingest record produces, encoded; empty lists/None mean nothing to write."""
 
     operator_id: str
-    receipts: dict[str, Any] | None = None
-    archive: dict[str, Any] | None = None
-    archive_bodies: list[bytes] = field(default_factory=list)  # each archived event's Avro bytes
+    receipts_key: bytes = b""  # the batch's source_id (empty when the record did not decode)
+    receipts_value: bytes | None = None  # single-object ReceiptBatch
+    archive_value: bytes | None = None  # single-object ArchiveBatch
     changelog: list[ChangelogEntry] = field(default_factory=list)
     events_in: int = 0
     duplicates: int = 0
@@ -38,8 +38,27 @@ class Outcome:
     rejected: Counter[str] = field(default_factory=Counter)
 
 
+class Processor(Protocol):
+    """A validator engine: its own partition state, and records decided against it."""
+
+    def new_state(self, topic: str, partition: int) -> Any: ...
+
+    def process(self, state: Any, offset: int, key: bytes | None, value: bytes,
+                now_us: int) -> Outcome: ...
+
+
+def make_processor(registry: Registry, validation: ValidationSettings, topics: TopicSettings,
+                   codec: Codec) -> Processor:
+    """The engine ``validation.engine`` names: the compiled one, or this Python reference."""
+    if validation.engine == "native":
+        from pipeline.core.native import NativeRecordProcessor  # noqa: PLC0415 - needs the built crate
+
+        return NativeRecordProcessor(registry, validation, topics, codec)
+    return RecordProcessor(registry, validation, topics, codec)
+
+
 class RecordProcessor:
-    """Turns ingest records into outcomes, given each partition's state."""
+    """Turns ingest records into outcomes, given each partition's state (the reference engine)."""
 
     def __init__(self, registry: Registry, validation: ValidationSettings,
                  topics: TopicSettings, codec: Codec) -> None:
@@ -48,29 +67,43 @@ class RecordProcessor:
         self._topics = topics
         self._codec = codec
 
-    def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,
-                now_us: int) -> Outcome:
-        operator_id = self._topics.operator_of(state.topic)
-        out = Outcome(operator_id)
-        receipts: list[dict[str, Any]] = []
+    def new_state(self, topic: str, partition: int) -> PartitionState:
+        return PartitionState(topic, partition)
+
+    def decode(self, topic: str, partition: int, offset: int, value: bytes,
+               now_us: int) -> dict[str, Any] | Outcome:
+        """The record's EventBatch, or the outcome rejecting it whole (no state is touched)."""
+        out = Outcome(self._topics.operator_of(topic))
         try:
             _, batch = self._codec.decode(value, expect=EVENT_BATCH)
         except UnknownSchemaError as exc:
-            return self._reject_record(state, offset, out, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
+            return self._reject_record(topic, partition, offset, out, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
         except MalformedRecordError as exc:
-            return self._reject_record(state, offset, out, Reason.MALFORMED, str(exc), now_us)
+            return self._reject_record(topic, partition, offset, out, Reason.MALFORMED, str(exc), now_us)
+        return batch
+
+    def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,
+                now_us: int) -> Outcome:
+        batch = self.decode(state.topic, state.partition, offset, value, now_us)
+        if isinstance(batch, Outcome):
+            return batch
+        operator_id = self._topics.operator_of(state.topic)
+        out = Outcome(operator_id)
+        receipts: list[dict[str, Any]] = []
         source_id: str = batch["source_id"]
         events: list[dict[str, Any]] = batch["events"]
         out.events_in = len(events)
         record_rejection = self._check_record(operator_id, key, batch)
         if record_rejection and record_rejection.reason is not Reason.WRONG_OPERATOR:
-            return self._reject_record(state, offset, out, record_rejection.reason,
-                                       record_rejection.detail, now_us, source_id)
+            return self._reject_record(state.topic, state.partition, offset, out,
+                                       record_rejection.reason, record_rejection.detail, now_us,
+                                       source_id)
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
         bodies = event_bodies(value)  # the bytes as sent, when canonical; else None: re-encode
         seqs = state.seqs(source_id)
         ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
+        archive_bodies: list[bytes] = []  # each archived event's Avro bytes
         new_bets: list[tuple[str, str, int]] = []
         for index, ev in enumerate(events):
             seq = ev["seq"]
@@ -101,19 +134,21 @@ class RecordProcessor:
                 new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
                 state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
             body = bodies[index] if bodies is not None else encode_event_body(ev)
-            out.archive_bodies.append(body)
+            archive_bodies.append(body)
             index_in_chain, prev_hash, digest = state.chain.append(rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
         out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, archived))
         if receipts:
-            out.receipts = self._receipt_batch(state, offset, operator_id, source_id, receipts, now_us)
+            out.receipts_key = source_id.encode()
+            out.receipts_value = encode_receipt_batch(self._receipt_batch(
+                state.topic, state.partition, offset, operator_id, source_id, receipts, now_us))
         if archived:
-            out.archive = {
+            out.archive_value = encode_archive_batch({
                 "chain_id": state.chain_id, "operator_id": operator_id, "source_id": source_id,
                 "ingest_topic": state.topic, "ingest_partition": state.partition,
                 "ingest_offset": offset, "received_at_us": now_us, "events": archived,
-            }
+            }, archive_bodies)
         return out
 
     def _check_record(self, operator_id: str, key: bytes | None,
@@ -156,23 +191,24 @@ class RecordProcessor:
             changes.append(state.chain_entry())
         return changes
 
-    def _reject_record(self, state: PartitionState, offset: int, out: Outcome, reason: Reason,
+    def _reject_record(self, topic: str, partition: int, offset: int, out: Outcome, reason: Reason,
                        detail: str, now_us: int, source_id: str | None = None) -> Outcome:
         out.rejected[reason] += 1
         receipt = {"seq": None, "operator_ref": None, "status": "REJECTED",
-                   "receipt_id": receipt_id(state.topic, state.partition, offset, -1),
+                   "receipt_id": receipt_id(topic, partition, offset, -1),
                    "reason": str(reason), "detail": detail[:500], "kind": None, "amount": None,
                    "occurred_at_us": None}
-        out.receipts = self._receipt_batch(state, offset, out.operator_id, source_id,
-                                           [receipt], now_us)
+        out.receipts_key = (source_id or "").encode()
+        out.receipts_value = encode_receipt_batch(self._receipt_batch(
+            topic, partition, offset, out.operator_id, source_id, [receipt], now_us))
         return out
 
     @staticmethod
-    def _receipt_batch(state: PartitionState, offset: int, operator_id: str,
+    def _receipt_batch(topic: str, partition: int, offset: int, operator_id: str,
                        source_id: str | None, receipts: list[dict[str, Any]],
                        now_us: int) -> dict[str, Any]:
-        return {"operator_id": operator_id, "source_id": source_id, "ingest_topic": state.topic,
-                "ingest_partition": state.partition, "ingest_offset": offset,
+        return {"operator_id": operator_id, "source_id": source_id, "ingest_topic": topic,
+                "ingest_partition": partition, "ingest_offset": offset,
                 "processed_at_us": now_us, "receipts": receipts}
 
 

@@ -1,3 +1,45 @@
 """Type stubs of dsom's compiled hot paths (pipeline/native, Rust)."""
 
+from collections.abc import Callable
+from typing import Any
+
 def receipt_id(topic: str, partition: int, offset: int, index: int) -> str: ...
+
+Intervals = dict[str, tuple[list[int], list[int], int]]  # source -> (starts, ends, expired_below)
+
+class ValidatorState:
+    """One ingest partition's validator state (mirrors pipeline.core.state.PartitionState)."""
+
+    def __init__(self, topic: str, partition: int) -> None: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    def apply(self, key: bytes, value: bytes | None) -> None: ...
+    def memory(self) -> dict[str, int]: ...
+    def snapshot(self) -> tuple[Intervals, dict[tuple[str, str], int], tuple[int, bytes]]: ...
+
+Changelog = list[tuple[bytes, bytes | None]]
+# receipts key, receipts value, archive value, changelog, events in, duplicates, accepted, rejected
+ProcessResult = tuple[bytes, bytes | None, bytes | None, Changelog, int, int, dict[str, int], dict[str, int]]
+
+class Validator:
+    """The validator's per-record work (mirrors pipeline.core.processor.RecordProcessor.process)."""
+
+    def __init__(
+        self,
+        headers: tuple[bytes, bytes, bytes],
+        licences: list[tuple[str, str, str, int, int | None]],
+        currency: str,
+        max_amount_kopecks: int,
+        future_skew_us: int,
+        late_window_us: int,
+        bet_horizon_us: int,
+        max_open_gaps: int,
+        max_events: int,
+        check: Callable[[str, dict[str, Any], int], tuple[str, str] | None],
+    ) -> None: ...
+    def process(
+        self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes,
+        now_us: int,
+    ) -> ProcessResult | None: ...

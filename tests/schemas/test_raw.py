@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.core.chain import Link, verify
-from pipeline.core.state import PartitionState
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, default_codec
 from schemas.codec import encode_event_body, load_type
 from schemas.raw import _string, encode_archive_batch, event_bodies, zigzag
-from tests.pipeline.core.test_processor import make_processor, statuses
+from tests.pipeline.core.test_processor import Engine, archive_of, engines, processor, statuses
 from tests.pipeline.core.test_validation import NOW, event
 
 CODEC = default_codec()
@@ -54,21 +53,43 @@ def test_anything_unusual_is_left_to_re_encoding() -> None:
     assert event_bodies(batch(EVENTS)[:-3]) is None  # truncated
 
 
-def test_an_overlong_number_is_archived_and_chained_canonically() -> None:
-    proc, state = make_processor(), PartitionState("dsom.ingest.op-a", 0)
+def test_values_fastavro_reads_differently_are_not_canonical() -> None:
+    canonical = encode_event_body(event(seq=1, kind="WITHDRAWAL", bet_ref=None, game_type=None))
+    assert canonical[:7] == b"\x02\x08tx-1\x08"  # seq 1, operator_ref "tx-1", kind 4
+    negative = canonical[:6] + b"\x01" + canonical[7:]  # kind WITHDRAWAL (4) as index -1
+    assert CODEC.decode(by_hand([negative]))[1]["events"][0]["kind"] == "WITHDRAWAL"
+    assert event_bodies(by_hand([negative])) is None
+    wrapped = b"\xff" * 10 + b"\x01" + canonical[1:]  # an 11-byte seq: fastavro wraps it
+    CODEC.decode(by_hand([wrapped]))
+    assert event_bodies(by_hand([wrapped])) is None
+    widest = zigzag(-2**63) + canonical[1:]  # 10 bytes, the last 0x01: canonical
+    assert len(zigzag(-2**63)) == 10 and event_bodies(by_hand([widest])) == [widest]
+
+
+@engines
+def test_an_overlong_number_is_archived_and_chained_canonically(engine: Engine) -> None:
+    proc = processor(engine)
+    state = proc.new_state("dsom.ingest.op-a", 0)
     ev = event(seq=1)
     value = by_hand([b"\x82\x00" + encode_event_body(ev)[1:]])
     out = proc.process(state, 0, b"s1", value, NOW)
     assert statuses(out) == [(1, "ACCEPTED", None)]
-    assert out.archive_bodies == [encode_event_body(ev)]
+    archive = archive_of(out)
+    assert out.archive_value == CODEC.encode(ARCHIVE_BATCH, archive)
+    assert out.archive_value is not None and out.archive_value.endswith(encode_event_body(ev) + b"\x00")
 
 
-def test_the_archive_writer_matches_fastavro() -> None:
-    proc, state = make_processor(), PartitionState("dsom.ingest.op-a", 0)
+@engines
+def test_the_archive_writer_matches_fastavro(engine: Engine) -> None:
+    proc = processor(engine)
+    state = proc.new_state("dsom.ingest.op-a", 0)
     out = proc.process(state, 7, b"s1", batch([event(seq=i + 1, bet_ref=f"b{i}") for i in range(5)]), NOW)
-    assert out.archive is not None and len(out.archive_bodies) == 5
-    written = encode_archive_batch(out.archive, out.archive_bodies)
-    assert written == CODEC.encode(ARCHIVE_BATCH, out.archive)
+    archive = archive_of(out)
+    assert len(archive["events"]) == 5
+    written = out.archive_value
+    assert written == CODEC.encode(ARCHIVE_BATCH, archive)
+    bodies = [encode_event_body(a["event"]) for a in archive["events"]]
+    assert written == encode_archive_batch(archive, bodies)
     _, back = CODEC.decode(written)
     links = [Link(a["chain_index"], a["prev_hash"], a["hash"], a["receipt_id"], encode_event_body(a["event"]))
              for a in back["events"]]
@@ -86,17 +107,22 @@ def test_simulated_traffic_walks_like_fastavro_encodes() -> None:
             assert event_bodies(value) == [encode_event_body(e) for e in sim.events]
 
 
-def test_the_receipt_writer_matches_fastavro() -> None:
+@engines
+def test_the_receipt_writer_matches_fastavro(engine: Engine) -> None:
     from schemas import RECEIPT_BATCH
     from schemas.raw import encode_receipt_batch
 
-    proc, state = make_processor(), PartitionState("dsom.ingest.op-a", 0)
+    proc = processor(engine)
+    state = proc.new_state("dsom.ingest.op-a", 0)
     events = [event(seq=1, bet_ref="b1"), event(seq=2, amount=-3, operator_ref="ґ" * 70),
               event(seq=3, kind="WIN", bet_ref="zz", tax_withheld_pit=0, tax_withheld_military=0)]
     outs = [proc.process(state, 0, b"s1", batch(events), NOW),
             proc.process(state, 1, b"s1", b"\xc3\x01junk", NOW),  # record-level: nulls everywhere
             proc.process(state, 2, b"other", batch([event(seq=9)]), NOW)]
+    decoded = []
     for out in outs:
-        assert out.receipts is not None
-        assert encode_receipt_batch(out.receipts) == CODEC.encode(RECEIPT_BATCH, out.receipts)
-    assert {r["status"] for out in outs for r in out.receipts["receipts"]} == {"ACCEPTED", "REJECTED"}
+        assert out.receipts_value is not None
+        _, receipts = CODEC.decode(out.receipts_value)
+        assert out.receipts_value == encode_receipt_batch(receipts) == CODEC.encode(RECEIPT_BATCH, receipts)
+        decoded.append(receipts)
+    assert {r["status"] for rb in decoded for r in rb["receipts"]} == {"ACCEPTED", "REJECTED"}

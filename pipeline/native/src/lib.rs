@@ -7,9 +7,12 @@
 use pyo3::prelude::*;
 
 mod receipts;
+mod validator;
 
 #[pymodule]
 fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::receipt_id, m)?)?;
+    m.add_class::<validator::Validator>()?;
+    m.add_class::<validator::ValidatorState>()?;
     Ok(())
 }

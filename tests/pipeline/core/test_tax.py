@@ -154,8 +154,9 @@ def test_a_duplicate_payout_is_taxed_once() -> None:
         value = codec.encode(EVENT_BATCH, {"operator_id": "op-a", "source_id": "s1", "sent_at_us": T,
                                            "events": events})
         out = vproc.process(pstate, offset, b"s1", value, T + 1)
-        if out.archive:
-            payouts += len((tproc.process(tstate, out.archive).payouts or {"payouts": []})["payouts"])
+        if out.archive_value:
+            archive = codec.decode(out.archive_value)[1]
+            payouts += len((tproc.process(tstate, archive).payouts or {"payouts": []})["payouts"])
     assert payouts == 1
     st = tproc.due(tstate, T + 2)[0][0]
     assert (st["winnings"], st["pit_due"], st["military_due"]) == (5_000, 900, 250)

@@ -1,0 +1,67 @@
+"""The compiled validator engine (``pipeline/native``) behind :class:`RecordProcessor`'s interface.
+
+The Rust code decides a whole record without a Python object per event; Python stays the
+reference (``pipeline/core/processor.py``) and is called for what is rare: the reason and
+detail of an event the stateless rules reject, and records the compiled decoder does not take.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import dsom_native
+
+from pipeline.core.processor import Outcome, RecordProcessor
+from pipeline.core.validation import EventValidator
+from pipeline.registry import Registry
+from pipeline.settings import TopicSettings, ValidationSettings
+from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, Codec
+from schemas.codec import load_type
+
+
+class NativeRecordProcessor:
+    """Decides records with ``dsom_native.Validator`` against ``dsom_native.ValidatorState``s."""
+
+    def __init__(self, registry: Registry, validation: ValidationSettings, topics: TopicSettings,
+                 codec: Codec) -> None:
+        self._topics = topics
+        self._codec = codec
+        self._python = RecordProcessor(registry, validation, topics, codec)
+        rules = EventValidator(registry, validation)
+
+        def check(operator_id: str, ev: dict[str, Any], now_us: int) -> tuple[str, str] | None:
+            rejection = rules.check(operator_id, ev, now_us)
+            return None if rejection is None else (str(rejection.reason), rejection.detail)
+
+        headers = tuple(load_type(name).header for name in (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH))
+        licences = [(op.operator_id, lic.licence_id, str(lic.kind), lic.valid_from_us, lic.valid_to_us)
+                    for op in registry.operators for lic in op.licences]
+        v = validation
+        self._native = dsom_native.Validator(
+            (headers[0], headers[1], headers[2]), licences, v.currency, v.max_amount_kopecks,
+            v.future_skew_us, v.late_window_us, v.bet_horizon_us, v.max_open_gaps_per_source,
+            v.max_events_per_batch, check)
+
+    def new_state(self, topic: str, partition: int) -> dsom_native.ValidatorState:
+        return dsom_native.ValidatorState(topic, partition)
+
+    def process(self, state: dsom_native.ValidatorState, offset: int, key: bytes | None, value: bytes,
+                now_us: int) -> Outcome:
+        operator_id = self._topics.operator_of(state.topic)
+        got = self._native.process(state, operator_id, offset, key, value, now_us)
+        if got is None:
+            # Not decoded by Rust: fastavro either rejects the record (its error is the detail) or
+            # reads what Rust leaves to it (a negative union or enum index, a number beyond 64
+            # bits); then the same values, encoded canonically, decide the same.
+            batch = self._python.decode(state.topic, state.partition, offset, value, now_us)
+            if isinstance(batch, Outcome):
+                return batch
+            got = self._native.process(state, operator_id, offset, key,
+                                       self._codec.encode(EVENT_BATCH, batch), now_us)
+            if got is None:
+                raise RuntimeError(f"{state.topic}:{offset}: the canonical encoding of a batch "
+                                   "fastavro decoded does not decode natively")
+        receipts_key, receipts, archive, changelog, events_in, duplicates, accepted, rejected = got
+        return Outcome(operator_id, receipts_key, receipts, archive, changelog, events_in, duplicates,
+                       Counter(accepted), Counter(rejected))

@@ -1,0 +1,93 @@
+//! Avro writers: an Event's canonical bytes, and the parts of ReceiptBatch and ArchiveBatch
+//! (mirrors `schemas/codec.py` `encode_event_body` and `schemas/raw.py`).
+
+use super::decode::{Event, CHANNELS, KINDS, LICENCE_KINDS};
+
+/// An Avro `long`: zig-zag, then base-128 varint.
+pub fn long(out: &mut Vec<u8>, n: i64) {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    while z > 0x7f {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+pub fn string(out: &mut Vec<u8>, s: &[u8]) {
+    long(out, s.len() as i64);
+    out.extend_from_slice(s);
+}
+
+pub fn opt_string(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(2);
+            string(out, s);
+        }
+    }
+}
+
+pub fn opt_long(out: &mut Vec<u8>, n: Option<i64>) {
+    match n {
+        None => out.push(0),
+        Some(n) => {
+            out.push(2);
+            long(out, n);
+        }
+    }
+}
+
+fn index(out: &mut Vec<u8>, i: u8, symbols: &[&str]) {
+    debug_assert!((i as usize) < symbols.len());
+    long(out, i64::from(i));
+}
+
+/// The canonical encoding of `ev` (what `encode_event_body` writes).
+pub fn event(out: &mut Vec<u8>, ev: &Event<'_>) {
+    long(out, ev.seq);
+    string(out, ev.operator_ref.as_bytes());
+    index(out, ev.kind, &KINDS);
+    string(out, ev.licence_id.as_bytes());
+    index(out, ev.licence_kind, &LICENCE_KINDS);
+    index(out, ev.channel, &CHANNELS);
+    for s in [ev.establishment_id, ev.equipment_id, ev.site_id, ev.app_id, ev.game_type,
+              ev.round_ref, ev.bet_ref] {
+        opt_string(out, s.map(str::as_bytes));
+    }
+    string(out, ev.player_ref.as_bytes());
+    long(out, ev.amount);
+    string(out, ev.currency.as_bytes());
+    long(out, ev.occurred_at_us);
+    opt_long(out, ev.tax_withheld_pit);
+    opt_long(out, ev.tax_withheld_military);
+}
+
+/// One Receipt: the event's echo fields (None for a record-level rejection) and the verdict.
+pub struct Receipt<'a> {
+    pub event: Option<&'a Event<'a>>,
+    pub receipt_id: &'a [u8],
+    pub rejection: Option<(&'a str, &'a str)>, // (reason, detail)
+}
+
+pub fn receipt(out: &mut Vec<u8>, r: &Receipt<'_>) {
+    let ev = r.event;
+    opt_long(out, ev.map(|e| e.seq));
+    opt_string(out, ev.map(|e| e.operator_ref.as_bytes()));
+    out.push(if r.rejection.is_some() { 2 } else { 0 }); // ReceiptStatus ACCEPTED=0, REJECTED=1
+    string(out, r.receipt_id);
+    opt_string(out, r.rejection.map(|(reason, _)| reason.as_bytes()));
+    opt_string(out, r.rejection.map(|(_, detail)| detail.as_bytes()));
+    opt_string(out, ev.map(|e| KINDS[e.kind as usize].as_bytes()));
+    opt_long(out, ev.map(|e| e.amount));
+    opt_long(out, ev.map(|e| e.occurred_at_us));
+}
+
+/// An array of `count` items already written to `items`, closed by the empty block.
+pub fn array(out: &mut Vec<u8>, count: usize, items: &[u8]) {
+    if count > 0 {
+        long(out, count as i64);
+        out.extend_from_slice(items);
+    }
+    out.push(0);
+}

@@ -1,0 +1,379 @@
+//! The validator's per-record work (mirrors `pipeline/core/processor.py` `RecordProcessor.process`).
+//!
+//! A record is decided without the GIL and without a Python object per event; Python is
+//! called back only for what is rare: the reason and detail of an event the stateless rules
+//! fail, and `repr` of values quoted in details. A record this decoder does not take returns
+//! None, and the Python wrapper (`pipeline/core/native.py`) deals with it.
+
+mod bets;
+mod decode;
+mod dedup;
+mod encode;
+mod json;
+mod mem;
+mod rules;
+mod state;
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::receipts::{id_from_prefix, record_prefix};
+use bets::key_of;
+use decode::{Event, BET, KINDS, REFUND, WIN};
+use dedup::Seen;
+use rules::{Licence, Limits};
+pub use state::ValidatorState;
+
+/// What one record produced, before it is handed to Python.
+#[derive(Default)]
+struct Decided {
+    receipts_key: Vec<u8>,
+    receipts: Option<Vec<u8>>,
+    archive: Option<Vec<u8>>,
+    changelog: Vec<state::Entry>,
+    events_in: usize,
+    duplicates: usize,
+    accepted: [usize; 5],
+    rejected: Vec<(String, usize)>,
+}
+
+impl Decided {
+    fn reject(&mut self, reason: &str) {
+        match self.rejected.iter_mut().find(|(r, _)| r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.rejected.push((reason.to_owned(), 1)),
+        }
+    }
+}
+
+struct Rejection {
+    reason: String,
+    detail: String,
+}
+
+fn rejection(reason: &str, detail: String) -> Option<Rejection> {
+    Some(Rejection { reason: reason.to_owned(), detail })
+}
+
+/// Python's `repr` of a string, as the details quote values.
+fn repr(s: &str) -> String {
+    Python::attach(|py| {
+        PyString::new(py, s).repr().map(|r| r.to_string()).unwrap_or_else(|_| format!("{s:?}"))
+    })
+}
+
+/// The rules and settings one registry version implies; built by `pipeline/core/native.py`.
+#[pyclass(module = "dsom_native", frozen)]
+pub struct Validator {
+    batch_header: Vec<u8>,
+    receipt_header: Vec<u8>,
+    archive_header: Vec<u8>,
+    licences: HashMap<String, HashMap<String, Licence>>, // operator -> licence ID -> licence
+    limits: Limits,
+    bet_horizon_us: i64,
+    max_open_gaps: usize,
+    max_events: usize,
+    check: Py<PyAny>, // (operator_id, event dict, now_us) -> (reason, detail) | None
+}
+
+struct Record<'a> {
+    operator_id: &'a str,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    now_us: i64,
+}
+
+#[pymethods]
+impl Validator {
+    /// `headers`: the single-object headers of EventBatch, ReceiptBatch, ArchiveBatch;
+    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>)>,
+           currency: String, max_amount_kopecks: i64, future_skew_us: i64, late_window_us: i64,
+           bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>) -> PyResult<Self> {
+        let mut by_operator: HashMap<String, HashMap<String, Licence>> = HashMap::new();
+        for (op, id, kind, valid_from_us, valid_to_us) in licences {
+            let kind = decode::LICENCE_KINDS.iter().position(|k| *k == kind)
+                .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("licence kind {kind}")))?;
+            by_operator.entry(op).or_default().insert(id, Licence { kind: kind as u8, valid_from_us, valid_to_us });
+        }
+        Ok(Validator {
+            batch_header: headers.0, receipt_header: headers.1, archive_header: headers.2,
+            licences: by_operator,
+            limits: Limits { currency, max_amount_kopecks, future_skew_us, late_window_us },
+            bet_horizon_us, max_open_gaps, max_events, check,
+        })
+    }
+
+    /// Decide one ingest record; None if it does not decode here (see the module docs). Else
+    /// (receipts key, receipts value | None, archive value | None, changelog entries,
+    /// events in, duplicates, {kind: accepted}, {reason: rejected}).
+    #[allow(clippy::too_many_arguments)]
+    fn process<'py>(&self, py: Python<'py>, mut state: PyRefMut<'py, ValidatorState>, operator_id: &str,
+                    offset: i64, key: Option<&[u8]>, value: &[u8], now_us: i64)
+                    -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let st: &mut ValidatorState = &mut state;
+        let topic = st.topic.clone();
+        let rec = Record { operator_id, topic: &topic, partition: st.partition, offset, now_us };
+        let decided = py.detach(|| self.decide(st, &rec, key, value))?;
+        let Some(d) = decided else { return Ok(None) };
+        let bytes = |b: &Option<Vec<u8>>| b.as_ref().map(|b| PyBytes::new(py, b));
+        let changelog = PyList::empty(py);
+        for (k, v) in &d.changelog {
+            changelog.append((PyBytes::new(py, k), bytes(v)))?;
+        }
+        let accepted = PyDict::new(py);
+        for (kind, &n) in KINDS.iter().zip(&d.accepted) {
+            if n > 0 {
+                accepted.set_item(kind, n)?;
+            }
+        }
+        let rejected = PyDict::new(py);
+        for (reason, n) in &d.rejected {
+            rejected.set_item(reason, n)?;
+        }
+        let items = (PyBytes::new(py, &d.receipts_key), bytes(&d.receipts), bytes(&d.archive),
+                     changelog, d.events_in, d.duplicates, accepted, rejected);
+        Ok(Some(items.into_pyobject(py)?))
+    }
+}
+
+impl Validator {
+    fn decide(&self, st: &mut ValidatorState, rec: &Record<'_>, key: Option<&[u8]>, value: &[u8])
+              -> PyResult<Option<Decided>> {
+        let Some(batch) = decode::decode_batch(value, &self.batch_header) else { return Ok(None) };
+        let mut out = Decided { events_in: batch.events.len(), ..Decided::default() };
+        let source_id = batch.source_id;
+        let n = batch.events.len();
+        // `_check_record`: a wrong operator rejects every event; the rest reject the record.
+        let mut record_rejection = None;
+        if batch.operator_id != rec.operator_id {
+            let detail = format!("batch claims operator {} on {}'s topic", repr(batch.operator_id), rec.operator_id);
+            record_rejection = rejection("wrong_operator", detail);
+        } else if !key_matches(key, source_id) {
+            return Ok(Some(self.reject_record(out, rec, source_id, "wrong_key",
+                                              "the Kafka record key must be the batch's source_id")));
+        } else if n == 0 {
+            return Ok(Some(self.reject_record(out, rec, source_id, "empty_batch",
+                                              "a batch must carry at least one event")));
+        } else if n > self.max_events {
+            let detail = format!("{n} events; at most {}", self.max_events);
+            return Ok(Some(self.reject_record(out, rec, source_id, "batch_too_large", &detail)));
+        }
+        for offset in st.bets.expire(rec.now_us.saturating_sub(self.bet_horizon_us)) {
+            out.changelog.push((st.bets_key(offset), None));
+        }
+        let licences = self.licences.get(rec.operator_id);
+        let ids = record_prefix(rec.topic, rec.partition, rec.offset);
+        let source_number = st.source_number(source_id);
+        let mut bet_key = Vec::new();
+        let mut new_bets: Vec<(&str, i64)> = Vec::new();
+        let (mut receipts, mut n_receipts) = (Vec::with_capacity(n * 96), 0usize);
+        let (mut archive, mut n_archived) = (Vec::with_capacity(value.len() + n * 120), 0usize);
+        let seqs = st.sources.entry(source_id.to_owned()).or_default();
+        for (index, ev) in batch.events.iter().enumerate() {
+            let mut rej = None;
+            if ev.seq < 1 {
+                rej = rejection("invalid_sequence", format!("seq {} must be >= 1", ev.seq));
+            } else {
+                match seqs.take(ev.seq) {
+                    Seen::Duplicate => {
+                        out.duplicates += 1;
+                        continue;
+                    }
+                    Seen::GapExpired => {
+                        let detail = format!(
+                            "seq {} is below {}, where this source's old gaps were closed; it was either \
+                             decided long ago or is too late to fill a gap", ev.seq, seqs.expired_below);
+                        rej = rejection("sequence_gap_expired", detail);
+                    }
+                    Seen::New => {}
+                }
+            }
+            let rid = id_from_prefix(&ids, index as i64);
+            if rej.is_none() {
+                rej = match &record_rejection {
+                    Some(r) => rejection(&r.reason, r.detail.clone()),
+                    None if rules::passes(licences, &self.limits, ev, rec.now_us) => None,
+                    None => self.python_check(rec, ev)?,
+                };
+            }
+            if rej.is_none() {
+                rej = check_bet(&st.bets, source_number, ev, &mut bet_key);
+            }
+            n_receipts += 1;
+            if let Some(r) = rej {
+                out.reject(&r.reason);
+                let receipt = encode::Receipt { event: Some(ev), receipt_id: rid.as_bytes(),
+                                                rejection: Some((&r.reason, &r.detail)) };
+                encode::receipt(&mut receipts, &receipt);
+                continue;
+            }
+            out.accepted[ev.kind as usize] += 1;
+            encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: rid.as_bytes(), rejection: None });
+            if ev.kind == BET {
+                let bet_ref = ev.bet_ref.unwrap_or_default();
+                new_bets.push((bet_ref, ev.occurred_at_us));
+                key_of(source_number, bet_ref, &mut bet_key);
+                st.bets.place(rec.offset, &bet_key); // visible to later events now
+            }
+            n_archived += 1;
+            encode::string(&mut archive, rid.as_bytes());
+            let mut canonical = Vec::new();
+            let body: &[u8] = if ev.canonical { ev.body } else {
+                encode::event(&mut canonical, ev);
+                &canonical
+            };
+            let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, rid.as_bytes(), body);
+            encode::long(&mut archive, index_in_chain);
+            archive.extend_from_slice(&prev);
+            archive.extend_from_slice(&hash);
+            archive.extend_from_slice(body);
+        }
+        // `_state_changes`: the source's seqs always, the record's bets, the chain head.
+        seqs.close_oldest_gaps(self.max_open_gaps);
+        out.changelog.push(st.seq_entry(source_id));
+        if !new_bets.is_empty() {
+            st.bets.finish(new_bets.iter().map(|&(_, t)| t).max().unwrap_or(i64::MIN));
+            out.changelog.push(st.bets_entry(rec.offset, source_id, &new_bets));
+        }
+        if n_archived > 0 {
+            out.changelog.push(st.chain_entry());
+        }
+        if n_receipts > 0 {
+            out.receipts_key = source_id.as_bytes().to_vec();
+            out.receipts = Some(self.receipt_batch(rec, Some(source_id), n_receipts, &receipts));
+        }
+        if n_archived > 0 {
+            let mut a = self.archive_header.clone();
+            a.reserve(archive.len() + 200);
+            encode::string(&mut a, format!("{}/{}", rec.topic, rec.partition).as_bytes());
+            for s in [rec.operator_id, source_id, rec.topic] {
+                encode::string(&mut a, s.as_bytes());
+            }
+            for n in [i64::from(rec.partition), rec.offset, rec.now_us] {
+                encode::long(&mut a, n);
+            }
+            encode::array(&mut a, n_archived, &archive);
+            out.archive = Some(a);
+        }
+        Ok(Some(out))
+    }
+
+    fn receipt_batch(&self, rec: &Record<'_>, source_id: Option<&str>, count: usize, items: &[u8]) -> Vec<u8> {
+        let mut b = self.receipt_header.clone();
+        b.reserve(items.len() + 200);
+        encode::string(&mut b, rec.operator_id.as_bytes());
+        encode::opt_string(&mut b, source_id.map(str::as_bytes));
+        encode::string(&mut b, rec.topic.as_bytes());
+        for n in [i64::from(rec.partition), rec.offset, rec.now_us] {
+            encode::long(&mut b, n);
+        }
+        encode::array(&mut b, count, items);
+        b
+    }
+
+    /// `_reject_record`: one receipt for the whole record, named by index -1; no state touched.
+    fn reject_record(&self, mut out: Decided, rec: &Record<'_>, source_id: &str, reason: &str, detail: &str) -> Decided {
+        out.reject(reason);
+        let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, rec.offset), -1);
+        let detail: String = detail.chars().take(500).collect();
+        let mut item = Vec::new();
+        encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: rid.as_bytes(),
+                                                      rejection: Some((reason, &detail)) });
+        out.receipts_key = source_id.as_bytes().to_vec();
+        out.receipts = Some(self.receipt_batch(rec, Some(source_id), 1, &item));
+        out
+    }
+
+    /// The Python `EventValidator.check` of one event: the exact reason and detail, or None.
+    fn python_check(&self, rec: &Record<'_>, ev: &Event<'_>) -> PyResult<Option<Rejection>> {
+        Python::attach(|py| {
+            let d = event_dict(py, ev)?;
+            let found = self.check.bind(py).call1((rec.operator_id, d, rec.now_us))?;
+            if found.is_none() {
+                return Ok(None);
+            }
+            let (reason, detail): (String, String) = found.extract()?;
+            Ok(Some(Rejection { reason, detail }))
+        })
+    }
+}
+
+fn chain_append(index: &mut i64, head: &mut [u8; 32], receipt_id: &[u8], body: &[u8]) -> (i64, [u8; 32], [u8; 32]) {
+    use sha2::{Digest, Sha256};
+    let prev = *head;
+    *index += 1;
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(index.to_be_bytes());
+    h.update(receipt_id);
+    h.update(body);
+    *head = h.finalize().into();
+    (*index, prev, *head)
+}
+
+/// `key is not None and key.decode(errors="replace") == source_id`.
+fn key_matches(key: Option<&[u8]>, source_id: &str) -> bool {
+    match key {
+        None => false,
+        Some(k) => match std::str::from_utf8(k) {
+            Ok(k) => k == source_id,
+            // Python's replacement decoding (one U+FFFD per bad byte run, its own way): ask it.
+            Err(_) => Python::attach(|py| {
+                PyBytes::new(py, k).call_method1("decode", ("utf-8", "replace"))
+                    .and_then(|s| s.extract::<String>())
+                    .is_ok_and(|s| s == source_id)
+            }),
+        },
+    }
+}
+
+/// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open.
+fn check_bet(bets: &bets::Bets, source: u32, ev: &Event<'_>, key: &mut Vec<u8>) -> Option<Rejection> {
+    if !matches!(ev.kind, BET | WIN | REFUND) {
+        return None;
+    }
+    let bet_ref = ev.bet_ref.unwrap_or_default(); // the rules required it for these kinds
+    key_of(source, bet_ref, key);
+    let open = bets.get(key).is_some();
+    if ev.kind == BET && open {
+        return rejection("duplicate_bet_ref",
+                         format!("bet_ref {} was already used by an accepted BET", repr(bet_ref)));
+    }
+    if ev.kind != BET && !open {
+        let detail = format!("{} references bet_ref {}, which this source has not placed (or placed \
+                              beyond the bet horizon)", KINDS[ev.kind as usize], repr(bet_ref));
+        return rejection("unknown_bet", detail);
+    }
+    None
+}
+
+/// The event as fastavro decodes it, for the Python rules.
+fn event_dict<'py>(py: Python<'py>, ev: &Event<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("seq", ev.seq)?;
+    d.set_item("operator_ref", ev.operator_ref)?;
+    d.set_item("kind", KINDS[ev.kind as usize])?;
+    d.set_item("licence_id", ev.licence_id)?;
+    d.set_item("licence_kind", decode::LICENCE_KINDS[ev.licence_kind as usize])?;
+    d.set_item("channel", decode::CHANNELS[ev.channel as usize])?;
+    d.set_item("establishment_id", ev.establishment_id)?;
+    d.set_item("equipment_id", ev.equipment_id)?;
+    d.set_item("site_id", ev.site_id)?;
+    d.set_item("app_id", ev.app_id)?;
+    d.set_item("game_type", ev.game_type)?;
+    d.set_item("round_ref", ev.round_ref)?;
+    d.set_item("bet_ref", ev.bet_ref)?;
+    d.set_item("player_ref", ev.player_ref)?;
+    d.set_item("amount", ev.amount)?;
+    d.set_item("currency", ev.currency)?;
+    d.set_item("occurred_at_us", ev.occurred_at_us)?;
+    d.set_item("tax_withheld_pit", ev.tax_withheld_pit)?;
+    d.set_item("tax_withheld_military", ev.tax_withheld_military)?;
+    Ok(d)
+}

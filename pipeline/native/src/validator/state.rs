@@ -1,0 +1,206 @@
+//! One ingest partition's validator state and its changelog (mirrors `pipeline/core/state.py`).
+//!
+//! The changelog documents are the Python ones, byte for byte, so either engine restores the
+//! other's changelog.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde_json::Value;
+
+use super::bets::{key_of, Bets};
+use super::dedup::SeqSet;
+use super::{json, mem};
+
+pub type Entry = (Vec<u8>, Option<Vec<u8>>);
+
+#[pyclass(module = "dsom_native")]
+pub struct ValidatorState {
+    pub topic: String,
+    pub partition: i32,
+    pub prefix: Vec<u8>,
+    pub sources: HashMap<String, SeqSet>,
+    source_numbers: HashMap<String, u32>, // bet keys name their source by number
+    source_names: Vec<String>,
+    pub bets: Bets,
+    pub chain_index: i64,
+    pub chain_hash: [u8; 32],
+}
+
+impl ValidatorState {
+    pub fn source_number(&mut self, source_id: &str) -> u32 {
+        if let Some(&n) = self.source_numbers.get(source_id) {
+            return n;
+        }
+        let n = self.source_names.len() as u32;
+        self.source_names.push(source_id.to_owned());
+        self.source_numbers.insert(source_id.to_owned(), n);
+        n
+    }
+
+    fn key(&self, parts: &[&[u8]]) -> Vec<u8> {
+        let mut k = self.prefix.clone();
+        for p in parts {
+            k.extend_from_slice(p);
+        }
+        k
+    }
+
+    pub fn seq_entry(&self, source_id: &str) -> Entry {
+        let s = &self.sources[source_id];
+        let mut v = b"{\"s\":".to_vec();
+        json::int_list(&mut v, &s.starts);
+        v.extend_from_slice(b",\"e\":");
+        json::int_list(&mut v, &s.ends);
+        v.extend_from_slice(format!(",\"x\":{}}}", s.expired_below).as_bytes());
+        (self.key(&[b"seq|", source_id.as_bytes()]), Some(v))
+    }
+
+    pub fn chain_entry(&self) -> Entry {
+        let hex: String = self.chain_hash.iter().map(|b| format!("{b:02x}")).collect();
+        let v = format!("{{\"i\":{},\"h\":\"{hex}\"}}", self.chain_index).into_bytes();
+        (self.key(&[b"chain"]), Some(v))
+    }
+
+    pub fn bets_key(&self, offset: i64) -> Vec<u8> {
+        self.key(&[b"bets|", offset.to_string().as_bytes()])
+    }
+
+    /// The entry of the bets placed by the record at `offset`: `[[source, bet_ref, time], ...]`.
+    pub fn bets_entry(&self, offset: i64, source_id: &str, bets: &[(&str, i64)]) -> Entry {
+        let mut v = vec![b'['];
+        for (i, (bet_ref, t)) in bets.iter().enumerate() {
+            if i > 0 {
+                v.push(b',');
+            }
+            v.push(b'[');
+            json::string(&mut v, source_id);
+            v.push(b',');
+            json::string(&mut v, bet_ref);
+            v.extend_from_slice(format!(",{t}]").as_bytes());
+        }
+        v.push(b']');
+        (self.bets_key(offset), Some(v))
+    }
+
+    fn apply_doc(&mut self, kind: &[u8], ident: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        let parse = |v: &[u8]| serde_json::from_slice::<Value>(v).map_err(|e| e.to_string());
+        let int = |v: &Value| v.as_i64().ok_or_else(|| format!("not an integer: {v}"));
+        let ints = |v: &Value| -> Result<Vec<i64>, String> {
+            v.as_array().ok_or("not a list")?.iter().map(int).collect()
+        };
+        match (kind, value) {
+            (b"seq", None) => {
+                self.sources.remove(std::str::from_utf8(ident).map_err(|e| e.to_string())?);
+            }
+            (b"seq", Some(v)) => {
+                let doc = parse(v)?;
+                let set = SeqSet { starts: ints(&doc["s"])?, ends: ints(&doc["e"])?, expired_below: int(&doc["x"])? };
+                let source = std::str::from_utf8(ident).map_err(|e| e.to_string())?;
+                self.sources.insert(source.to_owned(), set);
+            }
+            (b"chain", Some(v)) => {
+                let doc = parse(v)?;
+                let hex = doc["h"].as_str().ok_or("chain hash is not a string")?;
+                if hex.len() != 64 {
+                    return Err(format!("chain hash {hex:?} is not 32 bytes"));
+                }
+                for (i, byte) in self.chain_hash.iter_mut().enumerate() {
+                    *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+                }
+                self.chain_index = int(&doc["i"])?;
+            }
+            (b"bets", _) => {
+                let offset: i64 = std::str::from_utf8(ident).ok().and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| format!("bad bets offset {ident:?}"))?;
+                let Some(v) = value else {
+                    self.bets.drop_batch(offset);
+                    return Ok(());
+                };
+                let doc = parse(v)?;
+                let mut newest = i64::MIN;
+                let mut key = Vec::new();
+                for bet in doc.as_array().ok_or("bets are not a list")? {
+                    let (s, r, t) = (bet[0].as_str(), bet[1].as_str(), int(&bet[2])?);
+                    let (Some(s), Some(r)) = (s, r) else { return Err(format!("bad bet {bet}")) };
+                    let n = self.source_number(s);
+                    key_of(n, r, &mut key);
+                    self.bets.place(offset, &key);
+                    newest = newest.max(t);
+                }
+                self.bets.finish(newest);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl ValidatorState {
+    #[new]
+    fn new(topic: String, partition: i32) -> Self {
+        let prefix = format!("{topic}|{partition}|").into_bytes();
+        ValidatorState {
+            topic, partition, prefix, sources: HashMap::new(), source_numbers: HashMap::new(),
+            source_names: Vec::new(), bets: Bets::default(), chain_index: 0, chain_hash: [0; 32],
+        }
+    }
+
+    #[getter]
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    #[getter]
+    fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Replay one changelog entry of this partition (the key includes the prefix).
+    fn apply(&mut self, key: &[u8], value: Option<&[u8]>) -> PyResult<()> {
+        let rest = key.strip_prefix(self.prefix.as_slice())
+            .ok_or_else(|| PyValueError::new_err("changelog key of another partition"))?;
+        let (kind, ident) = match rest.iter().position(|&b| b == b'|') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        self.apply_doc(kind, ident, value).map_err(PyValueError::new_err)
+    }
+
+    /// Heap bytes held, by part ("seq", "bets", "chain"), and counts ("sources", "intervals",
+    /// "open_bets"): allocations as glibc's malloc sizes them, tables at their capacity.
+    fn memory<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let seq: usize = mem::map_bytes::<(String, SeqSet)>(self.sources.capacity())
+            + self.sources.iter().map(|(k, s)| mem::alloc(k.capacity()) + s.heap_bytes()).sum::<usize>();
+        let names: usize = self.source_names.iter().map(|s| 2 * mem::alloc(s.capacity())).sum::<usize>()
+            + mem::vec_bytes(&self.source_names)
+            + mem::map_bytes::<(String, u32)>(self.source_numbers.capacity());
+        let d = PyDict::new(py);
+        d.set_item("seq", seq)?;
+        d.set_item("bets", self.bets.heap_bytes() + names)?;
+        d.set_item("chain", 0)?;
+        d.set_item("struct", std::mem::size_of::<Self>())?;
+        d.set_item("sources", self.sources.len())?;
+        d.set_item("intervals", self.sources.values().map(|s| s.starts.len()).sum::<usize>())?;
+        d.set_item("open_bets", self.bets.len())?;
+        Ok(d)
+    }
+
+    /// The state as plain values, for tests: ({source: (starts, ends, expired_below)},
+    /// {(source, bet_ref): offset}, (chain index, chain hash)).
+    #[allow(clippy::type_complexity)]
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, (i64, Bound<'py, PyBytes>))> {
+        let sources = PyDict::new(py);
+        for (k, s) in &self.sources {
+            sources.set_item(k, (s.starts.clone(), s.ends.clone(), s.expired_below))?;
+        }
+        let bets = PyDict::new(py);
+        for (src, bet_ref, offset) in self.bets.entries() {
+            bets.set_item((self.source_names[src as usize].as_str(), bet_ref), offset)?;
+        }
+        Ok((sources, bets, (self.chain_index, PyBytes::new(py, &self.chain_hash))))
+    }
+}
