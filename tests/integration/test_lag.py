@@ -22,7 +22,8 @@ def test_lag_follows_produced_and_committed_offsets(settings: Settings) -> None:
     try:
         assert monitor.lag(group, pattern) == 30
         # The group commits 4 records of partition 0 (10 each); the monitor's client sees it.
-        committer = Consumer(client_config(settings.kafka, **{"group.id": group, "enable.auto.commit": False}))
+        committer = Consumer(client_config(settings.kafka, **{"group.id": group,
+                                                              "enable.auto.commit": False}))
         committer.commit(offsets=[TopicPartition(settings.topics.archive, 0, 4)], asynchronous=False)
         committer.close()
         assert monitor.lag(group, pattern) == 26
