@@ -68,8 +68,8 @@ def test_several_payouts_in_one_period() -> None:
 
 
 def win_tax(e: dict[str, Any], tolerance: int = 1) -> PayoutTax:
-    return payout_tax("r", e["amount"], e["occurred_at_us"], e["tax_withheld_pit"], e["tax_withheld_military"],
-                      RATES, tolerance)
+    return payout_tax("r", e["amount"], e["occurred_at_us"], e["tax_withheld_pit"],
+                      e["tax_withheld_military"], RATES, tolerance)
 
 
 def test_payout_exactly_at_a_rate_change() -> None:
