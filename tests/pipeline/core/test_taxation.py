@@ -52,7 +52,8 @@ def test_batches_across_period_boundaries_and_late_data(period: str) -> None:
         # across the boundary:
         archive_batch([at(MIDNIGHT - 3), at(MIDNIGHT, "WIN", 2), at(MIDNIGHT + 1, "REFUND", 3)]),
         archive_batch([at(MIDNIGHT + 2, "DEPOSIT")], operator_id="op-b"),  # counts nothing
-        archive_batch([at(MIDNIGHT + 5), at(MIDNIGHT - 2 * HOUR_US - 1, "WIN", 2, tax_withheld_pit=0)]),  # late
+        # late, the day before:
+        archive_batch([at(MIDNIGHT + 5), at(MIDNIGHT - 2 * HOUR_US - 1, "WIN", 2, tax_withheld_pit=0)]),
         archive_batch([at(MIDNIGHT - 40 * 86_400_000_000, "WIN")], operator_id="op-b"),  # weeks late
         archive_batch([]),
         archive_batch([at(MIDNIGHT + 9), at(MIDNIGHT + 10, "WITHDRAWAL")]),
