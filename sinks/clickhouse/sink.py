@@ -6,8 +6,9 @@ tax-events topic (``tax_events``; by pattern, so it is picked up when the tax ag
 after the sink started). Records are read (receipts for their rejections only, payouts as
 columns: ``records.py``; archive records are left to ClickHouse on chdb: ``avro.py``) and turned
 into column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a
-table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``. Each table's batch is inserted, and
-only then are the offsets of its records committed (synchronously). This is Quix Streams'
+table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``.
+Each table's batch is inserted, and only then are the offsets of its records committed
+(synchronously). This is Quix Streams'
 BatchingSink shape: the flush is part of the checkpoint, and offsets are never committed for
 rows that are not stored.
 
