@@ -212,6 +212,7 @@ class Workers:
         self.cpu_at_first = self.cpu_at_done = 0.0
         self.broker_pid = _broker_pid()
         self.broker_cpu_at_first = self.broker_cpu_at_done = 0.0
+        self.main_cpu_at_first = self.main_cpu_at_done = 0.0  # the sink's worker alone
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the workers used so far.
@@ -250,9 +251,11 @@ class Workers:
                 first = now
                 self.cpu_at_first = self.cpu_seconds()
                 self.broker_cpu_at_first = self.broker_cpu_seconds()
+                self.main_cpu_at_first = _cpu_seconds(self.main.pid)
             if t.clickhouse_rows["events"] >= rows:
                 self.cpu_at_done = self.cpu_seconds()
                 self.broker_cpu_at_done = self.broker_cpu_seconds()
+                self.main_cpu_at_done = _cpu_seconds(self.main.pid)
                 return first, now
             time.sleep(0.1)  # each scrape costs the worker CPU (metrics and process collectors)
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
@@ -386,9 +389,11 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         rate_e2e = decoded / seconds
         cpu_s = pool.cpu_at_done - pool.cpu_at_first
         broker_cpu_s = pool.broker_cpu_at_done - pool.broker_cpu_at_first
+        main_cpu_s = pool.main_cpu_at_done - pool.main_cpu_at_first
         _say(f"   {decoded:,} events in {seconds:.1f} s ({rate_e2e:,.0f} events/s); workers used "
-             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second), the broker "
-             f"{broker_cpu_s:.1f} CPU-s; peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
+             f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second; the sink's worker "
+             f"{main_cpu_s:.1f}), the broker {broker_cpu_s:.1f} CPU-s; "
+             f"peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
         _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
              "produce -> queryable in ClickHouse")
         live_start_us = time.time_ns() // 1000
@@ -434,6 +439,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         "worker_cpu_us_per_event": cpu_s / decoded * 1e6,
         "broker_cpu_seconds": broker_cpu_s, "broker_cpu_us_per_event": broker_cpu_s / decoded * 1e6,
         "cores_busy": (cpu_s + broker_cpu_s) / seconds,
+        "sink_worker_cpu_seconds": main_cpu_s,
         "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
         "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
                     **latency},
@@ -448,6 +454,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     _say(f"| CPU per event: workers / broker | {figures['worker_cpu_us_per_event']:.1f} / "
          f"{figures['broker_cpu_us_per_event']:.1f} µs |")
     _say(f"| cores kept busy by workers + broker | {figures['cores_busy']:.2f} of {os.cpu_count()} |")
+    _say(f"| sink worker (first) CPU-s in the throughput phase | {figures['sink_worker_cpu_seconds']:.1f} |")
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
     _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")

@@ -21,7 +21,7 @@ from pipeline.core.tax import TaxRates
 from pipeline.core.taxation import TaxOutcome, TaxProcessor, TaxState
 from pipeline.kafka.admin import ensure_topics, system_topics
 from pipeline.settings import Settings
-from schemas import ARCHIVE_BATCH, GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, default_codec
+from schemas import GGR_STATEMENT, TAX_DISCREPANCY, default_codec
 
 
 class TaxAgent(TransactionalAgent):
@@ -32,7 +32,7 @@ class TaxAgent(TransactionalAgent):
     def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
         super().__init__(settings, [settings.topics.archive], clock)
         self._codec = default_codec()
-        self._processor = TaxProcessor(TaxRates.load(settings.tax.rates_path), settings.tax)
+        self._processor = TaxProcessor(TaxRates.load(settings.tax.rates_path), settings.tax, self._codec)
         self._states: dict[TP, TaxState] = {}
         self._pending: list[TaxOutcome] = []
         self._issued = 0
@@ -52,16 +52,14 @@ class TaxAgent(TransactionalAgent):
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
         topic, partition = msg.topic(), msg.partition()
         assert topic is not None and partition is not None
-        _, batch = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
         state = self._states[(topic, partition)]
-        out = self._processor.process(state, batch)
+        out = self._processor.process_record(state, msg.value() or b"")
         self._pending.append(out)
         t = self._s.topics
-        operator = batch["operator_id"]
+        operator = out.operator_id
         if out.payouts is not None:
-            key = f"payouts|{batch['chain_id']}|{batch['ingest_offset']}"
-            yield t.tax_events, self._partition(operator), key.encode(), \
-                self._codec.encode(PAYOUT_TAX_BATCH, out.payouts)
+            key = f"payouts|{out.chain_id}|{out.ingest_offset}"
+            yield t.tax_events, self._partition(operator), key.encode(), out.payouts
         for d in out.discrepancies:
             yield (t.tax_events, self._partition(operator), f"discrepancy|{d['receipt_id']}".encode(),
                    self._codec.encode(TAX_DISCREPANCY, d))
@@ -80,8 +78,8 @@ class TaxAgent(TransactionalAgent):
 
     def committed(self) -> None:
         for out in self._pending:
-            if out.payouts:
-                metrics.PAYOUTS_TAXED.inc(len(out.payouts["payouts"]))
+            if out.payout_count:
+                metrics.PAYOUTS_TAXED.inc(out.payout_count)
             metrics.TAX_DISCREPANCIES.inc(len(out.discrepancies))
         metrics.STATEMENTS_ISSUED.inc(self._issued)
         self._pending.clear()

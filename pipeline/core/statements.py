@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from pipeline.core.model import EventKind
-from pipeline.core.tax import PayoutTax, TaxRates, apply_rate, tax_period
+from pipeline.core.tax import PayoutTax, Period, TaxRates, apply_rate, tax_period
 
 
 @dataclass
@@ -44,8 +44,8 @@ class Statement:
     def ggr(self) -> int:
         return self.stakes - self.refunds - self.winnings
 
-    def add(self, event: dict[str, Any], tax: PayoutTax | None) -> None:
-        kind, amount = event["kind"], event["amount"]
+    def add(self, kind: str, amount: int, tax: PayoutTax | None) -> None:
+        """Count one archived event (``tax``: a WIN's winnings tax)."""
         if kind == EventKind.BET:
             self.stakes += amount
             self.bets += 1
@@ -62,6 +62,24 @@ class Statement:
                 self.discrepancies += tax.discrepancy
         else:
             return
+        self.dirty = True
+
+    def add_totals(self, totals: tuple[int, ...]) -> None:
+        """Count a whole batch at once: ``totals`` is its ``pipeline.core.archive_tax.Totals``."""
+        (stakes, bets, refunds, refund_count, winnings, payouts, pit_due, military_due, pit_withheld,
+         military_withheld, discrepancies) = totals
+        if not (bets or refund_count or payouts):
+            return  # deposits and withdrawals only: nothing a statement counts
+        self.stakes += stakes
+        self.bets += bets
+        self.refunds += refunds
+        self.winnings += winnings
+        self.payouts += payouts
+        self.pit_due += pit_due
+        self.military_due += military_due
+        self.pit_withheld += pit_withheld
+        self.military_withheld += military_withheld
+        self.discrepancies += discrepancies
         self.dirty = True
 
     def to_record(self, rates: TaxRates) -> dict[str, Any]:
@@ -97,20 +115,32 @@ class StatementBook:
         self.statements: dict[tuple[str, str], Statement] = {}
         self._last: dict[str, Statement] = {}  # per operator, the statement of its last event
 
-    def add(self, operator_id: str, event: dict[str, Any], tax: PayoutTax | None) -> Statement:
-        t = event["occurred_at_us"]
-        # Most events fall in the period of the operator's previous one: a range check is far
-        # cheaper than working out the Kyiv-local period (a time-zone conversion) every time.
+    def add(self, operator_id: str, kind: str, amount: int, t: int, tax: PayoutTax | None) -> Statement:
+        """Count one event of ``operator_id`` at ``t``; return the statement that took it."""
         st = self._last.get(operator_id)
         if st is None or not st.period_start_us <= t < st.period_end_us:
-            period = tax_period(t, self.granularity)
-            key = (operator_id, period.label)
-            st = self.statements.get(key)
-            if st is None:
-                st = Statement(operator_id, period.label, period.start_us, period.end_us)
-                self.statements[key] = st
-            self._last[operator_id] = st
-        st.add(event, tax)
+            st = self._statement_of(operator_id, tax_period(t, self.granularity))
+        st.add(kind, amount, tax)
+        return st
+
+    def covering(self, operator_id: str, first_us: int, last_us: int) -> Statement | None:
+        """The operator's statement whose period holds both instants, or None if none does."""
+        st = self._last.get(operator_id)
+        if st is not None and st.period_start_us <= first_us and last_us < st.period_end_us:
+            return st
+        period = tax_period(first_us, self.granularity)
+        return self._statement_of(operator_id, period) if last_us < period.end_us else None
+
+    def _statement_of(self, operator_id: str, period: Period) -> Statement:
+        # Callers first try the statement of the operator's previous event: most events fall in
+        # its period, and a range check is far cheaper than the Kyiv-local period (a time-zone
+        # conversion) of every event.
+        key = (operator_id, period.label)
+        st = self.statements.get(key)
+        if st is None:
+            st = Statement(operator_id, period.label, period.start_us, period.end_us)
+            self.statements[key] = st
+        self._last[operator_id] = st
         return st
 
     def put(self, st: Statement) -> None:

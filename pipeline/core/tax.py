@@ -78,12 +78,12 @@ class PayoutTax:
     discrepancy: bool
 
 
-def payout_tax(receipt_id: str, event: dict[str, Any], rates: TaxRates, tolerance: int) -> PayoutTax:
-    """The tax due on one WIN, compared with what the operator withheld."""
-    amount, t = event["amount"], event["occurred_at_us"]
+def payout_tax(receipt_id: str, amount: int, t: int, pit_withheld: int | None, military_withheld: int | None,
+               rates: TaxRates, tolerance: int) -> PayoutTax:
+    """The tax due on one WIN of ``amount`` at ``t``, compared with what the operator withheld."""
     pit_rate, mil_rate = rates.pit.at(t), rates.military.at(t)
     pit_due, mil_due = apply_rate(amount, pit_rate), apply_rate(amount, mil_rate)
-    pit_held, mil_held = event["tax_withheld_pit"] or 0, event["tax_withheld_military"] or 0
+    pit_held, mil_held = pit_withheld or 0, military_withheld or 0
     off = abs(pit_due - pit_held) > tolerance or abs(mil_due - mil_held) > tolerance
     return PayoutTax(receipt_id, amount, t, pit_rate, mil_rate, pit_due, mil_due, pit_held, mil_held, off)
 

@@ -3,10 +3,12 @@
 A confluent-kafka consumer (group ``<prefix>-sink-clickhouse``, read_committed) reads the
 archive topic (into ``events``), every operator's receipts topic (``rejections``) and the
 tax-events topic (``tax_events``; by pattern, so it is picked up when the tax agent creates it
-after the sink started). Records are decoded and turned into column-oriented rows per table
-(``rows.py``); a batch is cut on record boundaries when a table reaches ``batch_max_rows``
-rows or the oldest record has waited ``batch_max_wait_s``. Each table's batch is inserted, and
-only then are the offsets of its records committed (synchronously). This is Quix Streams'
+after the sink started). Records are read (receipts for their rejections only, payouts as
+columns: ``records.py``; archive records are left to ClickHouse on chdb: ``avro.py``) and turned
+into column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a
+table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``.
+Each table's batch is inserted, and only then are the offsets of its records committed
+(synchronously). This is Quix Streams'
 BatchingSink shape: the flush is part of the checkpoint, and offsets are never committed for
 rows that are not stored.
 
@@ -35,7 +37,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -47,13 +49,13 @@ from pipeline import metrics
 from pipeline.kafka.config import consumer_config
 from pipeline.registry import Registry
 from pipeline.settings import Settings
-from schemas import ARCHIVE_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
-from sinks.clickhouse import avro, queries
+from schemas import ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
+from sinks.clickhouse import avro, queries, records
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
-from sinks.clickhouse.rows import add_archive_batch, add_receipt_batch, add_tax_event
+from sinks.clickhouse.rows import Columns, add_archive_batch, add_payouts, add_rejections, add_tax_event
 from sinks.clickhouse.tables import EVENTS, LC, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
 log = logging.getLogger(__name__)
@@ -234,11 +236,10 @@ class ClickHouseSink:
                 _, record = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
                 add_archive_batch(batch.columns, record, topic, partition, offset, skip)
             elif table is TAX_EVENTS:
-                schema, record = self._codec.decode(msg.value() or b"")
-                add_tax_event(batch.columns, schema, record, topic, partition, offset, skip)
+                self._add_tax_record(batch.columns, msg.value() or b"", topic, partition, offset, skip)
             else:
-                _, record = self._codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
-                add_receipt_batch(batch.columns, record, topic, partition, offset, skip)
+                add_rejections(batch.columns, records.read_rejected(msg.value() or b""), topic, partition,
+                               offset, skip)
         except (UnknownSchemaError, MalformedRecordError) as exc:
             # The pipeline wrote these records itself, so this is a bug or a foreign producer:
             # skipping it (its offset is committed with the batch) keeps the sink going.
@@ -247,6 +248,16 @@ class ClickHouseSink:
         self.rows_skipped += len(skip)
         batch.add_record(topic, partition, offset, time.monotonic(), skipped_rows=len(skip))
         self.records_read += 1
+
+    def _add_tax_record(self, cols: Columns, value: bytes, topic: str, partition: int, offset: int,
+                        skip: Collection[Any]) -> None:
+        # Payouts (one per WIN, most of the topic) column by column; the rare rest, and records
+        # with rows already stored, decoded.
+        if not skip and records.is_payout_batch(value):
+            add_payouts(cols, records.read_payouts(value), topic, partition, offset)
+            return
+        schema, record = self._codec.decode(value)
+        add_tax_event(cols, schema, record, topic, partition, offset, skip)
 
     def _decode_raw(self, batch: TableBatch) -> None:
         """Turn a batch's undecoded records into columns (they were checked when added)."""

@@ -6,13 +6,19 @@
 
 use pyo3::prelude::*;
 
+mod archive;
+mod avro_read;
 mod receipts;
 mod validator;
+mod sink_read;
 
 #[pymodule]
 fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::receipt_id, m)?)?;
     m.add_class::<validator::Validator>()?;
     m.add_class::<validator::ValidatorState>()?;
+    m.add_class::<archive::ArchiveTaxer>()?;
+    m.add_function(wrap_pyfunction!(sink_read::rejected_receipts, m)?)?;
+    m.add_function(wrap_pyfunction!(sink_read::payout_columns, m)?)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ import pytest
 from pipeline.core.processor import RecordProcessor
 from pipeline.core.state import PartitionState
 from pipeline.core.statements import StatementBook
-from pipeline.core.tax import TaxRates, apply_rate, kyiv_midnight_us, payout_tax, tax_period
+from pipeline.core.tax import PayoutTax, TaxRates, apply_rate, kyiv_midnight_us, payout_tax, tax_period
 from pipeline.core.taxation import TaxProcessor, TaxState
 from pipeline.settings import HOUR_US, TaxSettings, TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, default_codec
@@ -67,9 +67,14 @@ def test_several_payouts_in_one_period() -> None:
     assert (st["ggr"], st["ggr_tax_due"]) == (6_667, 667)  # 666.7 -> 667
 
 
+def win_tax(e: dict[str, Any], tolerance: int = 1) -> PayoutTax:
+    return payout_tax("r", e["amount"], e["occurred_at_us"], e["tax_withheld_pit"],
+                      e["tax_withheld_military"], RATES, tolerance)
+
+
 def test_payout_exactly_at_a_rate_change() -> None:
-    at = payout_tax("r", ev("WIN", 10_000, t=DEC_2024), RATES, 1)
-    before = payout_tax("r", ev("WIN", 10_000, t=DEC_2024 - 1), RATES, 1)
+    at = win_tax(ev("WIN", 10_000, t=DEC_2024))
+    before = win_tax(ev("WIN", 10_000, t=DEC_2024 - 1))
     assert (at.military_rate_ppm, at.military_due) == (50_000, 500)
     assert (before.military_rate_ppm, before.military_due) == (15_000, 150)
     assert at.pit_due == before.pit_due == 1_800
@@ -87,8 +92,8 @@ def test_rounding_half_up_to_the_kopeck(amount: int, ppm: int, due: int) -> None
 
 
 def test_discrepancy_beyond_the_tolerance_only() -> None:
-    assert payout_tax("r", ev("WIN", 10_000, pit=1_700, mil=500), RATES, 1).discrepancy
-    assert not payout_tax("r", ev("WIN", 10_000, pit=1_799, mil=501), RATES, 1).discrepancy
+    assert win_tax(ev("WIN", 10_000, pit=1_700, mil=500)).discrepancy
+    assert not win_tax(ev("WIN", 10_000, pit=1_799, mil=501)).discrepancy
     out = TaxProcessor(RATES, TaxSettings()).process(TaxState("a", 0, TaxSettings()),
                                                       archive(ev("WIN", 10_000, pit=0, mil=0)))
     assert [(d["pit_due"], d["pit_withheld"]) for d in out.discrepancies] == [(1_800, 0)]
@@ -155,8 +160,7 @@ def test_a_duplicate_payout_is_taxed_once() -> None:
                                            "events": events})
         out = vproc.process(pstate, offset, b"s1", value, T + 1)
         if out.archive_value:
-            archive = codec.decode(out.archive_value)[1]
-            payouts += len((tproc.process(tstate, archive).payouts or {"payouts": []})["payouts"])
+            payouts += tproc.process(tstate, codec.decode(out.archive_value)[1]).payout_count
     assert payouts == 1
     st = tproc.due(tstate, T + 2)[0][0]
     assert (st["winnings"], st["pit_due"], st["military_due"]) == (5_000, 900, 250)
@@ -164,7 +168,7 @@ def test_a_duplicate_payout_is_taxed_once() -> None:
 
 def test_statement_book_rejects_unknown_granularity() -> None:
     with pytest.raises(ValueError):
-        StatementBook("week", 1, 1).add("op", ev("BET", 1), None)
+        StatementBook("week", 1, 1).add("op", "BET", 1, T, None)
 
 
 @pytest.mark.parametrize("granularity", ["day", "month"])
@@ -175,7 +179,7 @@ def test_statements_across_period_boundaries_match_tax_period(granularity: str) 
     times = [edge - 1, edge, edge - 1, edge + 1, T, edge, edge - 2, edge + 3 * 86_400_000_000, edge - 1]
     book = StatementBook(granularity, 0, 0)
     for i, t in enumerate(times):
-        st = book.add("op-a" if i % 3 else "op-b", {"kind": "BET", "amount": 1, "occurred_at_us": t}, None)
+        st = book.add("op-a" if i % 3 else "op-b", "BET", 1, t, None)
         assert st.period == tax_period(t, granularity).label
         assert st.period_start_us <= t < st.period_end_us
     assert sum(st.bets for st in book.statements.values()) == len(times)
