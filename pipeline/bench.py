@@ -477,4 +477,4 @@ def _free_port() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000, 500))
+    raise SystemExit(run_bench(int(sys.argv[1]) if len(sys.argv) > 1 else 1_500_000, 500))

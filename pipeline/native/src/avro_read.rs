@@ -103,7 +103,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Avro `long` writer: zig-zag then base-128 varint, as `schemas.raw.zigzag`.
+/// Avro `long` writer: zig-zag then base-128 varint, as `schemas.raw.zigzag` (every writer here uses it).
 pub fn put_long(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     while z > 0x7f {
@@ -113,7 +113,12 @@ pub fn put_long(out: &mut Vec<u8>, n: i64) {
     out.push(z as u8);
 }
 
+/// Avro `bytes` (and a `string`'s UTF-8): the length, then the bytes.
+pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_long(out, b.len() as i64);
+    out.extend_from_slice(b);
+}
+
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_long(out, s.len() as i64);
-    out.extend_from_slice(s.as_bytes());
+    put_bytes(out, s.as_bytes());
 }

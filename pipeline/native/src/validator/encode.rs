@@ -2,21 +2,7 @@
 //! (mirrors `schemas/codec.py` `encode_event_body` and `schemas/raw.py`).
 
 use super::decode::{Event, CHANNELS, KINDS, LICENCE_KINDS};
-
-/// An Avro `long`: zig-zag, then base-128 varint.
-pub fn long(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z > 0x7f {
-        out.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    long(out, s.len() as i64);
-    out.extend_from_slice(s);
-}
+pub use crate::avro_read::{put_bytes as string, put_long as long};
 
 pub fn opt_string(out: &mut Vec<u8>, s: Option<&[u8]>) {
     match s {
