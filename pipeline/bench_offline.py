@@ -1,9 +1,12 @@
-"""One-thread harness, no Kafka: the tax agent's and the sink's per-record work over simulated records.
+"""One-thread harness, no Kafka: each stage's per-record work over the bench's simulated records.
 
-``python -m pipeline.bench_offline [--events N]``: simulated traffic (as ``make bench`` makes
-it) goes through the validator's processor once to get real archive, receipts and tax-events
-records; then each stage's per-record work is timed over them, best of three rounds, so a busy
-neighbour disturbs the figure less. It measures the code, not Kafka or ClickHouse.
+``python -m pipeline.bench_offline [--events N] [--batch-size B] [--rounds R] [--reference]``:
+the bench's traffic (five demo operators, 0.5 % invalid events and duplicates, a few bad
+records), encoded first, is decided by each validator engine from fresh states (their outputs
+compared, so a figure never comes from a run that decided differently); the native engine's
+archive and receipts records then go through the tax agent's and the sink's per-record work.
+Each figure is the best of ``rounds``, so a busy neighbour disturbs it less. It measures the
+code, not Kafka or ClickHouse.
 """
 
 from __future__ import annotations
@@ -12,18 +15,61 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from pipeline.core.processor import RecordProcessor
-from pipeline.core.state import PartitionState
+from pipeline.core.processor import Outcome, make_processor
 from pipeline.core.tax import TaxRates
 from pipeline.core.taxation import TaxProcessor, TaxState
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.simulator import simulate_fleet
-from pipeline.settings import Settings
+from pipeline.settings import Settings, TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, TAX_DISCREPANCY, default_codec
 from sinks.clickhouse import avro, records
 from sinks.clickhouse.rows import Columns, add_archive_batch, add_payouts, add_rejections, add_tax_event
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS
+
+Record = tuple[str, int, int, bytes, bytes, int]  # topic, partition, offset, key, value, now_us
+KYIV_NOVEMBER_US = 1_793_500_000_000_000  # 2026-11: the tax statements' periods are Kyiv months
+
+
+def ingest_records(events: int, batch_size: int, start_us: int | None = None,
+                   step_us: int = 0) -> list[Record]:
+    """At least ``events`` simulated events as ingest records.
+
+    The clock starts at ``start_us`` (default: now) and moves ``step_us`` per record.
+    """
+    codec, topics = default_codec(), TopicSettings()
+    clock = [time.time_ns() // 1000 if start_us is None else start_us]
+    out: list[Record] = []
+    sent = 0
+    offsets: dict[str, int] = {}
+    for op, batch in simulate_fleet(demo_registry(1), seed=7, clock=lambda: clock[0], batch_size=batch_size,
+                                    bad_share=0.005, duplicate_share=0.005):
+        value = batch.raw if batch.raw is not None else codec.encode(EVENT_BATCH, {
+            "operator_id": op, "source_id": batch.source_id, "sent_at_us": clock[0], "events": batch.events})
+        topic = topics.ingest(op)
+        offsets[topic] = offsets.get(topic, -1) + 1
+        out.append((topic, 0, offsets[topic], batch.source_id.encode(), value, clock[0]))
+        sent += len(batch.events)
+        clock[0] += step_us
+        if sent >= events:
+            return out
+    return out
+
+
+def validate(engine: str, recs: list[Record]) -> tuple[float, int, list[Outcome], list[Any]]:
+    """Seconds to decide ``recs`` with ``engine``, events decided, the outcomes and the states."""
+    proc = make_processor(demo_registry(1), ValidationSettings(engine=engine),  # type: ignore[arg-type]
+                          TopicSettings(), default_codec())
+    states: dict[tuple[str, int], Any] = {}
+    outs = []
+    started = time.perf_counter()
+    for topic, partition, offset, key, value, now in recs:
+        state = states.get((topic, partition))
+        if state is None:
+            state = states[(topic, partition)] = proc.new_state(topic, partition)
+        outs.append(proc.process(state, offset, key, value, now))
+    return time.perf_counter() - started, sum(o.events_in for o in outs), outs, list(states.values())
 
 
 @dataclass
@@ -33,33 +79,17 @@ class Records:
     events: int
 
 
-def simulate(events: int, settings: Settings) -> Records:
+def outputs(outs: list[Outcome]) -> Records:
+    """The archive and receipts records the validator wrote for ``outs``."""
+    return Records([o.archive_value for o in outs if o.archive_value is not None],
+                   [o.receipts_value for o in outs if o.receipts_value is not None],
+                   sum(o.events_in for o in outs))
+
+
+def simulate(events: int, batch_size: int = 500) -> Records:
     """Archive and receipts records of ``events`` simulated events, as the validator writes them."""
-    registry = demo_registry(1)
-    codec = default_codec()
-    proc = RecordProcessor(registry, settings.validation, settings.topics, codec)
-    states: dict[str, PartitionState] = {}
-    clock = [1_793_500_000_000_000]  # 2026-11, Kyiv
-    out = Records([], [], 0)
-    offsets: dict[str, int] = {}
-    for op, batch in simulate_fleet(registry, seed=7, batch_size=500, bad_share=0.005,
-                                    duplicate_share=0.005, clock=lambda: clock[0]):
-        topic = settings.topics.ingest(op)
-        state = states.setdefault(topic, PartitionState(topic, 0))
-        value = batch.raw if batch.raw is not None else codec.encode(EVENT_BATCH, {
-            "operator_id": op, "source_id": batch.source_id, "sent_at_us": clock[0], "events": batch.events})
-        offset = offsets.get(topic, 0)
-        offsets[topic] = offset + 1
-        o = proc.process(state, offset, batch.source_id.encode(), value, clock[0])
-        if o.archive_value is not None:
-            out.archive.append(o.archive_value)
-        if o.receipts_value is not None:
-            out.receipts.append(o.receipts_value)
-        out.events += len(batch.events)
-        clock[0] += 5_000
-        if out.events >= events:
-            return out
-    return out
+    recs = ingest_records(events, batch_size, KYIV_NOVEMBER_US, 5_000)
+    return outputs(validate("native", recs)[2])
 
 
 def best_of(rounds: int, work: Callable[[], int]) -> tuple[float, int]:
@@ -75,11 +105,24 @@ def best_of(rounds: int, work: Callable[[], int]) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=500, help="events per ingest record")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="the tax agent's Python reference reader")
     args = parser.parse_args()
     native = not args.reference
     settings = Settings()
-    recs = simulate(args.events, settings)
+    ingest = ingest_records(args.events, args.batch_size, KYIV_NOVEMBER_US, 5_000)
+    decided: dict[str, list[Outcome]] = {}
+    for engine in ("python", "native"):
+        best = float("inf")
+        for _ in range(args.rounds):
+            seconds, events, decided[engine], _ = validate(engine, ingest)
+            best = min(best, seconds)
+        print(f"{'validator, ' + engine + ' engine':48s} {best * 1e6 / events:6.2f} µs per event in  "
+              f"({events / best:10,.0f} events/s; {len(ingest)} records)", flush=True)
+    same = all(a == b for a, b in zip(decided["python"], decided["native"], strict=True))
+    print(f"validator outputs identical in both engines: {'yes' if same else 'NO'}")
+    recs = outputs(decided["native"])
     rates = TaxRates.load(settings.tax.rates_path)
     codec = default_codec()
     tax_out: list[bytes] = []
@@ -122,12 +165,12 @@ def main() -> None:
         return cols.rows
 
     print(f"{recs.events} events simulated: {len(recs.archive)} archive records, "
-          f"{len(recs.receipts)} receipts records")
+          f"{len(recs.receipts)} receipts records", flush=True)
     for name, work in (("tax agent: process_record", tax), ("sink: archive header (raw path)", sink_archive),
                        ("sink: receipts -> rejections", sink_receipts),
                        ("sink: tax-events -> tax_events", sink_tax),
                        ("sink: archive decoded in Python (resume path)", sink_archive_python)):
-        seconds, items = best_of(3, work)
+        seconds, items = best_of(args.rounds, work)
         print(f"{name:48s} {seconds * 1e6 / recs.events:6.2f} µs per event in  "
               f"({recs.events / seconds:10,.0f} events/s; {items} items)")
 

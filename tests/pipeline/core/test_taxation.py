@@ -10,7 +10,7 @@ import pytest
 from pipeline.bench_offline import simulate
 from pipeline.core.tax import TaxRates, kyiv_midnight_us
 from pipeline.core.taxation import TaxOutcome, TaxProcessor, TaxState
-from pipeline.settings import HOUR_US, Settings, TaxSettings
+from pipeline.settings import HOUR_US, TaxSettings
 from schemas import ARCHIVE_BATCH, default_codec
 from tests.sinks.clickhouse.samples import archive_batch, event
 
@@ -62,5 +62,5 @@ def test_batches_across_period_boundaries_and_late_data(period: str) -> None:
 
 
 def test_simulated_archive_gives_what_event_by_event_gives() -> None:
-    values = simulate(20_000, Settings()).archive
+    values = simulate(20_000).archive
     assert_same(values, TaxSettings(period="day"))

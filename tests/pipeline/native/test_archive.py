@@ -11,7 +11,7 @@ import pytest
 from pipeline.bench_offline import simulate
 from pipeline.core.archive_tax import ArchiveTax, archive_tax, archive_tax_reader
 from pipeline.core.tax import TaxRates, apply_rate, kyiv_midnight_us
-from pipeline.settings import Settings, TaxSettings
+from pipeline.settings import TaxSettings
 from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
 from tests.schemas.avro_variants import VARIANTS, encode_variant
 from tests.sinks.clickhouse.samples import archive_batch, decoded, event, receipt, receipt_batch
@@ -77,7 +77,7 @@ def test_no_wins_and_no_events() -> None:
 
 @cache
 def simulated() -> list[bytes]:
-    return simulate(20_000, Settings()).archive
+    return simulate(20_000).archive
 
 
 def test_simulated_archive_reads_as_the_reference() -> None:

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from pipeline.bench_offline import simulate
-from pipeline.settings import Settings
 from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError
 from sinks.clickhouse.records import payout_view, read_payouts, read_rejected, rejected_view
 from sinks.clickhouse.rows import Columns, add_payouts, add_receipt_batch, add_rejections, add_tax_event
@@ -56,7 +55,7 @@ def test_payouts_read_as_the_reference(variant: dict[str, Any]) -> None:
 
 
 def test_simulated_receipts_read_as_the_reference() -> None:
-    values = simulate(20_000, Settings()).receipts
+    values = simulate(20_000).receipts
     assert sum(len(read_rejected(v)[6]) for v in values) > 10
     for v in values:
         assert read_rejected(v) == rejected_view(decoded(v, RECEIPT_BATCH))
