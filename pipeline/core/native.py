@@ -7,17 +7,21 @@ detail of an event the stateless rules reject, and records the compiled decoder 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Any
 
 import dsom_native
 
+from pipeline.core.model import Reason
 from pipeline.core.processor import Outcome, RecordProcessor
 from pipeline.core.validation import EventValidator
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, Codec
 from schemas.codec import load_type
+
+log = logging.getLogger(__name__)
 
 
 class NativeRecordProcessor:
@@ -60,8 +64,14 @@ class NativeRecordProcessor:
             got = self._native.process(state, operator_id, offset, key,
                                        self._codec.encode(EVENT_BATCH, batch), now_us)
             if got is None:
-                raise RuntimeError(f"{state.topic}:{offset}: the canonical encoding of a batch "
-                                   "fastavro decoded does not decode natively")
+                # A decoder disagreement (a bug): rejecting the record keeps the partition moving,
+                # where raising would stop it on this record for good; the operator may resend.
+                log.error("%s:%d: fastavro decodes this record but the native decoder does not "
+                          "take its canonical encoding; rejected as malformed", state.topic, offset)
+                return self._python.reject_record(
+                    state.topic, state.partition, offset, Reason.MALFORMED,
+                    "the batch could not be decoded by the validator; send it again, and report it "
+                    "if this repeats", now_us)
         receipts_key, receipts, archive, changelog, events_in, duplicates, accepted, rejected = got
         return Outcome(operator_id, receipts_key, receipts, archive, changelog, events_in, duplicates,
                        Counter(accepted), Counter(rejected))

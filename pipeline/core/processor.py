@@ -191,6 +191,12 @@ class RecordProcessor:
             changes.append(state.chain_entry())
         return changes
 
+    def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
+                      now_us: int) -> Outcome:
+        """The outcome rejecting a whole record (no state is touched)."""
+        return self._reject_record(topic, partition, offset, Outcome(self._topics.operator_of(topic)),
+                                   reason, detail, now_us)
+
     def _reject_record(self, topic: str, partition: int, offset: int, out: Outcome, reason: Reason,
                        detail: str, now_us: int, source_id: str | None = None) -> Outcome:
         out.rejected[reason] += 1

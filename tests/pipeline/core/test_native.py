@@ -407,3 +407,18 @@ def test_mutated_records_decide_alike() -> None:
     pair.assert_same_state()
     assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet"} <= outcomes, outcomes
     assert len(outcomes) >= 10, outcomes
+
+
+def test_a_decoder_disagreement_rejects_the_record_instead_of_stopping_the_partition() -> None:
+    proc = make_processor(REGISTRY, ValidationSettings(engine="native"), TOPICS, CODEC)
+
+    class Refuses:  # the compiled decoder refusing even the canonical re-encoding (a bug)
+        def process(self, *args: Any) -> None:
+            return None
+
+    proc._native = Refuses()  # type: ignore[attr-defined]
+    state = proc.new_state(TOPIC, 0)
+    out = proc.process(state, 7, b"s1", events(event(seq=1)), NOW)
+    [(seq, reason, detail)] = receipts(out)
+    assert (seq, reason) == (None, "malformed") and detail is not None and "send it again" in detail
+    assert out.archive_value is None and out.changelog == [] and out.rejected == {"malformed": 1}
