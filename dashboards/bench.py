@@ -17,16 +17,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
+from pydantic import SecretStr
 
 from dashboards.params import DAY_US, SECOND_US, ReportParams
 from dashboards.reports import REPORTS
 from dashboards.run import run_report
 from pipeline.core.model import LicenceKind
 from pipeline.registry import Licence, Operator, Registry
+from pipeline.settings import ClickHouseSettings
+from sinks.clickhouse.client import connect
 from sinks.clickhouse.registry_tables import sync_registry
-from sinks.clickhouse.rollups import roll_up
-from sinks.clickhouse.tables import create_tables
+from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
+from sinks.clickhouse.tables import EVENTS, create_tables
 
 RUN = Path(__file__).resolve().parent.parent / ".run" / "report-bench"
 DB = "dsom"
@@ -40,7 +42,7 @@ KINDS = [str(k) for k in LicenceKind]
 # One synthetic event per number n: operator, kind, player, game, asset and time all follow
 # from n (and a hash of it), so the data is reproducible and spread like a real market.
 EVENTS_SELECT = """
-INSERT INTO {db}.events
+INSERT INTO {db}.events ({columns})
 SELECT
     concat('r', toString(n)) AS receipt_id,
     concat('op-', leftPad(toString(op), 3, '0')) AS operator_id,
@@ -76,6 +78,9 @@ SELECT
 FROM (SELECT number AS n, cityHash64(number) AS h, h % {operators} AS op
       FROM numbers({first}, {count}))
 """
+
+# Named, so columns ClickHouse fills itself (inserted_at) keep their defaults.
+_EVENT_COLUMNS = ", ".join((*EVENTS.column_names, TOKEN_COLUMN))
 
 PAYOUTS_SELECT = """
 INSERT INTO {db}.tax_events (record_type, row_key, operator_id, receipt_id, licence_id, licence_kind,
@@ -127,7 +132,7 @@ def fill(client: Any, events: int, start_us: int, span_us: int) -> None:
         token = f"bench-{first}"
         client.command(EVENTS_SELECT.format(db=DB, kinds="['" + "','".join(KINDS) + "']", first=first,
                                             count=count, start_us=start_us, step_us=span_us // events,
-                                            operators=OPERATORS, token=token))
+                                            operators=OPERATORS, token=token, columns=_EVENT_COLUMNS))
         client.command(PAYOUTS_SELECT.format(db=DB, first=first, last=first + count, token=token))
         roll_up(client, DB, "events", token)
         roll_up(client, DB, "tax_events", token)
@@ -177,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse:
         shutil.rmtree(RUN, ignore_errors=True)
     RUN.mkdir(parents=True, exist_ok=True)
-    client = clickhouse_connect.get_client(dsn=f"chdb://{folder}")
-    client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
+    client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{folder}"), database=DB))
     if args.reuse and meta.exists():
         info = json.loads(meta.read_text())
         now_us, events = info["now_us"], info["events"]

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clickhouse_connect.driver.binding import format_str
 from prometheus_client.metrics import MetricWrapperBase
 
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Chart, Column, Report
@@ -61,8 +62,6 @@ ALL_VALUE = "''"
 # the report's rows repeat one value per bar (the per-operator attempts repeat on each licence).
 _ADDITIVE = ("count", "money")
 _BAR_AGG = {"licence_compliance": "max"}
-# Rows a chart leaves out: return_to_player has a row per game and per machine; the chart is per game.
-_CHART_WHERE = {"return_to_player": "level = 'game'"}
 
 
 class GrafanaSqlError(ValueError):
@@ -121,7 +120,8 @@ def chart_sql(report: Report) -> str:
     """The chart panel's query: x (as ``time`` for a line chart), the series column, the y columns."""
     chart = _chart(report)
     cols = {c.name: c for c in report.columns}
-    where = f"WHERE {_CHART_WHERE[report.name]}\n" if report.name in _CHART_WHERE else ""
+    # Rows the chart leaves out (Chart.only, which the web dashboard applies too).
+    where = f"WHERE {chart.only[0]} = {format_str(chart.only[1])}\n" if chart.only else ""
     keys = [chart.x] + ([chart.series] if chart.series else [])
     if chart.type == "line":
         x = cols[chart.x]

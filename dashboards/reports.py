@@ -134,7 +134,7 @@ _OPERATORS = f"""operators AS (
         UNION ALL SELECT DISTINCT operator_id FROM {DB}.rejections WHERE operator_id != '')
     WHERE {OP} AND {LK_OP})"""
 
-# Accepted events per operator in the period, last arrival ever, rate over the last 5 minutes.
+# The 5 minutes before now, for the ingest rate.
 _RECENT = f"minute >= toDateTime({NOW_S} - 300, 'UTC') AND minute < toDateTime({NOW_S}, 'UTC')"
 # The first whole hour in the period, and the start of the hour the period ends in.
 _CEIL_SINCE = "toStartOfHour(toDateTime(intDiv({since_us:Int64} + 3599999999, 1000000), 'UTC'))"

@@ -9,10 +9,11 @@ is a rejection (:class:`UnknownSchemaError`), never a crash.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
@@ -20,6 +21,7 @@ from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 AVRO_DIR = Path(__file__).parent / "avro"
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
+T = TypeVar("T")
 
 EVENT = "ua.dsom.v1.Event"
 EVENT_BATCH = "ua.dsom.v1.EventBatch"
@@ -75,13 +77,7 @@ class Codec:
 
     def decode(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Return ``(schema name, record)``; raise if the schema is unknown or the body is bad."""
-        if len(data) < HEADER_LEN or data[:2] != MAGIC:
-            raise UnknownSchemaError("message does not start with the Avro single-object marker C3 01")
-        avro_type = self._by_fp.get(data[2:HEADER_LEN])
-        if avro_type is None:
-            raise UnknownSchemaError(f"unknown schema fingerprint {data[2:HEADER_LEN].hex()}")
-        if expect is not None and avro_type.name != expect:
-            raise UnknownSchemaError(f"schema {avro_type.name} is not accepted here (want {expect})")
+        avro_type = self._type_of(data, expect)
         buf = io.BytesIO(data)
         buf.seek(HEADER_LEN)
         try:
@@ -92,6 +88,30 @@ class Codec:
             raise MalformedRecordError(f"{len(data) - buf.tell()} trailing bytes after the record")
         assert isinstance(record, dict)
         return avro_type.name, record
+
+    def read(self, data: bytes, expect: str, reader: Callable[[bytes], T]) -> T:
+        """``reader(data)`` (a compiled reader of ``expect``) after the same header check as ``decode``.
+
+        The compiled readers raise ``ValueError("malformed Avro: ...")`` on a bad body, which
+        becomes a MalformedRecordError like fastavro's failures; other errors pass through.
+        """
+        self._type_of(data, expect)
+        try:
+            return reader(data)
+        except ValueError as exc:
+            if str(exc).startswith("malformed Avro"):
+                raise MalformedRecordError(f"{expect} body does not decode: {exc}") from exc
+            raise
+
+    def _type_of(self, data: bytes, expect: str | None) -> AvroType:
+        if len(data) < HEADER_LEN or data[:2] != MAGIC:
+            raise UnknownSchemaError("message does not start with the Avro single-object marker C3 01")
+        avro_type = self._by_fp.get(data[2:HEADER_LEN])
+        if avro_type is None:
+            raise UnknownSchemaError(f"unknown schema fingerprint {data[2:HEADER_LEN].hex()}")
+        if expect is not None and avro_type.name != expect:
+            raise UnknownSchemaError(f"schema {avro_type.name} is not accepted here (want {expect})")
+        return avro_type
 
 
 def encode_event_body(event: dict[str, Any]) -> bytes:

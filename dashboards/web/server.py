@@ -35,7 +35,7 @@ import orjson
 
 from dashboards.params import ParamError, parse
 from dashboards.reports import BY_NAME, GRANULARITIES, GROUPS, REPORTS, Report
-from dashboards.run import EXPORT_FORMATS, export_report, run_report
+from dashboards.run import EXPORT_FORMATS, READ_ONLY, export_report, run_report
 from pipeline.core.model import LicenceKind
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,10 @@ class Dashboard:
             operators = [r[0] for r in self._client.query(
                 "SELECT DISTINCT operator_id FROM {db:Identifier}.registry_licences "
                 "UNION DISTINCT SELECT DISTINCT operator_id FROM {db:Identifier}.source_seq ORDER BY 1",
-                parameters={"db": self._db}, settings={"readonly": 2}).result_rows]
+                parameters={"db": self._db}, settings=READ_ONLY).result_rows]
             games = [r[0] for r in self._client.query(
                 "SELECT DISTINCT game_type FROM {db:Identifier}.ggr_hourly WHERE game_type != '' ORDER BY 1",
-                parameters={"db": self._db}, settings={"readonly": 2}).result_rows]
+                parameters={"db": self._db}, settings=READ_ONLY).result_rows]
         return {
             "groups": GROUPS,
             "reports": [_describe(r) for r in REPORTS],

@@ -18,8 +18,8 @@ import dsom_native
 
 from pipeline.core.model import EventKind
 from pipeline.core.tax import TaxRates, payout_tax
-from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, Codec, MalformedRecordError, UnknownSchemaError
-from schemas.codec import HEADER_LEN, load_type
+from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, Codec
+from schemas.codec import load_type
 
 # (receipt_id, licence_id, occurred_at_us, amount, pit_due, pit_withheld, military_due, military_withheld)
 Discrepancy = tuple[str, str, int, int, int, int, int, int]
@@ -103,7 +103,6 @@ def payout_record(tax: Any, licence_id: str, licence_kind: str, player_ref: str)
 def archive_tax_reader(rates: TaxRates, tolerance: int, codec: Codec,
                        native: bool = True) -> Callable[[bytes], ArchiveTax]:
     """Read single-object ArchiveBatch records into ArchiveTax: compiled, or the reference."""
-    header = load_type(ARCHIVE_BATCH).header
     if not native:
         def read_reference(value: bytes) -> ArchiveTax:
             _, batch = codec.decode(value, expect=ARCHIVE_BATCH)
@@ -114,13 +113,5 @@ def archive_tax_reader(rates: TaxRates, tolerance: int, codec: Codec,
                                      load_type(PAYOUT_TAX_BATCH).header)
 
     def read(value: bytes) -> ArchiveTax:
-        if value[:HEADER_LEN] != header:
-            codec.decode(value, expect=ARCHIVE_BATCH)  # raises the codec's own error
-            raise UnknownSchemaError("not an ArchiveBatch")
-        try:
-            return ArchiveTax._make(taxer.read(value))
-        except ValueError as exc:
-            if str(exc).startswith("malformed Avro"):
-                raise MalformedRecordError(f"{ARCHIVE_BATCH} body does not decode: {exc}") from exc
-            raise
+        return ArchiveTax._make(codec.read(value, ARCHIVE_BATCH, taxer.read))
     return read

@@ -73,13 +73,12 @@ class RecordProcessor:
     def decode(self, topic: str, partition: int, offset: int, value: bytes,
                now_us: int) -> dict[str, Any] | Outcome:
         """The record's EventBatch, or the outcome rejecting it whole (no state is touched)."""
-        out = Outcome(self._topics.operator_of(topic))
         try:
             _, batch = self._codec.decode(value, expect=EVENT_BATCH)
         except UnknownSchemaError as exc:
-            return self._reject_record(topic, partition, offset, out, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
+            return self.reject_record(topic, partition, offset, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
         except MalformedRecordError as exc:
-            return self._reject_record(topic, partition, offset, out, Reason.MALFORMED, str(exc), now_us)
+            return self.reject_record(topic, partition, offset, Reason.MALFORMED, str(exc), now_us)
         return batch
 
     def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,

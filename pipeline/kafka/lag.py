@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from pipeline.kafka.config import client_config
+from pipeline.kafka.reader import matching_partitions
 from pipeline.settings import KafkaSettings, Settings
 
 
@@ -33,9 +33,7 @@ class LagMonitor:
             # Never subscribes or commits: it only asks for the group's committed offsets.
             consumer = self._consumers[group_id] = Consumer(client_config(
                 self._kafka, **{"group.id": group_id, "enable.auto.commit": False}))
-        meta = consumer.list_topics(timeout=30)
-        tps = [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
-               if re.fullmatch(pattern, name) for p in sorted(t.partitions)]
+        tps = matching_partitions(consumer, pattern)
         if not tps:
             return 0
         lag = 0
@@ -66,15 +64,6 @@ def _committed(consumer: Consumer, tps: list[TopicPartition], timeout_s: float =
             if not (err.retriable() or err.code() in _COORDINATOR_MOVING) or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def group_lag(kafka: KafkaSettings, group_id: str, pattern: str) -> int:
-    """One measurement of :meth:`LagMonitor.lag`, with a client of its own."""
-    monitor = LagMonitor(kafka)
-    try:
-        return monitor.lag(group_id, pattern)
-    finally:
-        monitor.close()
 
 
 def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> list[tuple[str, str, str]]:

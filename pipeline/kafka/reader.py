@@ -25,11 +25,16 @@ def topic_partitions(kafka: KafkaSettings, pattern: str, *, group: str) -> list[
     """Every partition of the topics whose names match ``pattern`` (a regular expression)."""
     consumer = _consumer(kafka, group)
     try:
-        meta = consumer.list_topics(timeout=30)
-        return [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
-                if re.fullmatch(pattern, name) for p in sorted(t.partitions)]
+        return matching_partitions(consumer, pattern)
     finally:
         consumer.close()
+
+
+def matching_partitions(client: Consumer, pattern: str) -> list[TopicPartition]:
+    """Every partition of the topics matching ``pattern``, from ``client``'s metadata."""
+    meta = client.list_topics(timeout=30)
+    return [TopicPartition(name, p) for name, t in sorted(meta.topics.items())
+            if re.fullmatch(pattern, name) for p in sorted(t.partitions)]
 
 
 def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition], *, group: str,

@@ -14,7 +14,7 @@ from typing import Any
 
 import dsom_native
 
-from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError
+from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, load_type
 
 # (seq, operator_ref, receipt_id, reason, detail, kind, amount, occurred_at_us) of a REJECTED receipt
@@ -46,18 +46,9 @@ def payout_view(record: dict[str, Any]) -> PayoutView:
     return record["operator_id"], record["chain_id"], record["ingest_offset"], columns
 
 
-def _checked(value: bytes, name: str) -> None:
-    if value[:HEADER_LEN] != load_type(name).header:
-        raise UnknownSchemaError(f"not a {name} (header {value[:HEADER_LEN].hex()})")
-
-
 def read_rejected(value: bytes) -> ReceiptView:
     """:func:`rejected_view` of a raw single-object ReceiptBatch, compiled."""
-    _checked(value, RECEIPT_BATCH)
-    try:
-        return dsom_native.rejected_receipts(value)
-    except ValueError as exc:
-        raise MalformedRecordError(f"{RECEIPT_BATCH} body does not decode: {exc}") from exc
+    return default_codec().read(value, RECEIPT_BATCH, dsom_native.rejected_receipts)
 
 
 def is_payout_batch(value: bytes) -> bool:
@@ -66,8 +57,4 @@ def is_payout_batch(value: bytes) -> bool:
 
 def read_payouts(value: bytes) -> PayoutView:
     """:func:`payout_view` of a raw single-object PayoutTaxBatch, compiled."""
-    _checked(value, PAYOUT_TAX_BATCH)
-    try:
-        return dsom_native.payout_columns(value)
-    except ValueError as exc:
-        raise MalformedRecordError(f"{PAYOUT_TAX_BATCH} body does not decode: {exc}") from exc
+    return default_codec().read(value, PAYOUT_TAX_BATCH, dsom_native.payout_columns)
