@@ -174,7 +174,10 @@ impl Validator {
         let mut new_bets: Vec<(&str, i64)> = Vec::new();
         let (mut receipts, mut n_receipts) = (Vec::with_capacity(n * 96), 0usize);
         let (mut archive, mut n_archived) = (Vec::with_capacity(value.len() + n * 120), 0usize);
-        let seqs = st.sources.entry(source_id.to_owned()).or_default();
+        if !st.sources.contains_key(source_id) {
+            st.sources.insert(source_id.to_owned(), Default::default());
+        }
+        let seqs = st.sources.get_mut(source_id).expect("inserted above");
         for (index, ev) in batch.events.iter().enumerate() {
             let mut rej = None;
             if ev.seq < 1 {
@@ -208,27 +211,27 @@ impl Validator {
             n_receipts += 1;
             if let Some(r) = rej {
                 out.reject(&r.reason);
-                let receipt = encode::Receipt { event: Some(ev), receipt_id: rid.as_bytes(),
+                let receipt = encode::Receipt { event: Some(ev), receipt_id: &rid,
                                                 rejection: Some((&r.reason, &r.detail)) };
                 encode::receipt(&mut receipts, &receipt);
                 continue;
             }
             out.accepted[ev.kind as usize] += 1;
-            encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: rid.as_bytes(), rejection: None });
+            encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: &rid, rejection: None });
             if ev.kind == BET {
                 let bet_ref = ev.bet_ref.unwrap_or_default();
                 new_bets.push((bet_ref, ev.occurred_at_us));
-                key_of(source_number, bet_ref, &mut bet_key);
+                // bet_key still holds this BET's key: check_bet built it to find it new.
                 st.bets.place(rec.offset, &bet_key); // visible to later events now
             }
             n_archived += 1;
-            encode::string(&mut archive, rid.as_bytes());
+            encode::string(&mut archive, &rid);
             let mut canonical = Vec::new();
             let body: &[u8] = if ev.canonical { ev.body } else {
                 encode::event(&mut canonical, ev);
                 &canonical
             };
-            let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, rid.as_bytes(), body);
+            let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, &rid, body);
             encode::long(&mut archive, index_in_chain);
             archive.extend_from_slice(&prev);
             archive.extend_from_slice(&hash);
@@ -283,7 +286,7 @@ impl Validator {
         let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, rec.offset), -1);
         let detail: String = detail.chars().take(500).collect();
         let mut item = Vec::new();
-        encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: rid.as_bytes(),
+        encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: &rid,
                                                       rejection: Some((reason, &detail)) });
         out.receipts_key = source_id.as_bytes().to_vec();
         out.receipts = Some(self.receipt_batch(rec, Some(source_id), 1, &item));
