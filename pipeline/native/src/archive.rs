@@ -6,9 +6,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::avro_read::{malformed, put_long, put_str, Reader};
+use crate::avro_read::{put_long, put_str, Reader};
 
-const HEADER_LEN: usize = 10;
 const KINDS: usize = 5; // EventKind: BET, WIN, REFUND, DEPOSIT, WITHDRAWAL
 const BET: usize = 0;
 const WIN: usize = 1;
@@ -72,10 +71,7 @@ impl ArchiveTaxer {
     /// `(operator_id, chain_id, ingest_offset, events, first_us, last_us, totals, payouts,
     /// payout_count, discrepancies)`: see `pipeline.core.archive_tax.ArchiveTax`.
     fn read<'py>(&self, py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-        if value.len() < HEADER_LEN {
-            return Err(malformed("shorter than the single-object header"));
-        }
-        let mut r = Reader::new(value, HEADER_LEN);
+        let mut r = Reader::single_object(value)?;
         let chain_id = r.str()?;
         let operator_id = r.str()?;
         r.skip_bytes()?; // source_id
@@ -86,72 +82,66 @@ impl ArchiveTaxer {
         let mut sums = [0i128; 11];
         let (mut first, mut last, mut events) = (i64::MAX, i64::MIN, 0usize);
         let mut items: Vec<u8> = Vec::new();
-        let mut payouts = 0usize;
         let mut discrepancies: Vec<Discrepancy> = Vec::new();
-        loop {
-            let n = r.block()?;
-            if n == 0 {
-                break;
-            }
-            for _ in 0..n {
-                let receipt_id = r.str()?;
-                r.long()?; // chain_index
-                r.fixed(64)?; // prev_hash, hash
-                r.long()?; // seq
-                r.skip_bytes()?; // operator_ref
-                let kind = r.enum_index(KINDS)?;
-                let licence_id = r.str()?;
-                let licence_kind = LICENCE_KINDS[r.enum_index(LICENCE_KINDS.len())?];
-                r.enum_index(CHANNELS)?;
-                for _ in 0..7 {
-                    // establishment_id .. bet_ref
-                    if r.present()? {
-                        r.skip_bytes()?;
-                    }
-                }
-                let player_ref = r.str()?;
-                let amount = r.long()?;
-                r.skip_bytes()?; // currency
-                let t = r.long()?;
-                let pit_held = r.opt_long()?.unwrap_or(0);
-                let mil_held = r.opt_long()?.unwrap_or(0);
-                events += 1;
-                first = first.min(t);
-                last = last.max(t);
-                match kind {
-                    BET => { sums[0] += amount as i128; sums[1] += 1; }
-                    REFUND => { sums[2] += amount as i128; sums[3] += 1; }
-                    WIN => {
-                        let (pit_rate, mil_rate) = (self.pit.at(t)?, self.military.at(t)?);
-                        let (pit_due, mil_due) = (apply_rate(amount, pit_rate)?, apply_rate(amount, mil_rate)?);
-                        let tol = self.tolerance as i128;
-                        let off = (pit_due as i128 - pit_held as i128).abs() > tol
-                            || (mil_due as i128 - mil_held as i128).abs() > tol;
-                        sums[4] += amount as i128;
-                        sums[5] += 1;
-                        sums[6] += pit_due as i128;
-                        sums[7] += mil_due as i128;
-                        sums[8] += pit_held as i128;
-                        sums[9] += mil_held as i128;
-                        sums[10] += off as i128;
-                        for s in [receipt_id, licence_id, licence_kind, player_ref] {
-                            put_str(&mut items, s);
-                        }
-                        for n in [t, amount, pit_rate, mil_rate, pit_due, mil_due, pit_held, mil_held] {
-                            put_long(&mut items, n);
-                        }
-                        items.push(off as u8);
-                        payouts += 1;
-                        if off {
-                            discrepancies.push((receipt_id, licence_id, t, amount, pit_due, pit_held,
-                                                mil_due, mil_held));
-                        }
-                    }
-                    _ => {}
+        r.array(|r| {
+            let receipt_id = r.str()?;
+            r.long()?; // chain_index
+            r.fixed(64)?; // prev_hash, hash
+            r.long()?; // seq
+            r.skip_bytes()?; // operator_ref
+            let kind = r.enum_index(KINDS)?;
+            let licence_id = r.str()?;
+            let licence_kind = LICENCE_KINDS[r.enum_index(LICENCE_KINDS.len())?];
+            r.enum_index(CHANNELS)?;
+            for _ in 0..7 {
+                // establishment_id .. bet_ref
+                if r.present()? {
+                    r.skip_bytes()?;
                 }
             }
-        }
+            let player_ref = r.str()?;
+            let amount = r.long()?;
+            r.skip_bytes()?; // currency
+            let t = r.long()?;
+            let pit_held = r.opt_long()?.unwrap_or(0);
+            let mil_held = r.opt_long()?.unwrap_or(0);
+            events += 1;
+            first = first.min(t);
+            last = last.max(t);
+            match kind {
+                BET => { sums[0] += amount as i128; sums[1] += 1; }
+                REFUND => { sums[2] += amount as i128; sums[3] += 1; }
+                WIN => {
+                    let (pit_rate, mil_rate) = (self.pit.at(t)?, self.military.at(t)?);
+                    let (pit_due, mil_due) = (apply_rate(amount, pit_rate)?, apply_rate(amount, mil_rate)?);
+                    let tol = self.tolerance as i128;
+                    let off = (pit_due as i128 - pit_held as i128).abs() > tol
+                        || (mil_due as i128 - mil_held as i128).abs() > tol;
+                    sums[4] += amount as i128;
+                    sums[5] += 1;
+                    sums[6] += pit_due as i128;
+                    sums[7] += mil_due as i128;
+                    sums[8] += pit_held as i128;
+                    sums[9] += mil_held as i128;
+                    sums[10] += off as i128;
+                    for s in [receipt_id, licence_id, licence_kind, player_ref] {
+                        put_str(&mut items, s);
+                    }
+                    for n in [t, amount, pit_rate, mil_rate, pit_due, mil_due, pit_held, mil_held] {
+                        put_long(&mut items, n);
+                    }
+                    items.push(off as u8);
+                    if off {
+                        discrepancies.push((receipt_id, licence_id, t, amount, pit_due, pit_held,
+                                            mil_due, mil_held));
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
         r.finish()?;
+        let payouts = sums[5] as usize; // the WINs
         let record = if payouts > 0 {
             let mut out = Vec::with_capacity(self.payout_header.len() + 64 + items.len());
             out.extend_from_slice(&self.payout_header);

@@ -9,6 +9,9 @@ pub struct Reader<'a> {
     pub pos: usize,
 }
 
+/// The single-object header: marker C3 01 and the schema's 8-byte fingerprint.
+const HEADER_LEN: usize = 10;
+
 pub fn malformed(what: &str) -> PyErr {
     PyValueError::new_err(format!("malformed Avro: {what}"))
 }
@@ -96,6 +99,27 @@ impl<'a> Reader<'a> {
             return n.checked_neg().map(|c| c as usize).ok_or_else(|| malformed("block count"));
         }
         Ok(n as usize)
+    }
+
+    /// A reader of the body of single-object record `value` (its 10-byte header checked by the caller).
+    pub fn single_object(value: &'a [u8]) -> Result<Self, PyErr> {
+        if value.len() < HEADER_LEN {
+            return Err(malformed("shorter than the single-object header"));
+        }
+        Ok(Self::new(value, HEADER_LEN))
+    }
+
+    /// Every item of an Avro array, in its blocks up to the zero count, each read by `item`.
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Result<(), PyErr>) -> Result<(), PyErr> {
+        loop {
+            let n = self.block()?;
+            if n == 0 {
+                return Ok(());
+            }
+            for _ in 0..n {
+                item(self)?;
+            }
+        }
     }
 
     pub fn finish(&self) -> Result<(), PyErr> {

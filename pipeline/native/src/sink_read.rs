@@ -5,18 +5,10 @@ use pyo3::prelude::*;
 
 use crate::avro_read::{malformed, Reader};
 
-const HEADER_LEN: usize = 10;
 const REJECTED: usize = 1; // ReceiptStatus: ACCEPTED, REJECTED
 
 type Rejected<'a> = (Option<i64>, Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>,
                      Option<&'a str>, Option<i64>, Option<i64>);
-
-fn body(value: &[u8]) -> PyResult<Reader<'_>> {
-    if value.len() < HEADER_LEN {
-        return Err(malformed("shorter than the single-object header"));
-    }
-    Ok(Reader::new(value, HEADER_LEN))
-}
 
 /// A single-object ReceiptBatch (header checked by the caller) as `(operator_id, source_id,
 /// ingest_topic, ingest_partition, ingest_offset, processed_at_us, rejected)`, where
@@ -24,7 +16,7 @@ fn body(value: &[u8]) -> PyResult<Reader<'_>> {
 /// occurred_at_us)` of each REJECTED receipt, in order.
 #[pyfunction]
 pub fn rejected_receipts<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let mut r = body(value)?;
+    let mut r = Reader::single_object(value)?;
     let operator_id = r.str()?;
     let source_id = r.opt_str()?;
     let ingest_topic = r.str()?;
@@ -32,26 +24,21 @@ pub fn rejected_receipts<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'
     let ingest_offset = r.long()?;
     let processed_at = r.long()?;
     let mut rejected: Vec<Rejected> = Vec::new();
-    loop {
-        let n = r.block()?;
-        if n == 0 {
-            break;
+    r.array(|r| {
+        let seq = r.opt_long()?;
+        let operator_ref = r.opt_str()?;
+        let status = r.enum_index(2)?;
+        let receipt_id = r.str()?;
+        let reason = r.opt_str()?;
+        let detail = r.opt_str()?;
+        let kind = r.opt_str()?;
+        let amount = r.opt_long()?;
+        let occurred = r.opt_long()?;
+        if status == REJECTED {
+            rejected.push((seq, operator_ref, receipt_id, reason, detail, kind, amount, occurred));
         }
-        for _ in 0..n {
-            let seq = r.opt_long()?;
-            let operator_ref = r.opt_str()?;
-            let status = r.enum_index(2)?;
-            let receipt_id = r.str()?;
-            let reason = r.opt_str()?;
-            let detail = r.opt_str()?;
-            let kind = r.opt_str()?;
-            let amount = r.opt_long()?;
-            let occurred = r.opt_long()?;
-            if status == REJECTED {
-                rejected.push((seq, operator_ref, receipt_id, reason, detail, kind, amount, occurred));
-            }
-        }
-    }
+        Ok(())
+    })?;
     r.finish()?;
     if i32::try_from(ingest_partition).is_err() {
         return Err(malformed("int out of range"));
@@ -64,31 +51,26 @@ pub fn rejected_receipts<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'
 /// ingest_offset, columns)`: one list per PayoutTax field, in schema order (`discrepancy` as 0/1).
 #[pyfunction]
 pub fn payout_columns<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let mut r = body(value)?;
+    let mut r = Reader::single_object(value)?;
     let operator_id = r.str()?;
     let chain_id = r.str()?;
     let ingest_offset = r.long()?;
     let mut text: [Vec<&str>; 4] = Default::default(); // receipt_id, licence_id, licence_kind, player_ref
     let mut nums: [Vec<i64>; 9] = Default::default(); // occurred_at_us .. military_withheld, discrepancy
-    loop {
-        let n = r.block()?;
-        if n == 0 {
-            break;
+    r.array(|r| {
+        for col in text.iter_mut() {
+            col.push(r.str()?);
         }
-        for _ in 0..n {
-            for col in text.iter_mut() {
-                col.push(r.str()?);
-            }
-            for col in nums.iter_mut().take(8) {
-                col.push(r.long()?);
-            }
-            let flag = r.fixed(1)?[0];
-            if flag > 1 {
-                return Err(malformed("boolean is neither 0 nor 1"));
-            }
-            nums[8].push(flag as i64);
+        for col in nums.iter_mut().take(8) {
+            col.push(r.long()?);
         }
-    }
+        let flag = r.fixed(1)?[0];
+        if flag > 1 {
+            return Err(malformed("boolean is neither 0 nor 1"));
+        }
+        nums[8].push(flag as i64);
+        Ok(())
+    })?;
     r.finish()?;
     let mut columns: Vec<Bound<'py, PyAny>> = Vec::with_capacity(13);
     for col in text {
