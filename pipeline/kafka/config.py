@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.limits import OUTPUT_MESSAGE_BYTES
 from pipeline.settings import KafkaSettings
+
+# Room for the largest output (pipeline.core.limits) plus its key and the record batch framing.
+OUTPUT_TOPIC_MESSAGE_BYTES = OUTPUT_MESSAGE_BYTES + 64 * 1024
 
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -47,11 +51,17 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> di
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """An idempotent producer: retries never duplicate or reorder a partition's records."""
+    """An idempotent producer: retries never duplicate or reorder a partition's records.
+
+    Keyed records go where Kafka's Java client would put them (``murmur2_random``), so every
+    client library sends a source to the same partition (``pipeline.core.partitioning``).
+    """
     return client_config(
         kafka,
         **{
             "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            "message.max.bytes": OUTPUT_TOPIC_MESSAGE_BYTES,
             "acks": "all",
             "compression.type": "lz4",
             "linger.ms": 5,
