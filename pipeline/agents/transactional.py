@@ -37,7 +37,7 @@ from confluent_kafka import (
 )
 
 from pipeline import metrics
-from pipeline.kafka.config import consumer_config, producer_config
+from pipeline.kafka.config import FatalErrors, consumer_config, producer_config
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,10 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _fatal(err: KafkaError) -> bool:
+    return bool(err.fatal()) or err.code() == KafkaError._FATAL
+
+
 def _where(msg: Message) -> tuple[str, int, int]:
     return msg.topic() or "", msg.partition() or 0, msg.offset() or 0
 
@@ -84,12 +88,15 @@ class TransactionalAgent(ABC):
         # only the record that fails alone is set aside.
         self._suspects: set[tuple[str, int, int]] = set()
         group = settings.topics.agent_group(self.name)
+        self._fatal = FatalErrors(self.name)
         self._producer = Producer(producer_config(settings.kafka, **{
+            "error_cb": self._fatal,
             "transactional.id": f"{group}-{settings.worker_id}",
             "transaction.timeout.ms": 30000,
             "linger.ms": 5,
         }))
         self._consumer = Consumer(consumer_config(settings.kafka, group, **{
+            "error_cb": self._fatal,
             "group.instance.id": f"{group}-{settings.worker_id}",
             "max.poll.interval.ms": 300000,
         }))
@@ -147,6 +154,7 @@ class TransactionalAgent(ABC):
         try:
             while not stop.is_set():
                 msgs = self._consumer.consume(self._s.batch_max_records, timeout=0.1)
+                self._fatal.check()  # e.g. fenced as a static member after a broker restart
                 if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
                     for msg in msgs:  # a failure rewinds: the rest are read again
                         self._suspects.discard(_where(msg))
@@ -174,6 +182,8 @@ class TransactionalAgent(ABC):
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
+                    if _fatal(err):  # the consumer is unusable: the worker restarts the agent
+                        raise RuntimeError(f"{self.name}: fatal consumer error: {err.str()}")
                     raise KafkaException(err)
                 topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
                 assert topic is not None and partition is not None and offset is not None
@@ -275,7 +285,7 @@ class TransactionalAgent(ABC):
                 raise
 
     def _abort_and_rewind(self, exc: KafkaException | None) -> None:
-        if exc is not None and exc.args[0].fatal():
+        if exc is not None and _fatal(exc.args[0]):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
             raise RuntimeError(f"{self.name}: fatal transaction error: {exc.args[0]}") from exc
         try:
