@@ -119,3 +119,11 @@ def write_event(ev: Mapping[str, Any], raw: Mapping[str, bytes] | None = None) -
         return num(key, branch) + (b"" if v is None else value(key + ":value", t[1], v))
 
     return b"".join(value(f["name"], f["type"], ev[f["name"]]) for f in load_type(EVENT).schema["fields"])
+
+
+def offset_of(ev: Mapping[str, Any], key: str) -> int:
+    """Where ``write_event(ev)`` writes the number ``key`` names (as in ``raw``), from its start."""
+    marker = b"\xfe\xff\x7f"  # a 3-byte number no field of a test event is written as
+    body = write_event(ev, {key: marker})
+    assert body.count(marker) == 1
+    return body.index(marker)

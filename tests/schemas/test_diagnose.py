@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,7 @@ from schemas.codec import HEADER_LEN, MESSAGE_SCHEMAS, load_type
 from schemas.diagnose import diagnose
 from schemas.raw import _string, event_bodies, zigzag
 from tests.pipeline.core.test_validation import NOW, event
-from tests.schemas.avro_variants import VARIANTS, code_of, encode_variant, varint, write_event
+from tests.schemas.avro_variants import VARIANTS, code_of, encode_variant, offset_of, varint, write_event
 
 CODEC = default_codec()
 HEAD = load_type(EVENT_BATCH).header + _string("op-a") + _string("s1") + zigzag(NOW)
@@ -44,10 +43,9 @@ def strict(value: bytes) -> bool:
 WIN = event(seq=7, kind="WIN", tax_withheld_pit=1_800, tax_withheld_military=500)
 
 
-def at(field: str, ev: dict[str, Any] = WIN) -> int:
-    """The byte offset of ``field``'s first number in ``record(write_event(ev), ...)``."""
-    marker = b"\xfe\xff\x7f"  # a 3-byte number no field here is written as
-    return FIRST + write_event(ev, {field: marker}).index(marker)
+def at(field: str) -> int:
+    """The byte offset of ``field``'s first number in a record whose first event is WIN."""
+    return FIRST + offset_of(WIN, field)
 
 
 def test_strict_records_have_no_diagnosis() -> None:
