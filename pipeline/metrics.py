@@ -28,6 +28,10 @@ CONSUMER_LAG = Gauge("dsom_consumer_lag_records",
                      "Records the agent's consumer group has not committed yet (measured every 10 s)",
                      ["group"])
 SINK_ERRORS = Counter("dsom_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table"])
+DEAD_LETTERS = Counter("dsom_dead_letters_total",
+                       "Records an agent could not process, set aside on the dead-letter topic", ["agent"])
+AGENT_RESTARTS = Counter("dsom_agent_restarts_total",
+                         "Agents restarted inside the worker after an error", ["agent"])
 
 
 def serve(host: str, port: int) -> None:

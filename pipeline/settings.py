@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,11 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.archive"
 
     @property
+    def dead_letter(self) -> str:
+        """Records an agent could not process (a reference and the error, never counted)."""
+        return f"{self.prefix}.dead-letter"
+
+    @property
     def validator_state(self) -> str:
         return f"{self.prefix}.validator-state"
 
@@ -102,6 +107,14 @@ class TopicSettings(_Frozen):
     def tax_state(self) -> str:
         return f"{self.prefix}.tax-state"
 
+    def home_partitions(self, topic: str) -> int:
+        """The partition count an operator's topic was created with, which fixes each source's home.
+
+        Never the topic's count today: partitions added later must not move a source away from
+        the partition that holds its state (``pipeline.core.partitioning``).
+        """
+        return 1 if self.is_sandbox(topic) else self.ingest_partitions
+
     def operator_of(self, topic: str) -> str:
         """The operator that owns an ingest or receipts topic (the sender identity)."""
         return topic.split(".", 2)[2] if topic.count(".") >= 2 else ""
@@ -120,8 +133,24 @@ class ValidationSettings(_Frozen):
     # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
     max_open_gaps_per_source: int = 10_000
     max_events_per_batch: int = 10_000
+    # An ingest record's value, in bytes (Kafka's own default request limit is about 1 MB).
+    max_record_bytes: int = 1_000_000
     # Which engine decides records: the compiled one (pipeline/native) or the Python reference.
     engine: Literal["native", "python"] = "native"
+
+    @model_validator(mode="after")
+    def _outputs_fit(self) -> ValidationSettings:
+        # Every output of a record within these limits must fit a message of the output topics.
+        from pipeline.core.limits import OUTPUT_MESSAGE_BYTES, worst_case_output_bytes  # noqa: PLC0415
+
+        worst = worst_case_output_bytes(self.max_record_bytes, self.max_events_per_batch,
+                                        self.max_open_gaps_per_source)
+        name, size = max(worst.items(), key=lambda kv: kv[1])
+        if size > OUTPUT_MESSAGE_BYTES:
+            raise ValueError(f"with max_record_bytes={self.max_record_bytes} and max_events_per_batch="
+                             f"{self.max_events_per_batch} a record's {name} could reach {size} bytes, "
+                             f"above the output topics' {OUTPUT_MESSAGE_BYTES}: lower the limits")
+        return self
 
 
 class TaxSettings(_Frozen):

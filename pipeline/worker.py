@@ -11,10 +11,12 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from pipeline import metrics
+from pipeline.agents.supervision import ConfigurationError, supervise
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,11 +48,14 @@ def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], 
                 sink.close()
 
         return run
-    raise ValueError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    raise ConfigurationError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
 
 
 def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
-    """Run the given agents until a signal or an agent failure; return the exit code."""
+    """Run the given agents until a signal or a configuration error; return the exit code.
+
+    An agent that fails otherwise is restarted inside the worker (``pipeline.agents.supervision``).
+    """
     stop = threading.Event()
     failures: list[str] = []
 
@@ -66,10 +71,7 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     dashboard = _start_dashboard(settings) if "sink" in agents and settings.dashboard_port else None
     for name, target in targets:
         def guarded(name: str = name, target: Callable[[threading.Event], None] = target) -> None:
-            try:
-                target(stop)
-            except Exception:
-                log.exception("agent %s failed; stopping the worker", name)
+            if not supervise(name, target, partial(_agent_target, name, settings), stop):
                 failures.append(name)
                 stop.set()
 

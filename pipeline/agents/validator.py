@@ -19,6 +19,8 @@ from confluent_kafka import Message
 from pipeline import metrics
 from pipeline.agents.state import restore_from_changelog
 from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
+from pipeline.core.admission import SOURCE_ID, admit
+from pipeline.core.model import Reason
 from pipeline.core.processor import Outcome, Processor, make_processor
 from pipeline.core.state import state_partition
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
@@ -64,8 +66,27 @@ class ValidatorAgent(TransactionalAgent):
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         assert topic is not None and partition is not None and offset is not None
-        state = self._states[(topic, partition)]
-        out = self._processor.process(state, offset, msg.key(), msg.value() or b"", now)
+        t = self._s.topics
+        key, value = msg.key(), msg.value() or b""
+        refused = admit(key, value, partition, t.home_partitions(topic), self._s.validation.max_record_bytes)
+        if refused is not None:
+            out = self._processor.reject_record(topic, partition, offset, refused.reason, refused.detail,
+                                                now, _source_of(key))
+        else:
+            out = self._processor.process(self._states[(topic, partition)], offset, key, value, now)
+        return self._outputs_of(out, topic, partition)
+
+    def set_aside(self, msg: Message, error: str, now: int) -> Iterable[Output]:
+        """Its dead letter, and a receipt telling the operator that nothing of it was counted."""
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        assert topic is not None and partition is not None and offset is not None
+        out = self._processor.reject_record(
+            topic, partition, offset, Reason.UNPROCESSABLE,
+            "dsom could not process this record and set it aside for investigation; nothing in it "
+            "was counted: send its events again in a new record", now, _source_of(msg.key()))
+        return [*self._outputs_of(out, topic, partition), self.dead_letter(msg, error, now)]
+
+    def _outputs_of(self, out: Outcome, topic: str, partition: int) -> Iterable[Output]:
         t = self._s.topics
         sandbox = t.is_sandbox(topic)
         self._pending.append((out, sandbox))
@@ -109,6 +130,11 @@ class ValidatorAgent(TransactionalAgent):
         if path.exists() and path.stat().st_mtime != self._registry_mtime:
             self._processor = self._load_processor()
             log.info("operator registry reloaded from %s", path)
+
+
+def _source_of(key: bytes | None) -> str | None:
+    """The record key as the receipts' source_id, when it is a valid one."""
+    return key.decode() if key is not None and SOURCE_ID.fullmatch(key) else None
 
 
 def _count(out: Outcome) -> None:

@@ -37,6 +37,10 @@ class Reason(StrEnum):
     WRONG_KEY = "wrong_key"
     EMPTY_BATCH = "empty_batch"
     BATCH_TOO_LARGE = "batch_too_large"
+    RECORD_TOO_LARGE = "record_too_large"
+    INVALID_SOURCE_ID = "invalid_source_id"
+    WRONG_PARTITION = "wrong_partition"
+    UNPROCESSABLE = "unprocessable"
     # One event
     INVALID_SEQUENCE = "invalid_sequence"
     SEQUENCE_GAP_EXPIRED = "sequence_gap_expired"

@@ -47,6 +47,10 @@ class NativeRecordProcessor:
             v.future_skew_us, v.late_window_us, v.bet_horizon_us, v.max_open_gaps_per_source,
             v.max_events_per_batch, check)
 
+    def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
+                      now_us: int, source_id: str | None = None) -> Outcome:
+        return self._python.reject_record(topic, partition, offset, reason, detail, now_us, source_id)
+
     def new_state(self, topic: str, partition: int) -> dsom_native.ValidatorState:
         return dsom_native.ValidatorState(topic, partition)
 

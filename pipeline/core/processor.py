@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.core.dedup import Seen
+from pipeline.core.limits import cap_detail
 from pipeline.core.model import EventKind, Reason
 from pipeline.core.receipts import RecordReceiptIds, receipt_id
 from pipeline.core.state import ChangelogEntry, PartitionState
-from pipeline.core.validation import EventValidator, Rejection
+from pipeline.core.validation import EventValidator, Rejection, quoted
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
@@ -52,6 +53,9 @@ class Processor(Protocol):
 
     def process(self, state: Any, offset: int, key: bytes | None, value: bytes,
                 now_us: int) -> Outcome: ...
+
+    def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
+                      now_us: int, source_id: str | None = None) -> Outcome: ...
 
 
 def make_processor(registry: Registry, validation: ValidationSettings, topics: TopicSettings,
@@ -169,7 +173,7 @@ class RecordProcessor:
                       batch: dict[str, Any]) -> Rejection | None:
         if batch["operator_id"] != operator_id:
             return Rejection(Reason.WRONG_OPERATOR,
-                             f"batch claims operator {batch['operator_id']!r} on {operator_id}'s topic")
+                             f"batch claims operator {quoted(batch['operator_id'])} on {operator_id}'s topic")
         if key is None or key.decode(errors="replace") != batch["source_id"]:
             return Rejection(Reason.WRONG_KEY, "the Kafka record key must be the batch's source_id")
         if not batch["events"]:
@@ -206,17 +210,17 @@ class RecordProcessor:
         return changes
 
     def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
-                      now_us: int) -> Outcome:
+                      now_us: int, source_id: str | None = None) -> Outcome:
         """The outcome rejecting a whole record (no state is touched)."""
         return self._reject_record(topic, partition, offset, Outcome(self._topics.operator_of(topic)),
-                                   reason, detail, now_us)
+                                   reason, detail, now_us, source_id)
 
     def _reject_record(self, topic: str, partition: int, offset: int, out: Outcome, reason: Reason,
                        detail: str, now_us: int, source_id: str | None = None) -> Outcome:
         out.rejected[reason] += 1
         receipt = {"seq": None, "operator_ref": None, "status": "REJECTED",
                    "receipt_id": receipt_id(topic, partition, offset, -1),
-                   "reason": str(reason), "detail": detail[:500], "kind": None, "amount": None,
+                   "reason": str(reason), "detail": cap_detail(detail), "kind": None, "amount": None,
                    "occurred_at_us": None}
         out.receipts_key = (source_id or "").encode()
         out.receipts_value = encode_receipt_batch(self._receipt_batch(
@@ -247,6 +251,6 @@ def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[
         "seq": ev["seq"], "operator_ref": ev["operator_ref"],
         "status": "REJECTED" if rejection else "ACCEPTED", "receipt_id": rid,
         "reason": str(rejection.reason) if rejection else None,
-        "detail": rejection.detail if rejection else None,
+        "detail": cap_detail(rejection.detail) if rejection else None,
         "kind": ev["kind"], "amount": ev["amount"], "occurred_at_us": ev["occurred_at_us"],
     }

@@ -40,6 +40,11 @@ class Rejection:
     detail: str
 
 
+def quoted(value: str, limit: int = 64) -> str:
+    """``repr`` of ``value``, cut to ``limit`` characters: details never echo unbounded input."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
+
+
 def personal_data_hint(player_ref: str) -> str | None:
     """Why ``player_ref`` looks like personal data, or None if it looks like an opaque token."""
     if "@" in player_ref:
@@ -75,7 +80,7 @@ class EventValidator:
         lic = self._licences.get((operator_id, ev["licence_id"]))
         if lic is None:
             return Rejection(Reason.UNKNOWN_LICENCE,
-                             f"licence {ev['licence_id']!r} is not registered to {operator_id}")
+                             f"licence {quoted(ev['licence_id'])} is not registered to {operator_id}")
         if lic.kind != ev["licence_kind"]:
             return Rejection(Reason.LICENCE_KIND_MISMATCH,
                              f"licence {lic.licence_id} is for {lic.kind}, not {ev['licence_kind']}")
@@ -104,7 +109,7 @@ class EventValidator:
                              f"amount {amount} exceeds {self._s.max_amount_kopecks} kopecks")
         if ev["currency"] != self._s.currency:
             return Rejection(Reason.WRONG_CURRENCY,
-                             f"currency {ev['currency']!r}, expected {self._s.currency}")
+                             f"currency {quoted(ev['currency'], 8)}, expected {self._s.currency}")
         return None
 
     def _time(self, ev: dict[str, Any], now_us: int) -> Rejection | None:

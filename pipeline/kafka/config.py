@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
+from pipeline.core.limits import OUTPUT_MESSAGE_BYTES
 from pipeline.settings import KafkaSettings
+
+# Room for the largest output (pipeline.core.limits) plus its key and the record batch framing.
+OUTPUT_TOPIC_MESSAGE_BYTES = OUTPUT_MESSAGE_BYTES + 64 * 1024
+
+
+log = logging.getLogger(__name__)
+
+
+class FatalErrors:
+    """An ``error_cb`` that remembers a client's fatal error, which librdkafka only reports there.
+
+    A consumer fenced as a static member, or a producer fenced, stops working for good without
+    any call raising; the loop that owns the client calls :meth:`check` to find out and restart.
+    """
+
+    def __init__(self, client: str) -> None:
+        self.client = client
+        self.fatal: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if err.fatal():
+            log.error("%s: fatal Kafka error: %s", self.client, err.str())
+            self.fatal = self.fatal or err
+        else:
+            log.debug("%s: Kafka error (retried by the client): %s", self.client, err.str())
+
+    def check(self) -> None:
+        """Raise the fatal error this client met, if any."""
+        if self.fatal is not None:
+            raise KafkaException(self.fatal)
 
 
 def client_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
@@ -47,11 +81,17 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> di
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """An idempotent producer: retries never duplicate or reorder a partition's records."""
+    """An idempotent producer: retries never duplicate or reorder a partition's records.
+
+    Keyed records go where Kafka's Java client would put them (``murmur2_random``), so every
+    client library sends a source to the same partition (``pipeline.core.partitioning``).
+    """
     return client_config(
         kafka,
         **{
             "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            "message.max.bytes": OUTPUT_TOPIC_MESSAGE_BYTES,
             "acks": "all",
             "compression.type": "lz4",
             "linger.ms": 5,

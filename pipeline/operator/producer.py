@@ -9,6 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from pipeline.core.partitioning import home_partition
 from pipeline.kafka.config import producer_config
 from pipeline.settings import Settings
 from schemas import EVENT_BATCH, default_codec
@@ -56,7 +57,8 @@ class OperatorProducer:
     """Sends ``EventBatch`` records to the operator's own ingest topic, keyed by source.
 
     The producer is idempotent (``enable.idempotence``): librdkafka's retries never duplicate
-    or reorder a partition's records, and the record key keeps one source in one partition.
+    or reorder a partition's records, and every record of a source goes to the source's home
+    partition (``pipeline.core.partitioning``), where its dedup state is.
     :meth:`send` only queues; :meth:`flush` waits and reports failed deliveries.
     """
 
@@ -65,7 +67,11 @@ class OperatorProducer:
         self.operator_id = operator_id
         # The sandbox topic: validated and receipted, never counted in GGR or tax.
         self.topic = settings.topics.sandbox(operator_id) if sandbox else settings.topics.ingest(operator_id)
+        self._partitions = settings.topics.home_partitions(self.topic)
         self._codec = default_codec()
+        self.max_record_bytes = settings.validation.max_record_bytes
+        # Room for the largest record the contract allows, its key and the framing; no more.
+        overrides = {"message.max.bytes": self.max_record_bytes + 64 * 1024, **overrides}
         self._producer = Producer(producer_config(settings.kafka, **overrides))
         self._errors: list[str] = []  # the first few, for the message
         self.failed = 0
@@ -82,6 +88,9 @@ class OperatorProducer:
             "sent_at_us": time.time_ns() // 1000 if sent_at_us is None else sent_at_us,
             "events": events,
         })
+        if len(value) > self.max_record_bytes:
+            raise ValueError(f"the batch encodes to {len(value)} bytes, above the contract's "
+                             f"{self.max_record_bytes}: send its events in smaller batches")
         self.send_raw(source_id.encode(), value)
         self.events_sent += len(events)
 
@@ -90,7 +99,10 @@ class OperatorProducer:
         raw_key = key.encode() if isinstance(key, str) else key
         while True:
             try:
-                self._producer.produce(self.topic, key=raw_key, value=value, on_delivery=self._delivered)
+                # The source's home, named explicitly: the same as the default partitioner's
+                # choice, and still right if partitions are ever added to the topic.
+                self._producer.produce(self.topic, key=raw_key, value=value, on_delivery=self._delivered,
+                                       partition=home_partition(raw_key, self._partitions))
                 break
             except BufferError:  # the local queue is full: serve delivery reports until it drains
                 self._producer.poll(0.05)

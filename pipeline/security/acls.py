@@ -5,11 +5,15 @@ Pure: builds the bindings; ``pipeline.security.keys`` applies them with the admi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pipeline.settings import TopicSettings
 
 LITERAL, PREFIXED = "LITERAL", "PREFIXED"
+# No dots: a dot ends the operator's part of a group name, so no operator's ID (``op-x-1``)
+# is a prefix of another's groups (``op-x-10``).
+OPERATOR_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,16 @@ class Grant:
     operation: str
 
 
+def operator_group(topics: TopicSettings, operator_id: str) -> str:
+    """The consumer group an operator reads its receipts with; ``<group>.<anything>`` may be used too."""
+    return f"{topics.prefix}.operator.{operator_id}"
+
+
 def operator_grants(topics: TopicSettings, operator_id: str, sandbox: bool = False) -> list[Grant]:
     """An operator's key: write its own ingest (or sandbox) topic, read its own receipts."""
+    if not OPERATOR_ID.fullmatch(operator_id):
+        raise ValueError(f"operator ID {operator_id!r} must be 1-64 characters of A-Z a-z 0-9 _ -")
+    group = operator_group(topics, operator_id)
     ingest = topics.sandbox(operator_id) if sandbox else topics.ingest(operator_id)
     receipts = topics.sandbox_receipts(operator_id) if sandbox else topics.receipts(operator_id)
     return [
@@ -31,8 +43,10 @@ def operator_grants(topics: TopicSettings, operator_id: str, sandbox: bool = Fal
         Grant("TOPIC", ingest, LITERAL, "DESCRIBE"),
         Grant("TOPIC", receipts, LITERAL, "READ"),
         Grant("TOPIC", receipts, LITERAL, "DESCRIBE"),
-        # consumer groups for reading receipts are named after the operator
-        Grant("GROUP", f"{topics.prefix}.operator.{operator_id}", PREFIXED, "READ"),
+        # Consumer groups for reading receipts: the operator's own name, or it followed by a dot.
+        # A bare prefix would also match every operator whose ID starts with this one's.
+        Grant("GROUP", group, LITERAL, "READ"),
+        Grant("GROUP", f"{group}.", PREFIXED, "READ"),
     ]
 
 

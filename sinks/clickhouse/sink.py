@@ -46,7 +46,7 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import metrics
-from pipeline.kafka.config import consumer_config
+from pipeline.kafka.config import FatalErrors, consumer_config
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
@@ -121,7 +121,9 @@ class ClickHouseSink:
         self.records_undecodable = 0
         self.inserts = 0
         group = settings.topics.agent_group("sink")
+        self._fatal = FatalErrors("sink")
         self._consumer: Consumer | None = Consumer(consumer_config(settings.kafka, group, **{
+            "error_cb": self._fatal,
             "group.instance.id": f"{group}-{settings.worker_id}",
             "max.poll.interval.ms": 300000,
         }))
@@ -145,7 +147,9 @@ class ClickHouseSink:
                  self._s.topics.receipts_pattern, tax_pattern, self._db)
         try:
             while not stop.is_set():
-                for msg in consumer.consume(CONSUME_MAX_RECORDS, timeout=self._poll_timeout()):
+                msgs = consumer.consume(CONSUME_MAX_RECORDS, timeout=self._poll_timeout())
+                self._fatal.check()  # e.g. fenced as a static member: the worker restarts the sink
+                for msg in msgs:
                     self._add(msg)
                     if self._full():
                         self._flush(consumer)

@@ -102,14 +102,15 @@ def settings_env(s: Settings) -> dict[str, str]:
 class Worker:
     """A ``dsom worker`` subprocess, as production runs it."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", *self.args],
                                      env=settings_env(self.settings), stdout=log, stderr=log,
                                      cwd=REPO_ROOT)
 

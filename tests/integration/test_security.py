@@ -113,6 +113,19 @@ def test_operators_are_confined_to_their_own_topics(tls: Settings) -> None:
     assert read_error(a, t.receipts(A), group) is None  # its own: allowed (and empty or not)
 
 
+def test_an_operator_cannot_join_the_groups_of_an_operator_whose_id_it_prefixes(tls: Settings) -> None:
+    short, long = "op-x-1", "op-x-10"
+    admin = tls.model_copy(update={"kafka": tls.kafka_as("admin")})
+    ensure_topics(admin, operator_topics(admin, [short, long]))
+    kafka = as_key(tls, keys(tls).issue(short))
+    t = tls.topics
+    for group in (f"{t.prefix}.operator.{long}", f"{t.prefix}.operator.{long}.reader",
+                  f"{t.prefix}.operator.{short}0"):
+        assert read_error(kafka, t.receipts(short), group) == KafkaError.GROUP_AUTHORIZATION_FAILED, group
+    for group in (f"{t.prefix}.operator.{short}", f"{t.prefix}.operator.{short}.reader"):
+        assert read_error(kafka, t.receipts(short), group) is None, group
+
+
 def test_the_tax_service_cannot_write(tls: Settings) -> None:
     tax = tls.kafka_as("tax-service")
     for topic in (tls.topics.tax_events, tls.topics.archive, tls.topics.ingest(A)):

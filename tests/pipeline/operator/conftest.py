@@ -41,8 +41,8 @@ def traffic() -> tuple[Fleet, list[Sent]]:
 
 
 class FakeMessage:
-    def __init__(self, topic: str, key: bytes, value: bytes) -> None:
-        self._topic, self._key, self._value = topic, key, value
+    def __init__(self, topic: str, key: bytes, value: bytes, partition: int = 0) -> None:
+        self._topic, self._key, self._value, self._partition = topic, key, value, partition
 
     def topic(self) -> str:
         return self._topic
@@ -54,7 +54,7 @@ class FakeMessage:
         return self._value
 
     def partition(self) -> int:
-        return 0
+        return self._partition
 
 
 class FakeProducer:
@@ -72,11 +72,11 @@ class FakeProducer:
         self.polls = 0
         FakeProducer.instances.append(self)
 
-    def produce(self, topic: str, key: bytes, value: bytes, on_delivery: Any) -> None:
+    def produce(self, topic: str, key: bytes, value: bytes, on_delivery: Any, partition: int = 0) -> None:
         if self.buffer_full:
             self.buffer_full -= 1
             raise BufferError("Local: Queue full")
-        self.queued.append((FakeMessage(topic, key, value), on_delivery))
+        self.queued.append((FakeMessage(topic, key, value, partition), on_delivery))
 
     def poll(self, timeout: float = 0) -> int:
         self.polls += 1

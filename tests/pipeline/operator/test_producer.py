@@ -88,3 +88,24 @@ def test_sequence_counter_numbers_1_2_3_and_resumes() -> None:
     assert SequenceCounter(last=counter.last).next() == 8
     with pytest.raises(ValueError):
         SequenceCounter(-1)
+
+
+def test_every_record_of_a_source_goes_to_its_home_partition(fake_kafka: type[FakeProducer]) -> None:
+    from pipeline.core.partitioning import home_partition
+
+    producer = OperatorProducer(Settings(), "op-online-casino-1")
+    for i in range(30):
+        producer.send(f"src-{i}", [EVENT])
+    producer.flush(1)
+    fake = fake_kafka.instances[0]
+    assert fake.conf["partitioner"] == "murmur2_random"  # what Kafka's Java client does
+    homes = {(m.key(), m.partition()) for m in fake.delivered}
+    assert homes == {(f"src-{i}".encode(), home_partition(f"src-{i}".encode(), 3)) for i in range(30)}
+    assert {p for _, p in homes} == {0, 1, 2}
+
+
+def test_a_batch_above_the_record_limit_is_refused_before_sending(fake_kafka: type[FakeProducer]) -> None:
+    producer = OperatorProducer(Settings(validation={"max_record_bytes": 2_000}), "op-online-casino-1")
+    with pytest.raises(ValueError, match="above the contract's 2000"):
+        producer.send("till-7", [EVENT | {"seq": i} for i in range(1, 40)])
+    assert producer.records_sent == 0

@@ -65,6 +65,28 @@ fn repr(s: &str) -> String {
     })
 }
 
+/// `quoted` of `pipeline/core/validation.py`: `repr`, cut to `limit` characters.
+fn quoted(s: &str, limit: usize) -> String {
+    match s.char_indices().nth(limit) {
+        None => repr(s),
+        Some((end, _)) => repr(&s[..end]) + "…",
+    }
+}
+
+/// `cap_detail` of `pipeline/core/limits.py`: at most MAX_DETAIL_BYTES, never inside a character.
+const MAX_DETAIL_BYTES: usize = 256;
+
+fn cap_detail(s: &str) -> &str {
+    if s.len() <= MAX_DETAIL_BYTES {
+        return s;
+    }
+    let mut end = MAX_DETAIL_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// The rules and settings one registry version implies; built by `pipeline/core/native.py`.
 #[pyclass(module = "dsom_native", frozen)]
 pub struct Validator {
@@ -153,7 +175,7 @@ impl Validator {
         // `_check_record`: a wrong operator rejects every event; the rest reject the record.
         let mut record_rejection = None;
         if batch.operator_id != rec.operator_id {
-            let detail = format!("batch claims operator {} on {}'s topic", repr(batch.operator_id), rec.operator_id);
+            let detail = format!("batch claims operator {} on {}'s topic", quoted(batch.operator_id, 64), rec.operator_id);
             record_rejection = rejection("wrong_operator", detail);
         } else if !key_matches(key, source_id) {
             return Ok(Some(self.reject_record(out, rec, source_id, "wrong_key",
@@ -213,7 +235,7 @@ impl Validator {
             if let Some(r) = rej {
                 out.reject(&r.reason);
                 let receipt = encode::Receipt { event: Some(ev), receipt_id: &rid,
-                                                rejection: Some((&r.reason, &r.detail)) };
+                                                rejection: Some((&r.reason, cap_detail(&r.detail))) };
                 encode::receipt(&mut receipts, &receipt);
                 continue;
             }
@@ -281,7 +303,7 @@ impl Validator {
     fn reject_record(&self, mut out: Decided, rec: &Record<'_>, source_id: &str, reason: &str, detail: &str) -> Decided {
         out.reject(reason);
         let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, rec.offset), -1);
-        let detail: String = detail.chars().take(500).collect();
+        let detail = cap_detail(detail);
         let mut item = Vec::new();
         encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: &rid,
                                                       rejection: Some((reason, &detail)) });

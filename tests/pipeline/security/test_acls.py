@@ -1,0 +1,27 @@
+import pytest
+
+from pipeline.security.acls import LITERAL, PREFIXED, Grant, operator_grants
+from pipeline.settings import TopicSettings
+
+T = TopicSettings()
+
+
+def allows_group(grants: list[Grant], group: str) -> bool:
+    return any(g.resource == "GROUP" and (g.name == group if g.pattern == LITERAL else
+                                          g.pattern == PREFIXED and group.startswith(g.name))
+               for g in grants)
+
+
+def test_group_grants_do_not_reach_operators_whose_id_starts_with_this_one() -> None:
+    grants = operator_grants(T, "op-x-1")
+    assert allows_group(grants, "dsom.operator.op-x-1")
+    assert allows_group(grants, "dsom.operator.op-x-1.receipts-reader")
+    for other in ("dsom.operator.op-x-10", "dsom.operator.op-x-10.reader", "dsom.operator.op-x-1-b",
+                  "dsom.operator.op-x-1_", "dsom.operator.op-x-"):
+        assert not allows_group(grants, other), other
+
+
+@pytest.mark.parametrize("bad", ["", "op.x", "op x", "op/x", "x" * 65, "op-ü"])
+def test_operator_ids_that_would_make_group_names_ambiguous_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="operator ID"):
+        operator_grants(T, bad)
