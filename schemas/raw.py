@@ -4,11 +4,13 @@ The hash chain covers each event's canonical Avro encoding (``encode_event_body`
 archive holds the event again. Re-encoding every event with fastavro for both cost about a
 third of the validator's time; the operator already sent exactly those bytes. So the
 validator finds where each event starts and ends in the ingest record it decoded
-(:func:`event_bodies`), and uses those bytes when they are the canonical encoding — every
-number in its shortest form, which is all Avro allows to vary here (the test suite checks
-equality with ``encode_event_body``). Anything else (an overlong number, several array
-blocks, a layout the walker does not know) returns None, and the caller re-encodes as
-before: the chain's definition does not change, and ``dsom verify-archive`` needs nothing new.
+(:func:`event_bodies`). dsom takes ingest records only in strict Avro (every number in its
+shortest form and within 64 bits, every enum index and union branch in range, block byte
+sizes exact), and in strict Avro an event's bytes are its canonical encoding (the test suite
+checks equality with ``encode_event_body``). So this walker is also the strict check: it
+returns None for anything else, and the validator rejects the record as ``malformed``, with
+the detail ``schemas/diagnose.py`` writes. The chain's definition does not change, and
+``dsom verify-archive`` needs nothing new.
 
 The walker is generated from ``ua.dsom.v1.Event``'s schema when this module is imported:
 straight-line Python per field is about three times faster than a loop over field types.
@@ -33,11 +35,13 @@ _SKIP_LONG = """\
         p += 1
         if d[p - 1] == 0 or p - s > 8 and (p - s > 9 or d[p - 1] != 1): return None"""
 # A multi-byte number ending in 0x00 is overlong; one of more than 64 bits (over 10 bytes, or a
-# 10th byte above 1) fastavro wraps: neither is the canonical encoding of the value decoded.
+# 10th byte above 1) fastavro wraps: neither is strict.
 
 _SKIP_ENUM = """\
     b = d[p]; p += 1
-    if b & 0x81: return None"""  # odd: a negative index (fastavro counts it from the end)
+    if b > {most} or b & 1: return None"""
+# One byte, even (odd: a negative index, which fastavro counts from the end) and at most the
+# last index's code: these enums have a few symbols, so anything else is not strict.
 
 _SKIP_BYTES = """\
     b = d[p]; p += 1
@@ -55,10 +59,13 @@ def _indent(code: str, by: str) -> str:
 
 
 def _field_code(avro_type: Any) -> str:
-    if avro_type in ("long", "int"):
+    if avro_type == "long":
         return _SKIP_LONG
     if isinstance(avro_type, dict) and avro_type.get("type") == "enum":
-        return _SKIP_ENUM  # these enums have a few symbols: one byte, or not canonical
+        symbols = len(avro_type["symbols"])
+        if symbols > 64:
+            raise ValueError("the raw event walker reads an enum index as one byte: at most 64 symbols")
+        return _SKIP_ENUM.format(most=2 * (symbols - 1))  # the zig-zag code of the last index
     if avro_type in ("string", "bytes"):
         return _SKIP_BYTES
     if isinstance(avro_type, list) and len(avro_type) == 2 and avro_type[0] == "null":
@@ -69,13 +76,17 @@ def _field_code(avro_type: Any) -> str:
 
 
 def _long(d: bytes, p: int) -> tuple[int | None, int]:
-    """An Avro long at ``p``: (value, next position); value None if not in shortest form."""
+    """An Avro long at ``p``: (value, next position); value None if not strict."""
     code, p = _varint(d, p)
     return (None if code is None else (code >> 1) ^ -(code & 1)), p
 
 
 def _varint(d: bytes, p: int) -> tuple[int | None, int]:
-    """The unsigned varint at ``p`` (a zig-zag code): (code, next position); None if overlong."""
+    """The unsigned varint at ``p`` (a zig-zag code): (code, next position).
+
+    The code is None if it is not in its shortest form or is beyond 64 bits (more than 10
+    bytes, or a 10th byte above 1).
+    """
     shift = value = 0
     start = p
     while True:
@@ -85,7 +96,9 @@ def _varint(d: bytes, p: int) -> tuple[int | None, int]:
         if not b & 0x80:
             break
         shift += 7
-    if b == 0 and p - start > 1:
+        if shift > 63:
+            return None, p
+    if b == 0 and p - start > 1 or value >> 64:
         return None, p
     return value, p
 
@@ -104,7 +117,9 @@ def _plain(avro_type: Any) -> Any:
     """Named types as fastavro's parsed schema holds them, reduced to what the walker needs."""
     if isinstance(avro_type, list):
         return [_plain(t) for t in avro_type]
-    if isinstance(avro_type, dict) and avro_type.get("type") in ("enum", "fixed", "record"):
+    if isinstance(avro_type, dict) and avro_type.get("type") == "enum":
+        return {"type": "enum", "symbols": avro_type["symbols"]}
+    if isinstance(avro_type, dict) and avro_type.get("type") in ("fixed", "record"):
         return {"type": avro_type["type"]}
     return avro_type
 
@@ -113,9 +128,10 @@ _walk_event = _build_walker()
 
 
 def event_bodies(record: bytes) -> list[bytes] | None:
-    """The canonical Avro bytes of each event of a single-object EventBatch that decoded, or None.
+    """The Avro bytes of each event of a single-object EventBatch, or None if not strict Avro.
 
-    ``record`` must have decoded as an EventBatch already (the caller checked its schema).
+    ``record`` must have decoded as an EventBatch already (the caller checked its schema, and
+    fastavro its strings' UTF-8). Array blocks may carry their byte size, which must be exact.
     """
     d = record
     try:
@@ -125,20 +141,32 @@ def event_bodies(record: bytes) -> list[bytes] | None:
             if n is None or n < 0:
                 return None
             p += n
-        _, p = _long(d, p)  # sent_at_us
-        count, p = _long(d, p)
-        if count is None or count < 0:
-            return None  # a block with its byte size: rare, left to the re-encoding path
-        bodies = []
-        for _ in range(count):
-            end = _walk_event(d, p)
-            if end is None:
+        sent_at_us, p = _long(d, p)
+        if sent_at_us is None:
+            return None
+        bodies: list[bytes] = []
+        while True:
+            count, p = _long(d, p)
+            if count is None:
                 return None
-            bodies.append(d[p:end])
-            p = end
-        if count and d[p] != 0:
-            return None  # a second block
-        if p + (1 if count else 0) != len(d):
+            if count == 0:
+                break
+            end = -1
+            if count < 0:  # the count negated, then the block's size in bytes
+                count = -count
+                size, p = _long(d, p)
+                if size is None or size < 0:
+                    return None
+                end = p + size
+            for _ in range(count):
+                q = _walk_event(d, p)
+                if q is None:
+                    return None
+                bodies.append(d[p:q])
+                p = q
+            if end >= 0 and p != end:
+                return None
+        if p != len(d):
             return None
     except IndexError:
         return None

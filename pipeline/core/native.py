@@ -2,7 +2,8 @@
 
 The Rust code decides a whole record without a Python object per event; Python stays the
 reference (``pipeline/core/processor.py``) and is called for what is rare: the reason and
-detail of an event the stateless rules reject, and records the compiled decoder does not take.
+detail of an event the stateless rules reject, and records the compiled decoder does not take
+(not an EventBatch, or not strict Avro), which the reference rejects with its own detail.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import dsom_native
 
 from pipeline.core.model import Reason
-from pipeline.core.processor import Outcome, RecordProcessor
+from pipeline.core.processor import UNDECODABLE, Outcome, RecordProcessor
 from pipeline.core.validation import EventValidator
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
@@ -30,7 +31,6 @@ class NativeRecordProcessor:
     def __init__(self, registry: Registry, validation: ValidationSettings, topics: TopicSettings,
                  codec: Codec) -> None:
         self._topics = topics
-        self._codec = codec
         self._python = RecordProcessor(registry, validation, topics, codec)
         rules = EventValidator(registry, validation)
 
@@ -59,23 +59,17 @@ class NativeRecordProcessor:
         operator_id = self._topics.operator_of(state.topic)
         got = self._native.process(state, operator_id, offset, key, value, now_us)
         if got is None:
-            # Not decoded by Rust: fastavro either rejects the record (its error is the detail) or
-            # reads what Rust leaves to it (a negative union or enum index, a number beyond 64
-            # bits); then the same values, encoded canonically, decide the same.
-            batch = self._python.decode(state.topic, state.partition, offset, value, now_us)
-            if isinstance(batch, Outcome):
-                return batch
-            got = self._native.process(state, operator_id, offset, key,
-                                       self._codec.encode(EVENT_BATCH, batch), now_us)
-            if got is None:
-                # A decoder disagreement (a bug): rejecting the record keeps the partition moving,
-                # where raising would stop it on this record for good; the operator may resend.
-                log.error("%s:%d: fastavro decodes this record but the native decoder does not "
-                          "take its canonical encoding; rejected as malformed", state.topic, offset)
-                return self._python.reject_record(
-                    state.topic, state.partition, offset, Reason.MALFORMED,
-                    "the batch could not be decoded by the validator; send it again, and report it "
-                    "if this repeats", now_us)
+            # Not taken by Rust: the Python reference rejects it (unknown_schema, or malformed
+            # with its diagnosis as the detail), so the details are written in one place.
+            decoded = self._python.decode(state.topic, state.partition, offset, value, now_us)
+            if isinstance(decoded, Outcome):
+                return decoded
+            # A decoder disagreement (a bug): rejecting the record keeps the partition moving,
+            # where raising would stop it on this record for good; the operator may resend.
+            log.error("%s:%d: the Python decoder takes this record but the native decoder does not; "
+                      "rejected as malformed", state.topic, offset)
+            return self._python.reject_record(
+                state.topic, state.partition, offset, Reason.MALFORMED, UNDECODABLE, now_us)
         receipts_key, receipts, archive, changelog, events_in, duplicates, accepted, rejected = got
         return Outcome(operator_id, receipts_key, receipts, archive, changelog, events_in, duplicates,
                        Counter(accepted), Counter(rejected))

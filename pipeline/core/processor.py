@@ -7,6 +7,7 @@ transaction), so a record's effects happen exactly once even if it is processed 
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,8 +21,14 @@ from pipeline.core.validation import EventValidator, Rejection, quoted
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
-from schemas.codec import encode_event_body
+from schemas.diagnose import diagnose
 from schemas.raw import encode_archive_batch, encode_receipt_batch, event_bodies
+
+log = logging.getLogger(__name__)
+
+Decoded = tuple[dict[str, Any], list[bytes]]  # the EventBatch, and each event's Avro bytes as sent
+# The malformed detail when the decoders disagree (a bug of ours, logged), rather than the operator's.
+UNDECODABLE = "the batch could not be decoded by the validator; send it again, and report it if this repeats"
 
 
 @dataclass
@@ -75,21 +82,30 @@ class RecordProcessor:
         return PartitionState(topic, partition)
 
     def decode(self, topic: str, partition: int, offset: int, value: bytes,
-               now_us: int) -> dict[str, Any] | Outcome:
-        """The record's EventBatch, or the outcome rejecting it whole (no state is touched)."""
+               now_us: int) -> Decoded | Outcome:
+        """The record's EventBatch and event bytes, or the outcome rejecting it whole.
+
+        No state is touched. Only strict Avro is taken (``schemas/diagnose.py`` says what that is).
+        """
         try:
             _, batch = self._codec.decode(value, expect=EVENT_BATCH)
         except UnknownSchemaError as exc:
             return self.reject_record(topic, partition, offset, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
-        except MalformedRecordError as exc:
-            return self.reject_record(topic, partition, offset, Reason.MALFORMED, str(exc), now_us)
-        return batch
+        except MalformedRecordError:
+            bodies = None
+        else:
+            bodies = event_bodies(value)  # None: fastavro reads it, but it is not strict
+        if bodies is None:
+            return self.reject_record(topic, partition, offset, Reason.MALFORMED,
+                                      malformed_detail(topic, offset, value), now_us)
+        return batch, bodies
 
     def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,
                 now_us: int) -> Outcome:
-        batch = self.decode(state.topic, state.partition, offset, value, now_us)
-        if isinstance(batch, Outcome):
-            return batch
+        decoded = self.decode(state.topic, state.partition, offset, value, now_us)
+        if isinstance(decoded, Outcome):
+            return decoded
+        batch, bodies = decoded
         operator_id = self._topics.operator_of(state.topic)
         out = Outcome(operator_id)
         receipts: list[dict[str, Any]] = []
@@ -102,7 +118,6 @@ class RecordProcessor:
                                        record_rejection.reason, record_rejection.detail, now_us,
                                        source_id)
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
-        bodies = event_bodies(value)  # the bytes as sent, when canonical; else None: re-encode
         seqs = state.seqs(source_id)
         ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
@@ -136,7 +151,7 @@ class RecordProcessor:
             if ev["kind"] == EventKind.BET:
                 new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
                 state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
-            body = bodies[index] if bodies is not None else encode_event_body(ev)
+            body = bodies[index]  # strict Avro: the event's canonical encoding, as sent
             archive_bodies.append(body)
             index_in_chain, prev_hash, digest = state.chain.append(rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
@@ -219,6 +234,16 @@ class RecordProcessor:
         return {"operator_id": operator_id, "source_id": source_id, "ingest_topic": topic,
                 "ingest_partition": partition, "ingest_offset": offset,
                 "processed_at_us": now_us, "receipts": receipts}
+
+
+def malformed_detail(topic: str, offset: int, value: bytes) -> str:
+    """The ``malformed`` detail of an EventBatch record the decoders refused: what is wrong, where."""
+    detail = diagnose(value, EVENT_BATCH)
+    if detail is None:  # the decoders and the diagnosis disagree: a bug here, not the operator's
+        log.error("%s:%d: the EventBatch decoders refuse this record but its diagnosis finds it "
+                  "strict; rejected as malformed", topic, offset)
+        return UNDECODABLE
+    return detail
 
 
 def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[str, Any]:

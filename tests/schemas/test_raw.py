@@ -1,4 +1,4 @@
-"""The raw event walker and the archive writer agree byte for byte with fastavro."""
+"""The raw event walker (the strict check) and the archive writer agree byte for byte with fastavro."""
 
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ def batch(events: list[dict[str, Any]]) -> bytes:
                                       "events": events})
 
 
-def by_hand(bodies: list[bytes], blocks: list[int] | None = None) -> bytes:
-    """An EventBatch written by hand: ``bodies`` in one block, or in blocks of the given sizes."""
+def by_hand(bodies: list[bytes], blocks: list[int] | None = None, sized: bool = False,
+            size_error: int = 0) -> bytes:
+    """An EventBatch written by hand: ``bodies`` in one block, or in blocks of the given sizes;
+    ``sized``: each block with its byte size (a negative count), off by ``size_error``."""
     head = load_type(EVENT_BATCH).header + _string("op-a") + _string("s1") + zigzag(NOW)
     out, i = [head], 0
-    for size in blocks or ([len(bodies)] if bodies else []):
-        out += [zigzag(size), *bodies[i:i + size]]
-        i += size
+    for count in blocks or ([len(bodies)] if bodies else []):
+        items = b"".join(bodies[i:i + count])
+        out += [zigzag(-count) + zigzag(len(items) + size_error) if sized else zigzag(count), items]
+        i += count
     return b"".join([*out, b"\x00"])
 
 
@@ -43,17 +46,36 @@ def test_event_bodies_are_the_canonical_encodings() -> None:
     assert event_bodies(by_hand([])) == []
 
 
-def test_anything_unusual_is_left_to_re_encoding() -> None:
+def test_blocks_are_strict_and_walk_to_the_same_bodies() -> None:
     bodies = [encode_event_body(e) for e in EVENTS]
     assert event_bodies(by_hand(bodies)) == bodies
-    assert event_bodies(by_hand(bodies, blocks=[2, 2])) is None  # two blocks
+    for blocks in ([2, 2], [1, 1, 1, 1], [3, 1]):
+        assert event_bodies(by_hand(bodies, blocks)) == bodies
+        assert event_bodies(by_hand(bodies, blocks, sized=True)) == bodies
+    for error in (-1, 1, -len(b"".join(bodies[:2])) - 1):
+        assert event_bodies(by_hand(bodies, [2, 2], sized=True, size_error=error)) is None
+
+
+def test_anything_not_strict_is_none() -> None:
+    bodies = [encode_event_body(e) for e in EVENTS]
     overlong_seq = b"\x82\x00" + bodies[0][1:]  # seq 1 written in two bytes
     assert CODEC.decode(by_hand([overlong_seq]))[1]["events"][0]["seq"] == 1  # valid Avro all the same
     assert event_bodies(by_hand([overlong_seq])) is None
     assert event_bodies(batch(EVENTS)[:-3]) is None  # truncated
+    assert event_bodies(batch(EVENTS) + b"\x00") is None  # trailing
+    head = load_type(EVENT_BATCH).header
+    overlong_length = by_hand(bodies).replace(head + b"\x08op-a", head + b"\x88\x00op-a", 1)
+    assert CODEC.decode(overlong_length)[1]["operator_id"] == "op-a"
+    assert event_bodies(overlong_length) is None
+    sent = zigzag(NOW)
+    overlong_sent = by_hand(bodies).replace(sent, sent[:-1] + bytes([sent[-1] | 0x80, 0]), 1)
+    assert CODEC.decode(overlong_sent)[1]["sent_at_us"] == NOW
+    assert event_bodies(overlong_sent) is None
+    overlong_count = by_hand(bodies)[:-len(b"".join(bodies)) - 2] + b"\x88\x00" + b"".join(bodies) + b"\x00"
+    assert CODEC.decode(overlong_count)[1]["events"] and event_bodies(overlong_count) is None
 
 
-def test_values_fastavro_reads_differently_are_not_canonical() -> None:
+def test_values_fastavro_reads_differently_are_not_strict() -> None:
     canonical = encode_event_body(event(seq=1, kind="WITHDRAWAL", bet_ref=None, game_type=None))
     assert canonical[:7] == b"\x02\x08tx-1\x08"  # seq 1, operator_ref "tx-1", kind 4
     negative = canonical[:6] + b"\x01" + canonical[7:]  # kind WITHDRAWAL (4) as index -1
@@ -62,21 +84,23 @@ def test_values_fastavro_reads_differently_are_not_canonical() -> None:
     wrapped = b"\xff" * 10 + b"\x01" + canonical[1:]  # an 11-byte seq: fastavro wraps it
     CODEC.decode(by_hand([wrapped]))
     assert event_bodies(by_hand([wrapped])) is None
-    widest = zigzag(-2**63) + canonical[1:]  # 10 bytes, the last 0x01: canonical
+    beyond = b"\x80" * 9 + b"\x02" + canonical[1:]  # 10 bytes, the last 0x02: 2**64, read as 0
+    assert CODEC.decode(by_hand([beyond]))[1]["events"][0]["seq"] == 0
+    assert event_bodies(by_hand([beyond])) is None
+    widest = zigzag(-2**63) + canonical[1:]  # 10 bytes, the last 0x01: strict
     assert len(zigzag(-2**63)) == 10 and event_bodies(by_hand([widest])) == [widest]
+    out_of_range = canonical[:6] + b"\x0a" + canonical[7:]  # kind 5 (fastavro refuses it too)
+    assert event_bodies(by_hand([out_of_range])) is None
 
 
 @engines
-def test_an_overlong_number_is_archived_and_chained_canonically(engine: Engine) -> None:
+def test_an_overlong_number_is_malformed(engine: Engine) -> None:
     proc = processor(engine)
     state = proc.new_state("dsom.ingest.op-a", 0)
-    ev = event(seq=1)
-    value = by_hand([b"\x82\x00" + encode_event_body(ev)[1:]])
+    value = by_hand([b"\x82\x00" + encode_event_body(event(seq=1))[1:]])
     out = proc.process(state, 0, b"s1", value, NOW)
-    assert statuses(out) == [(1, "ACCEPTED", None)]
-    archive = archive_of(out)
-    assert out.archive_value == CODEC.encode(ARCHIVE_BATCH, archive)
-    assert out.archive_value is not None and out.archive_value.endswith(encode_event_body(ev) + b"\x00")
+    assert statuses(out) == [(None, "REJECTED", "malformed")]
+    assert out.archive_value is None and out.changelog == []
 
 
 @engines

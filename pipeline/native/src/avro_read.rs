@@ -1,5 +1,7 @@
 //! A cursor over an Avro binary body: any valid encoding (overlong varints, blocks with byte
-//! sizes), strictly bounded, so a bad record is an error and never a panic.
+//! sizes), strictly bounded, so a bad record is an error and never a panic; a number beyond
+//! 64 bits is an error, not wrapped. (It reads dsom's own outputs; ingest records are read,
+//! strictly, by `validator/decode.rs`.)
 
 use pyo3::exceptions::PyValueError;
 use pyo3::PyErr;
@@ -31,8 +33,9 @@ impl<'a> Reader<'a> {
         loop {
             let b = *self.data.get(self.pos).ok_or_else(|| malformed("ends inside a number"))?;
             self.pos += 1;
-            if shift > 63 {
-                return Err(malformed("number longer than 10 bytes"));
+            if shift == 63 && b > 1 {
+                // A 10th byte above 1 is more than 10 bytes, or bits beyond 64: never a long.
+                return Err(malformed(if b & 0x80 != 0 { "number longer than 10 bytes" } else { "number beyond 64 bits" }));
             }
             value |= ((b & 0x7f) as u64) << shift;
             if b & 0x80 == 0 {

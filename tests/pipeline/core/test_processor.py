@@ -155,3 +155,17 @@ def test_bets_expire_after_the_horizon(engine: Engine) -> None:
     assert statuses(out) == [(2, "REJECTED", "unknown_bet")]
     assert (f"{TOPIC}|0|bets|0".encode(), None) in out.changelog  # the tombstone of the expired batch
     assert snapshot(state)[1] == {}
+
+
+def test_a_refusal_the_diagnosis_cannot_explain_is_logged(monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """The fast path refusing a record the diagnosis finds strict is a bug of ours: the record is
+    still rejected (its partition moves on), with a detail that asks to resend, and an error log."""
+    from pipeline.core import processor as module
+
+    monkeypatch.setattr(module, "event_bodies", lambda value: None)
+    proc = processor("python")
+    out = run(proc, proc.new_state(TOPIC, 0), 3, record([event()]))
+    assert statuses(out) == [(None, "REJECTED", "malformed")]
+    assert receipts_of(out)["receipts"][0]["detail"] == module.UNDECODABLE
+    assert "its diagnosis finds it strict" in caplog.text and out.changelog == []

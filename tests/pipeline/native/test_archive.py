@@ -13,8 +13,9 @@ from pipeline.core.archive_tax import ArchiveTax, archive_tax, archive_tax_reade
 from pipeline.core.tax import TaxRates, apply_rate, kyiv_midnight_us
 from pipeline.settings import TaxSettings
 from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
-from tests.schemas.avro_variants import VARIANTS, encode_variant
-from tests.sinks.clickhouse.samples import archive_batch, decoded, event, receipt, receipt_batch
+from schemas.raw import zigzag
+from tests.schemas.avro_variants import VARIANTS, code_of, encode_variant, varint
+from tests.sinks.clickhouse.samples import NOW_US, archive_batch, decoded, event, receipt, receipt_batch
 
 CODEC = default_codec()
 RATES = TaxRates.load(TaxSettings().rates_path)
@@ -93,6 +94,17 @@ def test_a_truncated_record_is_malformed(cut: int) -> None:
     for read in (native, reference):
         with pytest.raises(MalformedRecordError):
             read(value)
+
+
+@pytest.mark.parametrize(("number", "words"), [
+    (varint(code_of(NOW_US) + 2**64), "number beyond 64 bits"),  # a 10th byte of 0x02: wrapped before
+    (varint(code_of(NOW_US), 11), "number longer than 10 bytes"),
+])
+def test_a_number_beyond_64_bits_is_malformed_not_wrapped(number: bytes, words: str) -> None:
+    value = archive_batch(every_kind(), received_at_us=NOW_US)
+    assert value.count(zigzag(NOW_US)) == 1
+    with pytest.raises(MalformedRecordError, match=words):
+        native(value.replace(zigzag(NOW_US), number))
 
 
 def test_trailing_bytes_and_other_schemas_are_refused() -> None:

@@ -1,9 +1,10 @@
 //! EventBatch decoding straight from the record's bytes (mirrors `schemas/codec.py` + `schemas/raw.py`).
 //!
-//! Strings borrow from the input. Anything this decoder does not take — a wrong header, bad
-//! UTF-8, an index fastavro reads differently (a negative union or enum index), a number
-//! beyond 64 bits, trailing bytes — is `None`: the Python wrapper then decodes the record with
-//! fastavro, which either rejects it with its own error text or yields values to re-encode.
+//! Strings borrow from the input. Only strict Avro is taken (`schemas/diagnose.py`): every
+//! number in its shortest form and within 64 bits, every index in range, UTF-8 strings, block
+//! byte sizes exact, nothing after the record. Anything else (a wrong header too) is `None`,
+//! and the Python wrapper lets the reference reject it, with the detail written there. In
+//! strict Avro an event's bytes are its canonical encoding, so they are hashed and archived as sent.
 
 /// Symbols of the Event schema's enums, in schema order (the Avro index is the position).
 pub const KINDS: [&str; 5] = ["BET", "WIN", "REFUND", "DEPOSIT", "WITHDRAWAL"];
@@ -15,7 +16,7 @@ pub const BET: u8 = 0;
 pub const WIN: u8 = 1;
 pub const REFUND: u8 = 2;
 
-/// One decoded Event; `body` is its bytes as sent, `canonical` whether they are the shortest form.
+/// One decoded Event; `body` is its bytes as sent (strict, so canonical).
 pub struct Event<'a> {
     pub seq: i64,
     pub operator_ref: &'a str,
@@ -37,7 +38,6 @@ pub struct Event<'a> {
     pub tax_withheld_pit: Option<i64>,
     pub tax_withheld_military: Option<i64>,
     pub body: &'a [u8],
-    pub canonical: bool,
 }
 
 pub struct Batch<'a> {
@@ -49,11 +49,10 @@ pub struct Batch<'a> {
 struct Reader<'a> {
     d: &'a [u8],
     p: usize,
-    canonical: bool, // every number so far in its shortest form
 }
 
 impl<'a> Reader<'a> {
-    /// An unsigned varint of at most 64 bits; None past the end or beyond 64 bits.
+    /// An unsigned varint in its shortest form, of at most 64 bits; None past the end or otherwise.
     fn varint(&mut self) -> Option<u64> {
         let start = self.p;
         let mut value: u64 = 0;
@@ -62,12 +61,12 @@ impl<'a> Reader<'a> {
             let b = *self.d.get(self.p)?;
             self.p += 1;
             if shift == 63 && b > 1 {
-                return None; // bits beyond 64: fastavro wraps them; leave that to it
+                return None; // a 10th byte above 1: more than 10 bytes, or bits beyond 64
             }
             value |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 if b == 0 && self.p - start > 1 {
-                    self.canonical = false; // overlong: ends in a zero byte
+                    return None; // overlong: a multi-byte number ends in a zero byte
                 }
                 return Some(value);
             }
@@ -110,7 +109,6 @@ impl<'a> Reader<'a> {
 
     fn event(&mut self) -> Option<Event<'a>> {
         let start = self.p;
-        self.canonical = true;
         let ev = Event {
             seq: self.long()?,
             operator_ref: self.string()?,
@@ -132,18 +130,17 @@ impl<'a> Reader<'a> {
             tax_withheld_pit: self.opt_long()?,
             tax_withheld_military: self.opt_long()?,
             body: &[],
-            canonical: false,
         };
-        Some(Event { body: &self.d[start..self.p], canonical: self.canonical, ..ev })
+        Some(Event { body: &self.d[start..self.p], ..ev })
     }
 }
 
-/// Decode a single-object EventBatch whose header is `header`; None: leave it to fastavro.
+/// Decode a single-object EventBatch whose header is `header`; None: not strict (see the module docs).
 pub fn decode_batch<'a>(data: &'a [u8], header: &[u8]) -> Option<Batch<'a>> {
     if !data.starts_with(header) {
         return None;
     }
-    let mut r = Reader { d: data, p: header.len(), canonical: true };
+    let mut r = Reader { d: data, p: header.len() };
     let operator_id = r.string()?;
     let source_id = r.string()?;
     r.long()?; // sent_at_us: informational, not used by the validator
@@ -153,16 +150,22 @@ pub fn decode_batch<'a>(data: &'a [u8], header: &[u8]) -> Option<Batch<'a>> {
         if count == 0 {
             break;
         }
+        let mut end = None;
         if count < 0 {
+            // The count negated, then the block's size in bytes, which must be exact.
             count = count.checked_neg()?;
-            r.long()?; // the block's size in bytes, which readers may ignore (fastavro does)
+            let size = usize::try_from(r.long()?).ok()?;
+            end = Some(r.p.checked_add(size)?);
         }
         if events.len().checked_add(usize::try_from(count).ok()?)? > data.len() {
-            return None; // more items than bytes: truncated, fastavro words the error
+            return None; // more items than bytes: truncated
         }
         events.reserve(count as usize);
         for _ in 0..count {
             events.push(r.event()?);
+        }
+        if end.is_some_and(|end| end != r.p) {
+            return None;
         }
     }
     if r.p != data.len() {

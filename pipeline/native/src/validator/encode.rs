@@ -1,7 +1,6 @@
-//! Avro writers: an Event's canonical bytes, and the parts of ReceiptBatch and ArchiveBatch
-//! (mirrors `schemas/codec.py` `encode_event_body` and `schemas/raw.py`).
+//! Avro writers: the parts of ReceiptBatch and ArchiveBatch (mirrors `schemas/raw.py`).
 
-use super::decode::{Event, CHANNELS, KINDS, LICENCE_KINDS};
+use super::decode::{Event, KINDS};
 pub use crate::avro_read::{put_bytes as string, put_long as long};
 
 pub fn opt_string(out: &mut Vec<u8>, s: Option<&[u8]>) {
@@ -22,31 +21,6 @@ pub fn opt_long(out: &mut Vec<u8>, n: Option<i64>) {
             long(out, n);
         }
     }
-}
-
-fn index(out: &mut Vec<u8>, i: u8, symbols: &[&str]) {
-    debug_assert!((i as usize) < symbols.len());
-    long(out, i64::from(i));
-}
-
-/// The canonical encoding of `ev` (what `encode_event_body` writes).
-pub fn event(out: &mut Vec<u8>, ev: &Event<'_>) {
-    long(out, ev.seq);
-    string(out, ev.operator_ref.as_bytes());
-    index(out, ev.kind, &KINDS);
-    string(out, ev.licence_id.as_bytes());
-    index(out, ev.licence_kind, &LICENCE_KINDS);
-    index(out, ev.channel, &CHANNELS);
-    for s in [ev.establishment_id, ev.equipment_id, ev.site_id, ev.app_id, ev.game_type,
-              ev.round_ref, ev.bet_ref] {
-        opt_string(out, s.map(str::as_bytes));
-    }
-    string(out, ev.player_ref.as_bytes());
-    long(out, ev.amount);
-    string(out, ev.currency.as_bytes());
-    long(out, ev.occurred_at_us);
-    opt_long(out, ev.tax_withheld_pit);
-    opt_long(out, ev.tax_withheld_military);
 }
 
 /// One Receipt: the event's echo fields (None for a record-level rejection) and the verdict.

@@ -2,8 +2,9 @@
 //!
 //! A record is decided without the GIL and without a Python object per event; Python is
 //! called back only for what is rare: the reason and detail of an event the stateless rules
-//! fail, and `repr` of values quoted in details. A record this decoder does not take returns
-//! None, and the Python wrapper (`pipeline/core/native.py`) deals with it.
+//! fail, and `repr` of values quoted in details. A record this decoder does not take (not an
+//! EventBatch, or not strict Avro) returns None, and the Python wrapper
+//! (`pipeline/core/native.py`) has the reference reject it.
 
 mod bets;
 mod decode;
@@ -248,11 +249,7 @@ impl Validator {
             }
             n_archived += 1;
             encode::string(&mut archive, &rid);
-            let mut canonical = Vec::new();
-            let body: &[u8] = if ev.canonical { ev.body } else {
-                encode::event(&mut canonical, ev);
-                &canonical
-            };
+            let body = ev.body; // strict Avro: the event's canonical encoding, as sent
             let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, &rid, body);
             encode::long(&mut archive, index_in_chain);
             archive.extend_from_slice(&prev);
