@@ -51,10 +51,14 @@ def statuses(out: Outcome) -> list[tuple[int | None, str, str | None]]:
 
 
 def snapshot(state: Any) -> Any:
-    """Either engine's state as plain values: (seq intervals, open bets, chain head)."""
+    """Either engine's state as plain values: (seq intervals, open bets, chain head); each open
+    bet as (offset of its batch, stake or None, kopecks refunded so far)."""
     if isinstance(state, PartitionState):
+        assert state.stakes.keys() <= state.bets.keys() and state.refunded.keys() <= state.bets.keys()
+        bets = {k: (offset, state.stakes.get(k), state.refunded.get(k, 0))
+                for k, offset in state.bets.items()}
         return ({s: (q.starts, q.ends, q.expired_below) for s, q in state.sources.items()},
-                dict(state.bets), (state.chain.index, state.chain.hash))
+                bets, (state.chain.index, state.chain.hash))
     return state.snapshot()
 
 
