@@ -43,7 +43,7 @@ pub struct Bets {
     hasher: DefaultHashBuilder,
     expiry: BinaryHeap<Reverse<(i64, i64)>>, // `bet_expiry`: (newest bet time, offset)
     open: Option<u32>,                       // the batch being built by the current record
-    refunded: HashMap<u64, i64>,             // `refunded`: table entry -> kopecks refunded so far
+    refunded: hashbrown::HashMap<u64, i64>,  // `refunded`: table entry -> kopecks refunded so far
 }
 
 pub fn key_of(source: u32, bet_ref: &str, out: &mut Vec<u8>) {
@@ -205,7 +205,7 @@ impl Bets {
                 };
                 if owner_offset == offset {
                     entry.remove();
-                    if self.refunded.remove(&e).is_some() {
+                    if !self.refunded.is_empty() && self.refunded.remove(&e).is_some() {
                         refunded.push(key[4..].to_vec());
                     }
                 }

@@ -4,6 +4,7 @@
 //! other's changelog.
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -80,7 +81,7 @@ impl ValidatorState {
             json::string(&mut v, source_id);
             v.push(b',');
             json::string(&mut v, bet_ref);
-            v.extend_from_slice(format!(",{t},{stake}]").as_bytes());
+            write!(v, ",{t},{stake}]").expect("writing to a Vec");
         }
         v.push(b']');
         (self.bets_key(offset), Some(v))
