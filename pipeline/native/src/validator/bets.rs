@@ -68,11 +68,6 @@ impl Bets {
         self.table.find(h, |&e| self.key_at(e) == key).copied()
     }
 
-    /// The offset of the batch that placed `key` (`bets.get(key)`).
-    pub fn get(&self, key: &[u8]) -> Option<i64> {
-        self.find(key).map(|e| self.batch_of(e).offset)
-    }
-
     /// (stake, refunded so far) of an open bet, or None if its stake is unknown (`refundable`).
     pub fn refundable(&self, entry: u64) -> Option<(i64, i64)> {
         let stake = self.batch_of(entry).stakes[entry as u32 as usize];
