@@ -14,11 +14,13 @@ from pipeline.settings import DAY_US, HOUR_US
 BAD_EVENT_REASONS = (
     Reason.WRONG_CURRENCY, Reason.NON_POSITIVE_AMOUNT, Reason.ABSURD_AMOUNT, Reason.FUTURE_TIME,
     Reason.TOO_LATE, Reason.PERSONAL_DATA, Reason.UNKNOWN_LICENCE, Reason.LICENCE_KIND_MISMATCH,
-    Reason.UNKNOWN_BET, Reason.MISSING_FIELD,
+    Reason.UNKNOWN_BET, Reason.MISSING_FIELD, Reason.REFUND_EXCEEDS_STAKE,
 )
-# The kind a bad event must be built as; the others are a BET or a DEPOSIT.
+# The kind a bad event must be built as; the others are a BET or a DEPOSIT. A REFUND_EXCEEDS_STAKE
+# one starts as a full refund of a bet the source placed (and dsom accepted) shortly before.
 BAD_EVENT_KIND: dict[Reason, EventKind] = {Reason.UNKNOWN_BET: EventKind.WIN,
-                                           Reason.MISSING_FIELD: EventKind.BET}
+                                           Reason.MISSING_FIELD: EventKind.BET,
+                                           Reason.REFUND_EXCEEDS_STAKE: EventKind.REFUND}
 BAD_RECORD_REASONS = (Reason.UNKNOWN_SCHEMA, Reason.MALFORMED, Reason.WRONG_OPERATOR)
 ABSURD_ABOVE = 10_000_000_000  # kopecks: ValidationSettings.max_amount_kopecks
 UNKNOWN_LICENCE = "LIC-NOPE-9999"
@@ -68,6 +70,11 @@ def spoil(ev: dict[str, Any], reason: Reason, rng: random.Random, now_us: int, s
     elif reason is Reason.MISSING_FIELD:
         assert ev["kind"] == EventKind.BET
         ev["bet_ref"] = None
+    elif reason is Reason.REFUND_EXCEEDS_STAKE:
+        # ``ev`` refunds its bet's whole stake: 1 % to 100 % more is above what is refundable,
+        # whatever was refunded before.
+        assert ev["kind"] == EventKind.REFUND
+        ev["amount"] += max(1, ev["amount"] * rng.randint(1, 100) // 100)
     else:
         raise ValueError(f"no event defect for {reason}")
 

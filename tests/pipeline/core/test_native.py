@@ -7,6 +7,7 @@ import zlib
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 
 from pipeline.core.processor import Outcome, Processor, make_processor
@@ -393,8 +394,57 @@ def test_bets_expire_and_their_wins_are_unknown() -> None:
     pair.assert_same_state()
 
 
+def test_random_bets_refunds_and_payouts_decide_alike_across_restores() -> None:
+    """Bets, partial and excessive refunds, payouts, expiry; every 40 records each engine's state is
+    rebuilt from the other's changelog, once as if it had been written before stakes were kept."""
+    import random
+
+    rng = random.Random(612)
+    pair = Pair(bet_horizon_us=2 * DAY_US)
+    seq, now, restores = 0, NOW, 0
+    bets: list[tuple[str, int]] = []  # (bet_ref, stake)
+    seen: Counter[str] = Counter()
+    for n in range(480):
+        now += rng.randrange(HOUR)
+        evs = []
+        for _ in range(rng.randint(1, 8)):
+            seq += 1
+            t = now - rng.randrange(HOUR)
+            roll = rng.random()
+            if roll < 0.3 or not bets:
+                bets.append((f"b{seq}", rng.randrange(1, 20_000)))
+                evs.append(event(seq=seq, bet_ref=bets[-1][0], amount=bets[-1][1], occurred_at_us=t))
+                continue
+            ref, stake = rng.choice(bets[-40:] if rng.random() < 0.9 else bets)  # old ones expired
+            if roll < 0.85:
+                amount = rng.randint(1, stake) if rng.random() < 0.85 else stake + rng.randint(1, 100)
+                evs.append(event(seq=seq, kind="REFUND", bet_ref=ref, amount=amount, occurred_at_us=t))
+            else:
+                evs.append(win(seq=seq, bet_ref=ref, amount=rng.randint(1, 3 * stake), occurred_at_us=t))
+        out = pair.feed(events(*evs), now=now)
+        seen.update(out.rejected)
+        seen.update(out.accepted)
+        if n % 40 == 39:
+            restores += 1
+            before = {e: {tp: snapshot(st) for tp, st in pair.states[e].items()} for e in ENGINES}
+            if restores == 3:  # as if every bets entry had been written before stakes were kept
+                for log in pair.logs.values():
+                    for key, value in log.items():
+                        if value is not None and b"|bets|" in key:
+                            log[key] = orjson.dumps([bet[:3] for bet in orjson.loads(value)])
+            for mine, other in (("python", "native"), ("native", "python")):
+                st = pair.states[mine][(TOPIC, 0)] = pair.procs[mine].new_state(TOPIC, 0)
+                for key, value in pair.logs[other].items():
+                    st.apply(key, value)
+            pair.assert_same_state()
+            if restores != 3:
+                assert {e: {tp: snapshot(st) for tp, st in pair.states[e].items()} for e in ENGINES} == before
+    assert seen["refund_exceeds_stake"] > 50 and seen["REFUND"] > 200 and seen["unknown_bet"] > 20, seen
+    assert any(v is None and b"|refund|" in k for k, v in pair.logs["python"].items())  # expired refunds
+
+
 WEIRD = ["it's", 'say "hi"', "both ' and \"", "ставка №1", "tab\tnew\nline\x00\x1f\x7f", "back\\slash",
-         "\u2028\U0001f600", "é" * 64]
+         "\u2028\U0001f600", "é" * 64, "pipe|in|ref|"]
 
 
 def test_repr_details_and_json_escapes_match() -> None:
@@ -404,6 +454,8 @@ def test_repr_details_and_json_escapes_match() -> None:
         pair.feed(events(event(seq=next(seq), bet_ref=ref), event(seq=next(seq), bet_ref=ref),
                          win(seq=next(seq), bet_ref=ref), win(seq=next(seq), bet_ref=ref + "?"),
                          event(seq=next(seq), kind="REFUND", bet_ref="x" + ref),
+                         event(seq=next(seq), kind="REFUND", bet_ref=ref, amount=10_001),
+                         event(seq=next(seq), kind="REFUND", bet_ref=ref, amount=1),
                          event(seq=next(seq), currency=ref), event(seq=next(seq), licence_id=ref),
                          event(seq=next(seq), operator_ref=ref, round_ref=ref, bet_ref=ref + ref)))
     pair.assert_same_state()
@@ -413,6 +465,9 @@ def test_repr_details_and_json_escapes_match() -> None:
         for key, value in pair.logs[e].items():
             st.apply(key, value)
     assert snapshot(restored.states["native"][(TOPIC, 0)]) == snapshot(pair.states["python"][(TOPIC, 0)])
+    refunded = {ref: bet[2] for (_, ref), bet in snapshot(restored.states["native"][(TOPIC, 0)])[1].items()}
+    assert {ref: refunded.get(ref) for ref in WEIRD} == dict.fromkeys(WEIRD, 1)  # refund keys read back
+    assert sum(o.rejected["refund_exceeds_stake"] for o in pair.outcomes) == len(WEIRD)
 
 
 PLAYER_REFS = ["p_ABCDEFGH23", "12345678", "123456789", "1234-5678-90", "+380 50 123 45 67",
@@ -479,7 +534,14 @@ def test_native_state_reports_its_memory() -> None:
     st = pair.states["native"][(TOPIC, 0)]
     memory = st.memory()
     assert memory["open_bets"] == 400 and memory["sources"] == 1 and memory["intervals"] == 1
-    assert 400 * (4 + 10 + 4 + 8) < memory["bets"] < 400 * 80  # keys, ends, table entries; no more
+    assert memory["refunded_bets"] == 0
+    assert 400 * (4 + 10 + 4 + 8 + 8) < memory["bets"] < 400 * 88  # keys, ends, stakes, table entries
+    # What was refunded is kept for refunded bets only: a handle and an amount, 16 bytes, in a table.
+    pair.feed(events(*[event(seq=400 + i, kind="REFUND", bet_ref=f"bet-{i:06d}", amount=100)
+                       for i in range(1, 101)]))
+    refunded = st.memory()
+    assert refunded["open_bets"] == 400 and refunded["refunded_bets"] == 100
+    assert 100 * 16 < refunded["bets"] - memory["bets"] < 100 * 48
 
 
 ROUNDS = 1500
