@@ -165,8 +165,11 @@ def chains(atoms: list[str]) -> list[tuple[int, list[str]]]:
         elif a[0] in _LETTER:
             run = []
     return [(first, runs) for first, runs in out
-            if not (first > 0 and atoms[first - 1][0] in _LETTER
-                    and first + 2 * len(runs) - 1 < len(atoms) and atoms[first + 2 * len(runs) - 1][0] in _LETTER)]
+            if not (_letter_at(atoms, first - 1) and _letter_at(atoms, first + 2 * len(runs) - 1))]
+
+
+def _letter_at(atoms: list[str], i: int) -> bool:
+    return 0 <= i < len(atoms) and atoms[i][0] in _LETTER
 
 
 def chain_hint(atoms: list[str], first: int, runs: list[str]) -> str | None:

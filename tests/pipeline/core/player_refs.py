@@ -117,7 +117,8 @@ PERSONAL: list[tuple[str, str]] = [
     ("petrenko85_i_ua", MAIL + " (it ends with a mail domain)"),
     ("vasyl-ukr-net", MAIL + " (it ends with a mail domain)"),
     ("ivan.petrenko.gmail.com", MAIL + " (it ends with a mail domain)"),
-    ("name_at_example_com", MAIL + " ('at' and a domain)"), ("vasyl-at-company-co-uk", MAIL + " ('at' and a domain)"),
+    ("name_at_example_com", MAIL + " ('at' and a domain)"),
+    ("vasyl-at-company-co-uk", MAIL + " ('at' and a domain)"),
     ("ivan_petrenko@gmail.com", MAIL), ("ivan@x.ua", MAIL),
     # Outside the allowed characters
     ("Іван Петренко", "looks like a name (Cyrillic letters)"),
@@ -129,7 +130,8 @@ OPAQUE = [
     "p_ABCDEFGH23", "8f14e45f-ceea-467f-a0b1-3c9d2e1f0a77", "8F14E45F-0671-2345-6789-012345678901",
     "PLR_00042_x", "usr-000123", "acct_8f3a9c2d", "user_1234567", "4111111111111112", "player_2023",
     "p_ABCDEFGHIJKLMNOPQRST", "deadbeef0671234567", "0671234567abcdef", "x_12345678", "12345678",
-    "ivan_x7q", "olena123", "session_7f3a", "0000012345", "usr-0000000001", "abc_1985_def", "ZYO675736236TZLF", "tel0671234567x",
+    "ivan_x7q", "olena123", "session_7f3a", "0000012345", "usr-0000000001", "abc_1985_def",
+    "ZYO675736236TZLF", "tel0671234567x",
     "roman_empire", "bonus_2010", "kyiv_2010", "a-b_c-d_e", "12345_67890",
 ]
 

@@ -46,7 +46,8 @@ def test_a_million_random_pseudonyms() -> None:
     flagged: dict[str, list[str]] = {}
     for category, make in PSEUDONYMS.items():
         refs = (make(rng) for _ in range(PER_CATEGORY))
-        flagged[category] = [r for r in refs if personal_data_hint(r) is not None or not PLAYER_REF.fullmatch(r)]
+        flagged[category] = [r for r in refs
+                             if personal_data_hint(r) is not None or not PLAYER_REF.fullmatch(r)]
     counts = {c: len(f) for c, f in flagged.items()}
     acct = flagged.pop("acct_ + hex")
     assert all(not f for f in flagged.values()), counts
