@@ -51,11 +51,11 @@ _OPAQUE = re.compile(
 OPAQUE_PLACEHOLDER = "x"
 # Words, digit runs and separators, in order.
 _ATOM = re.compile(f"[A-Z]+[a-z]*|[a-z]+|[0-9]+|{_SEP}")
-# Cheap tests of whether a family of rules can apply at all: nine digits with only separators
-# between them (no number this module knows is shorter), a 4- or 8-digit run (a year, a date).
-_NINE_DIGITS = re.compile(f"[0-9](?:[^{_ALNUM}]*[0-9]){{8}}")
-# Years and numbers need four digits in a row or two runs read together.
+# Cheap tests of whether the digit rules can apply at all: a year, a date or a number needs four
+# digits in a row or two runs read together; a number needs nine digits with only separators
+# between them (no number this module knows is shorter).
 _DIGITS_TO_READ = re.compile(f"[0-9]{{4}}|[0-9]{_SEP}[0-9]")
+_NINE_DIGITS = re.compile(f"[0-9](?:[^{_ALNUM}]*[0-9]){{8}}")
 _PIECE = re.compile(f"[{_ALNUM}]+")
 _WORD = re.compile("[A-Z]+[a-z]*|[a-z]+")
 _DIGIT = frozenset("0123456789")
@@ -259,7 +259,9 @@ def personal_data_hint(player_ref: str) -> str | None:
     """Why ``player_ref`` looks like personal data, or None if it looks like an opaque token.
 
     A family of rules runs only where a cheap pattern shows it could apply (most refs have no
-    nine digits in a row, no year and no first name), so an ordinary ref costs a few regex scans.
+    four digits in a row and no first name), so an ordinary ref costs a few regex scans. Refs
+    outside the allowed characters are read too: "+380 67 123 45 67" is a phone number before it
+    is a badly formed ref.
     """
     ref = player_ref
     if "@" in ref:
@@ -280,9 +282,8 @@ def personal_data_hint(player_ref: str) -> str | None:
          and first_and_surname(atoms or _ATOM.findall(_OPAQUE.sub(OPAQUE_PLACEHOLDER, ref))))
             or any(map(glued_name, _LETTER_PIECE.findall(ref)))):
         return "looks like a first name and surname"
-    if not ref.isascii():
-        if _CYRILLIC.search(ref):
-            return "looks like a name (Cyrillic letters)"
+    if not ref.isascii() and _CYRILLIC.search(ref):
+        return "looks like a name (Cyrillic letters)"
     if " " in ref.strip():
         return "looks like a name (words separated by spaces)"
     return None
