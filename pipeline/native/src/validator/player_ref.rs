@@ -71,10 +71,10 @@ impl Words {
             .collect();
         let mut domain_ends = [0u32; 26];
         for d in glued_domains.iter().chain(&domain_labels) {
-            match d[..] {
-                [.., a @ b'a'..=b'z', z @ b'a'..=b'z'] => domain_ends[usize::from(a - b'a')] |= 1 << (z - b'a'),
-                _ => return Err(format!("mail domain {:?}: ends with two letters", String::from_utf8_lossy(d))),
-            }
+            let [.., a @ b'a'..=b'z', z @ b'a'..=b'z'] = d[..] else {
+                return Err(format!("mail domain {:?}: it ends with two letters", String::from_utf8_lossy(d)));
+            };
+            domain_ends[usize::from(a - b'a')] |= 1 << (z - b'a');
         }
         let non_hex = |word: &[u8]| word.iter().any(|c| c.is_ascii_alphabetic() && !c.is_ascii_hexdigit());
         let hex_spells_nothing = first_names.iter().chain(&glued_domains).all(|word| non_hex(word))
@@ -178,24 +178,25 @@ fn mail(w: &Words, b: &[u8], pieces: &[Piece]) -> bool {
         pieces.len().checked_sub(2).map(|k| b[usize::from(pieces[k].1) - 1])
     };
     let ends = |y: u8| {
+        let letter = |c: u8| c.to_ascii_lowercase() - b'a';
         y.is_ascii_alphabetic() && z.is_ascii_alphabetic()
-            && w.domain_ends[usize::from(y.to_ascii_lowercase() - b'a')] & (1 << (z.to_ascii_lowercase() - b'a')) != 0
+            && w.domain_ends[usize::from(letter(y))] & (1 << letter(z)) != 0
     };
     if y.is_some_and(ends) {
-        // The last letters and digits, lowercase (a domain is shorter than this)
-        let mut tail = [0u8; 24];
-        let mut n = tail.len();
-        for &c in b.iter().rev().filter(|c| c.is_ascii_alphanumeric()).take(tail.len()) {
+        // The letters and digits, lowercase
+        let mut squeezed = [0u8; MAX_LEN];
+        let mut n = squeezed.len();
+        for &c in b.iter().rev().filter(|c| c.is_ascii_alphanumeric()) {
             n -= 1;
-            tail[n] = c.to_ascii_lowercase();
+            squeezed[n] = c.to_ascii_lowercase();
         }
-        if w.glued_domains.iter().any(|d| tail[n..].ends_with(d)) {
+        if w.glued_domains.iter().any(|d| squeezed[n..].ends_with(d)) {
             return true;
         }
         if let [.., before, last] = pieces[..] { // the last two words are a domain's, with one before
             let (a, z) = (&b[range(before)], &b[range(last)]);
-            let mut key = [0u8; 24];
-            if pieces.len() > 2 && a.len() + 1 + z.len() <= key.len() {
+            let mut key = [0u8; MAX_LEN + 1];
+            if pieces.len() > 2 {
                 key[..a.len()].copy_from_slice(a);
                 key[a.len()] = b'.';
                 key[a.len() + 1..a.len() + 1 + z.len()].copy_from_slice(z);
@@ -208,15 +209,15 @@ fn mail(w: &Words, b: &[u8], pieces: &[Piece]) -> bool {
         }
     }
     // "at" as a word, two words or more after it, the last a top-level domain
-    pieces.len() >= 4 && {
-        let z = &b[range(last)];
-        let mut tld = [0u8; 8];
-        z.len() <= tld.len() && {
+    pieces.len() >= 4
+        && pieces[1..pieces.len() - 2].iter().any(|&p| b[range(p)].eq_ignore_ascii_case(b"at"))
+        && {
+            let z = &b[range(last)];
+            let mut tld = [0u8; MAX_LEN];
             tld[..z.len()].copy_from_slice(z);
             tld[..z.len()].make_ascii_lowercase();
             w.top_level_domains.contains(&tld[..z.len()])
-        } && pieces[1..pieces.len() - 2].iter().any(|&p| b[range(p)].eq_ignore_ascii_case(b"at"))
-    }
+        }
 }
 
 /// A piece of hex digits with a decimal digit and a letter, its letters all a-f or all A-F.
