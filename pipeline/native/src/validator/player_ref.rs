@@ -449,8 +449,9 @@ fn scan(w: &Words, b: &[u8], pieces: &mut [Piece; MAX_PIECES]) -> Option<(Scan, 
     Some((out, n))
 }
 
-/// A first name or a surname-shaped word glued with one: Python's `first_and_surname` and its
-/// glued pieces, `b`'s atoms built only for this (rare: most refs have no name's first letters).
+/// No first name next to a surname-shaped word (Python's `first_and_surname`), and no piece of
+/// letters only that is the two glued (its `glued_name`). Rare: most refs have no word starting
+/// like a first name.
 fn no_names(w: &Words, b: &[u8], pieces: &[Piece], atoms: &[Atom]) -> bool {
     let min_glued = w.shortest_name + w.shortest_surname;
     !pieces.iter().any(|&p| {
