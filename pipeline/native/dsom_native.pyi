@@ -25,6 +25,15 @@ Changelog = list[tuple[bytes, bytes | None]]
 # receipts key, receipts value, archive value, changelog, events in, duplicates, accepted, rejected
 ProcessResult = tuple[bytes, bytes | None, bytes | None, Changelog, int, int, dict[str, int], dict[str, int]]
 
+class PlayerRefRules:
+    """The personal-data rules' word lists (pipeline.core.personal_data_words), for the fast path."""
+
+    def __init__(self, first_names: list[str], surname_endings: list[str], glued_domains: list[str],
+                 domain_labels: list[tuple[str, str]], top_level_domains: list[str],
+                 years: tuple[int, int]) -> None: ...
+    def plain(self, player_ref: str) -> bool:
+        """Whether ``player_ref`` certainly passes pipeline.core.personal_data's rules."""
+
 class Validator:
     """The validator's per-record work (mirrors pipeline.core.processor.RecordProcessor.process)."""
 
@@ -40,6 +49,7 @@ class Validator:
         max_open_gaps: int,
         max_events: int,
         check: Callable[[str, dict[str, Any], int], tuple[str, str] | None],
+        player_refs: PlayerRefRules,
     ) -> None: ...
     def process(
         self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from collections import Counter
 from typing import Any
@@ -10,13 +11,17 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline.core.native import player_ref_rules
+from pipeline.core.personal_data import personal_data_hint
 from pipeline.core.processor import Outcome, Processor, make_processor
+from pipeline.core.validation import PLAYER_REF
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, load_type
 from schemas.diagnose import diagnose
 from schemas.raw import zigzag
+from tests.pipeline.core.player_refs import OPAQUE, PERSONAL, PSEUDONYMS, adversarial
 from tests.pipeline.core.test_processor import ENGINES, snapshot
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
@@ -474,7 +479,11 @@ PLAYER_REFS = ["p_ABCDEFGH23", "12345678", "123456789", "1234-5678-90", "+380 50
                " 380501234567 ", "ivan@x.ua", "Іван Петренко", "short", "a" * 64, "a" * 65,
                "abc def ghi", "abcdéfgh", "١٢٣٤٥٦٧٨٩", "_________", "--------", "(050)1234567",
                "abcdefgh\n", "ab\u00a0cdefgh", "\u2003abcdefgh", "abcd1234567890", "a-b_c-d_e",
-               "ab123456789", "12345678-9_x", "x12345678-123456789"]
+               "ab123456789", "12345678-9_x", "x12345678-123456789", "4111-1111-1111-1111",
+               "380_67_123_45_67", "31847_10691", "ivan_petrenko_1985", "OlenaKovalenko1990",
+               "ivan_petrenko_gmail_com", "name_at_ukr_net", "ivanpetrenko",
+               "8f14e45f-ceea-467f-a0b1-3c9d2e1f0a77", "deadbeef0671234567",
+               "ua213223130000026007233566001", "usr-1985", "ZYO675736236TZLF"]
 
 
 def test_every_stateless_rule_matches() -> None:
@@ -510,6 +519,75 @@ def test_every_stateless_rule_matches() -> None:
     pair.assert_same_state()
     reasons = {r for o in pair.outcomes for r in o.rejected}
     assert len(reasons) >= 15, reasons
+
+
+def mutated_ref(rng: random.Random, ref: str) -> str:
+    """``ref`` with one to four characters inserted, deleted or replaced."""
+    chars = list(ref)
+    for _ in range(rng.randint(1, 4)):
+        at, c = rng.randrange(len(chars) + 1), rng.choice("_-0123456789abcdefABCDEFxyzXYZ")
+        op = rng.randrange(3)
+        if op == 0 or not chars:
+            chars.insert(at, c)
+        elif op == 1:
+            del chars[min(at, len(chars) - 1)]
+        else:
+            chars[min(at, len(chars) - 1)] = c
+    return "".join(chars)
+
+
+def generated_refs(rng: random.Random, n: int) -> list[str]:
+    """Pseudonyms of every kind, personal data and mutations of both, adversarial mixes, and
+    strings of a small alphabet where separators, digits and hex letters meet often."""
+    examples = [r for r, _ in PERSONAL] + OPAQUE
+    makers = list(PSEUDONYMS.values())
+    refs = examples + PLAYER_REFS
+    while len(refs) < n:
+        kind = rng.randrange(4)
+        if kind == 0:
+            refs.append(rng.choice(makers)(rng))
+        elif kind == 1:
+            refs.append(adversarial(rng))
+        elif kind == 2:
+            refs.append(mutated_ref(rng, rng.choice(examples) if rng.random() < 0.5 else adversarial(rng)))
+        else:
+            refs.append("".join(rng.choices("aZx_-0123456789AFfcUuaT", k=rng.randint(6, 66))))
+    return refs
+
+
+def test_the_fast_path_never_passes_a_ref_python_rejects() -> None:
+    """The property the compiled engine rests on: ``plain`` says yes only where the Python rules
+    (personal data, then the characters) pass; and it does say yes to ordinary pseudonyms."""
+    rules = player_ref_rules()
+    rng = random.Random(77)
+    fast = 0
+    for ref in generated_refs(rng, 120_000):
+        if rules.plain(ref):
+            fast += 1
+            assert personal_data_hint(ref) is None and PLAYER_REF.fullmatch(ref), ref
+    assert fast > 40_000  # not vacuous
+    for make in PSEUDONYMS.values():  # every pseudonym of these kinds stays on the fast path...
+        refs = [make(rng) for _ in range(5_000)]
+        slow = [r for r in refs if not rules.plain(r)]
+        # ...but an 8-40 digit hex or a zero-padded counter that happens to be all decimal digits
+        # and holds 9 of them, or a year: Python reads those.
+        assert all(re.search(r"(?<![0-9a-f])[0-9]{9,}(?![0-9a-f])|(?<![0-9])(19|20)[0-9]{2}(?![0-9])", r)
+                   for r in slow), slow
+
+
+def test_both_engines_decide_generated_refs_alike() -> None:
+    """Byte-identical receipts, archive and state for refs the fast path passes and refs only
+    Python can judge, personal data among them."""
+    pair = Pair()
+    refs = generated_refs(random.Random(78), 6_000)
+    seen: set[str] = set()
+    for start in range(0, len(refs), 500):
+        chunk = refs[start:start + 500]
+        out = pair.feed(events(*(event(seq=start + i + 1, bet_ref=f"b{start + i}", player_ref=r)
+                                 for i, r in enumerate(chunk))))
+        seen |= set(out.rejected) | set(out.accepted)
+    pair.assert_same_state()
+    assert {"personal_data", "invalid_player_ref", "BET"} <= seen, seen
 
 
 def test_a_registry_reload_changes_decisions_alike() -> None:

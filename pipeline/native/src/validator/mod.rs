@@ -12,10 +12,12 @@ mod dedup;
 mod encode;
 mod json;
 mod mem;
+mod player_ref;
 mod rules;
 mod state;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -25,6 +27,7 @@ use bets::key_of;
 use decode::{Event, BET, KINDS, REFUND, WIN};
 use dedup::Seen;
 use rules::{Licence, Limits};
+pub use player_ref::PlayerRefRules;
 pub use state::ValidatorState;
 
 /// What one record produced, before it is handed to Python.
@@ -95,6 +98,7 @@ pub struct Validator {
     archive_header: Vec<u8>,
     licences: HashMap<String, HashMap<String, Licence>>, // operator -> licence ID -> licence
     limits: Limits,
+    player_refs: Arc<player_ref::Words>,
     bet_horizon_us: i64,
     max_open_gaps: usize,
     max_events: usize,
@@ -112,12 +116,14 @@ struct Record<'a> {
 #[pymethods]
 impl Validator {
     /// `headers`: the single-object headers of EventBatch, ReceiptBatch, ArchiveBatch;
-    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules.
+    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules;
+    /// `player_refs`: the personal-data rules' word lists.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>)>,
            currency: String, max_amount_kopecks: i64, future_skew_us: i64, late_window_us: i64,
-           bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>) -> PyResult<Self> {
+           bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>,
+           player_refs: PyRef<'_, PlayerRefRules>) -> PyResult<Self> {
         let mut by_operator: HashMap<String, HashMap<String, Licence>> = HashMap::new();
         for (op, id, kind, valid_from_us, valid_to_us) in licences {
             let kind = decode::LICENCE_KINDS.iter().position(|k| *k == kind)
@@ -128,6 +134,7 @@ impl Validator {
             batch_header: headers.0, receipt_header: headers.1, archive_header: headers.2,
             licences: by_operator,
             limits: Limits { currency, max_amount_kopecks, future_skew_us, late_window_us },
+            player_refs: Arc::clone(&player_refs.words),
             bet_horizon_us, max_open_gaps, max_events, check,
         })
     }
@@ -229,7 +236,7 @@ impl Validator {
             if rej.is_none() {
                 rej = match &record_rejection {
                     Some(r) => rejection(&r.reason, r.detail.clone()),
-                    None if rules::passes(licences, &self.limits, ev, rec.now_us) => None,
+                    None if rules::passes(licences, &self.limits, &self.player_refs, ev, rec.now_us) => None,
                     None => self.python_check(rec, ev)?,
                 };
             }
