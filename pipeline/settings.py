@@ -209,6 +209,9 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
     # Ingest records per validator transaction: with 200-event batches, 10,000 events.
     batch_max_records: int = 50
+    # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
+    # is replaced: librdkafka can block past its timeouts after a broker restart.
+    agent_stuck_after_s: float = 150.0
 
     def kafka_as(self, principal: str) -> KafkaSettings:
         """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from pipeline import metrics
-from pipeline.agents.supervision import ConfigurationError, supervise
+from pipeline.agents.supervision import Agent, ConfigurationError, supervise
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,28 +27,33 @@ AGENTS = ("validator", "tax", "sink")
 LAG_INTERVAL_S = 10.0
 
 
-def _agent_target(name: str, settings: Settings) -> Callable[[threading.Event], None]:
+def _agent_target(name: str, settings: Settings) -> Agent:
     if name == "validator":
         from pipeline.agents.validator import ValidatorAgent
 
-        return ValidatorAgent(settings).run
+        return ValidatorAgent(settings)
     if name == "tax":
         from pipeline.agents.tax import TaxAgent
 
-        return TaxAgent(settings).run
+        return TaxAgent(settings)
     if name == "sink":
+        return _Sink(settings)
+    raise ConfigurationError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+
+
+class _Sink:
+    """The ClickHouse sink as an agent: built at once (it creates the tables the dashboard reads)."""
+
+    def __init__(self, settings: Settings) -> None:
         from sinks.clickhouse.sink import ClickHouseSink
 
-        sink = ClickHouseSink(settings)  # creates the tables the dashboard reads
+        self._sink = ClickHouseSink(settings)
 
-        def run(stop: threading.Event) -> None:
-            try:
-                sink.run(stop)
-            finally:
-                sink.close()
-
-        return run
-    raise ConfigurationError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    def run(self, stop: threading.Event) -> None:
+        try:
+            self._sink.run(stop)
+        finally:
+            self._sink.close()
 
 
 def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
@@ -70,12 +75,13 @@ def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
     targets = [(name, _agent_target(name, settings)) for name in agents]
     dashboard = _start_dashboard(settings) if "sink" in agents and settings.dashboard_port else None
     for name, target in targets:
-        def guarded(name: str = name, target: Callable[[threading.Event], None] = target) -> None:
-            if not supervise(name, target, partial(_agent_target, name, settings), stop):
+        def guarded(name: str = name, target: Agent = target) -> None:
+            if not supervise(name, target, partial(_agent_target, name, settings), stop,
+                             stuck_after_s=settings.agent_stuck_after_s):
                 failures.append(name)
                 stop.set()
 
-        thread = threading.Thread(target=guarded, name=f"agent-{name}")
+        thread = threading.Thread(target=guarded, name=f"supervisor-{name}")
         thread.start()
         threads.append(thread)
     monitor = threading.Thread(target=_watch_lag, args=(settings, stop), name="lag", daemon=True)

@@ -22,7 +22,8 @@ import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -87,6 +88,7 @@ class TransactionalAgent(ABC):
         # Records whose transaction Kafka refused, with others: retried one per transaction, so
         # only the record that fails alone is set aside.
         self._suspects: set[tuple[str, int, int]] = set()
+        self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
         group = settings.topics.agent_group(self.name)
         self._fatal = FatalErrors(self.name)
         self._producer = Producer(producer_config(settings.kafka, **{
@@ -145,13 +147,40 @@ class TransactionalAgent(ABC):
     def aborted(self) -> None:  # noqa: B027 - an optional hook
         """Called after an aborted transaction, before the state is restored."""
 
+    # -- being watched (pipeline.agents.supervision) --
+
+    def stuck(self) -> tuple[str, float] | None:
+        """The transactional call the agent is blocked in, and for how many seconds; or None."""
+        call = self._call
+        return None if call is None else (call[0], time.monotonic() - call[1])
+
+    def abandon(self) -> None:
+        """Called from another thread when the agent is blocked for good: leave the group now.
+
+        The agent's thread is inside a producer call, so its consumer is idle; closing it lets
+        the replacement take the partitions without waiting for a poll interval to expire.
+        """
+        try:
+            self._consumer.close()
+        except Exception as exc:  # already closed, or the client is in a bad state: nothing to keep
+            log.warning("%s: closing the abandoned consumer failed: %s", self.name, exc)
+
+    @contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        self._call = (what, time.monotonic())
+        try:
+            yield
+        finally:
+            self._call = None
+
     # -- the loop --
 
     def run(self, stop: threading.Event) -> None:
         self.prepare()
         # Fences a dead predecessor with our transactional ID and aborts its open transaction,
         # which would otherwise hold read_committed readers of our outputs for its timeout.
-        self._producer.init_transactions(60)
+        with self._calling("init_transactions"):
+            self._producer.init_transactions(60)
         self._consumer.subscribe(self._subscriptions, on_assign=self._on_assign,
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         last_tick = time.monotonic()
@@ -170,7 +199,10 @@ class TransactionalAgent(ABC):
                     last_tick = time.monotonic()
                     self._transact([])
         finally:
-            self._consumer.close()
+            try:
+                self._consumer.close()
+            except RuntimeError:
+                pass  # closed already by abandon()
             self._producer.flush(10)
 
     def _transact(self, msgs: list[Message]) -> bool:
@@ -201,9 +233,10 @@ class TransactionalAgent(ABC):
             if not began:
                 self._producer.begin_transaction()
             if positions:
-                self._producer.send_offsets_to_transaction(
-                    [TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                    self._consumer.consumer_group_metadata(), 30)
+                with self._calling("send_offsets_to_transaction"):
+                    self._producer.send_offsets_to_transaction(
+                        [TopicPartition(t, p, o) for (t, p), o in positions.items()],
+                        self._consumer.consumer_group_metadata(), 30)
             self._commit()
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
@@ -281,7 +314,8 @@ class TransactionalAgent(ABC):
     def _commit(self) -> None:
         while True:
             try:
-                self._producer.commit_transaction(60)
+                with self._calling("commit_transaction"):
+                    self._producer.commit_transaction(60)
                 return
             except KafkaException as exc:
                 if exc.args[0].retriable():
@@ -293,7 +327,8 @@ class TransactionalAgent(ABC):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
             raise RuntimeError(f"{self.name}: fatal transaction error: {exc.args[0]}") from exc
         try:
-            self._producer.abort_transaction(60)
+            with self._calling("abort_transaction"):
+                self._producer.abort_transaction(60)
         except KafkaException as abort_exc:
             if abort_exc.args[0].code() != KafkaError._STATE:  # no transaction was open
                 raise
