@@ -16,7 +16,7 @@ from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, load_type
 from schemas.diagnose import diagnose
 from schemas.raw import zigzag
-from tests.pipeline.core.test_processor import ENGINES, snapshot
+from tests.pipeline.core.test_processor import ENGINES, snapshot, windows
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
 from tests.pipeline.operator.conftest import run_fleet
@@ -62,6 +62,7 @@ class Pair:
         assert self.states["python"].keys() == self.states["native"].keys()
         for tp, st in self.states["python"].items():
             assert snapshot(st) == snapshot(self.states["native"][tp]), tp
+            assert windows(st) == windows(self.states["native"][tp]), tp
         assert self.logs["python"] == self.logs["native"]
 
 
@@ -548,13 +549,16 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
     and lengths at varint boundaries; before it, its copy with one number not strict and a
     truncation (a botched first send); after it, a mutated copy (a corrupted retry), and a mutated
     record whose intact form is never sent (seqs 10n + 5 to 10n + 8). Both engines agree byte for
-    byte; every record is answered, unless all its events are repeats; every good event is
+    byte; every record is answered, unless all its events are plain repeats; an event whose seq
+    was decided is answered only if its bytes differ (conflicting_duplicate); every good event is
     accepted exactly once, by its good record, unless a mutant decided its seq first."""
     rng = random.Random(2026)
     pair = Pair()
     accepted: Counter[int | None] = Counter()
     decided: set[int] = set()  # good seqs decided so far
     claimed: set[int] = set()  # good seqs a mutant decided before their good record came
+    everything: set[int] = set()  # every seq decided so far
+    conflicts = 0
     outcomes: set[str] = set()
     for n in range(ROUNDS):
         s = 10 * n + 1
@@ -575,6 +579,11 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
                 assert out.events_in > 0 and out.duplicates == out.events_in, "a record without an answer"
                 continue
             got = receipts(out)
+            conflicting = {q for q, reason, _ in got if reason == "conflicting_duplicate"}
+            assert conflicting <= everything
+            conflicts += len(conflicting)
+            got = [r for r in got if r[1] != "conflicting_duplicate"]
+            everything |= {q for q, _, _ in got if q is not None and q > 0}
             if value in botched:
                 malformed(out, value)
             elif value is good:
@@ -590,7 +599,8 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
     good_seqs = {10 * n + 1 + i for n in range(ROUNDS) for i in range(4)}
     assert all(accepted[q] == 1 for q in good_seqs - claimed)
     assert len(claimed) < len(good_seqs) // 100, len(claimed)
-    assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet"} <= outcomes, outcomes
+    assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet", "conflicting_duplicate"} <= outcomes, outcomes
+    assert conflicts > ROUNDS // 10, conflicts  # corrupted retries that still decode, with an event changed
     assert len(outcomes) >= 10, outcomes
 
 
