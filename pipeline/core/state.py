@@ -73,8 +73,11 @@ class PartitionState:
     # -- changes, each returning the changelog entry that records it --
 
     def window_changes(self, source_id: str, offset: int) -> list[ChangelogEntry]:
-        """After the record at ``offset``: tombstones of the source's records that left its window,
-        then what the record added, ``{"r": [[index, seq, length], ...], "d": base64 digests}``."""
+        """The entries of the source's window after the record at ``offset``.
+
+        Tombstones of the records all of whose events left the window, then what the record
+        added: ``{"r": [[index, seq, length], ...], "d": base64 of the digests}``.
+        """
         window = self.windows.get(source_id)
         if window is None:
             return []
