@@ -110,17 +110,23 @@ class ContentWindow:
     # -- restore --
 
     def load(self, offset: int, runs: list[list[int]], digests: bytes) -> None:
-        """Put back what ``record`` returned for ``offset``, then keep the newest ``limit``."""
+        """Put back what ``record`` returned for ``offset``, then keep the newest ``limit``.
+
+        Records this pushes out whole go to ``gone``, and leave it again when their tombstone
+        is applied: after a whole changelog, only those whose tombstones were never written
+        (the window was made shorter) stay, for the source's next record to write.
+        """
         if self.runs and self.runs[-1][0] >= offset:  # out of order: rebuild in order
             self._rebuild([r for r in self._items() if r[0] != offset]
                           + list(_items(offset, runs, digests)))
             return
         for item in _items(offset, runs, digests):
             self.add(*item)
-        self.gone.clear()
 
     def drop(self, offset: int) -> None:
-        """Forget the events of the record at ``offset``."""
+        """Forget the events of the record at ``offset`` (its tombstone was applied)."""
+        if offset in self.gone:
+            self.gone.remove(offset)
         if any(r[0] == offset for r in self.runs):
             self._rebuild([r for r in self._items() if r[0] != offset])
 
@@ -138,7 +144,6 @@ class ContentWindow:
         self._ring, self._head, self.runs = bytearray(), 0, deque()
         for item in sorted(items, key=lambda it: (it[0], it[1])):
             self.add(*item)
-        self.gone.clear()
 
 
 def _items(offset: int, runs: list[list[int]], digests: bytes) -> list[tuple[int, int, int, bytes]]:

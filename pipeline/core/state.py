@@ -158,5 +158,5 @@ class PartitionState:
         elif (window := self.window(source_id)) is not None:
             doc = orjson.loads(value)
             window.load(offset, doc["r"], base64.b64decode(doc["d"]))
-        if window is not None and not len(window):
+        if window is not None and not len(window) and not window.gone:
             del self.windows[source_id]

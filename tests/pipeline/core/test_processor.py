@@ -62,10 +62,12 @@ def snapshot(state: Any) -> Any:
     return state.snapshot()
 
 
-def windows(state: Any) -> dict[str, tuple[bytes, list[tuple[int, int, int, int]]]]:
-    """Either engine's content windows: {source: (digests oldest first, [(offset, index, seq, length)])}."""
+def windows(state: Any) -> dict[str, tuple[bytes, list[tuple[int, int, int, int]], list[int]]]:
+    """Either engine's content windows: {source: (digests oldest first, [(offset, index, seq,
+    length)], records gone whose tombstones are still to be written)}."""
     if isinstance(state, PartitionState):
-        return {s: (w.digests(), [(o, i, q, n) for o, i, q, n in w.runs]) for s, w in state.windows.items()}
+        return {s: (w.digests(), [(o, i, q, n) for o, i, q, n in w.runs], list(w.gone))
+                for s, w in state.windows.items()}
     return state.windows()  # type: ignore[no-any-return]
 
 
@@ -316,9 +318,31 @@ def test_records_whose_events_left_the_window_are_tombstoned(engine: Engine) -> 
         [entry(4, [[0, 8, 1]], [8])],  # record 2 keeps seq 6
     ]
     assert windows(state) == {"s1": (b"".join(digest[q] for q in (6, 7, 8)),
-                                     [(2, 1, 6, 1), (3, 0, 7, 1), (4, 0, 8, 1)])}
+                                     [(2, 1, 6, 1), (3, 0, 7, 1), (4, 0, 8, 1)], [])}
     # a record larger than the window keeps only its newest events, and says so in its entry
     out = run(proc, state, 5, record([deposit(q) for q in range(9, 14)]))
     newest = b"".join(content_digest(encode_event_body(deposit(q))) for q in (11, 12, 13))
     assert dig_entries(out) == [(b"dig|2|s1", None), (b"dig|3|s1", None), (b"dig|4|s1", None),
                                 (b"dig|5|s1", {"r": [[2, 11, 3]], "d": base64.b64encode(newest).decode()})]
+
+
+@engines
+def test_a_shorter_window_on_restore_tombstones_what_it_drops(engine: Engine) -> None:
+    """The window's length applies on restore: records a shorter window drops whole have no
+    tombstone yet; the source's next record writes them."""
+    proc = processor(engine, conflict_window_per_source=4)
+    state = proc.new_state(TOPIC, 0)
+    log: dict[bytes, bytes | None] = {}
+    for offset, seqs in enumerate([(1, 2), (3, 4), (5, 6)]):
+        log.update(run(proc, state, offset, record([deposit(q) for q in seqs])).changelog)
+    assert [k for k, v in log.items() if b"|dig|" in k and v is not None] == [
+        f"{TOPIC}|0|dig|{o}|s1".encode() for o in (1, 2)]  # record 0 left whole, 1 and 2 are live
+    shorter = processor(engine, conflict_window_per_source=2)
+    restored = shorter.new_state(TOPIC, 0)
+    for key, value in log.items():
+        restored.apply(key, value)
+    assert [(runs, gone) for _, runs, gone in windows(restored).values()] == [([(2, 0, 5, 2)], [1])]
+    out = run(shorter, restored, 3, record([deposit(7)]))
+    assert dig_entries(out) == [(b"dig|1|s1", None), (b"dig|3|s1", {
+        "r": [[0, 7, 1]], "d": base64.b64encode(content_digest(encode_event_body(deposit(7)))).decode()})]
+    assert [gone for _, _, gone in windows(restored).values()] == [[]]

@@ -100,7 +100,8 @@ impl Window {
 
     // -- restore --
 
-    /// Put back what `record` returned for `offset`, then keep the newest `limit`.
+    /// Put back what `record` returned for `offset`, then keep the newest `limit`; records this
+    /// pushes out whole go to `gone` (and leave it when their tombstone is applied).
     pub fn load(&mut self, limit: usize, offset: i64, items: Vec<(i64, u32, i64, u64)>) {
         if self.runs.back().is_some_and(|r| r.offset >= offset) {
             let mut all: Vec<_> = self.items().into_iter().filter(|it| it.0 != offset).collect();
@@ -111,11 +112,13 @@ impl Window {
         for (offset, index, seq, digest) in items {
             self.add(limit, offset, index, seq, digest);
         }
-        self.gone.clear();
     }
 
-    /// Forget the events of the record at `offset`.
+    /// Forget the events of the record at `offset` (its tombstone was applied).
     pub fn drop_record(&mut self, limit: usize, offset: i64) {
+        if let Some(i) = self.gone.iter().position(|&g| g == offset) {
+            self.gone.remove(i);
+        }
         if self.runs.iter().any(|r| r.offset == offset) {
             let all = self.items().into_iter().filter(|it| it.0 != offset).collect();
             self.rebuild(limit, all);
@@ -136,11 +139,11 @@ impl Window {
 
     fn rebuild(&mut self, limit: usize, mut items: Vec<(i64, u32, i64, u64)>) {
         items.sort_by_key(|it| (it.0, it.1));
-        *self = Window::default();
+        let gone = std::mem::take(&mut self.gone);
+        *self = Window { gone, ..Window::default() };
         for (offset, index, seq, digest) in items {
             self.add(limit, offset, index, seq, digest);
         }
-        self.gone.clear();
     }
 
     pub fn heap_bytes(&self) -> usize {

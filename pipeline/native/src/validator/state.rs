@@ -158,7 +158,7 @@ impl ValidatorState {
                 self.windows.entry(source.to_owned()).or_default().load(limit, offset, items);
             }
         }
-        if self.windows.get(source).is_some_and(|w| w.len() == 0) {
+        if self.windows.get(source).is_some_and(|w| w.len() == 0 && w.gone.is_empty()) {
             self.windows.remove(source);
         }
         Ok(())
@@ -275,13 +275,13 @@ impl ValidatorState {
     }
 
     /// The content windows as plain values, for tests: {source: (digests oldest first, 8 bytes
-    /// each, [(offset, index, seq, length), ...])}.
+    /// each, [(offset, index, seq, length), ...], offsets of records gone without a tombstone)}.
     fn windows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for (source, w) in &self.windows {
             let digests: Vec<u8> = w.digests().flat_map(u64::to_be_bytes).collect();
             let runs: Vec<(i64, u32, i64, u32)> = w.runs.iter().map(|r| (r.offset, r.index, r.seq, r.len)).collect();
-            d.set_item(source, (PyBytes::new(py, &digests), runs))?;
+            d.set_item(source, (PyBytes::new(py, &digests), runs, w.gone.clone()))?;
         }
         Ok(d)
     }
