@@ -94,7 +94,6 @@ class PartitionState:
     def _digests_key(self, offset: int, source_id: str) -> bytes:
         return self.prefix + b"dig|" + str(offset).encode() + b"|" + source_id.encode()
 
-
     def seq_entry(self, source_id: str) -> ChangelogEntry:
         key = self.prefix + b"seq|" + source_id.encode()
         return key, orjson.dumps(self.sources[source_id].to_state())
