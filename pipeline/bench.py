@@ -318,7 +318,7 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     seen: set[int] = set()  # shared objects (interned source IDs) are counted once
     # Whole lists, alive while measured: ids of freed temporaries would be reused and skipped.
     seqs = [st.sources for st in states.values()]
-    bets = [(st.bets, st.bet_batches, st.bet_expiry) for st in states.values()]
+    bets = [(st.bets, st.stakes, st.refunded, st.bet_batches, st.bet_expiry) for st in states.values()]
     windows = [st.windows for st in states.values()]
     native = {tp: dsom_native.ValidatorState(*tp, window) for tp in tps}
     by_prefix = {state_key_prefix(*tp): st for tp, st in native.items()}
@@ -426,7 +426,8 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     state["events_decided"] = decided
     state["seq_changelog_bytes_per_event"] = state["changelog_bytes"].get("seq", 0) / max(decided, 1)
     state["seq_memory_bytes_per_event"] = state["memory_bytes"]["seq"] / max(decided, 1)
-    state["bets_changelog_bytes_per_event"] = state["changelog_bytes"].get("bets", 0) / max(decided, 1)
+    bets_changelog = state["changelog_bytes"].get("bets", 0) + state["changelog_bytes"].get("refund", 0)
+    state["bets_changelog_bytes_per_event"] = bets_changelog / max(decided, 1)
     state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
     state["bets_native_memory_bytes_per_event"] = state["native_memory_bytes"]["bets"] / max(decided, 1)
     state["dig_changelog_bytes_per_event"] = state["changelog_bytes"].get("dig", 0) / max(decided, 1)

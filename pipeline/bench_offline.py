@@ -3,8 +3,9 @@
 ``python -m pipeline.bench_offline [--events N] [--batch-size B] [--rounds R] [--reference]``:
 the bench's traffic (five demo operators, 0.5 % invalid events and duplicates, a few bad
 records), encoded first, is decided by each validator engine from fresh states (their outputs
-compared, so a figure never comes from a run that decided differently); the native engine's
-archive and receipts records then go through the tax agent's and the sink's per-record work.
+compared, so a figure never comes from a run that decided differently; the native engine's
+open-bet state is then measured); the native engine's archive and receipts records then go
+through the tax agent's and the sink's per-record work.
 Each figure is the best of ``rounds``, so a busy neighbour disturbs it less. It measures the
 code, not Kafka or ClickHouse.
 """
@@ -113,15 +114,21 @@ def main() -> None:
     settings = Settings()
     ingest = ingest_records(args.events, args.batch_size, KYIV_NOVEMBER_US, 5_000)
     decided: dict[str, list[Outcome]] = {}
+    states: list[Any] = []
     for engine in ("python", "native"):
         best = float("inf")
         for _ in range(args.rounds):
-            seconds, events, decided[engine], _ = validate(engine, ingest)
+            seconds, events, decided[engine], states = validate(engine, ingest)
             best = min(best, seconds)
         print(f"{'validator, ' + engine + ' engine':48s} {best * 1e6 / events:6.2f} µs per event in  "
               f"({events / best:10,.0f} events/s; {len(ingest)} records)", flush=True)
     same = all(a == b for a, b in zip(decided["python"], decided["native"], strict=True))
     print(f"validator outputs identical in both engines: {'yes' if same else 'NO'}")
+    memory = [st.memory() for st in states]  # the native engine's, after the whole traffic
+    open_bets, bets_bytes = sum(m["open_bets"] for m in memory), sum(m["bets"] for m in memory)
+    print(f"native open-bet state: {bets_bytes / max(open_bets, 1):.1f} bytes per open bet, "
+          f"{bets_bytes / max(events, 1):.1f} per event ({open_bets} open bets, "
+          f"{sum(m['refunded_bets'] for m in memory)} of them refunded)")
     recs = outputs(decided["native"])
     rates = TaxRates.load(settings.tax.rates_path)
     codec = default_codec()

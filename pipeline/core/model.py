@@ -62,6 +62,7 @@ class Reason(StrEnum):
     INVALID_TAX = "invalid_tax"
     FIELD_TOO_LONG = "field_too_long"
     DUPLICATE_BET_REF = "duplicate_bet_ref"
+    REFUND_EXCEEDS_STAKE = "refund_exceeds_stake"
 
 
 # Where each licence kind may take bets (the law ties establishments and online to different kinds).

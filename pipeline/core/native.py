@@ -14,7 +14,9 @@ from typing import Any
 
 import dsom_native
 
+from pipeline.core import personal_data_words as words
 from pipeline.core.model import Reason
+from pipeline.core.personal_data import GLUED_DOMAINS
 from pipeline.core.processor import UNDECODABLE, Outcome, RecordProcessor
 from pipeline.core.validation import EventValidator
 from pipeline.registry import Registry
@@ -23,6 +25,14 @@ from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, Codec
 from schemas.codec import load_type
 
 log = logging.getLogger(__name__)
+
+
+def player_ref_rules() -> dsom_native.PlayerRefRules:
+    """The compiled fast path of ``pipeline.core.personal_data``, given the same word lists."""
+    labels = [(a, b) for a, b in (d.split(".") for d in words.MAIL_DOMAINS)]
+    return dsom_native.PlayerRefRules(sorted(words.FIRST_NAMES), list(words.SURNAME_ENDINGS),
+                                      list(GLUED_DOMAINS), labels, sorted(words.TOP_LEVEL_DOMAINS),
+                                      (words.YEAR_MIN, words.YEAR_MAX))
 
 
 class NativeRecordProcessor:
@@ -46,7 +56,7 @@ class NativeRecordProcessor:
         self._native = dsom_native.Validator(
             (headers[0], headers[1], headers[2]), licences, v.currency, v.max_amount_kopecks,
             v.future_skew_us, v.late_window_us, v.bet_horizon_us, v.max_open_gaps_per_source,
-            v.max_events_per_batch, check)
+            v.max_events_per_batch, check, player_ref_rules())
 
     def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
                       now_us: int, source_id: str | None = None) -> Outcome:

@@ -17,7 +17,7 @@ from pipeline.core.dedup import Seen
 from pipeline.core.limits import cap_detail
 from pipeline.core.model import EventKind, Reason
 from pipeline.core.receipts import RecordReceiptIds, receipt_id
-from pipeline.core.state import ChangelogEntry, PartitionState
+from pipeline.core.state import BetKey, ChangelogEntry, PartitionState
 from pipeline.core.validation import EventValidator, Rejection, quoted
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
@@ -124,7 +124,8 @@ class RecordProcessor:
         ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
         archive_bodies: list[bytes] = []  # each archived event's Avro bytes
-        new_bets: list[tuple[str, str, int]] = []
+        new_bets: list[tuple[str, str, int, int]] = []
+        refunds: dict[BetKey, None] = {}  # bets this record refunded, in order
         for index, ev in enumerate(events):
             seq = ev["seq"]
             rejection: Rejection | None = None
@@ -147,7 +148,7 @@ class RecordProcessor:
             rid = ids(index)
             rejection = (rejection or record_rejection
                          or self._validator.check(operator_id, ev, now_us)
-                         or self._check_bet(state, source_id, ev, new_bets))
+                         or self._check_bet(state, source_id, ev))
             if rejection:
                 out.rejected[rejection.reason] += 1
                 receipts.append(_receipt(ev, rid, rejection))
@@ -155,14 +156,17 @@ class RecordProcessor:
             out.accepted[ev["kind"]] += 1
             receipts.append(_receipt(ev, rid, None))
             if ev["kind"] == EventKind.BET:
-                new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"]))
-                state.bets[(source_id, ev["bet_ref"])] = offset  # visible to later events now
+                new_bets.append((source_id, ev["bet_ref"], ev["occurred_at_us"], ev["amount"]))
+                state.place_bet(offset, (source_id, ev["bet_ref"]), ev["amount"])  # visible now
+            elif ev["kind"] == EventKind.REFUND and state.refundable((source_id, ev["bet_ref"])):
+                state.refund((source_id, ev["bet_ref"]), ev["amount"])
+                refunds[(source_id, ev["bet_ref"])] = None
             body = bodies[index]  # strict Avro: the event's canonical encoding, as sent
             archive_bodies.append(body)
             index_in_chain, prev_hash, digest = state.chain.append(rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
-        out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, archived))
+        out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, refunds, archived))
         out.changelog.extend(state.window_changes(source_id, offset))
         if receipts:
             out.receipts_key = source_id.encode()
@@ -191,8 +195,7 @@ class RecordProcessor:
         return None
 
     @staticmethod
-    def _check_bet(state: PartitionState, source_id: str, ev: dict[str, Any],
-                   new_bets: list[tuple[str, str, int]]) -> Rejection | None:
+    def _check_bet(state: PartitionState, source_id: str, ev: dict[str, Any]) -> Rejection | None:
         kind = ev["kind"]
         if kind == EventKind.BET and (source_id, ev["bet_ref"]) in state.bets:
             return Rejection(Reason.DUPLICATE_BET_REF,
@@ -201,10 +204,19 @@ class RecordProcessor:
             return Rejection(Reason.UNKNOWN_BET,
                              f"{kind} references bet_ref {ev['bet_ref']!r}, which this source "
                              "has not placed (or placed beyond the bet horizon)")
+        if kind == EventKind.REFUND:
+            # Refundable = stake - refunds accepted so far; payouts (WIN) do not change it.
+            known = state.refundable((source_id, ev["bet_ref"]))
+            if known is not None and ev["amount"] > known[0] - known[1]:
+                stake, refunded = known
+                return Rejection(Reason.REFUND_EXCEEDS_STAKE,
+                                 f"refund of {ev['amount']} kopecks exceeds the {stake - refunded} "
+                                 f"kopecks still refundable on bet_ref {ev['bet_ref']!r} "
+                                 f"(stake {stake} kopecks, refunded {refunded} kopecks)")
         return None
 
     def _state_changes(self, state: PartitionState, source_id: str, offset: int,
-                       new_bets: list[tuple[str, str, int]],
+                       new_bets: list[tuple[str, str, int, int]], refunds: dict[BetKey, None],
                        archived: list[dict[str, Any]]) -> list[ChangelogEntry]:
         changes: list[ChangelogEntry] = []
         seqs = state.seqs(source_id)
@@ -212,6 +224,7 @@ class RecordProcessor:
         changes.append(state.seq_entry(source_id))
         if new_bets:
             changes.append(state.add_bets(offset, new_bets))
+        changes.extend(state.refund_entry(key) for key in refunds)  # after the bets they refer to
         if archived:
             changes.append(state.chain_entry())
         return changes

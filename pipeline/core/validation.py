@@ -13,18 +13,13 @@ from pipeline.core.model import (
     EventKind,
     Reason,
 )
+from pipeline.core.personal_data import MAX_REF_LENGTH, player_ref_hint
+from pipeline.core.personal_data import personal_data_hint as personal_data_hint  # re-exported
 from pipeline.registry import Registry
 from pipeline.settings import ValidationSettings
 
 MAX_TEXT = 128
-PLAYER_REF = re.compile(r"[A-Za-z0-9_-]{8,64}")
-LONG_DIGIT_RUN = re.compile(r"\d{9,}")  # phone, card and tax ID numbers are 9+ digits
-CYRILLIC = re.compile(r"[\u0400-\u04FF]")
-PHONE_LIKE = re.compile(r"\+?[\d\s()-]{9,}")
-# A player_ref every rule above passes: the allowed characters, at least one letter or '_' (so
-# it cannot be all digits and dashes, phone-like) and no run of 9 digits. One regex answers
-# most events; anything else goes through the rules one by one for the exact reason.
-PLAIN_PLAYER_REF = re.compile(r"(?=[0-9-]*[A-Za-z_])(?![A-Za-z0-9_-]*\d{9})[A-Za-z0-9_-]{8,64}")
+PLAYER_REF = re.compile(f"[A-Za-z0-9_-]{{8,{MAX_REF_LENGTH}}}")
 TEXT_FIELDS = ("operator_ref", "establishment_id", "equipment_id", "site_id", "app_id",
                "game_type", "round_ref", "bet_ref")
 CHANNEL_ID_FIELD = {
@@ -43,19 +38,6 @@ class Rejection:
 def quoted(value: str, limit: int = 64) -> str:
     """``repr`` of ``value``, cut to ``limit`` characters: details never echo unbounded input."""
     return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
-
-
-def personal_data_hint(player_ref: str) -> str | None:
-    """Why ``player_ref`` looks like personal data, or None if it looks like an opaque token."""
-    if "@" in player_ref:
-        return "looks like an e-mail address"
-    if PHONE_LIKE.fullmatch(player_ref.strip()):
-        return "looks like a phone, card or tax ID number"
-    if LONG_DIGIT_RUN.search(player_ref):
-        return "contains a run of 9+ digits (phone, card or tax ID number)"
-    if CYRILLIC.search(player_ref) or " " in player_ref.strip():
-        return "looks like a name"
-    return None
 
 
 class EventValidator:
@@ -125,9 +107,7 @@ class EventValidator:
 
     def _player(self, ev: dict[str, Any]) -> Rejection | None:
         ref = ev["player_ref"]
-        if PLAIN_PLAYER_REF.fullmatch(ref):
-            return None
-        hint = personal_data_hint(ref)
+        hint = player_ref_hint(ref)  # before the character rule: "+380 67 ..." is a phone number
         if hint:
             return Rejection(Reason.PERSONAL_DATA, f"player_ref {hint}; send an opaque pseudonym")
         if not PLAYER_REF.fullmatch(ref):

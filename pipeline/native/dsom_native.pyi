@@ -6,6 +6,8 @@ from typing import Any
 def receipt_id(topic: str, partition: int, offset: int, index: int) -> str: ...
 
 Intervals = dict[str, tuple[list[int], list[int], int]]  # source -> (starts, ends, expired_below)
+# (source, bet_ref) -> (offset of the placing record, stake or None if unknown, refunded so far)
+OpenBets = dict[tuple[str, str], tuple[int, int | None, int]]
 
 class ValidatorState:
     """One ingest partition's validator state (mirrors pipeline.core.state.PartitionState)."""
@@ -17,12 +19,21 @@ class ValidatorState:
     def partition(self) -> int: ...
     def apply(self, key: bytes, value: bytes | None) -> None: ...
     def memory(self) -> dict[str, int]: ...
-    def snapshot(self) -> tuple[Intervals, dict[tuple[str, str], int], tuple[int, bytes]]: ...
+    def snapshot(self) -> tuple[Intervals, OpenBets, tuple[int, bytes]]: ...
     def windows(self) -> dict[str, tuple[bytes, list[tuple[int, int, int, int]], list[int]]]: ...
 
 Changelog = list[tuple[bytes, bytes | None]]
 # receipts key, receipts value, archive value, changelog, events in, duplicates, accepted, rejected
 ProcessResult = tuple[bytes, bytes | None, bytes | None, Changelog, int, int, dict[str, int], dict[str, int]]
+
+class PlayerRefRules:
+    """The personal-data rules' word lists (pipeline.core.personal_data_words), for the fast path."""
+
+    def __init__(self, first_names: list[str], surname_endings: list[str], glued_domains: list[str],
+                 domain_labels: list[tuple[str, str]], top_level_domains: list[str],
+                 years: tuple[int, int]) -> None: ...
+    def plain(self, player_ref: str) -> bool:
+        """Whether ``player_ref`` certainly passes pipeline.core.personal_data's rules."""
 
 class Validator:
     """The validator's per-record work (mirrors pipeline.core.processor.RecordProcessor.process)."""
@@ -39,6 +50,7 @@ class Validator:
         max_open_gaps: int,
         max_events: int,
         check: Callable[[str, dict[str, Any], int], tuple[str, str] | None],
+        player_refs: PlayerRefRules,
     ) -> None: ...
     def process(
         self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes,

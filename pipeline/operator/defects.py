@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -14,11 +15,13 @@ from pipeline.settings import DAY_US, HOUR_US
 BAD_EVENT_REASONS = (
     Reason.WRONG_CURRENCY, Reason.NON_POSITIVE_AMOUNT, Reason.ABSURD_AMOUNT, Reason.FUTURE_TIME,
     Reason.TOO_LATE, Reason.PERSONAL_DATA, Reason.UNKNOWN_LICENCE, Reason.LICENCE_KIND_MISMATCH,
-    Reason.UNKNOWN_BET, Reason.MISSING_FIELD,
+    Reason.UNKNOWN_BET, Reason.MISSING_FIELD, Reason.REFUND_EXCEEDS_STAKE,
 )
-# The kind a bad event must be built as; the others are a BET or a DEPOSIT.
+# The kind a bad event must be built as; the others are a BET or a DEPOSIT. A REFUND_EXCEEDS_STAKE
+# one starts as a full refund of a bet the source placed (and dsom accepted) shortly before.
 BAD_EVENT_KIND: dict[Reason, EventKind] = {Reason.UNKNOWN_BET: EventKind.WIN,
-                                           Reason.MISSING_FIELD: EventKind.BET}
+                                           Reason.MISSING_FIELD: EventKind.BET,
+                                           Reason.REFUND_EXCEEDS_STAKE: EventKind.REFUND}
 BAD_RECORD_REASONS = (Reason.UNKNOWN_SCHEMA, Reason.MALFORMED, Reason.WRONG_OPERATOR)
 ABSURD_ABOVE = 10_000_000_000  # kopecks: ValidationSettings.max_amount_kopecks
 UNKNOWN_LICENCE = "LIC-NOPE-9999"
@@ -33,9 +36,27 @@ def personal_ref(rng: random.Random) -> str:
         return "+38050" + "".join(rng.choices("0123456789", k=7))
     if form == 1:
         return f"{rng.choice(_NAMES)}{rng.randrange(100)}@example.com"
-    if form == 2:
-        return rng.choice("45") + "".join(rng.choices("0123456789", k=15))  # a card number
-    return "".join(rng.choices("0123456789", k=10))  # an RNOKPP (tax ID)
+    if form == 2:  # a Visa or Mastercard number (its last digit made the Luhn check digit)
+        return with_check_digit(rng.choice("45") + "".join(rng.choices("0123456789", k=15))[:-1], luhn_digit)
+    # an RNOKPP (tax ID): a birth date from 1950 to 2005 (days since 31 Dec 1899) and the check digit
+    digits = "".join(rng.choices("0123456789", k=10))
+    return with_check_digit(f"{18_263 + int(digits[:5]) % 20_089:05d}{digits[5:9]}", rnokpp_digit)
+
+
+def luhn_digit(body: str) -> int:
+    """The digit that makes ``body`` + it pass the Luhn check."""
+    total = sum((d * 2 - 9 if d > 4 else d * 2) if i % 2 == 0 else d
+                for i, d in enumerate(int(c) for c in reversed(body)))
+    return -total % 10
+
+
+def rnokpp_digit(body: str) -> int:
+    """The RNOKPP check digit of its first nine digits."""
+    return sum(w * int(d) for w, d in zip((-1, 5, 7, 9, 4, 6, 10, 5, 7), body, strict=True)) % 11 % 10
+
+
+def with_check_digit(body: str, digit: Callable[[str], int]) -> str:
+    return body + str(digit(body))
 
 
 def spoil(ev: dict[str, Any], reason: Reason, rng: random.Random, now_us: int, source_id: str) -> None:
@@ -68,6 +89,11 @@ def spoil(ev: dict[str, Any], reason: Reason, rng: random.Random, now_us: int, s
     elif reason is Reason.MISSING_FIELD:
         assert ev["kind"] == EventKind.BET
         ev["bet_ref"] = None
+    elif reason is Reason.REFUND_EXCEEDS_STAKE:
+        # ``ev`` refunds its bet's whole stake: 1 % to 100 % more is above what is refundable,
+        # whatever was refunded before.
+        assert ev["kind"] == EventKind.REFUND
+        ev["amount"] += max(1, ev["amount"] * rng.randint(1, 100) // 100)
     else:
         raise ValueError(f"no event defect for {reason}")
 

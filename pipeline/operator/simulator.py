@@ -72,6 +72,7 @@ class _Source:
     bets: int = 0
     pending: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)  # heap of WIN/REFUND
     history: deque[list[dict[str, Any]]] = field(default_factory=lambda: deque(maxlen=20))
+    placed: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))  # recent valid BETs
 
 
 class OperatorSimulator:
@@ -195,6 +196,7 @@ class OperatorSimulator:
         rng = self._rng
         game = rng.choices(self.profile.games, self._game_weights)[0]
         bet = self._event(src, EventKind.BET, player, stake, t, game)
+        src.placed.append(bet)
         if rng.random() < self.profile.refund_share:
             partial = rng.random() < 0.1  # part of the stake void (e.g. one leg of an accumulator)
             amount = max(1, stake * rng.randint(50, 95) // 100) if partial else stake
@@ -269,6 +271,17 @@ class OperatorSimulator:
         """A new event with exactly one defect; no WIN or REFUND ever follows it."""
         rng = self._rng
         reason = rng.choice(defects.BAD_EVENT_REASONS)
+        if reason is Reason.REFUND_EXCEEDS_STAKE:
+            # A refund above the stake of a bet placed within the last day (well inside the bet
+            # horizon, so dsom still knows it); with none, a payout of a bet never placed.
+            recent = [b for b in src.placed if now_us - b["occurred_at_us"] < DAY_US]
+            if recent:
+                bet, seq = rng.choice(recent), src.seqs.next()
+                ev = dict(bet, kind=str(EventKind.REFUND), seq=seq, operator_ref=f"{src.source_id}-tx{seq}",
+                          occurred_at_us=max(bet["occurred_at_us"], t))
+                defects.spoil(ev, reason, rng, now_us, src.source_id)
+                return ev, reason
+            reason = Reason.UNKNOWN_BET
         kind = defects.BAD_EVENT_KIND.get(reason) or rng.choice((EventKind.BET, EventKind.DEPOSIT))
         player = self._players.pick()
         if kind is EventKind.DEPOSIT:

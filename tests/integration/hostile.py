@@ -12,24 +12,14 @@ from typing import Any
 from confluent_kafka import Producer
 
 from pipeline.agents.validator import ValidatorAgent
-from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.kafka.config import producer_config
-from pipeline.operator.fleet import demo_registry
-from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import EVENT_BATCH, RECEIPT_BATCH, default_codec
 from tests.integration.conftest import as_operator, read_all
+from tests.integration.test_ingest_path import seed_registry as seed  # noqa: F401 - for the tests
 
 A, B = "op-online-casino-1", "op-bookmaker-1"
 CODEC = default_codec()
-
-
-def seed(settings: Settings) -> Registry:
-    registry = demo_registry(1)
-    registry.save(settings.registry_path)
-    ensure_topics(settings, system_topics(settings)
-                  + operator_topics(settings, [o.operator_id for o in registry.operators]))
-    return registry
 
 
 def event(seq: int, kind: str = "DEPOSIT", operator: str = A, **changes: Any) -> dict[str, Any]:

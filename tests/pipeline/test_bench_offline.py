@@ -15,6 +15,7 @@ def test_the_offline_harness_times_every_stage(monkeypatch: pytest.MonkeyPatch,
     simulated = int(out.split("events simulated")[0].splitlines()[-1])
     assert 3000 <= simulated < 3600  # whole records of 500 events
     assert "validator outputs identical in both engines: yes" in out
+    assert "bytes per open bet" in out
     lines = [line for line in out.splitlines() if "µs per event in" in line]
     assert [line.split("  ")[0] for line in lines] == [
         "validator, python engine", "validator, native engine",

@@ -17,6 +17,7 @@ fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::receipt_id, m)?)?;
     m.add_class::<validator::Validator>()?;
     m.add_class::<validator::ValidatorState>()?;
+    m.add_class::<validator::PlayerRefRules>()?;
     m.add_class::<archive::ArchiveTaxer>()?;
     m.add_function(wrap_pyfunction!(sink_read::rejected_receipts, m)?)?;
     m.add_function(wrap_pyfunction!(sink_read::payout_columns, m)?)?;

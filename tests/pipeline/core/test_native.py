@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from collections import Counter
 from typing import Any
 
+import orjson
 import pytest
 
+from pipeline.core.native import player_ref_rules
+from pipeline.core.personal_data import personal_data_hint
 from pipeline.core.processor import Outcome, Processor, make_processor
+from pipeline.core.validation import PLAYER_REF
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, load_type
 from schemas.diagnose import diagnose
 from schemas.raw import zigzag
+from tests.pipeline.core.player_refs import OPAQUE, PERSONAL, PSEUDONYMS, adversarial
 from tests.pipeline.core.test_processor import ENGINES, snapshot, windows
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
@@ -394,8 +400,57 @@ def test_bets_expire_and_their_wins_are_unknown() -> None:
     pair.assert_same_state()
 
 
+def test_random_bets_refunds_and_payouts_decide_alike_across_restores() -> None:
+    """Bets, partial and excessive refunds, payouts, expiry; every 40 records each engine's state is
+    rebuilt from the other's changelog, once as if it had been written before stakes were kept."""
+    import random
+
+    rng = random.Random(612)
+    pair = Pair(bet_horizon_us=2 * DAY_US)
+    seq, now, restores = 0, NOW, 0
+    bets: list[tuple[str, int]] = []  # (bet_ref, stake)
+    seen: Counter[str] = Counter()
+    for n in range(480):
+        now += rng.randrange(HOUR)
+        evs = []
+        for _ in range(rng.randint(1, 8)):
+            seq += 1
+            t = now - rng.randrange(HOUR)
+            roll = rng.random()
+            if roll < 0.3 or not bets:
+                bets.append((f"b{seq}", rng.randrange(1, 20_000)))
+                evs.append(event(seq=seq, bet_ref=bets[-1][0], amount=bets[-1][1], occurred_at_us=t))
+                continue
+            ref, stake = rng.choice(bets[-40:] if rng.random() < 0.9 else bets)  # old ones expired
+            if roll < 0.85:
+                amount = rng.randint(1, stake) if rng.random() < 0.85 else stake + rng.randint(1, 100)
+                evs.append(event(seq=seq, kind="REFUND", bet_ref=ref, amount=amount, occurred_at_us=t))
+            else:
+                evs.append(win(seq=seq, bet_ref=ref, amount=rng.randint(1, 3 * stake), occurred_at_us=t))
+        out = pair.feed(events(*evs), now=now)
+        seen.update(out.rejected)
+        seen.update(out.accepted)
+        if n % 40 == 39:
+            restores += 1
+            before = {e: {tp: snapshot(st) for tp, st in pair.states[e].items()} for e in ENGINES}
+            if restores == 3:  # as if every bets entry had been written before stakes were kept
+                for log in pair.logs.values():
+                    for key, value in log.items():
+                        if value is not None and b"|bets|" in key:
+                            log[key] = orjson.dumps([bet[:3] for bet in orjson.loads(value)])
+            for mine, other in (("python", "native"), ("native", "python")):
+                st = pair.states[mine][(TOPIC, 0)] = pair.procs[mine].new_state(TOPIC, 0)
+                for key, value in pair.logs[other].items():
+                    st.apply(key, value)
+            pair.assert_same_state()
+            if restores != 3:
+                assert {e: {tp: snapshot(st) for tp, st in pair.states[e].items()} for e in ENGINES} == before
+    assert seen["refund_exceeds_stake"] > 50 and seen["REFUND"] > 200 and seen["unknown_bet"] > 20, seen
+    assert any(v is None and b"|refund|" in k for k, v in pair.logs["python"].items())  # expired refunds
+
+
 WEIRD = ["it's", 'say "hi"', "both ' and \"", "ставка №1", "tab\tnew\nline\x00\x1f\x7f", "back\\slash",
-         "\u2028\U0001f600", "é" * 64]
+         "\u2028\U0001f600", "é" * 64, "pipe|in|ref|"]
 
 
 def test_repr_details_and_json_escapes_match() -> None:
@@ -405,6 +460,8 @@ def test_repr_details_and_json_escapes_match() -> None:
         pair.feed(events(event(seq=next(seq), bet_ref=ref), event(seq=next(seq), bet_ref=ref),
                          win(seq=next(seq), bet_ref=ref), win(seq=next(seq), bet_ref=ref + "?"),
                          event(seq=next(seq), kind="REFUND", bet_ref="x" + ref),
+                         event(seq=next(seq), kind="REFUND", bet_ref=ref, amount=10_001),
+                         event(seq=next(seq), kind="REFUND", bet_ref=ref, amount=1),
                          event(seq=next(seq), currency=ref), event(seq=next(seq), licence_id=ref),
                          event(seq=next(seq), operator_ref=ref, round_ref=ref, bet_ref=ref + ref)))
     pair.assert_same_state()
@@ -414,13 +471,20 @@ def test_repr_details_and_json_escapes_match() -> None:
         for key, value in pair.logs[e].items():
             st.apply(key, value)
     assert snapshot(restored.states["native"][(TOPIC, 0)]) == snapshot(pair.states["python"][(TOPIC, 0)])
+    refunded = {ref: bet[2] for (_, ref), bet in snapshot(restored.states["native"][(TOPIC, 0)])[1].items()}
+    assert {ref: refunded.get(ref) for ref in WEIRD} == dict.fromkeys(WEIRD, 1)  # refund keys read back
+    assert sum(o.rejected["refund_exceeds_stake"] for o in pair.outcomes) == len(WEIRD)
 
 
 PLAYER_REFS = ["p_ABCDEFGH23", "12345678", "123456789", "1234-5678-90", "+380 50 123 45 67",
                " 380501234567 ", "ivan@x.ua", "Іван Петренко", "short", "a" * 64, "a" * 65,
                "abc def ghi", "abcdéfgh", "١٢٣٤٥٦٧٨٩", "_________", "--------", "(050)1234567",
                "abcdefgh\n", "ab\u00a0cdefgh", "\u2003abcdefgh", "abcd1234567890", "a-b_c-d_e",
-               "ab123456789", "12345678-9_x", "x12345678-123456789"]
+               "ab123456789", "12345678-9_x", "x12345678-123456789", "4111-1111-1111-1111",
+               "380_67_123_45_67", "31847_10691", "ivan_petrenko_1985", "OlenaKovalenko1990",
+               "ivan_petrenko_gmail_com", "name_at_ukr_net", "ivanpetrenko",
+               "8f14e45f-ceea-467f-a0b1-3c9d2e1f0a77", "deadbeef0671234567",
+               "ua213223130000026007233566001", "usr-1985", "ZYO675736236TZLF"]
 
 
 def test_every_stateless_rule_matches() -> None:
@@ -458,6 +522,75 @@ def test_every_stateless_rule_matches() -> None:
     assert len(reasons) >= 15, reasons
 
 
+def mutated_ref(rng: random.Random, ref: str) -> str:
+    """``ref`` with one to four characters inserted, deleted or replaced."""
+    chars = list(ref)
+    for _ in range(rng.randint(1, 4)):
+        at, c = rng.randrange(len(chars) + 1), rng.choice("_-0123456789abcdefABCDEFxyzXYZ")
+        op = rng.randrange(3)
+        if op == 0 or not chars:
+            chars.insert(at, c)
+        elif op == 1:
+            del chars[min(at, len(chars) - 1)]
+        else:
+            chars[min(at, len(chars) - 1)] = c
+    return "".join(chars)
+
+
+def generated_refs(rng: random.Random, n: int) -> list[str]:
+    """Pseudonyms of every kind, personal data and mutations of both, adversarial mixes, and
+    strings of a small alphabet where separators, digits and hex letters meet often."""
+    examples = [r for r, _ in PERSONAL] + OPAQUE
+    makers = list(PSEUDONYMS.values())
+    refs = examples + PLAYER_REFS
+    while len(refs) < n:
+        kind = rng.randrange(4)
+        if kind == 0:
+            refs.append(rng.choice(makers)(rng))
+        elif kind == 1:
+            refs.append(adversarial(rng))
+        elif kind == 2:
+            refs.append(mutated_ref(rng, rng.choice(examples) if rng.random() < 0.5 else adversarial(rng)))
+        else:
+            refs.append("".join(rng.choices("aZx_-0123456789AFfcUuaT", k=rng.randint(6, 66))))
+    return refs
+
+
+def test_the_fast_path_never_passes_a_ref_python_rejects() -> None:
+    """The property the compiled engine rests on: ``plain`` says yes only where the Python rules
+    (personal data, then the characters) pass; and it does say yes to ordinary pseudonyms."""
+    rules = player_ref_rules()
+    rng = random.Random(77)
+    fast = 0
+    for ref in generated_refs(rng, 120_000):
+        if rules.plain(ref):
+            fast += 1
+            assert personal_data_hint(ref) is None and PLAYER_REF.fullmatch(ref), ref
+    assert fast > 40_000  # not vacuous
+    for make in PSEUDONYMS.values():  # every pseudonym of these kinds stays on the fast path...
+        refs = [make(rng) for _ in range(5_000)]
+        slow = [r for r in refs if not rules.plain(r)]
+        # ...but an 8-40 digit hex or a zero-padded counter that happens to be all decimal digits
+        # and holds 9 of them, or a year: Python reads those.
+        assert all(re.search(r"(?<![0-9a-f])[0-9]{9,}(?![0-9a-f])|(?<![0-9])(19|20)[0-9]{2}(?![0-9])", r)
+                   for r in slow), slow
+
+
+def test_both_engines_decide_generated_refs_alike() -> None:
+    """Byte-identical receipts, archive and state for refs the fast path passes and refs only
+    Python can judge, personal data among them."""
+    pair = Pair()
+    refs = generated_refs(random.Random(78), 6_000)
+    seen: set[str] = set()
+    for start in range(0, len(refs), 500):
+        chunk = refs[start:start + 500]
+        out = pair.feed(events(*(event(seq=start + i + 1, bet_ref=f"b{start + i}", player_ref=r)
+                                 for i, r in enumerate(chunk))))
+        seen |= set(out.rejected) | set(out.accepted)
+    pair.assert_same_state()
+    assert {"personal_data", "invalid_player_ref", "BET"} <= seen, seen
+
+
 def test_a_registry_reload_changes_decisions_alike() -> None:
     pair = Pair()
     evs = [event(seq=1, licence_id="LIC-BK-1", licence_kind="BOOKMAKING", bet_ref="x"),
@@ -480,7 +613,14 @@ def test_native_state_reports_its_memory() -> None:
     st = pair.states["native"][(TOPIC, 0)]
     memory = st.memory()
     assert memory["open_bets"] == 400 and memory["sources"] == 1 and memory["intervals"] == 1
-    assert 400 * (4 + 10 + 4 + 8) < memory["bets"] < 400 * 80  # keys, ends, table entries; no more
+    assert memory["refunded_bets"] == 0
+    assert 400 * (4 + 10 + 4 + 8 + 8) < memory["bets"] < 400 * 88  # keys, ends, stakes, table entries
+    # What was refunded is kept for refunded bets only: a handle and an amount, 16 bytes, in a table.
+    pair.feed(events(*[event(seq=400 + i, kind="REFUND", bet_ref=f"bet-{i:06d}", amount=100)
+                       for i in range(1, 101)]))
+    refunded = st.memory()
+    assert refunded["open_bets"] == 400 and refunded["refunded_bets"] == 100
+    assert 100 * 16 < refunded["bets"] - memory["bets"] < 100 * 48
 
 
 ROUNDS = 1500

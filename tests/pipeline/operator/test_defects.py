@@ -31,17 +31,21 @@ def repair(ev: dict[str, Any], reason: str, operator_id: str, now_us: int) -> di
         "licence_kind_mismatch": {"licence_kind": str(lic.kind)},
         "missing_field": {"bet_ref": "a-bet"},
         "unknown_bet": {},  # only the stateful check knows the bet: the event itself is sound
+        "refund_exceeds_stake": {},  # the same: only the bet's stake makes it too much
     }
     return ev | fixes[reason]
 
 
 def test_each_bad_event_has_exactly_one_defect(traffic: tuple[Fleet, list[Sent]]) -> None:
     bets_sent: set[tuple[str, str]] = set()
+    stakes: dict[tuple[str, str], int] = {}  # of the bets dsom accepts
     seen: set[str] = set()
     for s in traffic[1]:
         for ev in s.batch.events:
             if ev["kind"] == "BET":
                 bets_sent.add((s.batch.source_id, ev["bet_ref"]))
+                if s.batch.expected.get((s.batch.source_id, ev["seq"])) == ("ACCEPTED", None):
+                    stakes[(s.batch.source_id, ev["bet_ref"])] = ev["amount"]
             status, reason = s.batch.expected.get((s.batch.source_id, ev["seq"]), ("", None))
             if status != "REJECTED" or reason == "wrong_operator":
                 continue
@@ -51,6 +55,9 @@ def test_each_bad_event_has_exactly_one_defect(traffic: tuple[Fleet, list[Sent]]
             if reason == "unknown_bet":
                 assert got is None and ev["kind"] == "WIN"
                 assert (s.batch.source_id, ev["bet_ref"]) not in bets_sent
+            elif reason == "refund_exceeds_stake":
+                assert got is None and ev["kind"] == "REFUND"
+                assert ev["amount"] > stakes[(s.batch.source_id, ev["bet_ref"])]  # placed before, valid
             else:
                 assert got is not None and got.reason == reason, (reason, got)
             fixed = repair(ev, reason, s.operator_id, s.now_us)

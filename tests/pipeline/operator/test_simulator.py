@@ -196,7 +196,7 @@ def test_the_pipeline_decides_what_the_simulator_expects(traffic: Traffic, engin
     assert decided == expected
     assert got_record_reasons == record_reasons
     reasons = {r for _, r in expected.values() if r}
-    assert len(reasons) == 11 and set(record_reasons) == {"unknown_schema", "malformed"}
+    assert len(reasons) == 12 and set(record_reasons) == {"unknown_schema", "malformed"}
 
 
 def test_records_rejected_whole(traffic: Traffic) -> None:

@@ -13,10 +13,12 @@ mod dedup;
 mod encode;
 mod json;
 mod mem;
+mod player_ref;
 mod rules;
 mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -26,6 +28,7 @@ use bets::key_of;
 use decode::{Event, BET, KINDS, REFUND, WIN};
 use dedup::Seen;
 use rules::{Licence, Limits};
+pub use player_ref::PlayerRefRules;
 pub use state::ValidatorState;
 
 /// What one record produced, before it is handed to Python.
@@ -96,6 +99,7 @@ pub struct Validator {
     archive_header: Vec<u8>,
     licences: HashMap<String, HashMap<String, Licence>>, // operator -> licence ID -> licence
     limits: Limits,
+    player_refs: Arc<player_ref::Words>,
     bet_horizon_us: i64,
     max_open_gaps: usize,
     max_events: usize,
@@ -113,12 +117,14 @@ struct Record<'a> {
 #[pymethods]
 impl Validator {
     /// `headers`: the single-object headers of EventBatch, ReceiptBatch, ArchiveBatch;
-    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules.
+    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules;
+    /// `player_refs`: the personal-data rules' word lists.
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>)>,
            currency: String, max_amount_kopecks: i64, future_skew_us: i64, late_window_us: i64,
-           bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>) -> PyResult<Self> {
+           bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>,
+           player_refs: PyRef<'_, PlayerRefRules>) -> PyResult<Self> {
         let mut by_operator: HashMap<String, HashMap<String, Licence>> = HashMap::new();
         for (op, id, kind, valid_from_us, valid_to_us) in licences {
             let kind = decode::LICENCE_KINDS.iter().position(|k| *k == kind)
@@ -129,6 +135,7 @@ impl Validator {
             batch_header: headers.0, receipt_header: headers.1, archive_header: headers.2,
             licences: by_operator,
             limits: Limits { currency, max_amount_kopecks, future_skew_us, late_window_us },
+            player_refs: Arc::clone(&player_refs.words),
             bet_horizon_us, max_open_gaps, max_events, check,
         })
     }
@@ -188,14 +195,19 @@ impl Validator {
             let detail = format!("{n} events; at most {}", self.max_events);
             return Ok(Some(self.reject_record(out, rec, source_id, "batch_too_large", &detail)));
         }
-        for offset in st.bets.expire(rec.now_us.saturating_sub(self.bet_horizon_us)) {
+        for (offset, refunded) in st.bets.expire(rec.now_us.saturating_sub(self.bet_horizon_us)) {
             out.changelog.push((st.bets_key(offset), None));
+            for bet_ref in refunded {
+                out.changelog.push((st.refund_key(offset, &bet_ref), None));
+            }
         }
         let licences = self.licences.get(rec.operator_id);
         let ids = record_prefix(rec.topic, rec.partition, rec.offset);
         let source_number = st.source_number(source_id);
         let mut bet_key = Vec::new();
-        let mut new_bets: Vec<(&str, i64)> = Vec::new();
+        let mut new_bets: Vec<(&str, i64, i64)> = Vec::new();
+        let mut refunds: Vec<u64> = Vec::new(); // bets this record refunded (handles), in order
+        let mut refunded_here: HashSet<u64> = HashSet::new();
         let (mut receipts, mut n_receipts) = (Vec::with_capacity(n * 96), 0usize);
         let (mut archive, mut n_archived) = (Vec::with_capacity(value.len() + n * 120), 0usize);
         if !st.sources.contains_key(source_id) {
@@ -239,12 +251,16 @@ impl Validator {
             if rej.is_none() {
                 rej = match &record_rejection {
                     Some(r) => rejection(&r.reason, r.detail.clone()),
-                    None if rules::passes(licences, &self.limits, ev, rec.now_us) => None,
+                    None if rules::passes(licences, &self.limits, &self.player_refs, ev, rec.now_us) => None,
                     None => self.python_check(rec, ev)?,
                 };
             }
+            let mut refund_of = None; // a REFUND's bet, when its stake is known
             if rej.is_none() {
-                rej = check_bet(&st.bets, source_number, ev, &mut bet_key);
+                match check_bet(&st.bets, source_number, ev, &mut bet_key) {
+                    Ok(bet) => refund_of = bet,
+                    Err(r) => rej = Some(r),
+                }
             }
             n_receipts += 1;
             if let Some(r) = rej {
@@ -258,9 +274,14 @@ impl Validator {
             encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: &rid, rejection: None });
             if ev.kind == BET {
                 let bet_ref = ev.bet_ref.unwrap_or_default();
-                new_bets.push((bet_ref, ev.occurred_at_us));
+                new_bets.push((bet_ref, ev.occurred_at_us, ev.amount));
                 // bet_key still holds this BET's key: check_bet built it to find it new.
-                st.bets.place(rec.offset, &bet_key); // visible to later events now
+                st.bets.place(rec.offset, &bet_key, ev.amount); // visible to later events now
+            } else if let Some(bet) = refund_of {
+                st.bets.refund(bet, ev.amount);
+                if refunded_here.insert(bet) {
+                    refunds.push(bet);
+                }
             }
             n_archived += 1;
             encode::string(&mut archive, &rid);
@@ -271,12 +292,15 @@ impl Validator {
             archive.extend_from_slice(&hash);
             archive.extend_from_slice(body);
         }
-        // `_state_changes`: the source's seqs always, the record's bets, the chain head.
+        // `_state_changes`: the source's seqs always, the record's bets, its refunds, the chain head.
         seqs.close_oldest_gaps(self.max_open_gaps);
         out.changelog.push(st.seq_entry(source_id));
         if !new_bets.is_empty() {
-            st.bets.finish(new_bets.iter().map(|&(_, t)| t).max().unwrap_or(i64::MIN));
+            st.bets.finish(new_bets.iter().map(|&(_, t, _)| t).max().unwrap_or(i64::MIN));
             out.changelog.push(st.bets_entry(rec.offset, source_id, &new_bets));
+        }
+        for &bet in &refunds {
+            out.changelog.push(st.refund_entry(bet));
         }
         if n_archived > 0 {
             out.changelog.push(st.chain_entry());
@@ -384,24 +408,40 @@ fn conflict(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>
          event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)))
 }
 
-/// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open.
-fn check_bet(bets: &bets::Bets, source: u32, ev: &Event<'_>, key: &mut Vec<u8>) -> Option<Rejection> {
+/// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open, and a REFUND
+/// at most what is still refundable (stake - refunds so far). Ok: the REFUND's bet, when its
+/// stake is known (the refund to count once accepted), else None.
+fn check_bet(bets: &bets::Bets, source: u32, ev: &Event<'_>, key: &mut Vec<u8>) -> Result<Option<u64>, Rejection> {
     if !matches!(ev.kind, BET | WIN | REFUND) {
-        return None;
+        return Ok(None);
     }
     let bet_ref = ev.bet_ref.unwrap_or_default(); // the rules required it for these kinds
     key_of(source, bet_ref, key);
-    let open = bets.get(key).is_some();
-    if ev.kind == BET && open {
-        return rejection("duplicate_bet_ref",
-                         format!("bet_ref {} was already used by an accepted BET", repr(bet_ref)));
+    let open = bets.find(key);
+    if ev.kind == BET && open.is_some() {
+        return Err(Rejection { reason: "duplicate_bet_ref".to_owned(),
+                               detail: format!("bet_ref {} was already used by an accepted BET", repr(bet_ref)) });
     }
-    if ev.kind != BET && !open {
+    let Some(bet) = open else {
+        if ev.kind == BET {
+            return Ok(None);
+        }
         let detail = format!("{} references bet_ref {}, which this source has not placed (or placed \
                               beyond the bet horizon)", KINDS[ev.kind as usize], repr(bet_ref));
-        return rejection("unknown_bet", detail);
+        return Err(Rejection { reason: "unknown_bet".to_owned(), detail });
+    };
+    if ev.kind != REFUND {
+        return Ok(None);
     }
-    None
+    // Payouts (WIN) do not change what is refundable.
+    let Some((stake, refunded)) = bets.refundable(bet) else { return Ok(None) };
+    if ev.amount > stake - refunded {
+        let detail = format!("refund of {} kopecks exceeds the {} kopecks still refundable on bet_ref {} \
+                              (stake {stake} kopecks, refunded {refunded} kopecks)",
+                             ev.amount, stake - refunded, repr(bet_ref));
+        return Err(Rejection { reason: "refund_exceeds_stake".to_owned(), detail });
+    }
+    Ok(Some(bet))
 }
 
 /// The event as fastavro decodes it, for the Python rules.

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use super::decode::{Event, BET, CHANNELS, REFUND, WIN};
+use super::player_ref::{self, Words};
 
 pub const MAX_TEXT: usize = 128;
 
@@ -34,32 +35,6 @@ fn channel_allowed(licence_kind: u8, channel: u8) -> bool {
     }
 }
 
-/// `PLAIN_PLAYER_REF.fullmatch`: 8-64 of [A-Za-z0-9_-], a letter or '_', no run of 9 digits.
-pub fn plain_player_ref(s: &str) -> bool {
-    let b = s.as_bytes();
-    if !(8..=64).contains(&b.len()) {
-        return false;
-    }
-    let (mut letter, mut digits) = (false, 0);
-    for &c in b {
-        match c {
-            b'A'..=b'Z' | b'a'..=b'z' | b'_' => {
-                letter = true;
-                digits = 0;
-            }
-            b'0'..=b'9' => {
-                digits += 1;
-                if digits >= 9 {
-                    return false;
-                }
-            }
-            b'-' => digits = 0,
-            _ => return false,
-        }
-    }
-    letter
-}
-
 fn too_long(s: Option<&str>) -> bool {
     // Python's len counts code points; only a string of more bytes than the limit can exceed it.
     s.is_some_and(|s| s.len() > MAX_TEXT && s.chars().count() > MAX_TEXT)
@@ -70,8 +45,8 @@ fn filled(s: Option<&str>) -> bool {
 }
 
 /// Whether `EventValidator.check` passes `ev` (given the operator's licences and the time).
-pub fn passes(licences: Option<&HashMap<String, Licence>>, limits: &Limits, ev: &Event<'_>,
-              now_us: i64) -> bool {
+pub fn passes(licences: Option<&HashMap<String, Licence>>, limits: &Limits, player_refs: &Words,
+              ev: &Event<'_>, now_us: i64) -> bool {
     let Some(lic) = licences.and_then(|l| l.get(ev.licence_id)) else { return false };
     let t = ev.occurred_at_us;
     if lic.kind != ev.licence_kind || t < lic.valid_from_us || lic.valid_to_us.is_some_and(|to| t >= to) {
@@ -95,7 +70,7 @@ pub fn passes(licences: Option<&HashMap<String, Licence>>, limits: &Limits, ev: 
     if t > now + i128::from(limits.future_skew_us) || t < now - i128::from(limits.late_window_us) {
         return false;
     }
-    if !plain_player_ref(ev.player_ref) {
+    if !player_ref::plain(ev.player_ref, player_refs) {
         return false; // the rules one by one, in Python: rare, and it may still pass
     }
     if [ev.operator_ref].into_iter().map(Some)

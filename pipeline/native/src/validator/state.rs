@@ -4,13 +4,14 @@
 //! other's changelog.
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 
-use super::bets::{key_of, Bets};
+use super::bets::{key_of, Bets, UNKNOWN_STAKE};
 use super::conflicts::{self, Window};
 use super::dedup::SeqSet;
 use super::{json, mem};
@@ -71,10 +72,11 @@ impl ValidatorState {
         self.key(&[b"bets|", offset.to_string().as_bytes()])
     }
 
-    /// The entry of the bets placed by the record at `offset`: `[[source, bet_ref, time], ...]`.
-    pub fn bets_entry(&self, offset: i64, source_id: &str, bets: &[(&str, i64)]) -> Entry {
+    /// The entry of the bets placed by the record at `offset`:
+    /// `[[source, bet_ref, time, stake], ...]` from (bet_ref, time, stake).
+    pub fn bets_entry(&self, offset: i64, source_id: &str, bets: &[(&str, i64, i64)]) -> Entry {
         let mut v = vec![b'['];
-        for (i, (bet_ref, t)) in bets.iter().enumerate() {
+        for (i, (bet_ref, t, stake)) in bets.iter().enumerate() {
             if i > 0 {
                 v.push(b',');
             }
@@ -82,7 +84,7 @@ impl ValidatorState {
             json::string(&mut v, source_id);
             v.push(b',');
             json::string(&mut v, bet_ref);
-            v.extend_from_slice(format!(",{t}]").as_bytes());
+            write!(v, ",{t},{stake}]").expect("writing to a Vec");
         }
         v.push(b']');
         (self.bets_key(offset), Some(v))
@@ -164,6 +166,17 @@ impl ValidatorState {
         Ok(())
     }
 
+    /// `refund|<offset>|<bet_ref>`: the key of what was refunded on a bet placed at `offset`.
+    pub fn refund_key(&self, offset: i64, bet_ref: &[u8]) -> Vec<u8> {
+        self.key(&[b"refund|", offset.to_string().as_bytes(), b"|", bet_ref])
+    }
+
+    /// The entry of what has been refunded so far on the open bet `entry` (a `Bets` handle).
+    pub fn refund_entry(&self, entry: u64) -> Entry {
+        let (offset, bet_ref, refunded) = self.bets.refund_parts(entry);
+        (self.refund_key(offset, bet_ref), Some(refunded.to_string().into_bytes()))
+    }
+
     fn apply_doc(&mut self, kind: &[u8], ident: &[u8], value: Option<&[u8]>) -> Result<(), String> {
         let parse = |v: &[u8]| serde_json::from_slice::<Value>(v).map_err(|e| e.to_string());
         let int = |v: &Value| v.as_i64().ok_or_else(|| format!("not an integer: {v}"));
@@ -205,12 +218,25 @@ impl ValidatorState {
                 for bet in doc.as_array().ok_or("bets are not a list")? {
                     let (s, r, t) = (bet[0].as_str(), bet[1].as_str(), int(&bet[2])?);
                     let (Some(s), Some(r)) = (s, r) else { return Err(format!("bad bet {bet}")) };
+                    // [source, bet_ref, time] before stakes were kept: the stake is unknown
+                    let stake = bet.get(3).and_then(Value::as_i64).unwrap_or(UNKNOWN_STAKE);
                     let n = self.source_number(s);
                     key_of(n, r, &mut key);
-                    self.bets.place(offset, &key);
+                    self.bets.place(offset, &key, stake);
                     newest = newest.max(t);
                 }
                 self.bets.finish(newest);
+            }
+            (b"refund", _) => {
+                let at = ident.iter().position(|&b| b == b'|').unwrap_or(ident.len());
+                let offset: i64 = std::str::from_utf8(&ident[..at]).ok().and_then(|s| s.trim().parse().ok())
+                    .ok_or_else(|| format!("bad refund offset {ident:?}"))?;
+                let bet_ref = ident.get(at + 1..).unwrap_or_default();
+                let refunded = match value {
+                    Some(v) => Some(int(&parse(v)?)?),
+                    None => None,
+                };
+                self.bets.apply_refund(offset, bet_ref, refunded);
             }
             _ => {}
         }
@@ -271,6 +297,7 @@ impl ValidatorState {
         d.set_item("sources", self.sources.len())?;
         d.set_item("intervals", self.sources.values().map(|s| s.starts.len()).sum::<usize>())?;
         d.set_item("open_bets", self.bets.len())?;
+        d.set_item("refunded_bets", self.bets.refunded_len())?;
         Ok(d)
     }
 
@@ -287,7 +314,7 @@ impl ValidatorState {
     }
 
     /// The state as plain values, for tests: ({source: (starts, ends, expired_below)},
-    /// {(source, bet_ref): offset}, (chain index, chain hash)).
+    /// {(source, bet_ref): (offset, stake | None, refunded)}, (chain index, chain hash)).
     #[allow(clippy::type_complexity)]
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, (i64, Bound<'py, PyBytes>))> {
         let sources = PyDict::new(py);
@@ -295,8 +322,8 @@ impl ValidatorState {
             sources.set_item(k, (s.starts.clone(), s.ends.clone(), s.expired_below))?;
         }
         let bets = PyDict::new(py);
-        for (src, bet_ref, offset) in self.bets.entries() {
-            bets.set_item((self.source_names[src as usize].as_str(), bet_ref), offset)?;
+        for (src, bet_ref, offset, stake, refunded) in self.bets.entries() {
+            bets.set_item((self.source_names[src as usize].as_str(), bet_ref), (offset, stake, refunded))?;
         }
         Ok((sources, bets, (self.chain_index, PyBytes::new(py, &self.chain_hash))))
     }
