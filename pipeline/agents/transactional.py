@@ -97,7 +97,11 @@ class TransactionalAgent(ABC):
         }))
         self._consumer = Consumer(consumer_config(settings.kafka, group, **{
             "error_cb": self._fatal,
-            "group.instance.id": f"{group}-{settings.worker_id}",
+            # No static membership (group.instance.id): after its session times out (a broker
+            # restart), librdkafka's static member is fenced by its own rejoin, and the fatal
+            # error can leave a call such as send_offsets_to_transaction blocked for good
+            # (librdkafka #3437). A restarted worker then waits one session timeout for its
+            # partitions instead.
             "max.poll.interval.ms": 300000,
         }))
 

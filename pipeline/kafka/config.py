@@ -29,7 +29,7 @@ class FatalErrors:
         self.fatal: KafkaError | None = None
 
     def __call__(self, err: KafkaError) -> None:
-        if err.fatal():
+        if err.fatal() or err.code() == KafkaError._FATAL:
             log.error("%s: fatal Kafka error: %s", self.client, err.str())
             self.fatal = self.fatal or err
         else:
