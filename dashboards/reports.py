@@ -172,7 +172,8 @@ _REJECTED = f"""rejected AS (
     FROM {DB}.rejections WHERE {_period64('processed_at')} AND {OP} AND {LK_OP}
     GROUP BY operator_id)"""
 
-# Missing sequence numbers per source: the accepted range less accepted and rejected seqs in it.
+# Missing sequence numbers per source: the accepted range less accepted and rejected seqs in it
+# (a conflicting re-send names a seq already decided: it fills no gap).
 _GAPS = f"""gaps AS (
     SELECT s.operator_id AS operator_id, s.source_id AS source_id,
            toInt64(s.max_seq - s.min_seq + 1) - toInt64(s.events)
@@ -181,7 +182,8 @@ _GAPS = f"""gaps AS (
                  sum(events) AS events
           FROM {DB}.source_seq WHERE {OP} AND {LK_OP} GROUP BY operator_id, source_id) AS s
     LEFT JOIN (SELECT operator_id, source_id, groupUniqArray(toUInt64(seq)) AS seqs
-               FROM {DB}.rejections WHERE seq > 0 AND source_id != '' AND {OP}
+               FROM {DB}.rejections
+               WHERE seq > 0 AND source_id != '' AND reason != 'conflicting_duplicate' AND {OP}
                GROUP BY operator_id, source_id) AS r
       ON s.operator_id = r.operator_id AND s.source_id = r.source_id)"""
 
@@ -232,9 +234,11 @@ SETTINGS join_use_nulls = 0""",
 
 DATA_QUALITY = Report(
     name="data_quality", group="operational", title="Data quality",
-    description="Per operator and issue: rejections by reason code in the period, sequence numbers "
-                "missing now (gaps in a source's numbering), and late data (events received more than "
-                "an hour after they occurred; operators may send days late after an outage).",
+    description="Per operator and issue: rejections by reason code in the period (conflicting_duplicate "
+                "counts the operator's conflicting re-sends: an event ID sent again with other content), "
+                "sequence numbers missing now (gaps in a source's numbering), and late data (events "
+                "received more than an hour after they occurred; operators may send days late after an "
+                "outage).",
     sql=f"""
 WITH {_INGEST}, {_GAPS}
 SELECT operator_id, issue, category, toInt64(count) AS count, detail FROM (

@@ -312,13 +312,15 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     ingest = topic_partitions(kafka, settings.topics.ingest_pattern, group=group)
     tps = [(tp.topic, tp.partition) for tp in ingest]
     own = settings.model_copy(update={"kafka": kafka})
-    states = cast(dict[tuple[str, int], PartitionState],
-                  restore_from_changelog(own, changelog, tps, PartitionState))
+    window = settings.validation.conflict_window_per_source
+    states = cast(dict[tuple[str, int], PartitionState], restore_from_changelog(
+        own, changelog, tps, lambda t, p: PartitionState(t, p, conflict_window=window)))
     seen: set[int] = set()  # shared objects (interned source IDs) are counted once
     # Whole lists, alive while measured: ids of freed temporaries would be reused and skipped.
     seqs = [st.sources for st in states.values()]
     bets = [(st.bets, st.stakes, st.refunded, st.bet_batches, st.bet_expiry) for st in states.values()]
-    native = {tp: dsom_native.ValidatorState(*tp) for tp in tps}
+    windows = [st.windows for st in states.values()]
+    native = {tp: dsom_native.ValidatorState(*tp, window) for tp in tps}
     by_prefix = {state_key_prefix(*tp): st for tp, st in native.items()}
     for key, value in entries:
         owner = by_prefix.get(key[: key.index(b"|", key.index(b"|") + 1) + 1])
@@ -327,8 +329,12 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     native_memory = [st.memory() for st in native.values()]
     return {
         "changelog_bytes": changelog_bytes(entries),
-        "memory_bytes": {"seq": deep_size(seqs, seen), "bets": deep_size(bets, seen)},
-        "native_memory_bytes": {part: sum(m[part] for m in native_memory) for part in ("seq", "bets")},
+        "memory_bytes": {"seq": deep_size(seqs, seen), "bets": deep_size(bets, seen),
+                         "windows": deep_size(windows, seen)},
+        "native_memory_bytes": {part: sum(m[part] for m in native_memory)
+                                for part in ("seq", "bets", "windows")},
+        "window_sources": sum(len(st.windows) for st in states.values()),
+        "window_events": sum(len(w) for st in states.values() for w in st.windows.values()),
         "sources": sum(len(st.sources) for st in states.values()),
         "intervals": sum(len(q.starts) for st in states.values() for q in st.sources.values()),
         "open_bets": sum(len(st.bets) for st in states.values()),
@@ -424,8 +430,14 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     state["bets_changelog_bytes_per_event"] = bets_changelog / max(decided, 1)
     state["bets_memory_bytes_per_event"] = state["memory_bytes"]["bets"] / max(decided, 1)
     state["bets_native_memory_bytes_per_event"] = state["native_memory_bytes"]["bets"] / max(decided, 1)
+    state["dig_changelog_bytes_per_event"] = state["changelog_bytes"].get("dig", 0) / max(decided, 1)
+    per_source = max(state["window_sources"], 1)
+    state["windows_bytes_per_source"] = {
+        "changelog": state["changelog_bytes"].get("dig", 0) / per_source,
+        "memory": state["memory_bytes"]["windows"] / per_source,
+        "native_memory": state["native_memory_bytes"]["windows"] / per_source}
     _say(f"   {decided:,} events decided; {state['sources']} sources in {state['intervals']} intervals; "
-         f"{state['open_bets']:,} open bets")
+         f"{state['open_bets']:,} open bets; {state['window_events']:,} content digests kept")
     latency = latency_summary(sent_at, (((op, src, seq), at) for op, src, seq, at in rows))
     expected = accepted + len(sent_at)
     ok = stored[0] == stored[1] == expected and latency["events"] == len(sent_at) and not latency["unknown"]
@@ -464,6 +476,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     _say(f"| open-bet state: changelog / memory (Python engine / native engine) bytes per event | "
          f"{state['bets_changelog_bytes_per_event']:.1f} / {state['bets_memory_bytes_per_event']:.1f} / "
          f"{state['bets_native_memory_bytes_per_event']:.1f} |")
+    w = state["windows_bytes_per_source"]
+    _say(f"| content windows: live changelog / memory (Python engine / native engine) bytes per source | "
+         f"{w['changelog']:,.0f} / {w['memory']:,.0f} / {w['native_memory']:,.0f} |")
     _say(f"| every valid event once in ClickHouse | {'yes' if ok else 'NO'} "
          f"({stored[0]:,} rows, {stored[1]:,} unique, {expected:,} expected; "
          f"{latency['events']:,} of {len(sent_at):,} live events found) |")

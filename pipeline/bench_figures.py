@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -73,7 +74,7 @@ def deep_size(obj: Any, seen: set[int] | None = None) -> int:
     size = sys.getsizeof(obj)
     if isinstance(obj, dict):
         size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, list | tuple | set | frozenset):
+    elif isinstance(obj, list | tuple | set | frozenset | deque):
         size += sum(deep_size(v, seen) for v in obj)
     elif hasattr(obj, "__dict__"):
         size += deep_size(vars(obj), seen)

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.core.conflicts import DEFAULT_WINDOW
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECOND_US = 1_000_000
 HOUR_US = 3600 * SECOND_US
@@ -132,6 +134,10 @@ class ValidationSettings(_Frozen):
     bet_horizon_us: int = 7 * DAY_US
     # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
     max_open_gaps_per_source: int = 10_000
+    # Content digests kept per source, of its last decided events: a repeat of one of those seqs
+    # with other content is rejected (conflicting_duplicate); older repeats are dropped silently.
+    # 8 bytes of memory per event kept; 0 keeps none (no conflict is detected).
+    conflict_window_per_source: int = Field(default=DEFAULT_WINDOW, ge=0)
     max_events_per_batch: int = 10_000
     # An ingest record's value, in bytes (Kafka's own default request limit is about 1 MB).
     max_record_bytes: int = 1_000_000

@@ -5,7 +5,8 @@ each changelog entry) is bounded by the record's own size and event count: the r
 echo the events' ``operator_ref`` (bytes of the record) plus a fixed part per event with a
 detail of at most :data:`MAX_DETAIL_BYTES`; the archive holds the events' bytes as sent plus
 a fixed part per event; the bets changelog entry holds each accepted BET's ``bet_ref`` as
-JSON (at most 6 bytes per byte: orjson writes a control character as ``\u00XX``). So with the
+JSON (at most 6 bytes per byte: orjson writes a control character as ``\u00XX``), and the
+content digests entry at most a run and 8 bytes of digest (in base64) per event. So with the
 record limit and the event limit, :func:`worst_case_output_bytes` is an upper bound for
 anything valid or not, and the validator's output topics accept messages of
 :data:`OUTPUT_MESSAGE_BYTES`. ``tests/pipeline/core/test_limits.py`` builds the worst records
@@ -46,9 +47,12 @@ def worst_case_output_bytes(max_record_bytes: int, max_events: int, max_open_gap
     seqs = 32 + 2 * (max_open_gaps + 1) * (_JSON_INT + 1) + _JSON_INT
     # [["<source>","<bet_ref>",<time>,<stake>],...]: the bet_ref's JSON is at most 6x its bytes
     bet = 8 + (2 + _SOURCE_ID) + 2 + 3 * (_JSON_INT + 1)
+    # {"r":[[<index>,<seq>,<length>],...],"d":"<base64>"}: a run per event at worst, 8 bytes of digest
+    digest_run = 3 + 3 * (_JSON_INT + 1) + 11
     return {
         "receipts": header + r + n * receipt,
         "archive": header + r + n * archived,
         "seq_entry": _NAME + _SOURCE_ID + seqs,
         "bets_entry": _NAME + 2 + 6 * r + n * bet,
+        "digests_entry": _NAME + 6 + _JSON_INT + _SOURCE_ID + 16 + n * digest_run,
     }

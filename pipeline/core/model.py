@@ -44,6 +44,7 @@ class Reason(StrEnum):
     # One event
     INVALID_SEQUENCE = "invalid_sequence"
     SEQUENCE_GAP_EXPIRED = "sequence_gap_expired"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
     UNKNOWN_LICENCE = "unknown_licence"
     LICENCE_KIND_MISMATCH = "licence_kind_mismatch"
     LICENCE_INACTIVE = "licence_inactive"

@@ -41,6 +41,7 @@ class NativeRecordProcessor:
     def __init__(self, registry: Registry, validation: ValidationSettings, topics: TopicSettings,
                  codec: Codec) -> None:
         self._topics = topics
+        self._conflict_window = validation.conflict_window_per_source
         self._python = RecordProcessor(registry, validation, topics, codec)
         rules = EventValidator(registry, validation)
 
@@ -62,7 +63,7 @@ class NativeRecordProcessor:
         return self._python.reject_record(topic, partition, offset, reason, detail, now_us, source_id)
 
     def new_state(self, topic: str, partition: int) -> dsom_native.ValidatorState:
-        return dsom_native.ValidatorState(topic, partition)
+        return dsom_native.ValidatorState(topic, partition, self._conflict_window)
 
     def process(self, state: dsom_native.ValidatorState, offset: int, key: bytes | None, value: bytes,
                 now_us: int) -> Outcome:

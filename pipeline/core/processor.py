@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest
 from pipeline.core.dedup import Seen
 from pipeline.core.limits import cap_detail
 from pipeline.core.model import EventKind, Reason
@@ -79,7 +80,7 @@ class RecordProcessor:
         self._codec = codec
 
     def new_state(self, topic: str, partition: int) -> PartitionState:
-        return PartitionState(topic, partition)
+        return PartitionState(topic, partition, conflict_window=self._v.conflict_window_per_source)
 
     def decode(self, topic: str, partition: int, offset: int, value: bytes,
                now_us: int) -> Decoded | Outcome:
@@ -119,6 +120,7 @@ class RecordProcessor:
                                        source_id)
         out.changelog.extend(state.expire_bets(now_us - self._v.bet_horizon_us))
         seqs = state.seqs(source_id)
+        window = state.window(source_id)
         ids = RecordReceiptIds(state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
         archive_bodies: list[bytes] = []  # each archived event's Avro bytes
@@ -132,13 +134,17 @@ class RecordProcessor:
             else:
                 seen = seqs.take(seq)
                 if seen is Seen.DUPLICATE:
-                    out.duplicates += 1
-                    continue
-                if seen is Seen.GAP_EXPIRED:
+                    rejection = _conflict(state, window, seq, bodies[index])
+                    if rejection is None:  # a plain repeat: the first receipt stands
+                        out.duplicates += 1
+                        continue
+                elif seen is Seen.GAP_EXPIRED:
                     rejection = Rejection(
                         Reason.SEQUENCE_GAP_EXPIRED,
                         f"seq {seq} is below {seqs.expired_below}, where this source's old gaps "
                         "were closed; it was either decided long ago or is too late to fill a gap")
+                elif window is not None:  # decided now: accepted or rejected, its content is kept
+                    window.add(offset, index, seq, content_digest(bodies[index]))
             rid = ids(index)
             rejection = (rejection or record_rejection
                          or self._validator.check(operator_id, ev, now_us)
@@ -161,6 +167,7 @@ class RecordProcessor:
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
         out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, refunds, archived))
+        out.changelog.extend(state.window_changes(source_id, offset))
         if receipts:
             out.receipts_key = source_id.encode()
             out.receipts_value = encode_receipt_batch(self._receipt_batch(
@@ -257,6 +264,17 @@ def malformed_detail(topic: str, offset: int, value: bytes) -> str:
                   "strict; rejected as malformed", topic, offset)
         return UNDECODABLE
     return detail
+
+
+def _conflict(state: PartitionState, window: ContentWindow | None, seq: int,
+              body: bytes) -> Rejection | None:
+    """A repeat of ``seq`` whose content differs from the decided event's, if still in the window."""
+    first = window.find(seq) if window is not None else None
+    if first is None or first[0] == content_digest(body):
+        return None
+    _, offset, index = first
+    return Rejection(Reason.CONFLICTING_DUPLICATE,
+                     conflict_detail(seq, receipt_id(state.topic, state.partition, offset, index)))
 
 
 def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[str, Any]:

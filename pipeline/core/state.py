@@ -22,6 +22,7 @@ keys of a bets batch are tombstoned with it when it expires.
 
 from __future__ import annotations
 
+import base64
 import heapq
 import zlib
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from pipeline.core.chain import ChainHead
+from pipeline.core.conflicts import DEFAULT_WINDOW, ContentWindow
 from pipeline.core.dedup import SeqSet
 
 ChangelogEntry = tuple[bytes, bytes | None]
@@ -61,6 +63,9 @@ class PartitionState:
     bet_batches: dict[int, list[BetKey]] = field(default_factory=dict)
     bet_expiry: list[tuple[int, int]] = field(default_factory=list)  # heap of (max time, offset)
     chain: ChainHead = field(default_factory=ChainHead)
+    # Content digests of each source's last decided events (``conflicts.py``); 0: none kept.
+    conflict_window: int = DEFAULT_WINDOW
+    windows: dict[str, ContentWindow] = field(default_factory=dict)
 
     @property
     def prefix(self) -> bytes:
@@ -76,7 +81,38 @@ class PartitionState:
             found = self.sources[source_id] = SeqSet()
         return found
 
+    def window(self, source_id: str) -> ContentWindow | None:
+        """The source's content window (None when no window is kept)."""
+        if not self.conflict_window:
+            return None
+        found = self.windows.get(source_id)
+        if found is None:
+            found = self.windows[source_id] = ContentWindow(self.conflict_window)
+        return found
+
     # -- changes, each returning the changelog entry that records it --
+
+    def window_changes(self, source_id: str, offset: int) -> list[ChangelogEntry]:
+        """The entries of the source's window after the record at ``offset``.
+
+        Tombstones of the records all of whose events left the window, then what the record
+        added: ``{"r": [[index, seq, length], ...], "d": base64 of the digests}``.
+        """
+        window = self.windows.get(source_id)
+        if window is None:
+            return []
+        out: list[ChangelogEntry] = [(self._digests_key(gone, source_id), None) for gone in window.gone]
+        window.gone.clear()
+        runs, digests = window.record(offset)
+        if runs:
+            out.append((self._digests_key(offset, source_id),
+                        orjson.dumps({"r": runs, "d": base64.b64encode(digests).decode()})))
+        if not len(window):
+            del self.windows[source_id]
+        return out
+
+    def _digests_key(self, offset: int, source_id: str) -> bytes:
+        return self.prefix + b"dig|" + str(offset).encode() + b"|" + source_id.encode()
 
     def seq_entry(self, source_id: str) -> ChangelogEntry:
         key = self.prefix + b"seq|" + source_id.encode()
@@ -159,6 +195,9 @@ class PartitionState:
                 self.sources.pop(ident.decode(), None)
             else:
                 self.sources[ident.decode()] = SeqSet.from_state(orjson.loads(value))
+        elif kind == b"dig":
+            offset_text, _, source = ident.partition(b"|")
+            self._apply_digests(int(offset_text), source.decode(), value)
         elif kind == b"chain" and value is not None:
             doc = orjson.loads(value)
             self.chain = ChainHead(doc["i"], bytes.fromhex(doc["h"]))
@@ -180,3 +219,14 @@ class PartitionState:
                 self.refunded.pop(bet, None)
             else:
                 self.refunded[bet] = orjson.loads(value)
+
+    def _apply_digests(self, offset: int, source_id: str, value: bytes | None) -> None:
+        if value is None:
+            window = self.windows.get(source_id)
+            if window is not None:
+                window.drop(offset)
+        elif (window := self.window(source_id)) is not None:
+            doc = orjson.loads(value)
+            window.load(offset, doc["r"], base64.b64decode(doc["d"]))
+        if window is not None and not len(window) and not window.gone:
+            del self.windows[source_id]

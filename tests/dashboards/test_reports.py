@@ -32,8 +32,10 @@ op-x   s-x1/2     WIN       10_000  22:45   P8       poker poker-x.ua
 =====  =========  ========  =====  ======  ========  ====================  ==========
 
 Rejections (processed at): op-a s-a1/6 licence_kind_mismatch 22:15, op-a s-a1/8 absurd_amount
-22:50, op-a s-a3/2 licence_inactive 16:00 (before the period), op-b (no seq) non_positive_amount
-22:00, op-c s-c1/1,2 unknown_licence 21:40 and 21:41, op-x s-x1/3 channel_not_allowed 22:20.
+22:50, op-a s-a1/5 conflicting_duplicate 23:10 (seq 5 re-sent with other content: it was
+accepted, so it fills no gap), op-a s-a3/2 licence_inactive 16:00 (before the period), op-b (no
+seq) non_positive_amount 22:00, op-c s-c1/1,2 unknown_licence 21:40 and 21:41, op-x s-x1/3
+channel_not_allowed 22:20.
 
 Tax events: payouts for op-a's WIN (12_000, all withheld), op-b's two WINs (3_000 all withheld;
 100_000 with 15_000 PIT withheld of 18_000 due: a discrepancy) and an op-a payout of 50_000 at
@@ -188,6 +190,7 @@ def load(client: Any) -> None:
     insert(client, REJECTIONS, [
         rej("op-a", "s-a1", 6, "licence_kind_mismatch", at(22, 15)),
         rej("op-a", "s-a1", 8, "absurd_amount", at(22, 50)),
+        rej("op-a", "s-a1", 5, "conflicting_duplicate", at(23, 10)),
         rej("op-a", "s-a3", 2, "licence_inactive", at(16)),
         rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
         rej("op-c", "s-c1", 1, "unknown_licence", at(21, 40)),
@@ -246,9 +249,9 @@ def run(ch: Any, name: str, *columns: str, **changes: Any) -> list[tuple[Any, ..
 def test_ingestion_status(ch: Any) -> None:
     assert run(ch, "ingestion_status") == [
         # op-a: s-a1 1,2,3,5,7 + s-a2 1,2 (received 23:30 and 23:55) = 7 accepted; s-a3/1 (16:00) is
-        # before the period. Rejected 2 (22:15, 22:50; the 16:00 one is out): 100 * 2 / 9 = 22.222 %.
+        # before the period. Rejected 3 (22:15, 22:50, 23:10; the 16:00 one is out): 100 * 3 / 10 = 30 %.
         # The last arrival 23:55 is 300 s before now; 1 event in the last 5 minutes: 1 / 300 = 0.0/s.
-        ("op-a", 7, 2, 22.222, 0.0, dt(at(23, 55)), 300),
+        ("op-a", 7, 3, 30.0, 0.0, dt(at(23, 55)), 300),
         # op-b: 7 (s-b1) + 30 deposits (s-b2) = 37; 1 rejected: 100 * 1 / 38 = 2.632 %. The deposits
         # arrive 23:57:01-23:57:30, in the last 5 minutes: 30 / 300 = 0.1/s; 24:00 - 23:57:30 = 150 s.
         ("op-b", 37, 1, 2.632, 0.1, dt(at(23, 57, 30)), 150),
@@ -264,17 +267,20 @@ def test_ingestion_status(ch: Any) -> None:
     assert run(ch, "ingestion_status", "operator_id", "accepted", operator="op-x") == [("op-x", 2)]
     # the whole day from midnight: s-a3/1 (16:00) and the 16:00 rejection count now for op-a
     assert run(ch, "ingestion_status", "operator_id", "accepted", "rejected", since_us=at(0),
-               operator="op-a") == [("op-a", 8, 3)]
+               operator="op-a") == [("op-a", 8, 4)]
 
 
 def test_data_quality(ch: Any) -> None:
     assert run(ch, "data_quality") == [
-        # s-a1: seqs 1..7 = 7 numbers, 5 accepted, 6 rejected (8 rejected is past the range) -> 1 missing
+        # s-a1: seqs 1..7 = 7 numbers, 5 accepted, 6 rejected (8 rejected is past the range; 5's
+        # conflicting re-send fills nothing) -> 1 missing
         ("op-a", "sequence_gap", "gap", 1, "1 source(s) with gaps"),
         # s-a2/1 received 2 h late and s-a2/2 80 h late: 2 late events, the worst 80 h
         ("op-a", "late_data", "late", 2, "up to 80 h late"),
         # rejections in the period, by reason (licence_inactive at 16:00 is before it)
+        # conflicting re-sends per operator are one of the reasons
         ("op-a", "absurd_amount", "rejection", 1, "last 2026-11-09 22:50:00.000000"),
+        ("op-a", "conflicting_duplicate", "rejection", 1, "last 2026-11-09 23:10:00.000000"),
         ("op-a", "licence_kind_mismatch", "rejection", 1, "last 2026-11-09 22:15:00.000000"),
         ("op-b", "non_positive_amount", "rejection", 1, "last 2026-11-09 22:00:00.000000"),
         ("op-c", "unknown_licence", "rejection", 2, "last 2026-11-09 21:41:00.000000"),
@@ -282,7 +288,8 @@ def test_data_quality(ch: Any) -> None:
     ]
     assert run(ch, "data_quality", "issue", "count", operator="op-a", since_us=at(0)) == [
         ("sequence_gap", 1), ("late_data", 2),
-        ("absurd_amount", 1), ("licence_inactive", 1), ("licence_kind_mismatch", 1)]
+        ("absurd_amount", 1), ("conflicting_duplicate", 1), ("licence_inactive", 1),
+        ("licence_kind_mismatch", 1)]
     assert run(ch, "data_quality", "operator_id", "issue", licence_kind="BOOKMAKING") == [
         ("op-c", "unknown_licence")]
     # the late events arrived at 23:30 and 23:55: a period ending at 23:00 has no late data
@@ -391,8 +398,8 @@ def test_compliance_alerts(ch: Any) -> None:
         ("high", "unregistered_asset", "op-a", 1, "rogue-a.ua"),
         ("high", "unregistered_asset", "op-b", 1, "m-9"),
         ("high", "unregistered_asset", "op-x", 1, "poker-x.ua"),
-        # 2 / (2 + 7) = 22.22 %; 2 / (2 + 0); 1 / (1 + 2) = 33.33 %; op-b 1 / 38 = 2.6 % is under 5 %
-        ("medium", "high_rejection_rate", "op-a", 2, "22.22 % of events rejected"),
+        # 3 / (3 + 7) = 30 %; 2 / (2 + 0); 1 / (1 + 2) = 33.33 %; op-b 1 / 38 = 2.6 % is under 5 %
+        ("medium", "high_rejection_rate", "op-a", 3, "30 % of events rejected"),
         ("medium", "high_rejection_rate", "op-c", 2, "100 % of events rejected"),
         ("medium", "high_rejection_rate", "op-x", 1, "33.33 % of events rejected"),
         # PIT due 18 % of 100_000 = 18_000, withheld 15_000
@@ -594,4 +601,4 @@ def test_reports_run_read_only(ch: Any) -> None:
         run_report(ch, DB, writer, params())
     with pytest.raises(Exception, match="(?i)readonly|read-only|cannot"):
         ch.command(f"TRUNCATE TABLE {DB}.rejections", settings=READ_ONLY)
-    assert int(ch.command(f"SELECT count() FROM {DB}.rejections")) == before == 7
+    assert int(ch.command(f"SELECT count() FROM {DB}.rejections")) == before == 8

@@ -64,7 +64,8 @@ def sizes(out: Outcome) -> dict[str, int]:
     found = {"receipts": len(out.receipts_value or b"") + len(out.receipts_key),
              "archive": len(out.archive_value or b"") + 64}
     for key, value in out.changelog:
-        kind = "seq_entry" if b"|seq|" in key else "bets_entry" if b"|bets|" in key else "other"
+        kind = ("seq_entry" if b"|seq|" in key else "bets_entry" if b"|bets|" in key
+                else "digests_entry" if b"|dig|" in key else "other")
         found[kind] = max(found.get(kind, 0), len(key) + len(value or b""))
     return found
 

@@ -22,7 +22,7 @@ from schemas.codec import HEADER_LEN, load_type
 from schemas.diagnose import diagnose
 from schemas.raw import zigzag
 from tests.pipeline.core.player_refs import OPAQUE, PERSONAL, PSEUDONYMS, adversarial
-from tests.pipeline.core.test_processor import ENGINES, snapshot
+from tests.pipeline.core.test_processor import ENGINES, snapshot, windows
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
 from tests.pipeline.operator.conftest import run_fleet
@@ -68,6 +68,7 @@ class Pair:
         assert self.states["python"].keys() == self.states["native"].keys()
         for tp, st in self.states["python"].items():
             assert snapshot(st) == snapshot(self.states["native"][tp]), tp
+            assert windows(st) == windows(self.states["native"][tp]), tp
         assert self.logs["python"] == self.logs["native"]
 
 
@@ -688,13 +689,16 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
     and lengths at varint boundaries; before it, its copy with one number not strict and a
     truncation (a botched first send); after it, a mutated copy (a corrupted retry), and a mutated
     record whose intact form is never sent (seqs 10n + 5 to 10n + 8). Both engines agree byte for
-    byte; every record is answered, unless all its events are repeats; every good event is
+    byte; every record is answered, unless all its events are plain repeats; an event whose seq
+    was decided is answered only if its bytes differ (conflicting_duplicate); every good event is
     accepted exactly once, by its good record, unless a mutant decided its seq first."""
     rng = random.Random(2026)
     pair = Pair()
     accepted: Counter[int | None] = Counter()
     decided: set[int] = set()  # good seqs decided so far
     claimed: set[int] = set()  # good seqs a mutant decided before their good record came
+    everything: set[int] = set()  # every seq decided so far
+    conflicts = 0
     outcomes: set[str] = set()
     for n in range(ROUNDS):
         s = 10 * n + 1
@@ -715,6 +719,11 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
                 assert out.events_in > 0 and out.duplicates == out.events_in, "a record without an answer"
                 continue
             got = receipts(out)
+            conflicting = {q for q, reason, _ in got if reason == "conflicting_duplicate"}
+            assert conflicting <= everything
+            conflicts += len(conflicting)
+            got = [r for r in got if r[1] != "conflicting_duplicate"]
+            everything |= {q for q, _, _ in got if q is not None and q > 0}
             if value in botched:
                 malformed(out, value)
             elif value is good:
@@ -730,7 +739,9 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
     good_seqs = {10 * n + 1 + i for n in range(ROUNDS) for i in range(4)}
     assert all(accepted[q] == 1 for q in good_seqs - claimed)
     assert len(claimed) < len(good_seqs) // 100, len(claimed)
-    assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet"} <= outcomes, outcomes
+    assert {"malformed", "unknown_schema", "BET", "WIN", "unknown_bet",
+            "conflicting_duplicate"} <= outcomes, outcomes
+    assert conflicts > ROUNDS // 10, conflicts  # corrupted retries that still decode, with an event changed
     assert len(outcomes) >= 10, outcomes
 
 
@@ -747,3 +758,67 @@ def test_a_decoder_disagreement_rejects_the_record_instead_of_stopping_the_parti
     [(seq, reason, detail)] = receipts(out)
     assert (seq, reason) == (None, "malformed") and detail is not None and "send it again" in detail
     assert out.archive_value is None and out.changelog == [] and out.rejected == {"malformed": 1}
+
+
+# -- conflicting re-sends --
+
+@pytest.mark.parametrize("window", [1, 5, 64])
+def test_conflicting_resends_decide_the_same_and_restore_alike(window: int) -> None:
+    """Two sources sending new seqs (with gaps, filled later), rejected events, identical retries
+    and changed re-sends of recent and old seqs, duplicates within a record. Both engines agree
+    on every output and on their windows; each restores the other's changelog, compacted or
+    whole, or compacted and shuffled, to the same windows, and then decides as the original."""
+    rng = random.Random(window)
+    pair = Pair(conflict_window_per_source=window)
+    sent: dict[str, list[dict[str, Any]]] = {"s1": [], "s2": []}  # events sent, by source
+    top = {"s1": 0, "s2": 0}
+    gaps: dict[str, list[int]] = {"s1": [], "s2": []}
+    records: list[tuple[bytes, bytes]] = []
+    for _ in range(300):
+        source = rng.choice(["s1", "s2"])
+        evs: list[dict[str, Any]] = []
+        for _ in range(rng.randint(1, 6)):
+            r = rng.random()
+            if r < 0.45 or not sent[source]:
+                skip = rng.choice([0, 0, 0, 1, 2])
+                gaps[source] += range(top[source] + 1, top[source] + 1 + skip)
+                top[source] += skip + 1
+                seq = top[source]
+            elif r < 0.55 and gaps[source]:
+                seq = gaps[source].pop(rng.randrange(len(gaps[source])))
+            else:  # a re-send of an event sent before, recent or old, as it was or changed
+                before = sent[source][-rng.randint(1, min(len(sent[source]), 3 * window + 3))]
+                evs.append(before if rng.random() < 0.5 else before | {"amount": before["amount"] + 1})
+                continue
+            amount = 0 if rng.random() < 0.1 else rng.randint(1, 9) * 100  # some rejected
+            evs.append(event(seq=seq, kind="DEPOSIT", bet_ref=None, amount=amount, operator_ref=f"t{seq}"))
+        if rng.random() < 0.1:
+            evs.append(evs[0] | {"amount": evs[0]["amount"] + 7})  # one seq twice in a record
+        sent[source] += evs
+        records.append((batch([write_event(e) for e in evs], source=source), source.encode()))
+    for value, key in records[:200]:
+        pair.feed(value, key)
+    pair.assert_same_state()
+    reasons = Counter(r for o in pair.outcomes for r in o.rejected.elements())
+    assert reasons["conflicting_duplicate"] > 5 and sum(o.duplicates for o in pair.outcomes) > 20, reasons
+    whole = [entry for o in pair.outcomes for entry in o.changelog]  # before compaction
+    assert any(v is None for k, v in whole if b"|dig|" in k)
+    shuffled = list(pair.logs["python"].items())
+    rng.shuffle(shuffled)  # a compacted log in any order: each live record's entry once
+    for mine, other in (("python", "native"), ("native", "python")):
+        for log in (pair.logs[other].items(), whole, shuffled):
+            st = pair.procs[mine].new_state(TOPIC, 0)
+            for k, v in log:
+                st.apply(k, v)
+            assert windows(st) == windows(pair.states[mine][(TOPIC, 0)])
+    crossed = Pair(conflict_window_per_source=window)
+    for mine, other in (("python", "native"), ("native", "python")):
+        st = crossed.states[mine][(TOPIC, 0)] = crossed.procs[mine].new_state(TOPIC, 0)
+        for k, v in pair.logs[other].items():
+            st.apply(k, v)
+    crossed.outcomes = list(pair.outcomes)  # offsets continue
+    crossed.logs = {e: dict(pair.logs[e]) for e in ENGINES}
+    for value, key in records[200:]:
+        assert pair.feed(value, key) == crossed.feed(value, key)
+    crossed.assert_same_state()
+    pair.assert_same_state()

@@ -1,9 +1,13 @@
+import base64
 from typing import Any, Literal
 
+import orjson
 import pytest
 
 from pipeline.core.chain import Link, verify
+from pipeline.core.conflicts import content_digest
 from pipeline.core.processor import Outcome, Processor, make_processor
+from pipeline.core.receipts import receipt_id
 from pipeline.core.state import PartitionState
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, default_codec
@@ -60,6 +64,15 @@ def snapshot(state: Any) -> Any:
         return ({s: (q.starts, q.ends, q.expired_below) for s, q in state.sources.items()},
                 bets, (state.chain.index, state.chain.hash))
     return state.snapshot()
+
+
+def windows(state: Any) -> dict[str, tuple[bytes, list[tuple[int, int, int, int]], list[int]]]:
+    """Either engine's content windows: {source: (digests oldest first, [(offset, index, seq,
+    length)], records gone whose tombstones are still to be written)}."""
+    if isinstance(state, PartitionState):
+        return {s: (w.digests(), [(o, i, q, n) for o, i, q, n in w.runs], list(w.gone))
+                for s, w in state.windows.items()}
+    return state.windows()  # type: ignore[no-any-return]
 
 
 @engines
@@ -141,10 +154,11 @@ def test_state_restored_from_changelog_decides_the_same(engine: Engine) -> None:
     restored = proc.new_state(TOPIC, 0)
     for key, value in log.items():
         restored.apply(key, value)
-    assert snapshot(restored) == snapshot(state)
+    assert snapshot(restored) == snapshot(state) and windows(restored) == windows(state)
     assert len(snapshot(state)[1]) == 6
     win = event(seq=100, kind="WIN", bet_ref="b1", tax_withheld_pit=0, tax_withheld_military=0)
-    assert statuses(run(proc, restored, 9, record([win, event(seq=1)]))) == [(100, "ACCEPTED", None)]
+    assert statuses(run(proc, restored, 9, record([win, event(seq=1, bet_ref="b0")]))) == [
+        (100, "ACCEPTED", None)]
 
 
 @engines
@@ -175,6 +189,12 @@ def test_a_refusal_the_diagnosis_cannot_explain_is_logged(monkeypatch: pytest.Mo
     assert "its diagnosis finds it strict" in caplog.text and out.changelog == []
 
 
+# -- conflicting re-sends: a decided event ID sent again with other content --
+
+def deposit(seq: int, **changes: Any) -> dict[str, Any]:
+    return event(**({"seq": seq, "kind": "DEPOSIT", "bet_ref": None, "operator_ref": f"tx-{seq}"} | changes))
+
+
 # -- refunds bounded by the stake: refundable = stake - refunds accepted so far --
 
 def refund(seq: int, amount: int, bet_ref: str = "b1", **changes: Any) -> dict[str, Any]:
@@ -188,6 +208,159 @@ def payout(seq: int, amount: int, bet_ref: str = "b1") -> dict[str, Any]:
 
 def details(out: Outcome) -> list[str | None]:
     return [r["detail"] for r in receipts_of(out)["receipts"]]
+
+
+def conflict_detail_of(seq: int, offset: int, index: int) -> str:
+    rid = receipt_id(TOPIC, 0, offset, index)
+    return (f"seq {seq} was already decided with other content (receipt {rid}); that first event "
+            "stands: a changed event needs a new seq")
+
+
+def archived(outs: list[Outcome]) -> list[tuple[int, int]]:
+    """(seq, amount) of every event archived by ``outs``."""
+    return [(a["event"]["seq"], a["event"]["amount"]) for o in outs if o.archive_value
+            for a in archive_of(o)["events"]]
+
+
+def dig_entries(out: Outcome) -> list[tuple[bytes, Any]]:
+    """The outcome's content-digest changelog entries: (key after the prefix, decoded value)."""
+    prefix = f"{TOPIC}|0|".encode()
+    return [(k[len(prefix):], v if v is None else orjson.loads(v))
+            for k, v in out.changelog if k.startswith(prefix + b"dig|")]
+
+
+@engines
+def test_an_identical_retry_is_silent_a_changed_one_conflicts(engine: Engine) -> None:
+    proc = processor(engine)
+    state = proc.new_state(TOPIC, 0)
+    first = [event(seq=1, bet_ref="b1"), deposit(2), deposit(3, amount=0)]  # seq 3: non_positive_amount
+    outs = [run(proc, state, 0, record(first))]
+    assert statuses(outs[0]) == [(1, "ACCEPTED", None), (2, "ACCEPTED", None),
+                                 (3, "REJECTED", "non_positive_amount")]
+    retry = run(proc, state, 1, record(first))  # byte for byte: a plain repeat
+    assert retry.duplicates == 3 and retry.receipts_value is None and retry.changelog == [
+        (f"{TOPIC}|0|seq|s1".encode(), b'{"s":[1],"e":[3],"x":0}')]
+    changed = [deposit(2, amount=20_000), event(seq=1, bet_ref="b1"), deposit(3, amount=30_000),
+               deposit(4)]
+    outs.append(run(proc, state, 2, record(changed)))
+    # seq 2 with another amount; seq 1 as it was; seq 3 corrected without a new seq: also a conflict
+    assert statuses(outs[-1]) == [(2, "REJECTED", "conflicting_duplicate"),
+                                  (3, "REJECTED", "conflicting_duplicate"), (4, "ACCEPTED", None)]
+    assert details(outs[-1])[:2] == [conflict_detail_of(2, 0, 1), conflict_detail_of(3, 0, 2)]
+    assert [r["amount"] for r in receipts_of(outs[-1])["receipts"]] == [20_000, 30_000, 10_000]
+    assert outs[-1].duplicates == 1 and outs[-1].rejected == {"conflicting_duplicate": 2}
+    assert outs[-1].accepted == {"DEPOSIT": 1}
+    # a conflicting event sent again is answered again; the first stays the one counted
+    outs.append(run(proc, state, 3, record([deposit(2, amount=20_000)])))
+    assert statuses(outs[-1]) == [(2, "REJECTED", "conflicting_duplicate")]
+    assert details(outs[-1]) == [conflict_detail_of(2, 0, 1)]
+    assert outs[-1].archive_value is None
+    assert archived(outs) == [(1, 10_000), (2, 10_000), (4, 10_000)]
+    assert outs[-1].changelog == [(f"{TOPIC}|0|seq|s1".encode(), b'{"s":[1],"e":[4],"x":0}')]
+
+
+@engines
+def test_a_conflict_in_the_same_record(engine: Engine) -> None:
+    """Two events with one seq in one record: the first decides it, the second conflicts (or, if
+    identical to the first, is a plain repeat)."""
+    proc = processor(engine)
+    state = proc.new_state(TOPIC, 0)
+    out = run(proc, state, 5, record([deposit(7), deposit(7, amount=1), deposit(8), deposit(7)]))
+    assert statuses(out) == [(7, "ACCEPTED", None), (7, "REJECTED", "conflicting_duplicate"),
+                             (8, "ACCEPTED", None)]
+    assert details(out)[1] == conflict_detail_of(7, 5, 0)
+    assert out.duplicates == 1 and archived([out]) == [(7, 10_000), (8, 10_000)]
+    # the record's entry: events 0 and 2 decided seqs 7 and 8 (two runs), their digests
+    [(key, doc)] = dig_entries(out)
+    assert key == b"dig|5|s1" and doc["r"] == [[0, 7, 1], [2, 8, 1]]
+    assert base64.b64decode(doc["d"]) == b"".join(
+        content_digest(encode_event_body(e)) for e in (deposit(7), deposit(8)))
+
+
+@engines
+def test_conflicts_are_found_after_a_restore_from_the_changelog(engine: Engine) -> None:
+    proc = processor(engine)
+    state = proc.new_state(TOPIC, 0)
+    log: dict[bytes, bytes | None] = {}
+    for offset in range(4):
+        seqs = range(3 * offset + 1, 3 * offset + 4)
+        log.update(run(proc, state, offset, record([deposit(q) for q in seqs])).changelog)
+    restored = proc.new_state(TOPIC, 0)
+    for key, value in log.items():
+        restored.apply(key, value)
+    assert windows(restored) == windows(state) and snapshot(restored) == snapshot(state)
+    out = run(proc, restored, 9, record([deposit(5), deposit(11, amount=3), deposit(13)]))
+    assert statuses(out) == [(11, "REJECTED", "conflicting_duplicate"), (13, "ACCEPTED", None)]
+    assert details(out)[0] == conflict_detail_of(11, 3, 1)
+    assert out.duplicates == 1
+
+
+@engines
+def test_repeats_older_than_the_window_are_silent(engine: Engine) -> None:
+    """Only the last ``conflict_window_per_source`` decided events of a source are compared:
+    an older seq repeated with other content is dropped silently, as any repeat."""
+    proc = processor(engine, conflict_window_per_source=3)
+    state = proc.new_state(TOPIC, 0)
+    run(proc, state, 0, record([deposit(q) for q in (1, 2, 3, 4, 5)]))
+    out = run(proc, state, 1, record([deposit(q, amount=7) for q in (1, 2, 3, 4, 5)]))
+    assert statuses(out) == [(q, "REJECTED", "conflicting_duplicate") for q in (3, 4, 5)]
+    assert out.duplicates == 2
+    off = processor(engine, conflict_window_per_source=0)  # none kept: every repeat is silent
+    state = off.new_state(TOPIC, 0)
+    first = run(off, state, 0, record([deposit(1)]))
+    assert dig_entries(first) == []
+    out = run(off, state, 1, record([deposit(1, amount=7)]))
+    assert out.duplicates == 1 and out.receipts_value is None and windows(state) == {}
+
+
+@engines
+def test_records_whose_events_left_the_window_are_tombstoned(engine: Engine) -> None:
+    proc = processor(engine, conflict_window_per_source=3)
+    state = proc.new_state(TOPIC, 0)
+    outs = [run(proc, state, offset, record([deposit(q) for q in seqs]))
+            for offset, seqs in enumerate([(1, 2), (3, 4), (5, 6), (7,), (8,)])]
+    digest = {q: content_digest(encode_event_body(deposit(q))) for q in range(1, 9)}
+
+    def entry(offset: int, runs: list[list[int]], seqs: list[int]) -> tuple[bytes, Any]:
+        return (f"dig|{offset}|s1".encode(),
+                {"r": runs, "d": base64.b64encode(b"".join(digest[q] for q in seqs)).decode()})
+
+    assert [dig_entries(o) for o in outs] == [
+        [entry(0, [[0, 1, 2]], [1, 2])],
+        [entry(1, [[0, 3, 2]], [3, 4])],  # seq 1 left: record 0 keeps seq 2
+        [(b"dig|0|s1", None), entry(2, [[0, 5, 2]], [5, 6])],  # record 0 left whole
+        [(b"dig|1|s1", None), entry(3, [[0, 7, 1]], [7])],
+        [entry(4, [[0, 8, 1]], [8])],  # record 2 keeps seq 6
+    ]
+    assert windows(state) == {"s1": (b"".join(digest[q] for q in (6, 7, 8)),
+                                     [(2, 1, 6, 1), (3, 0, 7, 1), (4, 0, 8, 1)], [])}
+    # a record larger than the window keeps only its newest events, and says so in its entry
+    out = run(proc, state, 5, record([deposit(q) for q in range(9, 14)]))
+    newest = b"".join(content_digest(encode_event_body(deposit(q))) for q in (11, 12, 13))
+    assert dig_entries(out) == [(b"dig|2|s1", None), (b"dig|3|s1", None), (b"dig|4|s1", None),
+                                (b"dig|5|s1", {"r": [[2, 11, 3]], "d": base64.b64encode(newest).decode()})]
+
+
+@engines
+def test_a_shorter_window_on_restore_tombstones_what_it_drops(engine: Engine) -> None:
+    """The window's length applies on restore: records a shorter window drops whole have no
+    tombstone yet; the source's next record writes them."""
+    proc = processor(engine, conflict_window_per_source=4)
+    state = proc.new_state(TOPIC, 0)
+    log: dict[bytes, bytes | None] = {}
+    for offset, seqs in enumerate([(1, 2), (3, 4), (5, 6)]):
+        log.update(run(proc, state, offset, record([deposit(q) for q in seqs])).changelog)
+    assert [k for k, v in log.items() if b"|dig|" in k and v is not None] == [
+        f"{TOPIC}|0|dig|{o}|s1".encode() for o in (1, 2)]  # record 0 left whole, 1 and 2 are live
+    shorter = processor(engine, conflict_window_per_source=2)
+    restored = shorter.new_state(TOPIC, 0)
+    for key, value in log.items():
+        restored.apply(key, value)
+    assert [(runs, gone) for _, runs, gone in windows(restored).values()] == [([(2, 0, 5, 2)], [1])]
+    out = run(shorter, restored, 3, record([deposit(7)]))
+    assert dig_entries(out) == [(b"dig|1|s1", None), (b"dig|3|s1", {
+        "r": [[0, 7, 1]], "d": base64.b64encode(content_digest(encode_event_body(deposit(7)))).decode()})]
+    assert [gone for _, _, gone in windows(restored).values()] == [[]]
 
 
 def refund_key(bet_offset: int, bet_ref: str = "b1") -> bytes:
@@ -256,7 +429,7 @@ def test_a_refund_in_the_same_record_as_its_bet(engine: Engine) -> None:
                              (6, "ACCEPTED", None), (7, "ACCEPTED", None)]
     # The bets entry first, then each refunded bet once, in the order first refunded, at its total.
     kinds = [key.split(b"|")[2] for key, _ in out.changelog]
-    assert kinds == [b"seq", b"bets", b"refund", b"refund", b"chain"]
+    assert kinds == [b"seq", b"bets", b"refund", b"refund", b"chain", b"dig"]
     assert out.changelog[2:4] == [(refund_key(7), b"10000"), (refund_key(7, "b2"), b"300")]
     assert snapshot(state)[1] == {("s1", "b1"): (7, 10_000, 10_000), ("s1", "b2"): (7, 300, 300)}
 
@@ -270,7 +443,8 @@ def test_a_rejected_refund_changes_nothing(engine: Engine) -> None:
     out = run(proc, state, 1, record([refund(3, 7_501), refund(4, 10_000)]))
     assert [r for _, _, r in statuses(out)] == ["refund_exceeds_stake"] * 2
     assert out.archive_value is None
-    assert [key for key, _ in out.changelog] == [f"{TOPIC}|0|seq|s1".encode()]  # only the seqs decided
+    # only the seqs decided and their contents (for conflicting re-sends): no bet, refund or chain
+    assert [key for key, _ in out.changelog] == [f"{TOPIC}|0|seq|s1".encode(), f"{TOPIC}|0|dig|1|s1".encode()]
     assert snapshot(state)[1] == bets_before == {("s1", "b1"): (0, 10_000, 2_500)}
     assert statuses(run(proc, state, 2, record([refund(5, 7_500)]))) == [(5, "ACCEPTED", None)]
 

@@ -11,6 +11,9 @@ from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, MalformedRecordError, Unkno
 from sinks.clickhouse.records import payout_view, read_payouts, read_rejected, rejected_view
 from sinks.clickhouse.rows import Columns, add_payouts, add_receipt_batch, add_rejections, add_tax_event
 from sinks.clickhouse.tables import REJECTIONS, TAX_EVENTS
+from tests.pipeline.core.test_processor import ENGINES, Engine, processor, record
+from tests.pipeline.core.test_validation import NOW
+from tests.pipeline.core.test_validation import event as valid_event
 from tests.schemas.avro_variants import VARIANTS, encode_variant
 from tests.sinks.clickhouse.samples import (
     TAX_EVENTS_TOPIC,
@@ -84,3 +87,20 @@ def test_bad_records_are_refused() -> None:
         read_rejected(archive_batch([event()]))
     with pytest.raises(UnknownSchemaError):
         read_payouts(value)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_conflicting_re_send_becomes_a_rejection_row(engine: Engine) -> None:
+    """The validator's conflicting_duplicate receipt is stored as any rejection: the data-quality
+    report counts it per operator and reason."""
+    proc = processor(engine)
+    state = proc.new_state("dsom.ingest.op-a", 0)
+    proc.process(state, 0, b"s1", record([valid_event(seq=4)]), NOW)
+    out = proc.process(state, 1, b"s1", record([valid_event(seq=4, amount=1)]), NOW)
+    assert out.receipts_value is not None
+    cols = Columns(REJECTIONS)
+    add_rejections(cols, read_rejected(out.receipts_value), "dsom.receipts.op-a", 0, 7)
+    [got] = cols.as_rows()
+    assert (got["operator_id"], got["source_id"], got["seq"], got["reason"], got["amount"]) == (
+        "op-a", "s1", 4, "conflicting_duplicate", 1)
+    assert str(got["detail"]).startswith("seq 4 was already decided with other content (receipt ")

@@ -7,6 +7,7 @@
 //! (`pipeline/core/native.py`) has the reference reject it.
 
 mod bets;
+mod conflicts;
 mod decode;
 mod dedup;
 mod encode;
@@ -213,6 +214,13 @@ impl Validator {
             st.sources.insert(source_id.to_owned(), Default::default());
         }
         let seqs = st.sources.get_mut(source_id).expect("inserted above");
+        let limit = st.conflict_window;
+        let mut window = if limit == 0 { None } else {
+            if !st.windows.contains_key(source_id) {
+                st.windows.insert(source_id.to_owned(), Default::default());
+            }
+            st.windows.get_mut(source_id)
+        };
         for (index, ev) in batch.events.iter().enumerate() {
             let mut rej = None;
             if ev.seq < 1 {
@@ -220,8 +228,11 @@ impl Validator {
             } else {
                 match seqs.take(ev.seq) {
                     Seen::Duplicate => {
-                        out.duplicates += 1;
-                        continue;
+                        rej = conflict(window.as_deref(), rec, ev);
+                        if rej.is_none() { // a plain repeat: the first receipt stands
+                            out.duplicates += 1;
+                            continue;
+                        }
                     }
                     Seen::GapExpired => {
                         let detail = format!(
@@ -229,7 +240,11 @@ impl Validator {
                              decided long ago or is too late to fill a gap", ev.seq, seqs.expired_below);
                         rej = rejection("sequence_gap_expired", detail);
                     }
-                    Seen::New => {}
+                    Seen::New => {
+                        if let Some(w) = window.as_deref_mut() { // decided now: its content is kept
+                            w.add(limit, rec.offset, index as u32, ev.seq, conflicts::digest(ev.body));
+                        }
+                    }
                 }
             }
             let rid = id_from_prefix(&ids, index as i64);
@@ -290,6 +305,7 @@ impl Validator {
         if n_archived > 0 {
             out.changelog.push(st.chain_entry());
         }
+        st.window_entries(source_id, rec.offset, &mut out.changelog);
         if n_receipts > 0 {
             out.receipts_key = source_id.as_bytes().to_vec();
             out.receipts = Some(self.receipt_batch(rec, Some(source_id), n_receipts, &receipts));
@@ -377,6 +393,19 @@ fn key_matches(key: Option<&[u8]>, source_id: &str) -> bool {
             }),
         },
     }
+}
+
+/// `_conflict`: a repeat of `ev.seq` whose content differs from the decided event's, if still
+/// in the window.
+fn conflict(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>) -> Option<Rejection> {
+    let (first, offset, index) = window?.find(ev.seq)?;
+    if first == conflicts::digest(ev.body) {
+        return None;
+    }
+    let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, offset), i64::from(index));
+    rejection("conflicting_duplicate", format!(
+        "seq {} was already decided with other content (receipt {}); that first event stands: a changed \
+         event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)))
 }
 
 /// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open, and a REFUND

@@ -12,6 +12,7 @@ use pyo3::types::{PyBytes, PyDict};
 use serde_json::Value;
 
 use super::bets::{key_of, Bets, UNKNOWN_STAKE};
+use super::conflicts::{self, Window};
 use super::dedup::SeqSet;
 use super::{json, mem};
 
@@ -28,6 +29,8 @@ pub struct ValidatorState {
     pub bets: Bets,
     pub chain_index: i64,
     pub chain_hash: [u8; 32],
+    pub conflict_window: usize,            // events kept per source (0: none)
+    pub windows: HashMap<String, Window>, // source -> content digests of its last decided events
 }
 
 impl ValidatorState {
@@ -87,6 +90,82 @@ impl ValidatorState {
         (self.bets_key(offset), Some(v))
     }
 
+    fn digests_key(&self, offset: i64, source_id: &str) -> Vec<u8> {
+        self.key(&[b"dig|", offset.to_string().as_bytes(), b"|", source_id.as_bytes()])
+    }
+
+    /// After the record at `offset`: tombstones of the source's records that left its window,
+    /// then what the record added, `{"r":[[index,seq,length],...],"d":"<base64 digests>"}`.
+    pub fn window_entries(&mut self, source_id: &str, offset: i64, out: &mut Vec<Entry>) {
+        let Some(window) = self.windows.get_mut(source_id) else { return };
+        let gone = std::mem::take(&mut window.gone);
+        let (runs, n) = window.record(offset);
+        let empty = window.len() == 0;
+        let mut value = None;
+        if n > 0 {
+            let mut raw = Vec::with_capacity(n * 8);
+            for d in window.digests().skip(window.len() - n) {
+                raw.extend_from_slice(&d.to_be_bytes());
+            }
+            let mut v = b"{\"r\":[".to_vec();
+            for (i, r) in runs.iter().enumerate() {
+                if i > 0 {
+                    v.push(b',');
+                }
+                v.extend_from_slice(format!("[{},{},{}]", r.index, r.seq, r.len).as_bytes());
+            }
+            v.extend_from_slice(b"],\"d\":\"");
+            conflicts::base64(&mut v, &raw);
+            v.extend_from_slice(b"\"}");
+            value = Some(v);
+        }
+        if empty {
+            self.windows.remove(source_id);
+        }
+        for g in gone {
+            out.push((self.digests_key(g, source_id), None));
+        }
+        if value.is_some() {
+            out.push((self.digests_key(offset, source_id), value));
+        }
+    }
+
+    fn apply_digests(&mut self, ident: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+        let bar = ident.iter().position(|&b| b == b'|').ok_or_else(|| format!("bad digests key {ident:?}"))?;
+        let offset: i64 = std::str::from_utf8(&ident[..bar]).ok().and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad digests offset {ident:?}"))?;
+        let source = std::str::from_utf8(&ident[bar + 1..]).map_err(|e| e.to_string())?;
+        let limit = self.conflict_window;
+        match value {
+            None => {
+                if let Some(w) = self.windows.get_mut(source) {
+                    w.drop_record(limit, offset);
+                }
+            }
+            Some(_) if limit == 0 => {}
+            Some(v) => {
+                let doc = serde_json::from_slice::<Value>(v).map_err(|e| e.to_string())?;
+                let digests = conflicts::unbase64(doc["d"].as_str().ok_or("digests are not a string")?)?;
+                let mut items = Vec::new();
+                let mut k = 0;
+                for run in doc["r"].as_array().ok_or("runs are not a list")? {
+                    let field = |i: usize| run[i].as_i64().ok_or_else(|| format!("bad run {run}"));
+                    let (index, seq, len) = (field(0)?, field(1)?, field(2)?);
+                    for i in 0..len {
+                        let d = digests.get(8 * k..8 * k + 8).ok_or("fewer digests than events")?;
+                        items.push((offset, (index + i) as u32, seq + i, u64::from_be_bytes(d.try_into().expect("8 bytes"))));
+                        k += 1;
+                    }
+                }
+                self.windows.entry(source.to_owned()).or_default().load(limit, offset, items);
+            }
+        }
+        if self.windows.get(source).is_some_and(|w| w.len() == 0 && w.gone.is_empty()) {
+            self.windows.remove(source);
+        }
+        Ok(())
+    }
+
     /// `refund|<offset>|<bet_ref>`: the key of what was refunded on a bet placed at `offset`.
     pub fn refund_key(&self, offset: i64, bet_ref: &[u8]) -> Vec<u8> {
         self.key(&[b"refund|", offset.to_string().as_bytes(), b"|", bet_ref])
@@ -114,6 +193,7 @@ impl ValidatorState {
                 let source = std::str::from_utf8(ident).map_err(|e| e.to_string())?;
                 self.sources.insert(source.to_owned(), set);
             }
+            (b"dig", _) => self.apply_digests(ident, value)?,
             (b"chain", Some(v)) => {
                 let doc = parse(v)?;
                 let hex = doc["h"].as_str().ok_or("chain hash is not a string")?;
@@ -167,11 +247,13 @@ impl ValidatorState {
 #[pymethods]
 impl ValidatorState {
     #[new]
-    fn new(topic: String, partition: i32) -> Self {
+    #[pyo3(signature = (topic, partition, conflict_window=4096))]
+    fn new(topic: String, partition: i32, conflict_window: usize) -> Self {
         let prefix = format!("{topic}|{partition}|").into_bytes();
         ValidatorState {
             topic, partition, prefix, sources: HashMap::new(), source_numbers: HashMap::new(),
             source_names: Vec::new(), bets: Bets::default(), chain_index: 0, chain_hash: [0; 32],
+            conflict_window, windows: HashMap::new(),
         }
     }
 
@@ -208,11 +290,26 @@ impl ValidatorState {
         d.set_item("seq", seq)?;
         d.set_item("bets", self.bets.heap_bytes() + names)?;
         d.set_item("chain", 0)?;
+        d.set_item("windows", mem::map_bytes::<(String, Window)>(self.windows.capacity())
+            + self.windows.iter().map(|(k, w)| mem::alloc(k.capacity()) + w.heap_bytes()).sum::<usize>())?;
+        d.set_item("window_events", self.windows.values().map(Window::len).sum::<usize>())?;
         d.set_item("struct", std::mem::size_of::<Self>())?;
         d.set_item("sources", self.sources.len())?;
         d.set_item("intervals", self.sources.values().map(|s| s.starts.len()).sum::<usize>())?;
         d.set_item("open_bets", self.bets.len())?;
         d.set_item("refunded_bets", self.bets.refunded_len())?;
+        Ok(d)
+    }
+
+    /// The content windows as plain values, for tests: {source: (digests oldest first, 8 bytes
+    /// each, [(offset, index, seq, length), ...], offsets of records gone without a tombstone)}.
+    fn windows<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (source, w) in &self.windows {
+            let digests: Vec<u8> = w.digests().flat_map(u64::to_be_bytes).collect();
+            let runs: Vec<(i64, u32, i64, u32)> = w.runs.iter().map(|r| (r.offset, r.index, r.seq, r.len)).collect();
+            d.set_item(source, (PyBytes::new(py, &digests), runs, w.gone.clone()))?;
+        }
         Ok(d)
     }
 
