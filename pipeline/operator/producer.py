@@ -80,7 +80,12 @@ class OperatorProducer:
         self.events_sent = 0
 
     def send(self, source_id: str, events: list[dict[str, Any]], sent_at_us: int | None = None) -> None:
-        """Queue one batch of 1 to 10,000 events from one source (200-2,000 is best)."""
+        """Queue one batch of 1 to 10,000 events from one source (200-2,000 is best).
+
+        A batch that encodes to more than the contract's record limit is sent as several
+        records, in order (each gets its own ReceiptBatch); one event that alone exceeds it is
+        refused with a ValueError.
+        """
         if not 1 <= len(events) <= MAX_EVENTS_PER_BATCH:
             raise ValueError(f"a batch carries 1 to {MAX_EVENTS_PER_BATCH} events, not {len(events)}")
         value = self._codec.encode(EVENT_BATCH, {
@@ -89,8 +94,13 @@ class OperatorProducer:
             "events": events,
         })
         if len(value) > self.max_record_bytes:
-            raise ValueError(f"the batch encodes to {len(value)} bytes, above the contract's "
-                             f"{self.max_record_bytes}: send its events in smaller batches")
+            if len(events) == 1:
+                raise ValueError(f"event seq {events[0].get('seq')} alone encodes to {len(value)} bytes, "
+                                 f"above the contract's {self.max_record_bytes}: shorten its text fields")
+            half = len(events) // 2
+            self.send(source_id, events[:half], sent_at_us)
+            self.send(source_id, events[half:], sent_at_us)
+            return
         self.send_raw(source_id.encode(), value)
         self.events_sent += len(events)
 

@@ -104,8 +104,15 @@ def test_every_record_of_a_source_goes_to_its_home_partition(fake_kafka: type[Fa
     assert {p for _, p in homes} == {0, 1, 2}
 
 
-def test_a_batch_above_the_record_limit_is_refused_before_sending(fake_kafka: type[FakeProducer]) -> None:
+def test_a_batch_above_the_record_limit_goes_as_several_records(fake_kafka: type[FakeProducer]) -> None:
     producer = OperatorProducer(Settings(validation={"max_record_bytes": 2_000}), "op-online-casino-1")
-    with pytest.raises(ValueError, match="above the contract's 2000"):
-        producer.send("till-7", [EVENT | {"seq": i} for i in range(1, 40)])
-    assert producer.records_sent == 0
+    events = [EVENT | {"seq": i} for i in range(1, 40)]
+    producer.send("till-7", events)
+    producer.flush(1)
+    sent = fake_kafka.instances[0].delivered
+    assert len(sent) > 1 and all(len(m.value()) <= 2_000 for m in sent)
+    decoded = [default_codec().decode(m.value())[1]["events"] for m in sent]
+    assert [e for batch in decoded for e in batch] == events  # every event once, in order
+    assert (producer.records_sent, producer.events_sent) == (len(sent), 39)
+    with pytest.raises(ValueError, match="alone encodes to"):
+        producer.send("till-7", [EVENT | {"operator_ref": "x" * 2_000}])
