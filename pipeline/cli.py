@@ -128,8 +128,9 @@ def cmd_security_init(args: argparse.Namespace) -> int:
     from pipeline.security.bootstrap import SERVICE_PRINCIPALS, init_pki
 
     settings = _settings()
-    init_pki(settings)
-    print(f"PKI ready in {settings.pki_dir}: CA, broker and {', '.join(SERVICE_PRINCIPALS)} "
+    init_pki(settings, args.host)
+    hosts = ", ".join(["localhost", "127.0.0.1", *args.host])
+    print(f"PKI ready in {settings.pki_dir}: CA, broker ({hosts}) and {', '.join(SERVICE_PRINCIPALS)} "
           "certificates (private keys owner-only, never printed)")
     return 0
 
@@ -233,8 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sec = sub.add_parser("security", help="the deployment's PKI and service ACLs")
     secsub = sec.add_subparsers(dest="security_command", required=True)
-    secsub.add_parser("init", help="create the CA and the broker/service certificates").set_defaults(
-        func=cmd_security_init)
+    init = secsub.add_parser("init", help="create the CA and the broker/service certificates")
+    init.add_argument("--host", action="append", default=[], metavar="NAME",
+                      help="a host name or address clients reach the broker by (repeatable); "
+                           "the broker certificate names it besides localhost and 127.0.0.1")
+    init.set_defaults(func=cmd_security_init)
     secsub.add_parser("grant-services", help="grant admin, pipeline and tax-service their ACLs "
                       "(connects as the broker)").set_defaults(func=cmd_security_grant)
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pipeline.kafka.acl_admin import grant
 from pipeline.security.acls import admin_grants, pipeline_grants, tax_service_grants
-from pipeline.security.pki import CertificateAuthority
+from pipeline.security.pki import CertificateAuthority, server_names
 from pipeline.settings import Settings
 
 SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service")
 
 
-def init_pki(settings: Settings) -> None:
-    """Create the CA and the broker's and services' certificates (once; existing ones are kept)."""
+def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
+    """Create the CA and the broker's and services' certificates (once; existing ones are kept).
+
+    ``hosts``: names or addresses clients reach the broker by, besides localhost and 127.0.0.1;
+    a broker certificate that lacks one of them is issued again.
+    """
     ca = CertificateAuthority(settings.pki_dir)
     ca.ensure()
-    if not (settings.pki_dir / "broker.pem").exists():
-        ca.issue("broker", settings.pki_dir / "broker", server=True)
+    broker = settings.pki_dir / "broker"
+    cert = broker.with_suffix(".crt")
+    if not broker.with_suffix(".pem").exists() or not set(hosts) <= set(server_names(cert)):
+        ca.issue("broker", broker, server=True, hosts=hosts)
     for name in SERVICE_PRINCIPALS:
         if not (settings.pki_dir / f"{name}.crt").exists():
             ca.issue(name, settings.pki_dir / name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,13 @@ class CertificateAuthority:
         _write_private(self.key_path, _key_pem(key))
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, principal: str, out: Path, *, server: bool = False, days: int = CERT_DAYS) -> CertPaths:
-        """Issue ``CN=<principal>`` into ``<out>.crt`` / ``<out>.key`` (and ``<out>.pem``)."""
+    def issue(self, principal: str, out: Path, *, server: bool = False, days: int = CERT_DAYS,
+              hosts: Sequence[str] = ()) -> CertPaths:
+        """Issue ``CN=<principal>`` into ``<out>.crt`` / ``<out>.key`` (and ``<out>.pem``).
+
+        A server certificate names localhost, 127.0.0.1 and ``hosts`` (host names or IP
+        addresses): clients that verify host names (Java's do by default) need the one they dial.
+        """
         ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
         assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
         ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
@@ -90,9 +96,8 @@ class CertificateAuthority:
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(x509.ExtendedKeyUsage(usage), critical=False))
         if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [_san(h) for h in dict.fromkeys(["localhost", "127.0.0.1", *hosts])]), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
         paths = CertPaths(out.with_suffix(".crt"), out.with_suffix(".key"))
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
@@ -101,6 +106,21 @@ class CertificateAuthority:
         paths.cert.write_bytes(cert_pem)
         _write_private(paths.pem_bundle, key_pem + cert_pem)
         return paths
+
+
+def _san(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def server_names(path: Path) -> list[str]:
+    """The host names and addresses a server certificate is valid for."""
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return [str(n) for n in san.get_values_for_type(x509.DNSName)] + [
+        str(a) for a in san.get_values_for_type(x509.IPAddress)]
 
 
 def certificate_info(path: Path) -> tuple[str, dt.datetime, str]:
