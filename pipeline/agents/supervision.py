@@ -66,7 +66,7 @@ def is_configuration_error(exc: BaseException) -> bool:
         if isinstance(seen, KafkaException) and seen.args and isinstance(seen.args[0], KafkaError):
             if seen.args[0].code() in _CONFIGURATION_ERRORS:
                 return True
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__  # not __context__: an unrelated error met while handling one
     return False
 
 

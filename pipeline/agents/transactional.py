@@ -89,6 +89,7 @@ class TransactionalAgent(ABC):
         # only the record that fails alone is set aside.
         self._suspects: set[tuple[str, int, int]] = set()
         self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
+        self._call_lock = threading.Lock()  # abandon() closes the consumer only while a call is on
         group = settings.topics.agent_group(self.name)
         self._fatal = FatalErrors(self.name)
         self._producer = Producer(producer_config(settings.kafka, **{
@@ -160,18 +161,23 @@ class TransactionalAgent(ABC):
         The agent's thread is inside a producer call, so its consumer is idle; closing it lets
         the replacement take the partitions without waiting for a poll interval to expire.
         """
-        try:
-            self._consumer.close()
-        except Exception as exc:  # already closed, or the client is in a bad state: nothing to keep
-            log.warning("%s: closing the abandoned consumer failed: %s", self.name, exc)
+        with self._call_lock:
+            if self._call is None:
+                return  # the call returned after all: the agent sees its stop and closes itself
+            try:
+                self._consumer.close()
+            except Exception as exc:  # already closed, or the client is in a bad state
+                log.warning("%s: closing the abandoned consumer failed: %s", self.name, exc)
 
     @contextmanager
     def _calling(self, what: str) -> Iterator[None]:
-        self._call = (what, time.monotonic())
+        with self._call_lock:
+            self._call = (what, time.monotonic())
         try:
             yield
         finally:
-            self._call = None
+            with self._call_lock:  # not while abandon() closes the consumer
+                self._call = None
 
     # -- the loop --
 
@@ -191,7 +197,7 @@ class TransactionalAgent(ABC):
                 if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
                     for msg in msgs:  # a failure rewinds: the rest are read again
                         self._suspects.discard(_where(msg))
-                        if not self._transact([msg]):
+                        if stop.is_set() or not self._transact([msg]):
                             break
                 elif msgs:
                     self._transact(msgs)

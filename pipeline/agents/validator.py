@@ -128,7 +128,11 @@ class ValidatorAgent(TransactionalAgent):
     def _maybe_reload_registry(self) -> None:
         path = self._s.registry_path
         if path.exists() and path.stat().st_mtime != self._registry_mtime:
-            self._processor = self._load_processor()
+            try:
+                self._processor = self._load_processor()
+            except Exception:  # a half-written or invalid file: keep deciding with the last one
+                log.exception("could not reload the operator registry from %s; keeping the last one", path)
+                return
             log.info("operator registry reloaded from %s", path)
 
 
