@@ -38,7 +38,7 @@ from confluent_kafka import (
 )
 
 from pipeline import metrics
-from pipeline.kafka.config import FatalErrors, consumer_config, producer_config
+from pipeline.kafka.config import FatalErrors, consumer_config, is_fatal, producer_config
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,6 @@ class RecordFailed(Exception):
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def _fatal(err: KafkaError) -> bool:
-    return bool(err.fatal()) or err.code() == KafkaError._FATAL
 
 
 def _where(msg: Message) -> tuple[str, int, int]:
@@ -193,7 +189,7 @@ class TransactionalAgent(ABC):
         try:
             while not stop.is_set():
                 msgs = self._consumer.consume(self._s.batch_max_records, timeout=0.1)
-                self._fatal.check()  # e.g. fenced as a static member after a broker restart
+                self._fatal.check()  # fatal errors librdkafka reports only to its error callback
                 if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
                     for msg in msgs:  # a failure rewinds: the rest are read again
                         self._suspects.discard(_where(msg))
@@ -224,7 +220,7 @@ class TransactionalAgent(ABC):
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
                         continue
-                    if _fatal(err):  # the consumer is unusable: the worker restarts the agent
+                    if is_fatal(err):  # the consumer is unusable: the worker restarts the agent
                         raise RuntimeError(f"{self.name}: fatal consumer error: {err.str()}")
                     raise KafkaException(err)
                 topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
@@ -329,7 +325,7 @@ class TransactionalAgent(ABC):
                 raise
 
     def _abort_and_rewind(self, exc: KafkaException | None) -> None:
-        if exc is not None and _fatal(exc.args[0]):
+        if exc is not None and is_fatal(exc.args[0]):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
             raise RuntimeError(f"{self.name}: fatal transaction error: {exc.args[0]}") from exc
         try:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from pipeline.core.limits import OUTPUT_MESSAGE_BYTES
 from pipeline.kafka.config import OUTPUT_TOPIC_MESSAGE_BYTES, client_config
 from pipeline.settings import Settings
 
@@ -19,7 +18,6 @@ STATE_CONFIG = {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000", *
 # Operators may be offline for days; ingest and receipts are kept 30 days.
 OPERATOR_TOPIC_CONFIG = {"retention.ms": str(30 * 24 * 3600 * 1000)}
 RECEIPTS_TOPIC_CONFIG = {**OPERATOR_TOPIC_CONFIG, **_OUTPUT}
-assert OUTPUT_TOPIC_MESSAGE_BYTES > OUTPUT_MESSAGE_BYTES
 
 
 def ensure_topics(settings: Settings, topics: Iterable[NewTopic], timeout: float = 30.0) -> None:

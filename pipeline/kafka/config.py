@@ -17,6 +17,11 @@ OUTPUT_TOPIC_MESSAGE_BYTES = OUTPUT_MESSAGE_BYTES + 64 * 1024
 log = logging.getLogger(__name__)
 
 
+def is_fatal(err: KafkaError) -> bool:
+    """Whether the client that reported ``err`` is unusable (librdkafka flags some as ``_FATAL`` only)."""
+    return bool(err.fatal()) or err.code() == KafkaError._FATAL
+
+
 class FatalErrors:
     """An ``error_cb`` that remembers a client's fatal error, which librdkafka only reports there.
 
@@ -29,7 +34,7 @@ class FatalErrors:
         self.fatal: KafkaError | None = None
 
     def __call__(self, err: KafkaError) -> None:
-        if err.fatal() or err.code() == KafkaError._FATAL:
+        if is_fatal(err):
             log.error("%s: fatal Kafka error: %s", self.client, err.str())
             self.fatal = self.fatal or err
         else:

@@ -152,7 +152,7 @@ class ClickHouseSink:
         try:
             while not stop.is_set():
                 msgs = consumer.consume(CONSUME_MAX_RECORDS, timeout=self._poll_timeout())
-                self._fatal.check()  # e.g. fenced as a static member: the worker restarts the sink
+                self._fatal.check()  # fatal errors librdkafka reports only to its error callback
                 for msg in msgs:
                     self._add(msg)
                     if self._full():
