@@ -35,13 +35,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import dsom_native
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import SecretStr
 
-from pipeline.agents.state import restore_from_changelog
+from pipeline.agents.clients import kafka_clients
+from pipeline.agents.tables import ChangelogTable
 from pipeline.bench_figures import changelog_bytes, deep_size, latency_summary
 from pipeline.core.state import PartitionState, state_key_prefix
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
@@ -313,8 +314,11 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     tps = [(tp.topic, tp.partition) for tp in ingest]
     own = settings.model_copy(update={"kafka": kafka})
     window = settings.validation.conflict_window_per_source
-    states = cast(dict[tuple[str, int], PartitionState], restore_from_changelog(
-        own, changelog, tps, lambda t, p: PartitionState(t, p, conflict_window=window)))
+    table = ChangelogTable(changelog, settings.topics.state_partitions,
+                           lambda t, p: PartitionState(t, p, conflict_window=window),
+                           kafka_clients(own).replay)
+    table.restore(tps)
+    states = dict(table.items())
     seen: set[int] = set()  # shared objects (interned source IDs) are counted once
     # Whole lists, alive while measured: ids of freed temporaries would be reused and skipped.
     seqs = [st.sources for st in states.values()]

@@ -22,7 +22,7 @@ def _settings() -> Settings:
 def cmd_worker(args: argparse.Namespace) -> int:
     from pipeline.worker import run_worker
 
-    return run_worker(_settings(), [a for a in args.agents.split(",") if a])
+    return run_worker(_settings(), [a for a in args.agents.split(",") if a] if args.agents else None)
 
 
 def cmd_registry_seed(args: argparse.Namespace) -> int:
@@ -195,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     w = sub.add_parser("worker", help="run pipeline agents until SIGTERM/SIGINT")
-    w.add_argument("--agents", default="validator,tax,sink", help="comma-separated: validator,tax,sink")
+    w.add_argument("--agents", default="",
+                   help="comma-separated agent names (default: every default agent; see docs/agents.md)")
     w.set_defaults(func=cmd_worker)
 
     r = sub.add_parser("registry", help="operator and licence registry")

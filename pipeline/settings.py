@@ -35,10 +35,6 @@ class KafkaSettings(_Frozen):
     ssl_key_password: SecretStr | None = None
 
 
-# Agent -> the suffix of its consumer group (and transactional IDs) after the prefix.
-AGENT_GROUPS = {"validator": "validator", "tax": "tax", "sink": "sink-clickhouse"}
-
-
 class TopicSettings(_Frozen):
     """Topic names and sizes. Ingest and receipts topics are per operator."""
 
@@ -89,8 +85,10 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.sandbox-receipts.{operator_id}"
 
     def agent_group(self, agent: str) -> str:
-        """The consumer group of a pipeline agent: ``validator``, ``tax`` or ``sink``."""
-        return f"{self.prefix}-{AGENT_GROUPS[agent]}"
+        """The consumer group of a declared pipeline agent (``pipeline.agents.app``)."""
+        from pipeline.agents.app import app  # noqa: PLC0415 - the agents import these settings
+
+        return app.get(agent).consumer_group(self)
 
     @property
     def reader_group(self) -> str:

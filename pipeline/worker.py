@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from pipeline import metrics
+from pipeline.agents.app import app
 from pipeline.agents.supervision import Agent, ConfigurationError, supervise
 from pipeline.settings import Settings
 
@@ -23,44 +24,46 @@ if TYPE_CHECKING:
     from dashboards.web.server import DashboardServer
 
 log = logging.getLogger(__name__)
-AGENTS = ("validator", "tax", "sink")
 LAG_INTERVAL_S = 10.0
 
 
+def default_agents() -> list[str]:
+    """The agents `dsom worker` runs when none are named: every declared default agent."""
+    return app.default_agents()
+
+
 def _agent_target(name: str, settings: Settings) -> Agent:
-    if name == "validator":
-        from pipeline.agents.validator import ValidatorAgent
-
-        return ValidatorAgent(settings)
-    if name == "tax":
-        from pipeline.agents.tax import TaxAgent
-
-        return TaxAgent(settings)
-    if name == "sink":
-        return _Sink(settings)
-    raise ConfigurationError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    try:
+        spec = app.get(name)
+    except KeyError as exc:
+        raise ConfigurationError(str(exc.args[0])) from exc
+    return _Closing(spec.build(settings))
 
 
-class _Sink:
-    """The ClickHouse sink as an agent: built at once (it creates the tables the dashboard reads)."""
+class _Closing:
+    """Runs an agent, then closes it if it holds resources beyond its run (the sink's ClickHouse)."""
 
-    def __init__(self, settings: Settings) -> None:
-        from sinks.clickhouse.sink import ClickHouseSink
-
-        self._sink = ClickHouseSink(settings)
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
 
     def run(self, stop: threading.Event) -> None:
         try:
-            self._sink.run(stop)
+            self.agent.run(stop)
         finally:
-            self._sink.close()
+            close = getattr(self.agent, "close", None)
+            if close is not None:
+                close()
+
+    def __getattr__(self, name: str) -> object:  # stuck() and abandon() for the watchdog
+        return getattr(self.agent, name)
 
 
-def run_worker(settings: Settings, agents: Sequence[str] = AGENTS) -> int:
+def run_worker(settings: Settings, agents: Sequence[str] | None = None) -> int:
     """Run the given agents until a signal or a configuration error; return the exit code.
 
     An agent that fails otherwise is restarted inside the worker (``pipeline.agents.supervision``).
     """
+    agents = default_agents() if agents is None else list(agents)
     stop = threading.Event()
     failures: list[str] = []
 
@@ -105,7 +108,7 @@ def _watch_lag(settings: Settings, stop: threading.Event) -> None:
     """
     from pipeline.kafka.lag import LagMonitor, agent_groups
 
-    groups = agent_groups(settings, AGENTS)
+    groups = agent_groups(settings, default_agents())
     monitor = LagMonitor(settings.kafka)
     try:
         while not stop.wait(LAG_INTERVAL_S):

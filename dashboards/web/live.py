@@ -37,7 +37,9 @@ def live_figures(settings: Settings) -> Callable[[], dict[str, Any]]:
     Lag comes from the worker's own gauge (``dsom_consumer_lag_records``, refreshed every 10 s
     by its lag monitor), so a page view never opens Kafka connections.
     """
-    groups = agent_groups(settings, ("validator", "tax", "sink"))
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
+    groups = agent_groups(settings, app.default_agents())
 
     def figures() -> dict[str, Any]:
         totals = metric_totals()

@@ -9,52 +9,43 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable
-from typing import cast
 
 from confluent_kafka import Message
 
 from pipeline import metrics
-from pipeline.agents.state import restore_from_changelog
-from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
-from pipeline.core.state import state_partition
+from pipeline.agents.app import app
+from pipeline.agents.clients import Clients
+from pipeline.agents.topics import ARCHIVE, DEAD_LETTER
+from pipeline.agents.transactional import Output, TransactionalAgent, now_us
 from pipeline.core.tax import TaxRates
 from pipeline.core.taxation import TaxOutcome, TaxProcessor, TaxState
-from pipeline.kafka.admin import ensure_topics, system_topics
+from pipeline.kafka.admin import ARCHIVE_CONFIG
 from pipeline.settings import Settings
 from schemas import GGR_STATEMENT, TAX_DISCREPANCY, default_codec
 
+# Payout taxes, discrepancies and GGR statements for the State Tax Service, which must be able
+# to re-read everything: kept like the archive.
+_STATEMENT = "statement"  # deferred once per statement issued
+TAX_EVENTS = app.topic("tax-events", partitions=lambda t: t.archive_partitions, config=ARCHIVE_CONFIG)
 
+
+@app.agent(group="tax", reads=[ARCHIVE], writes=[TAX_EVENTS, DEAD_LETTER], tables=["tax-state"])
 class TaxAgent(TransactionalAgent):
-    """Consumes the archive in the ``<prefix>-tax`` consumer group."""
+    """Taxes every archived payout and issues each operator's GGR statements."""
 
-    name = "tax"
-
-    def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
-        super().__init__(settings, [settings.topics.archive], clock)
+    def __init__(self, settings: Settings, clock: Callable[[], int] = now_us,
+                 clients: Clients | None = None) -> None:
+        super().__init__(settings, clock, clients)
         self._codec = default_codec()
         self._processor = TaxProcessor(TaxRates.load(settings.tax.rates_path), settings.tax, self._codec)
-        self._states: dict[TP, TaxState] = {}
-        self._pending: list[TaxOutcome] = []
-        self._issued = 0
-
-    def prepare(self) -> None:
-        ensure_topics(self._s, system_topics(self._s))
-
-    def restore(self, tps: list[TP]) -> None:
-        states = restore_from_changelog(self._s, self._s.topics.tax_state, tps,
-                                        lambda topic, p: TaxState(topic, p, self._s.tax))
-        self._states.update(cast(dict[TP, TaxState], states))
-
-    def forget(self, tps: list[TP]) -> None:
-        for tp in tps:
-            self._states.pop(tp, None)
+        self._states = self.table("tax-state", lambda topic, p: TaxState(topic, p, settings.tax))
 
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
         topic, partition = msg.topic(), msg.partition()
         assert topic is not None and partition is not None
         state = self._states[(topic, partition)]
         out = self._processor.process_record(state, msg.value() or b"")
-        self._pending.append(out)
+        self.defer(out)
         t = self._s.topics
         operator = out.operator_id
         if out.payouts is not None:
@@ -63,7 +54,7 @@ class TaxAgent(TransactionalAgent):
         for d in out.discrepancies:
             yield (t.tax_events, self._partition(operator), f"discrepancy|{d['receipt_id']}".encode(),
                    self._codec.encode(TAX_DISCREPANCY, d))
-        yield from self._changelog((topic, partition), out.changelog)
+        yield from self._states.changes((topic, partition), out.changelog)
 
     def tick(self, now: int) -> Iterable[Output]:
         t = self._s.topics
@@ -73,26 +64,17 @@ class TaxAgent(TransactionalAgent):
                 key = f"statement|{st['operator_id']}|{st['period']}".encode()
                 yield t.tax_events, self._partition(st["operator_id"]), key, \
                     self._codec.encode(GGR_STATEMENT, st)
-                self._issued += 1
-            yield from self._changelog(tp, changes)
+                self.defer(_STATEMENT)
+            yield from self._states.changes(tp, changes)
 
-    def committed(self) -> None:
-        for out in self._pending:
-            if out.payout_count:
-                metrics.PAYOUTS_TAXED.inc(out.payout_count)
-            metrics.TAX_DISCREPANCIES.inc(len(out.discrepancies))
-        metrics.STATEMENTS_ISSUED.inc(self._issued)
-        self._pending.clear()
-        self._issued = 0
-
-    def aborted(self) -> None:
-        self._pending.clear()
-        self._issued = 0
+    def after_commit(self, deferred: list[TaxOutcome | str]) -> None:
+        for out in deferred:
+            if out is _STATEMENT:
+                metrics.STATEMENTS_ISSUED.inc()
+            elif isinstance(out, TaxOutcome):
+                if out.payout_count:
+                    metrics.PAYOUTS_TAXED.inc(out.payout_count)
+                metrics.TAX_DISCREPANCIES.inc(len(out.discrepancies))
 
     def _partition(self, operator_id: str) -> int:
         return zlib.crc32(operator_id.encode()) % self._s.topics.archive_partitions
-
-    def _changelog(self, tp: TP, changes: list[tuple[bytes, bytes | None]]) -> Iterable[Output]:
-        sp = state_partition(tp[0], tp[1], self._s.topics.state_partitions)
-        for key, value in changes:
-            yield self._s.topics.tax_state, sp, key, value

@@ -1,12 +1,13 @@
-"""The shape every stateful dsom agent shares: consume, decide, and commit outputs with offsets.
+"""The transactional agents' loop: consume, decide, and commit outputs with offsets, exactly once.
 
 Per poll, an agent handles up to ``batch_max_records`` records; everything they produce (and
 anything :meth:`TransactionalAgent.tick` produces) is written in one Kafka transaction
 together with the consumed offsets. A crash before the commit aborts the outputs; the
 records are read again from the last commit, with the state restored from the agent's
-changelog topic, so every effect happens exactly once. This is faust's agent model (a
-function over a partitioned stream, with its state in a changelog) on confluent-kafka
-transactions; see docs/architecture.md for why not faust itself.
+changelog tables (:mod:`pipeline.agents.tables`), so every effect happens exactly once. This is
+faust's agent model (a function over a partitioned stream, with its state in changelog tables)
+on confluent-kafka transactions; see docs/architecture.md for why not faust itself, and
+docs/agents.md for how to write one.
 
 A record the agent cannot process (its handler raises, or Kafka refuses one of its outputs
 for good, e.g. as too large) would otherwise be retried forever and stall its partition and
@@ -21,10 +22,10 @@ import logging
 import threading
 import time
 import traceback
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from confluent_kafka import (
@@ -38,13 +39,17 @@ from confluent_kafka import (
 )
 
 from pipeline import metrics
-from pipeline.kafka.config import FatalErrors, consumer_config, is_fatal, producer_config
+from pipeline.agents.app import app
+from pipeline.agents.clients import Clients
+from pipeline.agents.loop import ConsumerLoop
+from pipeline.agents.tables import TP, ChangelogTable, Output, Restorable
+from pipeline.agents.topics import DEAD_LETTER
+from pipeline.kafka.config import is_fatal, producer_config
 from pipeline.settings import Settings
 
+__all__ = ["TP", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
 log = logging.getLogger(__name__)
-TP = tuple[str, int]
-# (topic, partition or None for the key's default, key, value or None for a tombstone)
-Output = tuple[str, int | None, bytes, bytes | None]
+S = TypeVar("S", bound=Restorable)
 # Kafka's answers that no retry of the same output can change.
 _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
                             KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_MSG_SIZE})
@@ -67,17 +72,17 @@ def _where(msg: Message) -> tuple[str, int, int]:
     return msg.topic() or "", msg.partition() or 0, msg.offset() or 0
 
 
-class TransactionalAgent(ABC):
-    """Subclasses decide; this class owns the consumer, the transactional producer and recovery."""
+class TransactionalAgent(ConsumerLoop):
+    """Subclasses decide (``handle``, ``tick``); this class owns the transactions and recovery."""
 
-    name = "agent"
     tick_interval_s = 1.0
 
-    def __init__(self, settings: Settings, subscriptions: list[str],
-                 clock: Callable[[], int] = now_us) -> None:
-        self._s = settings
-        self._subscriptions = subscriptions
+    def __init__(self, settings: Settings, clock: Callable[[], int] = now_us,
+                 clients: Clients | None = None) -> None:
+        super().__init__(settings, clients)
         self._clock = clock
+        self._tables: dict[str, ChangelogTable[Any]] = {}
+        self._deferred: list[Any] = []  # handed to after_commit once their transaction commits
         self._assigned: list[TP] = []
         self._poison: dict[tuple[str, int, int], str] = {}  # record -> why it cannot be processed
         self._failed_deliveries: dict[tuple[str, int, int], str] = {}
@@ -86,37 +91,53 @@ class TransactionalAgent(ABC):
         self._suspects: set[tuple[str, int, int]] = set()
         self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
         self._call_lock = threading.Lock()  # abandon() closes the consumer only while a call is on
-        group = settings.topics.agent_group(self.name)
-        self._fatal = FatalErrors(self.name)
-        self._producer = Producer(producer_config(settings.kafka, **{
-            "error_cb": self._fatal,
-            "transactional.id": f"{group}-{settings.worker_id}",
-            "transaction.timeout.ms": 30000,
-            "linger.ms": 5,
-        }))
-        self._consumer = Consumer(consumer_config(settings.kafka, group, **{
-            "error_cb": self._fatal,
-            # No static membership (group.instance.id): after its session times out (a broker
-            # restart), librdkafka's static member is fenced by its own rejoin, and the fatal
-            # error can leave a call such as send_offsets_to_transaction blocked for good
-            # (librdkafka #3437). A restarted worker then waits one session timeout for its
-            # partitions instead.
-            "max.poll.interval.ms": 300000,
-        }))
+        self._producer_client: Producer | None = None
+        self._last_tick = time.monotonic()
+
+    @property
+    def max_records(self) -> int:  # type: ignore[override]
+        return self._s.batch_max_records
+
+    @property
+    def _producer(self) -> Producer:
+        if self._producer_client is None:
+            self._producer_client = self._clients.producer(producer_config(self._s.kafka, **{
+                "error_cb": self._fatal,
+                "transactional.id": f"{self.group}-{self._s.worker_id}",
+                "transaction.timeout.ms": 30000,
+                "linger.ms": 5,
+            }))
+        return self._producer_client
+
+    @property
+    def _consumer_client(self) -> Consumer:
+        return self.consumer()
+
+    def table(self, name: str, factory: Callable[[str, int], S]) -> ChangelogTable[S]:
+        """The agent's declared changelog table ``name``, whose states ``factory`` makes."""
+        if name not in self.spec.tables:
+            raise ValueError(f"{self.name}: table {name!r} is not declared (declared: "
+                             f"{', '.join(self.spec.tables) or 'none'})")
+        table = ChangelogTable(f"{self._s.topics.prefix}.{name}", self._s.topics.state_partitions,
+                               factory, self._clients.replay)
+        self._tables[name] = table
+        return table
+
+    def defer(self, item: Any) -> None:
+        """Hand ``item`` to :meth:`after_commit` once the current transaction commits."""
+        self._deferred.append(item)
 
     # -- what a subclass provides --
 
-    @abstractmethod
-    def prepare(self) -> None:
-        """Create the topics the agent needs (before it starts consuming)."""
-
-    @abstractmethod
     def restore(self, tps: list[TP]) -> None:
-        """Rebuild the state of newly owned partitions from the changelog."""
+        """Rebuild the state of newly owned partitions from the changelogs (every table's)."""
+        for table in self._tables.values():
+            table.restore(tps)
 
-    @abstractmethod
     def forget(self, tps: list[TP]) -> None:
         """Drop the state of partitions no longer owned."""
+        for table in self._tables.values():
+            table.forget(tps)
 
     @abstractmethod
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
@@ -136,13 +157,14 @@ class TransactionalAgent(ABC):
         value = msg.value() or b""
         doc = {"agent": self.name, "topic": topic, "partition": partition, "offset": offset,
                "value_bytes": len(value), "error": error[:2000], "set_aside_at_us": now}
-        return self._s.topics.dead_letter, None, f"{topic}/{partition}/{offset}".encode(), orjson.dumps(doc)
+        key = f"{topic}/{partition}/{offset}".encode()
+        return DEAD_LETTER.full_name(self._s.topics), None, key, orjson.dumps(doc)
 
-    def committed(self) -> None:  # noqa: B027 - an optional hook
-        """Called after each committed transaction (count metrics here, not in ``handle``)."""
+    def after_commit(self, deferred: list[Any]) -> None:  # noqa: B027 - an optional hook
+        """Called after each committed transaction with what was :meth:`defer`-red during it.
 
-    def aborted(self) -> None:  # noqa: B027 - an optional hook
-        """Called after an aborted transaction, before the state is restored."""
+        Count metrics here, not in ``handle``: an aborted transaction's items are dropped.
+        """
 
     # -- being watched (pipeline.agents.supervision) --
 
@@ -161,7 +183,8 @@ class TransactionalAgent(ABC):
             if self._call is None:
                 return  # the call returned after all: the agent sees its stop and closes itself
             try:
-                self._consumer.close()
+                if self._consumer is not None:
+                    self._consumer.close()
             except Exception as exc:  # already closed, or the client is in a bad state
                 log.warning("%s: closing the abandoned consumer failed: %s", self.name, exc)
 
@@ -177,35 +200,32 @@ class TransactionalAgent(ABC):
 
     # -- the loop --
 
-    def run(self, stop: threading.Event) -> None:
-        self.prepare()
+    def prepare(self) -> None:
+        self._clients.create_topics(app.new_topics(self._s))
         # Fences a dead predecessor with our transactional ID and aborts its open transaction,
         # which would otherwise hold read_committed readers of our outputs for its timeout.
         with self._calling("init_transactions"):
             self._producer.init_transactions(60)
-        self._consumer.subscribe(self._subscriptions, on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
-        last_tick = time.monotonic()
+        self._last_tick = time.monotonic()
+
+    def process(self, msgs: list[Message], stop: threading.Event) -> None:
+        if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
+            for msg in msgs:  # a failure rewinds: the rest are read again
+                self._suspects.discard(_where(msg))
+                if stop.is_set() or not self._transact([msg]):
+                    break
+        elif msgs:
+            self._transact(msgs)
+        if time.monotonic() - self._last_tick >= self.tick_interval_s:
+            self._last_tick = time.monotonic()
+            self._transact([])
+
+    def run(self, stop: threading.Event) -> None:
         try:
-            while not stop.is_set():
-                msgs = self._consumer.consume(self._s.batch_max_records, timeout=0.1)
-                self._fatal.check()  # fatal errors librdkafka reports only to its error callback
-                if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
-                    for msg in msgs:  # a failure rewinds: the rest are read again
-                        self._suspects.discard(_where(msg))
-                        if stop.is_set() or not self._transact([msg]):
-                            break
-                elif msgs:
-                    self._transact(msgs)
-                if time.monotonic() - last_tick >= self.tick_interval_s:
-                    last_tick = time.monotonic()
-                    self._transact([])
+            super().run(stop)
         finally:
-            try:
-                self._consumer.close()
-            except RuntimeError:
-                pass  # closed already by abandon()
-            self._producer.flush(10)
+            if self._producer_client is not None:
+                self._producer_client.flush(10)
 
     def _transact(self, msgs: list[Message]) -> bool:
         """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound)."""
@@ -238,7 +258,7 @@ class TransactionalAgent(ABC):
                 with self._calling("send_offsets_to_transaction"):
                     self._producer.send_offsets_to_transaction(
                         [TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                        self._consumer.consumer_group_metadata(), 30)
+                        self._consumer_client.consumer_group_metadata(), 30)
             self._commit()
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
@@ -255,7 +275,8 @@ class TransactionalAgent(ABC):
         for where in [w for w in self._poison if positions.get(w[:2], -1) > w[2]]:
             del self._poison[where]  # set aside for good
             metrics.DEAD_LETTERS.labels(self.name).inc()
-        self.committed()
+        deferred, self._deferred = self._deferred, []
+        self.after_commit(deferred)
         metrics.TRANSACTION_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return True
 
@@ -334,18 +355,19 @@ class TransactionalAgent(ABC):
         except KafkaException as abort_exc:
             if abort_exc.args[0].code() != KafkaError._STATE:  # no transaction was open
                 raise
-        self.aborted()
+        self._deferred.clear()
         assigned = list(self._assigned)
         self.forget(assigned)
         self.restore(assigned)
-        committed = self._consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
+        consumer = self._consumer_client
+        committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            self._consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
 
     # -- partition ownership --
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = [(tp.topic, tp.partition) for tp in partitions]
         started = time.perf_counter()
         self.restore(tps)
@@ -353,7 +375,7 @@ class TransactionalAgent(ABC):
         log.info("%s: assigned %d partitions, state restored in %.2f s", self.name, len(tps),
                  time.perf_counter() - started)
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = [(tp.topic, tp.partition) for tp in partitions]
         self.forget(tps)
         self._assigned = [tp for tp in self._assigned if tp not in set(tps)]

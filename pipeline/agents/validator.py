@@ -12,18 +12,18 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from confluent_kafka import Message
 
 from pipeline import metrics
-from pipeline.agents.state import restore_from_changelog
+from pipeline.agents.app import app
+from pipeline.agents.clients import Clients
+from pipeline.agents.topics import ARCHIVE, DEAD_LETTER, INGEST, RECEIPTS, SANDBOX, SANDBOX_RECEIPTS
 from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
 from pipeline.core.admission import SOURCE_ID, admit
 from pipeline.core.model import Reason
 from pipeline.core.processor import Outcome, Processor, make_processor
-from pipeline.core.state import state_partition
-from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
+from pipeline.kafka.admin import operator_topics
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import default_codec
@@ -31,37 +31,32 @@ from schemas import default_codec
 log = logging.getLogger(__name__)
 
 
+@app.agent(
+    group="validator",
+    reads=[INGEST, SANDBOX],
+    writes=[RECEIPTS, SANDBOX_RECEIPTS, ARCHIVE, DEAD_LETTER],
+    tables=["validator-state"],
+)
 class ValidatorAgent(TransactionalAgent):
-    """Consumes every operator's ingest topic in the ``<prefix>-validator`` consumer group."""
+    """Validates every operator's ingest records; receipts, archive and dedup state out."""
 
-    name = "validator"
-
-    def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
-        super().__init__(settings, [settings.topics.ingest_pattern, settings.topics.sandbox_pattern], clock)
+    def __init__(self, settings: Settings, clock: Callable[[], int] = now_us,
+                 clients: Clients | None = None) -> None:
+        super().__init__(settings, clock, clients)
         self._codec = default_codec()
         self._registry_mtime = 0.0
         self._registry_checked = time.monotonic()
         self._processor = self._load_processor()
-        self._states: dict[TP, Any] = {}  # the engine's partition states
+        # Registry reloads keep the engine, so the states stay the ones this factory makes.
+        self._states = self.table("validator-state", self._processor.new_state)
         self._receipt_topics_ready: set[str] = set()
-        self._pending: list[tuple[Outcome, bool]] = []  # (outcome, from the sandbox)
-
-    def prepare(self) -> None:
-        ensure_topics(self._s, system_topics(self._s))
 
     def restore(self, tps: list[TP]) -> None:
         operators = {self._s.topics.operator_of(t) for t, _ in tps} - self._receipt_topics_ready
         if operators:
-            ensure_topics(self._s, operator_topics(self._s, sorted(operators)))
+            self._clients.create_topics(operator_topics(self._s, sorted(operators)))
             self._receipt_topics_ready |= operators
-        # Registry reloads keep the engine, so the states stay the ones this factory makes.
-        states = restore_from_changelog(self._s, self._s.topics.validator_state, tps,
-                                        self._processor.new_state)
-        self._states.update(states)
-
-    def forget(self, tps: list[TP]) -> None:
-        for tp in tps:
-            self._states.pop(tp, None)
+        super().restore(tps)
 
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
@@ -89,7 +84,7 @@ class ValidatorAgent(TransactionalAgent):
     def _outputs_of(self, out: Outcome, topic: str, partition: int) -> Iterable[Output]:
         t = self._s.topics
         sandbox = t.is_sandbox(topic)
-        self._pending.append((out, sandbox))
+        self.defer((out, sandbox))
         if out.receipts_value is not None:
             receipts = t.sandbox_receipts(out.operator_id) if sandbox else t.receipts(out.operator_id)
             yield receipts, None, out.receipts_key, out.receipts_value
@@ -99,9 +94,7 @@ class ValidatorAgent(TransactionalAgent):
             # the chain ID, <ingest topic>/<partition>.
             yield (t.archive, zlib.crc32(out.operator_id.encode()) % t.archive_partitions,
                    f"{topic}/{partition}".encode(), out.archive_value)
-        sp = state_partition(topic, partition, t.state_partitions)
-        for key, value in out.changelog:
-            yield t.validator_state, sp, key, value
+        yield from self._states.changes((topic, partition), out.changelog)
 
     def tick(self, now: int) -> Iterable[Output]:
         if time.monotonic() - self._registry_checked > 5:
@@ -109,16 +102,12 @@ class ValidatorAgent(TransactionalAgent):
             self._maybe_reload_registry()
         return ()
 
-    def committed(self) -> None:
-        for out, sandbox in self._pending:
+    def after_commit(self, deferred: list[tuple[Outcome, bool]]) -> None:
+        for out, sandbox in deferred:
             if sandbox:
                 metrics.SANDBOX_EVENTS.labels(out.operator_id).inc(out.events_in)
             else:
                 _count(out)
-        self._pending.clear()
-
-    def aborted(self) -> None:
-        self._pending.clear()
 
     def _load_processor(self) -> Processor:
         path = self._s.registry_path

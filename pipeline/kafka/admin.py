@@ -36,17 +36,10 @@ def ensure_topics(settings: Settings, topics: Iterable[NewTopic], timeout: float
 
 
 def system_topics(settings: Settings) -> list[NewTopic]:
-    t = settings.topics
-    rf = t.replication_factor
-    return [
-        NewTopic(t.archive, t.archive_partitions, rf, config=ARCHIVE_CONFIG),
-        NewTopic(t.validator_state, t.state_partitions, rf, config=STATE_CONFIG),
-        # The tax service must be able to re-read everything: kept like the archive.
-        NewTopic(t.tax_events, t.archive_partitions, rf, config=ARCHIVE_CONFIG),
-        NewTopic(t.tax_state, t.state_partitions, rf, config=STATE_CONFIG),
-        # Kept like the archive: each entry is evidence of a record dsom could not process.
-        NewTopic(t.dead_letter, 1, rf, config=ARCHIVE_CONFIG),
-    ]
+    """Every topic the declared agents write or read, and their changelogs (not per-operator ones)."""
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
+    return app.new_topics(settings)
 
 
 def operator_topics(settings: Settings, operator_ids: Iterable[str]) -> list[NewTopic]:

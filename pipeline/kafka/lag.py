@@ -67,8 +67,9 @@ def _committed(consumer: Consumer, tps: list[TopicPartition], timeout_s: float =
 
 
 def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> list[tuple[str, str, str]]:
-    """``(agent, consumer group, topic pattern)`` of each of ``agents`` that consumes a group."""
+    """``(agent, consumer group, pattern of every topic it reads)`` of each of ``agents``."""
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
     topics = settings.topics
-    archive = "^" + topics.archive.replace(".", r"\.") + "$"
-    patterns = {"validator": topics.ingest_pattern, "tax": archive, "sink": archive}
-    return [(agent, topics.agent_group(agent), patterns[agent]) for agent in agents if agent in patterns]
+    return [(spec.name, spec.consumer_group(topics), spec.read_pattern(topics))
+            for spec in (app.get(name) for name in agents)]

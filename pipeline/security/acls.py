@@ -6,9 +6,14 @@ Pure: builds the bindings; ``pipeline.security.keys`` applies them with the admi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.settings import TopicSettings
+
+if TYPE_CHECKING:
+    from pipeline.agents.app import AgentSpec
 
 LITERAL, PREFIXED = "LITERAL", "PREFIXED"
 # No dots: a dot ends the operator's part of a group name, so no operator's ID (``op-x-1``)
@@ -50,17 +55,23 @@ def operator_grants(topics: TopicSettings, operator_id: str, sandbox: bool = Fal
     ]
 
 
-def pipeline_grants(topics: TopicSettings) -> list[Grant]:
-    """The pipeline's agents: read ingest, write receipts/archive/state/tax-events, read back."""
+def pipeline_grants(topics: TopicSettings, agents: Iterable[AgentSpec]) -> list[Grant]:
+    """The pipeline's agents: read ingest, write receipts/archive/state/tax-events, read back.
+
+    Each transactional agent writes under its own transactional IDs (``<its group>-<worker>``),
+    from its declaration: no other principal's producer can be fenced by the pipeline's.
+    """
     p = topics.prefix
     grants = [
         Grant("TOPIC", f"{p}.", PREFIXED, op) for op in ("READ", "WRITE", "DESCRIBE", "CREATE")
     ]
-    grants += [
-        Grant("GROUP", f"{p}-", PREFIXED, "READ"),
-        Grant("TRANSACTIONAL_ID", f"{p}-", PREFIXED, "WRITE"),
-        Grant("TRANSACTIONAL_ID", f"{p}-", PREFIXED, "DESCRIBE"),
-    ]
+    # The agents' groups, and dsom's own readers' (the reader group, the tools' lag readers).
+    grants.append(Grant("GROUP", f"{p}-", PREFIXED, "READ"))
+    for agent in agents:
+        if agent.transactional:
+            ids = f"{agent.consumer_group(topics)}-"
+            grants += [Grant("TRANSACTIONAL_ID", ids, PREFIXED, "WRITE"),
+                       Grant("TRANSACTIONAL_ID", ids, PREFIXED, "DESCRIBE")]
     return grants
 
 

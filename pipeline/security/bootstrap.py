@@ -34,5 +34,7 @@ def grant_services(settings: Settings) -> None:
     as_broker = settings.kafka_as("broker")
     t = settings.topics
     grant(as_broker, "admin", admin_grants(t))
-    grant(as_broker, "pipeline", pipeline_grants(t))
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
+    grant(as_broker, "pipeline", pipeline_grants(t, app.agents()))
     grant(as_broker, "tax-service", tax_service_grants(t))

@@ -46,7 +46,9 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import metrics
-from pipeline.kafka.config import FatalErrors, consumer_config
+from pipeline.agents.clients import Clients
+from pipeline.agents.loop import ConsumerLoop
+from pipeline.agents.sink import SINK
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
@@ -55,7 +57,7 @@ from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
-from sinks.clickhouse.rows import Columns, add_archive_batch, add_payouts, add_rejections, add_tax_event
+from sinks.clickhouse.rows import add_archive_batch, add_payouts, add_rejections, add_tax_event
 from sinks.clickhouse.tables import EVENTS, LC, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 
 log = logging.getLogger(__name__)
@@ -83,11 +85,19 @@ class _Resume:
     keys: dict[int, set[Any]] = field(default_factory=dict)  # offset -> keys of stored rows
 
 
-class ClickHouseSink:
-    """Copies the archive, receipts and tax-events topics into ClickHouse; ``run`` it, then ``close``."""
+class ClickHouseSink(ConsumerLoop):
+    """Copies the archive, receipts and tax-events topics into ClickHouse; ``run`` it, then ``close``.
 
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
-        self._s = settings
+    Unlike the other agents it opens its ClickHouse client and creates the tables when built:
+    the worker starts the dashboard, which reads those tables, right after building it.
+    """
+
+    spec = SINK
+    max_records = CONSUME_MAX_RECORDS
+
+    def __init__(self, settings: Settings, client: Client | None = None,
+                 clients: Clients | None = None) -> None:
+        super().__init__(settings, clients)
         self._db = settings.clickhouse.database
         self._client = client if client is not None else connect(settings.clickhouse)
         self._owns_client = client is None
@@ -120,17 +130,12 @@ class ClickHouseSink:
         self.records_read = 0
         self.records_undecodable = 0
         self.inserts = 0
-        group = settings.topics.agent_group("sink")
-        self._fatal = FatalErrors("sink")
-        self._consumer: Consumer | None = Consumer(consumer_config(settings.kafka, group, **{
-            "error_cb": self._fatal,
-            # No static membership (group.instance.id): after its session times out (a broker
-            # restart), librdkafka's static member is fenced by its own rejoin, and the fatal
-            # error can leave a call such as send_offsets_to_transaction blocked for good
-            # (librdkafka #3437). A restarted worker then waits one session timeout for its
-            # partitions instead.
-            "max.poll.interval.ms": 300000,
-        }))
+        # Which table each topic's records go to, and how they are read into its rows.
+        self._tables = {self._archive: EVENTS, self._tax_events: TAX_EVENTS}
+        self._readers: dict[str, Callable[[TableBatch, Message, str, int, int, Collection[Any]], None]] = {
+            EVENTS.name: self._add_archive, TAX_EVENTS.name: self._add_tax,
+            REJECTIONS.name: self._add_rejections}
+        self._closed = False
 
     @property
     def client(self) -> Client:
@@ -140,38 +145,38 @@ class ClickHouseSink:
 
     def run(self, stop: threading.Event) -> None:
         """Consume and insert until ``stop`` is set; then flush and commit what is pending."""
+        if self._closed:
+            raise RuntimeError("the sink is closed")
         self._stop = stop
-        consumer = self._require_consumer()
-        # By pattern: the tax agent may create tax-events after the sink starts.
-        tax_pattern = "^" + self._tax_events.replace(".", r"\.") + "$"
-        consumer.subscribe([self._archive, self._s.topics.receipts_pattern, tax_pattern],
-                           on_assign=self._on_assign,
-                           on_revoke=self._on_revoke, on_lost=self._on_lost)
-        log.info("ClickHouse sink consuming %s, %s and %s into database %s", self._archive,
-                 self._s.topics.receipts_pattern, tax_pattern, self._db)
+        log.info("ClickHouse sink consuming %s into database %s",
+                 ", ".join(self.spec.subscriptions(self._s.topics)), self._db)
         try:
-            while not stop.is_set():
-                msgs = consumer.consume(CONSUME_MAX_RECORDS, timeout=self._poll_timeout())
-                self._fatal.check()  # fatal errors librdkafka reports only to its error callback
-                for msg in msgs:
-                    self._add(msg)
-                    if self._full():
-                        self._flush(consumer)
-                if self._due():
-                    self._flush(consumer)
-                self._sync_registry()
-            self._flush(consumer)
+            super().run(stop)
         except _Abandoned:
             log.error("stopped while ClickHouse was failing: the pending batch was not stored and its "
                       "offsets not committed; it is read again on the next start")
-        finally:
-            self._drop_batches()
-            self._close_consumer()
+
+    def process(self, msgs: list[Message], stop: threading.Event) -> None:
+        consumer = self.consumer()
+        for msg in msgs:
+            self._add(msg)
+            if self._full():
+                self._flush(consumer)
+        if self._due():
+            self._flush(consumer)
+        self._sync_registry()
+
+    def finish(self) -> None:
+        self._flush(self.consumer())
+
+    def stopped(self) -> None:
+        self._drop_batches()  # before the consumer's close revokes its partitions
 
     def close(self) -> None:
         """Close the consumer and the ClickHouse client (when the sink opened it); idempotent."""
+        self._closed = True
         self._drop_batches()
-        self._close_consumer()
+        self.close_consumer()
         if self._owns_client:
             self._client.close()
 
@@ -197,17 +202,7 @@ class ClickHouseSink:
         if changed:
             log.info("registry %s copied into ClickHouse", path)
 
-    def _require_consumer(self) -> Consumer:
-        if self._consumer is None:
-            raise RuntimeError("the sink is closed")
-        return self._consumer
-
-    def _close_consumer(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            consumer.close()
-
-    def _poll_timeout(self) -> float:
+    def poll_timeout(self) -> float:
         now = time.monotonic()
         ages = [b.age(now) for b in self._batches.values() if b.records]
         if not ages:
@@ -235,19 +230,7 @@ class ClickHouseSink:
         batch = self._batches[table.name]
         skip = self._stored_keys((topic, partition), offset)
         try:
-            if table is EVENTS and self._raw_events and not skip and not batch.columns.rows:
-                value = msg.value() or b""
-                batch.add_raw(partition, offset, value, avro.archive_event_count(value))
-            elif table is EVENTS:
-                if batch.raw:  # rows to leave out: this batch goes the Python way, whole
-                    self._decode_raw(batch)
-                _, record = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
-                add_archive_batch(batch.columns, record, topic, partition, offset, skip)
-            elif table is TAX_EVENTS:
-                self._add_tax_record(batch.columns, msg.value() or b"", topic, partition, offset, skip)
-            else:
-                add_rejections(batch.columns, records.read_rejected(msg.value() or b""), topic, partition,
-                               offset, skip)
+            self._readers[table.name](batch, msg, topic, partition, offset, skip)
         except (UnknownSchemaError, MalformedRecordError) as exc:
             # The pipeline wrote these records itself, so this is a bug or a foreign producer:
             # skipping it (its offset is committed with the batch) keeps the sink going.
@@ -257,10 +240,27 @@ class ClickHouseSink:
         batch.add_record(topic, partition, offset, time.monotonic(), skipped_rows=len(skip))
         self.records_read += 1
 
-    def _add_tax_record(self, cols: Columns, value: bytes, topic: str, partition: int, offset: int,
+    def _add_archive(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
+                     skip: Collection[Any]) -> None:
+        value = msg.value() or b""
+        if self._raw_events and not skip and not batch.columns.rows:
+            batch.add_raw(partition, offset, value, avro.archive_event_count(value))
+            return
+        if batch.raw:  # rows to leave out: this batch goes the Python way, whole
+            self._decode_raw(batch)
+        _, record = self._codec.decode(value, expect=ARCHIVE_BATCH)
+        add_archive_batch(batch.columns, record, topic, partition, offset, skip)
+
+    def _add_rejections(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
                         skip: Collection[Any]) -> None:
+        add_rejections(batch.columns, records.read_rejected(msg.value() or b""), topic, partition, offset,
+                       skip)
+
+    def _add_tax(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
+                 skip: Collection[Any]) -> None:
         # Payouts (one per WIN, most of the topic) column by column; the rare rest, and records
         # with rows already stored, decoded.
+        cols, value = batch.columns, msg.value() or b""
         if not skip and records.is_payout_batch(value):
             add_payouts(cols, records.read_payouts(value), topic, partition, offset)
             return
@@ -398,7 +398,7 @@ class ClickHouseSink:
 
     # -- partition ownership --
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not partitions:
             consumer.assign(partitions)
             return
@@ -411,7 +411,7 @@ class ClickHouseSink:
                  time.perf_counter() - started, sum(1 for tp in partitions if (tp.topic, tp.partition)
                                                     in self._resume))
 
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         if any(b.covers(revoked) for b in self._batches.values()):
             try:
@@ -421,7 +421,7 @@ class ClickHouseSink:
         for tp in revoked:
             self._resume.pop(tp, None)
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Someone else may own them already: committing is impossible and inserting unsafe.
         lost = {(tp.topic, tp.partition) for tp in partitions}
         kept = {tp for b in self._batches.values() for tp in b.ranges} - lost
@@ -488,9 +488,7 @@ class ClickHouseSink:
                      tp[0], tp[1], len(tokens))
 
     def _table_of(self, topic: str) -> Table:
-        if topic == self._archive:
-            return EVENTS
-        return TAX_EVENTS if topic == self._tax_events else REJECTIONS
+        return self._tables.get(topic, REJECTIONS)  # the receipts topics: one per operator
 
     def _retry(self, query: Callable[[], T]) -> T:
         """Run a ClickHouse read, retrying with backoff until it works or stop is set."""

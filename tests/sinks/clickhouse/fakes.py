@@ -6,9 +6,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
+
+from pipeline.agents.clients import Clients
 
 TP = tuple[str, int]
 Callback = Callable[[Any, list[TopicPartition]], None]
@@ -39,6 +41,16 @@ class FakeBroker:
 
     def consumer(self, conf: dict[str, Any]) -> FakeConsumer:
         return FakeConsumer(self, conf)
+
+    @property
+    def clients(self) -> Clients:
+        """Clients whose consumer reads this broker (the sink uses no other client)."""
+
+        def unused(*args: Any) -> Any:
+            raise AssertionError("the sink uses only a consumer")
+
+        return Clients(producer=unused, consumer=cast(Any, self.consumer), replay=unused,
+                       create_topics=unused)
 
 
 class FakeConsumer:

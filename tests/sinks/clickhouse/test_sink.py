@@ -49,7 +49,6 @@ PER_RECORD = 3
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
     b = FakeBroker()
-    monkeypatch.setattr(sink_module, "Consumer", b.consumer)
     monkeypatch.setattr(sink_module, "RETRY_FIRST_S", 0.01)
     return b
 
@@ -169,7 +168,8 @@ def sinks() -> Iterator[list[ClickHouseSink]]:
 def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
                                        sinks: list[ClickHouseSink], raw_avro_events: bool) -> None:
     fill(broker)
-    sink = ClickHouseSink(settings(ch_settings, raw_avro_events=raw_avro_events), client=ch)
+    sink = ClickHouseSink(settings(ch_settings, raw_avro_events=raw_avro_events), client=ch,
+                          clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
@@ -182,9 +182,9 @@ def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings,
 
 def test_consumer_settings(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
                            sinks: list[ClickHouseSink]) -> None:
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
-    conf = sink._consumer.conf  # type: ignore[union-attr]
+    conf = sink.consumer().conf  # type: ignore[attr-defined]
     assert conf["group.id"] == "dsom-sink-clickhouse"
     assert conf["isolation.level"] == "read_committed"
     assert conf["enable.auto.commit"] is False
@@ -195,7 +195,7 @@ def test_commits_only_after_insert_and_cuts_on_record_boundaries(
     fill(broker, records=10, partitions=1)
     client = RecordingClient(ch, broker)
     sink = ClickHouseSink(settings(ch_settings, batch_max_rows=7, batch_max_wait_s=0.5),
-                          client=cast(Any, client))
+                          client=cast(Any, client), clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     events = [c for c in client.calls if c["table"] == "events"]
@@ -219,7 +219,7 @@ def test_crash_between_insert_and_commit_inserts_nothing_twice(
 
     broker.fail_commit = crash
     first = ClickHouseSink(settings(ch_settings, batch_max_rows=5, raw_avro_events=raw_avro_events),
-                           client=ch)
+                           client=ch, clients=broker.clients)
     sinks.append(first)
     with pytest.raises(Crash):
         first.run(threading.Event())
@@ -227,7 +227,7 @@ def test_crash_between_insert_and_commit_inserts_nothing_twice(
     assert stored > 0 and broker.committed == {}
 
     broker.fail_commit = None
-    second = ClickHouseSink(settings(ch_settings), client=ch)
+    second = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(second)
     run_until(second, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 4 * PER_RECORD and duplicates(ch) == 0
@@ -262,7 +262,7 @@ def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
 
     monkeypatch.setattr(sink_module, "roll_up", dies_on_the_third_batch)
     broker.fail_commit = None
-    first = ClickHouseSink(settings(ch_settings, batch_max_rows=5), client=ch)
+    first = ClickHouseSink(settings(ch_settings, batch_max_rows=5), client=ch, clients=broker.clients)
     sinks.append(first)
     with pytest.raises(Crash):
         first.run(threading.Event())
@@ -271,7 +271,7 @@ def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
     assert rolled < stored  # the crashed batch is stored but not rolled up
 
     monkeypatch.setattr(sink_module, "roll_up", real_roll_up)
-    second = ClickHouseSink(settings(ch_settings), client=ch)
+    second = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(second)
     run_until(second, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 4 * PER_RECORD and duplicates(ch) == 0
@@ -295,7 +295,7 @@ def test_a_partly_landed_insert_is_completed_row_by_row(
               column_oriented=True)
     assert count(ch, "events") == 4
 
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 3 * PER_RECORD and duplicates(ch) == 0
@@ -307,7 +307,7 @@ def test_failed_inserts_retry_the_same_rows_and_token(
     fill(broker, records=2, partitions=1)
     client = RecordingClient(ch, broker, failures=["before", "after"])
     errors_before = sample("dsom_sink_errors_total", "events")
-    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client), clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     events = [c for c in client.calls if c["table"] == "events"]
@@ -325,7 +325,7 @@ def test_nothing_more_is_consumed_while_an_insert_fails(
         ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
     fill(broker, records=2, partitions=1)
     client = RecordingClient(ch, broker, failures=["before"] * 4)
-    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client), clients=broker.clients)
     sinks.append(sink)
     consumed: list[int] = []
     original = client._record
@@ -345,7 +345,7 @@ def test_stop_while_clickhouse_fails_commits_nothing(
         ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
     fill(broker, records=2, partitions=1)
     client = RecordingClient(ch, broker, failures=["before"] * 1000)
-    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client))
+    sink = ClickHouseSink(settings(ch_settings), client=cast(Any, client), clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: len(client.calls) >= 3)
     assert broker.committed == {} and count(ch, "events") == 0
@@ -358,7 +358,7 @@ def test_undecodable_record_is_logged_skipped_and_committed(
     broker.append(ARCHIVE, 0, b"\xc3\x01garbage")
     broker.append(ARCHIVE, 0, receipt_batch([receipt(1)]))  # a known schema, but not this topic's
     broker.append(ARCHIVE, 0, archive_batch([event(seq=2)], first_index=2))
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     assert sink.records_undecodable == 2 and count(ch, "events") == 2
@@ -368,7 +368,7 @@ def test_undecodable_record_is_logged_skipped_and_committed(
 
 def test_sink_opens_its_own_client(ch_settings: ClickHouseSettings, broker: FakeBroker) -> None:
     fill(broker, records=1, partitions=1)
-    sink = ClickHouseSink(settings(ch_settings))
+    sink = ClickHouseSink(settings(ch_settings), clients=broker.clients)
     try:
         run_until(sink, lambda: caught_up(broker))
         assert count(sink.client, "events") == PER_RECORD
@@ -379,20 +379,20 @@ def test_sink_opens_its_own_client(ch_settings: ClickHouseSettings, broker: Fake
 def test_revoke_flushes_and_lost_drops(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
                                        sinks: list[ClickHouseSink]) -> None:
     fill(broker, records=2, partitions=2)
-    sink = ClickHouseSink(settings(ch_settings, batch_max_wait_s=60), client=ch)
+    sink = ClickHouseSink(settings(ch_settings, batch_max_wait_s=60), client=ch, clients=broker.clients)
     sinks.append(sink)
-    consumer: Any = sink._consumer
+    consumer: Any = sink.consumer()
 
     def add(p: int, offset: int) -> None:
         sink._add(Message(topic=ARCHIVE, partition=p, offset=offset, value=broker.logs[(ARCHIVE, p)][offset]))
 
     add(0, 0)
     add(1, 0)
-    sink._on_revoke(consumer, [TopicPartition(ARCHIVE, 0)])  # stored and committed before letting go
+    sink.revoked(consumer, [TopicPartition(ARCHIVE, 0)])  # stored and committed before letting go
     assert count(ch, "events") == 2 * PER_RECORD
     assert broker.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
     add(0, 1)
-    sink._on_lost(consumer, [TopicPartition(ARCHIVE, 0)])  # someone else's now: neither stored nor committed
+    sink.lost(consumer, [TopicPartition(ARCHIVE, 0)])  # someone else's now: neither stored nor committed
     assert count(ch, "events") == 2 * PER_RECORD and broker.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
     assert all(b.records == 0 for b in sink._batches.values())
 
@@ -400,7 +400,7 @@ def test_revoke_flushes_and_lost_drops(ch: Any, ch_settings: ClickHouseSettings,
 def test_a_batch_of_undecoded_records_is_decoded_when_rows_must_be_left_out(
         ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
     fill(broker, records=2, partitions=2)
-    sink = ClickHouseSink(settings(ch_settings, batch_max_wait_s=60), client=ch)
+    sink = ClickHouseSink(settings(ch_settings, batch_max_wait_s=60), client=ch, clients=broker.clients)
     sinks.append(sink)
     # partition 1, record 0 was stored before a crash, except its first row
     record = decoded(broker.logs[(ARCHIVE, 1)][0], ARCHIVE_BATCH)
@@ -409,7 +409,7 @@ def test_a_batch_of_undecoded_records_is_decoded_when_rows_must_be_left_out(
         sink._add(Message(topic=ARCHIVE, partition=p, offset=offset, value=broker.logs[(ARCHIVE, p)][offset]))
     batch = sink._batches["events"]
     assert not batch.raw and batch.rows == 3 * PER_RECORD + 1
-    sink._flush(cast(Any, sink._consumer))
+    sink._flush(cast(Any, sink.consumer()))
     assert count(ch, "events") == 3 * PER_RECORD + 1 and duplicates(ch) == 0
     assert count(ch, "events", "src_partition = 1 AND src_offset = 0") == 1
 
@@ -423,7 +423,7 @@ def test_too_many_stored_rows_to_read_back_resumes_after_the_highest(
                           0, offset)
     ch.insert("events", stored.columns.as_lists(), column_names=EVENTS.column_names, database=DB,
               column_oriented=True)
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
     sink._resume_limit = 2  # committed offsets lost, and more stored than worth reading back
     run_until(sink, lambda: caught_up(broker))
@@ -462,7 +462,7 @@ def test_copies_tax_events(ch: Any, ch_settings: ClickHouseSettings, broker: Fak
     fill(broker, records=1, partitions=1)
     fill_tax(broker)
     broker.append(TAX_EVENTS_TOPIC, 1, archive_batch([event()]))  # a known schema, but not a tax event
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     check_tax_tables(ch)
@@ -480,7 +480,7 @@ def test_tax_events_crash_between_insert_and_commit_inserts_nothing_twice(
         raise Crash
 
     broker.fail_commit = crash
-    first = ClickHouseSink(settings(ch_settings, batch_max_rows=2), client=ch)
+    first = ClickHouseSink(settings(ch_settings, batch_max_rows=2), client=ch, clients=broker.clients)
     sinks.append(first)
     with pytest.raises(Crash):
         first.run(threading.Event())
@@ -488,7 +488,7 @@ def test_tax_events_crash_between_insert_and_commit_inserts_nothing_twice(
     assert 0 < stored < 9 and broker.committed == {}
 
     broker.fail_commit = None
-    second = ClickHouseSink(settings(ch_settings), client=ch)
+    second = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(second)
     run_until(second, lambda: caught_up(broker))
     check_tax_tables(ch)
@@ -500,9 +500,9 @@ def test_tax_events_subscribed_by_pattern(
         caplog: pytest.LogCaptureFixture) -> None:
     """By pattern, so the topic is picked up once the tax agent creates it; a missing topic is
     no reason to stop."""
-    sink = ClickHouseSink(settings(ch_settings), client=ch)
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
-    consumer: Any = sink._consumer
+    consumer: Any = sink.consumer()
     run_until(sink, lambda: consumer.assigned)
     tax = [p for p in consumer.patterns if "tax" in p]
     assert tax == [r"^dsom\.tax-events$"]

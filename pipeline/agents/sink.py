@@ -1,0 +1,23 @@
+"""The ClickHouse sink's declaration; its code is in sinks/clickhouse (imported when it runs).
+
+Not transactional: it stores rows with idempotent inserts, then commits their offsets
+(sinks/clickhouse/sink.py explains why that is exactly-once in ClickHouse).
+"""
+
+from __future__ import annotations
+
+from pipeline.agents.app import AgentSpec, app
+from pipeline.agents.tax import TAX_EVENTS
+from pipeline.agents.topics import ARCHIVE, RECEIPTS
+
+SINK = app.declare(AgentSpec(
+    name="sink",
+    group="sink-clickhouse",
+    # tax-events by pattern: the tax agent may create it after the sink starts.
+    reads=(ARCHIVE, RECEIPTS, TAX_EVENTS.created_late()),
+    writes=(),
+    tables=(),
+    target="sinks.clickhouse.sink:ClickHouseSink",
+    transactional=False,
+    description="Stores the archive, rejections and tax-events in ClickHouse for the reports.",
+))
