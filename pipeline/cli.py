@@ -76,7 +76,7 @@ def cmd_verify_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.summary import print_summary
+    from pipeline.tools.summary import print_summary
 
     print_summary(_settings())
     return 0
@@ -177,14 +177,14 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.bench import run_bench
+    from pipeline.tools.bench import run_bench
 
     return run_bench(args.events, args.batch_size, args.workers, args.rate, args.live_seconds,
                      args.warmup_events)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import run_demo
+    from pipeline.tools.demo import run_demo
 
     return run_demo(seconds=args.seconds, rate=args.rate, keep=args.keep, tls=not args.plaintext)
 

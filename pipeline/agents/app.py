@@ -165,8 +165,9 @@ class App:
     # -- what everything else reads --
 
     def agents(self) -> list[AgentSpec]:
+        """Every declared agent, upstream first: an agent comes after those writing what it reads."""
         self._discover()
-        return list(self._agents.values())
+        return _upstream_first(list(self._agents.values()))
 
     def get(self, name: str) -> AgentSpec:
         self._discover()
@@ -184,13 +185,13 @@ class App:
         return list(self._topics.values())
 
     def new_topics(self, settings: Settings, agents: Iterable[AgentSpec] | None = None) -> list[NewTopic]:
-        """The topics to create before ``agents`` (all of them by default) start."""
+        """The topics ``agents`` (by default, the default agents) read, write and keep tables in."""
         from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # noqa: PLC0415
 
         from pipeline.kafka.admin import STATE_CONFIG  # noqa: PLC0415
 
         t = settings.topics
-        chosen = self.agents() if agents is None else list(agents)
+        chosen = [a for a in self.agents() if a.default] if agents is None else list(agents)
         wanted: dict[str, NewTopic] = {}
         for spec in chosen:
             for topic in (*spec.reads, *spec.writes):
@@ -213,6 +214,24 @@ class App:
             pkg = importlib.import_module(package)
             for info in pkgutil.iter_modules(pkg.__path__, f"{package}."):
                 importlib.import_module(info.name)
+
+
+def _topic_id(topic: Topics) -> str:
+    return topic.name if isinstance(topic, Topic) else f"{topic.kind}.*"
+
+
+def _upstream_first(specs: list[AgentSpec]) -> list[AgentSpec]:
+    """``specs`` ordered so that writers come before readers (by name among equals)."""
+    writers = {spec.name: {_topic_id(t) for t in spec.writes} for spec in specs}
+    ordered: list[AgentSpec] = []
+    left = sorted(specs, key=lambda s: s.name)
+    while left:
+        ready = [s for s in left if not any(
+            _topic_id(t) in writers[o.name] for o in left if o is not s for t in s.reads)]
+        chosen = ready[0] if ready else left[0]  # a cycle: keep going in name order
+        ordered.append(chosen)
+        left.remove(chosen)
+    return ordered
 
 
 # dsom's agents: every module of pipeline.agents that declares one.

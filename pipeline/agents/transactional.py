@@ -201,7 +201,9 @@ class TransactionalAgent(ConsumerLoop):
     # -- the loop --
 
     def prepare(self) -> None:
-        self._clients.create_topics(app.new_topics(self._s))
+        # The default agents' topics (as before any agent ran), and this agent's own.
+        agents = [a for a in app.agents() if a.default or a.name == self.name]
+        self._clients.create_topics(app.new_topics(self._s, agents))
         # Fences a dead predecessor with our transactional ID and aborts its open transaction,
         # which would otherwise hold read_committed readers of our outputs for its timeout.
         with self._calling("init_transactions"):

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench_offline import simulate
 from pipeline.core.tax import TaxRates, kyiv_midnight_us
 from pipeline.core.taxation import TaxOutcome, TaxProcessor, TaxState
 from pipeline.settings import HOUR_US, TaxSettings
+from pipeline.tools.bench_offline import simulate
 from schemas import ARCHIVE_BATCH, default_codec
 from tests.sinks.clickhouse.samples import archive_batch, event
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench_offline import simulate
 from pipeline.core.archive_tax import ArchiveTax, archive_tax, archive_tax_reader
 from pipeline.core.tax import TaxRates, apply_rate, kyiv_midnight_us
 from pipeline.settings import TaxSettings
+from pipeline.tools.bench_offline import simulate
 from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
 from schemas.raw import zigzag
 from tests.schemas.avro_variants import VARIANTS, code_of, encode_variant, varint

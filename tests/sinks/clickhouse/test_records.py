@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.bench_offline import simulate
+from pipeline.tools.bench_offline import simulate
 from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, MalformedRecordError, UnknownSchemaError
 from sinks.clickhouse.records import payout_view, read_payouts, read_rejected, rejected_view
 from sinks.clickhouse.rows import Columns, add_payouts, add_receipt_batch, add_rejections, add_tax_event

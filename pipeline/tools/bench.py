@@ -43,7 +43,6 @@ from pydantic import SecretStr
 
 from pipeline.agents.clients import kafka_clients
 from pipeline.agents.tables import ChangelogTable
-from pipeline.bench_figures import changelog_bytes, deep_size, latency_summary
 from pipeline.core.state import PartitionState, state_key_prefix
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.kafka.changelog import replay
@@ -56,6 +55,7 @@ from pipeline.progress import scrape
 from pipeline.security.bootstrap import grant_services
 from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TopicSettings
+from pipeline.tools.bench_figures import changelog_bytes, deep_size, latency_summary
 from schemas import EVENT_BATCH, default_codec
 from sinks.clickhouse.client import connect
 

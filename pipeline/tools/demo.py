@@ -91,7 +91,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
     from pipeline.operator.fleet import LICENCE_FROM_US, demo_registry
     from pipeline.registry import Licence, Operator, Registry
     from pipeline.security.bootstrap import init_pki
-    from pipeline.summary import print_summary
+    from pipeline.tools.summary import print_summary
 
     seconds = seconds if seconds is not None else float(os.environ.get("DEMO_SECONDS", "0")) or None
     rate = rate or float(os.environ.get("DEMO_RATE", "10000"))

@@ -1,10 +1,10 @@
-"""pipeline.bench_offline runs every stage over simulated records."""
+"""pipeline.tools.bench_offline runs every stage over simulated records."""
 
 import sys
 
 import pytest
 
-from pipeline import bench_offline
+from pipeline.tools import bench_offline
 
 
 def test_the_offline_harness_times_every_stage(monkeypatch: pytest.MonkeyPatch,

@@ -1,7 +1,7 @@
 import math
 
-from pipeline.bench_figures import changelog_bytes, deep_size, latency_summary, percentile
 from pipeline.core.dedup import SeqSet
+from pipeline.tools.bench_figures import changelog_bytes, deep_size, latency_summary, percentile
 
 
 def test_percentile_nearest_rank() -> None:

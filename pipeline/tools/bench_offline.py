@@ -1,6 +1,6 @@
 """One-thread harness, no Kafka: each stage's per-record work over the bench's simulated records.
 
-``python -m pipeline.bench_offline [--events N] [--batch-size B] [--rounds R] [--reference]``:
+``python -m pipeline.tools.bench_offline [--events N] [--batch-size B] [--rounds R] [--reference]``:
 the bench's traffic (five demo operators, 0.5 % invalid events and duplicates, a few bad
 records), encoded first, is decided by each validator engine from fresh states (their outputs
 compared, so a figure never comes from a run that decided differently; the native engine's

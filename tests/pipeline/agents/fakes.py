@@ -1,0 +1,158 @@
+"""An in-memory Kafka for agents: topic logs, transactions, a consumer group and its offsets.
+
+Enough of confluent-kafka's Producer and Consumer for the transactional loop: outputs are seen
+by readers only once their transaction commits, offsets sent to a transaction are committed
+with it, and an aborted transaction leaves nothing. ``fail_next_commit`` makes the next commit
+fail as Kafka would after a broker problem (the loop aborts and rewinds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
+
+from pipeline.agents.clients import Clients
+
+TP = tuple[str, int]
+Record = tuple[bytes | None, bytes | None]  # key, value
+
+
+class FakeKafka:
+    def __init__(self) -> None:
+        self.logs: dict[TP, list[Record]] = {}
+        self.committed: dict[TP, int] = {}  # the agent group's offsets
+        self.topics_created: list[str] = []
+        self.fail_next_commit = False
+        self.transactions = 0
+        self.aborts = 0
+
+    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        self.logs.setdefault((topic, partition), []).append((key, value))
+
+    def records(self, topic: str) -> list[Record]:
+        return [r for (t, _), log in sorted(self.logs.items()) if t == topic for r in log]
+
+    @property
+    def clients(self) -> Clients:
+        def create(topics: Iterable[Any]) -> None:
+            self.topics_created += [t.topic for t in topics]
+
+        return Clients(producer=cast(Any, lambda conf: FakeProducer(self, conf)),
+                       consumer=cast(Any, lambda conf: FakeConsumer(self, conf)),
+                       replay=self.replay, create_topics=create)
+
+    def replay(self, topic: str, partition: int, apply: Callable[[bytes, bytes | None], None]) -> None:
+        for key, value in self.logs.get((topic, partition), []):
+            if key is not None:
+                apply(key, value)
+
+
+class FakeProducer:
+    def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
+        self.kafka = kafka
+        self.conf = conf
+        self.pending: list[tuple[str, int, bytes | None, bytes | None]] = []
+        self.offsets: dict[TP, int] = {}
+        self.open = False
+
+    def init_transactions(self, timeout: float) -> None:
+        pass
+
+    def begin_transaction(self) -> None:
+        assert not self.open, "a transaction is open already"
+        self.open = True
+
+    def produce(self, topic: str, key: bytes | None = None, value: bytes | None = None,
+                partition: int = 0, on_delivery: Any = None) -> None:
+        assert self.open, "produce outside a transaction"
+        self.pending.append((topic, partition, key, value))
+
+    def send_offsets_to_transaction(self, offsets: list[TopicPartition], metadata: Any,
+                                    timeout: float) -> None:
+        self.offsets.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+
+    def commit_transaction(self, timeout: float) -> None:
+        assert self.open
+        if self.kafka.fail_next_commit:
+            self.kafka.fail_next_commit = False
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit failed (fake)"))
+        for topic, partition, key, value in self.pending:
+            self.kafka.append(topic, partition, key, value)
+        self.kafka.committed.update(self.offsets)
+        self.kafka.transactions += 1
+        self._reset()
+
+    def abort_transaction(self, timeout: float) -> None:
+        if not self.open:
+            raise KafkaException(KafkaError(KafkaError._STATE, "no transaction"))
+        self.kafka.aborts += 1
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pending.clear()
+        self.offsets.clear()
+        self.open = False
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+class FakeConsumer:
+    """Assigns itself every partition of the subscribed topics on its first poll."""
+
+    def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
+        self.kafka = kafka
+        self.conf = conf
+        self.subscriptions: list[str] = []
+        self.on_assign: Any = None
+        self.on_revoke: Any = None
+        self.positions: dict[TP, int] = {}
+        self.closed = False
+
+    def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
+        self.subscriptions = topics
+        self.on_assign, self.on_revoke = on_assign, on_revoke
+
+    def _matches(self, topic: str) -> bool:
+        return any(re.fullmatch(s, topic) if s.startswith("^") else s == topic for s in self.subscriptions)
+
+    def consume(self, num_messages: int, timeout: float) -> list[Message]:
+        assert not self.closed
+        if not self.positions:
+            tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
+            if tps:
+                self.on_assign(self, tps)
+                for tp in tps:
+                    key = (tp.topic, tp.partition)
+                    self.positions[key] = self.kafka.committed.get(key, 0)
+        out: list[Message] = []
+        for tp, pos in sorted(self.positions.items()):
+            log = self.kafka.logs.get(tp, [])
+            while pos < len(log) and len(out) < num_messages:
+                key, value = log[pos]
+                out.append(Message(topic=tp[0], partition=tp[1], offset=pos, key=key, value=value))
+                pos += 1
+            self.positions[tp] = pos
+        return out
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        got = self.kafka.committed
+        return [TopicPartition(tp.topic, tp.partition, got.get((tp.topic, tp.partition), -1001))
+                for tp in partitions]
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
+
+    def consumer_group_metadata(self) -> object:
+        return object()
+
+    def close(self) -> None:
+        if self.positions and not self.closed:
+            self.on_revoke(self, [TopicPartition(t, p) for t, p in self.positions])
+        self.closed = True

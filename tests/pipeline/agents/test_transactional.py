@@ -1,0 +1,124 @@
+"""The transactional loop without a broker: commit, abort-and-rewind, restore, set-aside, after_commit.
+
+Driven through the example agent (pipeline/agents/activity.py) on an in-memory Kafka.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import orjson
+import pytest
+
+from pipeline.agents.activity import ActivityAgent
+from pipeline.agents.app import AgentSpec, App, OperatorTopics
+from pipeline.agents.transactional import TransactionalAgent
+from pipeline.settings import Settings
+from tests.pipeline.agents.fakes import FakeKafka
+from tests.sinks.clickhouse.samples import archive_batch, event
+
+ARCHIVE = "dsom.archive"
+ACTIVITY = "dsom.activity"
+STATE = "dsom.activity-state"
+
+
+def run_until(agent: TransactionalAgent, done: Callable[[], bool], timeout: float = 10.0) -> None:
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            agent.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.005)
+    stop.set()
+    thread.join(10)
+    assert not errors, errors
+    assert done(), "timed out"
+
+
+def archived(kafka: FakeKafka, source: str, events: int, partition: int = 0) -> None:
+    value = archive_batch([event(seq=i + 1) for i in range(events)], source_id=source)
+    kafka.append(ARCHIVE, partition, b"chain", value)
+
+
+def latest(kafka: FakeKafka) -> dict[str, dict[str, int]]:
+    """The activity topic as compaction would keep it: the last value per key."""
+    return {key.decode(): orjson.loads(value) for key, value in kafka.records(ACTIVITY)
+            if key is not None and value is not None}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(metrics_port=0)
+
+
+def test_outputs_changelog_and_offsets_commit_together(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    archived(kafka, "s1", 4)
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 2, (ARCHIVE, 1): 1})
+    assert {k: v["events"] for k, v in latest(kafka).items()} == {"op-a|s1": 7, "op-a|s2": 2}
+    assert len(kafka.records(STATE)) == 3  # one changelog entry per record, in the same transactions
+    assert agent.events_counted == 9
+    assert {ACTIVITY, STATE, ARCHIVE} <= set(kafka.topics_created)
+
+
+def test_a_failed_commit_aborts_rewinds_and_counts_nothing_twice(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s1", 4)
+    kafka.fail_next_commit = True
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+    assert kafka.aborts == 1
+    assert latest(kafka)["op-a|s1"]["events"] == 7  # the state was rebuilt, not counted on top
+    assert agent.events_counted == 7  # after_commit saw the aborted transaction's work not at all
+
+
+def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    first = ActivityAgent(settings, clients=kafka.clients)
+    run_until(first, lambda: kafka.committed.get((ARCHIVE, 0)) == 1)
+    archived(kafka, "s1", 5)
+    second = ActivityAgent(settings, clients=kafka.clients)
+    run_until(second, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+    assert latest(kafka)["op-a|s1"]["events"] == 8
+    assert second.events_counted == 5
+
+
+def test_a_record_the_handler_cannot_process_is_set_aside(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    kafka.append(ARCHIVE, 0, b"chain", b"not avro")
+    archived(kafka, "s1", 2)
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 3)
+    letters = [orjson.loads(v or b"") for _, v in kafka.records("dsom.dead-letter")]
+    assert [(d["agent"], d["offset"]) for d in letters] == [("activity", 1)]
+    assert latest(kafka)["op-a|s1"]["events"] == 5
+
+
+def test_a_table_must_be_declared(settings: Settings) -> None:
+    app = App()
+
+    @app.agent(group="g", reads=[OperatorTopics("ingest")], tables=["declared"])
+    class OddAgent(ActivityAgent):
+        pass
+
+    with pytest.raises(ValueError, match="table 'activity-state' is not declared"):
+        OddAgent(settings, clients=FakeKafka().clients)
+    spec: AgentSpec = app.get("odd")
+    assert spec.consumer_group(settings.topics) == "dsom-g"
+    assert spec.read_pattern(settings.topics) == r"(?:^dsom\.ingest\..+)"
