@@ -7,12 +7,12 @@ Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.core.conflicts import DEFAULT_WINDOW
+from pipeline.core.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SECOND_US = 1_000_000
@@ -139,8 +139,9 @@ class ValidationSettings(_Frozen):
     max_events_per_batch: int = 10_000
     # An ingest record's value, in bytes (Kafka's own default request limit is about 1 MB).
     max_record_bytes: int = 1_000_000
-    # Which engine decides records: the compiled one (pipeline/native) or the Python reference.
-    engine: Literal["native", "python"] = "native"
+    # Which engine decides and reads records in every agent (validator, tax, sink): the compiled
+    # one (pipeline/native) or the Python reference (pipeline/core/engine.py).
+    engine: Engine = "native"
 
     @model_validator(mode="after")
     def _outputs_fit(self) -> ValidationSettings:

@@ -37,7 +37,8 @@ class TaxAgent(TransactionalAgent):
                  clients: Clients | None = None) -> None:
         super().__init__(settings, clock, clients)
         self._codec = default_codec()
-        self._processor = TaxProcessor(TaxRates.load(settings.tax.rates_path), settings.tax, self._codec)
+        self._processor = TaxProcessor(TaxRates.load(settings.tax.rates_path), settings.tax, self._codec,
+                                       settings.validation.engine)
         self._states = self.table("tax-state", lambda topic, p: TaxState(topic, p, settings.tax))
 
     def handle(self, msg: Message, now: int) -> Iterable[Output]:

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import dsom_native
-
+from pipeline.core.engine import Engine, crate
 from pipeline.core.model import EventKind
 from pipeline.core.tax import TaxRates, payout_tax
 from schemas import ARCHIVE_BATCH, PAYOUT_TAX_BATCH, Codec
@@ -101,14 +100,14 @@ def payout_record(tax: Any, licence_id: str, licence_kind: str, player_ref: str)
 
 
 def archive_tax_reader(rates: TaxRates, tolerance: int, codec: Codec,
-                       native: bool = True) -> Callable[[bytes], ArchiveTax]:
+                       engine: Engine = "native") -> Callable[[bytes], ArchiveTax]:
     """Read single-object ArchiveBatch records into ArchiveTax: compiled, or the reference."""
-    if not native:
+    if engine == "python":
         def read_reference(value: bytes) -> ArchiveTax:
             _, batch = codec.decode(value, expect=ARCHIVE_BATCH)
             return archive_tax(batch, rates, tolerance, codec)
         return read_reference
-    taxer = dsom_native.ArchiveTaxer((rates.pit.starts_us, rates.pit.ppms),
+    taxer = crate().ArchiveTaxer((rates.pit.starts_us, rates.pit.ppms),
                                      (rates.military.starts_us, rates.military.ppms), tolerance,
                                      load_type(PAYOUT_TAX_BATCH).header)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.archive_tax import Discrepancy, archive_tax_reader, payout_record
+from pipeline.core.engine import Engine
 from pipeline.core.model import EventKind
 from pipeline.core.state import ChangelogEntry, state_key_prefix
 from pipeline.core.statements import Statement, StatementBook
@@ -48,11 +49,11 @@ class TaxOutcome:
 
 class TaxProcessor:
     def __init__(self, rates: TaxRates, settings: TaxSettings, codec: Codec | None = None,
-                 native: bool = True) -> None:
+                 engine: Engine = "native") -> None:
         self._rates = rates
         self._tolerance = settings.tolerance_kopecks
         self._codec = codec if codec is not None else default_codec()
-        self._read = archive_tax_reader(rates, self._tolerance, self._codec, native)
+        self._read = archive_tax_reader(rates, self._tolerance, self._codec, engine)
 
     def process_record(self, state: TaxState, value: bytes) -> TaxOutcome:
         """Account one single-object ArchiveBatch: a whole batch at once when one statement takes it."""

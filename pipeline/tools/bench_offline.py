@@ -135,7 +135,7 @@ def main() -> None:
     tax_out: list[bytes] = []
 
     def tax() -> int:
-        proc = TaxProcessor(rates, settings.tax, codec, native=native)
+        proc = TaxProcessor(rates, settings.tax, codec, engine="native" if native else "python")
         state = TaxState(settings.topics.archive, 0, settings.tax)
         tax_out.clear()
         n = 0

@@ -10,10 +10,10 @@ equal on simulated and hand-made records).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import dsom_native
-
+from pipeline.core.engine import Engine, crate
 from schemas import PAYOUT_TAX_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, load_type
 
@@ -48,7 +48,7 @@ def payout_view(record: dict[str, Any]) -> PayoutView:
 
 def read_rejected(value: bytes) -> ReceiptView:
     """:func:`rejected_view` of a raw single-object ReceiptBatch, compiled."""
-    return default_codec().read(value, RECEIPT_BATCH, dsom_native.rejected_receipts)
+    return default_codec().read(value, RECEIPT_BATCH, crate().rejected_receipts)
 
 
 def is_payout_batch(value: bytes) -> bool:
@@ -57,4 +57,13 @@ def is_payout_batch(value: bytes) -> bool:
 
 def read_payouts(value: bytes) -> PayoutView:
     """:func:`payout_view` of a raw single-object PayoutTaxBatch, compiled."""
-    return default_codec().read(value, PAYOUT_TAX_BATCH, dsom_native.payout_columns)
+    return default_codec().read(value, PAYOUT_TAX_BATCH, crate().payout_columns)
+
+
+def readers(engine: Engine) -> tuple[Callable[[bytes], ReceiptView], Callable[[bytes], PayoutView]]:
+    """(receipts reader, payouts reader) of ``engine``: the compiled ones, or the references."""
+    if engine == "native":
+        return read_rejected, read_payouts
+    codec = default_codec()
+    return (lambda value: rejected_view(codec.decode(value, expect=RECEIPT_BATCH)[1]),
+            lambda value: payout_view(codec.decode(value, expect=PAYOUT_TAX_BATCH)[1]))

@@ -136,6 +136,7 @@ class ClickHouseSink(ConsumerLoop):
             EVENTS.name: self._add_archive, TAX_EVENTS.name: self._add_tax,
             REJECTIONS.name: self._add_rejections}
         self._closed = False
+        self._read_rejected, self._read_payouts = records.readers(settings.validation.engine)
 
     @property
     def client(self) -> Client:
@@ -253,7 +254,7 @@ class ClickHouseSink(ConsumerLoop):
 
     def _add_rejections(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
                         skip: Collection[Any]) -> None:
-        add_rejections(batch.columns, records.read_rejected(msg.value() or b""), topic, partition, offset,
+        add_rejections(batch.columns, self._read_rejected(msg.value() or b""), topic, partition, offset,
                        skip)
 
     def _add_tax(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
@@ -262,7 +263,7 @@ class ClickHouseSink(ConsumerLoop):
         # with rows already stored, decoded.
         cols, value = batch.columns, msg.value() or b""
         if not skip and records.is_payout_batch(value):
-            add_payouts(cols, records.read_payouts(value), topic, partition, offset)
+            add_payouts(cols, self._read_payouts(value), topic, partition, offset)
             return
         schema, record = self._codec.decode(value)
         add_tax_event(cols, schema, record, topic, partition, offset, skip)
