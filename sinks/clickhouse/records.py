@@ -48,7 +48,8 @@ def payout_view(record: dict[str, Any]) -> PayoutView:
 
 def read_rejected(value: bytes) -> ReceiptView:
     """:func:`rejected_view` of a raw single-object ReceiptBatch, compiled."""
-    return default_codec().read(value, RECEIPT_BATCH, crate().rejected_receipts)
+    view: ReceiptView = default_codec().read(value, RECEIPT_BATCH, crate().rejected_receipts)
+    return view
 
 
 def is_payout_batch(value: bytes) -> bool:
@@ -57,7 +58,8 @@ def is_payout_batch(value: bytes) -> bool:
 
 def read_payouts(value: bytes) -> PayoutView:
     """:func:`payout_view` of a raw single-object PayoutTaxBatch, compiled."""
-    return default_codec().read(value, PAYOUT_TAX_BATCH, crate().payout_columns)
+    view: PayoutView = default_codec().read(value, PAYOUT_TAX_BATCH, crate().payout_columns)
+    return view
 
 
 def readers(engine: Engine) -> tuple[Callable[[bytes], ReceiptView], Callable[[bytes], PayoutView]]:
