@@ -76,6 +76,10 @@ def run_worker(settings: Settings, agents: Sequence[str] | None = None) -> int:
     metrics.serve(settings.metrics_host, settings.metrics_port)
     threads = []
     targets = [(name, _agent_target(name, settings)) for name in agents]
+    for _, target in targets:  # the sink creates the tables the dashboard reads
+        opener = getattr(target, "open", None)
+        if opener is not None:
+            opener()
     dashboard = _start_dashboard(settings) if "sink" in agents and settings.dashboard_port else None
     for name, target in targets:
         def guarded(name: str = name, target: Agent = target) -> None:

@@ -8,21 +8,14 @@ columns: ``records.py``; archive records are left to ClickHouse on chdb: ``avro.
 into column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a
 table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``.
 Each table's batch is inserted, and only then are the offsets of its records committed
-(synchronously). This is Quix Streams'
-BatchingSink shape: the flush is part of the checkpoint, and offsets are never committed for
-rows that are not stored.
+(synchronously). This is Quix Streams' BatchingSink shape: the flush is part of the
+checkpoint, and offsets are never committed for rows that are not stored.
 
-Exactly-once effects in ClickHouse, although consumption is at-least-once:
-
-1. Every insert carries ``insert_deduplication_token``, a function of the offset ranges (and
-   row counts) of the batch. A failed insert is retried with the very same rows and token, so
-   an attempt that did land after all is dropped by ClickHouse as a repeat. While it fails
-   the sink consumes nothing more.
-2. On partition assignment the sink asks ClickHouse for the highest source offset stored per
-   partition. Rows stored from records after the committed offset (a crash between insert and
-   commit) are read back by key and left out when those records are read again, row by row:
-   an insert that spans two monthly partitions writes two parts and a crash can land one of
-   them, so "resume after the highest stored offset" alone could lose rows.
+Exactly-once effects in ClickHouse, although consumption is at-least-once: every insert is
+idempotent under its batch's token and retried until it lands (``writer.py``), and a partition
+gained after a crash between insert and commit is resumed leaving out the rows already stored
+(``resume.py``). The consumer loop, its group and subscriptions are the agents' own
+(``pipeline/agents/loop.py``, declared in ``pipeline/agents/sink.py``).
 
 Known limit: an insert must finish well within ``max.poll.interval.ms``; a ClickHouse server
 that completes an insert minutes after the sink gave up its partitions could let the new owner
@@ -33,17 +26,13 @@ happen.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import metrics
 from pipeline.agents.clients import Clients
@@ -56,40 +45,23 @@ from sinks.clickhouse import avro, queries, records
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
-from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
+from sinks.clickhouse.resume import Resumer
 from sinks.clickhouse.rows import add_archive_batch, add_payouts, add_rejections, add_tax_event
-from sinks.clickhouse.tables import EVENTS, LC, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.writer import Abandoned, ClickHouseWriter
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
 CONSUME_MAX_RECORDS = 500
 POLL_TIMEOUT_S = 0.1
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 30.0
-ATTEMPTS_AFTER_STOP = 3  # insert attempts still made once stop is set, before leaving the batch
 ERROR_LOG_INTERVAL_S = 30.0
 REGISTRY_CHECK_S = 5.0
-_EMPTY: frozenset[Any] = frozenset()
-
-
-class _Abandoned(Exception):
-    """Stop was requested while ClickHouse kept failing: the batch is left uncommitted."""
-
-
-@dataclass
-class _Resume:
-    """Rows already stored from records at or after a partition's committed offset."""
-
-    last_offset: int
-    keys: dict[int, set[Any]] = field(default_factory=dict)  # offset -> keys of stored rows
 
 
 class ClickHouseSink(ConsumerLoop):
     """Copies the archive, receipts and tax-events topics into ClickHouse; ``run`` it, then ``close``.
 
-    Unlike the other agents it opens its ClickHouse client and creates the tables when built:
-    the worker starts the dashboard, which reads those tables, right after building it.
+    Built without I/O; :meth:`open` (called by ``run``, or first by the worker, which starts the
+    dashboard on the tables it creates) connects to ClickHouse and creates the tables.
     """
 
     spec = SINK
@@ -99,61 +71,88 @@ class ClickHouseSink(ConsumerLoop):
                  clients: Clients | None = None) -> None:
         super().__init__(settings, clients)
         self._db = settings.clickhouse.database
-        self._client = client if client is not None else connect(settings.clickhouse)
-        self._owns_client = client is None
-        try:
-            create_tables(self._client, self._db)
-            counts = queries.table_counts(self._client, self._db)
-        except BaseException:
-            if self._owns_client:
-                self._client.close()  # an open chdb engine would keep the folder locked
-            raise
-        for name, count in counts.items():
-            metrics.CLICKHOUSE_ROWS.labels(name).set(count)
+        self._given_client = client
+        self._client: Client | None = None
+        self._stop = threading.Event()
         self._registry_mtime: float | None = None
         self._registry_checked = 0.0
-        self._sync_registry()
         self._codec = default_codec()
         self._archive = settings.topics.archive
-        self._tax_events = settings.topics.tax_events
         self._batches = {t.name: TableBatch(t) for t in TABLES}
         # ClickHouse reads the container file from our disk: only when it runs in this process.
         self._raw_events = settings.clickhouse.raw_avro_events and is_chdb(settings.clickhouse)
-        self._resume: dict[TP, _Resume] = {}
-        # Stored rows of uncommitted records are read back only up to this many per partition;
-        # beyond it (committed offsets lost) the sink resumes after the highest stored offset.
-        self._resume_limit = 10 * max(settings.clickhouse.batch_max_rows, 10_000)
-        self._stop = threading.Event()
         self._last_error_log: dict[int, float] = {}
-        self.rows_inserted: dict[str, int] = {t.name: 0 for t in TABLES}
         self.rows_skipped = 0  # already stored before a crash, so left out when read again
         self.records_read = 0
         self.records_undecodable = 0
-        self.inserts = 0
         # Which table each topic's records go to, and how they are read into its rows.
-        self._tables = {self._archive: EVENTS, self._tax_events: TAX_EVENTS}
+        self._tables = {self._archive: EVENTS, settings.topics.tax_events: TAX_EVENTS}
         self._readers: dict[str, Callable[[TableBatch, Message, str, int, int, Collection[Any]], None]] = {
             EVENTS.name: self._add_archive, TAX_EVENTS.name: self._add_tax,
             REJECTIONS.name: self._add_rejections}
-        self._closed = False
         self._read_rejected, self._read_payouts = records.readers(settings.validation.engine)
+        self._closed = False
+        self._writer: ClickHouseWriter | None = None
+        self._resumer: Resumer | None = None
+
+    def open(self) -> None:
+        """Connect to ClickHouse and create the tables (once); the registry is copied in."""
+        if self._closed:
+            raise RuntimeError("the sink is closed")
+        if self._client is not None:
+            return
+        client = self._given_client if self._given_client is not None else connect(self._s.clickhouse)
+        try:
+            create_tables(client, self._db)
+            counts = queries.table_counts(client, self._db)
+        except BaseException:
+            if self._given_client is None:
+                client.close()  # an open chdb engine would keep the folder locked
+            raise
+        for name, count in counts.items():
+            metrics.CLICKHOUSE_ROWS.labels(name).set(count)
+        self._client = client
+        self._writer = ClickHouseWriter(client, self._db, self._archive, self._stop)
+        self._resumer = Resumer(client, self._db, self._table_of,
+                                10 * max(self._s.clickhouse.batch_max_rows, 10_000), self._stop)
+        self._sync_registry()
 
     @property
     def client(self) -> Client:
+        self.open()
+        assert self._client is not None
         return self._client
+
+    @property
+    def writer(self) -> ClickHouseWriter:
+        self.open()
+        assert self._writer is not None
+        return self._writer
+
+    @property
+    def resumer(self) -> Resumer:
+        self.open()
+        assert self._resumer is not None
+        return self._resumer
+
+    @property
+    def rows_inserted(self) -> dict[str, int]:
+        return self.writer.rows_inserted
+
+    @property
+    def inserts(self) -> int:
+        return self.writer.inserts
 
     # -- the loop --
 
     def run(self, stop: threading.Event) -> None:
         """Consume and insert until ``stop`` is set; then flush and commit what is pending."""
-        if self._closed:
-            raise RuntimeError("the sink is closed")
-        self._stop = stop
+        self._stop = self.writer.stop = self.resumer.stop = stop
         log.info("ClickHouse sink consuming %s into database %s",
                  ", ".join(self.spec.subscriptions(self._s.topics)), self._db)
         try:
             super().run(stop)
-        except _Abandoned:
+        except Abandoned:
             log.error("stopped while ClickHouse was failing: the pending batch was not stored and its "
                       "offsets not committed; it is read again on the next start")
 
@@ -173,12 +172,15 @@ class ClickHouseSink(ConsumerLoop):
     def stopped(self) -> None:
         self._drop_batches()  # before the consumer's close revokes its partitions
 
+    def prepare(self) -> None:
+        self.open()
+
     def close(self) -> None:
         """Close the consumer and the ClickHouse client (when the sink opened it); idempotent."""
         self._closed = True
         self._drop_batches()
         self.close_consumer()
-        if self._owns_client:
+        if self._client is not None and self._given_client is None:
             self._client.close()
 
     def _sync_registry(self) -> None:
@@ -195,7 +197,7 @@ class ClickHouseSink(ConsumerLoop):
         if mtime == self._registry_mtime:
             return
         try:
-            changed = sync_registry(self._client, self._db, Registry.load(path))
+            changed = sync_registry(self.client, self._db, Registry.load(path))
         except Exception:  # a half-written or invalid file: keep the last copy, try again later
             log.exception("could not copy the registry %s into ClickHouse; keeping the last copy", path)
             return
@@ -229,7 +231,7 @@ class ClickHouseSink(ConsumerLoop):
         assert topic is not None and partition is not None and offset is not None
         table = self._table_of(topic)
         batch = self._batches[table.name]
-        skip = self._stored_keys((topic, partition), offset)
+        skip = self.resumer.stored_keys((topic, partition), offset)
         try:
             self._readers[table.name](batch, msg, topic, partition, offset, skip)
         except (UnknownSchemaError, MalformedRecordError) as exc:
@@ -275,15 +277,6 @@ class ClickHouseSink(ConsumerLoop):
             _, record = self._codec.decode(value, expect=ARCHIVE_BATCH)
             add_archive_batch(batch.columns, record, self._archive, partition, offset)
 
-    def _stored_keys(self, tp: TP, offset: int) -> frozenset[Any] | set[Any]:
-        resume = self._resume.get(tp)
-        if resume is None:
-            return _EMPTY
-        if offset > resume.last_offset:
-            del self._resume[tp]
-            return _EMPTY
-        return resume.keys.get(offset, _EMPTY)
-
     def _consumer_error(self, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
@@ -304,7 +297,7 @@ class ClickHouseSink(ConsumerLoop):
             return
         for batch in pending:
             if batch.rows and not batch.inserted:
-                self._insert(batch)
+                self.writer.write(batch)
             batch.inserted = True
         positions: dict[TP, int] = {}
         for batch in pending:
@@ -312,67 +305,6 @@ class ClickHouseSink(ConsumerLoop):
         self._commit(consumer, positions)
         for batch in pending:
             batch.clear()
-
-    def _insert(self, batch: TableBatch) -> None:
-        """Store the batch, then roll it up; retried as a whole until both are done.
-
-        A retry repeats the insert and the roll-up under the same tokens, so whatever landed
-        before is dropped by ClickHouse as a repeat and only what is missing is added.
-        """
-        table = batch.table
-        token = batch.token()
-        settings = {"insert_deduplication_token": token, "insert_deduplicate": 1, "async_insert": 0}
-        data = batch.columns.as_lists()
-        names, types = table.column_names, table.column_types
-        if table.tokened:  # the column path; the raw-Avro insert writes the token in its SELECT
-            data = [*data, [token] * batch.columns.rows]
-            names, types = (*names, TOKEN_COLUMN), (*types, LC)
-        min_offset = min((first for first, _ in batch.ranges.values()), default=0)
-        framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
-        attempt = 0
-        delay = RETRY_FIRST_S
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                if framed:
-                    self._insert_avro(table, framed, settings, token)
-                else:
-                    self._client.insert(table.name, data, column_names=names, database=self._db,
-                                        column_type_names=types, column_oriented=True, settings=settings)
-                if table.tokened:
-                    roll_up(self._client, self._db, table.name, token, min_offset)
-            except Exception as exc:  # any failure: retry the very same rows with the same token
-                metrics.SINK_ERRORS.labels(table.name).inc()
-                if self._stop.is_set() and attempt >= ATTEMPTS_AFTER_STOP:
-                    raise _Abandoned from exc
-                log.warning("insert of %d rows into %s failed (attempt %d), retrying the same rows in "
-                            "%.1f s: %s", batch.rows, table.name, attempt, delay, exc)
-                if self._stop.is_set():
-                    time.sleep(min(delay, 1.0))
-                else:
-                    self._stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-                continue
-            elapsed = time.perf_counter() - started
-            metrics.SINK_INSERT_SECONDS.labels(table.name).observe(elapsed)
-            metrics.SINK_ROWS.labels(table.name).inc(batch.rows)
-            metrics.CLICKHOUSE_ROWS.labels(table.name).inc(batch.rows)
-            self.rows_inserted[table.name] += batch.rows
-            self.inserts += 1
-            log.debug("inserted %d rows into %s in %.3f s (%s)", batch.rows, table.name, elapsed,
-                      batch.description())
-            return
-
-    def _insert_avro(self, table: Table, framed: list[bytes], settings: dict[str, Any], token: str) -> None:
-        fd, path = tempfile.mkstemp(prefix="dsom-sink-", suffix=".avro")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(avro.container(framed))
-            self._client.command(avro.insert_events_sql(self._db, table.name, table.column_names, path,
-                                                        self._archive, token), settings=settings)
-        finally:
-            os.unlink(path)
 
     def _commit(self, consumer: Consumer, positions: dict[TP, int]) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items())]
@@ -404,23 +336,22 @@ class ClickHouseSink(ConsumerLoop):
             consumer.assign(partitions)
             return
         started = time.perf_counter()
-        positions = self._resume_positions(consumer, [(tp.topic, tp.partition) for tp in partitions])
+        positions = self.resumer.positions(consumer, [(tp.topic, tp.partition) for tp in partitions])
         for tp in partitions:
             tp.offset = positions[(tp.topic, tp.partition)]
         consumer.assign(partitions)
         log.info("assigned %d partitions in %.2f s (%d re-read with rows already stored)", len(partitions),
                  time.perf_counter() - started, sum(1 for tp in partitions if (tp.topic, tp.partition)
-                                                    in self._resume))
+                                                    in self.resumer.pending))
 
     def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         if any(b.covers(revoked) for b in self._batches.values()):
             try:
                 self._flush(consumer)  # store and commit before another member takes them over
-            except _Abandoned:
+            except Abandoned:
                 self._drop_batches()
-        for tp in revoked:
-            self._resume.pop(tp, None)
+        self.resumer.drop(revoked)
 
     def lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Someone else may own them already: committing is impossible and inserting unsafe.
@@ -429,77 +360,11 @@ class ClickHouseSink(ConsumerLoop):
         log.warning("lost %d partitions; dropping the pending batch (it is read again by the owner)",
                     len(lost))
         self._drop_batches()
-        for tp in lost:
-            self._resume.pop(tp, None)
+        self.resumer.drop(lost)
         if kept:  # still ours, but consumed past rows that were just dropped: read them again
-            positions = self._resume_positions(consumer, sorted(kept))
+            positions = self.resumer.positions(consumer, sorted(kept))
             for (topic, partition), offset in positions.items():
                 consumer.seek(TopicPartition(topic, partition, offset))
 
-    def _resume_positions(self, consumer: Consumer, tps: list[TP]) -> dict[TP, int]:
-        """Where to start reading each partition, and the stored rows to leave out on the way.
-
-        From the committed offset, unless ClickHouse holds rows of records at or after it (a
-        crash between insert and commit): then those rows' keys are loaded into ``_resume``.
-        """
-        committed = {(tp.topic, tp.partition): tp.offset for tp in
-                     consumer.committed([TopicPartition(t, p) for t, p in tps], timeout=30)}
-        stored: dict[TP, int] = {}
-        for table in TABLES:
-            if any(self._table_of(t) is table for t, _ in tps):
-                stored.update(self._retry(partial(queries.max_src_offsets, self._client, self._db, table)))
-        positions: dict[TP, int] = {}
-        for tp in tps:
-            self._resume.pop(tp, None)
-            done = committed.get(tp, -1)
-            positions[tp] = done if done >= 0 else OFFSET_BEGINNING
-            last = stored.get(tp)
-            if last is None or (done >= 0 and last < done):
-                continue  # nothing stored beyond what is committed
-            first = max(done, 0)
-            self._roll_up_stored(tp, first, last)
-            keys = self._retry(partial(queries.stored_keys, self._client, self._db, self._table_of(tp[0]),
-                                       tp, first, last, self._resume_limit))
-            if keys is None:
-                log.warning("%s[%d]: over %d rows stored after the committed offset %s; resuming after "
-                            "the highest stored offset %d", tp[0], tp[1], self._resume_limit,
-                            done if done >= 0 else "(none)", last)
-                positions[tp] = last + 1
-            else:
-                self._resume[tp] = _Resume(last, keys)
-                log.info("%s[%d]: rows of offsets %d..%d are already stored (committed %s); reading "
-                         "them again and leaving those rows out", tp[0], tp[1], first, last,
-                         done if done >= 0 else "(none)")
-        return positions
-
-    def _roll_up_stored(self, tp: TP, first: int, last: int) -> None:
-        """Finish the roll-up of every batch stored in ``tp`` after its committed offset.
-
-        The process may have died between storing a batch and rolling it up (or midway through
-        the rollups): rolling up again under the batch's tokens adds exactly what is missing.
-        """
-        table = self._table_of(tp[0])
-        if not table.tokened:
-            return
-        tokens = self._retry(partial(queries.batch_tokens, self._client, self._db, table, tp, first, last))
-        for token in tokens:
-            self._retry(partial(roll_up, self._client, self._db, table.name, token))
-        if tokens:
-            log.info("%s[%d]: rolled up again %d stored batch(es) after the committed offset",
-                     tp[0], tp[1], len(tokens))
-
     def _table_of(self, topic: str) -> Table:
         return self._tables.get(topic, REJECTIONS)  # the receipts topics: one per operator
-
-    def _retry(self, query: Callable[[], T]) -> T:
-        """Run a ClickHouse read, retrying with backoff until it works or stop is set."""
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                return query()
-            except Exception as exc:
-                if self._stop.is_set():
-                    raise
-                log.warning("ClickHouse query failed, retrying in %.1f s: %s", delay, exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)

@@ -19,8 +19,10 @@ from prometheus_client import REGISTRY
 from pipeline.settings import ClickHouseSettings, Settings
 from schemas import ARCHIVE_BATCH
 from sinks.clickhouse import queries
-from sinks.clickhouse import sink as sink_module
+from sinks.clickhouse import resume as resume_module
+from sinks.clickhouse import writer as writer_module
 from sinks.clickhouse.batch import TableBatch
+from sinks.clickhouse.resume import Resume
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.rows import add_archive_batch
 from sinks.clickhouse.sink import ClickHouseSink
@@ -49,7 +51,8 @@ PER_RECORD = 3
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
     b = FakeBroker()
-    monkeypatch.setattr(sink_module, "RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr(writer_module, "RETRY_FIRST_S", 0.01)
+    monkeypatch.setattr(resume_module, "RETRY_FIRST_S", 0.01)
     return b
 
 
@@ -250,7 +253,7 @@ def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
     """The process dies after a batch is stored and before (or while) it is rolled up: the next
     start finds the batch's rows beyond the committed offset and rolls it up by its token."""
     fill(broker, records=4)
-    real_roll_up = sink_module.roll_up
+    real_roll_up = writer_module.roll_up
     calls = 0
 
     def dies_on_the_third_batch(*args: Any, **kwargs: Any) -> int:
@@ -260,7 +263,7 @@ def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
             raise Crash
         return real_roll_up(*args, **kwargs)
 
-    monkeypatch.setattr(sink_module, "roll_up", dies_on_the_third_batch)
+    monkeypatch.setattr(writer_module, "roll_up", dies_on_the_third_batch)
     broker.fail_commit = None
     first = ClickHouseSink(settings(ch_settings, batch_max_rows=5), client=ch, clients=broker.clients)
     sinks.append(first)
@@ -270,7 +273,7 @@ def test_crash_between_insert_and_roll_up_is_rolled_up_on_restart(
     rolled = int(ch.command(f"SELECT sum(events) FROM {DB}.source_seq"))
     assert rolled < stored  # the crashed batch is stored but not rolled up
 
-    monkeypatch.setattr(sink_module, "roll_up", real_roll_up)
+    monkeypatch.setattr(writer_module, "roll_up", real_roll_up)
     second = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(second)
     run_until(second, lambda: caught_up(broker))
@@ -404,7 +407,7 @@ def test_a_batch_of_undecoded_records_is_decoded_when_rows_must_be_left_out(
     sinks.append(sink)
     # partition 1, record 0 was stored before a crash, except its first row
     record = decoded(broker.logs[(ARCHIVE, 1)][0], ARCHIVE_BATCH)
-    sink._resume[(ARCHIVE, 1)] = sink_module._Resume(0, {0: {a["chain_index"] for a in record["events"][1:]}})
+    sink.resumer.pending[(ARCHIVE, 1)] = Resume(0, {0: {a["chain_index"] for a in record["events"][1:]}})
     for p, offset in ((0, 0), (1, 0), (0, 1), (1, 1)):
         sink._add(Message(topic=ARCHIVE, partition=p, offset=offset, value=broker.logs[(ARCHIVE, p)][offset]))
     batch = sink._batches["events"]
@@ -425,7 +428,7 @@ def test_too_many_stored_rows_to_read_back_resumes_after_the_highest(
               column_oriented=True)
     sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
     sinks.append(sink)
-    sink._resume_limit = 2  # committed offsets lost, and more stored than worth reading back
+    sink.resumer.limit = 2  # committed offsets lost, and more stored than worth reading back
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 4 * PER_RECORD and duplicates(ch) == 0
     assert sink.rows_inserted["events"] == 2 * PER_RECORD and sink.rows_skipped == 0
