@@ -20,7 +20,7 @@ MIDNIGHT = kyiv_midnight_us(date(2026, 12, 1))  # a day and a month boundary in 
 
 
 def run(values: list[bytes], settings: TaxSettings, how: str) -> tuple[list[TaxOutcome], TaxState, list[Any]]:
-    proc = TaxProcessor(RATES, settings, CODEC, native=how != "reference")
+    proc = TaxProcessor(RATES, settings, CODEC, "python" if how == "reference" else "native")
     state = TaxState("dsom.archive", 0, settings)
     outs = []
     for v in values:

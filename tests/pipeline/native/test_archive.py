@@ -21,7 +21,7 @@ CODEC = default_codec()
 RATES = TaxRates.load(TaxSettings().rates_path)
 DEC_2024 = kyiv_midnight_us(date(2024, 12, 1))
 native = archive_tax_reader(RATES, 1, CODEC)
-reference = archive_tax_reader(RATES, 1, CODEC, native=False)
+reference = archive_tax_reader(RATES, 1, CODEC, engine="python")
 
 
 def win(seq: int, amount: int, t: int, pit: int | None, mil: int | None, **changes: Any) -> dict[str, Any]:
