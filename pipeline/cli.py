@@ -151,10 +151,36 @@ def _access_keys() -> AccessKeys:
 
 
 def cmd_keys_issue(args: argparse.Namespace) -> int:
-    keys = _access_keys()
-    key = keys.issue(args.operator, sandbox=args.sandbox)
-    print(f"issued {key.key_id} for {key.operator_id}{' (sandbox)' if key.sandbox else ''}: "
-          f"certificate {key.cert}, private key {key.key} (owner-only), valid until {key.not_after}")
+    from pipeline.security.handover import client_settings, new_password
+
+    settings = _settings()
+    if args.pkcs12_password_file:
+        source = sys.stdin if args.pkcs12_password_file == "-" else open(args.pkcs12_password_file)  # noqa: SIM115
+        with source:
+            password, generated = source.readline().rstrip("\r\n"), False
+        if not password:
+            print(f"dsom keys issue: {args.pkcs12_password_file} holds no password on its first line",
+                  file=sys.stderr)
+            return 2
+    else:
+        password, generated = new_password(), True
+    key = _access_keys().issue(args.operator, sandbox=args.sandbox, pkcs12_password=password)
+    files = key.files()
+    print(f"issued {key.key_id} for {key.operator_id}{' (sandbox)' if key.sandbox else ''}, principal "
+          f"{key.principal}, valid until {key.not_after}. Hand over these files:\n"
+          f"  certificate (PEM)              {files.cert}\n"
+          f"  private key (PEM, owner-only)  {files.key}\n"
+          f"  key + certificate (PEM)        {files.pem}\n"
+          f"  CA certificate (PEM)           {files.ca}\n"
+          f"  PKCS12 keystore                {files.keystore}\n"
+          f"  PKCS12 truststore (the CA)     {files.truststore}")
+    if generated:
+        print(f"PKCS12 password (shown this once, kept nowhere): {password}")
+    bootstrap = args.bootstrap or settings.kafka.bootstrap_servers
+    for client, text in client_settings(files, bootstrap, settings.topics, key.operator_id, key.sandbox,
+                                        password if generated else None).items():
+        print(f"\n--- {client} ---\n{text}", end="")
+    print("\nSee docs/integration.md for the whole guide.")
     return 0
 
 
@@ -247,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     issue = ksub.add_parser("issue", help="issue a key for an operator")
     issue.add_argument("operator")
     issue.add_argument("--sandbox", action="store_true", help="a test key: writes the sandbox topic only")
+    issue.add_argument("--pkcs12-password-file", metavar="FILE",
+                       help="protect the PKCS12 stores with the password on this file's first line "
+                            "('-': standard input); default: a random one, printed once")
+    issue.add_argument("--bootstrap", metavar="HOST:PORT,...",
+                       help="the broker addresses to print in the client settings "
+                            "(default DSOM_KAFKA__BOOTSTRAP_SERVERS)")
     issue.set_defaults(func=cmd_keys_issue)
     klist = ksub.add_parser("list", help="list keys with their state and expiry")
     klist.add_argument("--operator")
