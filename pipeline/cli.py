@@ -124,6 +124,21 @@ def cmd_tax_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contract(args: argparse.Namespace) -> int:
+    import orjson
+
+    from pipeline.contract.asyncapi import build
+
+    doc = build(_settings())
+    if args.format == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=110))
+    else:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
 def cmd_security_init(args: argparse.Namespace) -> int:
     from pipeline.security.bootstrap import SERVICE_PRINCIPALS, init_pki
 
@@ -257,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     ts = sub.add_parser("tax-service", help="read tax-events as the State Tax Service does")
     ts.add_argument("--store", help="also save the ledger (statements, totals) to this JSON file")
     ts.set_defaults(func=cmd_tax_service)
+
+    con = sub.add_parser("contract", help="print the operator contract as an AsyncAPI 3 document")
+    con.add_argument("--format", choices=("json", "yaml"), default="json")
+    con.set_defaults(func=cmd_contract)
 
     sec = sub.add_parser("security", help="the deployment's PKI and service ACLs")
     secsub = sec.add_subparsers(dest="security_command", required=True)
