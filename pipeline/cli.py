@@ -326,11 +326,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that talk to Kafka as the configured client, and those that do as the admin: the
+# connection is checked first, so a refused TLS handshake is reported at once, not retried forever.
+_KAFKA_CLIENT_COMMANDS = {"report", "verify-archive", "tax-service", "produce", "simulate", "registry"}
+_KAFKA_ADMIN_COMMANDS = {("keys", "issue"), ("keys", "revoke")}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.kafka.connect import BrokerConnectionError, ensure_connected
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    try:
+        if args.command in _KAFKA_CLIENT_COMMANDS:
+            ensure_connected(_settings().kafka)
+        elif (args.command, getattr(args, "keys_command", None)) in _KAFKA_ADMIN_COMMANDS:
+            ensure_connected(_settings().kafka_as("admin"))
+        return int(args.func(args))
+    except BrokerConnectionError as exc:
+        print(f"dsom {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
