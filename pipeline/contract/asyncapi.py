@@ -19,6 +19,7 @@ from typing import Any
 from pipeline.contract.reasons import reason_texts
 from pipeline.core.limits import MAX_DETAIL_BYTES, OUTPUT_MESSAGE_BYTES
 from pipeline.core.validation import MAX_TEXT
+from pipeline.kafka.admin import ARCHIVE_CONFIG, OPERATOR_TOPIC_CONFIG, RECEIPTS_TOPIC_CONFIG
 from pipeline.security.acls import operator_group
 from pipeline.settings import Settings
 from schemas.codec import AVRO_DIR, MAGIC, MESSAGE_SCHEMAS, load_type
@@ -64,13 +65,24 @@ def fingerprint_forms(fp: bytes) -> dict[str, Any]:
             "javaParsingFingerprint64Decimal": int.from_bytes(fp, "little", signed=True)}
 
 
+def topic_configuration(config: Mapping[str, str]) -> dict[str, Any]:
+    """A topic's configuration (as given to Kafka, all strings) in the Kafka binding's types."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "cleanup.policy":
+            out[key] = value.split(",")
+        elif key in ("retention.ms", "retention.bytes", "max.message.bytes", "delete.retention.ms"):
+            out[key] = int(value)
+    return out
+
+
 def _channel(address: str, title: str, description: str, messages: list[str], partitions: int,
-             replicas: int, config: dict[str, Any] | None = None) -> dict[str, Any]:
+             replicas: int, config: Mapping[str, str]) -> dict[str, Any]:
     channel: dict[str, Any] = {
         "address": address, "title": title, "description": description,
         "messages": {_short(m): {"$ref": f"#/components/messages/{_short(m)}"} for m in messages},
         "bindings": {"kafka": {"partitions": partitions, "replicas": replicas,
-                               **({"topicConfiguration": config} if config else {}),
+                               "topicConfiguration": topic_configuration(config),
                                "bindingVersion": KAFKA_BINDING}},
     }
     if OP in address:
@@ -117,25 +129,25 @@ def document(settings: Settings, files: Mapping[str, Any],
     rf = t.replication_factor
     channels = {
         "ingest": _channel(t.ingest(OP), "Ingest", ingest_text, ["ua.dsom.v1.EventBatch"],
-                           t.ingest_partitions, rf),
-        "receipts": _channel(t.receipts(OP), "Receipts", receipts_text, ["ua.dsom.v1.ReceiptBatch"],
-                             t.ingest_partitions, rf),
+                           t.ingest_partitions, rf, OPERATOR_TOPIC_CONFIG),
+        "receipts": _channel(t.receipts(OP), "Receipts", receipts_text, ["ua.dsom.v1.ReceiptBatch"], 1, rf,
+                             RECEIPTS_TOPIC_CONFIG),
         "sandboxIngest": _channel(t.sandbox(OP), "Sandbox ingest",
                                   "The same as ingest, with a sandbox key: validated and receipted, never "
                                   "counted. One partition, so every source's home is 0.",
-                                  ["ua.dsom.v1.EventBatch"], 1, rf),
+                                  ["ua.dsom.v1.EventBatch"], 1, rf, OPERATOR_TOPIC_CONFIG),
         "sandboxReceipts": _channel(t.sandbox_receipts(OP), "Sandbox receipts",
                                     "Receipts for the sandbox, read as receipts are.",
-                                    ["ua.dsom.v1.ReceiptBatch"], 1, rf),
+                                    ["ua.dsom.v1.ReceiptBatch"], 1, rf, RECEIPTS_TOPIC_CONFIG),
         "archive": _channel(t.archive, "Archive",
                             "The immutable archive of accepted events, hash-chained; written by dsom only, "
                             "readable by auditors, not by operators.", ["ua.dsom.v1.ArchiveBatch"],
-                            t.archive_partitions, rf, {"retention.ms": -1}),
+                            t.archive_partitions, rf, ARCHIVE_CONFIG),
         "taxEvents": _channel(t.tax_events, "Tax events",
                               "The State Tax Service's feed, written in Kafka transactions: read it "
                               f"read_committed in a group starting with {t.tax_service_group}.",
                               ["ua.dsom.v1.PayoutTaxBatch", "ua.dsom.v1.TaxDiscrepancy",
-                               "ua.dsom.v1.GgrStatement"], 1, rf),
+                               "ua.dsom.v1.GgrStatement"], t.archive_partitions, rf, ARCHIVE_CONFIG),
     }
     operations = {
         "sendEventBatch": {

@@ -78,6 +78,10 @@ def test_every_schema_file_and_fingerprint_is_published(doc: dict[str, Any]) -> 
 def test_topics_partitioning_groups_and_limits_follow_the_settings(doc: dict[str, Any]) -> None:
     assert doc["channels"]["ingest"]["address"] == "dsom.ingest.{operatorId}"
     assert doc["channels"]["ingest"]["bindings"]["kafka"]["partitions"] == 6
+    # as pipeline.kafka.admin creates it
+    assert doc["channels"]["receipts"]["bindings"]["kafka"]["partitions"] == 1
+    archive = doc["channels"]["archive"]["bindings"]["kafka"]["topicConfiguration"]
+    assert archive["retention.ms"] == -1 and archive["cleanup.policy"] == ["delete"]
     assert "% 6" in doc["x-dsom-partitioning"]["homePartition"]
     hosts = [s["host"] for s in doc["servers"].values()]
     assert hosts == ["kafka1.dsom.gov.ua:9093", "kafka2.dsom.gov.ua:9093"]
