@@ -29,12 +29,16 @@ def build() -> Path:
     return JAR
 
 
-def test_the_java_example_sends_retries_and_reconciles(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["PKCS12", "PEM"])
+def test_the_java_example_sends_retries_and_reconciles(settings: Settings, tmp_path: Path,
+                                                       store: str) -> None:
     jar = build()
     key = issue_key_with_cli(settings, tmp_path)
-    output = run_example(settings, tmp_path, ["java", "-jar", str(jar)], PROJECT, "java-example", {
-        "DSOM_KEYSTORE": str(key.files["keystore"]), "DSOM_TRUSTSTORE": str(key.files["truststore"]),
-        "DSOM_STORE_PASSWORD": key.password})
+    stores = ({"DSOM_KEYSTORE": str(key.files["keystore"]), "DSOM_TRUSTSTORE": str(key.files["truststore"]),
+               "DSOM_STORE_PASSWORD": key.password} if store == "PKCS12" else
+              {"DSOM_KEYSTORE": str(key.files["pem"]), "DSOM_TRUSTSTORE": str(key.files["ca"])})
+    output = run_example(settings, tmp_path, ["java", "-jar", str(jar)], PROJECT, "java-example",
+                         {"DSOM_STORE_TYPE": store, **stores})
     assert "reconciled 7 events of source java-example: 6 accepted, 1 rejected" in output, output
     assert "0 mismatches" in output, output
     # What Java computes for the schema file is what dsom prints as Java's view of its fingerprint.

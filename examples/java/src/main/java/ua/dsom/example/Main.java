@@ -36,7 +36,7 @@ import org.apache.kafka.common.utils.Utils;
  *
  * <p>Settings are environment variables (README.md): DSOM_BOOTSTRAP, DSOM_OPERATOR,
  * DSOM_KEYSTORE, DSOM_TRUSTSTORE, DSOM_STORE_PASSWORD, DSOM_LICENCE_ID, DSOM_SITE_ID, and
- * optionally DSOM_PREFIX, DSOM_INGEST_PARTITIONS, DSOM_SCHEMAS, DSOM_SOURCE, DSOM_TIMEOUT_S.
+ * optionally DSOM_STORE_TYPE (PKCS12 or PEM), DSOM_PREFIX, DSOM_INGEST_PARTITIONS, DSOM_SCHEMAS, DSOM_SOURCE, DSOM_TIMEOUT_S.
  */
 public final class Main {
     private static final long KOPECKS_PER_UAH = 100;
@@ -221,17 +221,20 @@ public final class Main {
     }
 
     static Properties tls(String bootstrap) {
-        // Guide, step 2: PKCS12 keystore and truststore; the broker's host name is verified.
+        // Guide, step 2: PKCS12 stores (or PEM: <key>.pem and ca.crt); the broker's host name is verified.
+        String type = env("DSOM_STORE_TYPE", "PKCS12");
         Properties p = new Properties();
         p.put("bootstrap.servers", bootstrap);
         p.put("security.protocol", "SSL");
         p.put("ssl.endpoint.identification.algorithm", "https");
-        p.put("ssl.keystore.type", "PKCS12");
+        p.put("ssl.keystore.type", type);
         p.put("ssl.keystore.location", env("DSOM_KEYSTORE", null));
-        p.put("ssl.keystore.password", env("DSOM_STORE_PASSWORD", null));
-        p.put("ssl.truststore.type", "PKCS12");
+        p.put("ssl.truststore.type", type);
         p.put("ssl.truststore.location", env("DSOM_TRUSTSTORE", null));
-        p.put("ssl.truststore.password", env("DSOM_STORE_PASSWORD", null));
+        if (type.equals("PKCS12")) {
+            p.put("ssl.keystore.password", env("DSOM_STORE_PASSWORD", null));
+            p.put("ssl.truststore.password", env("DSOM_STORE_PASSWORD", null));
+        }
         return p;
     }
 
