@@ -17,7 +17,7 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup native chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup native chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium
 
@@ -61,6 +61,13 @@ test: setup lint
 	@$(TEST_ENV) $(BIN)/dsom security init
 	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) \
 		$(BIN)/pytest -q tests
+
+# The reference clients (examples/java with Maven, examples/go) built and run against the test broker,
+# with a key issued by `dsom keys issue`; `make test` runs them too.
+examples: setup
+	@$(TEST_ENV) $(BIN)/dsom security init
+	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) \
+		$(BIN)/pytest -q tests/integration/test_examples_java.py tests/integration/test_examples_go.py
 
 # Its own mTLS broker (ports BENCH_PORT and BENCH_PORT+1, data in .run/bench), stopped again afterwards.
 # A warm-up of BENCH_WARMUP_EVENTS on throwaway topics, throughput of BENCH_EVENTS preloaded events, then latency at BENCH_RATE events/s for BENCH_LIVE_SECONDS.

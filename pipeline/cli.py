@@ -124,6 +124,21 @@ def cmd_tax_service(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contract(args: argparse.Namespace) -> int:
+    import orjson
+
+    from pipeline.contract.asyncapi import build
+
+    doc = build(_settings())
+    if args.format == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=110))
+    else:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
 def cmd_security_init(args: argparse.Namespace) -> int:
     from pipeline.security.bootstrap import SERVICE_PRINCIPALS, init_pki
 
@@ -151,10 +166,36 @@ def _access_keys() -> AccessKeys:
 
 
 def cmd_keys_issue(args: argparse.Namespace) -> int:
-    keys = _access_keys()
-    key = keys.issue(args.operator, sandbox=args.sandbox)
-    print(f"issued {key.key_id} for {key.operator_id}{' (sandbox)' if key.sandbox else ''}: "
-          f"certificate {key.cert}, private key {key.key} (owner-only), valid until {key.not_after}")
+    from pipeline.security.handover import client_settings, new_password
+
+    settings = _settings()
+    if args.pkcs12_password_file:
+        source = sys.stdin if args.pkcs12_password_file == "-" else open(args.pkcs12_password_file)  # noqa: SIM115
+        with source:
+            password, generated = source.readline().rstrip("\r\n"), False
+        if not password:
+            print(f"dsom keys issue: {args.pkcs12_password_file} holds no password on its first line",
+                  file=sys.stderr)
+            return 2
+    else:
+        password, generated = new_password(), True
+    key = _access_keys().issue(args.operator, sandbox=args.sandbox, pkcs12_password=password)
+    files = key.files()
+    print(f"issued {key.key_id} for {key.operator_id}{' (sandbox)' if key.sandbox else ''}, principal "
+          f"{key.principal}, valid until {key.not_after}. Hand over these files:\n"
+          f"  certificate (PEM)              {files.cert}\n"
+          f"  private key (PEM, owner-only)  {files.key}\n"
+          f"  key + certificate (PEM)        {files.pem}\n"
+          f"  CA certificate (PEM)           {files.ca}\n"
+          f"  PKCS12 keystore                {files.keystore}\n"
+          f"  PKCS12 truststore (the CA)     {files.truststore}")
+    if generated:
+        print(f"PKCS12 password (shown this once, kept nowhere): {password}")
+    bootstrap = args.bootstrap or settings.kafka.bootstrap_servers
+    for client, text in client_settings(files, bootstrap, settings.topics, key.operator_id, key.sandbox,
+                                        password if generated else None).items():
+        print(f"\n--- {client} ---\n{text}", end="")
+    print("\nSee docs/integration.md for the whole guide.")
     return 0
 
 
@@ -233,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--store", help="also save the ledger (statements, totals) to this JSON file")
     ts.set_defaults(func=cmd_tax_service)
 
+    con = sub.add_parser("contract", help="print the operator contract as an AsyncAPI 3 document")
+    con.add_argument("--format", choices=("json", "yaml"), default="json")
+    con.set_defaults(func=cmd_contract)
+
     sec = sub.add_parser("security", help="the deployment's PKI and service ACLs")
     secsub = sec.add_subparsers(dest="security_command", required=True)
     init = secsub.add_parser("init", help="create the CA and the broker/service certificates")
@@ -248,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     issue = ksub.add_parser("issue", help="issue a key for an operator")
     issue.add_argument("operator")
     issue.add_argument("--sandbox", action="store_true", help="a test key: writes the sandbox topic only")
+    issue.add_argument("--pkcs12-password-file", metavar="FILE",
+                       help="protect the PKCS12 stores with the password on this file's first line "
+                            "('-': standard input); default: a random one, printed once")
+    issue.add_argument("--bootstrap", metavar="HOST:PORT,...",
+                       help="the broker addresses to print in the client settings "
+                            "(default DSOM_KAFKA__BOOTSTRAP_SERVERS)")
     issue.set_defaults(func=cmd_keys_issue)
     klist = ksub.add_parser("list", help="list keys with their state and expiry")
     klist.add_argument("--operator")
@@ -276,11 +327,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that talk to Kafka as the configured client, and those that do as the admin: the
+# connection is checked first, so a refused TLS handshake is reported at once, not retried forever.
+_KAFKA_CLIENT_COMMANDS = {"report", "verify-archive", "tax-service", "produce", "simulate", "registry"}
+_KAFKA_ADMIN_COMMANDS = {("keys", "issue"), ("keys", "revoke")}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.kafka.connect import BrokerConnectionError, ensure_connected
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return int(args.func(args))
+    try:
+        if args.command in _KAFKA_CLIENT_COMMANDS:
+            ensure_connected(_settings().kafka)
+        elif (args.command, getattr(args, "keys_command", None)) in _KAFKA_ADMIN_COMMANDS:
+            ensure_connected(_settings().kafka_as("admin"))
+        return int(args.func(args))
+    except BrokerConnectionError as exc:
+        print(f"dsom {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

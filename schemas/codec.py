@@ -34,6 +34,17 @@ TAX_EVENT_SCHEMAS = (PAYOUT_TAX_BATCH, TAX_DISCREPANCY, GGR_STATEMENT)
 MESSAGE_SCHEMAS = (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH, *TAX_EVENT_SCHEMAS)
 
 
+def describe_fingerprint(fp: bytes) -> str:
+    """A fingerprint in both byte orders: as on the wire, and as Java prints it.
+
+    The wire carries CRC-64-AVRO little-endian; Java's ``SchemaNormalization.parsingFingerprint64``
+    returns it as a ``long``, which printed in hex reads in the reverse byte order.
+    """
+    as_long = int.from_bytes(fp, "little")
+    return (f"{fp.hex()} (wire bytes; Java parsingFingerprint64 = 0x{as_long:016x} = "
+            f"{int.from_bytes(fp, 'little', signed=True)})")
+
+
 class UnknownSchemaError(ValueError):
     """The message does not name a schema this system knows."""
 
@@ -108,7 +119,7 @@ class Codec:
             raise UnknownSchemaError("message does not start with the Avro single-object marker C3 01")
         avro_type = self._by_fp.get(data[2:HEADER_LEN])
         if avro_type is None:
-            raise UnknownSchemaError(f"unknown schema fingerprint {data[2:HEADER_LEN].hex()}")
+            raise UnknownSchemaError(f"unknown schema fingerprint {describe_fingerprint(data[2:HEADER_LEN])}")
         if expect is not None and avro_type.name != expect:
             raise UnknownSchemaError(f"schema {avro_type.name} is not accepted here (want {expect})")
         return avro_type

@@ -16,6 +16,7 @@ Routes:
   /api/report/<name>     the report's rows as JSON; ?period=24h | since=..&until=..,
                          operator, licence_kind, game_type, granularity, silent_after_s
   /api/report/<name>.csv, .parquet   the same rows as a file, written by ClickHouse
+  /contract/asyncapi.json  the operator contract, AsyncAPI 3 (the same as `dsom contract`)
   /api/live              pipeline counters from this process's metrics and consumer lag
 """
 
@@ -36,6 +37,7 @@ import orjson
 from dashboards.params import ParamError, parse
 from dashboards.reports import BY_NAME, GRANULARITIES, GROUPS, REPORTS, Report
 from dashboards.run import EXPORT_FORMATS, READ_ONLY, export_report, run_report
+from pipeline.contract.asyncapi import published as published_contract
 from pipeline.core.model import LicenceKind
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._file(STATIC / path.removeprefix("/static/"))
             elif path == "/api/catalog":
                 self._json(app.catalog())
+            elif path == "/contract/asyncapi.json":  # the operator contract (pipeline/contract)
+                self._json(published_contract())
             elif path == "/api/live":
                 self._json(app.live())
             elif path.startswith("/api/report/"):

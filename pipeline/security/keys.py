@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import orjson
 
 from pipeline.kafka.acl_admin import grant, revoke_all
 from pipeline.security.acls import operator_grants
+from pipeline.security.handover import HandoverFiles, write_stores
 from pipeline.security.pki import CertificateAuthority, certificate_info
 from pipeline.settings import KafkaSettings, TopicSettings
 
@@ -32,6 +34,17 @@ class AccessKey:
     not_after: str
     state: str = "active"  # or "revoked"
     revoked_at: str | None = None
+    # Handed over with the key (empty in registers written before they were):
+    ca: str = ""  # the CA certificate, PEM
+    pem: str = ""  # key + certificate in one PEM file
+    keystore: str = ""  # PKCS12 keystore, when a password was given at issue
+    truststore: str = ""  # PKCS12 truststore (the CA), same password
+
+    def files(self) -> HandoverFiles:
+        pem = Path(self.pem) if self.pem else Path(self.cert).with_suffix(".pem")
+        return HandoverFiles(Path(self.cert), Path(self.key), pem, Path(self.ca),
+                             Path(self.keystore) if self.keystore else None,
+                             Path(self.truststore) if self.truststore else None)
 
 
 class AccessKeys:
@@ -49,14 +62,28 @@ class AccessKeys:
             return []
         return [AccessKey(**k) for k in orjson.loads(self._path.read_bytes())]
 
-    def issue(self, operator_id: str, sandbox: bool = False) -> AccessKey:
+    def issue(self, operator_id: str, sandbox: bool = False, pkcs12_password: str | None = None) -> AccessKey:
+        """Issue a key: certificate, private key and the CA certificate, in PEM.
+
+        With ``pkcs12_password``, also a PKCS12 keystore and truststore protected by it (the
+        password is not kept anywhere: whoever issues the key hands it over).
+        """
         key_id = f"k{secrets.token_hex(4)}"
         principal = f"op.{operator_id}.{key_id}"
-        paths = self._ca.issue(principal, self._dir / operator_id / key_id)
+        folder = self._dir / operator_id
+        paths = self._ca.issue(principal, folder / key_id)
+        ca = folder / "ca.crt"
+        shutil.copyfile(self._ca.cert_path, ca)
+        keystore = truststore = ""
+        if pkcs12_password is not None:
+            keystore, truststore = str(folder / f"{key_id}.p12"), str(folder / f"{key_id}.truststore.p12")
+            write_stores(paths.cert, paths.key, ca, Path(keystore), Path(truststore), principal,
+                         pkcs12_password)
         _, not_after, serial = certificate_info(paths.cert)
         grant(self._admin, principal, operator_grants(self._topics, operator_id, sandbox))
         key = AccessKey(key_id, operator_id, principal, sandbox, str(paths.cert), str(paths.key), serial,
-                        not_after.isoformat())
+                        not_after.isoformat(), ca=str(ca), pem=str(paths.pem_bundle), keystore=keystore,
+                        truststore=truststore)
         self._save([*self.all(), key])
         return key
 

@@ -33,7 +33,8 @@ class CertPaths:
         return self.cert.with_suffix(".pem")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by the owner only (0600), whatever the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -71,7 +72,7 @@ class CertificateAuthority:
                                              data_encipherment=False, key_agreement=False,
                                              encipher_only=False, decipher_only=False), critical=True)
                 .sign(key, hashes.SHA256()))
-        _write_private(self.key_path, _key_pem(key))
+        write_private(self.key_path, _key_pem(key))
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, principal: str, out: Path, *, server: bool = False, days: int = CERT_DAYS,
@@ -102,9 +103,9 @@ class CertificateAuthority:
         paths = CertPaths(out.with_suffix(".crt"), out.with_suffix(".key"))
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
         key_pem = _key_pem(key)
-        _write_private(paths.key, key_pem)
+        write_private(paths.key, key_pem)
         paths.cert.write_bytes(cert_pem)
-        _write_private(paths.pem_bundle, key_pem + cert_pem)
+        write_private(paths.pem_bundle, key_pem + cert_pem)
         return paths
 
 

@@ -26,6 +26,7 @@ from schemas.codec import (
     MAGIC,
     MalformedRecordError,
     UnknownSchemaError,
+    describe_fingerprint,
     load_type,
 )
 from schemas.raw import zigzag
@@ -59,7 +60,8 @@ def archive_event_count(value: bytes) -> int:
     if len(value) < HEADER_LEN or value[:2] != MAGIC:
         raise UnknownSchemaError("message does not start with the Avro single-object marker C3 01")
     if value[2:HEADER_LEN] != load_type(ARCHIVE_BATCH).fingerprint:
-        raise UnknownSchemaError(f"not an {ARCHIVE_BATCH} (fingerprint {value[2:HEADER_LEN].hex()})")
+        fp = describe_fingerprint(value[2:HEADER_LEN])
+        raise UnknownSchemaError(f"not an {ARCHIVE_BATCH} (fingerprint {fp})")
     pos = HEADER_LEN
     for _ in range(4):  # chain_id, operator_id, source_id, ingest_topic
         size, pos = _read_long(value, pos)

@@ -124,3 +124,10 @@ def test_every_report_answers_over_http(server: str) -> None:
         assert isinstance(json.loads(body)["rows"], list)
 
 
+
+
+def test_the_operator_contract_is_served(server: str) -> None:
+    status, headers, body = get(f"{server}/contract/asyncapi.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    doc = json.loads(body)
+    assert doc["asyncapi"].startswith("3.") and "EventBatch" in doc["components"]["messages"]
