@@ -51,8 +51,8 @@ demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
 lint: $(NATIVE_STAMP)
-	$(BIN)/ruff check pipeline schemas sinks dashboards tests
-	$(BIN)/mypy pipeline schemas sinks dashboards
+	$(BIN)/ruff check pipeline schemas sinks dashboards registry tests
+	$(BIN)/mypy pipeline schemas sinks dashboards registry
 
 unit: $(NATIVE_STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration
