@@ -204,6 +204,13 @@ RECORD_TYPES: dict[Kind, type[_Record]] = {
     Kind.EQUIPMENT: EquipmentRecord, Kind.SITE: SiteRecord, Kind.APP: AppRecord,
     Kind.REPRESENTATIVE: RepresentativeRecord,
 }
+
+
+def record_from_data(kind: str, data: dict[str, Any]) -> Record:
+    """A stored record back as its type (stored data was validated when it was written)."""
+    return RECORD_TYPES[Kind(kind)].model_validate(data)  # type: ignore[return-value]
+
+
 CODE_OF_FIELD = {"edrpou": Code.INVALID_EDRPOU, "domain": Code.INVALID_DOMAIN}
 
 
