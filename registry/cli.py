@@ -182,6 +182,13 @@ def _proposals(args: argparse.Namespace, settings: Settings, svc: RegistryServic
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings, svc: RegistryService) -> int:
+    from registry.api import serve  # noqa: PLC0415
+
+    serve(settings)
+    return 0
+
+
 def _audit_verify(args: argparse.Namespace, settings: Settings, svc: RegistryService) -> int:
     report = svc.verify_audit()
     for problem in report.problems:
@@ -278,6 +285,9 @@ def add_commands(rsub: Any, audit_sub: Any, settings_factory: Callable[[], Setti
     p = parser("proposals", "pending proposals (--all: decided too)", _proposals)
     p.add_argument("--operator")
     p.add_argument("--all", action="store_true")
+    parser(
+        "serve", "serve the registry's REST API (DSOM_REGISTRY__API_HOST/API_PORT; OpenAPI at /docs)", _serve
+    )
     parser(
         "verify",
         "check the audit log's hash chain (exit 1 if an entry was edited or deleted)",
