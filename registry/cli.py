@@ -182,6 +182,28 @@ def _proposals(args: argparse.Namespace, settings: Settings, svc: RegistryServic
     return 0
 
 
+def _publish(args: argparse.Namespace, settings: Settings, svc: RegistryService) -> int:
+    import threading  # noqa: PLC0415
+
+    from registry.publisher import Publisher  # noqa: PLC0415
+
+    publisher = Publisher(settings, svc)
+    if args.once:
+        total = 0
+        while n := publisher.publish_once():
+            total += n
+        print(f"published {total} changes to {settings.topics.registry}")
+        return 0
+    stop = threading.Event()
+    try:
+        publisher.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        publisher.close()
+    return 0
+
+
 def _serve(args: argparse.Namespace, settings: Settings, svc: RegistryService) -> int:
     from registry.api import serve  # noqa: PLC0415
 
