@@ -41,6 +41,16 @@ from registry.core.snapshot import pipeline_registry, topic_key, topic_value
 from registry.db.engine import make_engine, migrate
 from registry.db.tables import AuditRow, DecisionRow, OutboxRow, ProposalRow, VersionRow
 
+VERSION_COLUMNS = (
+    VersionRow.seq,
+    VersionRow.kind,
+    VersionRow.entity_id,
+    VersionRow.operator_id,
+    VersionRow.valid_from_us,
+    VersionRow.valid_to_us,
+    VersionRow.recorded_at_us,
+    VersionRow.data,
+)
 CHUNK = 5000  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 WRITE_LOCK = (
     0x6473_6F6D  # PostgreSQL advisory lock: one registry writer at a time (the audit chain is linear)
@@ -143,10 +153,10 @@ class RegistryService:
         out: dict[tuple[str, str], list[Version]] = defaultdict(list)
         id_list = list(dict.fromkeys(ids))
         for i in range(0, len(id_list), CHUNK):
-            q = select(VersionRow).where(VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
-            for r in s.scalars(q):
-                if kinds is None or r.kind in kinds:
-                    out[(r.kind, r.entity_id)].append(_version(r))
+            q = select(*VERSION_COLUMNS).where(VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
+            for r in s.execute(q):
+                if kinds is None or r[1] in kinds:
+                    out[(r[1], r[2])].append(_version(r))
         return out
 
     def history(self, kind: str, entity_id: str, who: Principal | None = None) -> list[Version]:
@@ -173,7 +183,7 @@ class RegistryService:
     def all_histories(
         self, kind: str | None = None, operator_id: str | None = None, known_at_us: int | None = None
     ) -> list[list[Version]]:
-        q = select(VersionRow)
+        q = select(*VERSION_COLUMNS)
         if kind is not None:
             q = q.where(VersionRow.kind == kind)
         if operator_id is not None:
@@ -182,8 +192,9 @@ class RegistryService:
             q = q.where(VersionRow.recorded_at_us <= known_at_us)
         groups: dict[tuple[str, str], list[Version]] = defaultdict(list)
         with self._read() as s:
-            for r in s.scalars(q.order_by(VersionRow.seq)).yield_per(20_000):
-                groups[(r.kind, r.entity_id)].append(_version(r))
+            # Plain rows, not ORM objects: a national registry is half a million versions.
+            for r in s.execute(q.order_by(VersionRow.seq).execution_options(yield_per=20_000)):
+                groups[(r[1], r[2])].append(_version(r))
         return list(groups.values())
 
     def current(
@@ -560,17 +571,8 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _version(r: VersionRow) -> Version:
-    return Version(
-        r.seq,
-        r.kind,
-        r.entity_id,
-        r.operator_id,
-        r.valid_from_us,
-        r.valid_to_us,
-        r.recorded_at_us,
-        orjson.loads(r.data),
-    )
+def _version(r: Any) -> Version:
+    return Version(r[0], r[1], r[2], r[3], r[4], r[5], r[6], orjson.loads(r[7]))
 
 
 def _proposal(p: ProposalRow, d: DecisionRow | None) -> Proposal:
