@@ -14,12 +14,14 @@ NATIVE_SRC := $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/dsom_native.py
 # TEST_PORT moves the test broker (and TEST_PORT+1 its controller) to run two checkouts at once.
 TEST_PORT ?= 19192
 TEST_PKI := $(CURDIR)/.run/test/pki
+# The registry's tests also start a throwaway PostgreSQL on TEST_PG_PORT (default TEST_PORT+50).
+TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
-	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
+	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
 
-setup: $(NATIVE_STAMP) kafka-fetch chromium
+setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
 # The dashboard's browser test drives Debian's Chromium with Playwright (Playwright's own browser
 # download cannot work offline). Installed once, as root or through sudo.
@@ -29,6 +31,16 @@ chromium:
 		$$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 		{ echo "could not install Chromium: run 'apt-get install chromium' as root" >&2; exit 1; }; }
+
+# The registry runs its tests on PostgreSQL too: Debian's server package, for initdb and pg_ctl
+# (infra/postgres_local.py makes throwaway clusters under .run/). Installed once, as root or through sudo.
+postgresql:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "installing PostgreSQL (Debian package) for the registry's tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q postgresql >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q postgresql >/dev/null; } || \
+		{ echo "could not install PostgreSQL: run 'apt-get install postgresql' as root" >&2; exit 1; }; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +63,8 @@ demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
 lint: $(NATIVE_STAMP)
-	$(BIN)/ruff check pipeline schemas sinks dashboards tests
-	$(BIN)/mypy pipeline schemas sinks dashboards
+	$(BIN)/ruff check pipeline schemas sinks dashboards registry tests
+	$(BIN)/mypy pipeline schemas sinks dashboards registry
 
 unit: $(NATIVE_STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration

@@ -27,10 +27,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_registry_seed(args: argparse.Namespace) -> int:
     from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
-    from pipeline.operator.fleet import demo_registry
+    from registry.cli import seed_database
 
     settings = _settings()
-    registry = demo_registry(args.per_kind)
+    # Seeded through the registry's database (issue 13); the file is its snapshot for the validator.
+    registry = seed_database(settings, args.per_kind)
     registry.save(settings.registry_path)
     ensure_topics(settings, system_topics(settings)
                   + operator_topics(settings, [o.operator_id for o in registry.operators]))
@@ -245,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed = rsub.add_parser("seed", help="write the demo registry and create its topics")
     seed.add_argument("--per-kind", type=int, default=1, help="operators per licence kind")
     seed.set_defaults(func=cmd_registry_seed)
+    # The registry as a system of record (issue 13): registry/cli.py.
+    from registry.cli import add_commands as add_registry_commands
+
+    audit = sub.add_parser("audit", help="the registry's audit log")
+    add_registry_commands(rsub, audit.add_subparsers(dest="audit_command", required=True), _settings)
 
     s = sub.add_parser("simulate", help="simulated operators streaming events")
     s.add_argument("--rate", type=float, default=5000.0, help="events per second, all operators")

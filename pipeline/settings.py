@@ -100,6 +100,11 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}-tax-service"
 
     @property
+    def registry(self) -> str:
+        """Every committed registry change, one entity's history per key (compacted; docs/registry.md)."""
+        return f"{self.prefix}.registry"
+
+    @property
     def tax_events(self) -> str:
         return f"{self.prefix}.tax-events"
 
@@ -188,6 +193,22 @@ class ClickHouseSettings(_Frozen):
     raw_avro_events: bool = True
 
 
+class RegistrySettings(_Frozen):
+    """The registry's database and API (issue 13, docs/registry.md)."""
+
+    # sqlite:///<file> (embedded, the default) or postgresql://user@host:port/db.
+    dsn: SecretStr = SecretStr(f"sqlite:///{REPO_ROOT / '.run' / 'registry.sqlite'}")
+    # HMAC key for representatives' tax numbers; unset, a random key kept in <pki_dir>/registry-hmac.key.
+    tax_number_key: SecretStr | None = None
+    # Who the CLI acts as, role:name (officer, regulator, system, or operator:name@operator_id),
+    # until the cabinets' login (issue 14) names people.
+    cli_principal: str = "officer:cli"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8060
+    # How often the publisher looks for committed changes in the outbox.
+    publish_interval_s: float = 0.2
+
+
 class Settings(BaseSettings):
     """All of dsom's configuration."""
 
@@ -201,6 +222,7 @@ class Settings(BaseSettings):
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
     pki_dir: Path = REPO_ROOT / ".run" / "pki"
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker

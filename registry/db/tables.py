@@ -1,0 +1,89 @@
+"""The registry's tables. Rows are only ever inserted: versions, proposals, decisions, audit and outbox.
+
+History is one table for the seven kinds: the typed records (``registry.core.model``) are the
+schema of ``data``, checked at every boundary, so one bitemporal mechanism (and one index) serves
+every kind, and a new attribute needs no migration of history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite numbers rows itself only for INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class VersionRow(Base):
+    """One version of one entity: content, its world-time validity, and when the registry recorded it."""
+
+    __tablename__ = "registry_versions"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(255))
+    operator_id: Mapped[str] = mapped_column(String(128), index=True)
+    natural_key: Mapped[str | None] = mapped_column(String(255))
+    valid_from_us: Mapped[int] = mapped_column(BigInteger)
+    valid_to_us: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))
+    data: Mapped[str] = mapped_column(Text)  # the record, JSON
+    __table_args__ = (Index("ix_versions_entity", "kind", "entity_id", "recorded_at_us"),
+                      Index("ix_versions_natural", "kind", "natural_key"))
+
+
+class ProposalRow(Base):
+    """A change an operator (or officer) proposed; it takes effect only when approved."""
+
+    __tablename__ = "registry_proposals"
+    proposal_id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    operator_id: Mapped[str] = mapped_column(String(128), index=True)
+    proposer: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(255))
+    is_new: Mapped[bool]
+    valid_from_us: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[str] = mapped_column(Text)
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class DecisionRow(Base):
+    """An officer's approval or rejection of a proposal: at most one per proposal (the unique key)."""
+
+    __tablename__ = "registry_decisions"
+    proposal_id: Mapped[int] = mapped_column(SEQ, primary_key=True)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    approved: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditRow(Base):
+    """Who did what, when and why, chained by hash; prev_hash is unique, so the chain cannot fork."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True)
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(255))
+    before: Mapped[str] = mapped_column(Text)  # JSON
+    after: Mapped[str] = mapped_column(Text)  # JSON
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxRow(Base):
+    """An entity's history to publish, written in the transaction that changed it (transactional outbox)."""
+
+    __tablename__ = "registry_outbox"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    value: Mapped[str] = mapped_column(Text)
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,47 @@
+"""The registry's REST API through FastAPI's TestClient, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from registry.api import create_app
+from registry.service import RegistryService
+from tests.integration.registry.data import BASE, SITE, machine
+
+OFFICER = {"X-DSOM-Principal": "officer:olena"}
+OFFICER2 = {"X-DSOM-Principal": "officer:taras"}
+OPERATOR = {"X-DSOM-Principal": "operator:rep-1@op-1"}
+REGULATOR = {"X-DSOM-Principal": "regulator:board"}
+
+
+def test_the_api_serves_openapi_and_the_workflow(service: RegistryService) -> None:
+    api = TestClient(create_app(service))
+    paths = api.get("/openapi.json").json()["paths"]
+    assert "/registry/records" in paths and "/registry/proposals/{proposal_id}/{verdict}" in paths
+
+    assert api.post("/registry/records", json=BASE, headers=OFFICER).status_code == 201
+    r = api.post("/registry/records", json=[{**SITE, "domain": "not a domain"}], headers=OFFICER)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "invalid_domain"
+    assert api.post("/registry/records", json=[machine(9)], headers=OPERATOR).status_code == 403
+    assert api.get("/registry/records").status_code == 422  # no caller: refused
+
+    p = api.post("/registry/proposals", json={"record": machine(9)}, headers=OPERATOR)
+    assert p.status_code == 201 and p.json()["state"] == "pending"
+    pid = p.json()["proposal_id"]
+    assert (
+        api.post(f"/registry/proposals/{pid}/approve", json={"reason": "ok"}, headers=OPERATOR).status_code
+        == 403
+    )
+    r = api.post(f"/registry/proposals/{pid}/approve", json={"reason": "checked"}, headers=OFFICER2)
+    assert r.status_code == 200 and r.json()["state"] == "approved"
+    assert api.get("/registry/records/equipment/m-9", headers=OPERATOR).json()["data"]["serial"] == "SN-9"
+    mine = api.get("/registry/records", headers=OPERATOR).json()
+    assert {v["operator_id"] for v in mine} == {"op-1"}
+
+    r = api.post("/registry/licences/LIC-OC-2/suspend", json={"reason": "KRAIL 7/2026"}, headers=REGULATOR)
+    assert r.status_code == 200 and r.json()["data"]["status"] == "suspended"
+    hist = api.get("/registry/records/licence/LIC-OC-2", params={"history": True}, headers=OFFICER).json()
+    assert [v["data"]["status"] for v in hist] == ["active", "suspended"]
+    assert api.get("/registry/records/licence/LIC-NONE", headers=OFFICER).status_code == 404
+    assert api.get("/registry/audit/verify", headers=OFFICER).json()["ok"] is True
+    assert api.get("/registry/audit/verify", headers=OPERATOR).status_code == 403
