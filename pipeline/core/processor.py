@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest
+from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest, duplicate_detail
 from pipeline.core.dedup import Seen
 from pipeline.core.limits import cap_detail
 from pipeline.core.model import EventKind, Reason
@@ -129,14 +129,17 @@ class RecordProcessor:
         for index, ev in enumerate(events):
             seq = ev["seq"]
             rejection: Rejection | None = None
+            first: str | None = None  # a repeat's first receipt ID
             if seq < 1:
                 rejection = Rejection(Reason.INVALID_SEQUENCE, f"seq {seq} must be >= 1")
             else:
                 seen = seqs.take(seq)
                 if seen is Seen.DUPLICATE:
-                    rejection = _conflict(state, window, seq, bodies[index])
-                    if rejection is None:  # a plain repeat: the first receipt stands
+                    first, rejection = _repeat(state, window, seq, bodies[index])
+                    if rejection is None:  # a plain repeat: counted nowhere, the first stands
                         out.duplicates += 1
+                        receipts.append(_receipt(ev, ids(index), None, first, duplicate_detail(
+                            seq, first, self._v.conflict_window_per_source)))
                         continue
                 elif seen is Seen.GAP_EXPIRED:
                     rejection = Rejection(
@@ -151,7 +154,7 @@ class RecordProcessor:
                          or self._check_bet(state, source_id, ev))
             if rejection:
                 out.rejected[rejection.reason] += 1
-                receipts.append(_receipt(ev, rid, rejection))
+                receipts.append(_receipt(ev, rid, rejection, first))
                 continue
             out.accepted[ev["kind"]] += 1
             receipts.append(_receipt(ev, rid, None))
@@ -241,7 +244,7 @@ class RecordProcessor:
         receipt = {"seq": None, "operator_ref": None, "status": "REJECTED",
                    "receipt_id": receipt_id(topic, partition, offset, -1),
                    "reason": str(reason), "detail": cap_detail(detail), "kind": None, "amount": None,
-                   "occurred_at_us": None}
+                   "occurred_at_us": None, "first_receipt_id": None}
         out.receipts_key = (source_id or "").encode()
         out.receipts_value = encode_receipt_batch(self._receipt_batch(
             topic, partition, offset, out.operator_id, source_id, [receipt], now_us))
@@ -266,22 +269,30 @@ def malformed_detail(topic: str, offset: int, value: bytes) -> str:
     return detail
 
 
-def _conflict(state: PartitionState, window: ContentWindow | None, seq: int,
-              body: bytes) -> Rejection | None:
-    """A repeat of ``seq`` whose content differs from the decided event's, if still in the window."""
-    first = window.find(seq) if window is not None else None
-    if first is None or first[0] == content_digest(body):
-        return None
-    _, offset, index = first
-    return Rejection(Reason.CONFLICTING_DUPLICATE,
-                     conflict_detail(seq, receipt_id(state.topic, state.partition, offset, index)))
+def _repeat(state: PartitionState, window: ContentWindow | None, seq: int,
+            body: bytes) -> tuple[str | None, Rejection | None]:
+    """A repeat of ``seq``: the first's receipt ID (if still in the window), and a rejection.
+
+    The rejection is None for a plain repeat, else the conflict: the content differs from the first's.
+    """
+    found = window.find(seq) if window is not None else None
+    if found is None:
+        return None, None
+    digest, offset, index = found
+    first = receipt_id(state.topic, state.partition, offset, index)
+    if digest == content_digest(body):
+        return first, None
+    return first, Rejection(Reason.CONFLICTING_DUPLICATE, conflict_detail(seq, first))
 
 
-def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[str, Any]:
+def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None, first: str | None = None,
+             duplicate: str | None = None) -> dict[str, Any]:
+    """An event's receipt: ACCEPTED, REJECTED (``rejection``) or DUPLICATE (its ``duplicate`` detail)."""
+    status = "REJECTED" if rejection else "DUPLICATE" if duplicate is not None else "ACCEPTED"
     return {
-        "seq": ev["seq"], "operator_ref": ev["operator_ref"],
-        "status": "REJECTED" if rejection else "ACCEPTED", "receipt_id": rid,
+        "seq": ev["seq"], "operator_ref": ev["operator_ref"], "status": status, "receipt_id": rid,
         "reason": str(rejection.reason) if rejection else None,
-        "detail": cap_detail(rejection.detail) if rejection else None,
+        "detail": cap_detail(rejection.detail) if rejection else duplicate,
         "kind": ev["kind"], "amount": ev["amount"], "occurred_at_us": ev["occurred_at_us"],
+        "first_receipt_id": first,
     }

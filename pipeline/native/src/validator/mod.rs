@@ -23,7 +23,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use crate::receipts::{id_from_prefix, record_prefix};
+use crate::receipts::{id_from_prefix, record_prefix, ReceiptId};
 use bets::key_of;
 use decode::{Event, BET, KINDS, REFUND, WIN};
 use dedup::Seen;
@@ -223,14 +223,23 @@ impl Validator {
         };
         for (index, ev) in batch.events.iter().enumerate() {
             let mut rej = None;
+            let mut first = None; // a repeat's first receipt ID
             if ev.seq < 1 {
                 rej = rejection("invalid_sequence", format!("seq {} must be >= 1", ev.seq));
             } else {
                 match seqs.take(ev.seq) {
                     Seen::Duplicate => {
-                        rej = conflict(window.as_deref(), rec, ev);
-                        if rej.is_none() { // a plain repeat: the first receipt stands
+                        let conflicting;
+                        (first, conflicting) = repeat(window.as_deref(), rec, ev);
+                        rej = conflicting;
+                        if rej.is_none() { // a plain repeat: counted nowhere, the first stands
                             out.duplicates += 1;
+                            n_receipts += 1;
+                            let rid = id_from_prefix(&ids, index as i64);
+                            let detail = duplicate_detail(ev.seq, first.as_ref().map(|r| r.as_slice()), limit);
+                            encode::receipt(&mut receipts, &encode::Receipt {
+                                duplicate: Some(&detail), first_receipt_id: first.as_ref().map(|r| r.as_slice()),
+                                ..encode::Receipt::new(Some(ev), &rid, None) });
                             continue;
                         }
                     }
@@ -265,13 +274,13 @@ impl Validator {
             n_receipts += 1;
             if let Some(r) = rej {
                 out.reject(&r.reason);
-                let receipt = encode::Receipt { event: Some(ev), receipt_id: &rid,
-                                                rejection: Some((&r.reason, cap_detail(&r.detail))) };
+                let receipt = encode::Receipt { first_receipt_id: first.as_ref().map(|r| r.as_slice()),
+                    ..encode::Receipt::new(Some(ev), &rid, Some((&r.reason, cap_detail(&r.detail)))) };
                 encode::receipt(&mut receipts, &receipt);
                 continue;
             }
             out.accepted[ev.kind as usize] += 1;
-            encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: &rid, rejection: None });
+            encode::receipt(&mut receipts, &encode::Receipt::new(Some(ev), &rid, None));
             if ev.kind == BET {
                 let bet_ref = ev.bet_ref.unwrap_or_default();
                 new_bets.push((bet_ref, ev.occurred_at_us, ev.amount));
@@ -345,8 +354,7 @@ impl Validator {
         let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, rec.offset), -1);
         let detail = cap_detail(detail);
         let mut item = Vec::new();
-        encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: &rid,
-                                                      rejection: Some((reason, &detail)) });
+        encode::receipt(&mut item, &encode::Receipt::new(None, &rid, Some((reason, detail))));
         out.receipts_key = source_id.as_bytes().to_vec();
         out.receipts = Some(self.receipt_batch(rec, Some(source_id), 1, &item));
         out
@@ -395,17 +403,28 @@ fn key_matches(key: Option<&[u8]>, source_id: &str) -> bool {
     }
 }
 
-/// `_conflict`: a repeat of `ev.seq` whose content differs from the decided event's, if still
-/// in the window.
-fn conflict(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>) -> Option<Rejection> {
-    let (first, offset, index) = window?.find(ev.seq)?;
-    if first == conflicts::digest(ev.body) {
-        return None;
-    }
+/// `_repeat`: a repeat of `ev.seq`: the first's receipt ID if still in the window, and the
+/// rejection when its content differs from the first's (None: a plain repeat).
+fn repeat(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>) -> (Option<ReceiptId>, Option<Rejection>) {
+    let Some((first, offset, index)) = window.and_then(|w| w.find(ev.seq)) else { return (None, None) };
     let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, offset), i64::from(index));
-    rejection("conflicting_duplicate", format!(
+    if first == conflicts::digest(ev.body) {
+        return (Some(rid), None);
+    }
+    let rej = rejection("conflicting_duplicate", format!(
         "seq {} was already decided with other content (receipt {}); that first event stands: a changed \
-         event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)))
+         event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)));
+    (Some(rid), rej)
+}
+
+/// `duplicate_detail` of `pipeline/core/conflicts.py`.
+fn duplicate_detail(seq: i64, first: Option<&[u8]>, window: usize) -> String {
+    match first {
+        Some(rid) => format!("seq {seq} was already decided (receipt {}); this repeat counts nowhere",
+                             String::from_utf8_lossy(rid)),
+        None => format!("seq {seq} was decided before the last {window} events dsom keeps per source, so its \
+                         receipt is not named here (find it by source_id and seq); this repeat counts nowhere"),
+    }
 }
 
 /// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open, and a REFUND
