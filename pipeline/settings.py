@@ -203,6 +203,9 @@ class Settings(BaseSettings):
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
+    # Operators' registered writer schemas (``dsom schema register``), which the validator
+    # resolves into dsom's EventBatch: until the SQL registry keeps them (pipeline/writer_schemas.py).
+    writer_schemas_dir: Path = REPO_ROOT / ".run" / "writer-schemas"
     # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
     pki_dir: Path = REPO_ROOT / ".run" / "pki"
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker

@@ -18,8 +18,9 @@ from pipeline.core.validation import PLAYER_REF
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
-from schemas.codec import HEADER_LEN, load_type
+from schemas.codec import HEADER_LEN, encode_event_body, load_type
 from schemas.diagnose import diagnose
+from schemas.evolution import WriterSchemas, check_writer
 from schemas.raw import zigzag
 from tests.pipeline.core.player_refs import OPAQUE, PERSONAL, PSEUDONYMS, adversarial
 from tests.pipeline.core.test_processor import ENGINES, snapshot, windows
@@ -27,6 +28,13 @@ from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
 from tests.pipeline.operator.conftest import run_fleet
 from tests.schemas.avro_variants import code_of, offset_of, varint, write_event
+from tests.schemas.test_evolution import (
+    HAMBA_TIMESTAMP_FP,
+    batch_json,
+    with_extra_field,
+    with_timestamp,
+    write,
+)
 
 CODEC = default_codec()
 TOPICS = TopicSettings()
@@ -37,8 +45,10 @@ HOUR = 3_600_000_000
 class Pair:
     """Both engines, each with its own states and compacted changelog, fed the same records."""
 
-    def __init__(self, registry: Registry = REGISTRY, **validation: Any) -> None:
+    def __init__(self, registry: Registry = REGISTRY, writers: WriterSchemas | None = None,
+                 **validation: Any) -> None:
         self.validation = validation
+        self.writers = writers
         self.procs: dict[str, Processor] = {}
         self.reload(registry)
         self.states: dict[str, dict[tuple[str, int], Any]] = {e: {} for e in ENGINES}
@@ -48,7 +58,7 @@ class Pair:
     def reload(self, registry: Registry) -> None:
         """A new registry (as the agent's reload does): new processors, the same states."""
         self.procs = {e: make_processor(registry, ValidationSettings(engine=e, **self.validation),  # type: ignore[arg-type]
-                                        TOPICS, CODEC) for e in ENGINES}
+                                        TOPICS, CODEC, self.writers) for e in ENGINES}
 
     def feed(self, value: bytes, key: bytes | None = b"s1", now: int = NOW, topic: str = TOPIC,
              partition: int = 0) -> Outcome:
@@ -826,4 +836,40 @@ def test_conflicting_resends_decide_the_same_and_restore_alike(window: int) -> N
     for value, key in records[200:]:
         assert pair.feed(value, key) == crossed.feed(value, key)
     crossed.assert_same_state()
+    pair.assert_same_state()
+
+
+def test_records_of_registered_writer_schemas_are_resolved_and_decided_alike() -> None:
+    """A Go writer's schema (occurred_at_us as timestamp-micros: another fingerprint there) and
+    one with an extra optional field, registered: their records are resolved into dsom's
+    EventBatch first, so both engines decide the same bytes; what is archived is dsom's encoding,
+    and a re-send in any of the schemas is a DUPLICATE of the first."""
+    go, extra = with_timestamp(batch_json()), with_extra_field(batch_json())
+    registered = [check_writer("op-a", orjson.dumps(s).decode()) for s in (go, extra)]
+    pair = Pair(writers=WriterSchemas(registered))
+    extra_fp = registered[1].fingerprints[0]
+
+    def record(*events: dict[str, Any]) -> dict[str, Any]:
+        return {"operator_id": "op-a", "source_id": "s1", "sent_at_us": NOW, "events": list(events)}
+
+    bet, dep = event(seq=1, bet_ref="b1"), event(seq=2, kind="DEPOSIT", bet_ref=None)
+    out = pair.feed(write(go, record(bet), bytes.fromhex(HAMBA_TIMESTAMP_FP)))
+    assert out.accepted == {"BET": 1}
+    noted = write(extra, record(dep | {"cashier_note": "till 4"}), extra_fp)
+    out = pair.feed(noted)
+    assert out.accepted == {"DEPOSIT": 1}
+    archived = CODEC.decode(out.archive_value or b"")[1]["events"]
+    assert [a["event"] for a in archived] == [dep]  # the extra field is not dsom's: not kept
+    assert out.archive_value and encode_event_body(dep) in out.archive_value
+    go_again = write(go, record(bet), bytes.fromhex(HAMBA_TIMESTAMP_FP))
+    for again in (noted, batch([write_event(bet)]), go_again):
+        assert [r[1] for r in receipts(pair.feed(again), duplicates=True)] == ["DUPLICATE"]
+    # Another operator's registration is not this operator's; a broken body names the schema
+    [(seq, reason, detail)] = receipts(Pair(writers=WriterSchemas(
+        [check_writer("op-b", orjson.dumps(extra).decode())])).feed(noted))
+    assert (seq, reason) == (None, "unknown_schema") and detail and (
+        f"unknown schema fingerprint {extra_fp.hex()} (Java prints {extra_fp[::-1].hex()}): not dsom's "
+        "EventBatch; register your writer schema: dsom schema register --operator op-a FILE") == detail
+    [(seq, reason, detail)] = receipts(pair.feed(noted[:-3]))
+    assert reason == "malformed" and detail and f"writer schema you registered as {extra_fp.hex()}" in detail
     pair.assert_same_state()
