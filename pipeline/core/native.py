@@ -88,6 +88,5 @@ class NativeRecordProcessor:
                       "rejected as malformed", state.topic, offset)
             return self._python.reject_record(
                 state.topic, state.partition, offset, Reason.MALFORMED, UNDECODABLE, now_us)
-        receipts_key, receipts, archive, changelog, events_in, duplicates, accepted, rejected = got
-        return Outcome(operator_id, receipts_key, receipts, archive, changelog, events_in, duplicates,
-                       Counter(accepted), Counter(rejected))
+        return Outcome(operator_id, got.receipts_key, got.receipts, got.archive, got.changelog,
+                       got.events_in, got.duplicates, Counter(got.accepted), Counter(got.rejected))

@@ -8,6 +8,7 @@ import zlib
 from collections import Counter
 from typing import Any
 
+import dsom_native
 import orjson
 import pytest
 
@@ -873,3 +874,15 @@ def test_records_of_registered_writer_schemas_are_resolved_and_decided_alike() -
     [(seq, reason, detail)] = receipts(pair.feed(noted[:-3]))
     assert reason == "malformed" and detail and f"writer schema you registered as {extra_fp.hex()}" in detail
     pair.assert_same_state()
+
+
+def test_the_compiled_validator_returns_a_frozen_typed_decision() -> None:
+    validator = make_processor(REGISTRY, ValidationSettings(engine="native"), TOPICS, CODEC)
+    state = validator.new_state(TOPIC, 0)
+    got = validator._native.process(state, "op-a", 0, b"s1", batch([write_event(event(seq=1))]), NOW)  # type: ignore[attr-defined]
+    assert isinstance(got, dsom_native.Decision)
+    assert (got.receipts_key, got.events_in, got.duplicates, got.accepted, got.rejected) == (
+        b"s1", 1, 0, {"BET": 1}, {})
+    assert got.receipts is not None and got.archive is not None and got.changelog
+    with pytest.raises(AttributeError):
+        got.events_in = 2  # type: ignore[misc]

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::receipts::{id_from_prefix, record_prefix, ReceiptId};
 use bets::key_of;
@@ -91,6 +91,26 @@ fn cap_detail(s: &str) -> &str {
     &s[..end]
 }
 
+/// What `Validator.process` decided for one record, as Python objects (`pipeline/core/native.py`
+/// turns it into an `Outcome`): typed, named fields instead of a positional tuple.
+#[pyclass(module = "dsom_native", frozen, get_all)]
+pub struct Decision {
+    /// The batch's source_id (empty when the record was rejected before it was read).
+    receipts_key: Py<PyBytes>,
+    /// The single-object ReceiptBatch, if any receipt was written.
+    receipts: Option<Py<PyBytes>>,
+    /// The single-object ArchiveBatch, if any event was accepted.
+    archive: Option<Py<PyBytes>>,
+    /// (key, value or None for a tombstone) changelog entries, in order.
+    changelog: Py<PyList>,
+    events_in: usize,
+    duplicates: usize,
+    /// {kind: events accepted}
+    accepted: Py<PyDict>,
+    /// {reason: events or records rejected}
+    rejected: Py<PyDict>,
+}
+
 /// The rules and settings one registry version implies; built by `pipeline/core/native.py`.
 #[pyclass(module = "dsom_native", frozen)]
 pub struct Validator {
@@ -140,22 +160,20 @@ impl Validator {
         })
     }
 
-    /// Decide one ingest record; None if it does not decode here (see the module docs). Else
-    /// (receipts key, receipts value | None, archive value | None, changelog entries,
-    /// events in, duplicates, {kind: accepted}, {reason: rejected}).
+    /// Decide one ingest record; None if it does not decode here (see the module docs).
     #[allow(clippy::too_many_arguments)]
     fn process<'py>(&self, py: Python<'py>, mut state: PyRefMut<'py, ValidatorState>, operator_id: &str,
                     offset: i64, key: Option<&[u8]>, value: &[u8], now_us: i64)
-                    -> PyResult<Option<Bound<'py, PyTuple>>> {
+                    -> PyResult<Option<Decision>> {
         let st: &mut ValidatorState = &mut state;
         let topic = st.topic.clone();
         let rec = Record { operator_id, topic: &topic, partition: st.partition, offset, now_us };
         let decided = py.detach(|| self.decide(st, &rec, key, value))?;
         let Some(d) = decided else { return Ok(None) };
-        let bytes = |b: &Option<Vec<u8>>| b.as_ref().map(|b| PyBytes::new(py, b));
+        let bytes = |b: &Option<Vec<u8>>| b.as_ref().map(|b| PyBytes::new(py, b).unbind());
         let changelog = PyList::empty(py);
         for (k, v) in &d.changelog {
-            changelog.append((PyBytes::new(py, k), bytes(v)))?;
+            changelog.append((PyBytes::new(py, k), v.as_ref().map(|v| PyBytes::new(py, v))))?;
         }
         let accepted = PyDict::new(py);
         for (kind, &n) in KINDS.iter().zip(&d.accepted) {
@@ -167,9 +185,11 @@ impl Validator {
         for (reason, n) in &d.rejected {
             rejected.set_item(reason, n)?;
         }
-        let items = (PyBytes::new(py, &d.receipts_key), bytes(&d.receipts), bytes(&d.archive),
-                     changelog, d.events_in, d.duplicates, accepted, rejected);
-        Ok(Some(items.into_pyobject(py)?))
+        Ok(Some(Decision {
+            receipts_key: PyBytes::new(py, &d.receipts_key).unbind(), receipts: bytes(&d.receipts),
+            archive: bytes(&d.archive), changelog: changelog.unbind(), events_in: d.events_in,
+            duplicates: d.duplicates, accepted: accepted.unbind(), rejected: rejected.unbind(),
+        }))
     }
 }
 
