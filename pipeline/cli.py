@@ -218,6 +218,28 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema_register(args: argparse.Namespace) -> int:
+    """Check an operator's writer schema against dsom's EventBatch and keep it (issue 20)."""
+    from pipeline.writer_schemas import FolderWriterSchemaStore  # noqa: PLC0415
+    from schemas.evolution import IncompatibleSchemaError, SchemaError, java_order  # noqa: PLC0415
+
+    store = FolderWriterSchemaStore(_settings().writer_schemas_dir)
+    try:
+        schema = store.register(args.operator, Path(args.file).read_text())
+    except IncompatibleSchemaError as exc:
+        print(f"{args.file}: dsom cannot read records written with this schema:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    except (SchemaError, ValueError, OSError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    for fp in schema.fingerprints:
+        print(f"registered for {args.operator}: fingerprint {fp.hex()} (as on the wire; Java prints "
+              f"{java_order(fp)})")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipeline.tools.bench import run_bench
 
@@ -312,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = ksub.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    sc = sub.add_parser("schema", help="operators' writer schemas")
+    scsub = sc.add_subparsers(dest="schema_command", required=True)
+    sreg = scsub.add_parser("register", help="check a writer schema against dsom's EventBatch and accept it")
+    sreg.add_argument("--operator", required=True)
+    sreg.add_argument("file", help="the writer schema (.avsc)")
+    sreg.set_defaults(func=cmd_schema_register)
 
     b = sub.add_parser("bench", help="end-to-end throughput against the decode ceiling (make bench)")
     b.add_argument("--events", type=int, default=1_500_000,

@@ -138,7 +138,8 @@ class ValidationSettings(_Frozen):
     # Sequence gaps kept open per source before the oldest is closed (and later fills rejected).
     max_open_gaps_per_source: int = 10_000
     # Content digests kept per source, of its last decided events: a repeat of one of those seqs
-    # with other content is rejected (conflicting_duplicate); older repeats are dropped silently.
+    # with other content is rejected (conflicting_duplicate), a byte-identical one is a DUPLICATE
+    # naming the first's receipt; older repeats are DUPLICATEs that cannot name it.
     # 8 bytes of memory per event kept; 0 keeps none (no conflict is detected).
     conflict_window_per_source: int = Field(default=DEFAULT_WINDOW, ge=0)
     max_events_per_batch: int = 10_000
@@ -223,6 +224,9 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    # Operators' registered writer schemas (``dsom schema register``), which the validator
+    # resolves into dsom's EventBatch: until the SQL registry keeps them (pipeline/writer_schemas.py).
+    writer_schemas_dir: Path = REPO_ROOT / ".run" / "writer-schemas"
     # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
     pki_dir: Path = REPO_ROOT / ".run" / "pki"
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker

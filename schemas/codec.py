@@ -9,6 +9,7 @@ is a rejection (:class:`UnknownSchemaError`), never a crash.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,7 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
 AVRO_DIR = Path(__file__).parent / "avro"
+HISTORY_DIR = AVRO_DIR / "history"
 MAGIC = b"\xc3\x01"
 HEADER_LEN = len(MAGIC) + 8
 T = TypeVar("T")
@@ -58,18 +60,38 @@ class AvroType:
     name: str
     schema: Any
     fingerprint: bytes
+    version: int = 1
 
     @property
     def header(self) -> bytes:
         return MAGIC + self.fingerprint
 
 
+def schema_fingerprint(schema: Any) -> bytes:
+    """CRC-64-AVRO of the schema's Parsing Canonical Form, in wire (little-endian) byte order."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+
+
+def _load(path: Path, name: str) -> AvroType:
+    schema = load_schema(str(path))
+    version = json.loads(path.read_text()).get("version", 1)
+    return AvroType(name, schema, schema_fingerprint(schema), version)
+
+
 @cache
 def load_type(name: str) -> AvroType:
-    """Load a named schema from ``schemas/avro/<name>.avsc`` (named references resolve there)."""
-    schema = load_schema(str(AVRO_DIR / f"{name}.avsc"))
-    fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
-    return AvroType(name, schema, fp)
+    """Load a named schema's current version, ``schemas/avro/<name>.avsc`` (references resolve there)."""
+    return _load(AVRO_DIR / f"{name}.avsc", name)
+
+
+@cache
+def schema_versions(name: str) -> tuple[AvroType, ...]:
+    """Every published version of a schema, oldest first; the last is the current one."""
+    old = [_load(p, name) for p in HISTORY_DIR.glob(f"{name}.*.avsc")]
+    versions = sorted(old, key=lambda t: t.version) + [load_type(name)]
+    if [t.version for t in versions] != list(range(versions[0].version, versions[-1].version + 1)):
+        raise ValueError(f"{name}: versions {[t.version for t in versions]} are not consecutive")
+    return tuple(versions)
 
 
 class Codec:
@@ -78,6 +100,10 @@ class Codec:
     def __init__(self, names: tuple[str, ...] = MESSAGE_SCHEMAS) -> None:
         self._by_name = {name: load_type(name) for name in names}
         self._by_fp = {t.fingerprint: t for t in self._by_name.values()}
+        # An older version's fingerprint: (the current type, the older writer schema).
+        self._older: dict[bytes, tuple[AvroType, Any]] = {
+            old.fingerprint: (self._by_name[name], old.schema)
+            for name in names for old in schema_versions(name)[:-1]}
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
         avro_type = self._by_name[name]
@@ -88,11 +114,11 @@ class Codec:
 
     def decode(self, data: bytes, expect: str | None = None) -> tuple[str, dict[str, Any]]:
         """Return ``(schema name, record)``; raise if the schema is unknown or the body is bad."""
-        avro_type = self._type_of(data, expect)
+        avro_type, writer = self._writer_of(data, expect)
         buf = io.BytesIO(data)
         buf.seek(HEADER_LEN)
         try:
-            record = schemaless_reader(buf, avro_type.schema, None)
+            record = schemaless_reader(buf, writer, None if writer is avro_type.schema else avro_type.schema)
         except Exception as exc:  # fastavro raises many types on bad input
             raise MalformedRecordError(f"{avro_type.name} body does not decode: {exc!r}") from exc
         if buf.tell() != len(data):
@@ -105,7 +131,11 @@ class Codec:
 
         The compiled readers raise ``ValueError("malformed Avro: ...")`` on a bad body, which
         becomes a MalformedRecordError like fastavro's failures; other errors pass through.
+        A message of an older version is first rewritten in the current one: the compiled
+        readers know only that, and older messages are the rare ones.
         """
+        if data[2:HEADER_LEN] in self._older:
+            data = self.encode(*self.decode(data, expect))
         self._type_of(data, expect)
         try:
             return reader(data)
@@ -115,14 +145,25 @@ class Codec:
             raise
 
     def _type_of(self, data: bytes, expect: str | None) -> AvroType:
+        avro_type, writer = self._writer_of(data, expect)
+        if writer is not avro_type.schema:
+            raise UnknownSchemaError(f"schema {avro_type.name} in an older version is not accepted here")
+        return avro_type
+
+    def _writer_of(self, data: bytes, expect: str | None) -> tuple[AvroType, Any]:
+        """The message's type (current version) and the schema it was written with."""
         if len(data) < HEADER_LEN or data[:2] != MAGIC:
             raise UnknownSchemaError("message does not start with the Avro single-object marker C3 01")
-        avro_type = self._by_fp.get(data[2:HEADER_LEN])
+        fp = data[2:HEADER_LEN]
+        avro_type = self._by_fp.get(fp)
+        writer = None if avro_type is None else avro_type.schema
+        if avro_type is None and fp in self._older:
+            avro_type, writer = self._older[fp]
         if avro_type is None:
-            raise UnknownSchemaError(f"unknown schema fingerprint {describe_fingerprint(data[2:HEADER_LEN])}")
+            raise UnknownSchemaError(f"unknown schema fingerprint {describe_fingerprint(fp)}")
         if expect is not None and avro_type.name != expect:
             raise UnknownSchemaError(f"schema {avro_type.name} is not accepted here (want {expect})")
-        return avro_type
+        return avro_type, writer
 
 
 def encode_event_body(event: dict[str, Any]) -> bytes:

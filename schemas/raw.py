@@ -218,7 +218,7 @@ def _opt_long(n: int | None) -> bytes:
     return b"\x00" if n is None else b"\x02" + zigzag(n)
 
 
-_STATUS = {"ACCEPTED": b"\x00", "REJECTED": b"\x02"}  # the ReceiptStatus enum's indexes
+_STATUS = {"ACCEPTED": b"\x00", "REJECTED": b"\x02", "DUPLICATE": b"\x04"}  # the ReceiptStatus enum's indexes
 
 
 def encode_receipt_batch(batch: dict[str, Any]) -> bytes:
@@ -232,6 +232,7 @@ def encode_receipt_batch(batch: dict[str, Any]) -> bytes:
         for r in receipts:
             parts += (_opt_long(r["seq"]), _opt_string(r["operator_ref"]), _STATUS[r["status"]],
                       _string(r["receipt_id"]), _opt_string(r["reason"]), _opt_string(r["detail"]),
-                      _opt_string(r["kind"]), _opt_long(r["amount"]), _opt_long(r["occurred_at_us"]))
+                      _opt_string(r["kind"]), _opt_long(r["amount"]), _opt_long(r["occurred_at_us"]),
+                      _opt_string(r["first_receipt_id"]))
     parts.append(b"\x00")
     return b"".join(parts)

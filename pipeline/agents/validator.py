@@ -26,6 +26,7 @@ from pipeline.core.processor import Outcome, Processor, make_processor
 from pipeline.kafka.admin import operator_topics
 from pipeline.registry import Registry
 from pipeline.settings import Settings
+from pipeline.writer_schemas import FolderWriterSchemaStore
 from schemas import default_codec
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class ValidatorAgent(TransactionalAgent):
         super().__init__(settings, clock, clients)
         self._codec = default_codec()
         self._registry_mtime = 0.0
+        self._writers_mtime = 0.0
         self._registry_checked = time.monotonic()
         self._processor = self._load_processor()
         # Registry reloads keep the engine, so the states stay the ones this factory makes.
@@ -112,11 +114,15 @@ class ValidatorAgent(TransactionalAgent):
     def _load_processor(self) -> Processor:
         path = self._s.registry_path
         self._registry_mtime = path.stat().st_mtime if path.exists() else 0.0
-        return make_processor(Registry.load(path), self._s.validation, self._s.topics, self._codec)
+        writers = FolderWriterSchemaStore(self._s.writer_schemas_dir)
+        self._writers_mtime = writers.changed_at()
+        return make_processor(Registry.load(path), self._s.validation, self._s.topics, self._codec,
+                              writers.load())
 
     def _maybe_reload_registry(self) -> None:
         path = self._s.registry_path
-        if path.exists() and path.stat().st_mtime != self._registry_mtime:
+        writers = FolderWriterSchemaStore(self._s.writer_schemas_dir).changed_at()
+        if path.exists() and path.stat().st_mtime != self._registry_mtime or writers != self._writers_mtime:
             try:
                 self._processor = self._load_processor()
             except Exception:  # a half-written or invalid file: keep deciding with the last one

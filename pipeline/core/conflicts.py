@@ -7,7 +7,9 @@ rejected; an event's digest is the first 8 bytes of the SHA-256 of its Avro body
 the hash chain covers, which strict decoding makes canonical), with where it was decided
 (record offset and index in the record, hence its receipt ID). A repeat of a seq still in
 the window with another digest is a conflicting re-send (``conflicting_duplicate``); a
-byte-identical one, or a repeat of an older seq, is a plain repeat, dropped silently.
+byte-identical one, or a repeat of an older seq, is a plain repeat: counted nowhere, and
+answered with a DUPLICATE receipt naming the first's receipt ID while it is in the window
+(receipt IDs derive from where an event was decided, so the window's runs are all it takes).
 
 The digests live in a ring (8 bytes each); ``runs`` say where they were decided: events
 ``index .. index + length - 1`` of the record at ``offset`` decided seqs ``seq .. seq +
@@ -34,6 +36,14 @@ def conflict_detail(seq: int, first_receipt_id: str) -> str:
     """The ``conflicting_duplicate`` detail, naming the receipt of the event that stands."""
     return (f"seq {seq} was already decided with other content (receipt {first_receipt_id}); "
             "that first event stands: a changed event needs a new seq")
+
+
+def duplicate_detail(seq: int, first_receipt_id: str | None, window: int) -> str:
+    """The DUPLICATE receipt's detail: the first receipt, or why it is not named."""
+    if first_receipt_id is not None:
+        return f"seq {seq} was already decided (receipt {first_receipt_id}); this repeat counts nowhere"
+    return (f"seq {seq} was decided before the last {window} events dsom keeps per source, so its "
+            "receipt is not named here (find it by source_id and seq); this repeat counts nowhere")
 
 
 Run = list[int]  # [offset, index, seq, length]

@@ -42,7 +42,8 @@ def worst_case_output_bytes(max_record_bytes: int, max_events: int, max_open_gap
     r, n = max_record_bytes, max_events
     header = 10 + 4 * _NAME + 3 * _LONG + 2 * _LONG  # single-object header, names, numbers, array blocks
     receipt = ((1 + _LONG) + 2 + 1 + (1 + _RECEIPT_ID) + (1 + 1 + 32) + (1 + 2 + MAX_DETAIL_BYTES)
-               + (1 + 1 + 10) + 2 * (1 + _LONG))  # seq, operator_ref's union and length, status, ...
+               + (1 + 1 + 10) + 2 * (1 + _LONG)
+               + (1 + 1 + _RECEIPT_ID))  # seq, operator_ref's union and length, status, ..., first_receipt_id
     archived = (1 + _RECEIPT_ID) + _LONG + 2 * _HASH
     seqs = 32 + 2 * (max_open_gaps + 1) * (_JSON_INT + 1) + _JSON_INT
     # [["<source>","<bet_ref>",<time>,<stake>],...]: the bet_ref's JSON is at most 6x its bytes

@@ -23,6 +23,7 @@ from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, Codec
 from schemas.codec import load_type
+from schemas.evolution import WriterSchemas
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,10 @@ class NativeRecordProcessor:
     """Decides records with ``dsom_native.Validator`` against ``dsom_native.ValidatorState``s."""
 
     def __init__(self, registry: Registry, validation: ValidationSettings, topics: TopicSettings,
-                 codec: Codec) -> None:
+                 codec: Codec, writers: WriterSchemas | None = None) -> None:
         self._topics = topics
         self._conflict_window = validation.conflict_window_per_source
-        self._python = RecordProcessor(registry, validation, topics, codec)
+        self._python = RecordProcessor(registry, validation, topics, codec, writers)
         rules = EventValidator(registry, validation)
 
         def check(operator_id: str, ev: dict[str, Any], now_us: int) -> tuple[str, str] | None:
@@ -68,6 +69,12 @@ class NativeRecordProcessor:
     def process(self, state: dsom_native.ValidatorState, offset: int, key: bytes | None, value: bytes,
                 now_us: int) -> Outcome:
         operator_id = self._topics.operator_of(state.topic)
+        # A registered writer schema's record is resolved into dsom's EventBatch by the reference
+        # first: the compiled decoder reads only that, and both engines then decide the same bytes.
+        resolved = self._python.resolve(state.topic, state.partition, offset, value, now_us)
+        if isinstance(resolved, Outcome):
+            return resolved
+        value = resolved
         got = self._native.process(state, operator_id, offset, key, value, now_us)
         if got is None:
             # Not taken by Rust: the Python reference rejects it (unknown_schema, or malformed
@@ -81,6 +88,5 @@ class NativeRecordProcessor:
                       "rejected as malformed", state.topic, offset)
             return self._python.reject_record(
                 state.topic, state.partition, offset, Reason.MALFORMED, UNDECODABLE, now_us)
-        receipts_key, receipts, archive, changelog, events_in, duplicates, accepted, rejected = got
-        return Outcome(operator_id, receipts_key, receipts, archive, changelog, events_in, duplicates,
-                       Counter(accepted), Counter(rejected))
+        return Outcome(operator_id, got.receipts_key, got.receipts, got.archive, got.changelog,
+                       got.events_in, got.duplicates, Counter(got.accepted), Counter(got.rejected))

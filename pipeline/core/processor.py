@@ -7,12 +7,15 @@ transaction), so a record's effects happen exactly once even if it is processed 
 
 from __future__ import annotations
 
+import io
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest
+from fastavro import schemaless_reader
+
+from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest, duplicate_detail
 from pipeline.core.dedup import Seen
 from pipeline.core.limits import cap_detail
 from pipeline.core.model import EventKind, Reason
@@ -22,7 +25,9 @@ from pipeline.core.validation import EventValidator, Rejection, quoted
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import EVENT_BATCH, Codec, MalformedRecordError, UnknownSchemaError
+from schemas.codec import HEADER_LEN, MAGIC, load_type
 from schemas.diagnose import diagnose
+from schemas.evolution import WriterSchemas, java_order
 from schemas.raw import encode_archive_batch, encode_receipt_batch, event_bodies
 
 log = logging.getLogger(__name__)
@@ -60,24 +65,29 @@ class Processor(Protocol):
 
 
 def make_processor(registry: Registry, validation: ValidationSettings, topics: TopicSettings,
-                   codec: Codec) -> Processor:
-    """The engine ``validation.engine`` names: the compiled one, or this Python reference."""
+                   codec: Codec, writers: WriterSchemas | None = None) -> Processor:
+    """The engine ``validation.engine`` names: the compiled one, or this Python reference.
+
+    ``writers``: operators' registered writer schemas, whose records are resolved first.
+    """
     if validation.engine == "native":
         from pipeline.core.native import NativeRecordProcessor  # noqa: PLC0415 - needs the built crate
 
-        return NativeRecordProcessor(registry, validation, topics, codec)
-    return RecordProcessor(registry, validation, topics, codec)
+        return NativeRecordProcessor(registry, validation, topics, codec, writers)
+    return RecordProcessor(registry, validation, topics, codec, writers)
 
 
 class RecordProcessor:
     """Turns ingest records into outcomes, given each partition's state (the reference engine)."""
 
     def __init__(self, registry: Registry, validation: ValidationSettings,
-                 topics: TopicSettings, codec: Codec) -> None:
+                 topics: TopicSettings, codec: Codec, writers: WriterSchemas | None = None) -> None:
         self._validator = EventValidator(registry, validation)
         self._v = validation
         self._topics = topics
         self._codec = codec
+        self._writers = writers or WriterSchemas()
+        self._batch = load_type(EVENT_BATCH)
 
     def new_state(self, topic: str, partition: int) -> PartitionState:
         return PartitionState(topic, partition, conflict_window=self._v.conflict_window_per_source)
@@ -91,7 +101,12 @@ class RecordProcessor:
         try:
             _, batch = self._codec.decode(value, expect=EVENT_BATCH)
         except UnknownSchemaError as exc:
-            return self.reject_record(topic, partition, offset, Reason.UNKNOWN_SCHEMA, str(exc), now_us)
+            detail = str(exc)
+            if detail.startswith("unknown schema fingerprint"):
+                detail = (f"{detail} (Java prints {java_order(value[2:HEADER_LEN])}): not dsom's "
+                          f"EventBatch; register your writer schema: dsom schema register --operator "
+                          f"{self._topics.operator_of(topic)} FILE")
+            return self.reject_record(topic, partition, offset, Reason.UNKNOWN_SCHEMA, detail, now_us)
         except MalformedRecordError:
             bodies = None
         else:
@@ -101,8 +116,40 @@ class RecordProcessor:
                                       malformed_detail(topic, offset, value), now_us)
         return batch, bodies
 
+    def resolve(self, topic: str, partition: int, offset: int, value: bytes, now_us: int) -> bytes | Outcome:
+        """The record in dsom's current EventBatch, or the outcome rejecting it.
+
+        Only a record written with a writer schema the operator registered is rewritten; any
+        other is returned as it is.
+
+        Both engines decide the resolved bytes, so they decide alike; the archive and the chain
+        hold the events as dsom's schema writes them. A slower path (fastavro's resolution in
+        Python) taken only by records whose writer schema is not dsom's own.
+        """
+        fp = value[2:HEADER_LEN]
+        if not self._writers or fp == self._batch.fingerprint or value[:2] != MAGIC:
+            return value
+        writer = self._writers.get(self._topics.operator_of(topic), fp)
+        if writer is None:
+            return value
+        buf = io.BytesIO(value)
+        buf.seek(HEADER_LEN)
+        try:
+            record = schemaless_reader(buf, writer.parsed, self._batch.schema)
+            if buf.tell() != len(value) or not isinstance(record, dict):
+                raise ValueError("bytes after the record")
+            return self._codec.encode(EVENT_BATCH, record)
+        except Exception:  # fastavro raises many types on bad input
+            return self.reject_record(topic, partition, offset, Reason.MALFORMED, (
+                f"the record does not decode with the writer schema you registered as {fp.hex()} "
+                f"(Java prints {java_order(fp)}): truncated, trailing bytes, or not Avro binary"), now_us)
+
     def process(self, state: PartitionState, offset: int, key: bytes | None, value: bytes,
                 now_us: int) -> Outcome:
+        resolved = self.resolve(state.topic, state.partition, offset, value, now_us)
+        if isinstance(resolved, Outcome):
+            return resolved
+        value = resolved
         decoded = self.decode(state.topic, state.partition, offset, value, now_us)
         if isinstance(decoded, Outcome):
             return decoded
@@ -129,14 +176,17 @@ class RecordProcessor:
         for index, ev in enumerate(events):
             seq = ev["seq"]
             rejection: Rejection | None = None
+            first: str | None = None  # a repeat's first receipt ID
             if seq < 1:
                 rejection = Rejection(Reason.INVALID_SEQUENCE, f"seq {seq} must be >= 1")
             else:
                 seen = seqs.take(seq)
                 if seen is Seen.DUPLICATE:
-                    rejection = _conflict(state, window, seq, bodies[index])
-                    if rejection is None:  # a plain repeat: the first receipt stands
+                    first, rejection = _repeat(state, window, seq, bodies[index])
+                    if rejection is None:  # a plain repeat: counted nowhere, the first stands
                         out.duplicates += 1
+                        receipts.append(_receipt(ev, ids(index), None, first, duplicate_detail(
+                            seq, first, self._v.conflict_window_per_source)))
                         continue
                 elif seen is Seen.GAP_EXPIRED:
                     rejection = Rejection(
@@ -151,7 +201,7 @@ class RecordProcessor:
                          or self._check_bet(state, source_id, ev))
             if rejection:
                 out.rejected[rejection.reason] += 1
-                receipts.append(_receipt(ev, rid, rejection))
+                receipts.append(_receipt(ev, rid, rejection, first))
                 continue
             out.accepted[ev["kind"]] += 1
             receipts.append(_receipt(ev, rid, None))
@@ -241,7 +291,7 @@ class RecordProcessor:
         receipt = {"seq": None, "operator_ref": None, "status": "REJECTED",
                    "receipt_id": receipt_id(topic, partition, offset, -1),
                    "reason": str(reason), "detail": cap_detail(detail), "kind": None, "amount": None,
-                   "occurred_at_us": None}
+                   "occurred_at_us": None, "first_receipt_id": None}
         out.receipts_key = (source_id or "").encode()
         out.receipts_value = encode_receipt_batch(self._receipt_batch(
             topic, partition, offset, out.operator_id, source_id, [receipt], now_us))
@@ -266,22 +316,30 @@ def malformed_detail(topic: str, offset: int, value: bytes) -> str:
     return detail
 
 
-def _conflict(state: PartitionState, window: ContentWindow | None, seq: int,
-              body: bytes) -> Rejection | None:
-    """A repeat of ``seq`` whose content differs from the decided event's, if still in the window."""
-    first = window.find(seq) if window is not None else None
-    if first is None or first[0] == content_digest(body):
-        return None
-    _, offset, index = first
-    return Rejection(Reason.CONFLICTING_DUPLICATE,
-                     conflict_detail(seq, receipt_id(state.topic, state.partition, offset, index)))
+def _repeat(state: PartitionState, window: ContentWindow | None, seq: int,
+            body: bytes) -> tuple[str | None, Rejection | None]:
+    """A repeat of ``seq``: the first's receipt ID (if still in the window), and a rejection.
+
+    The rejection is None for a plain repeat, else the conflict: the content differs from the first's.
+    """
+    found = window.find(seq) if window is not None else None
+    if found is None:
+        return None, None
+    digest, offset, index = found
+    first = receipt_id(state.topic, state.partition, offset, index)
+    if digest == content_digest(body):
+        return first, None
+    return first, Rejection(Reason.CONFLICTING_DUPLICATE, conflict_detail(seq, first))
 
 
-def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None) -> dict[str, Any]:
+def _receipt(ev: dict[str, Any], rid: str, rejection: Rejection | None, first: str | None = None,
+             duplicate: str | None = None) -> dict[str, Any]:
+    """An event's receipt: ACCEPTED, REJECTED (``rejection``) or DUPLICATE (its ``duplicate`` detail)."""
+    status = "REJECTED" if rejection else "DUPLICATE" if duplicate is not None else "ACCEPTED"
     return {
-        "seq": ev["seq"], "operator_ref": ev["operator_ref"],
-        "status": "REJECTED" if rejection else "ACCEPTED", "receipt_id": rid,
+        "seq": ev["seq"], "operator_ref": ev["operator_ref"], "status": status, "receipt_id": rid,
         "reason": str(rejection.reason) if rejection else None,
-        "detail": cap_detail(rejection.detail) if rejection else None,
+        "detail": cap_detail(rejection.detail) if rejection else duplicate,
         "kind": ev["kind"], "amount": ev["amount"], "occurred_at_us": ev["occurred_at_us"],
+        "first_receipt_id": first,
     }

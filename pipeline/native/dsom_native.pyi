@@ -1,7 +1,7 @@
 """Type stubs of dsom's compiled hot paths (pipeline/native, Rust)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
 def receipt_id(topic: str, partition: int, offset: int, index: int) -> str: ...
 
@@ -23,8 +23,33 @@ class ValidatorState:
     def windows(self) -> dict[str, tuple[bytes, list[tuple[int, int, int, int]], list[int]]]: ...
 
 Changelog = list[tuple[bytes, bytes | None]]
-# receipts key, receipts value, archive value, changelog, events in, duplicates, accepted, rejected
-ProcessResult = tuple[bytes, bytes | None, bytes | None, Changelog, int, int, dict[str, int], dict[str, int]]
+
+@final
+class Decision:
+    """What ``Validator.process`` decided for one record (frozen)."""
+
+    @property
+    def receipts_key(self) -> bytes:
+        """The batch's source_id (empty when the record was rejected before it was read)."""
+    @property
+    def receipts(self) -> bytes | None:
+        """The single-object ReceiptBatch, if any receipt was written."""
+    @property
+    def archive(self) -> bytes | None:
+        """The single-object ArchiveBatch, if any event was accepted."""
+    @property
+    def changelog(self) -> Changelog:
+        """(key, value or None for a tombstone) changelog entries, in order."""
+    @property
+    def events_in(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+    @property
+    def accepted(self) -> dict[str, int]:
+        """Events accepted, by kind."""
+    @property
+    def rejected(self) -> dict[str, int]:
+        """Events or records rejected, by reason."""
 
 class PlayerRefRules:
     """The personal-data rules' word lists (pipeline.core.personal_data_words), for the fast path."""
@@ -55,7 +80,7 @@ class Validator:
     def process(
         self, state: ValidatorState, operator_id: str, offset: int, key: bytes | None, value: bytes,
         now_us: int,
-    ) -> ProcessResult | None: ...
+    ) -> Decision | None: ...
 
 class ArchiveTaxer:
     """Reads ArchiveBatch records for the tax agent (``pipeline.core.archive_tax``)."""

@@ -49,7 +49,7 @@ class SimBatch:
     raw: bytes | None = None  # send these bytes instead of encoding ``events``
     expected: dict[EventKey, Outcome] = field(default_factory=dict)  # every NEW event, once
     expected_record_reason: str | None = None  # the record is rejected as a whole
-    duplicates: int = 0  # events in it sent before: dropped silently, no second receipt
+    duplicates: int = 0  # events in it sent before: answered DUPLICATE, counted nowhere
     operator_id: str = ""
 
 

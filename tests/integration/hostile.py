@@ -77,6 +77,8 @@ class Receipt:
     status: str
     reason: str | None
     detail: str | None
+    receipt_id: str
+    first_receipt_id: str | None
 
 
 def receipts(settings: Settings) -> list[Receipt]:
@@ -84,7 +86,8 @@ def receipts(settings: Settings) -> list[Receipt]:
     for msg in read_all(settings, settings.topics.receipts_pattern):
         _, rb = CODEC.decode(msg.value() or b"", expect=RECEIPT_BATCH)
         out += [Receipt(rb["ingest_partition"], rb["ingest_offset"], rb["source_id"], r["seq"], r["status"],
-                        r["reason"], r["detail"]) for r in rb["receipts"]]
+                        r["reason"], r["detail"], r["receipt_id"], r["first_receipt_id"])
+                for r in rb["receipts"]]
     return out
 
 

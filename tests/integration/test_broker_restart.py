@@ -16,7 +16,14 @@ from pipeline.archive import verify_archive
 from pipeline.security.bootstrap import grant_services
 from pipeline.settings import REPO_ROOT, Settings
 from tests.integration.conftest import PKI, Worker
-from tests.integration.test_ingest_path import Expected, fleet, produce_traffic, read_receipts, seed_registry
+from tests.integration.test_ingest_path import (
+    DUPLICATES,
+    Expected,
+    fleet,
+    produce_traffic,
+    read_receipts,
+    seed_registry,
+)
 
 pytestmark = pytest.mark.integration
 # Its own broker, 300 above the suite's (TEST_PORT): this test kills it.
@@ -96,6 +103,7 @@ def test_the_worker_survives_broker_restarts_and_loses_nothing(settings: Setting
             worker.proc.kill()
 
     counts, outcome, record_level = read_receipts(s)
+    assert counts.pop(DUPLICATES) == expected.duplicates_sent
     assert set(counts) == set(expected.events) and max(counts.values()) == 1
     assert {k: outcome[k] for k in expected.events} == expected.events
     assert record_level == expected.record_reasons
@@ -108,4 +116,4 @@ def test_the_worker_survives_broker_restarts_and_loses_nothing(settings: Setting
 
 def _all_receipted(s: Settings, expected: Expected) -> bool:
     counts, _, _ = read_receipts(s)
-    return set(counts) >= set(expected.events)
+    return set(counts) - {DUPLICATES} >= set(expected.events)

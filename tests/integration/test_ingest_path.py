@@ -82,10 +82,17 @@ def seed_registry(settings: Settings) -> Registry:
 
 def read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey, tuple[str, str | None]],
                                               Counter[tuple[str, str]]]:
+    """Receipts per event ID (DUPLICATEs apart), each event's outcome, and record-level rejections.
+
+    Each DUPLICATE must name the event's receipt (when it is in the window, as here); they are
+    counted under the key ``("DUPLICATE", "", 0)``.
+    """
     codec = default_codec()
     counts: Counter[EventKey] = Counter()
     outcome: dict[EventKey, tuple[str, str | None]] = {}
     record_level: Counter[tuple[str, str]] = Counter()
+    ids: dict[EventKey, str] = {}
+    firsts: list[tuple[EventKey, str | None]] = []
     for msg in read_all(settings, settings.topics.receipts_pattern):
         _, rb = codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
         for r in rb["receipts"]:
@@ -93,9 +100,18 @@ def read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey,
                 record_level[(rb["operator_id"], r["reason"])] += 1
                 continue
             key = (rb["operator_id"], rb["source_id"], r["seq"])
+            if r["status"] == "DUPLICATE":
+                firsts.append((key, r["first_receipt_id"]))
+                continue
             counts[key] += 1
             outcome[key] = (r["status"], r["reason"])
+            ids[key] = r["receipt_id"]
+    assert all(ids.get(key) == first for key, first in firsts), "a DUPLICATE names another receipt"
+    counts[DUPLICATES] = len(firsts)
     return counts, outcome, record_level
+
+
+DUPLICATES: EventKey = ("DUPLICATE", "", 0)
 
 
 def wait_for_clickhouse(worker: Worker, expected: Expected, timeout: float = 180) -> None:
@@ -113,6 +129,8 @@ def wait_for_clickhouse(worker: Worker, expected: Expected, timeout: float = 180
 def check_everything(settings: Settings, expected: Expected) -> None:
     # Every event got exactly one receipt, with the expected status and reason.
     counts, outcome, record_level = read_receipts(settings)
+    # Every repeat sent got a DUPLICATE receipt naming the first (which is counted once, below)
+    assert counts.pop(DUPLICATES) == expected.duplicates_sent
     assert set(counts) == set(expected.events), "receipts and produced events differ"
     assert max(counts.values()) == 1, [k for k, n in counts.items() if n > 1][:5]
     wrong = {k: (outcome[k], v) for k, v in expected.events.items() if outcome[k] != v}

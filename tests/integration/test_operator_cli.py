@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -21,7 +23,8 @@ from tests.integration.test_ingest_path import seed_registry
 pytestmark = pytest.mark.integration
 
 
-def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> None:
+def test_events_from_a_file_get_receipts_and_a_resend_gets_duplicates(settings: Settings,
+                                                                       tmp_path: Path) -> None:
     seed_registry(settings)
     now = time.time_ns() // 1000
     base = {"licence_id": "LIC-OC-0001", "licence_kind": "ONLINE_CASINO", "channel": "SITE",
@@ -39,21 +42,41 @@ def test_events_from_a_file_get_receipts(settings: Settings, tmp_path: Path) -> 
     operator = as_operator(settings, "op-online-casino-1")
     assert produce_file(operator, "op-online-casino-1", "till-7", path) == 3
 
+    def receipts(count: int) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 60
+        while len(got) < count and time.monotonic() < deadline:
+            got = []
+            for msg in read_all(settings, settings.topics.receipts("op-online-casino-1")):
+                _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
+                got += batch["receipts"]
+            time.sleep(0.5)
+        return got
+
     stop = threading.Event()
     agent = threading.Thread(target=ValidatorAgent(settings).run, args=(stop,))
     agent.start()
     try:
-        receipts: dict[int, tuple[str, str | None]] = {}
-        deadline = time.monotonic() + 60
-        while len(receipts) < 3 and time.monotonic() < deadline:
-            for msg in read_all(settings, settings.topics.receipts("op-online-casino-1")):
-                _, batch = default_codec().decode(msg.value() or b"", expect=RECEIPT_BATCH)
-                receipts.update({r["seq"]: (r["status"], r["reason"]) for r in batch["receipts"]})
-            time.sleep(0.5)
+        first = receipts(3)
+        archived = verify_archive(settings)
+        # The operator's retry of the whole file (it never saw the receipts, say)
+        assert produce_file(operator, "op-online-casino-1", "till-7", path) == 3
+        both = receipts(6)
     finally:
         stop.set()
         agent.join(30)
-    assert receipts == {1: ("ACCEPTED", None), 2: ("REJECTED", "personal_data"), 3: ("ACCEPTED", None)}
+    assert [(r["seq"], r["status"], r["reason"]) for r in first] == [
+        (1, "ACCEPTED", None), (2, "REJECTED", "personal_data"), (3, "ACCEPTED", None)]
+    # Every resent event is answered, DUPLICATE, naming the receipt that stands (accepted or not)
+    again = both[3:]
+    assert [(r["seq"], r["status"], r["reason"]) for r in again] == [
+        (q, "DUPLICATE", None) for q in (1, 2, 3)]
+    assert [r["first_receipt_id"] for r in again] == [r["receipt_id"] for r in first]
+    assert not {r["receipt_id"] for r in again} & {r["receipt_id"] for r in first}
+    # ... and counted nowhere: the archive (GGR, tax, ClickHouse's events) is what it was
+    after = verify_archive(settings)
+    assert after.event_ids == archived.event_ids == Counter(
+        {("op-online-casino-1", "till-7", 1): 1, ("op-online-casino-1", "till-7", 3): 1})
 
 
 def test_sandbox_events_are_receipted_but_never_archived(settings: Settings) -> None:

@@ -16,6 +16,7 @@ mod sink_read;
 fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(receipts::receipt_id, m)?)?;
     m.add_class::<validator::Validator>()?;
+    m.add_class::<validator::Decision>()?;
     m.add_class::<validator::ValidatorState>()?;
     m.add_class::<validator::PlayerRefRules>()?;
     m.add_class::<archive::ArchiveTaxer>()?;

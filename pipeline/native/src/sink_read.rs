@@ -5,12 +5,12 @@ use pyo3::prelude::*;
 
 use crate::avro_read::{malformed, Reader};
 
-const REJECTED: usize = 1; // ReceiptStatus: ACCEPTED, REJECTED
+const REJECTED: usize = 1; // ReceiptStatus: ACCEPTED, REJECTED, DUPLICATE
 
 type Rejected<'a> = (Option<i64>, Option<&'a str>, &'a str, Option<&'a str>, Option<&'a str>,
                      Option<&'a str>, Option<i64>, Option<i64>);
 
-/// A single-object ReceiptBatch (header checked by the caller) as `(operator_id, source_id,
+/// A single-object ReceiptBatch of the current version (header checked by the caller) as `(operator_id, source_id,
 /// ingest_topic, ingest_partition, ingest_offset, processed_at_us, rejected)`, where
 /// `rejected` holds `(seq, operator_ref, receipt_id, reason, detail, kind, amount,
 /// occurred_at_us)` of each REJECTED receipt, in order.
@@ -27,13 +27,14 @@ pub fn rejected_receipts<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'
     r.array(|r| {
         let seq = r.opt_long()?;
         let operator_ref = r.opt_str()?;
-        let status = r.enum_index(2)?;
+        let status = r.enum_index(3)?;
         let receipt_id = r.str()?;
         let reason = r.opt_str()?;
         let detail = r.opt_str()?;
         let kind = r.opt_str()?;
         let amount = r.opt_long()?;
         let occurred = r.opt_long()?;
+        r.opt_str()?; // first_receipt_id
         if status == REJECTED {
             rejected.push((seq, operator_ref, receipt_id, reason, detail, kind, amount, occurred));
         }

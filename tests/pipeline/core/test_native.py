@@ -8,6 +8,7 @@ import zlib
 from collections import Counter
 from typing import Any
 
+import dsom_native
 import orjson
 import pytest
 
@@ -18,8 +19,9 @@ from pipeline.core.validation import PLAYER_REF
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
-from schemas.codec import HEADER_LEN, load_type
+from schemas.codec import HEADER_LEN, encode_event_body, load_type
 from schemas.diagnose import diagnose
+from schemas.evolution import WriterSchemas, check_writer
 from schemas.raw import zigzag
 from tests.pipeline.core.player_refs import OPAQUE, PERSONAL, PSEUDONYMS, adversarial
 from tests.pipeline.core.test_processor import ENGINES, snapshot, windows
@@ -27,6 +29,13 @@ from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 from tests.pipeline.operator.conftest import REGISTRY as DEMO_REGISTRY
 from tests.pipeline.operator.conftest import run_fleet
 from tests.schemas.avro_variants import code_of, offset_of, varint, write_event
+from tests.schemas.test_evolution import (
+    HAMBA_TIMESTAMP_FP,
+    batch_json,
+    with_extra_field,
+    with_timestamp,
+    write,
+)
 
 CODEC = default_codec()
 TOPICS = TopicSettings()
@@ -37,8 +46,10 @@ HOUR = 3_600_000_000
 class Pair:
     """Both engines, each with its own states and compacted changelog, fed the same records."""
 
-    def __init__(self, registry: Registry = REGISTRY, **validation: Any) -> None:
+    def __init__(self, registry: Registry = REGISTRY, writers: WriterSchemas | None = None,
+                 **validation: Any) -> None:
         self.validation = validation
+        self.writers = writers
         self.procs: dict[str, Processor] = {}
         self.reload(registry)
         self.states: dict[str, dict[tuple[str, int], Any]] = {e: {} for e in ENGINES}
@@ -48,7 +59,7 @@ class Pair:
     def reload(self, registry: Registry) -> None:
         """A new registry (as the agent's reload does): new processors, the same states."""
         self.procs = {e: make_processor(registry, ValidationSettings(engine=e, **self.validation),  # type: ignore[arg-type]
-                                        TOPICS, CODEC) for e in ENGINES}
+                                        TOPICS, CODEC, self.writers) for e in ENGINES}
 
     def feed(self, value: bytes, key: bytes | None = b"s1", now: int = NOW, topic: str = TOPIC,
              partition: int = 0) -> Outcome:
@@ -83,11 +94,14 @@ def assert_same(py: Outcome, native: Outcome) -> None:
     assert py == native
 
 
-def receipts(out: Outcome) -> list[tuple[int | None, str | None, str | None]]:
+def receipts(out: Outcome, duplicates: bool = False) -> list[tuple[int | None, str | None, str | None]]:
+    """(seq, reason, detail) of each receipt; a DUPLICATE's only when ``duplicates`` (its reason
+    then reads "DUPLICATE")."""
     assert out.receipts_value is not None
     name, batch = CODEC.decode(out.receipts_value)
     assert name == RECEIPT_BATCH
-    return [(r["seq"], r["reason"], r["detail"]) for r in batch["receipts"]]
+    return [(r["seq"], r["reason"] or ("DUPLICATE" if r["status"] == "DUPLICATE" else None), r["detail"])
+            for r in batch["receipts"] if duplicates or r["status"] != "DUPLICATE"]
 
 
 # -- hand-written encodings (write_event: an Event with any bytes in place of a number) --
@@ -689,8 +703,8 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
     and lengths at varint boundaries; before it, its copy with one number not strict and a
     truncation (a botched first send); after it, a mutated copy (a corrupted retry), and a mutated
     record whose intact form is never sent (seqs 10n + 5 to 10n + 8). Both engines agree byte for
-    byte; every record is answered, unless all its events are plain repeats; an event whose seq
-    was decided is answered only if its bytes differ (conflicting_duplicate); every good event is
+    byte; every record is answered, every event in it that decodes too; an event whose seq was
+    decided is a DUPLICATE, or conflicting_duplicate if its bytes differ; every good event is
     accepted exactly once, by its good record, unless a mutant decided its seq first."""
     rng = random.Random(2026)
     pair = Pair()
@@ -715,9 +729,11 @@ def test_bad_records_among_good_ones_lose_no_event() -> None:
         for value in [*botched, good, mutated(good, rng), mutated(lost, rng)]:
             out = pair.feed(value)
             outcomes |= set(out.rejected) | set(out.accepted)
-            if out.receipts_value is None:
-                assert out.events_in > 0 and out.duplicates == out.events_in, "a record without an answer"
-                continue
+            assert out.receipts_value is not None, "a record without an answer"
+            answered = receipts(out, duplicates=True)
+            assert len(answered) == out.events_in or answered[0][0] is None  # or rejected whole
+            repeats = {q for q, reason, _ in answered if reason == "DUPLICATE"}
+            assert repeats <= everything and len(repeats) <= out.duplicates
             got = receipts(out)
             conflicting = {q for q, reason, _ in got if reason == "conflicting_duplicate"}
             assert conflicting <= everything
@@ -822,3 +838,51 @@ def test_conflicting_resends_decide_the_same_and_restore_alike(window: int) -> N
         assert pair.feed(value, key) == crossed.feed(value, key)
     crossed.assert_same_state()
     pair.assert_same_state()
+
+
+def test_records_of_registered_writer_schemas_are_resolved_and_decided_alike() -> None:
+    """A Go writer's schema (occurred_at_us as timestamp-micros: another fingerprint there) and
+    one with an extra optional field, registered: their records are resolved into dsom's
+    EventBatch first, so both engines decide the same bytes; what is archived is dsom's encoding,
+    and a re-send in any of the schemas is a DUPLICATE of the first."""
+    go, extra = with_timestamp(batch_json()), with_extra_field(batch_json())
+    registered = [check_writer("op-a", orjson.dumps(s).decode()) for s in (go, extra)]
+    pair = Pair(writers=WriterSchemas(registered))
+    extra_fp = registered[1].fingerprints[0]
+
+    def record(*events: dict[str, Any]) -> dict[str, Any]:
+        return {"operator_id": "op-a", "source_id": "s1", "sent_at_us": NOW, "events": list(events)}
+
+    bet, dep = event(seq=1, bet_ref="b1"), event(seq=2, kind="DEPOSIT", bet_ref=None)
+    out = pair.feed(write(go, record(bet), bytes.fromhex(HAMBA_TIMESTAMP_FP)))
+    assert out.accepted == {"BET": 1}
+    noted = write(extra, record(dep | {"cashier_note": "till 4"}), extra_fp)
+    out = pair.feed(noted)
+    assert out.accepted == {"DEPOSIT": 1}
+    archived = CODEC.decode(out.archive_value or b"")[1]["events"]
+    assert [a["event"] for a in archived] == [dep]  # the extra field is not dsom's: not kept
+    assert out.archive_value and encode_event_body(dep) in out.archive_value
+    go_again = write(go, record(bet), bytes.fromhex(HAMBA_TIMESTAMP_FP))
+    for again in (noted, batch([write_event(bet)]), go_again):
+        assert [r[1] for r in receipts(pair.feed(again), duplicates=True)] == ["DUPLICATE"]
+    # Another operator's registration is not this operator's; a broken body names the schema
+    [(seq, reason, detail)] = receipts(Pair(writers=WriterSchemas(
+        [check_writer("op-b", orjson.dumps(extra).decode())])).feed(noted))
+    assert (seq, reason) == (None, "unknown_schema") and detail and (
+        f"unknown schema fingerprint {extra_fp.hex()} (Java prints {extra_fp[::-1].hex()}): not dsom's "
+        "EventBatch; register your writer schema: dsom schema register --operator op-a FILE") == detail
+    [(seq, reason, detail)] = receipts(pair.feed(noted[:-3]))
+    assert reason == "malformed" and detail and f"writer schema you registered as {extra_fp.hex()}" in detail
+    pair.assert_same_state()
+
+
+def test_the_compiled_validator_returns_a_frozen_typed_decision() -> None:
+    validator = make_processor(REGISTRY, ValidationSettings(engine="native"), TOPICS, CODEC)
+    state = validator.new_state(TOPIC, 0)
+    got = validator._native.process(state, "op-a", 0, b"s1", batch([write_event(event(seq=1))]), NOW)  # type: ignore[attr-defined]
+    assert isinstance(got, dsom_native.Decision)
+    assert (got.receipts_key, got.events_in, got.duplicates, got.accepted, got.rejected) == (
+        b"s1", 1, 0, {"BET": 1}, {})
+    assert got.receipts is not None and got.archive is not None and got.changelog
+    with pytest.raises(AttributeError):
+        got.events_in = 2  # type: ignore[misc]

@@ -87,7 +87,13 @@ def test_bet_then_win_then_retry(engine: Engine) -> None:
     assert len(archive_of(out)["events"]) == 2
     assert out.accepted == {"BET": 1, "WIN": 1} and out.events_in == 2
     retry = run(proc, state, 1, record([bet, win]))
-    assert retry.duplicates == 2 and retry.receipts_value is None and retry.archive_value is None
+    assert retry.duplicates == 2 and retry.archive_value is None and not retry.accepted | retry.rejected
+    # each repeat is answered: DUPLICATE, naming the first's receipt; its own ID is where it was sent
+    assert statuses(retry) == [(1, "DUPLICATE", None), (2, "DUPLICATE", None)]
+    assert firsts(retry) == [receipt_id(TOPIC, 0, 0, 0), receipt_id(TOPIC, 0, 0, 1)]
+    assert [r["receipt_id"] for r in receipts_of(retry)["receipts"]] == [
+        receipt_id(TOPIC, 0, 1, 0), receipt_id(TOPIC, 0, 1, 1)]
+    assert details(retry)[0] == duplicate_detail_of(1, 0, 0)
 
 
 @engines
@@ -157,8 +163,9 @@ def test_state_restored_from_changelog_decides_the_same(engine: Engine) -> None:
     assert snapshot(restored) == snapshot(state) and windows(restored) == windows(state)
     assert len(snapshot(state)[1]) == 6
     win = event(seq=100, kind="WIN", bet_ref="b1", tax_withheld_pit=0, tax_withheld_military=0)
-    assert statuses(run(proc, restored, 9, record([win, event(seq=1, bet_ref="b0")]))) == [
-        (100, "ACCEPTED", None)]
+    again = run(proc, restored, 9, record([win, event(seq=1, bet_ref="b0")]))
+    assert statuses(again) == [(100, "ACCEPTED", None), (1, "DUPLICATE", None)]
+    assert firsts(again) == [None, receipt_id(TOPIC, 0, 0, 0)]
 
 
 @engines
@@ -210,6 +217,15 @@ def details(out: Outcome) -> list[str | None]:
     return [r["detail"] for r in receipts_of(out)["receipts"]]
 
 
+def firsts(out: Outcome) -> list[str | None]:
+    return [r["first_receipt_id"] for r in receipts_of(out)["receipts"]]
+
+
+def duplicate_detail_of(seq: int, offset: int, index: int) -> str:
+    rid = receipt_id(TOPIC, 0, offset, index)
+    return f"seq {seq} was already decided (receipt {rid}); this repeat counts nowhere"
+
+
 def conflict_detail_of(seq: int, offset: int, index: int) -> str:
     rid = receipt_id(TOPIC, 0, offset, index)
     return (f"seq {seq} was already decided with other content (receipt {rid}); that first event "
@@ -230,7 +246,7 @@ def dig_entries(out: Outcome) -> list[tuple[bytes, Any]]:
 
 
 @engines
-def test_an_identical_retry_is_silent_a_changed_one_conflicts(engine: Engine) -> None:
+def test_an_identical_retry_is_a_duplicate_a_changed_one_conflicts(engine: Engine) -> None:
     proc = processor(engine)
     state = proc.new_state(TOPIC, 0)
     first = [event(seq=1, bet_ref="b1"), deposit(2), deposit(3, amount=0)]  # seq 3: non_positive_amount
@@ -238,16 +254,21 @@ def test_an_identical_retry_is_silent_a_changed_one_conflicts(engine: Engine) ->
     assert statuses(outs[0]) == [(1, "ACCEPTED", None), (2, "ACCEPTED", None),
                                  (3, "REJECTED", "non_positive_amount")]
     retry = run(proc, state, 1, record(first))  # byte for byte: a plain repeat
-    assert retry.duplicates == 3 and retry.receipts_value is None and retry.changelog == [
+    assert retry.duplicates == 3 and retry.archive_value is None and retry.changelog == [
         (f"{TOPIC}|0|seq|s1".encode(), b'{"s":[1],"e":[3],"x":0}')]
+    # a rejected event's repeat is a DUPLICATE too: it names the rejection, which stands
+    assert statuses(retry) == [(q, "DUPLICATE", None) for q in (1, 2, 3)]
+    assert firsts(retry) == [receipt_id(TOPIC, 0, 0, i) for i in range(3)]
     changed = [deposit(2, amount=20_000), event(seq=1, bet_ref="b1"), deposit(3, amount=30_000),
                deposit(4)]
     outs.append(run(proc, state, 2, record(changed)))
     # seq 2 with another amount; seq 1 as it was; seq 3 corrected without a new seq: also a conflict
-    assert statuses(outs[-1]) == [(2, "REJECTED", "conflicting_duplicate"),
+    assert statuses(outs[-1]) == [(2, "REJECTED", "conflicting_duplicate"), (1, "DUPLICATE", None),
                                   (3, "REJECTED", "conflicting_duplicate"), (4, "ACCEPTED", None)]
-    assert details(outs[-1])[:2] == [conflict_detail_of(2, 0, 1), conflict_detail_of(3, 0, 2)]
-    assert [r["amount"] for r in receipts_of(outs[-1])["receipts"]] == [20_000, 30_000, 10_000]
+    assert [details(outs[-1])[i] for i in (0, 2)] == [conflict_detail_of(2, 0, 1),
+                                                      conflict_detail_of(3, 0, 2)]
+    assert firsts(outs[-1]) == [receipt_id(TOPIC, 0, 0, i) for i in (1, 0, 2)] + [None]
+    assert [r["amount"] for r in receipts_of(outs[-1])["receipts"]] == [20_000, 10_000, 30_000, 10_000]
     assert outs[-1].duplicates == 1 and outs[-1].rejected == {"conflicting_duplicate": 2}
     assert outs[-1].accepted == {"DEPOSIT": 1}
     # a conflicting event sent again is answered again; the first stays the one counted
@@ -267,8 +288,9 @@ def test_a_conflict_in_the_same_record(engine: Engine) -> None:
     state = proc.new_state(TOPIC, 0)
     out = run(proc, state, 5, record([deposit(7), deposit(7, amount=1), deposit(8), deposit(7)]))
     assert statuses(out) == [(7, "ACCEPTED", None), (7, "REJECTED", "conflicting_duplicate"),
-                             (8, "ACCEPTED", None)]
+                             (8, "ACCEPTED", None), (7, "DUPLICATE", None)]
     assert details(out)[1] == conflict_detail_of(7, 5, 0)
+    assert details(out)[3] == duplicate_detail_of(7, 5, 0)
     assert out.duplicates == 1 and archived([out]) == [(7, 10_000), (8, 10_000)]
     # the record's entry: events 0 and 2 decided seqs 7 and 8 (two runs), their digests
     [(key, doc)] = dig_entries(out)
@@ -290,27 +312,34 @@ def test_conflicts_are_found_after_a_restore_from_the_changelog(engine: Engine) 
         restored.apply(key, value)
     assert windows(restored) == windows(state) and snapshot(restored) == snapshot(state)
     out = run(proc, restored, 9, record([deposit(5), deposit(11, amount=3), deposit(13)]))
-    assert statuses(out) == [(11, "REJECTED", "conflicting_duplicate"), (13, "ACCEPTED", None)]
-    assert details(out)[0] == conflict_detail_of(11, 3, 1)
+    assert statuses(out) == [(5, "DUPLICATE", None), (11, "REJECTED", "conflicting_duplicate"),
+                             (13, "ACCEPTED", None)]
+    assert details(out)[:2] == [duplicate_detail_of(5, 1, 1), conflict_detail_of(11, 3, 1)]
     assert out.duplicates == 1
 
 
 @engines
-def test_repeats_older_than_the_window_are_silent(engine: Engine) -> None:
+def test_repeats_older_than_the_window_are_unnamed_duplicates(engine: Engine) -> None:
     """Only the last ``conflict_window_per_source`` decided events of a source are compared:
-    an older seq repeated with other content is dropped silently, as any repeat."""
+    an older seq repeated with other content is a DUPLICATE, as any repeat, whose first
+    receipt is not named (nothing says where it was decided)."""
     proc = processor(engine, conflict_window_per_source=3)
     state = proc.new_state(TOPIC, 0)
     run(proc, state, 0, record([deposit(q) for q in (1, 2, 3, 4, 5)]))
     out = run(proc, state, 1, record([deposit(q, amount=7) for q in (1, 2, 3, 4, 5)]))
-    assert statuses(out) == [(q, "REJECTED", "conflicting_duplicate") for q in (3, 4, 5)]
-    assert out.duplicates == 2
+    assert statuses(out) == ([(q, "DUPLICATE", None) for q in (1, 2)]
+                             + [(q, "REJECTED", "conflicting_duplicate") for q in (3, 4, 5)])
+    assert firsts(out)[:2] == [None, None] and out.duplicates == 2
+    assert details(out)[0] == ("seq 1 was decided before the last 3 events dsom keeps per source, so its "
+                               "receipt is not named here (find it by source_id and seq); this repeat "
+                               "counts nowhere")
     off = processor(engine, conflict_window_per_source=0)  # none kept: every repeat is silent
     state = off.new_state(TOPIC, 0)
     first = run(off, state, 0, record([deposit(1)]))
     assert dig_entries(first) == []
     out = run(off, state, 1, record([deposit(1, amount=7)]))
-    assert out.duplicates == 1 and out.receipts_value is None and windows(state) == {}
+    assert out.duplicates == 1 and statuses(out) == [(1, "DUPLICATE", None)] and windows(state) == {}
+    assert firsts(out) == [None]
 
 
 @engines

@@ -167,13 +167,16 @@ def test_winnings_tax_withheld_at_18_and_5_percent_half_up(traffic: Traffic) -> 
 
 @pytest.mark.parametrize("engine", ["python", "native"])
 def test_the_pipeline_decides_what_the_simulator_expects(traffic: Traffic, engine: str) -> None:
-    """Each engine reaches every expected outcome and drops exactly the duplicates."""
+    """Each engine reaches every expected outcome and answers exactly the duplicates with
+    DUPLICATE receipts, each naming a receipt already given for that event."""
     codec, topics = default_codec(), TopicSettings()
     proc = make_processor(REGISTRY, ValidationSettings(engine=engine), topics, codec)
     states: dict[str, Any] = {}
     expected: dict[tuple[str, str, int], tuple[str, str | None]] = {}
     decided: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+    receipt_ids: dict[tuple[str, str, int], str] = {}
     record_reasons, got_record_reasons = [], []
+    duplicates = 0
     for offset, s in enumerate(traffic[1]):
         b = s.batch
         state = states.setdefault(b.source_id, proc.new_state(topics.ingest(s.operator_id), len(states)))
@@ -191,9 +194,14 @@ def test_the_pipeline_decides_what_the_simulator_expects(traffic: Traffic, engin
                 got_record_reasons.append(r["reason"])
                 continue
             key = (s.operator_id, b.source_id, r["seq"])
+            if r["status"] == "DUPLICATE":
+                assert r["first_receipt_id"] == receipt_ids[key]
+                duplicates += 1
+                continue
             assert key not in decided, f"{key} decided twice"
             decided[key] = (r["status"], r["reason"])
-    assert decided == expected
+            receipt_ids[key] = r["receipt_id"]
+    assert decided == expected and duplicates == sum(s.batch.duplicates for s in traffic[1]) > 0
     assert got_record_reasons == record_reasons
     reasons = {r for _, r in expected.values() if r}
     assert len(reasons) == 12 and set(record_reasons) == {"unknown_schema", "malformed"}

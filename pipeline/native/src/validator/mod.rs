@@ -21,9 +21,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::receipts::{id_from_prefix, record_prefix};
+use crate::receipts::{id_from_prefix, record_prefix, ReceiptId};
 use bets::key_of;
 use decode::{Event, BET, KINDS, REFUND, WIN};
 use dedup::Seen;
@@ -91,6 +91,26 @@ fn cap_detail(s: &str) -> &str {
     &s[..end]
 }
 
+/// What `Validator.process` decided for one record, as Python objects (`pipeline/core/native.py`
+/// turns it into an `Outcome`): typed, named fields instead of a positional tuple.
+#[pyclass(module = "dsom_native", frozen, get_all)]
+pub struct Decision {
+    /// The batch's source_id (empty when the record was rejected before it was read).
+    receipts_key: Py<PyBytes>,
+    /// The single-object ReceiptBatch, if any receipt was written.
+    receipts: Option<Py<PyBytes>>,
+    /// The single-object ArchiveBatch, if any event was accepted.
+    archive: Option<Py<PyBytes>>,
+    /// (key, value or None for a tombstone) changelog entries, in order.
+    changelog: Py<PyList>,
+    events_in: usize,
+    duplicates: usize,
+    /// {kind: events accepted}
+    accepted: Py<PyDict>,
+    /// {reason: events or records rejected}
+    rejected: Py<PyDict>,
+}
+
 /// The rules and settings one registry version implies; built by `pipeline/core/native.py`.
 #[pyclass(module = "dsom_native", frozen)]
 pub struct Validator {
@@ -140,22 +160,20 @@ impl Validator {
         })
     }
 
-    /// Decide one ingest record; None if it does not decode here (see the module docs). Else
-    /// (receipts key, receipts value | None, archive value | None, changelog entries,
-    /// events in, duplicates, {kind: accepted}, {reason: rejected}).
+    /// Decide one ingest record; None if it does not decode here (see the module docs).
     #[allow(clippy::too_many_arguments)]
     fn process<'py>(&self, py: Python<'py>, mut state: PyRefMut<'py, ValidatorState>, operator_id: &str,
                     offset: i64, key: Option<&[u8]>, value: &[u8], now_us: i64)
-                    -> PyResult<Option<Bound<'py, PyTuple>>> {
+                    -> PyResult<Option<Decision>> {
         let st: &mut ValidatorState = &mut state;
         let topic = st.topic.clone();
         let rec = Record { operator_id, topic: &topic, partition: st.partition, offset, now_us };
         let decided = py.detach(|| self.decide(st, &rec, key, value))?;
         let Some(d) = decided else { return Ok(None) };
-        let bytes = |b: &Option<Vec<u8>>| b.as_ref().map(|b| PyBytes::new(py, b));
+        let bytes = |b: &Option<Vec<u8>>| b.as_ref().map(|b| PyBytes::new(py, b).unbind());
         let changelog = PyList::empty(py);
         for (k, v) in &d.changelog {
-            changelog.append((PyBytes::new(py, k), bytes(v)))?;
+            changelog.append((PyBytes::new(py, k), v.as_ref().map(|v| PyBytes::new(py, v))))?;
         }
         let accepted = PyDict::new(py);
         for (kind, &n) in KINDS.iter().zip(&d.accepted) {
@@ -167,9 +185,11 @@ impl Validator {
         for (reason, n) in &d.rejected {
             rejected.set_item(reason, n)?;
         }
-        let items = (PyBytes::new(py, &d.receipts_key), bytes(&d.receipts), bytes(&d.archive),
-                     changelog, d.events_in, d.duplicates, accepted, rejected);
-        Ok(Some(items.into_pyobject(py)?))
+        Ok(Some(Decision {
+            receipts_key: PyBytes::new(py, &d.receipts_key).unbind(), receipts: bytes(&d.receipts),
+            archive: bytes(&d.archive), changelog: changelog.unbind(), events_in: d.events_in,
+            duplicates: d.duplicates, accepted: accepted.unbind(), rejected: rejected.unbind(),
+        }))
     }
 }
 
@@ -223,14 +243,23 @@ impl Validator {
         };
         for (index, ev) in batch.events.iter().enumerate() {
             let mut rej = None;
+            let mut first = None; // a repeat's first receipt ID
             if ev.seq < 1 {
                 rej = rejection("invalid_sequence", format!("seq {} must be >= 1", ev.seq));
             } else {
                 match seqs.take(ev.seq) {
                     Seen::Duplicate => {
-                        rej = conflict(window.as_deref(), rec, ev);
-                        if rej.is_none() { // a plain repeat: the first receipt stands
+                        let conflicting;
+                        (first, conflicting) = repeat(window.as_deref(), rec, ev);
+                        rej = conflicting;
+                        if rej.is_none() { // a plain repeat: counted nowhere, the first stands
                             out.duplicates += 1;
+                            n_receipts += 1;
+                            let rid = id_from_prefix(&ids, index as i64);
+                            let detail = duplicate_detail(ev.seq, first.as_ref().map(|r| r.as_slice()), limit);
+                            encode::receipt(&mut receipts, &encode::Receipt {
+                                duplicate: Some(&detail), first_receipt_id: first.as_ref().map(|r| r.as_slice()),
+                                ..encode::Receipt::new(Some(ev), &rid, None) });
                             continue;
                         }
                     }
@@ -265,13 +294,13 @@ impl Validator {
             n_receipts += 1;
             if let Some(r) = rej {
                 out.reject(&r.reason);
-                let receipt = encode::Receipt { event: Some(ev), receipt_id: &rid,
-                                                rejection: Some((&r.reason, cap_detail(&r.detail))) };
+                let receipt = encode::Receipt { first_receipt_id: first.as_ref().map(|r| r.as_slice()),
+                    ..encode::Receipt::new(Some(ev), &rid, Some((&r.reason, cap_detail(&r.detail)))) };
                 encode::receipt(&mut receipts, &receipt);
                 continue;
             }
             out.accepted[ev.kind as usize] += 1;
-            encode::receipt(&mut receipts, &encode::Receipt { event: Some(ev), receipt_id: &rid, rejection: None });
+            encode::receipt(&mut receipts, &encode::Receipt::new(Some(ev), &rid, None));
             if ev.kind == BET {
                 let bet_ref = ev.bet_ref.unwrap_or_default();
                 new_bets.push((bet_ref, ev.occurred_at_us, ev.amount));
@@ -345,8 +374,7 @@ impl Validator {
         let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, rec.offset), -1);
         let detail = cap_detail(detail);
         let mut item = Vec::new();
-        encode::receipt(&mut item, &encode::Receipt { event: None, receipt_id: &rid,
-                                                      rejection: Some((reason, &detail)) });
+        encode::receipt(&mut item, &encode::Receipt::new(None, &rid, Some((reason, detail))));
         out.receipts_key = source_id.as_bytes().to_vec();
         out.receipts = Some(self.receipt_batch(rec, Some(source_id), 1, &item));
         out
@@ -395,17 +423,28 @@ fn key_matches(key: Option<&[u8]>, source_id: &str) -> bool {
     }
 }
 
-/// `_conflict`: a repeat of `ev.seq` whose content differs from the decided event's, if still
-/// in the window.
-fn conflict(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>) -> Option<Rejection> {
-    let (first, offset, index) = window?.find(ev.seq)?;
-    if first == conflicts::digest(ev.body) {
-        return None;
-    }
+/// `_repeat`: a repeat of `ev.seq`: the first's receipt ID if still in the window, and the
+/// rejection when its content differs from the first's (None: a plain repeat).
+fn repeat(window: Option<&conflicts::Window>, rec: &Record<'_>, ev: &Event<'_>) -> (Option<ReceiptId>, Option<Rejection>) {
+    let Some((first, offset, index)) = window.and_then(|w| w.find(ev.seq)) else { return (None, None) };
     let rid = id_from_prefix(&record_prefix(rec.topic, rec.partition, offset), i64::from(index));
-    rejection("conflicting_duplicate", format!(
+    if first == conflicts::digest(ev.body) {
+        return (Some(rid), None);
+    }
+    let rej = rejection("conflicting_duplicate", format!(
         "seq {} was already decided with other content (receipt {}); that first event stands: a changed \
-         event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)))
+         event needs a new seq", ev.seq, String::from_utf8_lossy(&rid)));
+    (Some(rid), rej)
+}
+
+/// `duplicate_detail` of `pipeline/core/conflicts.py`.
+fn duplicate_detail(seq: i64, first: Option<&[u8]>, window: usize) -> String {
+    match first {
+        Some(rid) => format!("seq {seq} was already decided (receipt {}); this repeat counts nowhere",
+                             String::from_utf8_lossy(rid)),
+        None => format!("seq {seq} was decided before the last {window} events dsom keeps per source, so its \
+                         receipt is not named here (find it by source_id and seq); this repeat counts nowhere"),
+    }
 }
 
 /// `_check_bet`: a BET's bet_ref must be new, a WIN's or REFUND's must be open, and a REFUND
