@@ -102,8 +102,9 @@ class RecordProcessor:
             _, batch = self._codec.decode(value, expect=EVENT_BATCH)
         except UnknownSchemaError as exc:
             detail = str(exc)
-            if detail.startswith("unknown schema fingerprint"):
-                detail = (f"{detail} (Java prints {java_order(value[2:HEADER_LEN])}): not dsom's "
+            if detail.startswith("unknown schema fingerprint"):  # both byte orders, and what to do
+                fp = value[2:HEADER_LEN]
+                detail = (f"unknown schema fingerprint {fp.hex()} (Java prints {java_order(fp)}): not dsom's "
                           f"EventBatch; register your writer schema: dsom schema register --operator "
                           f"{self._topics.operator_of(topic)} FILE")
             return self.reject_record(topic, partition, offset, Reason.UNKNOWN_SCHEMA, detail, now_us)
