@@ -364,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that talk to Kafka as the configured client, and those that do as the admin: the
 # connection is checked first, so a refused TLS handshake is reported at once, not retried forever.
-_KAFKA_CLIENT_COMMANDS = {"report", "verify-archive", "tax-service", "produce", "simulate", "registry"}
+_KAFKA_CLIENT_COMMANDS = {"report", "verify-archive", "tax-service", "produce", "simulate"}
+# The registry's other commands touch only its database.
+_KAFKA_CLIENT_SUBCOMMANDS = {("registry", "seed"), ("registry", "publish")}
 _KAFKA_ADMIN_COMMANDS = {("keys", "issue"), ("keys", "revoke")}
 
 
@@ -375,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        if args.command in _KAFKA_CLIENT_COMMANDS:
+        registry_command = (args.command, getattr(args, "registry_command", None))
+        if args.command in _KAFKA_CLIENT_COMMANDS or registry_command in _KAFKA_CLIENT_SUBCOMMANDS:
             ensure_connected(_settings().kafka)
         elif (args.command, getattr(args, "keys_command", None)) in _KAFKA_ADMIN_COMMANDS:
             ensure_connected(_settings().kafka_as("admin"))
