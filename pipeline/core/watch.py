@@ -236,7 +236,7 @@ class ArchiveWatch(_Partition):
                 p["refunded"] += amount
                 p["since_dep"] -= amount
             self._machine(op, ev, kind, lambda w: w.refund(amount), None)
-        if ev_kind in ("DEPOSIT", "WIN"):
+        if ev_kind in ("DEPOSIT", "WIN", "WITHDRAWAL"):
             self._aml(op, pkey, p, ev, kind, current_day, now)
         if ev_kind == "DEPOSIT" and current_day:
             self._deposit(p, t, kind, now)
@@ -292,7 +292,7 @@ class ArchiveWatch(_Partition):
         subject = Subject("PLAYER", pkey, op, kind)
         single = self.rules.at("aml_single", t, kind)
         threshold = int(single["threshold_kopecks"])
-        if amount >= threshold:
+        if amount >= threshold and ev["kind"] != "WITHDRAWAL":
             p["max"] = max(p["max"], amount) if current_day else p["max"]
             self._observe(
                 Finding(
@@ -308,6 +308,8 @@ class ArchiveWatch(_Partition):
             )
         if not current_day:
             return
+        if ev["kind"] == "WIN":  # winnings are staked again: summing them counts the same money twice
+            return
         daily = self.rules.at("aml_daily_total", t, kind)
         day_threshold = int(daily["threshold_kopecks"])
         p["total"] += amount
@@ -319,7 +321,7 @@ class ArchiveWatch(_Partition):
                     daily,
                     subject,
                     True,
-                    f"{pkey} moved {p['total'] / 100:,.2f} UAH in deposits and payouts on {p['day']} "
+                    f"{pkey} moved {p['total'] / 100:,.2f} UAH in deposits and withdrawals on {p['day']} "
                     f"({p['near']} operations just under the threshold)",
                     amounts={"day_total": p["total"], "threshold": day_threshold},
                     measures={"near_threshold_operations": p["near"]},
