@@ -210,6 +210,25 @@ class RegistrySettings(_Frozen):
     publish_interval_s: float = 0.2
 
 
+class AlertSettings(_Frozen):
+    """The alerts agent (issue 17): its rules file, its clock, and where alerts are delivered."""
+
+    rules_path: Path = REPO_ROOT / "pipeline" / "data" / "alert_rules.json"
+    # How often silence, days ending and quiet periods are evaluated (each pass visits every
+    # source and player the agent holds).
+    sweep_interval_s: float = 30.0
+    # Delivery (`dsom alerts deliver`): HMAC-SHA256-signed webhook POSTs, and e-mail over SMTP.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    mail_from: str = "dsom-alerts@localhost"
+    mail_to: str = ""  # comma-separated addresses
+
+
 class Settings(BaseSettings):
     """All of dsom's configuration."""
 
@@ -222,6 +241,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     # Operators' registered writer schemas (``dsom schema register``), which the validator

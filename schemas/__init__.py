@@ -1,6 +1,7 @@
 """The Avro contract operators integrate against, and its single-object codec."""
 
 from schemas.codec import (
+    ALERT,
     ARCHIVE_BATCH,
     EVENT,
     EVENT_BATCH,
@@ -15,6 +16,7 @@ from schemas.codec import (
 )
 
 __all__ = [
+    "ALERT",
     "ARCHIVE_BATCH",
     "EVENT",
     "EVENT_BATCH",

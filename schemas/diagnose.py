@@ -19,7 +19,7 @@ from typing import Any
 
 from schemas.codec import HEADER_LEN, load_type
 
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "bytes", "string"})  # those dsom's schemas use
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "bytes", "string", "double"})  # dsom's schemas use
 _BITS = {"int": 32, "long": 64}
 
 
@@ -110,6 +110,8 @@ class _Walker:
             self.number(path, "number", _BITS[t])
         elif t in ("string", "bytes"):
             self.text(path, t)
+        elif t == "double":  # eight bytes, any of which is a valid IEEE 754 value
+            self.take(path, 8)
         elif t == "boolean":
             at = self.p
             b = self.take(path, 1)[0]
@@ -129,6 +131,13 @@ class _Walker:
             self.take(path, t["size"])
         elif kind == "array":
             self.blocks(path, lambda i: self.value(t["items"], f"{path}[{i}]"))
+        elif kind == "map":  # blocks of (string key, value)
+
+            def entry(i: int) -> None:
+                self.primitive("string", f"{path}<key {i}>")
+                self.value(t["values"], f"{path}[{i}]")
+
+            self.blocks(path, entry)
         elif kind in _PRIMITIVES:
             self.primitive(kind, path)  # {"type": "long"} and the like
         else:

@@ -110,6 +110,7 @@ class OperatorSimulator:
         self._game_weights = [g.weight for g in profile.games]
         self._turn = 0
         self._tiebreak = 0
+        self._rigged: dict[str, float] = {}  # equipment_id -> the RTP it really pays (alerts' patterns)
 
     @property
     def sent_unique(self) -> int:
@@ -203,7 +204,8 @@ class OperatorSimulator:
             self._schedule(src, game, dict(bet, kind=str(EventKind.REFUND), amount=amount))
             return bet
         odds = rng.choice(game.odds)
-        if rng.random() < game.rtp / odds:
+        rtp = self._rigged.get(bet["equipment_id"], game.rtp) if self._rigged else game.rtp
+        if rng.random() < rtp / odds:
             multiple = odds * ((1 - game.spread) + game.spread * rng.expovariate(1.0))
             payout = max(1, round(stake * multiple))
             self._schedule(src, game, dict(bet, kind=str(EventKind.WIN), amount=payout))
@@ -264,6 +266,50 @@ class OperatorSimulator:
             stake = round(p.stake_median * math.exp(p.stake_sigma * rng.gauss(0.0, 1.0)))
             stake = min(max(stake, p.stake_min), p.stake_max)
         return max(stake // 50 * 50, 50)  # whole 50 kopecks
+
+    # -- supervision patterns (issue 17): each one an alert dsom must raise --
+
+    def rig(self, equipment_id: str, rtp: float | None) -> None:
+        """Make a machine pay ``rtp`` instead of its game's (None: honest again)."""
+        if rtp is None:
+            self._rigged.pop(equipment_id, None)
+        else:
+            self._rigged[equipment_id] = rtp
+
+    def loss_chasing_batch(self, now_us: int, deposits: int = 5, amount: int = 2_000 * UAH,
+                           gap_us: int = 4 * 60 * SECOND_US) -> SimBatch:
+        """One player deposits, stakes it all, loses, and deposits again minutes later: ``deposits`` times."""
+        src = self._sources[0]
+        player = self._players.pick()
+        game = self.profile.games[0]
+        batch = SimBatch(src.source_id, [], operator_id=self.operator.operator_id)
+        start = now_us - deposits * gap_us
+        for i in range(deposits):
+            t = start + i * gap_us
+            player.balance += amount
+            batch.events.append(self._event(src, EventKind.DEPOSIT, player, amount, t))
+            player.balance -= amount
+            batch.events.append(self._event(src, EventKind.BET, player, amount, t + gap_us // 2, game))
+        return self._accepted(batch, now_us)
+
+    def structured_deposits_batch(self, now_us: int, threshold: int, deposits: int = 3) -> SimBatch:
+        """One player's deposits each just under ``threshold`` (90-99 %), together over it."""
+        src, rng = self._sources[0], self._rng
+        player = self._players.pick()
+        batch = SimBatch(src.source_id, [], operator_id=self.operator.operator_id)
+        for i in range(deposits):
+            amount = threshold * rng.randint(90, 99) // 100 // UAH * UAH
+            player.balance += amount
+            batch.events.append(self._event(src, EventKind.DEPOSIT, player, amount,
+                                            now_us - (deposits - i) * 60 * SECOND_US))
+        return self._accepted(batch, now_us)
+
+    def _accepted(self, batch: SimBatch, now_us: int) -> SimBatch:
+        for ev in batch.events:
+            batch.expected[(batch.source_id, ev["seq"])] = ACCEPTED
+            self.stats.count_accepted(ev, now_us)
+        self.stats.count_batch(batch)
+        return batch
 
     # -- bad input --
 
@@ -338,9 +384,13 @@ class Fleet:
             for op in registry.operators
         ]
         self._turn = 0
+        self.silenced: set[str] = set()  # operators that send nothing (a silent operator)
 
     def next_batch(self, now_us: int) -> tuple[str, SimBatch]:
-        sim = self.simulators[self._turn % len(self.simulators)]
+        speaking = [s for s in self.simulators if s.operator.operator_id not in self.silenced]
+        if not speaking:
+            raise ValueError("every operator of the fleet is silenced")
+        sim = speaking[self._turn % len(speaking)]
         self._turn += 1
         return sim.operator.operator_id, sim.next_batch(now_us)
 

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from schemas import (
+    ALERT,
     ARCHIVE_BATCH,
     EVENT_BATCH,
     GGR_STATEMENT,
@@ -68,7 +69,12 @@ def test_every_schema_is_walked() -> None:
               RECEIPT_BATCH: samples.receipt_batch([samples.receipt(1), samples.receipt(None, "ACCEPTED")]),
               PAYOUT_TAX_BATCH: samples.payout_tax_batch([samples.payout("r1", 10_000, 1_800)]),
               TAX_DISCREPANCY: samples.tax_discrepancy("r1", 10_000, 0),
-              GGR_STATEMENT: samples.statement(2, 5_000)}
+              GGR_STATEMENT: samples.statement(2, 5_000),
+              ALERT: default_codec().encode(ALERT, {
+                      "alert_id": "a1", "state": "OPENED", "rule": "aml_single", "rule_version": "2000-01-01",
+                      "severity": "WARNING", "subject_kind": "PLAYER", "subject": "op|p", "operator_id": "op",
+                      "licence_kind": None, "opened_at_us": 1, "at_us": 1, "event_at_us": None,
+                      "amounts": {"amount": 5_500_000}, "measures": {"z": -3.5}, "summary": "s"})}
     assert set(values) == set(MESSAGE_SCHEMAS) - {EVENT_BATCH}
     for name, value in values.items():
         assert diagnose(value, name) is None, name

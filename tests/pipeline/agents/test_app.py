@@ -42,4 +42,4 @@ def test_topics_created_for_the_default_agents() -> None:
 def test_each_transactional_agent_gets_its_own_transactional_ids() -> None:
     grants = pipeline_grants(T, app.agents())
     ids = {g.name for g in grants if g.resource == "TRANSACTIONAL_ID"}
-    assert ids == {"dsom-validator-", "dsom-tax-", "dsom-activity-"}  # not the sink: it commits
+    assert ids == {"dsom-validator-", "dsom-tax-", "dsom-activity-", "dsom-alerts-"}  # not the sink
