@@ -2,7 +2,7 @@
 
 :func:`document` is pure: the Avro schema files' JSON, their fingerprints and the settings in,
 the document out. It is written from the operator's client's side (it sends ``EventBatch``,
-receives ``ReceiptBatch``); dsom's other topics (the archive, tax-events) are listed as
+receives ``ReceiptBatch``); dsom's other topics (the archive, tax-events, alerts) are listed as
 channels without operations, so every published schema appears. What AsyncAPI has no field
 for (the home-partition rule, size limits, reason codes in two languages, certificate files)
 is carried in ``x-dsom-*`` extensions, which the specification allows.
@@ -148,6 +148,11 @@ def document(settings: Settings, files: Mapping[str, Any],
                               f"read_committed in a group starting with {t.tax_service_group}.",
                               ["ua.dsom.v1.PayoutTaxBatch", "ua.dsom.v1.TaxDiscrepancy",
                                "ua.dsom.v1.GgrStatement"], t.archive_partitions, rf, ARCHIVE_CONFIG),
+        "alerts": _channel(f"{t.prefix}.alerts", "Alerts",
+                           "Supervision alerts (opened, updated, resolved) of the alerts agent "
+                           "(docs/alerts.md), written in Kafka transactions: read them read_committed. "
+                           "For the regulator; not readable by operators' keys.", ["ua.dsom.v1.Alert"],
+                           t.archive_partitions, rf, ARCHIVE_CONFIG),
     }
     operations = {
         "sendEventBatch": {
@@ -161,7 +166,7 @@ def document(settings: Settings, files: Mapping[str, Any],
             "action": "receive", "channel": {"$ref": "#/channels/receipts"},
             "title": "Receive receipts",
             "description": "isolation.level=read_committed. Reconcile by (source_id, seq): a re-sent event "
-                           "already decided gets no receipt of its own (the first stands).",
+                           "already decided gets a DUPLICATE receipt naming the first (which stands).",
             "messages": [{"$ref": "#/channels/receipts/messages/ReceiptBatch"}],
             "bindings": {"kafka": {"groupId": {"type": "string", "pattern": group_pattern},
                                    "bindingVersion": KAFKA_BINDING}},
