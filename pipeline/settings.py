@@ -36,7 +36,8 @@ class KafkaSettings(_Frozen):
 
 
 # Agent -> the suffix of its consumer group (and transactional IDs) after the prefix.
-AGENT_GROUPS = {"validator": "validator", "tax": "tax", "sink": "sink-clickhouse"}
+AGENT_GROUPS = {"validator": "validator", "tax": "tax", "sink": "sink-clickhouse",
+                "checkpointer": "checkpointer"}
 
 
 class TopicSettings(_Frozen):
@@ -100,6 +101,15 @@ class TopicSettings(_Frozen):
     @property
     def tax_service_group(self) -> str:
         return f"{self.prefix}-tax-service"
+
+    @property
+    def checkpoints(self) -> str:
+        """Signed tree heads of the archive's partitions (issue 15, docs/archive.md)."""
+        return f"{self.prefix}.checkpoints"
+
+    @property
+    def checkpointer_state(self) -> str:
+        return f"{self.prefix}.checkpointer-state"
 
     @property
     def tax_events(self) -> str:
@@ -189,6 +199,20 @@ class ClickHouseSettings(_Frozen):
     raw_avro_events: bool = True
 
 
+class ArchiveSettings(_Frozen):
+    """The archive's Merkle logs and their signed checkpoints (docs/archive.md)."""
+
+    # The signing key's folder (``dsom archive-key init``); default: ``archive-key`` beside pki_dir.
+    # Kept apart from the TLS CA: whoever can issue certificates must not be able to sign.
+    key_dir: Path | None = None
+    # Names the key and, with ``/archive/<partition>``, each partition's log (a C2SP origin).
+    origin: str = "dsom.local/dsom"
+    # A partition's checkpoint is signed when it grew and this much time passed, or when this
+    # many archive records (batches of events) arrived since the last one.
+    checkpoint_interval_s: float = 10.0
+    checkpoint_every_records: int = Field(default=10_000, ge=1)
+
+
 class Settings(BaseSettings):
     """All of dsom's configuration."""
 
@@ -201,6 +225,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
     pki_dir: Path = REPO_ROOT / ".run" / "pki"
@@ -218,6 +243,10 @@ class Settings(BaseSettings):
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0
+
+    @property
+    def archive_key_dir(self) -> Path:
+        return self.archive.key_dir or self.pki_dir.parent / "archive-key"
 
     def kafka_as(self, principal: str) -> KafkaSettings:
         """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from dashboards.web.server import DashboardServer
 
 log = logging.getLogger(__name__)
-AGENTS = ("validator", "tax", "sink")
+AGENTS = ("validator", "tax", "sink", "checkpointer")
 LAG_INTERVAL_S = 10.0
 
 
@@ -38,6 +38,10 @@ def _agent_target(name: str, settings: Settings) -> Agent:
         return TaxAgent(settings)
     if name == "sink":
         return _Sink(settings)
+    if name == "checkpointer":
+        from pipeline.agents.checkpointer import CheckpointerAgent
+
+        return CheckpointerAgent(settings)
     raise ConfigurationError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
 
 

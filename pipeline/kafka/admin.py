@@ -46,6 +46,9 @@ def system_topics(settings: Settings) -> list[NewTopic]:
         NewTopic(t.tax_state, t.state_partitions, rf, config=STATE_CONFIG),
         # Kept like the archive: each entry is evidence of a record dsom could not process.
         NewTopic(t.dead_letter, 1, rf, config=ARCHIVE_CONFIG),
+        # The archive's signed tree heads (partition p: archive partition p), kept like it.
+        NewTopic(t.checkpoints, t.archive_partitions, rf, config=ARCHIVE_CONFIG),
+        NewTopic(t.checkpointer_state, t.state_partitions, rf, config=STATE_CONFIG),
     ]
 
 
