@@ -38,7 +38,7 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 def parse_vkey(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """(name, key ID, key) of a note verifier key ``name+hexid+base64(0x01 || key)``."""
-    name, hex_id, b64 = vkey.strip().split("+")
+    name, hex_id, b64 = vkey.strip().split("+", 2)
     raw = base64.b64decode(b64, validate=True)
     if len(raw) != 33 or raw[0] != 1:
         raise ValueError("not an Ed25519 verifier key")

@@ -19,6 +19,7 @@ from pipeline.agents.state import restore_from_changelog
 from pipeline.agents.supervision import ConfigurationError
 from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
 from pipeline.core.archive_log import PartitionLog, log_origin
+from pipeline.core.checkpoint import Signer
 from pipeline.core.state import state_key_prefix, state_partition
 from pipeline.kafka.admin import ensure_topics, system_topics
 from pipeline.security.archive_key import ArchiveKeyError, load_signer
@@ -31,15 +32,17 @@ class CheckpointerAgent(TransactionalAgent):
     name = "checkpointer"
 
     def __init__(self, settings: Settings, clock: Callable[[], int] = now_us) -> None:
-        try:  # before any client exists: without its key the agent cannot run at all
-            self._signer = load_signer(settings.archive_key_dir, settings.archive.origin)
-        except ArchiveKeyError as exc:
-            raise ConfigurationError(str(exc)) from exc
         super().__init__(settings, [settings.topics.archive], clock)
+        self._signer: Signer | None = None
         self._logs: dict[TP, PartitionLog] = {}
         self._dirty: set[TP] = set()
 
     def prepare(self) -> None:
+        # Here, not in __init__: the worker's supervisor turns this error into a clear stop.
+        try:
+            self._signer = load_signer(self._s.archive_key_dir, self._s.archive.origin)
+        except ArchiveKeyError as exc:
+            raise ConfigurationError(str(exc)) from exc
         ensure_topics(self._s, system_topics(self._s))
 
     def restore(self, tps: list[TP]) -> None:
@@ -62,6 +65,7 @@ class CheckpointerAgent(TransactionalAgent):
     def tick(self, now: int) -> Iterable[Output]:
         """The changed frontiers, and the checkpoints due; in every transaction, after its records."""
         a = self._s.archive
+        assert self._signer is not None  # loaded in prepare(), before any record
         for tp, log in self._logs.items():
             if log.due(now, int(a.checkpoint_interval_s * SECOND_US), a.checkpoint_every_records):
                 cp = log.checkpoint(log_origin(a.origin, tp[0], tp[1]), now)

@@ -88,7 +88,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3 or not _NAME.fullmatch(parts[0]):
             raise NoteError("a verifier key reads <name>+<hex key ID>+<base64 key>")
         name, hex_id, b64 = parts
