@@ -30,6 +30,7 @@ from pipeline.settings import REPO_ROOT, Settings
 from schemas import ARCHIVE_BATCH, default_codec
 from schemas.codec import encode_event_body
 from schemas.raw import encode_archive_batch
+from tests.integration.conftest import settings_env
 from tests.pipeline.core.test_processor import record
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
 
@@ -94,6 +95,11 @@ def _verify_tool(tmp: Path, s: Settings, doc: dict[str, Any]) -> subprocess.Comp
                           capture_output=True, text=True, timeout=30, check=False)
 
 
+def _dsom(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=settings_env(s), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
 def _findings(s: Settings, witness: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
     return verify_archive(s, verifier_of(s), witness).findings
 
@@ -127,6 +133,10 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     ok = _verify_tool(tmp_path, s, consistency(s, notes[0], notes[1], verifier_of(s)))
     assert ok.returncode == 0 and "extends its signed tree of 5" in ok.stdout, ok.stderr
     witness = [(f"witness #{i}", n) for i, n in enumerate(notes)]  # the tax service kept copies
+    saved = tmp_path / "witness.txt"
+    assert _dsom(s, "archive", "checkpoints", "--all", "--out", str(saved)).returncode == 0
+    ok = _dsom(s, "verify-archive", "--witness", str(saved))
+    assert ok.returncode == 0 and "12 records covered by a verified checkpoint" in ok.stdout, ok.stderr
 
     # A checkpoint forged with another key under the log's name.
     forger = Signer(s.archive.origin, Ed25519PrivateKey.generate())
@@ -169,6 +179,8 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     rewritten = [(k, _reattributed(v, "op-b") if i == 3 else v) for i, (k, v) in enumerate(records)]
     _produce(s, part, rewritten[:8])  # and its tail truncated
     assert _findings(s) == []  # without witnesses, nothing is left to tell
+    caught = _dsom(s, "verify-archive", "--witness", str(saved))
+    assert caught.returncode == 2 and "leaves 8..11 are missing" in caught.stderr, caught.stdout
     report = verify_archive(s, verifier_of(s), witness)
     assert report.findings == [
         f"archive partition {part}: its first 5 records do not match checkpoint witness #0: a record among "
