@@ -17,7 +17,7 @@ TEST_PKI := $(CURDIR)/.run/test/pki
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI)
 
-.PHONY: setup native chromium demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean
+.PHONY: setup native chromium demo test unit lint bench bench-archive report-bench grafana kafka-fetch kafka-start kafka-stop clean
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium
 
@@ -79,6 +79,10 @@ bench: setup
 	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
 		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS) \
 		--rate $(BENCH_RATE) --live-seconds $(BENCH_LIVE_SECONDS) --warmup-events $(BENCH_WARMUP_EVENTS)
+
+# The verifiable archive's costs and proof sizes/times up to 100 M leaves (offline, docs/archive.md).
+bench-archive: $(NATIVE_STAMP)
+	$(BIN)/python -m pipeline.bench_archive
 
 # Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
 REPORT_BENCH_EVENTS ?= 10000000

@@ -10,12 +10,13 @@ from pipeline.core.archive_log import (
     partition_of_origin,
     record_leaf,
 )
-from pipeline.core.merkle import MerkleTree
+from pipeline.core.merkle import MerkleTree, leaf_hash
 
 
 def test_a_leaf_commits_to_position_key_and_value() -> None:
     base = record_leaf(2, 10, b"dsom.ingest.op-1/0", b"value")
     assert parse_leaf_data(leaf_data(2, 10, b"k", b"v")) == (2, 10, b"k", b"v")
+    assert base == leaf_hash(leaf_data(2, 10, b"dsom.ingest.op-1/0", b"value"))  # the fast path
     # moved to another partition or offset, re-keyed, or edited: another leaf
     assert len({base, record_leaf(3, 10, b"dsom.ingest.op-1/0", b"value"),
                 record_leaf(2, 11, b"dsom.ingest.op-1/0", b"value"),
