@@ -114,6 +114,11 @@ def cmd_verify_archive(args: argparse.Namespace) -> int:
         print(f"dsom verify-archive: {exc}", file=sys.stderr)
         return 2
     report = verify_archive(s, verifier, witness)
+    if args.guard:
+        from pipeline.security.archive_guard import read_guard
+
+        as_admin = s.kafka_as("admin") if s.kafka.security_protocol == "SSL" else s.kafka
+        report.findings += read_guard(s.topics, as_admin)
     dupes = sum(1 for n in report.event_ids.values() if n > 1)
     if dupes:
         report.findings.append(f"events archived more than once: {dupes}")
@@ -230,4 +235,6 @@ def register_verify_archive(sub: Any) -> None:
                    help="verifier key file (default: signing.vkey in the archive key folder)")
     v.add_argument("--witness", action="append", default=[], metavar="FILE",
                    help="checkpoints saved earlier (dsom archive checkpoints --out); repeatable")
+    v.add_argument("--guard", action="store_true", help="also check, as admin, who may write or delete the "
+                   "archive and checkpoints and that the archive's retention keeps everything")
     v.set_defaults(func=cmd_verify_archive)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline.agents.checkpointer import CheckpointerAgent
@@ -23,8 +23,11 @@ from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes,
 from pipeline.core.chain import link_hash
 from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
 from pipeline.core.processor import make_processor
+from pipeline.kafka.acl_admin import grant
 from pipeline.kafka.admin import ARCHIVE_CONFIG, ensure_topics, system_topics
 from pipeline.kafka.config import client_config
+from pipeline.security.acls import Grant
+from pipeline.security.archive_guard import read_guard
 from pipeline.security.archive_key import init_archive_key
 from pipeline.settings import REPO_ROOT, Settings
 from schemas import ARCHIVE_BATCH, default_codec
@@ -195,3 +198,16 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     assert _findings(s, witness) == [
         f"archive partition {part}: 0 records, but checkpoint witness #0 signed 5: leaves 0..4 are missing "
         f"(truncated, deleted or lost)"]
+
+    # The admin grants itself WRITE on the archive and shortens its retention: both are rights
+    # Kafka lets it take; the guard check reports them.
+    if tls:
+        grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
+        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive,
+                                  set_config={"retention.ms": "1000"})
+        for fut in admin.alter_configs([resource]).values():
+            fut.result(30)
+        assert read_guard(s.topics, s.kafka_as("admin")) == [
+            f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
+            f"only User:pipeline should write it",
+            f"{s.topics.archive} has retention.ms=1000, not -1: records expire"]
