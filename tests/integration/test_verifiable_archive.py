@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline.agents.checkpointer import CheckpointerAgent
@@ -203,9 +209,9 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     # Kafka lets it take; the guard check reports them.
     if tls:
         grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
-        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive,
-                                  set_config={"retention.ms": "1000"})
-        for fut in admin.alter_configs([resource]).values():
+        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+        for fut in admin.incremental_alter_configs([resource]).values():
             fut.result(30)
         assert read_guard(s.topics, s.kafka_as("admin")) == [
             f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
