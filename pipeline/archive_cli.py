@@ -125,10 +125,14 @@ def cmd_verify_archive(args: argparse.Namespace) -> int:
     logs = report.logs
     assert logs is not None
     signed = sum(logs.verified.values())
+    unsigned = sum(logs.leaves.values()) - signed
     print(f"archive: {report.events} events in {report.records} records, {len(report.chains)} hash chains; "
           f"{len(logs.leaves)} partition logs, {logs.checkpoints} checkpoints "
           f"({len(witness)} from witnesses), "
-          f"{signed} records covered by a verified checkpoint")
+          f"{signed} records covered by a verified checkpoint, {unsigned} newer than the last one")
+    if not witness:
+        print("note: without --witness, an archive erased together with its checkpoints topic "
+              "cannot be told from an empty one", file=sys.stderr)
     for f in report.findings:
         print(f"FINDING: {f}", file=sys.stderr)
     if report.findings:
