@@ -19,7 +19,7 @@ TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium postgresql demo test unit lint bench report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
@@ -98,6 +98,10 @@ bench: setup
 	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
 		$(BIN)/dsom bench --events $(BENCH_EVENTS) --workers $(BENCH_WORKERS) \
 		--rate $(BENCH_RATE) --live-seconds $(BENCH_LIVE_SECONDS) --warmup-events $(BENCH_WARMUP_EVENTS)
+
+# The verifiable archive's costs and proof sizes/times up to 100 M leaves (offline, docs/archive.md).
+bench-archive: $(NATIVE_STAMP)
+	$(BIN)/python -m pipeline.tools.bench_archive
 
 # Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
 REPORT_BENCH_EVENTS ?= 10000000

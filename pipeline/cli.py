@@ -61,21 +61,6 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_verify_archive(args: argparse.Namespace) -> int:
-    from pipeline.archive import verify_archive
-    from pipeline.core.chain import ChainBroken
-
-    try:
-        report = verify_archive(_settings())
-    except ChainBroken as exc:
-        print(f"ARCHIVE DOES NOT VERIFY: {exc}", file=sys.stderr)
-        return 2
-    dupes = sum(1 for n in report.event_ids.values() if n > 1)
-    print(f"archive: {report.events} events in {report.records} records, {len(report.chains)} "
-          f"hash chains verified from genesis; events archived more than once: {dupes}")
-    return 0 if dupes == 0 else 2
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline.tools.summary import print_summary
 
@@ -287,8 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--file", required=True)
     pr.set_defaults(func=cmd_produce)
 
-    v = sub.add_parser("verify-archive", help="verify every hash chain of the archive topic")
-    v.set_defaults(func=cmd_verify_archive)
+    # The verifiable archive (issue 15): verify-archive, archive-key, archive, proof.
+    from pipeline.archive_cli import register, register_verify_archive
+
+    register_verify_archive(sub)
+    register(sub)
 
     rep = sub.add_parser("report", help="print the ClickHouse summary (needs the chdb folder free)")
     rep.set_defaults(func=cmd_report)

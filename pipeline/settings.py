@@ -105,6 +105,15 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.registry"
 
     @property
+    def checkpoints(self) -> str:
+        """Signed tree heads of the archive's partitions (issue 15, docs/archive.md)."""
+        return f"{self.prefix}.checkpoints"
+
+    @property
+    def checkpointer_state(self) -> str:
+        return f"{self.prefix}.checkpointer-state"
+
+    @property
     def tax_events(self) -> str:
         return f"{self.prefix}.tax-events"
 
@@ -229,6 +238,20 @@ class AlertSettings(_Frozen):
     mail_to: str = ""  # comma-separated addresses
 
 
+class ArchiveSettings(_Frozen):
+    """The archive's Merkle logs and their signed checkpoints (docs/archive.md)."""
+
+    # The signing key's folder (``dsom archive-key init``); default: ``archive-key`` beside pki_dir.
+    # Kept apart from the TLS CA: whoever can issue certificates must not be able to sign.
+    key_dir: Path | None = None
+    # Names the key and, with ``/archive/<partition>``, each partition's log (a C2SP origin).
+    origin: str = "dsom.local/dsom"
+    # A partition's checkpoint is signed when it grew and this much time passed, or when this
+    # many archive records (batches of events) arrived since the last one.
+    checkpoint_interval_s: float = 10.0
+    checkpoint_every_records: int = Field(default=10_000, ge=1)
+
+
 class Settings(BaseSettings):
     """All of dsom's configuration."""
 
@@ -242,6 +265,7 @@ class Settings(BaseSettings):
     tax: TaxSettings = Field(default_factory=TaxSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     # Operators' registered writer schemas (``dsom schema register``), which the validator
@@ -263,6 +287,10 @@ class Settings(BaseSettings):
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0
+
+    @property
+    def archive_key_dir(self) -> Path:
+        return self.archive.key_dir or self.pki_dir.parent / "archive-key"
 
     def kafka_as(self, principal: str) -> KafkaSettings:
         """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""

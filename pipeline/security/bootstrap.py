@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pipeline.kafka.acl_admin import grant
 from pipeline.security.acls import admin_grants, pipeline_grants, tax_service_grants
+from pipeline.security.archive_key import init_archive_key
 from pipeline.security.pki import CertificateAuthority, server_names
 from pipeline.settings import Settings
 
@@ -27,6 +28,9 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
     for name in SERVICE_PRINCIPALS:
         if not (settings.pki_dir / f"{name}.crt").exists():
             ca.issue(name, settings.pki_dir / name)
+    # On one machine one person holds both; in production the archive key is made on the
+    # checkpointer's host by its custodian (`dsom archive-key init`), see docs/archive.md.
+    init_archive_key(settings.archive_key_dir, settings.archive.origin)
 
 
 def grant_services(settings: Settings) -> None:

@@ -187,11 +187,11 @@ def worker_layout(workers: int) -> list[str]:
     the tax agent and the sink a quarter each, so with two processes the validator gets one
     to itself; from three on, the extra processes share the validator and tax groups.
     """
-    if workers <= 1:
-        return ["validator,tax,sink"]
-    if workers == 2:
-        return ["tax,sink", "validator"]
-    return ["tax,sink", *["validator,tax"] * (workers - 1)]
+    layout = (["validator,tax,sink"] if workers <= 1 else ["tax,sink", "validator"] if workers == 2
+              else ["tax,sink", *["validator,tax"] * (workers - 1)])
+    if os.environ.get("BENCH_CHECKPOINTER") == "1":  # issue 15: what the archive's Merkle logs cost
+        layout[0] += ",checkpointer"
+    return layout
 
 
 class Workers:

@@ -1,0 +1,219 @@
+"""The verifiable archive on the real broker: checkpoints signed by the checkpointer agent, proofs
+verified by the standalone tool, and tampering an insider could do, each found and located."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pipeline.agents.checkpointer import CheckpointerAgent
+from pipeline.archive import verify_archive
+from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes, verifier_of
+from pipeline.core.chain import link_hash
+from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
+from pipeline.core.processor import make_processor
+from pipeline.kafka.acl_admin import grant
+from pipeline.kafka.admin import ARCHIVE_CONFIG, ensure_topics, system_topics
+from pipeline.kafka.config import client_config
+from pipeline.security.acls import Grant
+from pipeline.security.archive_guard import read_guard
+from pipeline.security.archive_key import init_archive_key
+from pipeline.settings import REPO_ROOT, Settings
+from schemas import ARCHIVE_BATCH, default_codec
+from schemas.codec import encode_event_body
+from schemas.raw import encode_archive_batch
+from tests.integration.conftest import settings_env
+from tests.pipeline.core.test_processor import record
+from tests.pipeline.core.test_validation import NOW, REGISTRY, event
+
+pytestmark = pytest.mark.integration
+CODEC = default_codec()
+RECORDS = 12
+
+
+def _archive_values(operator: str = "op-a") -> list[tuple[bytes, bytes]]:
+    """(key, value) of RECORDS + 1 archive batches, correctly chained, as the validator makes them."""
+    proc = make_processor(REGISTRY, Settings().validation, Settings().topics, CODEC)
+    state = proc.new_state(f"x.ingest.{operator}", 0)
+    out = []
+    for i in range(RECORDS + 1):  # the last: the validator's next record, after a forgery
+        events = [event(seq=i * 3 + j + 1, bet_ref=f"b{i}-{j}", operator_ref=f"tx-{i}-{j}") for j in range(3)]
+        o = proc.process(state, i, b"s1", record(events, operator=operator), NOW)
+        assert o.archive_value is not None
+        out.append((f"x.ingest.{operator}/0".encode(), o.archive_value))
+    return out
+
+
+def _reattributed(value: bytes, operator: str) -> bytes:
+    """The same archive batch claiming another operator: its hash chain still verifies."""
+    _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
+    bodies = _bodies(value)
+    return encode_archive_batch({**batch, "operator_id": operator}, bodies)
+
+
+def _bodies(value: bytes) -> list[bytes]:
+    return [encode_event_body(e["event"]) for e in CODEC.decode(value, expect=ARCHIVE_BATCH)[1]["events"]]
+
+
+def _produce(s: Settings, partition: int, records: list[tuple[bytes, bytes]]) -> None:
+    p = Producer(client_config(s.kafka, **{"acks": "all", "enable.idempotence": True}))
+    for key, value in records:
+        p.produce(s.topics.archive, value, key, partition=partition)
+    assert p.flush(30) == 0
+
+
+def _run_checkpointer_until(s: Settings, partition: int, size: int) -> None:
+    verifier = verifier_of(s)
+    stop = threading.Event()
+    agent = threading.Thread(target=CheckpointerAgent(s).run, args=(stop,))
+    agent.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            sizes = [verify_checkpoint(n, verifier).size for _, n in read_checkpoint_notes(s)]
+            if size in sizes:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"no checkpoint of size {size}; have {sizes}")
+    finally:
+        stop.set()
+        agent.join(30)
+
+
+def _verify_tool(tmp: Path, s: Settings, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    (tmp / "proof.json").write_text(json.dumps(doc))
+    return subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "verify_proof.py"), "--vkey",
+                           str(s.archive_key_dir / "signing.vkey"), str(tmp / "proof.json")],
+                          capture_output=True, text=True, timeout=30, check=False)
+
+
+def _dsom(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=settings_env(s), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _findings(s: Settings, witness: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
+    return verify_archive(s, verifier_of(s), witness).findings
+
+
+def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) -> None:
+    s = settings.model_copy(update={"archive": settings.archive.model_copy(update={
+        "key_dir": tmp_path / "archive-key", "checkpoint_every_records": 5, "checkpoint_interval_s": 0.3})})
+    init_archive_key(s.archive_key_dir, s.archive.origin)
+    ensure_topics(s, system_topics(s))
+    part = zlib.crc32(b"op-a") % s.topics.archive_partitions
+    records = _archive_values()
+    _produce(s, part, records[:5])
+    _run_checkpointer_until(s, part, 5)  # the count rule signs at 5
+    _produce(s, part, records[5:RECORDS])
+    _run_checkpointer_until(s, part, RECORDS)  # restored from its changelog, then the time rule
+    notes = [n for _, n in read_checkpoint_notes(s)]
+    sizes = [verify_checkpoint(n, verifier_of(s)).size for n in notes]
+    assert sizes == [5, RECORDS]  # once each: the restart neither re-signed nor skipped a leaf
+
+    report = verify_archive(s, verifier_of(s))
+    assert report.findings == []
+    assert report.logs is not None and report.logs.verified == {part: RECORDS}
+
+    # An operator proves its receipt is in the signed log, with the public key alone.
+    _, batch = CODEC.decode(records[7][1], expect=ARCHIVE_BATCH)
+    receipt = batch["events"][1]["receipt_id"]
+    proof = inclusion(s, receipt, verifier_of(s))
+    assert proof["leaf_index"] == 7 and proof["tree_size"] == RECORDS
+    ok = _verify_tool(tmp_path, s, proof)
+    assert ok.returncode == 0 and f"receipt {receipt} is in record 7" in ok.stdout, ok.stderr
+    ok = _verify_tool(tmp_path, s, consistency(s, notes[0], notes[1], verifier_of(s)))
+    assert ok.returncode == 0 and "extends its signed tree of 5" in ok.stdout, ok.stderr
+    witness = [(f"witness #{i}", n) for i, n in enumerate(notes)]  # the tax service kept copies
+    saved = tmp_path / "witness.txt"
+    assert _dsom(s, "archive", "checkpoints", "--all", "--out", str(saved)).returncode == 0
+    ok = _dsom(s, "verify-archive", "--witness", str(saved))
+    assert ok.returncode == 0 and "12 records covered by a verified checkpoint" in ok.stdout, ok.stderr
+
+    # A checkpoint forged with another key under the log's name.
+    forger = Signer(s.archive.origin, Ed25519PrivateKey.generate())
+    forged = forger.sign(Checkpoint(verify_checkpoint(notes[1], verifier_of(s)).origin, 99, bytes(32)).body())
+    p = Producer(client_config(s.kafka))
+    p.produce(s.topics.checkpoints, forged.encode(), b"x", partition=part)
+    p.flush(30)
+    assert [f for f in _findings(s) if "not signed by" in f] == [
+        f"checkpoint {s.topics.checkpoints} {part}@4: not signed by {verifier_of(s).name}+"
+        f"{verifier_of(s).key_id.hex()} (signed by: {s.archive.origin})"]
+
+    # A correctly chained forged event appended by a principal that can write the archive: the
+    # chain forks as soon as the validator archives its own next link.
+    _, last = CODEC.decode(records[RECORDS - 1][1], expect=ARCHIVE_BATCH)
+    head = last["events"][-1]
+    body = _bodies(records[0][1])[0]
+    index = head["chain_index"] + 1
+    forged_event = {**last["events"][0], "chain_index": index, "prev_hash": head["hash"],
+                    "receipt_id": "forged", "hash": link_hash(head["hash"], index, "forged", body)}
+    _produce(s, part, [(records[0][0], encode_archive_batch({**last, "events": [forged_event]}, [body])),
+                       records[RECORDS]])
+    found = _findings(s)
+    assert [f for f in found if f.startswith("chain ")] == [
+        f"chain {last['chain_id']} at archive {part}:{RECORDS + 1}: expected link {index + 1}, found {index}"]
+
+    # The admin deletes the archive and the checkpoints, and writes the archive again with record 3
+    # re-attributed to another operator: every hash chain verifies; the witnesses' copies do not.
+    tls = s.kafka.security_protocol == "SSL"
+    admin = AdminClient(client_config(s.kafka_as("broker") if tls else s.kafka))
+    for _, fut in admin.delete_topics([s.topics.archive, s.topics.checkpoints]).items():
+        fut.result(30)
+    time.sleep(1)
+    for _ in range(30):
+        try:
+            admin.create_topics([NewTopic(s.topics.archive, s.topics.archive_partitions, 1,
+                                          config=ARCHIVE_CONFIG)])[s.topics.archive].result(30)
+            break
+        except Exception:  # noqa: BLE001 - the deletion may still be in progress
+            time.sleep(0.5)
+    rewritten = [(k, _reattributed(v, "op-b") if i == 3 else v) for i, (k, v) in enumerate(records)]
+    _produce(s, part, rewritten[:8])  # and its tail truncated
+    assert _findings(s) == []  # without witnesses, nothing is left to tell
+    caught = _dsom(s, "verify-archive", "--witness", str(saved))
+    assert caught.returncode == 2 and "leaves 8..11 are missing" in caught.stderr, caught.stdout
+    report = verify_archive(s, verifier_of(s), witness)
+    assert report.findings == [
+        f"archive partition {part}: its first 5 records do not match checkpoint witness #0: a record among "
+        f"leaves 0..4 (offsets 0..4 as read now) was changed, removed, inserted or reordered",
+        f"archive partition {part}: 8 records, but checkpoint witness #1 signed 12: leaves 8..11 are missing "
+        f"(truncated, deleted or lost)"]
+
+    # Deleting records (as delete-records does, up to the end): the archive erased.
+    futures = admin.delete_records([TopicPartition(s.topics.archive, part, 8)])
+    for fut in futures.values():
+        fut.result(30)
+    assert _findings(s, witness) == [
+        f"archive partition {part}: 0 records, but checkpoint witness #0 signed 5: leaves 0..4 are missing "
+        f"(truncated, deleted or lost)"]
+
+    # The admin grants itself WRITE on the archive and shortens its retention: both are rights
+    # Kafka lets it take; the guard check reports them.
+    if tls:
+        grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
+        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+        for fut in admin.incremental_alter_configs([resource]).values():
+            fut.result(30)
+        assert read_guard(s.topics, s.kafka_as("admin")) == [
+            f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
+            f"only User:pipeline should write it",
+            f"{s.topics.archive} has retention.ms=1000, not -1: records expire"]
