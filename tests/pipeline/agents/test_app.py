@@ -13,10 +13,10 @@ T = TopicSettings(prefix="dsom")
 
 
 def test_the_default_agents_and_their_groups() -> None:
-    assert app.default_agents() == ["validator", "tax", "sink"]
+    assert app.default_agents() == ["validator", "checkpointer", "tax", "sink"]
     assert "activity" in [a.name for a in app.agents()]  # declared, run only when named
-    assert [T.agent_group(a) for a in app.default_agents()] == ["dsom-validator", "dsom-tax",
-                                                               "dsom-sink-clickhouse"]
+    assert [T.agent_group(a) for a in app.default_agents()] == ["dsom-validator", "dsom-checkpointer",
+                                                               "dsom-tax", "dsom-sink-clickhouse"]
 
 
 def test_lag_covers_every_topic_an_agent_reads() -> None:
@@ -33,7 +33,7 @@ def test_topics_created_for_the_default_agents() -> None:
     s = Settings(topics=TopicSettings(archive_partitions=6, state_partitions=4))
     created = {t.topic: t for t in app.new_topics(s)}
     assert set(created) == {"dsom.archive", "dsom.dead-letter", "dsom.validator-state", "dsom.tax-events",
-                            "dsom.tax-state"}
+                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state"}
     assert created["dsom.archive"].num_partitions == 6 and created["dsom.tax-state"].num_partitions == 4
     assert created["dsom.archive"].config["retention.ms"] == "-1"
     assert created["dsom.validator-state"].config["cleanup.policy"] == "compact"
@@ -42,4 +42,4 @@ def test_topics_created_for_the_default_agents() -> None:
 def test_each_transactional_agent_gets_its_own_transactional_ids() -> None:
     grants = pipeline_grants(T, app.agents())
     ids = {g.name for g in grants if g.resource == "TRANSACTIONAL_ID"}
-    assert ids == {"dsom-validator-", "dsom-tax-", "dsom-activity-", "dsom-alerts-"}  # not the sink
+    assert ids == {"dsom-validator-", "dsom-checkpointer-", "dsom-tax-", "dsom-activity-", "dsom-alerts-"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.agents.app import app
 from pipeline.security.acls import Grant, admin_grants, pipeline_grants
 from pipeline.security.archive_guard import Binding, guard_findings
 from pipeline.settings import TopicSettings
@@ -15,8 +16,8 @@ def _bindings(principal: str, grants: list[Grant]) -> list[Binding]:
 
 
 def test_the_deployments_own_grants_pass() -> None:
-    assert guard_findings(T, _bindings("pipeline", pipeline_grants(T)) + _bindings("admin", admin_grants(T)),
-                          GOOD) == []
+    grants = _bindings("pipeline", pipeline_grants(T, app.agents())) + _bindings("admin", admin_grants(T))
+    assert guard_findings(T, grants, GOOD) == []
 
 
 def test_an_admin_granting_itself_write_and_shortening_retention_is_found() -> None:
