@@ -97,5 +97,6 @@ def check_dsom_side(settings: Settings, source: str) -> None:
     rejected = [s[0][1] for s in statuses.values() if s[0][0] == "REJECTED"]
     assert rejected == list(EXPECTED_REJECTED), statuses
     report = verify_archive(settings)  # every hash chain from genesis
+    assert not report.findings, report.findings  # the chains verify
     assert report.events == EXPECTED_ACCEPTED  # the retried record added nothing
     assert max(report.event_ids.values()) == 1

@@ -108,6 +108,7 @@ def test_the_worker_survives_broker_restarts_and_loses_nothing(settings: Setting
     assert {k: outcome[k] for k in expected.events} == expected.events
     assert record_level == expected.record_reasons
     report = verify_archive(s)
+    assert not report.findings, report.findings  # the chains verify
     assert set(report.event_ids) == expected.accepted and max(report.event_ids.values()) == 1
     log = worker.log_path.read_text(errors="replace")
     met = [line for line in log.splitlines() if "restarting it in" in line or "transaction failed" in line]

@@ -68,5 +68,6 @@ def test_mutated_records_are_all_answered_and_valid_ones_count_once(settings: Se
     assert all(count == 1 for count in accepted.values())
     assert {k for k in accepted if k[0] in good} == valid  # every valid event, once; no other
     report = verify_archive(settings)
+    assert not report.findings, report.findings  # the chains verify
     assert report.event_ids == Counter({(A, s, q): 1 for s, q in accepted})
     print(f"{len(sent)} records answered in {took:.1f} s; {len(valid)} valid events accepted once")

@@ -139,6 +139,7 @@ def check_everything(settings: Settings, expected: Expected) -> None:
 
     # The archive holds every accepted event once, and its hash chains verify.
     report = verify_archive(settings)
+    assert not report.findings, report.findings  # the chains verify
     assert set(report.event_ids) == expected.accepted
     assert max(report.event_ids.values()) == 1
 

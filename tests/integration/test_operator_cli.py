@@ -59,6 +59,7 @@ def test_events_from_a_file_get_receipts_and_a_resend_gets_duplicates(settings: 
     try:
         first = receipts(3)
         archived = verify_archive(settings)
+        assert not archived.findings, archived.findings  # the chains verify
         # The operator's retry of the whole file (it never saw the receipts, say)
         assert produce_file(operator, "op-online-casino-1", "till-7", path) == 3
         both = receipts(6)
@@ -75,6 +76,7 @@ def test_events_from_a_file_get_receipts_and_a_resend_gets_duplicates(settings: 
     assert not {r["receipt_id"] for r in again} & {r["receipt_id"] for r in first}
     # ... and counted nowhere: the archive (GGR, tax, ClickHouse's events) is what it was
     after = verify_archive(settings)
+    assert not after.findings, after.findings  # the chains verify
     assert after.event_ids == archived.event_ids == Counter(
         {("op-online-casino-1", "till-7", 1): 1, ("op-online-casino-1", "till-7", 3): 1})
 
