@@ -88,8 +88,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from dashboards.web.server import Dashboard, DashboardServer
+    from dashboards.web.dashboard import Dashboard
     from sinks.clickhouse.client import ClickHouseUnavailableError, connect
+    from web.app import WebServer, app_from_settings
 
     settings = _settings()
     try:
@@ -100,9 +101,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     port = args.port if args.port is not None else settings.dashboard_port
-    server = DashboardServer(Dashboard(client, settings.clickhouse.database),
-                             args.host or settings.dashboard_host, port).start()
-    print(f"dashboard on {server.url} (read-only; Ctrl-C stops it)", flush=True)
+    server = WebServer(app_from_settings(settings, Dashboard(client, settings.clickhouse.database)),
+                       args.host or settings.dashboard_host, port).start()
+    print(f"cabinets and reports on {server.url} (login by QES; Ctrl-C stops it)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -293,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print the ClickHouse summary (needs the chdb folder free)")
     rep.set_defaults(func=cmd_report)
 
-    dash = sub.add_parser("dashboard", help="serve the analysts' web dashboard (reads ClickHouse, read-only)")
+    dash = sub.add_parser("dashboard", help="serve the web app (cabinets, reports) off the worker")
     dash.add_argument("--host", help="address to bind (default DSOM_DASHBOARD_HOST, 127.0.0.1)")
     dash.add_argument("--port", type=int, help="port (default DSOM_DASHBOARD_PORT, 8050)")
     dash.set_defaults(func=cmd_dashboard)

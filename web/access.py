@@ -38,13 +38,21 @@ class Account:
         return Principal(self.name, PrincipalRole(self.role.value), self.operator_id)
 
     def as_session(self) -> dict[str, str | None]:
-        return {"name": self.name, "role": self.role.value, "operator_id": self.operator_id,
-                "display_name": self.display_name}
+        return {
+            "name": self.name,
+            "role": self.role.value,
+            "operator_id": self.operator_id,
+            "display_name": self.display_name,
+        }
 
     @classmethod
     def from_session(cls, data: dict[str, str | None]) -> Account:
-        return cls(str(data["name"]), Role(str(data["role"])), data.get("operator_id"),
-                   str(data.get("display_name") or ""))
+        return cls(
+            str(data["name"]),
+            Role(str(data["role"])),
+            data.get("operator_id"),
+            str(data.get("display_name") or ""),
+        )
 
 
 PUBLIC: Final = "public"  # no login needed

@@ -1,49 +1,25 @@
-"""The analysts' web dashboard: one page per report group, JSON for the charts, CSV and Parquet exports.
+"""The analysts' reports behind the cabinets' web application (``web/reports.py`` serves them).
 
-Read-only by construction: the server answers GET (and HEAD) only, runs nothing but the
-catalog's queries, and runs them with ClickHouse's ``readonly`` setting. It binds to
-127.0.0.1 unless told otherwise.
-
-Where it runs: with embedded chdb only the process that owns the chdb folder can query it, so
-the worker that runs the ClickHouse sink serves the dashboard (``dashboard_port``); with a
-ClickHouse server, ``dsom dashboard`` serves it from anywhere.
-
-Routes:
-  /                      -> /operational
-  /<group>               the group's page (operational, regulatory, analytical, financial)
-  /static/<file>         the page's script and style
-  /api/catalog           groups, reports, their columns and charts, and the filter choices
-  /api/report/<name>     the report's rows as JSON; ?period=24h | since=..&until=..,
-                         operator, licence_kind, game_type, granularity, silent_after_s
-  /api/report/<name>.csv, .parquet   the same rows as a file, written by ClickHouse
-  /contract/asyncapi.json  the operator contract, AsyncAPI 3 (the same as `dsom contract`)
-  /api/live              pipeline counters from this process's metrics and consumer lag
+Read-only by construction: it runs nothing but the catalog's queries, with ClickHouse's
+``readonly`` setting. With embedded chdb only the process that owns the chdb folder can query it,
+so the worker that runs the ClickHouse sink serves the web application (``dashboard_port``); with
+a ClickHouse server, ``dsom dashboard`` serves it from anywhere.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import orjson
-
-from dashboards.params import ParamError, parse
-from dashboards.reports import BY_NAME, GRANULARITIES, GROUPS, REPORTS, Report
+from dashboards.params import parse
+from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Report
 from dashboards.run import EXPORT_FORMATS, READ_ONLY, export_report, run_report
-from pipeline.contract.asyncapi import published as published_contract
 from pipeline.core.model import LicenceKind
 
-log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".html": "text/html; charset=utf-8"}
 LIVE_CACHE_S = 2.0
 
 
@@ -68,7 +44,7 @@ class Dashboard:
                 parameters={"db": self._db}, settings=READ_ONLY).result_rows]
         return {
             "groups": GROUPS,
-            "reports": [_describe(r) for r in REPORTS],
+            "reports": [describe(r) for r in REPORTS],
             "choices": {"operator": operators, "licence_kind": [str(k) for k in LicenceKind],
                         "game_type": games, "granularity": list(GRANULARITIES)},
         }
@@ -93,7 +69,7 @@ class Dashboard:
         return cached
 
 
-def _describe(r: Report) -> dict[str, Any]:
+def describe(r: Report) -> dict[str, Any]:
     return {"name": r.name, "group": r.group, "title": r.title, "description": r.description,
             "columns": [{"name": c.name, "label": c.label, "kind": c.kind} for c in r.columns],
             "chart": None if r.chart is None else {"type": r.chart.type, "x": r.chart.x,
@@ -101,122 +77,3 @@ def _describe(r: Report) -> dict[str, Any]:
                                                     "only": r.chart.only},
             "filters": list(r.filters), "time_series": r.time_series,
             "exports": list(EXPORT_FORMATS)}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "dsom-dashboard"
-
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
-        self.do_GET()
-
-    def do_GET(self) -> None:  # noqa: N802
-        url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query))
-        path = url.path.rstrip("/") or "/"
-        app = self.server.app
-        try:
-            if path == "/":
-                self._redirect("/operational")
-            elif path == "/favicon.ico":
-                self._send(HTTPStatus.NO_CONTENT, "image/x-icon", b"")
-            elif path.removeprefix("/") in GROUPS:
-                self._file(STATIC / "index.html")
-            elif path.startswith("/static/"):
-                self._file(STATIC / path.removeprefix("/static/"))
-            elif path == "/api/catalog":
-                self._json(app.catalog())
-            elif path == "/contract/asyncapi.json":  # the operator contract (pipeline/contract)
-                self._json(published_contract())
-            elif path == "/api/live":
-                self._json(app.live())
-            elif path.startswith("/api/report/"):
-                name, _, fmt = path.removeprefix("/api/report/").partition(".")
-                report = BY_NAME.get(name)
-                if report is None:
-                    self._error(HTTPStatus.NOT_FOUND, f"no report named {name!r}; see /api/catalog")
-                elif not fmt:
-                    self._json(app.report(report, query))
-                elif fmt in EXPORT_FORMATS:
-                    data = app.export(report, query, fmt)
-                    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-                    self._send(HTTPStatus.OK, EXPORT_FORMATS[fmt][1], data,
-                               {"Content-Disposition": f'attachment; filename="{name}-{stamp}.{fmt}"'})
-                else:
-                    self._error(HTTPStatus.NOT_FOUND, f"export formats are {', '.join(EXPORT_FORMATS)}")
-            else:
-                self._error(HTTPStatus.NOT_FOUND, f"nothing at {path}")
-        except ParamError as exc:
-            self._error(HTTPStatus.BAD_REQUEST, str(exc))
-        except BrokenPipeError:
-            pass
-        except Exception as exc:  # the page shows it; the log keeps the traceback
-            log.exception("dashboard request %s failed", self.path)
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}"[:500])
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the dashboard is read-only")
-
-    do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        log.debug("dashboard: " + format, *args)
-
-    def _redirect(self, to: str) -> None:
-        self._send(HTTPStatus.FOUND, "text/plain", b"", {"Location": to})
-
-    def _file(self, path: Path) -> None:
-        path = path.resolve()
-        if not path.is_relative_to(STATIC) or not path.is_file():
-            self._error(HTTPStatus.NOT_FOUND, "no such file")
-            return
-        ctype = STATIC_TYPES.get(path.suffix, "application/octet-stream")
-        self._send(HTTPStatus.OK, ctype, path.read_bytes(), {"Cache-Control": "no-cache"})
-
-    def _json(self, body: Any) -> None:
-        self._send(HTTPStatus.OK, "application/json", orjson.dumps(body), {"Cache-Control": "no-store"})
-
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._send(status, "application/json", orjson.dumps({"error": message}))
-
-    def _send(self, status: HTTPStatus, ctype: str, body: bytes,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], app: Dashboard) -> None:
-        self.app = app
-        super().__init__(address, _Handler)
-
-
-class DashboardServer:
-    """Serves a :class:`Dashboard` over HTTP in a background thread until ``stop``."""
-
-    def __init__(self, app: Dashboard, host: str = "127.0.0.1", port: int = 8050) -> None:
-        self._server = _Server((host, port), app)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dashboard", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> DashboardServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-

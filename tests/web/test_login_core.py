@@ -37,13 +37,22 @@ def qtsp() -> Provider:
     return Provider.create("Test QTSP")
 
 
-def attempt(book: ChallengeBook, trust: Trust, cert_bytes: bytes, key: PrivateKey,
-            challenge: str | None = None, tamper: bool = False, at: datetime = NOW) -> str:
+def attempt(
+    book: ChallengeBook,
+    trust: Trust,
+    cert_bytes: bytes,
+    key: PrivateKey,
+    challenge: str | None = None,
+    tamper: bool = False,
+    at: datetime = NOW,
+) -> str:
     challenge = challenge or book.issue(0.0)
     sig = bytearray(webcrypto_sign(key, challenge_message(challenge)))
     if tamper:
         sig[10] ^= 1
-    return check_login(book, challenge, cert_bytes, bytes(sig), trust, WebCryptoVerifier(), at, 1.0).tax_number
+    return check_login(
+        book, challenge, cert_bytes, bytes(sig), trust, WebCryptoVerifier(), at, 1.0
+    ).tax_number
 
 
 def refused(code: Refusal, *args: object, **kwargs: object) -> None:
@@ -61,7 +70,11 @@ def test_a_good_signature_logs_in_with_ecdsa_and_rsa(qtsp: Provider, kind: str) 
     challenge = book.issue(0.0)
     sig = webcrypto_sign(key, challenge_message(challenge))
     subject = check_login(book, challenge, cert_pem(cert), sig, trust, WebCryptoVerifier(), NOW, 1.0)
-    assert (subject.tax_number, subject.edrpou, subject.common_name) == ("1234567890", "14360570", "Olena Petrenko")
+    assert (subject.tax_number, subject.edrpou, subject.common_name) == (
+        "1234567890",
+        "14360570",
+        "Olena Petrenko",
+    )
     assert subject.fingerprint == fingerprint(cert) and len(subject.fingerprint) == 64
 
 
@@ -69,8 +82,12 @@ def test_der_certificates_are_read_too(qtsp: Provider) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     cert, key = qtsp.issue("P", "1234567890")
-    assert attempt(ChallengeBook(), Trust((qtsp.cert,), crls=(qtsp.crl(),)), cert.public_bytes(Encoding.DER),
-                   key) == "1234567890"
+    assert (
+        attempt(
+            ChallengeBook(), Trust((qtsp.cert,), crls=(qtsp.crl(),)), cert.public_bytes(Encoding.DER), key
+        )
+        == "1234567890"
+    )
 
 
 def test_refusals(qtsp: Provider) -> None:
@@ -80,14 +97,17 @@ def test_refusals(qtsp: Provider) -> None:
     # another provider's CA
     other = Provider.create("Other QTSP")
     ocert, okey = other.issue("P", "1234567890")
-    refused(Refusal.UNTRUSTED, book, Trust((qtsp.cert,), crls=(qtsp.crl(), other.crl())), cert_pem(ocert), okey)
+    refused(
+        Refusal.UNTRUSTED, book, Trust((qtsp.cert,), crls=(qtsp.crl(), other.crl())), cert_pem(ocert), okey
+    )
     # a certificate whose issuer name matches but whose signature is not the CA's
     impostor = Provider(qtsp.name, new_key("ec"), qtsp.cert)
     icert, ikey = impostor.issue("P", "1234567890")
     refused(Refusal.UNTRUSTED, book, good, cert_pem(icert), ikey)
     # expired and not yet valid
-    ecert, ekey = qtsp.issue("P", "1234567890", not_before=NOW - timedelta(days=400),
-                             not_after=NOW - timedelta(days=1))
+    ecert, ekey = qtsp.issue(
+        "P", "1234567890", not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=1)
+    )
     refused(Refusal.EXPIRED, book, good, cert_pem(ecert), ekey)
     fcert, fkey = qtsp.issue("P", "1234567890", not_before=NOW + timedelta(days=1))
     refused(Refusal.NOT_YET_VALID, book, good, cert_pem(fcert), fkey)
@@ -108,10 +128,16 @@ def test_refusals(qtsp: Provider) -> None:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    ncert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "N")]))
-             .issuer_name(qtsp.cert.subject).public_key(key.public_key()).serial_number(7)
-             .not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
-             .sign(qtsp.key, hashes.SHA256()))
+    ncert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "N")]))
+        .issuer_name(qtsp.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=1))
+        .sign(qtsp.key, hashes.SHA256())
+    )
     refused(Refusal.NO_TAX_NUMBER, book, good, cert_pem(ncert), key)
 
 

@@ -1,4 +1,4 @@
-"""Pure login decisions: the one-time challenge, the signature, the certificate chain, revocation, the subject.
+"""Pure login decisions: the one-time challenge, the signature, the chain, revocation, the subject.
 
 Nothing here does I/O: the trust material (CA certificates, CRLs) is loaded by ``web.login.trust``
 and the clock is an argument, so every refusal is unit-tested with certificates made in the test.
@@ -51,20 +51,20 @@ class Refusal(StrEnum):
 MESSAGES: dict[Refusal, str] = {
     Refusal.BAD_CHALLENGE: "This login page has expired or was already used. Reload the page and sign again.",
     Refusal.BAD_CERTIFICATE: "The certificate file could not be read. Choose your certificate "
-                             "(.pem, .crt or .cer) issued by a qualified trust service provider.",
+    "(.pem, .crt or .cer) issued by a qualified trust service provider.",
     Refusal.UNSUPPORTED_KEY: "This kind of key is not supported yet (ECDSA P-256 and RSA are).",
     Refusal.BAD_SIGNATURE: "The signature does not match the certificate. Check that the key file "
-                           "belongs to this certificate.",
+    "belongs to this certificate.",
     Refusal.NOT_YET_VALID: "Your certificate is not valid yet.",
     Refusal.EXPIRED: "Your certificate has expired. Ask your trust service provider for a new one.",
     Refusal.UNTRUSTED: "Your certificate was not issued by a trusted qualified trust service provider.",
     Refusal.NO_CRL: "The revocation list of your trust service provider is not available now; "
-                    "login is refused until it is. Try again later.",
+    "login is refused until it is. Try again later.",
     Refusal.REVOKED: "Your certificate has been revoked. Ask your trust service provider for a new one.",
     Refusal.NO_TAX_NUMBER: "Your certificate does not name a person's tax number.",
     Refusal.UNKNOWN_PERSON: "No cabinet is registered for this certificate. An operator's representative "
-                            "must be entered in the registry with this certificate; the regulator's "
-                            "staff ask their administrator.",
+    "must be entered in the registry with this certificate; the regulator's "
+    "staff ask their administrator.",
     Refusal.TOO_MANY: "Too many login attempts. Wait a minute and try again.",
 }
 
@@ -105,8 +105,9 @@ class ChallengeBook:
     def issue(self, now: float) -> str:
         challenge = secrets.token_urlsafe(32)
         with self._lock:
-            while self._pending and (len(self._pending) >= self._max
-                                     or next(iter(self._pending.values())) < now):
+            while self._pending and (
+                len(self._pending) >= self._max or next(iter(self._pending.values())) < now
+            ):
                 self._pending.popitem(last=False)
             self._pending[challenge] = now + self._ttl
         return challenge
@@ -140,8 +141,9 @@ class WebCryptoVerifier:
         try:
             if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
                 if len(signature) == 64:  # WebCrypto gives r and s as two 32-byte integers
-                    signature = encode_dss_signature(int.from_bytes(signature[:32]),
-                                                     int.from_bytes(signature[32:]))
+                    signature = encode_dss_signature(
+                        int.from_bytes(signature[:32]), int.from_bytes(signature[32:])
+                    )
                 key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
             elif isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048:
                 key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
@@ -214,9 +216,14 @@ def verify_chain(leaf: x509.Certificate, trust: Trust, now: datetime) -> list[x5
         if len(path) > MAX_CHAIN:
             raise LoginRefused(Refusal.UNTRUSTED, "chain too long")
         current = path[-1]
-        issuer = next((c for c in (*trust.intermediates, *trust.roots)
-                       if c.subject == current.issuer and _is_ca(c) and _within(c, now)
-                       and _issued_by(current, c)), None)
+        issuer = next(
+            (
+                c
+                for c in (*trust.intermediates, *trust.roots)
+                if c.subject == current.issuer and _is_ca(c) and _within(c, now) and _issued_by(current, c)
+            ),
+            None,
+        )
         if issuer is None:
             raise LoginRefused(Refusal.UNTRUSTED, f"no trusted issuer for {current.issuer.rfc4514_string()}")
         path.append(issuer)
@@ -226,10 +233,17 @@ def verify_chain(leaf: x509.Certificate, trust: Trust, now: datetime) -> list[x5
 
 
 def _check_revocation(cert: x509.Certificate, issuer: x509.Certificate, trust: Trust, now: datetime) -> None:
-    crl = next((c for c in trust.crls if c.issuer == issuer.subject
-                and c.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-                and c.last_update_utc <= now
-                and (c.next_update_utc is None or now <= c.next_update_utc)), None)
+    crl = next(
+        (
+            c
+            for c in trust.crls
+            if c.issuer == issuer.subject
+            and c.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+            and c.last_update_utc <= now
+            and (c.next_update_utc is None or now <= c.next_update_utc)
+        ),
+        None,
+    )
     if crl is None:
         if trust.require_crl:
             raise LoginRefused(Refusal.NO_CRL, f"no current CRL of {issuer.subject.rfc4514_string()}")
@@ -265,26 +279,41 @@ def subject_of(cert: x509.Certificate) -> Subject:
     if tax is None:
         raise LoginRefused(Refusal.NO_TAX_NUMBER, "serialNumber is not TINUA-<10 digits>")
     org = _EDRPOU.match(_attr(cert, NameOID.ORGANIZATION_IDENTIFIER) or "")
-    return Subject(_attr(cert, NameOID.COMMON_NAME) or "", tax.group(1), None if org is None else org.group(1),
-                   fingerprint(cert))
+    return Subject(
+        _attr(cert, NameOID.COMMON_NAME) or "",
+        tax.group(1),
+        None if org is None else org.group(1),
+        fingerprint(cert),
+    )
 
 
 def decode_b64(text: str) -> bytes:
     """Base64 (standard or URL-safe, padding optional) as the page sends it; refuses anything else."""
     try:
-        return base64.b64decode(text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4),
-                                validate=True)
+        return base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
     except ValueError:
         raise LoginRefused(Refusal.BAD_SIGNATURE, "not base64") from None
 
 
-def check_login(book: ChallengeBook, challenge: str, certificate: bytes, signature: bytes,
-                trust: Trust, verifier: SignatureVerifier, now: datetime, monotonic: float) -> Subject:
-    """Every login check in order: the challenge (used up even when a later check fails), the
-    certificate, the signature over the challenge, the chain and its revocation, the subject."""
+def check_login(
+    book: ChallengeBook,
+    challenge: str,
+    certificate: bytes,
+    signature: bytes,
+    trust: Trust,
+    verifier: SignatureVerifier,
+    now: datetime,
+    monotonic: float,
+) -> Subject:
+    """Every login check, in order; returns who signed.
+
+    The challenge (used up even when a later check fails), the certificate, the signature over
+    the challenge, the chain and its revocation, the subject.
+    """
     book.take(challenge, monotonic)
     cert = parse_certificate(certificate)
     verifier.verify(cert, challenge_message(challenge), signature)
     verify_chain(cert, trust, now)
     return subject_of(cert)
-

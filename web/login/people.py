@@ -29,7 +29,12 @@ class StaffMember:
         role = Role(d["role"])
         if role is Role.OPERATOR:
             raise ValueError(f"staff member {d['name']!r}: operators' people are registry representatives")
-        return cls(str(d["name"]), role, str(d["tax_number_hmac"]), str(d["cert_fingerprint"]).replace(":", "").lower())
+        return cls(
+            str(d["name"]),
+            role,
+            str(d["tax_number_hmac"]),
+            str(d["cert_fingerprint"]).replace(":", "").lower(),
+        )
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,13 @@ class Representative:
     cert_fingerprint: str
 
 
-def find_account(subject: Subject, tax_hmac: str, representatives: Iterable[Representative],
-                 edrpou_of: Mapping[str, str], staff: Iterable[StaffMember]) -> Account:
+def find_account(
+    subject: Subject,
+    tax_hmac: str,
+    representatives: Iterable[Representative],
+    edrpou_of: Mapping[str, str],
+    staff: Iterable[StaffMember],
+) -> Account:
     """The account ``subject`` logs in to; refuses a person nobody registered with this certificate."""
     for m in staff:
         if m.tax_number_hmac == tax_hmac and m.cert_fingerprint == subject.fingerprint:
@@ -50,7 +60,9 @@ def find_account(subject: Subject, tax_hmac: str, representatives: Iterable[Repr
     for r in representatives:
         if r.tax_number_hmac == tax_hmac and r.cert_fingerprint == subject.fingerprint:
             if subject.edrpou is not None and edrpou_of.get(r.operator_id) != subject.edrpou:
-                raise LoginRefused(Refusal.UNKNOWN_PERSON, f"certificate names EDRPOU {subject.edrpou}, "
-                                   f"not {r.operator_id}'s")
+                raise LoginRefused(
+                    Refusal.UNKNOWN_PERSON,
+                    f"certificate names EDRPOU {subject.edrpou}, not {r.operator_id}'s",
+                )
             return Account(r.representative_id, Role.OPERATOR, r.operator_id, r.name)
     raise LoginRefused(Refusal.UNKNOWN_PERSON, "no representative or staff member with this certificate")

@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Every certificate in a PEM file (a bundle) or the one in a DER file."""
     data = path.read_bytes()
-    return x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data else [x509.load_der_x509_certificate(data)]
+    return (
+        x509.load_pem_x509_certificates(data)
+        if b"-----BEGIN" in data
+        else [x509.load_der_x509_certificate(data)]
+    )
 
 
 def parse_crl(data: bytes) -> x509.CertificateRevocationList:
@@ -40,8 +44,14 @@ def read_source(source: str, timeout_s: float = 10.0) -> bytes:
 class TrustSource:
     """Gives the current :class:`Trust`; thread-safe, CRLs refreshed at most every ``refresh_s``."""
 
-    def __init__(self, ca_paths: list[Path], crl_sources: list[str], *, require_crl: bool = True,
-                 refresh_s: float = 300.0) -> None:
+    def __init__(
+        self,
+        ca_paths: list[Path],
+        crl_sources: list[str],
+        *,
+        require_crl: bool = True,
+        refresh_s: float = 300.0,
+    ) -> None:
         certs = [c for p in ca_paths if p.exists() for c in load_certificates(p)]
         for p in ca_paths:
             if not p.exists():
