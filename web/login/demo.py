@@ -32,6 +32,14 @@ class Person:
     key_type: KeyType = "ec"
 
 
+DEMO_STAFF = [
+    Person("officer", "Demo Registry Officer", "officer", "3000000001"),
+    Person("regulator", "Demo Regulator", "regulator", "3000000002"),
+    Person("analyst", "Demo Analyst", "analyst", "3000000003"),
+    Person("tax", "Demo Tax Officer", "tax", "3000000004"),
+]
+
+
 def make_people(folder: Path, people: list[Person], tax_key: bytes) -> list[dict[str, Any]]:
     """Issue everyone's certificate under a new provider (or the one already in ``folder``)."""
     provider = load_provider(folder) if (folder / "ca.key").exists() else Provider.create("dsom demo QTSP")
