@@ -21,7 +21,6 @@ from web.login.core import (
 )
 from web.login.testpki import PrivateKey, Provider, cert_pem, new_key
 
-NOW = datetime.now(UTC)
 
 
 def webcrypto_sign(key: PrivateKey, message: bytes) -> bytes:
@@ -44,7 +43,7 @@ def attempt(
     key: PrivateKey,
     challenge: str | None = None,
     tamper: bool = False,
-    at: datetime = NOW,
+    at: datetime | None = None,
 ) -> str:
     challenge = challenge or book.issue(0.0)
     sig = bytearray(webcrypto_sign(key, challenge_message(challenge)))
@@ -69,7 +68,7 @@ def test_a_good_signature_logs_in_with_ecdsa_and_rsa(qtsp: Provider, kind: str) 
     book = ChallengeBook()
     challenge = book.issue(0.0)
     sig = webcrypto_sign(key, challenge_message(challenge))
-    subject = check_login(book, challenge, cert_pem(cert), sig, trust, WebCryptoVerifier(), NOW, 1.0)
+    subject = check_login(book, challenge, cert_pem(cert), sig, trust, WebCryptoVerifier(), datetime.now(UTC), 1.0)
     assert (subject.tax_number, subject.edrpou, subject.common_name) == (
         "1234567890",
         "14360570",
@@ -91,6 +90,7 @@ def test_der_certificates_are_read_too(qtsp: Provider) -> None:
 
 
 def test_refusals(qtsp: Provider) -> None:
+    NOW = datetime.now(UTC)  # noqa: N806 (the CRLs below are made now too)
     cert, key = qtsp.issue("P", "1234567890")
     good = Trust((qtsp.cert,), crls=(qtsp.crl(),))
     book = ChallengeBook()
