@@ -63,8 +63,8 @@ demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
 lint: $(NATIVE_STAMP)
-	$(BIN)/ruff check pipeline schemas sinks dashboards registry tests
-	$(BIN)/mypy pipeline schemas sinks dashboards registry
+	$(BIN)/ruff check pipeline schemas sinks dashboards registry web tests
+	$(BIN)/mypy pipeline schemas sinks dashboards registry web
 
 unit: $(NATIVE_STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration

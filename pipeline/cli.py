@@ -73,8 +73,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from dashboards.web.server import Dashboard, DashboardServer
+    from dashboards.web.dashboard import Dashboard
     from sinks.clickhouse.client import ClickHouseUnavailableError, connect
+    from web.app import WebServer, app_from_settings
 
     settings = _settings()
     try:
@@ -85,9 +86,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     port = args.port if args.port is not None else settings.dashboard_port
-    server = DashboardServer(Dashboard(client, settings.clickhouse.database),
-                             args.host or settings.dashboard_host, port).start()
-    print(f"dashboard on {server.url} (read-only; Ctrl-C stops it)", flush=True)
+    server = WebServer(app_from_settings(settings, Dashboard(client, settings.clickhouse.database)),
+                       args.host or settings.dashboard_host, port).start()
+    print(f"cabinets and reports on {server.url} (login by QES; Ctrl-C stops it)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -133,6 +134,16 @@ def cmd_security_init(args: argparse.Namespace) -> int:
     hosts = ", ".join(["localhost", "127.0.0.1", *args.host])
     print(f"PKI ready in {settings.pki_dir}: CA, broker ({hosts}) and {', '.join(SERVICE_PRINCIPALS)} "
           "certificates (private keys owner-only, never printed)")
+    # The cabinets' demo provider and staff (issue 14, docs/cabinets.md), made once.
+    from registry.service import tax_number_key
+    from web.app import qes_dir
+    from web.login.demo import DEMO_STAFF, make_people
+
+    folder = qes_dir(settings)
+    if not (folder / "staff.json").exists():
+        make_people(folder, DEMO_STAFF, tax_number_key(settings))
+    print(f"cabinet demo logins (certificate and key file to pick on the login page) in {folder}: "
+          + ", ".join(f"{p.name} ({p.role})" for p in DEMO_STAFF))
     return 0
 
 
@@ -281,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print the ClickHouse summary (needs the chdb folder free)")
     rep.set_defaults(func=cmd_report)
 
-    dash = sub.add_parser("dashboard", help="serve the analysts' web dashboard (reads ClickHouse, read-only)")
+    dash = sub.add_parser("dashboard", help="serve the web app (cabinets, reports) off the worker")
     dash.add_argument("--host", help="address to bind (default DSOM_DASHBOARD_HOST, 127.0.0.1)")
     dash.add_argument("--port", type=int, help="port (default DSOM_DASHBOARD_PORT, 8050)")
     dash.set_defaults(func=cmd_dashboard)

@@ -252,6 +252,25 @@ class ArchiveSettings(_Frozen):
     checkpoint_every_records: int = Field(default=10_000, ge=1)
 
 
+class WebSettings(_Frozen):
+    """The cabinets (issue 14, docs/cabinets.md): login by QES, sessions; served on dashboard_host:port."""
+
+    # Trusted qualified trust service providers: PEM/DER files of their CA certificates (roots and
+    # intermediates). Unset: the demo provider that `dsom security init` makes, <pki_dir>/qes/ca.crt.
+    trusted_ca_paths: tuple[Path, ...] | None = None
+    # Their CRLs: files or http(s) URLs. Unset: <pki_dir>/qes/ca.crl.
+    crl_sources: tuple[str, ...] | None = None
+    require_crl: bool = True  # refuse logins when an issuer has no current CRL (fail closed)
+    crl_refresh_s: float = 300.0
+    # The regulator's and tax service's people (JSON list). Unset: <pki_dir>/qes/staff.json.
+    staff_path: Path | None = None
+    # Signs the session cookie and the CSRF token; unset, a random key in <pki_dir>/web-session.key.
+    session_key: SecretStr | None = None
+    session_max_age_s: int = 8 * 3600
+    https_only: bool = False  # the cookies' Secure flag: set it when served behind TLS
+    login_attempts_per_minute: int = 10  # per client address
+
+
 class Settings(BaseSettings):
     """All of dsom's configuration."""
 
@@ -268,6 +287,7 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     registry_path: Path = REPO_ROOT / ".run" / "registry.json"
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     # Operators' registered writer schemas (``dsom schema register``), which the validator
     # resolves into dsom's EventBatch: until the SQL registry keeps them (pipeline/writer_schemas.py).
     writer_schemas_dir: Path = REPO_ROOT / ".run" / "writer-schemas"

@@ -21,7 +21,7 @@ from pipeline.agents.supervision import Agent, ConfigurationError, supervise
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from dashboards.web.server import DashboardServer
+    from web.app import WebServer
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_S = 10.0
@@ -125,22 +125,25 @@ def _watch_lag(settings: Settings, stop: threading.Event) -> None:
         monitor.close()
 
 
-def _start_dashboard(settings: Settings) -> DashboardServer | None:
-    """Serve the analysts' dashboard from this process, which owns the ClickHouse sink's database.
+def _start_dashboard(settings: Settings) -> WebServer | None:
+    """Serve the web application (cabinets and reports) from this process, which owns the sink's database.
 
     With embedded chdb no other process can read the folder, so this is where reports are
     answered. A second client on the same folder in this process is allowed by chdb.
     """
+    from dashboards.web.dashboard import Dashboard
     from dashboards.web.live import live_figures
-    from dashboards.web.server import Dashboard, DashboardServer
     from sinks.clickhouse.client import connect
+    from web.app import WebServer, app_from_settings
 
     try:
-        server = DashboardServer(Dashboard(connect(settings.clickhouse), settings.clickhouse.database,
-                                           live_figures(settings)),
-                                 settings.dashboard_host, settings.dashboard_port).start()
+        dashboard = Dashboard(connect(settings.clickhouse), settings.clickhouse.database,
+                              live_figures(settings))
+        server = WebServer(app_from_settings(settings, dashboard), settings.dashboard_host,
+                           settings.dashboard_port).start()
     except OSError as exc:  # a taken port must not stop the pipeline itself
-        log.error("dashboard not started on %s:%d: %s", settings.dashboard_host, settings.dashboard_port, exc)
+        log.error("web application not started on %s:%d: %s", settings.dashboard_host,
+                  settings.dashboard_port, exc)
         return None
-    log.info("dashboard on %s", server.url)
+    log.info("web application (cabinets, reports) on %s", server.url)
     return server

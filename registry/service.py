@@ -559,12 +559,16 @@ class RegistryService:
                 for r in rows
             )
 
-    def audit_entries(self, entity_id: str | None = None) -> list[AuditRow]:
-        q = select(AuditRow).order_by(AuditRow.seq)
+    def audit_entries(self, entity_id: str | None = None, last: int | None = None) -> list[AuditRow]:
+        """Audit entries in order; ``last``: only the newest ``last`` (the cabinets' audit page)."""
+        q = select(AuditRow).order_by(AuditRow.seq.desc() if last is not None else AuditRow.seq)
         if entity_id is not None:
             q = q.where(AuditRow.entity_id == entity_id)
+        if last is not None:
+            q = q.limit(last)
         with self._read() as s:
-            return list(s.scalars(q))
+            rows = list(s.scalars(q))
+        return rows[::-1] if last is not None else rows
 
 
 def _json(value: Any) -> str:

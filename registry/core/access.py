@@ -14,6 +14,9 @@ class PrincipalRole(StrEnum):
     OFFICER = "officer"  # the regulator's registry officer: enters, approves, rejects
     REGULATOR = "regulator"  # the regulator's decision makers: suspend, revoke, reinstate
     SYSTEM = "system"  # seeding and bulk loads run by an administrator on the host
+    # The cabinets' readers (issue 14, web/access.py): no registry powers, named in the audit log.
+    ANALYST = "analyst"  # the regulator's analyst
+    TAX = "tax"  # a State Tax Service officer
 
 
 @dataclass(frozen=True)

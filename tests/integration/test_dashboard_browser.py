@@ -19,8 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.settings import Settings
+from registry.service import tax_number_key
 from tests.integration.conftest import REPO_ROOT, Worker
 from tests.integration.test_ingest_path import Expected, fleet, produce_traffic, seed_registry
+from web.app import qes_dir
+from web.login.demo import Person, make_people
 
 pytestmark = pytest.mark.integration
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -68,6 +71,9 @@ def _open(page: Any, url: str) -> None:
 
 def test_every_page_renders_the_pipelines_figures(settings: Settings, worker: Worker, browser: Any) -> None:
     registry = seed_registry(settings)
+    # the reports are behind QES login now: an analyst of the test provider (docs/cabinets.md)
+    make_people(qes_dir(settings), [Person("analyst", "Anna Koval", "analyst", "6666666666")],
+                tax_number_key(settings))
     worker.start()
     expected = produce_traffic(settings, fleet(registry, seed=11), batches=60)
     accepted = len(expected.accepted)
@@ -78,6 +84,12 @@ def test_every_page_renders_the_pipelines_figures(settings: Settings, worker: Wo
     base = f"http://127.0.0.1:{settings.dashboard_port}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+    page.goto(f"{base}/login")
+    page.set_input_files("#cert-file", str(qes_dir(settings) / "analyst.crt"))
+    page.set_input_files("#key-file", str(qes_dir(settings) / "analyst.key"))
+    with page.expect_navigation(timeout=20_000):
+        page.click("#sign")
+    assert page.url.startswith(f"{base}/operational"), page.url
 
     # Every group's page: each report card loads, charts draw, tables have rows.
     for group in GROUPS:

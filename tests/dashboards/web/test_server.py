@@ -1,4 +1,7 @@
-"""The dashboard's HTTP server on chdb, without a browser: routes, errors, exports, read-only."""
+"""The reports in the web application on chdb, without a browser: routes, errors, exports, read-only.
+
+Logged in as an analyst (QES login, tests/web/conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,31 @@ import csv
 import io
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboards.reports import REPORTS
-from dashboards.web.server import Dashboard, DashboardServer
+from dashboards.web.dashboard import Dashboard
 from pipeline.settings import ClickHouseSettings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import create_tables
+from tests.web.conftest import login_as, make_world
+from web.app import app_from_settings
 
 DB = "server_test"
 NOW_US = int(time.time()) * 1_000_000  # "period=all" ends a day after the real now
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     folder: Path = tmp_path_factory.mktemp("server") / "chdb"
+    world = make_world(tmp_path_factory.mktemp("cabinet"))
     client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{folder}"), database=DB))
     try:
         create_tables(client, DB)
@@ -43,36 +48,43 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                          "DateTime64(6, 'UTC')"])
         rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
         app = Dashboard(client, DB, live=lambda: {"figures": [["events read", "10"]]})
-        srv = DashboardServer(app, "127.0.0.1", 0).start()
-        yield srv.url
-        srv.stop()
+        web = app_from_settings(world.settings, app, world.registry)
+        with TestClient(web, base_url="http://127.0.0.1") as c:
+            login_as(c, world, "analyst")
+            yield c
     finally:
         client.close()
 
 
 def get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as res:
-            return res.status, dict(res.headers), res.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
+    client, _, path = url.partition(" ")
+    res = CLIENT.request(method, path, headers={"x-csrftoken": str(CLIENT.cookies.get("csrftoken"))})
+    return res.status_code, {k.title(): v for k, v in res.headers.items()}, res.content
 
 
-def test_pages_and_static_files(server: str) -> None:
+CLIENT: TestClient
+
+
+@pytest.fixture(autouse=True)
+def _client(server: TestClient) -> None:
+    global CLIENT
+    CLIENT = server
+
+
+def test_pages_and_static_files(server: TestClient) -> None:
     for group in ("operational", "regulatory", "analytical", "financial"):
-        status, headers, body = get(f"{server}/{group}")
+        status, headers, body = get(f"_ /{group}")
         assert status == 200 and headers["Content-Type"].startswith("text/html") and b"app.js" in body
-    status, headers, _ = get(f"{server}/static/app.js")
+    status, headers, _ = get("_ /static/app.js")
     assert status == 200 and headers["Content-Type"].startswith("text/javascript")
-    assert get(f"{server}/")[0] == 200  # redirected to /operational
-    assert get(f"{server}/static/../server.py")[0] == 404  # nothing outside static/
-    assert get(f"{server}/static/%2e%2e/server.py")[0] == 404
-    assert get(f"{server}/admin")[0] == 404
+    assert get("_ /")[0] == 200  # redirected to /operational
+    assert get("_ /static/../server.py")[0] == 404  # nothing outside static/
+    assert get("_ /static/%2e%2e/server.py")[0] == 404
+    assert get("_ /admin")[0] == 404
 
 
-def test_catalog_lists_every_report_and_the_choices(server: str) -> None:
-    status, _, body = get(f"{server}/api/catalog")
+def test_catalog_lists_every_report_and_the_choices(server: TestClient) -> None:
+    status, _, body = get("_ /api/catalog")
     catalog = json.loads(body)
     assert status == 200
     assert [r["name"] for r in catalog["reports"]] == [r.name for r in REPORTS]
@@ -80,54 +92,54 @@ def test_catalog_lists_every_report_and_the_choices(server: str) -> None:
     assert catalog["choices"]["game_type"] == ["slots"]
 
 
-def test_report_json_csv_and_parquet_agree(server: str) -> None:
-    status, _, body = get(f"{server}/api/report/ggr?period=all")
+def test_report_json_csv_and_parquet_agree(server: TestClient) -> None:
+    status, _, body = get("_ /api/report/ggr?period=all")
     rows = json.loads(body)["rows"]
     # BETs 1,3,5,7,9 x 1,000 = 25,000 staked; WINs 2,4,6,8,10 x 1,000 = 30,000 paid
     assert status == 200 and [(r["operator_id"], r["stakes"], r["winnings"], r["ggr"]) for r in rows] == [
         ("op-a", 25_000, 30_000, -5_000)]
-    status, headers, body = get(f"{server}/api/report/ggr.csv?period=all")
+    status, headers, body = get("_ /api/report/ggr.csv?period=all")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert 'filename="ggr-' in headers["Content-Disposition"]
     assert [int(r["ggr"]) for r in csv.DictReader(io.StringIO(body.decode()))] == [-5_000]
-    status, headers, body = get(f"{server}/api/report/ggr.parquet?period=all")
+    status, headers, body = get("_ /api/report/ggr.parquet?period=all")
     assert status == 200 and body[:4] == b"PAR1"
     assert pq.read_table(io.BytesIO(body)).column("ggr").to_pylist() == [-5_000]
 
 
-def test_bad_requests_get_a_reason(server: str) -> None:
-    status, _, body = get(f"{server}/api/report/ggr?period=fortnight")
+def test_bad_requests_get_a_reason(server: TestClient) -> None:
+    status, _, body = get("_ /api/report/ggr?period=fortnight")
     assert status == 400 and "period must be one of" in json.loads(body)["error"]
-    status, _, body = get(f"{server}/api/report/ggr?since=yesterday")
+    status, _, body = get("_ /api/report/ggr?since=yesterday")
     assert status == 400 and "since" in json.loads(body)["error"]
-    status, _, body = get(f"{server}/api/report/ggr?granularity=week")
+    status, _, body = get("_ /api/report/ggr?granularity=week")
     assert status == 400 and "granularity" in json.loads(body)["error"]
-    assert get(f"{server}/api/report/nope")[0] == 404
-    assert get(f"{server}/api/report/ggr.xlsx")[0] == 404
+    assert get("_ /api/report/nope")[0] == 404
+    assert get("_ /api/report/ggr.xlsx")[0] == 404
 
 
-def test_read_only(server: str) -> None:
+def test_read_only(server: TestClient) -> None:
     for method in ("POST", "PUT", "DELETE", "PATCH"):
-        status, _, body = get(f"{server}/api/report/ggr", method=method)
-        assert status == 405 and json.loads(body)["error"] == "the dashboard is read-only"
+        status, _, body = get("_ /api/report/ggr", method=method)
+        assert status == 405, (method, status)  # no route writes reports
 
 
-def test_live_figures(server: str) -> None:
-    status, _, body = get(f"{server}/api/live")
+def test_live_figures(server: TestClient) -> None:
+    status, _, body = get("_ /api/live")
     assert status == 200 and json.loads(body) == {"available": True, "figures": [["events read", "10"]]}
 
 
-def test_every_report_answers_over_http(server: str) -> None:
+def test_every_report_answers_over_http(server: TestClient) -> None:
     for report in REPORTS:
-        status, _, body = get(f"{server}/api/report/{report.name}?period=all")
+        status, _, body = get(f"_ /api/report/{report.name}?period=all")
         assert status == 200, (report.name, body[:300])
         assert isinstance(json.loads(body)["rows"], list)
 
 
 
 
-def test_the_operator_contract_is_served(server: str) -> None:
-    status, headers, body = get(f"{server}/contract/asyncapi.json")
+def test_the_operator_contract_is_served(server: TestClient) -> None:
+    status, headers, body = get("_ /contract/asyncapi.json")
     assert status == 200 and headers["Content-Type"] == "application/json"
     doc = json.loads(body)
     assert doc["asyncapi"].startswith("3.") and "EventBatch" in doc["components"]["messages"]

@@ -1,0 +1,1 @@
+"""The cabinets: one FastAPI application for operators, the regulator and tax officers (docs/cabinets.md)."""

@@ -1,0 +1,217 @@
+"""The one web application: login, the cabinets, the reports and the registry's API, behind one route table.
+
+Layers, outermost first: CSRF (``asgi-csrf``: a signed double-submit token on every POST, from a
+form field or the ``x-csrftoken`` header), the session (Starlette's ``SessionMiddleware``: an
+itsdangerous-signed, HttpOnly, SameSite=Strict cookie), then FastAPI routes, every one of which
+first passes :func:`web.deps.authorise` against ``web.access.POLICY``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from asgi_csrf import asgi_csrf
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from dashboards.web.dashboard import STATIC as REPORTS_STATIC
+from dashboards.web.dashboard import Dashboard
+from pipeline.settings import Settings
+from registry import api as registry_api
+from registry.core.errors import RegistryError, RegistryErrors
+from registry.service import RegistryService, tax_number_key
+from web import pages, reports
+from web.deps import Cabinet, LoginRequired, authorise, session_caller
+from web.login.people import StaffMember
+from web.login.trust import TrustSource
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "dsom_session"
+
+
+def qes_dir(settings: Settings) -> Path:
+    """Where ``dsom security init`` keeps the demo provider and users."""
+    return Path(settings.pki_dir) / "qes"
+
+
+def session_key(settings: Settings) -> str:
+    if settings.web.session_key is not None:
+        return settings.web.session_key.get_secret_value()
+    path = Path(settings.pki_dir) / "web-session.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
+
+
+def staff_reader(path: Path) -> Any:
+    def read() -> list[StaffMember]:
+        if not path.exists():
+            return []
+        return [StaffMember.from_dict(d) for d in json.loads(path.read_text())]
+
+    return read
+
+
+def cabinet_from_settings(
+    settings: Settings, dashboard: Dashboard | None, registry: RegistryService | None = None
+) -> Cabinet:
+    web, qes = settings.web, qes_dir(settings)
+    trust = TrustSource(
+        list(web.trusted_ca_paths if web.trusted_ca_paths is not None else [qes / "ca.crt"]),
+        list(web.crl_sources if web.crl_sources is not None else [str(qes / "ca.crl")]),
+        require_crl=web.require_crl,
+        refresh_s=web.crl_refresh_s,
+    )
+    return Cabinet(
+        registry or RegistryService.from_settings(settings),
+        dashboard,
+        trust,
+        staff_reader(web.staff_path or qes / "staff.json"),
+        tax_number_key(settings),
+        login_limit=f"{web.login_attempts_per_minute}/minute",
+    )
+
+
+def _login_required(request: Request, _: Exception) -> Response:
+    if request.url.path.startswith(("/api/", "/registry/")):
+        return JSONResponse({"error": "log in first"}, 401)
+    return RedirectResponse("/login", 303)
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(("/api/", "/registry/")) or request.method != "GET":
+        return JSONResponse({"error": exc.detail}, exc.status_code)
+    return pages.render(request, "error.html", exc.status_code, message=exc.detail)
+
+
+async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
+    body = (
+        b"<!doctype html><title>Refused</title><p>This form has expired or did not come from this site "
+        b"(no valid CSRF token). Go back, reload the page and try again.</p>"
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [(b"content-type", b"text/html; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: int = 8 * 3600) -> Any:
+    """The ASGI application (FastAPI wrapped in CSRF protection)."""
+    app = FastAPI(
+        title="dsom cabinets",
+        version="1",
+        dependencies=[Depends(authorise)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.cabinet = cab
+    app.state.registry = cab.registry  # what registry.api's routes use
+    app.include_router(pages.router)
+    app.include_router(reports.router)
+    app.include_router(registry_api.router)
+    app.dependency_overrides[registry_api.caller] = session_caller
+    app.add_exception_handler(RegistryError, registry_api._refused)
+    app.add_exception_handler(RegistryErrors, registry_api._refused)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.mount("/static", StaticFiles(directory=REPORTS_STATIC), name="static")
+    app.mount("/assets", StaticFiles(directory=STATIC), name="assets")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        max_age=max_age_s,
+        same_site="strict",
+        https_only=https_only,
+    )
+    return asgi_csrf(
+        app,
+        signing_secret=key + ":csrf",
+        always_protect={"/login", "/logout"},
+        cookie_secure=https_only,
+        cookie_samesite="Strict",
+        send_csrf_failed=_csrf_failed,
+    )
+
+
+def app_from_settings(
+    settings: Settings, dashboard: Dashboard | None, registry: RegistryService | None = None
+) -> Any:
+    return create_app(
+        cabinet_from_settings(settings, dashboard, registry),
+        session_key(settings),
+        https_only=settings.web.https_only,
+        max_age_s=settings.web.session_max_age_s,
+    )
+
+
+class WebServer:
+    """uvicorn serving the application in a background thread until :meth:`stop`."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8050) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        # uvicorn installs signal handlers only in the main thread: the worker keeps its own.
+        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        servers = self._server.servers
+        host, port = (
+            servers[0].sockets[0].getsockname()[:2]
+            if servers
+            else (self._server.config.host, self._server.config.port)
+        )
+        return f"http://{host}:{port}"
+
+    def start(self, timeout_s: float = 30.0) -> WebServer:
+        self._thread.start()
+        for _ in range(int(timeout_s * 20)):
+            if self._server.started or not self._thread.is_alive():
+                break
+            threading.Event().wait(0.05)
+        if not self._server.started:
+            raise OSError(
+                f"web application did not start on {self._server.config.host}:{self._server.config.port}"
+            )
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+
+
+def route_table(app: Any) -> list[tuple[str, str]]:
+    """Every (method, path template) the application answers: what ``web.access.POLICY`` must cover."""
+    fastapi_app = getattr(app, "__wrapped__", app)  # under the CSRF wrapper
+
+    def walk(routes: list[Any], prefix: str) -> list[tuple[str, str]]:
+        out = []
+        for r in routes:
+            if isinstance(r, APIRoute):
+                out += [(m, prefix + r.path) for m in sorted(r.methods or ())]
+            elif hasattr(r, "original_router"):  # FastAPI >= 0.16x keeps included routers whole
+                out += walk(r.original_router.routes, prefix + getattr(r.include_context, "prefix", ""))
+        return out
+
+    return walk(fastapi_app.routes, "")

@@ -1,0 +1,90 @@
+"""What the routes share: the cabinet's parts, the logged-in account, and the route-table check."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from dashboards.web.dashboard import Dashboard
+from registry.core.access import Principal
+from registry.service import RegistryService
+from web.access import Account, Verdict, decide
+from web.login.core import ChallengeBook, SignatureVerifier, WebCryptoVerifier
+from web.login.trust import TrustSource
+
+
+@dataclass
+class Cabinet:
+    """The application's parts: the registry, the reports (None away from ClickHouse), the login's."""
+
+    registry: RegistryService
+    dashboard: Dashboard | None
+    trust: TrustSource
+    staff: Any  # () -> list[StaffMember], read at each login so a change applies at once
+    tax_key: bytes
+    login_limit: str = "10/minute"
+    verifier: SignatureVerifier = field(default_factory=WebCryptoVerifier)
+    book: ChallengeBook = field(default_factory=ChallengeBook)
+    limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def may_try_login(self, client: str) -> bool:
+        return self.limiter.hit(parse_limit(self.login_limit), "login", client)
+
+
+def cabinet(request: Request) -> Cabinet:
+    c: Cabinet = request.app.state.cabinet
+    return c
+
+
+class LoginRequired(Exception):
+    """Not logged in: pages redirect to the login page, the API answers 401."""
+
+
+def account_of(request: Request) -> Account | None:
+    data = request.session.get("account")
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Account.from_session(data)
+    except (KeyError, ValueError):
+        return None
+
+
+def authorise(request: Request) -> None:
+    """The one check every route passes: its entry in ``web.access.POLICY`` against the session."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    account = account_of(request)
+    verdict = decide(request.method, path, account)
+    if verdict is Verdict.LOGIN:
+        raise LoginRequired
+    if verdict is not Verdict.ALLOWED:
+        raise HTTPException(
+            403,
+            "this page is not part of your cabinet"
+            if verdict is Verdict.REFUSED
+            else "no access rule for this route",
+        )
+    request.state.account = account
+
+
+def current_account(request: Request) -> Account:
+    account: Account | None = getattr(request.state, "account", None)
+    if account is None:
+        raise LoginRequired
+    return account
+
+
+def session_caller(request: Request) -> Principal:
+    """Replaces ``registry.api.caller``: the registry acts as the logged-in person."""
+    return current_account(request).principal
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
