@@ -1,4 +1,4 @@
-"""Following ``<prefix>.registry``: the topic's records, applied one entity at a time, as the validator's registry.
+"""Following ``<prefix>.registry``: its records, applied one entity at a time, as the validator's registry.
 
 Kept apart from the publisher so that the pipeline's agents import only Kafka and the pure
 snapshot code, not the registry's database layer.

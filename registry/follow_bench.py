@@ -34,7 +34,8 @@ def topic_records(rows: list[dict[str, Any]], t_us: int) -> list[tuple[bytes, by
         kind = row["kind"]
         entity = str(row.get(ID_FIELD[kind]) or row.get("site_id") or seq)
         data = {**row, "status": "active"}
-        histories[(kind, entity)].append(Version(seq, kind, entity, row["operator_id"], t_us, None, t_us, data))
+        version = Version(seq, kind, entity, row["operator_id"], t_us, None, t_us, data)
+        histories[(kind, entity)].append(version)
     return [(topic_key(k, e), topic_value(v)) for (k, e), v in histories.items()]
 
 
@@ -73,14 +74,15 @@ def main() -> None:
     change = (topic_key("licence", version.entity_id), topic_value([version, suspended]))
     codec = default_codec()
     for engine in ("python", "native"):
-        settings = ValidationSettings(engine=engine)  # type: ignore[arg-type]
+        settings = ValidationSettings(engine=engine)
         best = float("inf")
         for _ in range(5):
             started = time.perf_counter()
             view.apply(*change, t0 + 6)
             make_processor(view.registry(), settings, TopicSettings(), codec)
             best = min(best, time.perf_counter() - started)
-        print(f"one change picked up ({engine} engine): {best * 1000:.1f} ms (apply, registry, new engine; best of 5)")
+        print(f"one change picked up ({engine} engine): {best * 1000:.1f} ms "
+              "(apply, registry, new engine; best of 5)")
 
     started = time.perf_counter()
     registry_from_records([*records, change], t0 + 6)

@@ -35,7 +35,16 @@ def last_published(settings: Settings) -> int:
     consumer = Consumer(consumer_config(settings.kafka, settings.topics.reader_group))
     try:
         tp = TopicPartition(settings.topics.registry, 0)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=30)
+                break
+            except KafkaException as exc:
+                # A topic just created may not be in this client's metadata yet.
+                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         if high <= low:
             return 0
         # read_committed: the high watermark may sit past a control record, so read from a

@@ -9,6 +9,7 @@ the consumed offsets in one Kafka transaction.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -120,12 +121,21 @@ class ValidatorAgent(TransactionalAgent):
                    f"{topic}/{partition}".encode(), out.archive_value)
         yield from self._states.changes((topic, partition), out.changelog)
 
-    def tick(self, now: int) -> Iterable[Output]:
+    def process(self, msgs: list[Message], stop: threading.Event) -> None:
+        # Before the records, not only in tick (which runs after them, or once a second when
+        # idle): the records of a poll are decided with every change committed before it.
+        self._follow_registry()
+        super().process(msgs, stop)
+
+    def _follow_registry(self) -> None:
         if time.monotonic() - self._follower_polled >= FOLLOW_INTERVAL_S:
             self._follower_polled = time.monotonic()
             self._follower.poll(0)
             if self._follower.view.changes != self._followed:
                 self._reload("the registry topic")
+
+    def tick(self, now: int) -> Iterable[Output]:
+        self._follow_registry()
         if time.monotonic() - self._registry_checked > 5:
             self._registry_checked = time.monotonic()
             self._maybe_reload_files()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from registry.publisher import Publisher
 from registry.seed import rows_of
 from registry.service import RegistryService
 from schemas import RECEIPT_BATCH
-from tests.integration.hostile import A, CODEC, RawProducer, batch, event, seed, validator
+from tests.integration.hostile import CODEC, A, RawProducer, batch, event, seed, validator
 
 pytestmark = pytest.mark.integration
 LICENCE = "LIC-OC-0001"
@@ -47,7 +46,7 @@ def test_a_suspension_rejects_the_next_event_within_2_s(settings: Settings, tmp_
     publisher.publish_once()
     api = TestClient(create_app(svc))
 
-    receipts = Consumer(consumer_config(s.kafka, f"t-{uuid.uuid4()}", **{"isolation.level": "read_committed"}))
+    receipts = Consumer(consumer_config(s.kafka, s.topics.reader_group))
     receipts.assign([TopicPartition(s.topics.receipts(A), 0)])
     producer = RawProducer(s, A)
     seq = 0
@@ -60,10 +59,10 @@ def test_a_suspension_rejects_the_next_event_within_2_s(settings: Settings, tmp_
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             for msg in receipts.consume(100, 0.05):
-                if msg.error() is None:
-                    for r in CODEC.decode(msg.value() or b"", expect=RECEIPT_BATCH)[1]["receipts"]:
-                        if r["seq"] == seq:
-                            return r["reason"]  # type: ignore[no-any-return]
+                assert msg.error() is None, msg.error()
+                for r in CODEC.decode(msg.value() or b"", expect=RECEIPT_BATCH)[1]["receipts"]:
+                    if r["seq"] == seq:
+                        return r["reason"]  # type: ignore[no-any-return]
         raise AssertionError(f"no receipt for seq {seq}")
 
     stop = threading.Event()
@@ -84,7 +83,8 @@ def test_a_suspension_rejects_the_next_event_within_2_s(settings: Settings, tmp_
             delay = time.monotonic() - committed
     finally:
         stop.set()
-        thread.join(10)
+        if thread.is_alive():
+            thread.join(10)
         publisher.close()
         receipts.close()
     print(f"\nregistry: from the suspension's commit to the first licence_suspended receipt: "

@@ -629,7 +629,8 @@ def test_a_suspension_rejects_alike_by_the_events_time() -> None:
         Licence(licence_id="LIC-OC-1", kind="ONLINE_CASINO", valid_to_us=NOW + DAY_US, stops=stops),)),)))
     times = [NOW - 3 * DAY_US - 1, NOW - 3 * DAY_US, NOW - 2 * DAY_US - 1, NOW - 2 * DAY_US,
              NOW - 1001, NOW - 1000, NOW + DAY_US]
-    out = pair.feed(events(*(event(seq=i + 1, bet_ref=f"b{i}", occurred_at_us=t) for i, t in enumerate(times))))
+    out = pair.feed(events(*(event(seq=i + 1, bet_ref=f"b{i}", occurred_at_us=t)
+                             for i, t in enumerate(times))))
     assert [r[1] for r in receipts(out)] == [
         None, "licence_suspended", "licence_suspended", None, None, "licence_suspended", "licence_inactive"]
     pair.assert_same_state()

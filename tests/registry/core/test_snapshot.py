@@ -63,8 +63,8 @@ def test_the_licence_view_applies_one_record_at_a_time_and_skips_assets() -> Non
     assert got is not None and got.stops == (Stop(status="revoked", from_us=500),)
     view.apply(key, None, now_us=10)  # a tombstone
     assert view.registry().licence("op-1", "L1") is None
-    view.apply(topic_key("operator", "op-1"), topic_value(
-        [*op, ver(5, "operator", "op-1", {"legal_name": "Op", "status": "inactive"}, frm=5, rec=6)]), now_us=10)
+    closed = ver(5, "operator", "op-1", {"legal_name": "Op", "status": "inactive"}, frm=5, rec=6)
+    view.apply(topic_key("operator", "op-1"), topic_value([*op, closed]), now_us=10)
     assert view.empty and view.registry().operators == ()
 
 
