@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
