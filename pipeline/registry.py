@@ -4,22 +4,50 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.core.model import LicenceKind
 
 
+class Stop(BaseModel):
+    """A stretch of the licence's validity during which the regulator stopped it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Literal["suspended", "revoked"]
+    from_us: int
+    to_us: int | None = None  # None: until further notice (a revocation is never lifted)
+
+    def contains(self, t_us: int) -> bool:
+        return self.from_us <= t_us and (self.to_us is None or t_us < self.to_us)
+
+
 class Licence(BaseModel):
+    """A licence's validity and the stretches of it the regulator suspended or revoked.
+
+    The stops are kept apart from the validity, not cut out of it, so that an event in a
+    suspension is told ``licence_suspended`` (the regulator's decision), not ``licence_inactive``
+    (the licence's own dates), and late events are judged by the status in force when they
+    happened.
+    """
+
     model_config = ConfigDict(frozen=True)
 
     licence_id: str
     kind: LicenceKind
     valid_from_us: int = 0
     valid_to_us: int | None = None  # None: open-ended
+    stops: tuple[Stop, ...] = ()  # sorted, not overlapping
 
     def active_at(self, t_us: int) -> bool:
+        """Within its validity dates (whatever its status)."""
         return self.valid_from_us <= t_us and (self.valid_to_us is None or t_us < self.valid_to_us)
+
+    def stop_at(self, t_us: int) -> Stop | None:
+        """The suspension or revocation in force at ``t_us``, if any."""
+        return next((s for s in self.stops if s.contains(t_us)), None)
 
 
 class Operator(BaseModel):

@@ -217,6 +217,8 @@ class RegistrySettings(_Frozen):
     api_port: int = 8060
     # How often the publisher looks for committed changes in the outbox.
     publish_interval_s: float = 0.2
+    # How long the validator and the sink may take to read <prefix>.registry before deciding anything.
+    follow_timeout_s: float = 120.0
 
 
 class AlertSettings(_Frozen):

@@ -18,12 +18,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench_offline import ingest_records
-
 from pipeline.core.processor import make_processor
 from pipeline.operator.fleet import LICENCE_FROM_US, demo_registry
 from pipeline.registry import Registry
 from pipeline.settings import REPO_ROOT, TopicSettings, ValidationSettings
+from pipeline.tools.bench_offline import ingest_records
 from registry.core.access import Principal, PrincipalRole
 from registry.seed import demo_edrpou, rows_of
 from registry.service import RegistryService

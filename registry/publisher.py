@@ -13,34 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from sqlalchemy import select
 
 from pipeline.kafka.admin import ensure_topics
-from pipeline.kafka.config import OUTPUT_TOPIC_MESSAGE_BYTES, client_config, consumer_config, producer_config
-from pipeline.registry import Registry
+from pipeline.kafka.config import consumer_config, producer_config
 from pipeline.settings import Settings
-from registry.core.snapshot import registry_from_records
 from registry.db.tables import OutboxRow
+from registry.follow import Follower as Follower  # re-exported: readers of the topic
+from registry.follow import registry_topic
 from registry.service import RegistryService
 
 log = logging.getLogger(__name__)
 SEQ_HEADER = "outbox-seq"
-# Compacted: the newest history of each entity stays forever, superseded ones go after a minute.
-TOPIC_CONFIG = {
-    "cleanup.policy": "compact",
-    "min.compaction.lag.ms": "60000",
-    "max.message.bytes": str(OUTPUT_TOPIC_MESSAGE_BYTES),
-}
-
-
-def registry_topic(settings: Settings) -> NewTopic:
-    # One partition: every change in commit order, and one last record to resume from.
-    return NewTopic(settings.topics.registry, 1, settings.topics.replication_factor, config=TOPIC_CONFIG)
 
 
 def last_published(settings: Settings) -> int:
@@ -48,7 +35,16 @@ def last_published(settings: Settings) -> int:
     consumer = Consumer(consumer_config(settings.kafka, settings.topics.reader_group))
     try:
         tp = TopicPartition(settings.topics.registry, 0)
-        low, high = consumer.get_watermark_offsets(tp, timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(tp, timeout=30)
+                break
+            except KafkaException as exc:
+                # A topic just created may not be in this client's metadata yet.
+                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         if high <= low:
             return 0
         # read_committed: the high watermark may sit past a control record, so read from a
@@ -133,53 +129,3 @@ class Publisher:
 
     def close(self) -> None:
         self._producer.flush(30)
-
-
-class Follower:
-    """Follows the registry topic and gives the validator's ``Registry`` at any instant.
-
-    What the validator and the sink will use instead of the file (docs/registry.md).
-    """
-
-    def __init__(self, settings: Settings, on_change: Callable[[], None] | None = None) -> None:
-        self._latest: dict[bytes, bytes | None] = {}
-        self._on_change = on_change
-        self._consumer = Consumer(
-            client_config(
-                settings.kafka,
-                **{
-                    "group.id": settings.topics.reader_group,
-                    "enable.auto.commit": False,
-                    "isolation.level": "read_committed",
-                    "fetch.wait.max.ms": 50,
-                    "enable.partition.eof": True,
-                },
-            )
-        )
-        self._consumer.assign([TopicPartition(settings.topics.registry, 0, OFFSET_BEGINNING)])
-        self.at_end = False
-
-    def poll(self, timeout: float = 0.1) -> int:
-        """Take what arrived; return the number of records applied."""
-        n = 0
-        for msg in self._consumer.consume(num_messages=10_000, timeout=timeout):
-            err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    self.at_end = True
-                    continue
-                raise KafkaException(err)
-            key = msg.key()
-            if key is not None:
-                self._latest[key] = msg.value()
-                n += 1
-        if n and self._on_change is not None:
-            self._on_change()
-        return n
-
-    def registry(self, at_us: int | None = None) -> Registry:
-        t = time.time_ns() // 1000 if at_us is None else at_us
-        return registry_from_records(self._latest.items(), t)
-
-    def close(self) -> None:
-        self._consumer.close()

@@ -9,9 +9,11 @@ the consumed offsets in one Kafka transaction.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from confluent_kafka import Message
 
@@ -27,9 +29,13 @@ from pipeline.kafka.admin import operator_topics
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from pipeline.writer_schemas import FolderWriterSchemaStore
+from registry.follow import Follower, registry_topic
 from schemas import default_codec
+from schemas.evolution import WriterSchemas
 
 log = logging.getLogger(__name__)
+# How often the registry topic is looked at: well inside the 2 s a suspension may take to apply.
+FOLLOW_INTERVAL_S = 0.1
 
 
 @app.agent(
@@ -47,11 +53,28 @@ class ValidatorAgent(TransactionalAgent):
         self._codec = default_codec()
         self._registry_mtime = 0.0
         self._writers_mtime = 0.0
-        self._registry_checked = time.monotonic()
-        self._processor = self._load_processor()
-        # Registry reloads keep the engine, so the states stay the ones this factory makes.
-        self._states = self.table("validator-state", self._processor.new_state)
+        self._registry_checked = self._follower_polled = time.monotonic()
+        # Set by prepare(): the follower is a Kafka client, and clients are never made here.
+        self._follower: Follower
+        self._followed = 0
+        self._processor: Processor
+        self._writers: WriterSchemas
+        self._load_writers()
+        self._states = self.table("validator-state", self._new_state)
         self._receipt_topics_ready: set[str] = set()
+
+    def prepare(self) -> None:
+        self._follower = self._follow()
+        self._processor = self._load_processor()
+        super().prepare()
+
+    def stopped(self) -> None:
+        if hasattr(self, "_follower"):
+            self._follower.close()
+
+    def _new_state(self, topic: str, partition: int) -> Any:
+        # Reloads keep the engine, so a state made by one processor serves the next.
+        return self._processor.new_state(topic, partition)
 
     def restore(self, tps: list[TP]) -> None:
         operators = {self._s.topics.operator_of(t) for t, _ in tps} - self._receipt_topics_ready
@@ -98,10 +121,24 @@ class ValidatorAgent(TransactionalAgent):
                    f"{topic}/{partition}".encode(), out.archive_value)
         yield from self._states.changes((topic, partition), out.changelog)
 
+    def process(self, msgs: list[Message], stop: threading.Event) -> None:
+        # Before the records, not only in tick (which runs after them, or once a second when
+        # idle): the records of a poll are decided with every change committed before it.
+        self._follow_registry()
+        super().process(msgs, stop)
+
+    def _follow_registry(self) -> None:
+        if time.monotonic() - self._follower_polled >= FOLLOW_INTERVAL_S:
+            self._follower_polled = time.monotonic()
+            self._follower.poll(0)
+            if self._follower.view.changes != self._followed:
+                self._reload("the registry topic")
+
     def tick(self, now: int) -> Iterable[Output]:
+        self._follow_registry()
         if time.monotonic() - self._registry_checked > 5:
             self._registry_checked = time.monotonic()
-            self._maybe_reload_registry()
+            self._maybe_reload_files()
         return ()
 
     def after_commit(self, deferred: list[tuple[Outcome, bool]]) -> None:
@@ -111,24 +148,56 @@ class ValidatorAgent(TransactionalAgent):
             else:
                 _count(out)
 
-    def _load_processor(self) -> Processor:
-        path = self._s.registry_path
-        self._registry_mtime = path.stat().st_mtime if path.exists() else 0.0
+    def _follow(self) -> Follower:
+        """Read the registry topic to its end before deciding anything, then follow it."""
+        self._clients.create_topics([registry_topic(self._s)])
+        follower = Follower(self._s, keep_records=False, consumer=self._clients.consumer)
+        started = time.perf_counter()
+        n = follower.read_to_end(self._s.registry.follow_timeout_s)
+        log.info("registry topic read: %d records, %d operators, in %.1f s", n,
+                 len(follower.view.registry().operators), time.perf_counter() - started)
+        return follower
+
+    def _load_writers(self) -> None:
         writers = FolderWriterSchemaStore(self._s.writer_schemas_dir)
         self._writers_mtime = writers.changed_at()
-        return make_processor(Registry.load(path), self._s.validation, self._s.topics, self._codec,
-                              writers.load())
+        self._writers = writers.load()
 
-    def _maybe_reload_registry(self) -> None:
+    def _load_processor(self) -> Processor:
+        """An engine for the followed registry; the file only while the topic holds no operator.
+
+        The file is the fallback of tests and tools that write a registry without the registry
+        service (docs/registry.md); once the topic has an operator it is the only source.
+        """
+        self._followed = self._follower.view.changes
+        if not self._follower.view.empty:
+            registry = self._follower.view.registry()
+        else:
+            path = self._s.registry_path
+            self._registry_mtime = path.stat().st_mtime if path.exists() else 0.0
+            registry = Registry.load(path)
+        return make_processor(registry, self._s.validation, self._s.topics, self._codec, self._writers)
+
+    def _reload(self, why: str) -> None:
+        started = time.perf_counter()
+        try:
+            self._processor = self._load_processor()
+        except Exception:  # a half-written or invalid file: keep deciding with the last one
+            log.exception("could not reload the registry (%s); keeping the last one", why)
+            return
+        log.info("registry reloaded (%s) in %.1f ms", why, (time.perf_counter() - started) * 1000)
+
+    def _maybe_reload_files(self) -> None:
         path = self._s.registry_path
         writers = FolderWriterSchemaStore(self._s.writer_schemas_dir).changed_at()
-        if path.exists() and path.stat().st_mtime != self._registry_mtime or writers != self._writers_mtime:
+        if writers != self._writers_mtime:
             try:
-                self._processor = self._load_processor()
-            except Exception:  # a half-written or invalid file: keep deciding with the last one
-                log.exception("could not reload the operator registry from %s; keeping the last one", path)
-                return
-            log.info("operator registry reloaded from %s", path)
+                self._load_writers()
+            except Exception:
+                log.exception("could not reload the writer schemas; keeping the last ones")
+            self._reload("writer schemas")
+        elif self._follower.view.empty and path.exists() and path.stat().st_mtime != self._registry_mtime:
+            self._reload(str(path))
 
 
 def _source_of(key: bytes | None) -> str | None:

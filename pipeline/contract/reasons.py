@@ -110,6 +110,11 @@ def reason_texts(v: ValidationSettings) -> dict[Reason, ReasonText]:
         Reason.LICENCE_INACTIVE: ReasonText(
             ev, "The licence was not valid when the event occurred.",
             "Ліцензія не була чинною на момент події."),
+        Reason.LICENCE_SUSPENDED: ReasonText(
+            ev, "The regulator had suspended or revoked the licence when the event occurred (the detail "
+                "says which, and since when).",
+            "На момент події дію ліцензії було зупинено або ліцензію анульовано регулятором (у поясненні "
+            "зазначено, що саме і з якого часу)."),
         Reason.NON_POSITIVE_AMOUNT: ReasonText(
             ev, "amount is zero or negative.", "Сума (amount) дорівнює нулю або є від'ємною."),
         Reason.ABSURD_AMOUNT: ReasonText(

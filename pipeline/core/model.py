@@ -48,6 +48,7 @@ class Reason(StrEnum):
     UNKNOWN_LICENCE = "unknown_licence"
     LICENCE_KIND_MISMATCH = "licence_kind_mismatch"
     LICENCE_INACTIVE = "licence_inactive"
+    LICENCE_SUSPENDED = "licence_suspended"
     NON_POSITIVE_AMOUNT = "non_positive_amount"
     ABSURD_AMOUNT = "absurd_amount"
     WRONG_CURRENCY = "wrong_currency"

@@ -51,7 +51,8 @@ class NativeRecordProcessor:
             return None if rejection is None else (str(rejection.reason), rejection.detail)
 
         headers = tuple(load_type(name).header for name in (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH))
-        licences = [(op.operator_id, lic.licence_id, str(lic.kind), lic.valid_from_us, lic.valid_to_us)
+        licences = [(op.operator_id, lic.licence_id, str(lic.kind), lic.valid_from_us, lic.valid_to_us,
+                     [(s.from_us, s.to_us) for s in lic.stops])
                     for op in registry.operators for lic in op.licences]
         v = validation
         self._native = dsom_native.Validator(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.core.model import (
@@ -19,6 +20,11 @@ from pipeline.registry import Registry
 from pipeline.settings import ValidationSettings
 
 MAX_TEXT = 128
+
+
+def iso_us(t_us: int) -> str:
+    """A UTC instant in microseconds as ISO 8601, as the operators' documents write times."""
+    return datetime.fromtimestamp(t_us // 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 PLAYER_REF = re.compile(f"[A-Za-z0-9_-]{{8,{MAX_REF_LENGTH}}}")
 TEXT_FIELDS = ("operator_ref", "establishment_id", "equipment_id", "site_id", "app_id",
                "game_type", "round_ref", "bet_ref")
@@ -69,6 +75,12 @@ class EventValidator:
         if not lic.active_at(ev["occurred_at_us"]):
             return Rejection(Reason.LICENCE_INACTIVE,
                              f"licence {lic.licence_id} was not active when the event occurred")
+        if lic.stops:
+            stop = lic.stop_at(ev["occurred_at_us"])
+            if stop is not None:
+                return Rejection(Reason.LICENCE_SUSPENDED,
+                                 f"licence {lic.licence_id} was {stop.status} by the regulator from "
+                                 f"{iso_us(stop.from_us)} when the event occurred")
         return None
 
     def _channel(self, ev: dict[str, Any]) -> Rejection | None:

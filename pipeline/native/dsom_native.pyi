@@ -66,7 +66,7 @@ class Validator:
     def __init__(
         self,
         headers: tuple[bytes, bytes, bytes],
-        licences: list[tuple[str, str, str, int, int | None]],
+        licences: list[tuple[str, str, str, int, int | None, list[tuple[int, int | None]]]],
         currency: str,
         max_amount_kopecks: int,
         future_skew_us: int,

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import orjson
 
 from pipeline.core.model import LicenceKind
-from pipeline.registry import Licence, Operator, Registry
+from pipeline.registry import Licence, Operator, Registry, Stop
 from registry.core.history import END, Segment, Version, timeline
 
 ACTIVE = "active"
@@ -32,39 +32,37 @@ def decode_value(value: bytes) -> list[Version]:
     return [Version.from_dict(d) for d in orjson.loads(value)["versions"]]
 
 
-def _active_spans(segs: list[Segment]) -> list[tuple[int, int, Segment]]:
-    """Adjacent active segments merged, each clipped to its licence's own validity dates."""
-    spans: list[tuple[int, int, Segment]] = []
+def licence_of(segs: list[Segment]) -> Licence | None:
+    """The licence over its whole timeline: its validity, and the stretches it was suspended or revoked.
+
+    Each segment is clipped to its version's own validity dates; the licence is valid from the
+    first such start to the last end (a gap between two validity periods is not kept: the
+    registry does not issue one licence number twice, ``overlapping_licence``). Segments whose
+    status is not active become stops.
+    """
+    spans: list[tuple[int, int, str]] = []
     for seg in segs:
         d = seg.version.data
-        if d.get("status", ACTIVE) != ACTIVE:
-            continue
         lo = max(seg.start_us, int(d.get("valid_from_us", 0)))
         hi = min(END if seg.end_us is None else seg.end_us,
                  END if d.get("valid_to_us") is None else int(d["valid_to_us"]))
-        if lo >= hi:
-            continue
-        if spans and spans[-1][1] == lo:
-            spans[-1] = (spans[-1][0], hi, spans[-1][2])
-        else:
-            spans.append((lo, hi, seg))
-    return spans
-
-
-def _licence(segs: list[Segment], at_us: int) -> Licence | None:
-    """The licence's active span that contains ``at_us``, or else the latest before it, or the first after.
-
-    ``pipeline.registry.Licence`` has one validity interval, so a licence suspended and reinstated
-    is active, for the validator, over the span that matters now; events in a suspension are
-    ``licence_inactive`` (docs/registry.md).
-    """
-    spans = _active_spans(segs)
+        if lo < hi:
+            spans.append((lo, hi, str(d.get("status", ACTIVE))))
     if not spans:
         return None
-    before = [s for s in spans if s[0] <= at_us]
-    lo, hi, seg = next((s for s in spans if s[0] <= at_us < s[1]), before[-1] if before else spans[0])
-    return Licence(licence_id=seg.version.entity_id, kind=LicenceKind(seg.version.data["licence_kind"]),
-                   valid_from_us=lo, valid_to_us=None if hi == END else hi)
+    stops: list[Stop] = []
+    for lo, hi, status in spans:
+        if status == ACTIVE:
+            continue
+        last = stops[-1] if stops else None
+        if last is not None and last.status == status and last.to_us == lo:
+            stops[-1] = Stop(status=last.status, from_us=last.from_us, to_us=None if hi == END else hi)
+        else:
+            stops.append(Stop(status=status, from_us=lo, to_us=None if hi == END else hi))  # type: ignore[arg-type]
+    latest = segs[-1].version
+    end = spans[-1][1]
+    return Licence(licence_id=latest.entity_id, kind=LicenceKind(latest.data["licence_kind"]),
+                   valid_from_us=spans[0][0], valid_to_us=None if end == END else end, stops=tuple(stops))
 
 
 def pipeline_registry(histories: Iterable[list[Version]], at_us: int) -> Registry:
@@ -78,7 +76,7 @@ def pipeline_registry(histories: Iterable[list[Version]], at_us: int) -> Registr
             continue
         kind = segs[0].version.kind
         if kind == "licence":
-            lic = _licence(segs, at_us)
+            lic = licence_of(segs)
             if lic is not None:
                 licences[segs[-1].version.operator_id].append(lic)
             continue
@@ -109,3 +107,60 @@ def registry_from_records(records: Iterable[tuple[bytes | None, bytes | None]], 
         else:
             latest[key] = value
     return pipeline_registry((decode_value(v) for v in latest.values()), at_us)
+
+
+class LicenceView:
+    """Operators and their licences, from the topic's records applied one at a time.
+
+    What the validator needs, and nothing else: the assets are joined by the reports, not
+    looked up per event, so their records (nearly all of a national registry) are skipped by
+    their key alone, without being decoded. A change re-reads only the entity it is about;
+    :meth:`registry` builds the validator's ``Registry`` from the few thousand operators and
+    licences, once per batch of changes.
+    """
+
+    def __init__(self) -> None:
+        self._operators: dict[str, str] = {}  # active operators: ID -> legal name
+        self._licences: dict[str, dict[str, Licence]] = {}  # operator -> licence ID -> licence
+        self._owner: dict[str, str] = {}  # licence ID -> operator
+        self._registry: Registry | None = None
+        self.changes = 0  # how many changes were applied; the validator compares it
+
+    def apply(self, key: bytes, value: bytes | None, now_us: int) -> bool:
+        """Apply one record (``value`` None: a tombstone); True if the view changed."""
+        kind, _, raw_id = key.partition(b"/")
+        if kind not in (b"operator", b"licence"):
+            return False
+        entity_id = raw_id.decode()
+        segs = [] if value is None else timeline(decode_value(value))
+        if kind == b"operator":
+            now = next((s.version for s in segs if s.contains(now_us)), None)
+            if now is None or now.data.get("status", ACTIVE) != ACTIVE:
+                self._operators.pop(entity_id, None)
+            else:
+                self._operators[entity_id] = str(now.data["legal_name"])
+        else:
+            old = self._owner.pop(entity_id, None)
+            if old is not None:
+                self._licences[old].pop(entity_id, None)
+            lic = licence_of(segs) if segs else None
+            if lic is not None:
+                op = segs[-1].version.operator_id
+                self._owner[entity_id] = op
+                self._licences.setdefault(op, {})[entity_id] = lic
+        self._registry = None
+        self.changes += 1
+        return True
+
+    def registry(self) -> Registry:
+        """The validator's registry: active operators with their licences (no assets)."""
+        if self._registry is None:
+            self._registry = Registry(operators=tuple(
+                Operator(operator_id=op, name=name, licences=tuple(
+                    lic for _, lic in sorted(self._licences.get(op, {}).items())))
+                for op, name in sorted(self._operators.items())))
+        return self._registry
+
+    @property
+    def empty(self) -> bool:
+        return not self._operators

@@ -172,14 +172,21 @@ def test_a_record_whose_processing_fails_is_set_aside_with_a_receipt(settings: S
 
     seed(settings)
     agent = ValidatorAgent(settings)
-    process = agent._processor.process
+    load = agent._load_processor  # the engine is made when the agent starts (it follows the registry)
 
-    def failing(state, offset, key, value, now_us):  # type: ignore[no-untyped-def]
-        if b"poison" in value:
-            raise ValueError("a decoder bug")
-        return process(state, offset, key, value, now_us)
+    def loaded():  # type: ignore[no-untyped-def]
+        processor = load()
+        process = processor.process
 
-    monkeypatch.setattr(agent._processor, "process", failing)
+        def failing(state, offset, key, value, now_us):  # type: ignore[no-untyped-def]
+            if b"poison" in value:
+                raise ValueError("a decoder bug")
+            return process(state, offset, key, value, now_us)
+
+        monkeypatch.setattr(processor, "process", failing)
+        return processor
+
+    monkeypatch.setattr(agent, "_load_processor", loaded)
     with OperatorProducer(as_operator(settings, A), A) as producer:
         producer.send("src-1", [event(1)])
         producer.send("src-1", [event(2, operator_ref="poison")])

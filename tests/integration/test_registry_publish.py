@@ -57,7 +57,7 @@ def test_changes_are_published_compacted_and_followed(settings: Settings, tmp_pa
         while time.monotonic() - committed < 10:
             follower.poll(0.05)
             lic = follower.registry().licence("op-1", "LIC-SH-1")
-            if lic is not None and lic.valid_to_us is not None:
+            if lic is not None and lic.stops:
                 break
         delay = time.monotonic() - committed
     finally:

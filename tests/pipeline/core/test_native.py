@@ -16,7 +16,7 @@ from pipeline.core.native import player_ref_rules
 from pipeline.core.personal_data import personal_data_hint
 from pipeline.core.processor import Outcome, Processor, make_processor
 from pipeline.core.validation import PLAYER_REF
-from pipeline.registry import Licence, Operator, Registry
+from pipeline.registry import Licence, Operator, Registry, Stop
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
 from schemas.codec import HEADER_LEN, encode_event_body, load_type
@@ -618,6 +618,21 @@ def test_a_registry_reload_changes_decisions_alike() -> None:
     evs = [event(seq=3, bet_ref="x", **bk), event(seq=4, bet_ref="z"), event(seq=5, bet_ref="y", **bk)]
     assert [r[1] for r in receipts(pair.feed(events(*evs)))] == [
         None, "licence_inactive", "duplicate_bet_ref"]
+    pair.assert_same_state()
+
+
+def test_a_suspension_rejects_alike_by_the_events_time() -> None:
+    """Suspended and revoked stretches: licence_suspended inside them, accepted on either side."""
+    stops = (Stop(status="suspended", from_us=NOW - 3 * DAY_US, to_us=NOW - 2 * DAY_US),
+             Stop(status="revoked", from_us=NOW - 1000))
+    pair = Pair(Registry(operators=(Operator(operator_id="op-a", name="A", licences=(
+        Licence(licence_id="LIC-OC-1", kind="ONLINE_CASINO", valid_to_us=NOW + DAY_US, stops=stops),)),)))
+    times = [NOW - 3 * DAY_US - 1, NOW - 3 * DAY_US, NOW - 2 * DAY_US - 1, NOW - 2 * DAY_US,
+             NOW - 1001, NOW - 1000, NOW + DAY_US]
+    out = pair.feed(events(*(event(seq=i + 1, bet_ref=f"b{i}", occurred_at_us=t)
+                             for i, t in enumerate(times))))
+    assert [r[1] for r in receipts(out)] == [
+        None, "licence_suspended", "licence_suspended", None, None, "licence_suspended", "licence_inactive"]
     pair.assert_same_state()
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.core.model import Reason
 from pipeline.core.validation import EventValidator, personal_data_hint
-from pipeline.registry import Licence, Operator, Registry
+from pipeline.registry import Licence, Operator, Registry, Stop
 from pipeline.settings import DAY_US, ValidationSettings
 
 NOW = 1_800_000_000_000_000
@@ -12,6 +12,8 @@ REGISTRY = Registry(operators=(
     Operator(operator_id="op-a", name="A", licences=(
         Licence(licence_id="LIC-OC-1", kind="ONLINE_CASINO"),
         Licence(licence_id="LIC-SH-1", kind="SLOT_HALL", valid_to_us=NOW - DAY_US),
+        Licence(licence_id="LIC-BK-9", kind="BOOKMAKING",
+                stops=(Stop(status="suspended", from_us=NOW - DAY_US),)),
     )),
 ))
 
@@ -41,6 +43,7 @@ def test_valid_bet_passes() -> None:
     ({"licence_kind": "BOOKMAKING"}, Reason.LICENCE_KIND_MISMATCH),
     ({"licence_id": "LIC-SH-1", "licence_kind": "SLOT_HALL", "channel": "ESTABLISHMENT",
       "establishment_id": "e1"}, Reason.LICENCE_INACTIVE),
+    ({"licence_id": "LIC-BK-9", "licence_kind": "BOOKMAKING"}, Reason.LICENCE_SUSPENDED),
     ({"channel": "ESTABLISHMENT", "establishment_id": "e1"}, Reason.CHANNEL_NOT_ALLOWED),
     ({"channel": "APP"}, Reason.MISSING_FIELD),
     ({"amount": 0}, Reason.NON_POSITIVE_AMOUNT),
@@ -64,6 +67,14 @@ def test_valid_bet_passes() -> None:
 ])
 def test_each_defect_has_its_reason(changes: dict[str, Any], reason: Reason) -> None:
     assert check(**changes) == reason
+
+
+def test_a_suspension_is_judged_at_the_events_time() -> None:
+    bk = {"licence_id": "LIC-BK-9", "licence_kind": "BOOKMAKING"}
+    assert check(**bk, occurred_at_us=NOW - DAY_US - 1) is None  # a late event from before it
+    rej = EventValidator(REGISTRY, ValidationSettings()).check("op-a", event(**bk), NOW)
+    assert rej is not None and rej.detail == (
+        "licence LIC-BK-9 was suspended by the regulator from 2027-01-14T08:00:00Z when the event occurred")
 
 
 def test_late_data_within_the_window_is_valid() -> None:

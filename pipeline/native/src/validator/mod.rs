@@ -137,19 +137,20 @@ struct Record<'a> {
 #[pymethods]
 impl Validator {
     /// `headers`: the single-object headers of EventBatch, ReceiptBatch, ArchiveBatch;
-    /// `licences`: (operator, licence ID, kind, valid from, valid to); `check`: the Python rules;
+    /// `licences`: (operator, licence ID, kind, valid from, valid to, [(stopped from, to)]);
+    /// `check`: the Python rules;
     /// `player_refs`: the personal-data rules' word lists.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>)>,
+    fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>, Vec<(i64, Option<i64>)>)>,
            currency: String, max_amount_kopecks: i64, future_skew_us: i64, late_window_us: i64,
            bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>,
            player_refs: PyRef<'_, PlayerRefRules>) -> PyResult<Self> {
         let mut by_operator: HashMap<String, HashMap<String, Licence>> = HashMap::new();
-        for (op, id, kind, valid_from_us, valid_to_us) in licences {
+        for (op, id, kind, valid_from_us, valid_to_us, stops) in licences {
             let kind = decode::LICENCE_KINDS.iter().position(|k| *k == kind)
                 .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("licence kind {kind}")))?;
-            by_operator.entry(op).or_default().insert(id, Licence { kind: kind as u8, valid_from_us, valid_to_us });
+            by_operator.entry(op).or_default().insert(id, Licence { kind: kind as u8, valid_from_us, valid_to_us, stops });
         }
         Ok(Validator {
             batch_header: headers.0, receipt_header: headers.1, archive_header: headers.2,

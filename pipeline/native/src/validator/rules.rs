@@ -15,6 +15,8 @@ pub struct Licence {
     pub kind: u8,
     pub valid_from_us: i64,
     pub valid_to_us: Option<i64>,
+    /// Suspensions and revocations: (from, to), to open-ended when None.
+    pub stops: Vec<(i64, Option<i64>)>,
 }
 
 pub struct Limits {
@@ -50,6 +52,9 @@ pub fn passes(licences: Option<&HashMap<String, Licence>>, limits: &Limits, play
     let Some(lic) = licences.and_then(|l| l.get(ev.licence_id)) else { return false };
     let t = ev.occurred_at_us;
     if lic.kind != ev.licence_kind || t < lic.valid_from_us || lic.valid_to_us.is_some_and(|to| t >= to) {
+        return false;
+    }
+    if lic.stops.iter().any(|&(from, to)| from <= t && to.is_none_or(|to| t < to)) {
         return false;
     }
     if !channel_allowed(ev.licence_kind, ev.channel) {
