@@ -183,6 +183,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      args.warmup_events)
 
 
+# -- issue 16: the chaos harness (make chaos) --
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from pipeline.tools.chaos import run_chaos
+    from pipeline.tools.chaos_plan import FULL, SHORT
+
+    plan = (SHORT if args.short else FULL).with_duration(args.seconds, args.workers)
+    return 0 if run_chaos(plan, seed=args.seed, rate=args.rate)["ok"] else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.tools.demo import run_demo
 
@@ -266,6 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup-events", type=int, default=100_000,
                    help="events run through the pipeline on throwaway topics first (0: none)")
     b.set_defaults(func=cmd_bench)
+
+    ch = sub.add_parser("chaos", help="faults injected into a live stream on a cluster (make chaos)")
+    ch.add_argument("--short", action="store_true", help="the short run of make test (a few faults)")
+    ch.add_argument("--seconds", type=float, default=None, help="traffic duration (default: the plan's)")
+    ch.add_argument("--workers", type=int, default=None)
+    ch.add_argument("--rate", type=float, default=1000.0, help="events/s of simulated traffic")
+    ch.add_argument("--seed", type=int, default=1)
+    ch.set_defaults(func=cmd_chaos)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")
