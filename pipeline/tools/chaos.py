@@ -55,6 +55,7 @@ from pipeline.tools.chaos_plan import (
     Expected,
     Fault,
     Plan,
+    caught_up,
     compare,
     recovery_times,
     schedule,
@@ -160,6 +161,8 @@ class Traffic:
     sent_at: dict[EventKey, float] = field(default_factory=dict)
     records: int = 0
     error: str | None = None
+    # (sent at, events so far, accepted events so far) per record, for the online recovery check
+    progress: list[tuple[float, int, int]] = field(default_factory=list)
 
     producers: dict[str, OperatorProducer] = field(default_factory=dict)
 
@@ -178,7 +181,7 @@ class Traffic:
         traffic = simulate_fleet(demo_registry(1), seed=self.seed, batch_size=50, bad_share=0.01,
                                  duplicate_share=0.01)
         started = time.monotonic()
-        events = 0
+        events = accepted = 0
         try:
             while not stop.is_set():
                 due = events / self.rate
@@ -196,6 +199,8 @@ class Traffic:
                 for key in self.expected.add(op, batch):
                     self.sent_at[key] = at
                 events += len(batch.events)
+                accepted += sum(1 for status, _ in batch.expected.values() if status == "ACCEPTED")
+                self.progress.append((at, len(self.sent_at), accepted))
                 self.records += 1
             for p in producers.values():
                 p.flush(300)  # idempotent, acks=all: a broker down for seconds only delays delivery
@@ -251,6 +256,9 @@ class Harness:
         self.injected: list[Injected] = []
         self.unexpected_exits: list[str] = []
         self.broker_rss: list[dict[int, float]] = []
+        self.recovery_timeout_s = 300.0
+        self.not_recovered = 0
+        self.warm_at = 0.0
         self._restart_lock = threading.Lock()
 
     # -- faults --
@@ -310,15 +318,56 @@ class Harness:
             time.sleep(0.05)
         return None
 
-    def run_faults(self, faults: list[Fault], t0: float, stop: threading.Event) -> None:
+    def recovered(self, traffic: Traffic, watch: ReceiptWatch, bound_s: float) -> bool:
+        try:
+            rows = scrape("127.0.0.1", self.workers[0].settings.metrics_port).clickhouse_rows["events"]
+        except OSError:
+            return False
+        return caught_up(traffic.progress, len(watch.first_seen), int(rows), time.time(), bound_s)
+
+    def wait_recovered(self, traffic: Traffic, watch: ReceiptWatch, bound_s: float, timeout: float,
+                       stop: threading.Event) -> float | None:
+        """Seconds until the pipeline caught up again (None: not within ``timeout``)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout and not stop.is_set():
+            self._check_alive()
+            if self.recovered(traffic, watch, bound_s):
+                return time.monotonic() - started
+            stop.wait(0.5)
+        return None
+
+    def run_faults(self, faults: list[Fault], traffic: Traffic, watch: ReceiptWatch, bound_s: float,
+                   stop: threading.Event) -> None:
+        """Warm up, then each fault at a random moment after the pipeline recovered from the last."""
+        t0 = time.monotonic()
+        while not stop.is_set() and not (traffic.records and len(watch.first_seen) and self.recovered(
+                traffic, watch, bound_s)):
+            if traffic.error is not None:
+                raise RuntimeError(f"the simulated operators failed: {traffic.error}")
+            if time.monotonic() - t0 > self.recovery_timeout_s:
+                raise RuntimeError(f"no receipts within {self.recovery_timeout_s:.0f} s: "
+                                   f"{traffic.records} records sent, "
+                                   f"{len(watch.first_seen)} events receipted")
+            self._check_alive()
+            if int(time.monotonic() - t0) % 10 == 0:
+                _say(f"   {time.monotonic() - t0:6.1f} s  warming up: {traffic.records} records sent, "
+                     f"{len(watch.first_seen)} events receipted")
+            stop.wait(0.5)
+        _say(f"   {time.monotonic() - t0:6.1f} s  pipeline warm: receipts and ClickHouse rows flowing")
+        self.warm_at = time.time()
         for fault in faults:
-            if stop.wait(max(0.0, t0 + fault.at_s - time.monotonic())):
+            if self.wait_recovered(traffic, watch, bound_s, self.recovery_timeout_s, stop) is None:
+                _say(f"   {time.monotonic() - t0:6.1f} s  NOT RECOVERED within "
+                     f"{self.recovery_timeout_s:.0f} s")
+                self.not_recovered += 1
+            if stop.wait(fault.after_s):
                 return
             self._check_alive()
             done = self.inject(fault)
             self.injected.append(done)
             _say(f"   {time.monotonic() - t0:6.1f} s  {fault.kind:<25} target {fault.target}  {done.note}")
             self.broker_rss.append(self.brokers.rss_mib())
+        self.wait_recovered(traffic, watch, bound_s, self.recovery_timeout_s, stop)
 
     def _check_alive(self) -> None:
         for worker in self.workers:
@@ -393,7 +442,7 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
     topics_s = time.monotonic() - started
     pipeline = settings.model_copy(update={"kafka": settings.kafka_as("pipeline")})
     faults = schedule(plan, seed)
-    _say(f"== chaos: {plan.duration_s:.0f} s of traffic at {rate:,.0f} events/s, {plan.workers} workers, "
+    _say(f"== chaos: traffic at {rate:,.0f} events/s, {plan.workers} workers, "
          f"{len(faults)} faults ({worker_sigkills(faults)} worker SIGKILLs), seed {seed}; "
          f"topics (RF {settings.topics.replication_factor}, min ISR {settings.topics.min_insync_replicas}) "
          f"created in {topics_s:.1f} s")
@@ -409,16 +458,11 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         for worker in harness.workers:
             worker.start()
         threads[0].start()
-        t0 = time.monotonic()
         traffic_thread = threading.Thread(target=traffic.run, args=(stop_traffic,), name="traffic",
                                           daemon=True)
         traffic_thread.start()
-        fault_thread = threading.Thread(target=harness.run_faults, args=(faults, t0, stop_faults),
-                                        name="faults", daemon=True)
-        fault_thread.start()
-        time.sleep(max(0.0, t0 + plan.duration_s - time.monotonic()))
-        stop_faults.set()
-        fault_thread.join()
+        harness.run_faults(faults, traffic, watch, bound_s, stop_faults)
+        time.sleep(5.0)  # live traffic after the last recovery, too
         stop_traffic.set()
         traffic_thread.join()
         _say(f"== traffic stopped: {len(traffic.expected.events):,} events in {traffic.records:,} records; "
@@ -452,7 +496,7 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
             done_at.pop(k, None)
     first_fault = min((i.at for i in harness.injected), default=time.time())
     baseline = sorted(done_at[k] - t for k, t in traffic.sent_at.items()
-                      if t < first_fault - bound_s and k in done_at)
+                      if harness.warm_at <= t < first_fault - bound_s and k in done_at)
     recovery = recovery_times([i.at for i in harness.injected], traffic.sent_at, done_at, bound_s)
     by_kind: dict[str, list[float | None]] = {}
     for inj, rec in zip(harness.injected, recovery, strict=True):
@@ -468,7 +512,8 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         "archive_events": archive.events, "archive_chains": len(archive.chains),
         "clickhouse_rows": sum(clickhouse.values()),
         "verdict": {**asdict(verdict), "lost": verdict.lost, "doubled": verdict.doubled, "ok": verdict.ok},
-        "faults": [{"kind": i.fault.kind, "target": i.fault.target, "at_s": round(i.fault.at_s, 1),
+        "faults": [{"kind": i.fault.kind, "target": i.fault.target, "after_s": i.fault.after_s,
+                    "at_s": round(i.at - harness.warm_at, 1),
                     "hold_s": i.fault.hold_s, "note": i.note, "recovery_s": rec}
                    for i, rec in zip(harness.injected, recovery, strict=True)],
         "worker_sigkills": sum(i.sigkills for i in harness.injected),
@@ -477,11 +522,13 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         "latency_s": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                       "max": latencies[-1] if latencies else None},
         "drained": ok_drain, "drain_s": drain_s if ok_drain else None,
-        "worker_exit_codes": exit_codes, "unexpected_worker_exits": harness.unexpected_exits,
+        "not_recovered": harness.not_recovered, "worker_exit_codes": exit_codes,
+        "unexpected_worker_exits": harness.unexpected_exits,
         "traffic_error": traffic.error,
         "broker_rss_mib_max": max((max(r.values()) for r in harness.broker_rss if r), default=None),
     }
-    figures["ok"] = bool(verdict.ok and ok_drain and traffic.error is None)
+    figures["ok"] = bool(verdict.ok and ok_drain and traffic.error is None
+                         and not harness.not_recovered)
     (run_dir / "chaos.json").write_text(json.dumps(figures, indent=2, default=str))
     _print(figures)
     return figures

@@ -19,8 +19,8 @@ from tests.integration.conftest import PKI, Worker
 from tests.integration.test_ingest_path import Expected, fleet, produce_traffic, read_receipts, seed_registry
 
 pytestmark = pytest.mark.integration
-# Its own broker, 300 above the suite's (TEST_PORT): this test kills it.
-PORT = int(os.environ.get("DSOM_KAFKA_PORT", "19192")) + 300
+# Its own broker, 300 above the suite's (TEST_PORT) unless DSOM_TEST_OWN_BROKER_PORT says: this test kills it.
+PORT = int(os.environ.get("DSOM_TEST_OWN_BROKER_PORT", int(os.environ.get("DSOM_KAFKA_PORT", "19192")) + 300))
 
 
 class Broker:

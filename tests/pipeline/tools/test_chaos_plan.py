@@ -22,39 +22,34 @@ from pipeline.tools.chaos_plan import (
 )
 
 
-def test_the_schedule_has_every_fault_asked_for_apart_and_within_the_stream() -> None:
-    plan = Plan(duration_s=600, workers=3)
+def test_the_schedule_has_every_fault_asked_for_on_valid_targets() -> None:
+    plan = Plan(workers=3)
     faults = schedule(plan, seed=1)
     kinds = [f.kind for f in faults]
     assert worker_sigkills(faults) == 20
     assert kinds.count(KILL_BROKER) == kinds.count(FREEZE_BROKER) == 1
     assert kinds.count(RESTART_DURING_REBALANCE) == 1
     assert kinds.count(KILL_SINK_AFTER_INSERT) == 2
-    times = [f.at_s for f in faults]
-    assert times == sorted(times) and times[0] >= plan.lead_in_s
-    assert all(b - a > 1.0 for a, b in zip(times, times[1:], strict=False))
+    assert all(plan.min_gap_s <= f.after_s <= plan.max_gap_s for f in faults)
+    assert len({f.after_s for f in faults}) > 10  # random moments, not a fixed beat
     for f in faults:
         if f.kind in (KILL_BROKER, FREEZE_BROKER):
             assert 1 <= f.target <= 3 and f.hold_s in (plan.broker_down_s, plan.freeze_s)
-            # the broker is back before the next fault
-            later = [g.at_s for g in faults if g.at_s > f.at_s]
-            assert not later or f.at_s + f.hold_s < later[0]
         else:
-            assert 0 <= f.target < 3
-        assert f.at_s + f.hold_s <= plan.duration_s - plan.tail_s
+            assert 0 <= f.target < 3 and f.hold_s == 0
 
 
 def test_the_schedule_is_random_but_repeatable() -> None:
-    plan = Plan(duration_s=300, workers=2, worker_kills=4, sink_after_insert=1, agent_before_commit=0)
+    plan = Plan(workers=2, worker_kills=4, sink_after_insert=1, agent_before_commit=0)
     assert schedule(plan, 7) == schedule(plan, 7)
     assert schedule(plan, 7) != schedule(plan, 8)
 
 
-def test_a_schedule_too_tight_for_a_broker_hold_is_refused() -> None:
-    with pytest.raises(ValueError, match="lengthen the run"):
-        schedule(Plan(duration_s=60, workers=2), seed=1)
+def test_impossible_plans_are_refused() -> None:
     with pytest.raises(ValueError, match="crash-point"):
-        schedule(Plan(duration_s=600, workers=2, worker_kills=2), seed=1)
+        schedule(Plan(workers=2, worker_kills=2), seed=1)
+    with pytest.raises(ValueError, match="two workers"):
+        schedule(Plan(workers=1), seed=1)
 
 
 def _batch(source: str, seqs: range, bad: int | None = None, duplicates: int = 0) -> SimBatch:
@@ -101,5 +96,16 @@ def test_the_make_chaos_and_make_test_plans_hold_what_the_issue_asks() -> None:
     full = schedule(FULL, seed=1)
     assert worker_sigkills(full) >= 20 and {f.kind for f in full} >= {KILL_BROKER, FREEZE_BROKER}
     short = schedule(SHORT, seed=1)
-    assert 3 <= worker_sigkills(short) <= 5 and SHORT.duration_s <= 120
+    assert 3 <= worker_sigkills(short) <= 5 and {f.kind for f in short} >= {KILL_BROKER, FREEZE_BROKER}
     assert all(f.hold_s > 10.0 for f in short if f.kind == FREEZE_BROKER)  # beyond the session timeout
+
+
+def test_caught_up_compares_what_was_sent_long_enough_ago() -> None:
+    from pipeline.tools.chaos_plan import caught_up
+
+    progress = [(10.0, 100, 90), (11.0, 200, 180), (12.0, 300, 270)]
+    assert caught_up(progress, 0, 0, now=14.0, bound_s=5.0)  # nothing sent before 9.0
+    assert not caught_up(progress, 199, 180, now=16.5, bound_s=5.0)  # 200 sent by 11.0
+    assert not caught_up(progress, 200, 179, now=16.5, bound_s=5.0)
+    assert caught_up(progress, 200, 180, now=16.5, bound_s=5.0)
+    assert caught_up(progress, 300, 270, now=100.0, bound_s=5.0)
