@@ -35,7 +35,7 @@ from pydantic import SecretStr
 from pipeline.archive import verify_archive
 from pipeline.faults import AGENT_BEFORE_COMMIT, SINK_AFTER_INSERT, arm
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
-from pipeline.kafka.config import consumer_config
+from pipeline.kafka.config import FatalErrors, consumer_config
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import simulate_fleet
@@ -161,6 +161,7 @@ class Traffic:
     sent_at: dict[EventKey, float] = field(default_factory=dict)
     records: int = 0
     error: str | None = None
+    key_retries: int = 0  # producers re-created while the brokers learned a new key's ACLs
     # (sent at, events so far, accepted events so far) per record, for the online recovery check
     progress: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -172,9 +173,28 @@ class Traffic:
         keys = AccessKeys(self.settings.pki_dir, self.settings.topics, admin.kafka)
         for op in demo_registry(1).operators:
             key = keys.issue(op.operator_id)
-            self.producers[op.operator_id] = OperatorProducer(
-                self.settings.model_copy(update={"kafka": self.settings.kafka_with(key.cert, key.key)}),
-                op.operator_id)
+            own = self.settings.model_copy(update={"kafka": self.settings.kafka_with(key.cert, key.key)})
+            self.producers[op.operator_id] = self._producer(own, op.operator_id)
+
+    def _producer(self, settings: Settings, operator_id: str) -> OperatorProducer:
+        """A producer that got its producer ID: retried while the brokers learn the new key's ACLs.
+
+        On a cluster each broker applies new ACLs from the metadata log a moment after the
+        controller accepted them; an idempotent producer whose producer ID a broker refuses in
+        that moment fails fatally ("Cluster authorization failed"). Measured here on a loaded
+        machine: seconds, not milliseconds.
+        """
+        for attempt in range(1, 31):
+            fatal = FatalErrors(operator_id)
+            producer = OperatorProducer(settings, operator_id, error_cb=fatal)
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline and fatal.fatal is None:
+                producer.poll(0.1)
+            if fatal.fatal is None:
+                self.key_retries += attempt - 1
+                return producer
+            time.sleep(1.0)
+        raise RuntimeError(f"{operator_id}: the brokers kept refusing its new key: {fatal.fatal}")
 
     def run(self, stop: threading.Event) -> None:
         producers = self.producers
@@ -524,7 +544,7 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         "drained": ok_drain, "drain_s": drain_s if ok_drain else None,
         "not_recovered": harness.not_recovered, "worker_exit_codes": exit_codes,
         "unexpected_worker_exits": harness.unexpected_exits,
-        "traffic_error": traffic.error,
+        "traffic_error": traffic.error, "new_key_producer_retries": traffic.key_retries,
         "broker_rss_mib_max": max((max(r.values()) for r in harness.broker_rss if r), default=None),
     }
     figures["ok"] = bool(verdict.ok and ok_drain and traffic.error is None
