@@ -52,7 +52,7 @@ def _scalar(value: Any) -> str:
         return str(value)
     text = str(value)
     if text and re.fullmatch(r"[A-Za-z0-9_./-]+", text) and text not in ("true", "false", "null", "yes", "no") \
-            and not re.fullmatch(r"[0-9.eE+-]+", text):
+            and not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
         return text
     return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
 
