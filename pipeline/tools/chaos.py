@@ -40,6 +40,7 @@ from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import simulate_fleet
 from pipeline.progress import scrape
+from pipeline.registry import Registry
 from pipeline.security.bootstrap import grant_services
 from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
@@ -162,6 +163,7 @@ class Traffic:
     records: int = 0
     error: str | None = None
     key_retries: int = 0  # producers re-created while the brokers learned a new key's ACLs
+    only: tuple[str, ...] | None = None  # these operators of the demo registry (None: all)
     # (sent at, events so far, accepted events so far) per record, for the online recovery check
     progress: list[tuple[float, int, int]] = field(default_factory=list)
 
@@ -171,10 +173,16 @@ class Traffic:
         """Issue every operator its access key and open its producer (before the clock starts)."""
         admin = self.settings.model_copy(update={"kafka": self.settings.kafka_as("admin")})
         keys = AccessKeys(self.settings.pki_dir, self.settings.topics, admin.kafka)
-        for op in demo_registry(1).operators:
+        for op in self.registry().operators:
             key = keys.issue(op.operator_id)
             own = self.settings.model_copy(update={"kafka": self.settings.kafka_with(key.cert, key.key)})
             self.producers[op.operator_id] = self._producer(own, op.operator_id)
+
+    def registry(self) -> Registry:
+        registry = demo_registry(1)
+        if self.only is None:
+            return registry
+        return Registry(operators=tuple(o for o in registry.operators if o.operator_id in self.only))
 
     def _producer(self, settings: Settings, operator_id: str) -> OperatorProducer:
         """A producer that got its producer ID: retried while the brokers learn the new key's ACLs.
@@ -198,7 +206,7 @@ class Traffic:
 
     def run(self, stop: threading.Event) -> None:
         producers = self.producers
-        traffic = simulate_fleet(demo_registry(1), seed=self.seed, batch_size=50, bad_share=0.01,
+        traffic = simulate_fleet(self.registry(), seed=self.seed, batch_size=50, bad_share=0.01,
                                  duplicate_share=0.01)
         started = time.monotonic()
         events = accepted = 0
