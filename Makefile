@@ -120,7 +120,7 @@ CHAOS_PKI := $(CURDIR)/.run/chaos/pki
 CHAOS_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/chaos DSOM_KAFKA_NODES=3 DSOM_KAFKA_PORT=$(CHAOS_PORT) \
 	DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(CHAOS_PORT)+1))) DSOM_PKI_DIR=$(CHAOS_PKI) DSOM_KAFKA_PKI_DIR=$(CHAOS_PKI)
 
-.PHONY: cluster-start cluster-stop chaos many-operators
+.PHONY: cluster-start cluster-stop chaos many-operators backlog
 
 cluster-start: $(STAMP)
 	@$(CLUSTER_ENV) $(BIN)/dsom security init
@@ -141,3 +141,9 @@ MANY_OPERATORS ?= 1000
 many-operators: setup
 	@$(CHAOS_ENV) $(BIN)/dsom security init
 	@$(CHAOS_ENV) infra/with_cluster.sh $(BIN)/dsom many-operators --operators $(MANY_OPERATORS)
+
+# An operator back from a 30-hour outage sends BACKLOG_EVENTS at full speed while four stream live.
+BACKLOG_EVENTS ?= 200000
+backlog: setup
+	@$(CHAOS_ENV) $(BIN)/dsom security init
+	@$(CHAOS_ENV) infra/with_cluster.sh $(BIN)/dsom backlog --events $(BACKLOG_EVENTS)

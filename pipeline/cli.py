@@ -199,6 +199,12 @@ def cmd_many_operators(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backlog(args: argparse.Namespace) -> int:
+    from pipeline.tools.backlog import run_backlog
+
+    return 0 if run_backlog(args.events, args.rate)["ok"] else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.tools.demo import run_demo
 
@@ -294,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--workers", type=int, default=2)
     mo.add_argument("--events-per-operator", type=int, default=100)
     mo.set_defaults(func=cmd_many_operators)
+    bl = sub.add_parser("backlog", help="a 30-hour backlog sent at full speed while others stream live")
+    bl.add_argument("--events", type=int, default=200_000)
+    bl.add_argument("--rate", type=float, default=800.0)
+    bl.set_defaults(func=cmd_backlog)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")
