@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from pydantic import SecretStr
 
 from pipeline.archive import verify_archive
@@ -196,13 +196,17 @@ class Traffic:
             fatal = FatalErrors(operator_id)
             producer = OperatorProducer(settings, operator_id, error_cb=fatal)
             deadline = time.monotonic() + 3.0
-            while time.monotonic() < deadline and fatal.fatal is None:
-                producer.poll(0.1)
-            if fatal.fatal is None:
+            refused = None
+            while time.monotonic() < deadline and fatal.fatal is None and refused is None:
+                try:
+                    producer.poll(0.1)
+                except KafkaException as exc:  # the fatal error, raised from poll
+                    refused = exc
+            if fatal.fatal is None and refused is None:
                 self.key_retries += attempt - 1
                 return producer
             time.sleep(1.0)
-        raise RuntimeError(f"{operator_id}: the brokers kept refusing its new key: {fatal.fatal}")
+        raise RuntimeError(f"{operator_id}: the brokers kept refusing its new key: {fatal.fatal or refused}")
 
     def run(self, stop: threading.Event) -> None:
         producers = self.producers
