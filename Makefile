@@ -73,6 +73,8 @@ test: setup lint
 	@$(TEST_ENV) $(BIN)/dsom security init
 	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) \
 		$(BIN)/pytest -q tests
+	@$(TEST_CLUSTER_ENV) $(BIN)/dsom security init
+	@$(TEST_CLUSTER_ENV) $(BIN)/pytest -q tests/cluster
 
 # The reference clients (examples/java with Maven, examples/go) built and run against the test broker,
 # with a key issued by `dsom keys issue`; `make test` runs them too.
@@ -120,3 +122,51 @@ kafka-stop:
 
 clean: kafka-stop
 	rm -rf .run
+
+# -- issue 16: a three-broker KRaft cluster (RF 3, min.insync.replicas 2) and the chaos harness --
+# Brokers on CLUSTER_PORT, +2, +4 (controllers +1, +3, +5), data in .run/cluster, the same mTLS PKI.
+CLUSTER_PORT ?= 19392
+CLUSTER_PKI := $(CURDIR)/.run/cluster/pki
+CLUSTER_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/cluster DSOM_KAFKA_NODES=3 DSOM_KAFKA_PORT=$(CLUSTER_PORT) \
+	DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(CLUSTER_PORT)+1))) DSOM_PKI_DIR=$(CLUSTER_PKI) DSOM_KAFKA_PKI_DIR=$(CLUSTER_PKI)
+# The short chaos run of `make test` (tests/cluster) on a cluster of its own.
+TEST_CLUSTER_PORT ?= $(shell echo $$(($(TEST_PORT)+10)))
+TEST_CLUSTER_PKI := $(CURDIR)/.run/test-cluster/pki
+TEST_CLUSTER_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test-cluster DSOM_KAFKA_NODES=3 DSOM_KAFKA_PORT=$(TEST_CLUSTER_PORT) \
+	DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_CLUSTER_PORT)+1))) DSOM_PKI_DIR=$(TEST_CLUSTER_PKI) \
+	DSOM_KAFKA_PKI_DIR=$(TEST_CLUSTER_PKI)
+# make chaos: 20+ worker SIGKILLs, a broker killed and one frozen, under CHAOS_RATE events/s.
+CHAOS_PORT ?= 19492
+CHAOS_RATE ?= 1000
+CHAOS_SEED ?= 1
+CHAOS_PKI := $(CURDIR)/.run/chaos/pki
+CHAOS_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/chaos DSOM_KAFKA_NODES=3 DSOM_KAFKA_PORT=$(CHAOS_PORT) \
+	DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(CHAOS_PORT)+1))) DSOM_PKI_DIR=$(CHAOS_PKI) DSOM_KAFKA_PKI_DIR=$(CHAOS_PKI)
+
+.PHONY: cluster-start cluster-stop chaos many-operators backlog
+
+cluster-start: $(STAMP)
+	@$(CLUSTER_ENV) $(BIN)/dsom security init
+	@$(CLUSTER_ENV) $(PYTHON) infra/kafka_local.py start
+	@echo "bootstrap servers: $$($(CLUSTER_ENV) $(PYTHON) infra/kafka_local.py bootstrap) (set DSOM_TOPICS__REPLICATION_FACTOR=3 DSOM_TOPICS__MIN_INSYNC_REPLICAS=2)"
+
+cluster-stop:
+	@$(CLUSTER_ENV) $(PYTHON) infra/kafka_local.py stop
+
+chaos: setup
+	@$(CHAOS_ENV) $(BIN)/dsom security init
+	@$(CHAOS_ENV) infra/with_cluster.sh $(BIN)/dsom chaos --rate $(CHAOS_RATE) --seed $(CHAOS_SEED) \
+		$(if $(CHAOS_WORKERS),--workers $(CHAOS_WORKERS),)
+
+# A thousand operators' topics (4 each) on a cluster of its own (the chaos ports): creation time,
+# broker memory, metadata, workers' assignment and restore times, throughput.
+MANY_OPERATORS ?= 1000
+many-operators: setup
+	@$(CHAOS_ENV) $(BIN)/dsom security init
+	@$(CHAOS_ENV) infra/with_cluster.sh $(BIN)/dsom many-operators --operators $(MANY_OPERATORS)
+
+# An operator back from a 30-hour outage sends BACKLOG_EVENTS at full speed while four stream live.
+BACKLOG_EVENTS ?= 200000
+backlog: setup
+	@$(CHAOS_ENV) $(BIN)/dsom security init
+	@$(CHAOS_ENV) infra/with_cluster.sh $(BIN)/dsom backlog --events $(BACKLOG_EVENTS)

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""Fetch Apache Kafka from Maven Central and run a single-node KRaft broker on 127.0.0.1.
+"""Fetch Apache Kafka from Maven Central and run a KRaft broker, or a cluster of them, on 127.0.0.1.
 
 Standard library only, so it runs before any virtualenv exists.
 
-    python infra/kafka_local.py fetch|start|stop|status|reset
+    python infra/kafka_local.py fetch|start|stop|status|reset|bootstrap
+    python infra/kafka_local.py start NODE|stop NODE|pid NODE     (one node of a cluster)
+
+With DSOM_KAFKA_NODES=3 (or more) it runs a cluster: node N (1-based) is a combined broker and
+controller listening on DSOM_KAFKA_PORT + 2(N-1) (controller DSOM_KAFKA_CONTROLLER_PORT + 2(N-1)),
+with its data in $DSOM_RUN_DIR/kafka/node<N>/; the controllers form a static quorum of all nodes,
+and every topic defaults to replication factor 3 (at most the node count), min.insync.replicas 2,
+no unclean leader election.
 
 Environment: DSOM_RUN_DIR (default <repo>/.run; data in $DSOM_RUN_DIR/kafka),
 DSOM_KAFKA_PORT (19092), DSOM_KAFKA_CONTROLLER_PORT (19093),
 DSOM_MAVEN_REPO (https://repo1.maven.org/maven2), DSOM_KAFKA_HEAP (768m),
 DSOM_KAFKA_PKI_DIR (unset: PLAINTEXT; set: mutual TLS with the PEM files made by
-`dsom security init` there, and the standard ACL authorizer).
+`dsom security init` there, and the standard ACL authorizer), DSOM_KAFKA_NODES (1).
 """
 
 from __future__ import annotations
@@ -37,13 +44,13 @@ PORT = int(os.environ.get("DSOM_KAFKA_PORT", "19092"))
 CONTROLLER_PORT = int(os.environ.get("DSOM_KAFKA_CONTROLLER_PORT", "19093"))
 HEAP = os.environ.get("DSOM_KAFKA_HEAP", "768m")
 PKI = os.environ.get("DSOM_KAFKA_PKI_DIR")
-PID_FILE = RUN / "broker.pid"
-START_TIMEOUT_S = 90
+NODES = int(os.environ.get("DSOM_KAFKA_NODES", "1"))
+START_TIMEOUT_S = 90 if NODES == 1 else 180
 
 SERVER_PROPERTIES = """\
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
+node.id={node_id}
+{quorum}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -52,11 +59,15 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs={data}
 num.partitions=3
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+offsets.topic.replication.factor={rf}
+transaction.state.log.replication.factor={rf}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={rf}
+share.coordinator.state.topic.min.isr={min_isr}
+default.replication.factor={rf}
+min.insync.replicas={min_isr}
+# A replica that was out of sync never becomes leader: an acknowledged (acks=all) write is never lost.
+unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
 # A dead producer's open transaction blocks read_committed readers until it times out.
 transaction.max.timeout.ms=120000
@@ -152,16 +163,105 @@ def _valid(path: Path, sha1: str) -> bool:
     return path.exists() and sha1_of(path) == sha1
 
 
-def running_pid() -> int | None:
+class Node:
+    """One KRaft node (combined broker and controller): its ports, its folder, its process."""
+
+    def __init__(self, node_id: int) -> None:
+        self.id = node_id
+        self.port = PORT + 2 * (node_id - 1)
+        self.controller_port = CONTROLLER_PORT + 2 * (node_id - 1)
+        # A single broker keeps the folder layout it always had.
+        self.run = RUN if NODES == 1 else RUN / f"node{node_id}"
+        self.pid_file = self.run / "broker.pid"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+            return None
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if cmdline.exists() and b"kafka.Kafka" not in cmdline.read_bytes():
+            return None  # the pid was reused by something else
+        return pid
+
+    def properties(self) -> str:
+        if NODES == 1:
+            quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        else:  # a static quorum of every node's controller
+            quorum = "controller.quorum.voters=" + ",".join(
+                f"{n.id}@127.0.0.1:{n.controller_port}" for n in nodes())
+        rf = min(NODES, 3)
+        text = SERVER_PROPERTIES.format(node_id=self.id, quorum=quorum, port=self.port,
+                                        controller_port=self.controller_port, data=self.run / "data",
+                                        rf=rf, min_isr=max(1, rf - 1))
+        if PKI:
+            overridden = ("listeners=", "advertised.listeners=", "listener.security.protocol.map=",
+                          "inter.broker.listener.name=")
+            text = "\n".join(line for line in text.splitlines() if not line.startswith(overridden)) + "\n"
+            text += TLS_PROPERTIES.format(port=self.port, controller_port=self.controller_port, pki=PKI)
+        return text
+
+    def launch(self, cluster_id: str) -> subprocess.Popen[bytes]:
+        """Write the configuration, format the storage once, start the JVM (without waiting)."""
+        for port in (self.port, self.controller_port):
+            if port_open(port):
+                die(f"port 127.0.0.1:{port} is in use by another process; set DSOM_KAFKA_PORT / "
+                    "DSOM_KAFKA_CONTROLLER_PORT or stop it")
+        self.run.mkdir(parents=True, exist_ok=True)
+        props = self.run / "server.properties"
+        props.write_text(self.properties())
+        (self.run / "log4j2.properties").write_text(LOG4J2.format(run=self.run))
+        if not (self.run / "data" / "meta.properties").exists():
+            # "--cluster-id=" form: a random ID may start with "-", which argparse takes for an option
+            mode = ["--standalone"] if NODES == 1 else []
+            subprocess.run(java(self.run, "kafka.tools.StorageTool", "format", *mode,
+                                f"--cluster-id={cluster_id}", "-c", str(props)),
+                           check=True, stdout=subprocess.DEVNULL)
+        log = self.run / "server.log"
+        self.log_offset = log.stat().st_size if log.exists() else 0
+        with (self.run / "broker.out").open("ab") as out:
+            proc = subprocess.Popen(java(self.run, "kafka.Kafka", str(props)), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.pid_file.write_text(str(proc.pid))
+        return proc
+
+    def started(self) -> bool:
+        """Whether this launch (not an earlier one: the log survives restarts) reached STARTED."""
+        log = self.run / "server.log"
+        if not (log.exists() and port_open(self.port)):
+            return False
+        with log.open("rb") as f:
+            f.seek(self.log_offset if log.stat().st_size >= self.log_offset else 0)
+            text = f.read().decode(errors="replace")
+        return f"[BrokerServer id={self.id}] Transition from STARTING to STARTED" in text
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return
+        _signal(pid, signal.SIGCONT)  # a node frozen by a chaos run must be able to stop
+        _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.pid() is not None:
+            time.sleep(0.2)
+        if self.pid() is not None:
+            _signal(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        self.pid_file.unlink(missing_ok=True)
+        print(f"kafka_local: broker {self.id} stopped (pid {pid})")
+
+
+def nodes() -> list[Node]:
+    return [Node(i) for i in range(1, NODES + 1)]
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
     try:
-        pid = int(PID_FILE.read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-        return None
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists() and b"kafka.Kafka" not in cmdline.read_bytes():
-        return None  # the pid was reused by something else
-    return pid
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def port_open(port: int) -> bool:
@@ -170,58 +270,55 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def java(*args: str) -> list[str]:
+def java(run: Path, *args: str) -> list[str]:
     if shutil.which("java") is None:
         die("java not found: install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)")
-    return ["java", f"-Xmx{HEAP}", f"-Dlog4j2.configurationFile={RUN / 'log4j2.properties'}",
+    return ["java", f"-Xmx{HEAP}", f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
             "-cp", f"{LIBS}/*", *args]
 
 
-def start() -> None:
+def bootstrap_servers() -> str:
+    return ",".join(f"127.0.0.1:{n.port}" for n in nodes())
+
+
+def start(only: int | None = None) -> None:
+    """Start every node (or node ``only``) not running yet, and wait until each serves."""
     fetch()
-    pid = running_pid()
-    if pid is not None:
-        print(f"kafka_local: broker already running (pid {pid}) at 127.0.0.1:{PORT}")
-        return
-    for port in (PORT, CONTROLLER_PORT):
-        if port_open(port):
-            die(f"port 127.0.0.1:{port} is in use by another process; set DSOM_KAFKA_PORT / "
-                "DSOM_KAFKA_CONTROLLER_PORT or stop it")
-    data = RUN / "data"
+    if PKI and not (Path(PKI) / "broker.pem").exists():
+        die(f"DSOM_KAFKA_PKI_DIR={PKI} has no broker.pem: run `dsom security init` first")
     RUN.mkdir(parents=True, exist_ok=True)
-    props = RUN / "server.properties"
-    text = SERVER_PROPERTIES.format(port=PORT, controller_port=CONTROLLER_PORT, data=data)
-    if PKI:
-        if not (Path(PKI) / "broker.pem").exists():
-            die(f"DSOM_KAFKA_PKI_DIR={PKI} has no broker.pem: run `dsom security init` first")
-        overridden = ("listeners=", "advertised.listeners=", "listener.security.protocol.map=",
-                      "inter.broker.listener.name=")
-        text = "\n".join(line for line in text.splitlines() if not line.startswith(overridden)) + "\n"
-        text += TLS_PROPERTIES.format(port=PORT, controller_port=CONTROLLER_PORT, pki=PKI)
-    props.write_text(text)
-    (RUN / "log4j2.properties").write_text(LOG4J2.format(run=RUN))
-    if not (data / "meta.properties").exists():
-        cluster_id = _cluster_id()
-        # "--cluster-id=" form: a random ID may start with "-", which argparse takes for an option
-        subprocess.run(java("kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}",
-                            "-c", str(props)), check=True, stdout=subprocess.DEVNULL)
+    id_file = RUN / "cluster.id"
+    if not id_file.exists():
+        id_file.write_text(_cluster_id())
+    cluster_id = id_file.read_text().strip()
     started = time.monotonic()
-    with (RUN / "broker.out").open("ab") as out:
-        proc = subprocess.Popen(java("kafka.Kafka", str(props)), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    PID_FILE.write_text(str(proc.pid))
-    while time.monotonic() - started < START_TIMEOUT_S:
-        if proc.poll() is not None:
-            PID_FILE.unlink(missing_ok=True)
-            die(f"broker exited with {proc.returncode}:\n{_tail(RUN / 'broker.out')}\n"
-                f"{_tail(RUN / 'server.log')}")
-        if port_open(PORT) and _broker_started():
-            print(f"kafka_local: broker up at 127.0.0.1:{PORT}{' (mTLS)' if PKI else ''} (pid {proc.pid}, "
-                  f"{time.monotonic() - started:.1f} s)")
-            return
+    launched: list[tuple[Node, subprocess.Popen[bytes]]] = []
+    for node in nodes() if only is None else [Node(only)]:
+        pid = node.pid()
+        if pid is not None:
+            print(f"kafka_local: broker {node.id} already running (pid {pid}) at 127.0.0.1:{node.port}")
+            continue
+        # All at once: a node of a cluster cannot start before a majority of controllers runs.
+        launched.append((node, node.launch(cluster_id)))
+    waiting = list(launched)
+    while waiting and time.monotonic() - started < START_TIMEOUT_S:
+        for node, proc in list(waiting):
+            if proc.poll() is not None:
+                node.pid_file.unlink(missing_ok=True)
+                for other, _ in launched:
+                    other.stop()
+                die(f"broker {node.id} exited with {proc.returncode}:\n{_tail(node.run / 'broker.out')}\n"
+                    f"{_tail(node.run / 'server.log')}")
+            if node.started():
+                waiting.remove((node, proc))
+                print(f"kafka_local: broker {node.id} up at 127.0.0.1:{node.port}{' (mTLS)' if PKI else ''} "
+                      f"(pid {proc.pid}, {time.monotonic() - started:.1f} s)")
         time.sleep(0.25)
-    stop()
-    die(f"broker did not start within {START_TIMEOUT_S} s:\n{_tail(RUN / 'server.log')}")
+    if waiting:
+        for node, _ in launched:
+            node.stop()
+        die(f"broker {waiting[0][0].id} did not start within {START_TIMEOUT_S} s:\n"
+            f"{_tail(waiting[0][0].run / 'server.log')}")
 
 
 def _cluster_id() -> str:
@@ -231,37 +328,39 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _broker_started() -> bool:
-    log = RUN / "server.log"
-    return log.exists() and "[BrokerServer id=1] Transition from STARTING to STARTED" in log.read_text(
-        errors="replace")
-
-
 def _tail(path: Path, n: int = 25) -> str:
     if not path.exists():
         return f"({path} does not exist)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
 
 
-def stop() -> None:
-    pid = running_pid()
-    if pid is None:
-        PID_FILE.unlink(missing_ok=True)
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and running_pid() is not None:
-        time.sleep(0.2)
-    if running_pid() is not None:
-        os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
-    PID_FILE.unlink(missing_ok=True)
-    print(f"kafka_local: broker stopped (pid {pid})")
+def stop(only: int | None = None) -> None:
+    """Stop every node (or node ``only``): all at once, so no node waits for a quorum that left."""
+    chosen = nodes() if only is None else [Node(only)]
+    for node in chosen:
+        pid = node.pid()
+        if pid is not None:
+            _signal(pid, signal.SIGCONT)
+            _signal(pid, signal.SIGTERM)
+    for node in chosen:
+        node.stop()
 
 
 def status() -> None:
-    pid = running_pid()
-    print(f"running (pid {pid}) at 127.0.0.1:{PORT}" if pid else "stopped")
+    for node in nodes():
+        pid = node.pid()
+        print(f"broker {node.id}: " + (f"running (pid {pid}) at 127.0.0.1:{node.port}" if pid else "stopped"))
+
+
+def pid(only: int | None = None) -> None:
+    found = Node(only or 1).pid()
+    if found is None:
+        die(f"broker {only or 1} is not running")
+    print(found)
+
+
+def bootstrap() -> None:
+    print(bootstrap_servers())
 
 
 def reset() -> None:
@@ -270,9 +369,17 @@ def reset() -> None:
     print(f"kafka_local: removed {RUN}")
 
 
-COMMANDS = {"fetch": fetch, "start": start, "stop": stop, "status": status, "reset": reset}
+COMMANDS = {"fetch": fetch, "start": start, "stop": stop, "status": status, "reset": reset, "pid": pid,
+            "bootstrap": bootstrap}
+ONE_NODE = {"start", "stop", "pid"}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in COMMANDS:
-        die(f"usage: {sys.argv[0]} {'|'.join(COMMANDS)}")
-    COMMANDS[sys.argv[1]]()
+    args = sys.argv[1:]
+    if not args or args[0] not in COMMANDS or len(args) > (2 if args[0] in ONE_NODE else 1):
+        die(f"usage: {sys.argv[0]} {'|'.join(COMMANDS)} [NODE for {', '.join(sorted(ONE_NODE))}]")
+    if len(args) == 2:
+        if not args[1].isdigit() or not 1 <= int(args[1]) <= NODES:
+            die(f"node must be 1..{NODES} (DSOM_KAFKA_NODES)")
+        COMMANDS[args[0]](int(args[1]))  # type: ignore[operator]
+    else:
+        COMMANDS[args[0]]()

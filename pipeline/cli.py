@@ -243,6 +243,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
                      args.warmup_events)
 
 
+# -- issue 16: the chaos harness (make chaos) --
+def cmd_chaos(args: argparse.Namespace) -> int:
+    from pipeline.tools.chaos import run_chaos
+    from pipeline.tools.chaos_plan import FULL, SHORT
+
+    plan = (SHORT if args.short else FULL).with_workers(args.workers)
+    return 0 if run_chaos(plan, seed=args.seed, rate=args.rate)["ok"] else 1
+
+
+def cmd_many_operators(args: argparse.Namespace) -> int:
+    from pipeline.tools.many_operators import run_many
+
+    run_many(args.operators, args.workers, args.events_per_operator)
+    return 0
+
+
+def cmd_backlog(args: argparse.Namespace) -> int:
+    from pipeline.tools.backlog import run_backlog
+
+    return 0 if run_backlog(args.events, args.rate)["ok"] else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.tools.demo import run_demo
 
@@ -351,6 +373,22 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup-events", type=int, default=100_000,
                    help="events run through the pipeline on throwaway topics first (0: none)")
     b.set_defaults(func=cmd_bench)
+
+    ch = sub.add_parser("chaos", help="faults injected into a live stream on a cluster (make chaos)")
+    ch.add_argument("--short", action="store_true", help="the short run of make test (a few faults)")
+    ch.add_argument("--workers", type=int, default=None)
+    ch.add_argument("--rate", type=float, default=1000.0, help="events/s of simulated traffic")
+    ch.add_argument("--seed", type=int, default=1)
+    ch.set_defaults(func=cmd_chaos)
+    mo = sub.add_parser("many-operators", help="a thousand operators' topics on a cluster")
+    mo.add_argument("--operators", type=int, default=1000)
+    mo.add_argument("--workers", type=int, default=2)
+    mo.add_argument("--events-per-operator", type=int, default=100)
+    mo.set_defaults(func=cmd_many_operators)
+    bl = sub.add_parser("backlog", help="a 30-hour backlog sent at full speed while others stream live")
+    bl.add_argument("--events", type=int, default=200_000)
+    bl.add_argument("--rate", type=float, default=800.0)
+    bl.set_defaults(func=cmd_backlog)
 
     d = sub.add_parser("demo", help="broker + pipeline + simulated operators, with live progress")
     d.add_argument("--seconds", type=float, default=None, help="default: $DEMO_SECONDS or until Ctrl-C")

@@ -43,6 +43,9 @@ class TopicSettings(_Frozen):
     archive_partitions: int = 6
     state_partitions: int = 6
     replication_factor: int = 1
+    # Replicated clusters (issue 16): with replication_factor 3 and acks=all, 2 means a write is
+    # acknowledged only once two replicas hold it. None leaves the broker's default.
+    min_insync_replicas: int | None = None
 
     def ingest(self, operator_id: str) -> str:
         return f"{self.prefix}.ingest.{operator_id}"
@@ -309,6 +312,10 @@ class Settings(BaseSettings):
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0
+    # Fault injection for the chaos harness (pipeline/tools/chaos.py) only: a file named after a
+    # crash point (e.g. ``sink-after-insert``) in this folder makes the process SIGKILL itself
+    # there, once. None (production) disables every crash point.
+    crash_points_dir: Path | None = None
 
     @property
     def archive_key_dir(self) -> Path:

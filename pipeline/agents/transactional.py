@@ -44,6 +44,7 @@ from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.tables import TP, ChangelogTable, Output, Restorable
 from pipeline.agents.topics import DEAD_LETTER
+from pipeline.faults import AGENT_BEFORE_COMMIT, crash_point
 from pipeline.kafka.config import is_fatal, producer_config
 from pipeline.settings import Settings
 
@@ -261,6 +262,7 @@ class TransactionalAgent(ConsumerLoop):
                     self._producer.send_offsets_to_transaction(
                         [TopicPartition(t, p, o) for (t, p), o in positions.items()],
                         self._consumer_client.consumer_group_metadata(), 30)
+            crash_point(self._s.crash_points_dir, AGENT_BEFORE_COMMIT)
             self._commit()
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)

@@ -23,7 +23,7 @@ RECEIPTS_TOPIC_CONFIG = {**OPERATOR_TOPIC_CONFIG, **_OUTPUT}
 def ensure_topics(settings: Settings, topics: Iterable[NewTopic], timeout: float = 30.0) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
     admin = AdminClient(client_config(settings.kafka))
-    wanted = list(topics)
+    wanted = [_with_min_insync(settings, t) for t in topics]
     if not wanted:
         return
     futures = admin.create_topics(wanted, operation_timeout=timeout, request_timeout=timeout)
@@ -33,6 +33,16 @@ def ensure_topics(settings: Settings, topics: Iterable[NewTopic], timeout: float
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise RuntimeError(f"cannot create topic {name}: {exc.args[0].str()}") from exc
+
+
+def _with_min_insync(settings: Settings, topic: NewTopic) -> NewTopic:
+    """``topic`` with the deployment's ``min.insync.replicas`` unless it sets its own."""
+    min_isr = settings.topics.min_insync_replicas
+    config = dict(topic.config or {})
+    if min_isr is None or "min.insync.replicas" in config:
+        return topic
+    return NewTopic(topic.topic, topic.num_partitions, topic.replication_factor,
+                    config={**config, "min.insync.replicas": str(min_isr)})
 
 
 def system_topics(settings: Settings) -> list[NewTopic]:

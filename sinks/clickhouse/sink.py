@@ -38,6 +38,7 @@ from pipeline import metrics
 from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.sink import SINK
+from pipeline.faults import SINK_AFTER_INSERT, crash_point
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
@@ -295,10 +296,14 @@ class ClickHouseSink(ConsumerLoop):
         pending = [b for b in self._batches.values() if b.records]
         if not pending:
             return
+        inserted = False
         for batch in pending:
             if batch.rows and not batch.inserted:
                 self.writer.write(batch)
+                inserted = True
             batch.inserted = True
+        if inserted:
+            crash_point(self._s.crash_points_dir, SINK_AFTER_INSERT)
         positions: dict[TP, int] = {}
         for batch in pending:
             positions.update(batch.commit_positions())

@@ -26,8 +26,8 @@ from tests.integration.test_ingest_path import (
 )
 
 pytestmark = pytest.mark.integration
-# Its own broker, 300 above the suite's (TEST_PORT): this test kills it.
-PORT = int(os.environ.get("DSOM_KAFKA_PORT", "19192")) + 300
+# Its own broker, 300 above the suite's (TEST_PORT) unless DSOM_TEST_OWN_BROKER_PORT says: this test kills it.
+PORT = int(os.environ.get("DSOM_TEST_OWN_BROKER_PORT", int(os.environ.get("DSOM_KAFKA_PORT", "19192")) + 300))
 
 
 class Broker:

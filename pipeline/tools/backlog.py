@@ -1,0 +1,141 @@
+"""``make backlog``: an operator back from a 30-hour outage sends its backlog while the others stream live.
+
+The law lets an operator send, within 72 hours, what it could not send during an outage of more
+than 24 hours. Here four operators stream live at ``rate`` events/s while the fifth sends
+``backlog_events`` events whose times span the 30 hours it was offline, as fast as its producer
+can. Measured: the live operators' latency (sent -> receipted) before and during the drain, and
+the rate the backlog drains at. Everything must still be receipted once. Figures go to the
+console and to ``<run dir>/backlog.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
+from pipeline.operator.fleet import demo_registry
+from pipeline.operator.simulator import simulate_fleet
+from pipeline.registry import Registry
+from pipeline.security.bootstrap import grant_services
+from pipeline.settings import HOUR_US, REPO_ROOT, ClickHouseSettings, Settings
+from pipeline.tools.bench_figures import percentile
+from pipeline.tools.chaos import ChaosWorker, ReceiptWatch, Traffic, _read_receipts
+from pipeline.tools.chaos_plan import EventKey, Expected
+
+OUTAGE_US = 30 * HOUR_US
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_backlog(backlog_events: int = 200_000, rate: float = 800.0, workers: int = 2,
+                run_dir: Path | None = None) -> dict[str, Any]:
+    run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / "backlog"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    base = Settings()
+    settings = base.model_copy(update={
+        "topics": base.topics.model_copy(update={"prefix": f"backlog{int(time.time())}"}),
+        "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{run_dir / 'chdb'}"), batch_max_wait_s=0.3),
+        "registry_path": run_dir / "registry.json",
+        "pki_dir": Path(os.environ.get("DSOM_PKI_DIR", base.pki_dir)),
+    })
+    grant_services(settings)
+    registry = demo_registry(1)
+    registry.save(settings.registry_path)
+    admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
+    ids = [o.operator_id for o in registry.operators]
+    ensure_topics(admin, system_topics(admin) + operator_topics(admin, ids))
+    late_op, live_ops = ids[2], tuple(i for i in ids if i != ids[2])
+    pipeline = settings.model_copy(update={"kafka": settings.kafka_as("pipeline")})
+    live = Traffic(settings, rate, seed=3, only=live_ops)
+    late = Traffic(settings, rate, seed=4, only=(late_op,))
+    live.prepare()
+    late.prepare()
+    watch = ReceiptWatch(pipeline)
+    stop_live, stop_watch = threading.Event(), threading.Event()
+    layout = ["validator,tax,sink", *["validator,tax"] * (workers - 1)]
+    pool = [ChaosWorker(pipeline, i, agents, run_dir) for i, agents in enumerate(layout)]
+    # The backlog, encoded before the clock starts: its events span the 30 hours of the outage.
+    backlog: list[tuple[str, bytes | None, Any]] = []
+    batches = max(1, backlog_events // 500)
+    start_us = time.time_ns() // 1000 - OUTAGE_US
+    step = OUTAGE_US // batches
+    ticks = iter(range(batches + 1))
+    offline = Registry(operators=tuple(o for o in registry.operators if o.operator_id == late_op))
+    late_expected = Expected()
+    for op, batch in simulate_fleet(offline, seed=9, batches=batches, batch_size=500, bad_share=0.0,
+                                    duplicate_share=0.0, clock=lambda: start_us + next(ticks) * step):
+        late_expected.add(op, batch)
+        backlog.append((batch.source_id, batch.raw, batch.events))
+    try:
+        for w in pool:
+            w.start()
+        threading.Thread(target=watch.run, args=(stop_watch,), daemon=True).start()
+        live_thread = threading.Thread(target=live.run, args=(stop_live,), daemon=True)
+        live_thread.start()
+        while len(watch.first_seen) < 5_000:  # the pipeline is warm
+            time.sleep(0.5)
+        time.sleep(15.0)  # a live baseline
+        _say(f"== the offline operator {late_op} sends its backlog: {len(late_expected.events):,} events "
+             f"spanning 30 h, at full speed, while {len(live_ops)} operators stream {rate:,.0f} events/s")
+        backlog_start = time.time()
+        producer = late.producers[late_op]
+        for source_id, raw, events in backlog:
+            if raw is not None:
+                producer.send_raw(source_id.encode(), raw)
+            else:
+                producer.send(source_id, events)
+        producer.flush(600)
+        sent_s = time.time() - backlog_start
+        _say(f"   handed to Kafka in {sent_s:.1f} s ({len(late_expected.events) / sent_s:,.0f} events/s)")
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline and not all(k in watch.first_seen for k in late_expected.events):
+            time.sleep(0.5)
+        drained_at = max((watch.first_seen.get(k, 0.0) for k in late_expected.events), default=0.0)
+        time.sleep(10.0)  # live traffic after the drain
+        stop_live.set()
+        live_thread.join()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not all(k in watch.first_seen for k in live.expected.events):
+            time.sleep(0.5)
+    finally:
+        stop_live.set()
+        for w in pool:
+            w.terminate()
+        stop_watch.set()
+    counts, _, _ = _read_receipts(pipeline)
+
+    def latencies(keys: dict[EventKey, float], since: float, until: float) -> list[float]:
+        return sorted(watch.first_seen[k] - t for k, t in keys.items()
+                      if since <= t < until and k in watch.first_seen)
+
+    before = latencies(live.sent_at, 0.0, backlog_start)
+    during = latencies(live.sent_at, backlog_start, drained_at)
+    after = latencies(live.sent_at, drained_at, float("inf"))
+    drain_s = drained_at - backlog_start
+    expected_keys = set(live.expected.events) | set(late_expected.events)
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]},
+        "backlog_events": len(late_expected.events), "backlog_span_h": 30, "live_rate": rate,
+        "backlog_handed_to_kafka_s": sent_s, "backlog_drain_s": drain_s,
+        "backlog_drain_events_per_s": len(late_expected.events) / drain_s if drain_s > 0 else None,
+        "live_latency_s": {name: {"events": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99),
+                                  "max": v[-1] if v else None}
+                           for name, v in (("before", before), ("during_drain", during), ("after", after))},
+        "receipts_missing": sum(1 for k in expected_keys if counts.get(k, 0) == 0),
+        "receipts_doubled": sum(n - 1 for k, n in counts.items() if n > 1),
+    }
+    figures["ok"] = figures["receipts_missing"] == 0 and figures["receipts_doubled"] == 0
+    (run_dir / "backlog.json").write_text(json.dumps(figures, indent=2))
+    _say(json.dumps(figures, indent=1))
+    return figures

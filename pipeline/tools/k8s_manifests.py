@@ -1,0 +1,316 @@
+# ruff: noqa: E501 - manifest data reads best one resource field per line
+"""Kubernetes manifests for dsom, generated from the same definitions the code runs on.
+
+``python -m pipeline.tools.k8s_manifests [OUT]`` (default ``infra/k8s``) writes:
+
+- ``kafka.yaml``: a Strimzi ``Kafka`` in KRaft mode (one node pool of three combined nodes),
+  mutual TLS, ``simple`` authorization, replication factor 3, ``min.insync.replicas`` 2, unclean
+  leader election off; dsom's own CA as Strimzi's clients CA, so operators' access keys issued by
+  ``dsom keys issue`` are trusted;
+- ``kafka-users.yaml``: a ``KafkaUser`` per service principal, its ACLs converted from
+  :mod:`pipeline.security.acls` (the agent registry gives the pipeline's transactional IDs);
+- ``kafka-topics.yaml``: a ``KafkaTopic`` per system topic the declared agents need
+  (``app.new_topics``); per-operator topics are created by dsom when operators are registered;
+- ``clickhouse.yaml``: a ``ClickHouseInstallation`` (Altinity operator) of 2 shards x 2 replicas
+  with a ClickHouse Keeper of 3, and a ConfigMap + Job applying :mod:`sinks.clickhouse.cluster_ddl`;
+- ``dsom.yaml``: the workers as a ``StatefulSet`` (the pod name is the stable worker ID that names
+  the Kafka transactional IDs), the web dashboard, a ``PodMonitor`` and ``PrometheusRule``.
+
+No YAML library: :func:`to_yaml` writes the small subset these manifests use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.security.acls import Grant, admin_grants, pipeline_grants, tax_service_grants
+from pipeline.settings import REPO_ROOT, Settings, TopicSettings
+
+CLUSTER = "dsom"
+NAMESPACE = "dsom"
+IMAGE = "ghcr.io/dsom/dsom:latest"  # built from the repository; see docs/operations.md
+KAFKA_VERSION = "4.1.0"
+STRIMZI_OPERATIONS = {"READ": "Read", "WRITE": "Write", "CREATE": "Create", "DELETE": "Delete",
+                      "ALTER": "Alter", "DESCRIBE": "Describe", "ALTER_CONFIGS": "AlterConfigs",
+                      "DESCRIBE_CONFIGS": "DescribeConfigs", "CLUSTER_ACTION": "ClusterAction",
+                      "IDEMPOTENT_WRITE": "IdempotentWrite"}
+STRIMZI_RESOURCES = {"TOPIC": "topic", "GROUP": "group", "TRANSACTIONAL_ID": "transactionalId",
+                     "BROKER": "cluster"}
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if text and re.fullmatch(r"[A-Za-z0-9_./-]+", text) and text not in ("true", "false", "null", "yes", "no") \
+            and not re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):
+        return text
+    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
+
+
+def to_yaml(value: Any, indent: int = 0) -> str:
+    """Block-style YAML for dicts, lists and scalars (multi-line strings as literal blocks)."""
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, str) and "\n" in item:
+                body = "\n".join(f"{pad}  {line}" if line else "" for line in item.rstrip("\n").split("\n"))
+                lines.append(f"{pad}{_scalar(key)}: |\n{body}")
+            elif isinstance(item, Mapping | list) and item:
+                lines.append(f"{pad}{_scalar(key)}:\n{to_yaml(item, indent + 2)}")
+            else:
+                lines.append(f"{pad}{_scalar(key)}: {to_yaml(item) if isinstance(item, Mapping | list) else _scalar(item)}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        lines = []
+        for item in value:
+            if isinstance(item, Mapping | list) and item:
+                nested = to_yaml(item, indent + 2)
+                lines.append(f"{pad}- {nested[indent + 2:]}")
+            else:
+                lines.append(f"{pad}- {to_yaml(item) if isinstance(item, Mapping | list) else _scalar(item)}")
+        return "\n".join(lines)
+    return _scalar(value)
+
+
+def documents(docs: Iterable[Mapping[str, Any]]) -> str:
+    return "".join(f"---\n{to_yaml(doc)}\n" for doc in docs)
+
+
+def strimzi_acls(grants: Iterable[Grant]) -> list[dict[str, Any]]:
+    """Dsom's grants as Strimzi ``simple`` ACL rules, one per resource with all its operations."""
+    rules: dict[tuple[str, str, str], list[str]] = {}
+    for g in grants:
+        rules.setdefault((g.resource, g.name, g.pattern), []).append(STRIMZI_OPERATIONS[g.operation])
+    out = []
+    for (resource, name, pattern), operations in rules.items():
+        res: dict[str, Any] = {"type": STRIMZI_RESOURCES[resource]}
+        if resource != "BROKER":
+            res["name"] = name
+            res["patternType"] = "prefix" if pattern == "PREFIXED" else "literal"
+        out.append({"resource": res, "operations": sorted(set(operations)), "host": "*"})
+    return out
+
+
+def _meta(name: str, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": NAMESPACE}
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
+
+
+def kafka(topics: TopicSettings) -> list[dict[str, Any]]:
+    rf = topics.replication_factor
+    min_isr = topics.min_insync_replicas or max(1, rf - 1)
+    pool = {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaNodePool",
+            "metadata": _meta("combined", **{"strimzi.io/cluster": CLUSTER}),
+            "spec": {"replicas": 3, "roles": ["controller", "broker"],
+                     "storage": {"type": "jbod", "volumes": [
+                         {"id": 0, "type": "persistent-claim", "size": "500Gi", "deleteClaim": False,
+                          "kraftMetadata": "shared"}]}}}
+    cluster = {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "Kafka",
+               "metadata": {**_meta(CLUSTER), "annotations": {"strimzi.io/node-pools": "enabled",
+                                                              "strimzi.io/kraft": "enabled"}},
+               "spec": {
+                   "kafka": {
+                       "version": KAFKA_VERSION,
+                       "listeners": [{"name": "tls", "port": 9093, "type": "internal", "tls": True,
+                                      "authentication": {"type": "tls"}}],
+                       "authorization": {"type": "simple"},
+                       "config": {
+                           "auto.create.topics.enable": False,
+                           "default.replication.factor": rf, "min.insync.replicas": min_isr,
+                           "offsets.topic.replication.factor": rf,
+                           "transaction.state.log.replication.factor": rf,
+                           "transaction.state.log.min.isr": min_isr,
+                           "unclean.leader.election.enable": False,
+                           # A dead producer's open transaction blocks read_committed readers until it times out.
+                           "transaction.max.timeout.ms": 120000,
+                       },
+                   },
+                   # dsom's CA (`dsom security init`) signs the services' and operators' certificates:
+                   # put it in the secrets dsom-clients-ca-cert / dsom-clients-ca before applying.
+                   "clientsCa": {"generateCertificateAuthority": False},
+                   "entityOperator": {"topicOperator": {}, "userOperator": {}},
+               }}
+    return [pool, cluster]
+
+
+def kafka_users(topics: TopicSettings) -> list[dict[str, Any]]:
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
+    users = {"admin": admin_grants(topics), "pipeline": pipeline_grants(topics, app.agents()),
+             "tax-service": tax_service_grants(topics)}
+    return [{"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaUser",
+             "metadata": _meta(name, **{"strimzi.io/cluster": CLUSTER}),
+             "spec": {"authentication": {"type": "tls"},
+                      "authorization": {"type": "simple", "acls": strimzi_acls(grants)}}}
+            for name, grants in users.items()]
+
+
+def kafka_topics(settings: Settings) -> list[dict[str, Any]]:
+    from pipeline.agents.app import app  # noqa: PLC0415
+
+    out = []
+    for topic in app.new_topics(settings):
+        config = {k: (int(v) if re.fullmatch(r"-?\d+", v) else v) for k, v in (topic.config or {}).items()}
+        if settings.topics.min_insync_replicas:
+            config.setdefault("min.insync.replicas", settings.topics.min_insync_replicas)
+        out.append({"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaTopic",
+                    "metadata": _meta(re.sub(r"[^a-z0-9-]", "-", topic.topic.lower()),
+                                      **{"strimzi.io/cluster": CLUSTER}),
+                    "spec": {"topicName": topic.topic, "partitions": topic.num_partitions,
+                             "replicas": topic.replication_factor, "config": config}})
+    return out
+
+
+def clickhouse(database: str) -> list[dict[str, Any]]:
+    from sinks.clickhouse.cluster_ddl import cluster_ddl  # noqa: PLC0415
+
+    ddl = ";\n\n".join(cluster_ddl(database)) + ";\n"
+    keeper = {"apiVersion": "clickhouse-keeper.altinity.com/v1", "kind": "ClickHouseKeeperInstallation",
+              "metadata": _meta("dsom-keeper"),
+              "spec": {"configuration": {"clusters": [{"name": "keeper", "layout": {"replicasCount": 3}}]}}}
+    chi = {"apiVersion": "clickhouse.altinity.com/v1", "kind": "ClickHouseInstallation",
+           "metadata": _meta("dsom"),
+           "spec": {"configuration": {
+               "zookeeper": {"nodes": [{"host": "keeper-dsom-keeper", "port": 2181}]},
+               "users": {"dsom/networks/ip": ["10.0.0.0/8"], "dsom/profile": "default",
+                         "dsom/password_sha256_hex": {"valueFrom": {"secretKeyRef": {
+                             "name": "dsom-clickhouse", "key": "password_sha256_hex"}}}},
+               "clusters": [{"name": "dsom", "layout": {"shardsCount": 2, "replicasCount": 2}}]}}}
+    schema = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta("dsom-clickhouse-schema"),
+              "data": {"schema.sql": ddl}}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta("dsom-clickhouse-schema"),
+           "spec": {"backoffLimit": 10, "template": {"spec": {
+               "restartPolicy": "OnFailure",
+               "containers": [{"name": "schema", "image": "clickhouse/clickhouse-server:25.8",
+                               "command": ["clickhouse-client", "--host", "clickhouse-dsom", "--user", "dsom",
+                                           "--password", "$(DSOM_CLICKHOUSE_PASSWORD)", "--multiquery",
+                                           "--queries-file", "/schema/schema.sql"],
+                               "env": [{"name": "DSOM_CLICKHOUSE_PASSWORD", "valueFrom": {"secretKeyRef": {
+                                   "name": "dsom-clickhouse", "key": "password"}}}],
+                               "volumeMounts": [{"name": "schema", "mountPath": "/schema"}]}],
+               "volumes": [{"name": "schema", "configMap": {"name": "dsom-clickhouse-schema"}}]}}}}
+    return [keeper, chi, schema, job]
+
+
+def _dsom_env(settings: Settings) -> list[dict[str, Any]]:
+    t = settings.topics
+    return [
+        {"name": "DSOM_WORKER_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "DSOM_KAFKA__BOOTSTRAP_SERVERS", "value": f"{CLUSTER}-kafka-bootstrap:9093"},
+        {"name": "DSOM_KAFKA__SECURITY_PROTOCOL", "value": "SSL"},
+        {"name": "DSOM_KAFKA__SSL_CA_LOCATION", "value": "/etc/dsom/cluster-ca/ca.crt"},
+        {"name": "DSOM_KAFKA__SSL_CERTIFICATE_LOCATION", "value": "/etc/dsom/user/user.crt"},
+        {"name": "DSOM_KAFKA__SSL_KEY_LOCATION", "value": "/etc/dsom/user/user.key"},
+        {"name": "DSOM_TOPICS__PREFIX", "value": t.prefix},
+        {"name": "DSOM_TOPICS__REPLICATION_FACTOR", "value": str(t.replication_factor)},
+        {"name": "DSOM_TOPICS__MIN_INSYNC_REPLICAS", "value": str(t.min_insync_replicas or 2)},
+        {"name": "DSOM_CLICKHOUSE__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-clickhouse", "key": "dsn"}}},
+        {"name": "DSOM_REGISTRY_PATH", "value": "/etc/dsom/registry/registry.json"},
+        {"name": "DSOM_METRICS_HOST", "value": "0.0.0.0"},
+        {"name": "DSOM_DASHBOARD_PORT", "value": "0"},
+    ]
+
+
+def _volumes(user: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    mounts = [{"name": "user", "mountPath": "/etc/dsom/user", "readOnly": True},
+              {"name": "cluster-ca", "mountPath": "/etc/dsom/cluster-ca", "readOnly": True},
+              {"name": "registry", "mountPath": "/etc/dsom/registry", "readOnly": True}]
+    volumes = [{"name": "user", "secret": {"secretName": user}},
+               {"name": "cluster-ca", "secret": {"secretName": f"{CLUSTER}-cluster-ca-cert"}},
+               {"name": "registry", "configMap": {"name": "dsom-registry"}}]
+    return mounts, volumes
+
+
+def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
+    mounts, volumes = _volumes("pipeline")
+    labels = {"app.kubernetes.io/name": "dsom-worker"}
+    statefulset = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta("dsom-worker", **labels),
+        "spec": {
+            "serviceName": "dsom-worker", "replicas": workers, "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                # SIGTERM lets the agents commit or abort and leave their groups (pipeline/worker.py)
+                "terminationGracePeriodSeconds": 120,
+                "containers": [{
+                    "name": "worker", "image": IMAGE, "args": ["worker"], "env": _dsom_env(settings),
+                    "ports": [{"name": "metrics", "containerPort": settings.metrics_port}],
+                    "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}},
+                    "resources": {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+                    "volumeMounts": mounts}],
+                "volumes": volumes}}}}
+    web_mounts, web_volumes = _volumes("pipeline")
+    web_labels = {"app.kubernetes.io/name": "dsom-dashboard"}
+    web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-dashboard", **web_labels),
+           "spec": {"replicas": 2, "selector": {"matchLabels": web_labels},
+                    "template": {"metadata": {"labels": web_labels}, "spec": {"containers": [{
+                        "name": "dashboard", "image": IMAGE,
+                        "args": ["dashboard", "--host", "0.0.0.0", "--port", "8050"],
+                        "env": _dsom_env(settings)[1:], "ports": [{"name": "http", "containerPort": 8050}],
+                        "volumeMounts": web_mounts}], "volumes": web_volumes}}}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta("dsom-dashboard"),
+               "spec": {"selector": web_labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": _meta("dsom-worker"),
+               "spec": {"selector": {"matchLabels": labels}, "podMetricsEndpoints": [{"port": "metrics"}]}}
+    rules = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": _meta("dsom"),
+             "spec": {"groups": [{"name": "dsom", "rules": [
+                 {"alert": "DsomConsumerLagHigh", "expr": "max by (group) (dsom_consumer_lag_records) > 500000",
+                  "for": "10m", "labels": {"severity": "warning"},
+                  "annotations": {"summary": "{{ $labels.group }} is over 500k records behind for 10 minutes"}},
+                 {"alert": "DsomAgentRestarting", "expr": "increase(dsom_agent_restarts_total[15m]) > 3",
+                  "labels": {"severity": "warning"},
+                  "annotations": {"summary": "an agent restarted more than 3 times in 15 minutes"}},
+                 {"alert": "DsomDeadLetters", "expr": "increase(dsom_dead_letters_total[1h]) > 0",
+                  "labels": {"severity": "warning"},
+                  "annotations": {"summary": "records were set aside as unprocessable"}},
+                 {"alert": "DsomSinkErrors", "expr": "increase(dsom_sink_errors_total[10m]) > 10",
+                  "labels": {"severity": "critical"},
+                  "annotations": {"summary": "ClickHouse inserts keep failing"}},
+                 {"alert": "DsomWorkerDown", "expr": f"count(up{{job=~\".*dsom-worker.*\"}} == 1) < {workers}",
+                  "for": "5m", "labels": {"severity": "critical"},
+                  "annotations": {"summary": "fewer dsom workers are up than the StatefulSet wants"}},
+             ]}]}}
+    return [statefulset, web, service, monitor, rules]
+
+
+def write(out: Path) -> list[Path]:
+    base = Settings()
+    settings = base.model_copy(update={"topics": base.topics.model_copy(update={
+        "replication_factor": 3, "min_insync_replicas": 2})})
+    files = {
+        "kafka.yaml": kafka(settings.topics),
+        "kafka-users.yaml": kafka_users(settings.topics),
+        "kafka-topics.yaml": kafka_topics(settings),
+        "clickhouse.yaml": clickhouse(settings.clickhouse.database),
+        "dsom.yaml": workloads(settings),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    header = "# Generated by `python -m pipeline.tools.k8s_manifests`: do not edit by hand.\n"
+    for name, docs in files.items():
+        path = out / name
+        path.write_text(header + documents(docs))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in write(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT / "infra" / "k8s"):
+        print(p)

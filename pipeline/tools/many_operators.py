@@ -1,0 +1,169 @@
+"""``make many-operators``: a thousand operators, each with its own topics, on the local cluster.
+
+Measures what one topic family per operator costs: topic creation time, the brokers' memory and
+the KRaft metadata log before and after, the workers' start-up (first assignment, state restored)
+and how the partitions spread over them, and end-to-end throughput over every operator's topic.
+Preloaded traffic is produced as the pipeline principal (issuing a thousand access keys would
+measure the PKI, not Kafka); everything else runs as in production. Figures go to the console
+and to ``<run dir>/many-operators.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
+
+from pipeline.core.partitioning import home_partition
+from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
+from pipeline.kafka.config import client_config, producer_config
+from pipeline.operator.fleet import demo_registry
+from pipeline.operator.simulator import simulate_fleet
+from pipeline.progress import scrape
+from pipeline.security.bootstrap import grant_services
+from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
+from pipeline.tools.chaos import Brokers, ChaosWorker
+from schemas import EVENT_BATCH, default_codec
+
+ASSIGNED = re.compile(
+    r"^(\S+ \S+) INFO \S+: (validator|tax): assigned (\d+) partitions, state restored in ([\d.]+) s")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _metadata_log_bytes(brokers: Brokers) -> int:
+    """Bytes of node 1's KRaft metadata log (``__cluster_metadata-0``), snapshots included."""
+    folder = brokers.run / "node1" / "data" / "__cluster_metadata-0"
+    return sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
+
+
+def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int = 100,
+             batch_size: int = 50, chunk: int = 400, run_dir: Path | None = None) -> dict[str, Any]:
+    run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / "many"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    base = Settings()
+    settings = base.model_copy(update={
+        "topics": base.topics.model_copy(update={"prefix": f"many{int(time.time())}"}),
+        "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{run_dir / 'chdb'}")),
+        "registry_path": run_dir / "registry.json",
+        "pki_dir": Path(os.environ.get("DSOM_PKI_DIR", base.pki_dir)),
+    })
+    grant_services(settings)
+    registry = demo_registry(max(1, operators // 5))
+    registry.save(settings.registry_path)
+    ids = [o.operator_id for o in registry.operators]
+    admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
+    brokers = Brokers()
+    rss_before = brokers.rss_mib()
+    meta_before = _metadata_log_bytes(brokers)
+    ensure_topics(admin, system_topics(admin))
+    wanted = operator_topics(admin, ids)
+    _say(f"== {len(ids)} operators: creating {len(wanted)} topics "
+         f"({sum(t.num_partitions for t in wanted)} partitions, RF {settings.topics.replication_factor}) "
+         f"in chunks of {chunk}")
+    started = time.monotonic()
+    for i in range(0, len(wanted), chunk):
+        ensure_topics(admin, wanted[i:i + chunk], timeout=300)
+    create_s = time.monotonic() - started
+    _say(f"   created in {create_s:.1f} s ({len(wanted) / create_s:,.0f} topics/s)")
+    time.sleep(5)  # let the brokers settle before reading their memory
+    rss_after = brokers.rss_mib()
+    meta_after = _metadata_log_bytes(brokers)
+    client = AdminClient(client_config(settings.kafka_as("admin")))
+    started = time.monotonic()
+    meta = client.list_topics(timeout=120)
+    metadata_s = time.monotonic() - started
+    partitions = sum(len(t.partitions) for name, t in meta.topics.items()
+                     if name.startswith(settings.topics.prefix))
+
+    _say(f"== preloading {events_per_operator} events per operator in batches of {batch_size} "
+         "(as the pipeline principal)")
+    pipeline = settings.model_copy(update={"kafka": settings.kafka_as("pipeline")})
+    producer = Producer(producer_config(pipeline.kafka))
+    codec = default_codec()
+    traffic = simulate_fleet(registry, seed=5, batch_size=batch_size, bad_share=0.0, duplicate_share=0.0)
+    sent = accepted = 0
+    for _ in range(len(ids) * max(1, events_per_operator // batch_size)):
+        op, batch = next(traffic)
+        value = codec.encode(EVENT_BATCH, {"operator_id": op, "source_id": batch.source_id,
+                                           "sent_at_us": time.time_ns() // 1000, "events": batch.events})
+        key = batch.source_id.encode()
+        while True:
+            try:
+                producer.produce(settings.topics.ingest(op), key=key, value=value,
+                                 partition=home_partition(key, settings.topics.ingest_partitions))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+        sent += len(batch.events)
+        accepted += sum(1 for status, _ in batch.expected.values() if status == "ACCEPTED")
+    if producer.flush(300):
+        raise SystemExit("the preload was not delivered within 300 s")
+
+    _say(f"== {workers} workers over every operator's topics until ClickHouse holds {accepted:,} events")
+    layout = ["validator,tax,sink", *["validator,tax"] * (workers - 1)]
+    pool = [ChaosWorker(pipeline, i, agents, run_dir) for i, agents in enumerate(layout)]
+    started = time.monotonic()
+    first_rows = None
+    try:
+        for w in pool:
+            w.start()
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            for w in pool:
+                if not w.alive():
+                    raise SystemExit(f"worker {w.index + 1} died; see {w.log_path}")
+            try:
+                rows = scrape("127.0.0.1", pool[0].settings.metrics_port).clickhouse_rows["events"]
+            except OSError:
+                time.sleep(1)
+                continue
+            if rows and first_rows is None:
+                first_rows = time.monotonic() - started
+            if rows >= accepted:
+                break
+            time.sleep(1)
+        done_s = time.monotonic() - started
+        rss_running = brokers.rss_mib()
+    finally:
+        for w in pool:
+            w.terminate()
+    assignments: dict[str, list[dict[str, Any]]] = {}
+    for w in pool:
+        for line in w.log_path.read_text(errors="replace").splitlines():
+            m = ASSIGNED.match(line)
+            if m:
+                assignments.setdefault(f"worker-{w.index + 1}", []).append(
+                    {"at": m.group(1), "agent": m.group(2), "partitions": int(m.group(3)),
+                     "restore_s": float(m.group(4))})
+    figures = {
+        "operators": len(ids), "topics": len(wanted), "partitions": partitions,
+        "replication_factor": settings.topics.replication_factor, "workers": workers,
+        "machine": {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]},
+        "topic_creation_s": create_s, "topics_per_s": len(wanted) / create_s,
+        "broker_rss_mib": {"before": rss_before, "after_topics": rss_after, "running": rss_running},
+        "metadata_log_bytes": {"before": meta_before, "after": meta_after},
+        "full_metadata_request_s": metadata_s,
+        "events": sent, "accepted": accepted,
+        "first_rows_s": first_rows, "all_rows_s": done_s,
+        "events_per_s_including_startup": accepted / done_s,
+        "assignments": assignments,
+    }
+    (run_dir / "many-operators.json").write_text(json.dumps(figures, indent=2))
+    _say(json.dumps({k: v for k, v in figures.items() if k != "assignments"}, indent=1))
+    for worker, lines in assignments.items():
+        _say(f"{worker}: " + "; ".join(
+            f"{r['agent']} {r['partitions']} partitions restored in {r['restore_s']:.1f} s" for r in lines))
+    return figures
