@@ -135,13 +135,9 @@ def cmd_security_init(args: argparse.Namespace) -> int:
     print(f"PKI ready in {settings.pki_dir}: CA, broker ({hosts}) and {', '.join(SERVICE_PRINCIPALS)} "
           "certificates (private keys owner-only, never printed)")
     # The cabinets' demo provider and staff (issue 14, docs/cabinets.md), made once.
-    from registry.service import tax_number_key
-    from web.app import qes_dir
-    from web.login.demo import DEMO_STAFF, make_people
+    from web.login.demo import DEMO_STAFF, ensure_demo_staff
 
-    folder = qes_dir(settings)
-    if not (folder / "staff.json").exists():
-        make_people(folder, DEMO_STAFF, tax_number_key(settings))
+    folder = ensure_demo_staff(settings)
     print(f"cabinet demo logins (certificate and key file to pick on the login page) in {folder}: "
           + ", ".join(f"{p.name} ({p.role})" for p in DEMO_STAFF))
     return 0

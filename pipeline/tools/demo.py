@@ -92,6 +92,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
     from pipeline.registry import Licence, Operator, Registry
     from pipeline.security.bootstrap import init_pki
     from pipeline.tools.summary import print_summary
+    from web.login.demo import ensure_demo_staff
 
     seconds = seconds if seconds is not None else float(os.environ.get("DEMO_SECONDS", "0")) or None
     rate = rate or float(os.environ.get("DEMO_RATE", "10000"))
@@ -118,6 +119,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         print(f"== starting the local Kafka broker (KRaft, 127.0.0.1 only, {'mTLS' if tls else 'PLAINTEXT'})")
         if tls:
             init_pki(settings)
+        logins = ensure_demo_staff(settings)  # the cabinets' demo provider and staff (docs/cabinets.md)
         _kafka("start", settings.pki_dir if tls else None)
         simulated = demo_registry(1)
         # One more licensed operator that never sends: the regulatory reports show it as silent.
@@ -142,10 +144,11 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
             stdout=log_path.open("ab"), stderr=subprocess.STDOUT, cwd=REPO_ROOT,
             start_new_session=True,  # Ctrl-C reaches the demo only; it stops the worker in order
         )
-        print(f"== pipeline worker pid {worker.pid} (validator, tax and ClickHouse sink agents), "
+        print(f"== pipeline worker pid {worker.pid} (validator, checkpointer, tax, ClickHouse sink), "
               f"log {log_path}, metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
-        print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/operational "
-              "(reports refresh every 5 s while the stream runs)", flush=True)
+        print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/login: log in with "
+              f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator and tax beside "
+              "them); reports refresh every 5 s while the stream runs", flush=True)
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")

@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from pipeline.settings import Settings
 from registry.core.identifiers import tax_number_hash
 from web.login.core import fingerprint
 from web.login.testpki import KeyType, Provider, cert_pem, crl_pem, key_pem, new_key, write_pem
@@ -94,3 +95,17 @@ def revoke(folder: Path, names: list[str]) -> None:
     provider = load_provider(folder)
     certs = [x509.load_pem_x509_certificate((folder / f"{n}.crt").read_bytes()) for n in names]
     write_pem(folder / "ca.crl", crl_pem(provider.crl(certs, hours=24 * 30)))
+
+
+def ensure_demo_staff(settings: Settings) -> Path:
+    """The demo provider and staff in ``<pki_dir>/qes`` (made once); the folder.
+
+    ``dsom security init`` and ``make demo`` call it, so the demo's cabinets can be logged into.
+    """
+    from registry.service import tax_number_key  # noqa: PLC0415 - the database layer, only here
+    from web.app import qes_dir  # noqa: PLC0415 - the app imports this module
+
+    folder = qes_dir(settings)
+    if not (folder / "staff.json").exists():
+        make_people(folder, DEMO_STAFF, tax_number_key(settings))
+    return folder
