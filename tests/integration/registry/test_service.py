@@ -107,7 +107,11 @@ def test_a_suspension_is_a_new_version_and_history_answers_as_of_any_instant(
     with service.engine.connect() as c:
         assert c.execute(select(VersionRow).where(VersionRow.seq == original.seq)).one() == original
     lic = service.snapshot(at_us=suspend_from + 5).licence("op-1", "LIC-SH-1")
-    assert lic is not None and lic.valid_to_us == suspend_from
+    # The validator's snapshot: still valid, but stopped from the suspension on (licence_suspended).
+    assert lic is not None and lic.valid_to_us is None
+    stop = lic.stop_at(suspend_from + 5)
+    assert stop is not None and stop.status == "suspended" and stop.from_us == suspend_from
+    assert lic.stop_at(suspend_from - 1) is None
     assert refused(service.sanction, OFFICER, "LIC-SH-1", Status.REVOKED, "x") == [Code.NOT_AUTHORISED]
     service.sanction(REGULATOR, "LIC-SH-1", Status.REVOKED, "KRAIL 100/2026", since_us=suspend_from + 10)
     assert refused(
