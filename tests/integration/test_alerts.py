@@ -3,7 +3,8 @@
 One test, several patterns on different subjects (kept lean): a rigged slot machine, a player
 chasing losses, deposits structured just under the AML threshold, and a source gone silent.
 Each must open exactly its alert and resolve it when the condition ends (the machine paid
-honestly again, the source sent again, the day ended on the agent's clock).
+honestly again, the source sent again, the day ended on the agent's clock); no honest player
+gets a responsible-gambling or structuring alert.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
                 lambda: all(
                     (
                         states("rg_score", chaser_ref),
-                        states("aml_daily_total", smurf_ref),
+                        states("aml_structuring", smurf_ref),
                         states("rtp_deviation", machine),
                         states("source_silent", oc_source),
                     )
@@ -149,7 +150,7 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
                 "the day's alerts resolved",
                 lambda: (
                     states("rg_score", chaser_ref)[-1:] == ["RESOLVED"]
-                    and states("aml_daily_total", smurf_ref)[-1:] == ["RESOLVED"]
+                    and states("aml_structuring", smurf_ref)[-1:] == ["RESOLVED"]
                 ),
             )
         finally:
@@ -163,20 +164,17 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
     for life in lives.values():  # each alert opened once, updated, resolved once; then maybe anew
         assert re.fullmatch(r"(OU*R)*(OU*)?", "".join(str(s)[0] for s in life)), life
     assert len({(a["alert_id"], a["state"], a["at_us"]) for a in every}) == len(every)  # no repeats
-    # Each pattern raised exactly its alert: no other AML, RG or RTP alert on the casino, and no
-    # other machine flagged. (The hall's players, time-compressed on a machine paying 20 %, may
-    # really chase their losses: their RG alerts are not asserted either way.)
-    supervised = {
-        (r, s)
-        for (r, s) in lives
-        if r in ("rg_score", "aml_single", "aml_daily_total", "rtp_deviation")
-        and (str(s).startswith(OC) or r == "rtp_deviation")
-    }
-    assert supervised == {
+    # Each pattern raised exactly its alert, and nothing else a suspicion: no RG alert on any
+    # other player (the simulator's honest players have budgets and sessions; the hall's play on
+    # a machine paying 20 % too), no structuring, no other machine. AML threshold reports (INFO)
+    # are not suspicions: the structured deposits must raise the day total's too.
+    suspicions = {(r, s) for (r, s) in lives if r in ("rg_score", "aml_structuring", "rtp_deviation")}
+    assert suspicions == {
         ("rg_score", chaser_ref),
-        ("aml_daily_total", smurf_ref),
+        ("aml_structuring", smurf_ref),
         ("rtp_deviation", machine),
     }
-    assert not any(r.startswith("aml") for (r, s) in lives if str(s).startswith(HALL))
+    assert ("aml_daily_total", smurf_ref) in lives
+    assert {a["severity"] for a in every if a["rule"] in ("aml_single", "aml_daily_total")} == {"INFO"}
     assert lives[("rtp_deviation", machine)][-1] == "RESOLVED"
     assert len(agent.alerts_written) == len(every)
