@@ -7,6 +7,7 @@ Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -210,6 +211,14 @@ class RegistrySettings(_Frozen):
     publish_interval_s: float = 0.2
 
 
+class WebhookTarget(_Frozen):
+    """One webhook receiver: alerts are POSTed to ``url``, signed with ``secret`` (docs/alerts.md)."""
+
+    url: str
+    secret: SecretStr
+    name: str = ""  # in logs and metrics (default: the URL)
+
+
 class AlertSettings(_Frozen):
     """The alerts agent (issue 17): its rules file, its clock, and where alerts are delivered."""
 
@@ -217,9 +226,10 @@ class AlertSettings(_Frozen):
     # How often silence, days ending and quiet periods are evaluated (each pass visits every
     # source and player the agent holds).
     sweep_interval_s: float = 30.0
-    # Delivery (`dsom alerts deliver`): HMAC-SHA256-signed webhook POSTs, and e-mail over SMTP.
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    # Delivery (the `alert-delivery` agent, docs/alerts.md "Delivery"): HMAC-SHA256-signed webhook
+    # POSTs to each of `webhooks` (e.g. DSOM_ALERTS__WEBHOOKS='[{"url": ..., "secret": ...}]'),
+    # and e-mail over SMTP to `mail_to` when `smtp_host` is set.
+    webhooks: tuple[WebhookTarget, ...] = ()
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -227,6 +237,11 @@ class AlertSettings(_Frozen):
     smtp_password: SecretStr | None = None
     mail_from: str = "dsom-alerts@localhost"
     mail_to: str = ""  # comma-separated addresses
+    min_severity: Literal["INFO", "WARNING", "CRITICAL"] = "INFO"  # deliver this and above
+    delivery_attempts: int = 4  # per alert and endpoint, with exponential backoff and jitter
+    delivery_backoff_s: float = 0.5  # the first wait; doubled each retry, capped at 8 s
+    delivery_timeout_s: float = 10.0  # per HTTP request or SMTP session
+    endpoint_down_s: float = 60.0  # an endpoint that failed every attempt is skipped this long
 
 
 class Settings(BaseSettings):
