@@ -59,12 +59,12 @@ def main(events: int = 1_000_000) -> dict[str, tuple[int, int]]:
         op, batch = fleet.next_batch(now)
         now += 20_000_000 // n_ops
         evs = batch.events
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time: the machine is shared
         watch.record(op, batch.source_id, now, evs, now)
         if seen // 200_000 != (seen + len(evs)) // 200_000:
             watch.sweep(now)
         alerts, _ = watch.drain()
-        spent += time.perf_counter() - started
+        spent += time.process_time() - started
         seen += len(evs)
         for a in alerts:
             if a["state"] == "OPENED":

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import SecretStr
 
 from pipeline.core import delivery
 from pipeline.delivery import AlertDelivery
@@ -100,8 +101,8 @@ def test_alerts_reach_every_working_endpoint_signed_once_and_a_dead_one_blocks_n
         kafka.append(ALERTS, 0, f"{a['rule']}|{a['subject']}".encode(), codec.encode(ALERT, a))
     url = "http://127.0.0.1:{}/alerts"
     settings = Settings(metrics_port=0, alerts=AlertSettings(
-        webhooks=(WebhookTarget(url=url.format(good.server_port), secret=SECRET, name="good"),
-                  WebhookTarget(url=url.format(dead.server_port), secret=SECRET, name="dead")),
+        webhooks=(WebhookTarget(url=url.format(good.server_port), secret=SecretStr(SECRET), name="good"),
+                  WebhookTarget(url=url.format(dead.server_port), secret=SecretStr(SECRET), name="dead")),
         smtp_host="127.0.0.1", smtp_port=smtp_port, mail_to="fiu@example.ua, duty@example.ua",
         min_severity="WARNING", delivery_attempts=3, delivery_backoff_s=0.05, endpoint_down_s=60))
     agent = AlertDelivery(settings, clients=kafka.clients)
