@@ -6,6 +6,7 @@ Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -302,9 +303,26 @@ class Settings(BaseSettings):
                 key = f"{prefix}{name.upper()}"
                 if isinstance(value, BaseModel):
                     walk(key + "__", value)
+                elif isinstance(value, tuple | list | dict):  # as JSON, as pydantic-settings reads it
+                    env[key] = json.dumps(_plain(value))
                 elif value is not None:
                     secret = isinstance(value, SecretStr)
                     env[key] = value.get_secret_value() if secret else str(value)
 
         walk("DSOM_", self)
         return env
+
+
+def _plain(value: object) -> object:
+    """``value`` as plain JSON data, secrets revealed (for :meth:`Settings.as_env` only)."""
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value

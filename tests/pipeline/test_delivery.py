@@ -141,3 +141,10 @@ def test_a_tampered_body_or_an_old_timestamp_fails_verification() -> None:
     assert not delivery.verify(b"other key", str(now), signed, payload, now)
     assert not delivery.verify(b"k", str(now), signed, payload, now + delivery.TOLERANCE_S + 1)
     assert not delivery.verify(b"k", "soon", signed, payload, now)
+
+
+def test_webhooks_and_their_secrets_reach_a_worker_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = WebhookTarget(url="https://fiu.example/alerts", secret=SecretStr("s3cret"), name="fiu")
+    for key, value in Settings(alerts=AlertSettings(webhooks=(hook,))).as_env().items():
+        monkeypatch.setenv(key, value)
+    assert Settings().alerts.webhooks == (hook,)
