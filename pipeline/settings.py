@@ -6,7 +6,9 @@ Values come from environment variables prefixed ``DSOM_`` (nested with ``__``, e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -224,6 +226,14 @@ class RegistrySettings(_Frozen):
     follow_timeout_s: float = 120.0
 
 
+class WebhookTarget(_Frozen):
+    """One webhook receiver: alerts are POSTed to ``url``, signed with ``secret`` (docs/alerts.md)."""
+
+    url: str
+    secret: SecretStr
+    name: str = ""  # in logs and metrics (default: the URL)
+
+
 class AlertSettings(_Frozen):
     """The alerts agent (issue 17): its rules file, its clock, and where alerts are delivered."""
 
@@ -231,9 +241,10 @@ class AlertSettings(_Frozen):
     # How often silence, days ending and quiet periods are evaluated (each pass visits every
     # source and player the agent holds).
     sweep_interval_s: float = 30.0
-    # Delivery (`dsom alerts deliver`): HMAC-SHA256-signed webhook POSTs, and e-mail over SMTP.
-    webhook_url: str | None = None
-    webhook_secret: SecretStr | None = None
+    # Delivery (the `alert-delivery` agent, docs/alerts.md "Delivery"): HMAC-SHA256-signed webhook
+    # POSTs to each of `webhooks` (e.g. DSOM_ALERTS__WEBHOOKS='[{"url": ..., "secret": ...}]'),
+    # and e-mail over SMTP to `mail_to` when `smtp_host` is set.
+    webhooks: tuple[WebhookTarget, ...] = ()
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_starttls: bool = False
@@ -241,6 +252,11 @@ class AlertSettings(_Frozen):
     smtp_password: SecretStr | None = None
     mail_from: str = "dsom-alerts@localhost"
     mail_to: str = ""  # comma-separated addresses
+    min_severity: Literal["INFO", "WARNING", "CRITICAL"] = "INFO"  # deliver this and above
+    delivery_attempts: int = 4  # per alert and endpoint, with exponential backoff and jitter
+    delivery_backoff_s: float = 0.5  # the first wait; doubled each retry, capped at 8 s
+    delivery_timeout_s: float = 10.0  # per HTTP request or SMTP session
+    endpoint_down_s: float = 60.0  # an endpoint that failed every attempt is skipped this long
 
 
 class ArchiveSettings(_Frozen):
@@ -344,9 +360,26 @@ class Settings(BaseSettings):
                 key = f"{prefix}{name.upper()}"
                 if isinstance(value, BaseModel):
                     walk(key + "__", value)
+                elif isinstance(value, tuple | list | dict):  # as JSON, as pydantic-settings reads it
+                    env[key] = json.dumps(_plain(value))
                 elif value is not None:
                     secret = isinstance(value, SecretStr)
                     env[key] = value.get_secret_value() if secret else str(value)
 
         walk("DSOM_", self)
         return env
+
+
+def _plain(value: object) -> object:
+    """``value`` as plain JSON data, secrets revealed (for :meth:`Settings.as_env` only)."""
+    if isinstance(value, BaseModel):
+        return {name: _plain(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -31,11 +31,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "unlicensed_activity": ("resolve_minutes",),
     "unregistered_asset": ("resolve_minutes",),
     "aml_single": ("threshold_kopecks",),
-    "aml_daily_total": ("threshold_kopecks", "structuring_share"),
+    "aml_daily_total": ("threshold_kopecks",),
+    "aml_structuring": ("threshold_kopecks", "structuring_share", "min_operations"),
     "rtp_deviation": ("window_spins", "bucket_spins", "min_spins", "z_open", "z_resolve",
                       "min_deviation_points"),
     "rg_score": ("alert_score", "daily_loss_kopecks", "deposits_per_day", "chase_streak",
-                 "chase_gap_minutes", "session_hours", "session_break_minutes", "night_bets",
+                 "chase_gap_minutes", "chase_loss_share", "session_hours", "session_break_minutes",
+                 "night_bets",
                  "spend_growth_factor", "spend_growth_min_kopecks"),
 }
 

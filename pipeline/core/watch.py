@@ -137,11 +137,13 @@ def _new_day(t: int) -> dict[str, Any]:
         "total": 0,
         "max": 0,
         "near": 0,
+        "near_total": 0,
         "staked": 0,
         "won": 0,
         "refunded": 0,
         "deposits": 0,
         "last_dep": 0,
+        "last_dep_amount": 0,
         "streak": 0,
         "streak_max": 0,
         "since_dep": 0,
@@ -239,7 +241,7 @@ class ArchiveWatch(_Partition):
         if ev_kind in ("DEPOSIT", "WIN", "WITHDRAWAL"):
             self._aml(op, pkey, p, ev, kind, current_day, now)
         if ev_kind == "DEPOSIT" and current_day:
-            self._deposit(p, t, kind, now)
+            self._deposit(p, amount, t, kind, now)
         if current_day:
             self._rg(pkey, op, p, kind, t, now)
         if self.unregistered is not None:
@@ -272,7 +274,7 @@ class ArchiveWatch(_Partition):
     def _close_day(self, pkey: str, p: dict[str, Any], now: int, kind: str | None) -> None:
         op = pkey.split("|", 1)[0]
         subject = Subject("PLAYER", pkey, op, kind)
-        for rule in ("aml_single", "aml_daily_total", "rg_score"):
+        for rule in ("aml_single", "aml_daily_total", "aml_structuring", "rg_score"):
             if self.book.is_open(rule, pkey):
                 self._observe(
                     Finding(self.rules.at(rule, now, kind), subject, False, f"day {p['day']} ended"), now
@@ -313,8 +315,7 @@ class ArchiveWatch(_Partition):
         daily = self.rules.at("aml_daily_total", t, kind)
         day_threshold = int(daily["threshold_kopecks"])
         p["total"] += amount
-        if day_threshold * daily["structuring_share"] <= amount < day_threshold:
-            p["near"] += 1
+        self._structuring(pkey, p, amount, t, subject, now)
         if p["total"] >= day_threshold:
             self._observe(
                 Finding(
@@ -330,17 +331,52 @@ class ArchiveWatch(_Partition):
                 now,
             )
 
-    def _deposit(self, p: dict[str, Any], t: int, kind: str, now: int) -> None:
+    def _structuring(
+        self, pkey: str, p: dict[str, Any], amount: int, t: int, subject: Subject, now: int
+    ) -> None:
+        """Suspicion, not a threshold report: several operations just under the threshold in a day."""
+        params = self.rules.at("aml_structuring", t, subject.licence_kind)
+        threshold = int(params["threshold_kopecks"])
+        if not threshold * params["structuring_share"] <= amount < threshold:
+            return
+        p["near"] += 1
+        p["near_total"] = p.get("near_total", 0) + amount
+        if p["near"] >= params["min_operations"] and p["near_total"] >= threshold:
+            self._observe(
+                Finding(
+                    params,
+                    subject,
+                    True,
+                    f"{pkey}: {p['near']} deposits or withdrawals on {p['day']} each just under "
+                    f"{threshold / 100:,.0f} UAH, {p['near_total'] / 100:,.2f} UAH together",
+                    amounts={"near_threshold_total": p["near_total"], "threshold": threshold},
+                    measures={"near_threshold_operations": p["near"]},
+                    event_at_us=t,
+                ),
+                now,
+            )
+
+    def _deposit(self, p: dict[str, Any], amount: int, t: int, kind: str, now: int) -> None:
+        """Loss chasing, as the UKGC describes it: deposits growing in size and coming faster after losses.
+
+        A deposit is one more step of a chase when it comes within ``chase_gap_minutes`` of the
+        previous one, after at least ``chase_loss_share`` of that deposit was lost (staked minus
+        won and refunded since), and is no smaller than it. ``chase_streak`` steps in a row make
+        the marker. A top-up after a win, a smaller one, or one after a break is not a step.
+        """
         rg = self.rules.at("rg_score", t, kind)
+        last_amount = p.get("last_dep_amount", 0)
         chasing = (
             p["deposits"] > 0
             and t - p["last_dep"] <= rg.us("chase_gap_minutes", MINUTE_US)
-            and p["since_dep"] > 0
+            and p["since_dep"] >= rg["chase_loss_share"] * last_amount
+            and amount >= last_amount
         )
-        p["streak"] = p["streak"] + 1 if chasing else 1
+        p["streak"] = p["streak"] + 1 if chasing else 0
         p["streak_max"] = max(p["streak_max"], p["streak"])
         p["deposits"] += 1
         p["last_dep"] = t
+        p["last_dep_amount"] = amount
         p["since_dep"] = 0
 
     def _session(self, p: dict[str, Any], t: int, kind: str, now: int) -> None:
@@ -517,8 +553,8 @@ class ArchiveWatch(_Partition):
 def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
     """The responsible-gambling markers of one player's day, each with its weight (0 when absent).
 
-    Loss chasing (re-depositing within ``chase_gap_minutes`` after losing, ``chase_streak``
-    times in a row) weighs 3, an alert on its own; the others weigh 1.
+    Loss chasing (``chase_streak`` escalating re-deposits after losses, :meth:`ArchiveWatch._deposit`)
+    weighs 3, an alert on its own; the others weigh 1, so three of them together alert.
     """
     loss = p["staked"] - p["won"] - p["refunded"]
     history = [h for h in p.get("history", []) if h > 0]

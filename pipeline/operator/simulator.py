@@ -173,24 +173,57 @@ class OperatorSimulator:
         src.slot += 1
         if src.pending and src.pending[0][0] < src.slot:
             return self._settle(src, heapq.heappop(src.pending)[2], t)
+        for _ in range(64):
+            player = self._players.pick_present(t)
+            if player.session_end_us == 0:
+                self._start_session(player, t)
+            elif t >= player.session_end_us:  # the session is over: maybe cash out, then a break
+                if self._end_session(player, t) and rng.random() < 0.5:
+                    return self._withdraw(src, player, player.balance // UAH * UAH, t)
+                continue
+            roll = rng.random()
+            if roll < p.deposit_share and player.deposits_left > 0:
+                return self._deposit(src, player, 0, t)
+            if roll < p.deposit_share + p.withdrawal_share and player.balance >= 100 * UAH:
+                share = rng.randint(30, 100)
+                return self._withdraw(src, player, player.balance * share // 100 // UAH * UAH, t)
+            stake = self._stake()
+            if player.balance < stake:  # tops up first, if the session's budget allows
+                if player.deposits_left > 0:
+                    return self._deposit(src, player, stake - player.balance, t)
+                self._end_session(player, t)  # the budget is spent: the session ends
+                continue
+            player.balance -= stake
+            return self._bet(src, player, stake, t)
         player = self._players.pick()
-        roll = rng.random()
-        if roll < p.deposit_share:
-            return self._deposit(src, player, 0, t)
-        if roll < p.deposit_share + p.withdrawal_share and player.balance >= 100 * UAH:
-            amount = player.balance * rng.randint(30, 100) // 100 // UAH * UAH
-            player.balance -= amount
-            return self._event(src, EventKind.WITHDRAWAL, player, amount, t)
-        stake = self._stake()
-        if player.balance < stake:  # tops up first
-            return self._deposit(src, player, stake - player.balance, t)
-        player.balance -= stake
-        return self._bet(src, player, stake, t)
+        self._start_session(player, t)
+        return self._deposit(src, player, 0, t)
+
+    # An honest player's session: a budget of one top-up, a second in one session of four; it
+    # ends when the budget is spent or its time is up (lognormal, median 30 min), then a break of
+    # at least an hour (mean 9 h). No chase: a broke player with no budget left stops.
+    def _start_session(self, player: Player, t: int) -> None:
+        rng = self._rng
+        minutes = min(30 * math.exp(0.8 * rng.gauss(0.0, 1.0)), 240)
+        player.session_end_us = t + int(minutes * 60 * SECOND_US)
+        player.deposits_left = 1 + (rng.random() < 0.25)
+
+    def _end_session(self, player: Player, t: int) -> bool:
+        """End ``player``'s session at ``t``; True when there is a balance worth cashing out."""
+        player.session_end_us = 0
+        player.deposits_left = 0
+        self._players.rest(player, t + int((1 + self._rng.expovariate(1 / 8)) * 3600 * SECOND_US))
+        return player.balance >= 100 * UAH
+
+    def _withdraw(self, src: _Source, player: Player, amount: int, t: int) -> dict[str, Any]:
+        player.balance -= amount
+        return self._event(src, EventKind.WITHDRAWAL, player, amount, t)
 
     def _deposit(self, src: _Source, player: Player, needed: int, t: int) -> dict[str, Any]:
         round_up = -(-needed // (100 * UAH)) * 100 * UAH
         amount = max(self._rng.choice(self.profile.deposit_amounts), round_up)
         player.balance += amount
+        player.deposits_left = max(player.deposits_left - 1, 0)
         return self._event(src, EventKind.DEPOSIT, player, amount, t)
 
     def _bet(self, src: _Source, player: Player, stake: int, t: int) -> dict[str, Any]:
@@ -278,14 +311,20 @@ class OperatorSimulator:
 
     def loss_chasing_batch(self, now_us: int, deposits: int = 5, amount: int = 2_000 * UAH,
                            gap_us: int = 4 * 60 * SECOND_US) -> SimBatch:
-        """One player deposits, stakes it all, loses, and deposits again minutes later: ``deposits`` times."""
+        """One player deposits, stakes it all, loses, and deposits more minutes later: ``deposits`` times.
+
+        Each deposit is half the first one larger than the last (the UKGC's marker: deposits
+        increasing in size and frequency after losses).
+        """
         src = self._sources[0]
         player = self._players.pick()
         game = self.profile.games[0]
         batch = SimBatch(src.source_id, [], operator_id=self.operator.operator_id)
         start = now_us - deposits * gap_us
+        first = amount
         for i in range(deposits):
             t = start + i * gap_us
+            amount = first * (i + 2) // 2 // UAH * UAH
             player.balance += amount
             batch.events.append(self._event(src, EventKind.DEPOSIT, player, amount, t))
             player.balance -= amount

@@ -149,6 +149,11 @@ class FakeConsumer:
     def seek(self, tp: TopicPartition) -> None:
         self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
 
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> list[TopicPartition]:
+        """A non-transactional agent's commit (the delivery loop, the sinks)."""
+        self.kafka.committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
+        return offsets
+
     def consumer_group_metadata(self) -> object:
         return object()
 

@@ -111,11 +111,18 @@ def test_aml_single_and_structured_deposits_raise_their_alerts_and_resolve_when_
     w.record(OP, "s1", T0, [ev("DEPOSIT", 55_000 * UAH, T0 - MIN, player="p_BIG00002")], T0)
     out, _ = w.drain()
     assert [(a["rule"], a["state"]) for a in out] == [("aml_single", "OPENED"), ("aml_daily_total", "OPENED")]
+    assert {a["severity"] for a in out} == {"INFO"}  # threshold reports, not suspicions
+    # An honest high roller: two large deposits, one far under the threshold, is a report only.
+    honest = [ev("DEPOSIT", amount, T0 + i * MIN, player="p_HIGH0001") for i, amount in
+              enumerate((50_000 * UAH, 20_000 * UAH))]
+    w.record(OP, "s1", T0 + 2 * MIN, honest, T0 + 2 * MIN)
+    assert [(a["rule"], a["state"]) for a in w.drain()[0]] == [("aml_daily_total", "OPENED")]
     structured = [ev("DEPOSIT", 49_000 * UAH, T0 + i * MIN, player="p_SMURF001") for i in range(2)]
     w.record(OP, "s1", T0 + 2 * MIN, structured, T0 + 2 * MIN)
     out, _ = w.drain()
-    assert [(a["rule"], a["state"], a["subject"]) for a in out] == [
-        ("aml_daily_total", "OPENED", f"{OP}|p_SMURF001")
+    assert [(a["rule"], a["state"], a["subject"], a["severity"]) for a in out] == [
+        ("aml_structuring", "OPENED", f"{OP}|p_SMURF001", "WARNING"),
+        ("aml_daily_total", "OPENED", f"{OP}|p_SMURF001", "INFO"),
     ]
     assert out[0]["measures"]["near_threshold_operations"] == 2
     end_of_day = kyiv_midnight_us(date(2025, 3, 11)) + 3600 * 1_000_000
@@ -124,7 +131,9 @@ def test_aml_single_and_structured_deposits_raise_their_alerts_and_resolve_when_
     assert sorted((a["rule"], a["state"]) for a in out if a["rule"] != "source_silent") == [
         ("aml_daily_total", "RESOLVED"),
         ("aml_daily_total", "RESOLVED"),
+        ("aml_daily_total", "RESOLVED"),
         ("aml_single", "RESOLVED"),
+        ("aml_structuring", "RESOLVED"),
     ]
 
 
@@ -132,9 +141,9 @@ def test_loss_chasing_raises_a_responsible_gambling_alert() -> None:
     w = watch()
     events = []
     t = T0
-    for _ in range(5):  # deposit, lose it all, deposit again within minutes
-        events.append(ev("DEPOSIT", 2_000 * UAH, t, player="p_CHASER01"))
-        events.append(ev("BET", 2_000 * UAH, t + MIN, player="p_CHASER01", game_type="slots"))
+    for i in range(4):  # deposit, lose it all, deposit more within minutes: 3 steps of a chase
+        events.append(ev("DEPOSIT", (2_000 + 500 * i) * UAH, t, player="p_CHASER01"))
+        events.append(ev("BET", (2_000 + 500 * i) * UAH, t + MIN, player="p_CHASER01", game_type="slots"))
         t += 5 * MIN
     w.record(OP, "s1", t, events, t)
     out, _ = w.drain()
@@ -158,6 +167,27 @@ def test_a_player_who_wins_between_deposits_is_not_chasing() -> None:
         t += 5 * MIN
     w.record(OP, "s1", t, events, t)
     assert w.drain()[0] == []
+
+
+@pytest.mark.parametrize(
+    ("amounts", "lost_share", "gap_min"),
+    [
+        ((2_000, 1_500, 1_000, 500), 1.0, 5),  # deposits shrinking: winding down, not chasing
+        ((2_000, 2_000, 2_000, 2_000), 0.5, 5),  # topping up before most of the last was lost
+        ((2_000, 2_000, 2_000, 2_000), 1.0, 45),  # each after a break longer than the chase gap
+    ],
+)
+def test_re_deposits_that_are_not_a_chase(amounts: tuple[int, ...], lost_share: float, gap_min: int) -> None:
+    w = watch()
+    events, t = [], T0
+    for amount in amounts:
+        events.append(ev("DEPOSIT", amount * UAH, t, player="p_TOPUP001"))
+        lost = int(amount * UAH * lost_share)
+        events.append(ev("BET", lost, t + MIN, player="p_TOPUP001", game_type="slots"))
+        t += gap_min * MIN
+    w.record(OP, "s1", t, events, t)
+    assert w.drain()[0] == []
+    assert w.players[f"{OP}|p_TOPUP001"]["streak_max"] < RULES.at("rg_score", T0)["chase_streak"]
 
 
 def spins(rng: random.Random, n: int, rtp: float, stake: int = 100) -> MachineWindow:
