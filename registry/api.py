@@ -7,6 +7,7 @@ cabinets' login by qualified electronic signature (issue 14) replaces this one f
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -14,11 +15,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from pipeline.settings import Settings
+from pipeline.writer_schemas import FolderWriterSchemaStore, WriterSchemaStore
 from registry.core.access import Principal
 from registry.core.errors import Code, RegistryError, RegistryErrors
 from registry.core.history import Version
 from registry.core.model import Kind, Status
 from registry.service import Proposal, RegistryService, parse_principal
+from schemas.evolution import IncompatibleSchemaError, java_order
 
 STATUS_OF = {
     Code.NOT_AUTHORISED: 403,
@@ -43,8 +46,15 @@ def service(request: Request) -> RegistryService:
     return svc
 
 
+def writer_schema_store(request: Request) -> WriterSchemaStore:
+    """Where operators' writer schemas are kept (the validator loads them from there)."""
+    store: WriterSchemaStore | None = getattr(request.app.state, "writer_schemas", None)
+    return store if store is not None else FolderWriterSchemaStore(Settings().writer_schemas_dir)
+
+
 Caller = Annotated[Principal, Depends(caller)]
 Service = Annotated[RegistryService, Depends(service)]
+SchemaStore = Annotated[WriterSchemaStore, Depends(writer_schema_store)]
 
 
 class Decision(BaseModel):
@@ -152,6 +162,31 @@ def export(svc: Service, who: Caller, at_us: Annotated[int | None, Query()] = No
     return rows
 
 
+@router.post("/operators/{operator_id}/writer-schemas", status_code=201)
+def register_writer_schema(
+    svc: Service, who: Caller, store: SchemaStore, operator_id: str, schema: dict[str, Any]
+) -> dict[str, Any]:
+    """Register the Avro schema an operator writes its EventBatches with (issue 20).
+
+    Checked against dsom's EventBatch by Avro's resolution rules; records written with it are
+    then accepted and resolved. An operator registers its own; a registry officer any.
+    """
+    if who.operator_id is not None and who.operator_id != operator_id:
+        raise RegistryError(Code.NOT_AUTHORISED, f"{who} may register writer schemas for "
+                                                 f"{who.operator_id} only", "operator_id")
+    try:
+        registered = store.register(operator_id, json.dumps(schema))
+    except IncompatibleSchemaError as exc:
+        errors = [RegistryError(Code.INCOMPATIBLE_SCHEMA, e, "schema") for e in exc.errors]
+        raise RegistryErrors(errors) from exc
+    except ValueError as exc:  # not a schema, or not an operator ID
+        raise RegistryError(Code.INVALID_FIELD, str(exc), "schema") from exc
+    fingerprints = [{"wire": fp.hex(), "java": java_order(fp)} for fp in registered.fingerprints]
+    svc.record_event(who, "register_writer_schema", "writer_schema", operator_id,
+                     {"fingerprints": [f["wire"] for f in fingerprints]})
+    return {"operator_id": operator_id, "fingerprints": fingerprints}
+
+
 @router.get("/audit/verify")
 def audit_verify(svc: Service, who: Caller) -> dict[str, Any]:
     if who.operator_id is not None:
@@ -185,8 +220,10 @@ def serve(settings: Settings) -> None:
     """Serve the API on ``registry.api_host:api_port`` (127.0.0.1 by default) until interrupted."""
     import uvicorn  # noqa: PLC0415
 
+    app = create_app(RegistryService.from_settings(settings))
+    app.state.writer_schemas = FolderWriterSchemaStore(settings.writer_schemas_dir)
     uvicorn.run(
-        create_app(RegistryService.from_settings(settings)),
+        app,
         host=settings.registry.api_host,
         port=settings.registry.api_port,
         log_level="info",

@@ -94,6 +94,7 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("POST", "/registry/proposals"): frozenset({Role.OPERATOR, Role.OFFICER}),
     ("POST", "/registry/proposals/{proposal_id}/{verdict}"): frozenset({Role.OFFICER}),
     ("GET", "/registry/export"): READERS,
+    ("POST", "/registry/operators/{operator_id}/writer-schemas"): frozenset({Role.OPERATOR, Role.OFFICER}),
     ("GET", "/registry/audit/verify"): REGULATOR_STAFF,
 }
 

@@ -21,6 +21,7 @@ class Code(StrEnum):
     FOUR_EYES = "four_eyes"
     ALREADY_DECIDED = "already_decided"
     INVALID_TRANSITION = "invalid_transition"
+    INCOMPATIBLE_SCHEMA = "incompatible_schema"  # a writer schema dsom cannot read by Avro's rules
 
 
 class RegistryError(ValueError):

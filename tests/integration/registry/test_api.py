@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from registry.api import create_app
@@ -45,3 +47,29 @@ def test_the_api_serves_openapi_and_the_workflow(service: RegistryService) -> No
     assert api.get("/registry/records/licence/LIC-NONE", headers=OFFICER).status_code == 404
     assert api.get("/registry/audit/verify", headers=OFFICER).json()["ok"] is True
     assert api.get("/registry/audit/verify", headers=OPERATOR).status_code == 403
+
+
+def test_an_operator_registers_its_writer_schema_through_the_api(service: RegistryService,
+                                                                 tmp_path: Path) -> None:
+    from pipeline.writer_schemas import FolderWriterSchemaStore
+    from tests.schemas.test_evolution import HAMBA_TIMESTAMP_FP, batch_json, event_fields, with_timestamp
+
+    app = create_app(service)
+    store = app.state.writer_schemas = FolderWriterSchemaStore(tmp_path / "writers")
+    api = TestClient(app)
+    good = with_timestamp(batch_json())
+    r = api.post("/registry/operators/op-1/writer-schemas", json=good, headers=OPERATOR)
+    assert r.status_code == 201, r.text
+    assert HAMBA_TIMESTAMP_FP in [f["wire"] for f in r.json()["fingerprints"]]
+    assert store.load().get("op-1", bytes.fromhex(HAMBA_TIMESTAMP_FP)) is not None
+    # Another operator's, or a schema dsom cannot read: refused, nothing kept
+    other = api.post("/registry/operators/op-2/writer-schemas", json=good, headers=OPERATOR)
+    assert other.status_code == 403 and other.json()["errors"][0]["code"] == "not_authorised"
+    bad = batch_json()
+    event_fields(bad)[0]["type"] = "string"  # seq
+    r = api.post("/registry/operators/op-1/writer-schemas", json=bad, headers=OPERATOR)
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "incompatible_schema"
+    assert "events[].seq: written as string, dsom reads long" in r.json()["errors"][0]["message"]
+    assert len(list((tmp_path / "writers").glob("*/*.avsc"))) == 1
+    entries = service.audit_entries(last=5)
+    assert any(e.action == "register_writer_schema" and e.entity_id == "op-1" for e in entries)
