@@ -113,7 +113,7 @@ def run_backlog(backlog_events: int = 200_000, rate: float = 800.0, workers: int
         for w in pool:
             w.terminate()
         stop_watch.set()
-    counts, _, _ = _read_receipts(pipeline)
+    counts, _, _, _ = _read_receipts(pipeline)
 
     def latencies(keys: dict[EventKey, float], since: float, until: float) -> list[float]:
         return sorted(watch.first_seen[k] - t for k, t in keys.items()

@@ -427,13 +427,14 @@ class Harness:
 
 
 def _read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey, tuple[str, str | None]],
-                                                Counter[tuple[str, str]]]:
+                                                Counter[tuple[str, str]], Counter[EventKey]]:
     from pipeline.kafka.reader import read_to_end, topic_partitions
 
     codec = default_codec()
     counts: Counter[EventKey] = Counter()
     outcome: dict[EventKey, tuple[str, str | None]] = {}
     record_level: Counter[tuple[str, str]] = Counter()
+    duplicates: Counter[EventKey] = Counter()  # DUPLICATE receipts: answers to re-sends, not decisions
     group = settings.topics.reader_group
     tps = topic_partitions(settings.kafka, settings.topics.receipts_pattern, group=group)
     for msg in read_to_end(settings.kafka, tps, group=group):
@@ -443,9 +444,12 @@ def _read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey
                 record_level[(rb["operator_id"], r["reason"])] += 1
                 continue
             key = (rb["operator_id"], rb["source_id"], r["seq"])
+            if r["status"] == "DUPLICATE":
+                duplicates[key] += 1
+                continue
             counts[key] += 1
             outcome[key] = (r["status"], r["reason"])
-    return counts, outcome, record_level
+    return counts, outcome, record_level, duplicates
 
 
 def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 5.0,
@@ -509,8 +513,8 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         exit_codes = [w.terminate() for w in harness.workers]
         stop_watch.set()
         threads[0].join(10)
-    counts, outcomes, record_level = _read_receipts(pipeline)
-    archive = verify_archive(pipeline)  # raises ChainBroken if a chain does not verify
+    counts, outcomes, record_level, duplicates = _read_receipts(pipeline)
+    archive = verify_archive(pipeline)  # every chain from genesis; what does not verify is a finding
     client = connect(settings.clickhouse)
     db = settings.clickhouse.database
     try:
@@ -521,7 +525,8 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         client.close()
     clickhouse = {(o, s, int(q)): int(n) for o, s, q, n, _ in rows}
     inserted = {(o, s, int(q)): at / 1e6 for o, s, q, _, at in rows}
-    verdict = compare(traffic.expected, counts, outcomes, record_level, archive.event_ids, clickhouse)
+    verdict = compare(traffic.expected, counts, outcomes, record_level, archive.event_ids, clickhouse,
+                      duplicates)
     done_at = {k: max(t, inserted.get(k, t)) if k in clickhouse else t for k, t in watch.first_seen.items()}
     for k in traffic.expected.accepted:
         if k not in clickhouse:
@@ -542,6 +547,8 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         "events": verdict.events, "accepted": verdict.accepted, "records": traffic.records,
         "duplicates_sent": traffic.expected.duplicates_sent,
         "archive_events": archive.events, "archive_chains": len(archive.chains),
+        "archive_findings": archive.findings,
+        "duplicate_receipts": sum(duplicates.values()),
         "clickhouse_rows": sum(clickhouse.values()),
         "verdict": {**asdict(verdict), "lost": verdict.lost, "doubled": verdict.doubled, "ok": verdict.ok},
         "faults": [{"kind": i.fault.kind, "target": i.fault.target, "after_s": i.fault.after_s,
@@ -560,7 +567,7 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
         "broker_rss_mib_max": max((max(r.values()) for r in harness.broker_rss if r), default=None),
     }
     figures["ok"] = bool(verdict.ok and ok_drain and traffic.error is None
-                         and not harness.not_recovered)
+                         and not harness.not_recovered and not archive.findings)
     (run_dir / "chaos.json").write_text(json.dumps(figures, indent=2, default=str))
     _print(figures)
     return figures
@@ -578,9 +585,10 @@ def _print(f: dict[str, Any]) -> None:
     r = f["recovery"]["all"]
     _say(f"| all | {len(f['faults'])} | {f['worker_sigkills']} | {r['p50_s']:.1f} / {r['max_s']:.1f} |")
     _say(f"\nevents {v['events']:,} (accepted {v['accepted']:,}; "
-         f"{f['duplicates_sent']:,} duplicates re-sent); "
+         f"{f['duplicates_sent']:,} duplicates re-sent, {f['duplicate_receipts']:,} DUPLICATE receipts); "
          f"lost {v['lost']}, counted twice {v['doubled']}, wrong outcome {v['wrong_outcome']}; "
-         f"archive {f['archive_events']:,} events in {f['archive_chains']} chains, verified; "
+         f"archive {f['archive_events']:,} events in {f['archive_chains']} chains, "
+         f"{'; '.join(f['archive_findings']) or 'verified'}; "
          f"ClickHouse {f['clickhouse_rows']:,} rows")
     _say(f"latency sent -> receipted and queryable: baseline p50 {f['baseline_latency_s']['p50']:.2f} s, "
          f"p99 {f['baseline_latency_s']['p99']:.2f} s; whole run p50 {f['latency_s']['p50']:.2f} s, "

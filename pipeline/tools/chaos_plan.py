@@ -150,13 +150,15 @@ class Verdict:
     clickhouse_missing: int
     clickhouse_doubled: int
     clickhouse_unexpected: int
+    # Re-sent events left without their DUPLICATE receipt (each re-send is answered, never counted).
+    unanswered_duplicates: int = 0
 
     @property
     def ok(self) -> bool:
         return not any((self.no_receipt, self.extra_receipts, self.unexpected_receipts, self.wrong_outcome,
                         self.record_level_diff, self.archive_missing, self.archive_doubled,
                         self.archive_unexpected, self.clickhouse_missing, self.clickhouse_doubled,
-                        self.clickhouse_unexpected))
+                        self.clickhouse_unexpected, self.unanswered_duplicates))
 
     @property
     def lost(self) -> int:
@@ -169,9 +171,12 @@ class Verdict:
 
 def compare(expected: Expected, receipts: Mapping[EventKey, int], outcomes: Mapping[EventKey, Outcome],
             record_level: Mapping[tuple[str, str], int], archive: Mapping[EventKey, int],
-            clickhouse: Mapping[EventKey, int]) -> Verdict:
+            clickhouse: Mapping[EventKey, int], duplicates: Mapping[EventKey, int] | None = None) -> Verdict:
     """Receipts (count and last outcome per event), archive and ClickHouse rows against ``expected``.
 
+    ``receipts`` counts the deciding receipts (ACCEPTED or REJECTED) per event: exactly one each.
+    ``duplicates`` counts the DUPLICATE receipts that answer re-sends: at least one per re-sent
+    event (a record the client itself sent again is answered again), for events that were sent.
     ``archive`` and ``clickhouse`` count the rows per accepted event; each must be exactly one.
     """
     accepted = expected.accepted
@@ -184,13 +189,17 @@ def compare(expected: Expected, receipts: Mapping[EventKey, int], outcomes: Mapp
                 sum(n for k, n in counts.items() if k not in wanted))
 
     no_receipt, extra, unexpected = missing_doubled_unexpected(receipts, set(sent))
+    unanswered = 0
+    if duplicates is not None:  # the re-sends' answers are checked too
+        unexpected += sum(n for k, n in duplicates.items() if k not in sent)
+        unanswered = max(0, expected.duplicates_sent - sum(n for k, n in duplicates.items() if k in sent))
     wrong = sum(1 for k, outcome in sent.items() if k in outcomes and outcomes[k] != outcome)
     record_diff = sum(abs(record_level.get(k, 0) - expected.record_reasons.get(k, 0))
                       for k in set(record_level) | set(expected.record_reasons))
     a_missing, a_doubled, a_unexpected = missing_doubled_unexpected(archive, accepted)
     c_missing, c_doubled, c_unexpected = missing_doubled_unexpected(clickhouse, accepted)
     return Verdict(len(sent), len(accepted), no_receipt, extra, unexpected, wrong, record_diff,
-                   a_missing, a_doubled, a_unexpected, c_missing, c_doubled, c_unexpected)
+                   a_missing, a_doubled, a_unexpected, c_missing, c_doubled, c_unexpected, unanswered)
 
 
 def recovery_times(faults_at: list[float], sent_at: Mapping[EventKey, float],

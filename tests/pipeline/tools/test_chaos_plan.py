@@ -109,3 +109,18 @@ def test_caught_up_compares_what_was_sent_long_enough_ago() -> None:
     assert not caught_up(progress, 200, 179, now=16.5, bound_s=5.0)
     assert caught_up(progress, 200, 180, now=16.5, bound_s=5.0)
     assert caught_up(progress, 300, 270, now=100.0, bound_s=5.0)
+
+
+def test_duplicate_receipts_answer_re_sends_and_are_not_decisions() -> None:
+    exp = Expected()
+    exp.events = {("op", "s", 1): ("ACCEPTED", None), ("op", "s", 2): ("ACCEPTED", None)}
+    exp.duplicates_sent = 2
+    acc = {k: 1 for k in exp.events}
+    outcomes = dict(exp.events)
+    answered = compare(exp, acc, outcomes, {}, acc, acc, {("op", "s", 1): 1, ("op", "s", 2): 1})
+    assert answered.ok and answered.doubled == 0
+    unanswered = compare(exp, acc, outcomes, {}, acc, acc, {("op", "s", 1): 1})
+    assert not unanswered.ok and unanswered.unanswered_duplicates == 1
+    stray = compare(exp, acc, outcomes, {}, acc, acc,
+                    {("op", "s", 1): 1, ("op", "s", 2): 1, ("op", "x", 9): 1})
+    assert not stray.ok and stray.unexpected_receipts == 1
