@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
-
-from pydantic import SecretStr
 
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.simulator import simulate_fleet
 from pipeline.registry import Registry
 from pipeline.security.bootstrap import grant_services
-from pipeline.settings import HOUR_US, REPO_ROOT, ClickHouseSettings, Settings
+from pipeline.settings import HOUR_US
 from pipeline.tools.bench_figures import percentile
-from pipeline.tools.chaos import ChaosWorker, ReceiptWatch, Traffic, _read_receipts
+from pipeline.tools.chaos import ChaosWorker, ReceiptWatch, Traffic, _read_receipts, experiment_settings
 from pipeline.tools.chaos_plan import EventKey, Expected
 
 OUTAGE_US = 30 * HOUR_US
@@ -39,16 +36,7 @@ def _say(text: str) -> None:
 
 def run_backlog(backlog_events: int = 200_000, rate: float = 800.0, workers: int = 2,
                 run_dir: Path | None = None) -> dict[str, Any]:
-    run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / "backlog"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    base = Settings()
-    settings = base.model_copy(update={
-        "topics": base.topics.model_copy(update={"prefix": f"backlog{int(time.time())}"}),
-        "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{run_dir / 'chdb'}"), batch_max_wait_s=0.3),
-        "registry_path": run_dir / "registry.json",
-        "pki_dir": Path(os.environ.get("DSOM_PKI_DIR", base.pki_dir)),
-    })
+    run_dir, settings = experiment_settings("backlog", run_dir)
     grant_services(settings)
     registry = demo_registry(1)
     registry.save(settings.registry_path)

@@ -452,18 +452,25 @@ def _read_receipts(settings: Settings) -> tuple[Counter[EventKey], dict[EventKey
     return counts, outcome, record_level, duplicates
 
 
-def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 5.0,
-              run_dir: Path | None = None, drain_timeout_s: float = 600.0) -> dict[str, Any]:
-    """Run one chaos experiment and return its figures (``figures["ok"]``: nothing lost or doubled)."""
-    run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / "chaos"
+def experiment_settings(name: str, run_dir: Path | None) -> tuple[Path, Settings]:
+    """A fresh folder and settings for one experiment: own topic prefix, chdb folder and registry."""
+    run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / name
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     base = Settings()
-    settings = base.model_copy(update={
-        "topics": base.topics.model_copy(update={"prefix": f"chaos{int(time.time())}"}),
+    return run_dir, base.model_copy(update={
+        "topics": base.topics.model_copy(update={"prefix": f"{name}{int(time.time())}"}),
         "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{run_dir / 'chdb'}"), batch_max_wait_s=0.3),
         "registry_path": run_dir / "registry.json",
         "pki_dir": Path(os.environ.get("DSOM_PKI_DIR", base.pki_dir)),
+    })
+
+
+def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 5.0,
+              run_dir: Path | None = None, drain_timeout_s: float = 600.0) -> dict[str, Any]:
+    """Run one chaos experiment and return its figures (``figures["ok"]``: nothing lost or doubled)."""
+    run_dir, settings = experiment_settings("chaos", run_dir)
+    settings = settings.model_copy(update={
         "crash_points_dir": run_dir / "crash-points",
         # A worker blocked in a Kafka call this long is replaced (a frozen broker can hold one).
         "agent_stuck_after_s": 60.0,
