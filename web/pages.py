@@ -21,6 +21,7 @@ from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.core.identifiers import tax_number_hash
 from registry.core.model import Kind, Status
+from web import i18n
 from web.access import HOME
 from web.deps import CurrentAccount, account_of, cabinet
 from web.login.core import LoginRefused, Refusal, check_login, decode_b64, fingerprint, parse_certificate
@@ -28,6 +29,8 @@ from web.login.people import Representative, find_account
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 router = APIRouter()
 LOGIN_AUDITOR = Principal("cabinet-login", PrincipalRole.SYSTEM)  # names refused logins in the audit log
 AUDIT_PAGE_ROWS = 100
