@@ -1,8 +1,9 @@
-"""Translation seam: every string a person reads goes through :func:`gettext` (``_``) here,
-or ``{{ _("...") }}`` in a template (Jinja's i18n extension, installed on ``web.pages.templates``).
+"""Translation seam: every string a person reads goes through :func:`gettext` (``_``).
 
-Until the catalogs exist (issue 19) the translations are the identity; wrapping strings now
-means new pages are born extractable (``pybabel extract`` finds ``_``/``gettext``/``ngettext``).
+In a template it is ``{{ _("...") }}`` (Jinja's i18n extension, installed on
+``web.pages.templates``). Until the catalogs exist (issue 19) the translations are the identity;
+wrapping strings now means new pages are born extractable (``pybabel extract`` finds
+``_``/``gettext``/``ngettext``).
 """
 
 from __future__ import annotations
@@ -10,22 +11,20 @@ from __future__ import annotations
 import gettext as _gettext
 from contextvars import ContextVar
 
-_translations: ContextVar[_gettext.NullTranslations] = ContextVar(
-    "dsom_translations", default=_gettext.NullTranslations()
-)
+_IDENTITY = _gettext.NullTranslations()
+_translations: ContextVar[_gettext.NullTranslations | None] = ContextVar("dsom_translations", default=None)
+
+
+def _current() -> _gettext.NullTranslations:
+    return _translations.get() or _IDENTITY
 
 
 def gettext(message: str) -> str:
-    return _translations.get().gettext(message)
+    return _current().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translations.get().ngettext(singular, plural, n)
-
-
-def lazy(message: str) -> str:
-    """Marks a module-level constant for extraction; translate it with :func:`gettext` when shown."""
-    return message
+    return _current().ngettext(singular, plural, n)
 
 
 _ = gettext
