@@ -41,6 +41,7 @@ import dsom_native
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import SecretStr
 
+from pipeline.agents.app import app
 from pipeline.agents.clients import kafka_clients
 from pipeline.agents.tables import ChangelogTable
 from pipeline.core.state import PartitionState, state_key_prefix
@@ -55,7 +56,9 @@ from pipeline.progress import scrape
 from pipeline.security.bootstrap import grant_services
 from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TopicSettings
+from pipeline.tools.bench_ceiling import measure, plan, topic_bytes
 from pipeline.tools.bench_figures import changelog_bytes, deep_size, latency_summary
+from pipeline.tools.bench_receipts import ReceiptClock
 from schemas import EVENT_BATCH, default_codec
 from sinks.clickhouse.client import connect
 
@@ -72,6 +75,7 @@ class Operators:
 
     producers: dict[str, OperatorProducer]
     traffic: Iterator[tuple[str, SimBatch]]
+    kafka: dict[str, KafkaSettings]  # each operator's connection, with its own access key
 
     def encode(self, op: str, batch: SimBatch) -> bytes:
         return batch.raw if batch.raw is not None else default_codec().encode(EVENT_BATCH, {
@@ -91,13 +95,13 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[Operators
     ops = [o.operator_id for o in registry.operators]
     ensure_topics(admin, system_topics(admin) + operator_topics(admin, ops))
     keys = AccessKeys(settings.pki_dir, settings.topics, admin.kafka)
-    producers = {}
+    producers, kafkas = {}, {}
     for op in ops:
         key = keys.issue(op)
-        kafka = settings.kafka_with(key.cert, key.key)
-        producers[op] = OperatorProducer(settings.model_copy(update={"kafka": kafka}), op)
+        kafkas[op] = settings.kafka_with(key.cert, key.key)
+        producers[op] = OperatorProducer(settings.model_copy(update={"kafka": kafkas[op]}), op)
     operators = Operators(producers, simulate_fleet(registry, seed=7, batch_size=batch_size,
-                                                    bad_share=0.005, duplicate_share=0.005))
+                                                    bad_share=0.005, duplicate_share=0.005), kafkas)
     encoded = []  # encode first, so the produce figure is Kafka's, not the simulator's
     sent = accepted = 0
     for op, batch in operators.traffic:
@@ -114,14 +118,20 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[Operators
     return operators, len(encoded), accepted, time.perf_counter() - started
 
 
-def live(operators: Operators, rate: float, seconds: float) -> tuple[dict[tuple[str, str, int], int], int]:
+EventKey = tuple[str, str, int]  # (operator, source, seq)
+
+
+def live(operators: Operators, rate: float, seconds: float,
+         every_event: dict[EventKey, int] | None = None) -> tuple[dict[EventKey, int], int]:
     """Send the operators' traffic at ``rate`` events/s for ``seconds``, as it is generated.
 
     Returns when each accepted event's record was handed to the producer (UTC microseconds,
-    keyed by (operator, source, seq)) and how many events were sent. Pacing is by events:
+    keyed by (operator, source, seq)) and how many events were sent; ``every_event`` gets the
+    same for every event sent (each one is answered by a receipt). Pacing is by events:
     each record leaves when the events before it are due, so bursts stay one record long.
     """
     sent_at: dict[tuple[str, str, int], int] = {}
+    every_event = {} if every_event is None else every_event
     sent = 0
     started = time.monotonic()
     while (elapsed := time.monotonic() - started) < seconds:
@@ -134,6 +144,8 @@ def live(operators: Operators, rate: float, seconds: float) -> tuple[dict[tuple[
         operators.producers[op].send_raw(batch.source_id.encode(), value)
         for source_id, seq in _accepted(batch):
             sent_at.setdefault((op, source_id, seq), at)
+        for source_id, seq in batch.expected:
+            every_event.setdefault((op, source_id, seq), at)
         sent += len(batch.events)
     for p in operators.producers.values():
         p.flush(60)
@@ -407,11 +419,30 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
              "produce -> queryable in ClickHouse")
         live_start_us = time.time_ns() // 1000
-        sent_at, live_sent = live(operators, rate, live_seconds)
-        pool.wait_for_rows(accepted + len(sent_at), timeout_s=600)
+        clock = ReceiptClock(settings.topics, operators.kafka)
+        every_event: dict[tuple[str, str, int], int] = {}
+        try:
+            sent_at, live_sent = live(operators, rate, live_seconds, every_event)
+            pool.wait_for_rows(accepted + len(sent_at), timeout_s=600)
+            time.sleep(1.0)  # receipts commit before the archive is read, so they are in by now
+        finally:
+            received_at = clock.stop()
         _say(f"   {live_sent:,} events sent, {len(sent_at):,} to be accepted")
     finally:
         pool.stop()
+    _say("== broker ceiling: the same bytes moved again, raw (every written topic produced once more, "
+         "every read topic consumed as often as agents read it, all at once)")
+    agents = [app.get(name) for layout in worker_layout(workers) for name in layout.split(",")]
+    data_dir = Path(os.environ.get("DSOM_RUN_DIR", RUN)) / "kafka" / "data"
+    on_disk = topic_bytes([data_dir], settings.topics.prefix)
+    traffic = plan(agents, on_disk, settings.topics)
+    events_in_topics = decoded + live_sent
+    broker = measure(settings, traffic, events_in_topics, settings.topics.reader_group,
+                     lambda: _cpu_seconds(pool.broker_pid) if pool.broker_pid else 0.0)
+    broker_ceiling = broker.events / broker.seconds
+    _say(f"   {broker.events:,} events' bytes: {broker.bytes_written / 1e6:,.0f} MB written, "
+         f"{broker.bytes_read / 1e6:,.0f} MB read in {broker.seconds:.1f} s ({broker_ceiling:,.0f} events/s; "
+         f"broker {broker.broker_cpu_seconds / broker.events * 1e6:.1f} µs CPU per event)")
     _say("== dedup state (validator changelog, restored)")
     state = dedup_state(settings)
     client = connect(settings.clickhouse)
@@ -443,15 +474,25 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     _say(f"   {decided:,} events decided; {state['sources']} sources in {state['intervals']} intervals; "
          f"{state['open_bets']:,} open bets; {state['window_events']:,} content digests kept")
     latency = latency_summary(sent_at, (((op, src, seq), at) for op, src, seq, at in rows))
+    receipts = latency_summary(every_event, received_at.items())
+    receipts["unanswered"] = sum(1 for key in every_event if key not in received_at)
     expected = accepted + len(sent_at)
-    ok = stored[0] == stored[1] == expected and latency["events"] == len(sent_at) and not latency["unknown"]
+    ok = (stored[0] == stored[1] == expected and latency["events"] == len(sent_at) and not latency["unknown"]
+          and not receipts["unanswered"])
     figures = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1m": os.getloadavg()[0]},
         "events": decoded, "batch_size": batch_size, "workers": workers, "warmup_events": warmup_events,
         "produce_events_per_s": events / produce_s,
         "ceiling_events_per_s": decoded / ceiling_s, "pipeline_events_per_s": rate_e2e,
-        "ratio_to_ceiling": rate_e2e / (decoded / ceiling_s), "peak_rss_mib": pool.peak_kib / 1024,
+        "ratio_to_ceiling": rate_e2e / (decoded / ceiling_s),
+        "broker_ceiling_events_per_s": broker_ceiling, "ratio_to_broker_ceiling": rate_e2e / broker_ceiling,
+        "broker_ceiling": {
+            "seconds": broker.seconds, "events": broker.events, "bytes_read": broker.bytes_read,
+            "bytes_written": broker.bytes_written, "reads": dict(traffic.reads),
+            "writes": list(traffic.writes), "topic_bytes": on_disk,
+            "broker_cpu_us_per_event": broker.broker_cpu_seconds / broker.events * 1e6},
+        "peak_rss_mib": pool.peak_kib / 1024,
         "worker_cpu_seconds": cpu_s, "events_per_worker_cpu_second": decoded / cpu_s,
         "worker_cpu_us_per_event": cpu_s / decoded * 1e6,
         "broker_cpu_seconds": broker_cpu_s, "broker_cpu_us_per_event": broker_cpu_s / decoded * 1e6,
@@ -460,13 +501,16 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
         "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
                     **latency},
+        "receipt_latency": {"rate_events_per_s": rate, **receipts},
         "dedup_state": state,
     }
     (RUN / "bench.json").write_text(json.dumps(figures, indent=2))
     _say("\n| figure | value |\n| --- | --- |")
-    for name in ("produce_events_per_s", "ceiling_events_per_s", "pipeline_events_per_s"):
+    for name in ("produce_events_per_s", "broker_ceiling_events_per_s", "ceiling_events_per_s",
+                 "pipeline_events_per_s"):
         _say(f"| {name} | {figures[name]:,.0f} |")
-    _say(f"| ratio_to_ceiling | {figures['ratio_to_ceiling']:.0%} |")
+    _say(f"| ratio to the broker ceiling / to the decode ceiling | "
+         f"{figures['ratio_to_broker_ceiling']:.0%} / {figures['ratio_to_ceiling']:.0%} |")
     _say(f"| events_per_worker_cpu_second | {figures['events_per_worker_cpu_second']:,.0f} |")
     _say(f"| CPU per event: workers / broker | {figures['worker_cpu_us_per_event']:.1f} / "
          f"{figures['broker_cpu_us_per_event']:.1f} µs |")
@@ -475,6 +519,10 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
     _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")
+    _say(f"| receipt latency at {rate:,.0f} events/s (hand-over -> the operator's consumer has it): "
+         f"p50 / p99 / max | {receipts['p50_ms']:,.1f} / {receipts['p99_ms']:,.1f} / "
+         f"{receipts['max_ms']:,.1f} ms "
+         f"({receipts['events']:,} events, {receipts['unanswered']:,} unanswered) |")
     _say(f"| dedup state (seq intervals): changelog / memory bytes per event | "
          f"{state['seq_changelog_bytes_per_event']:.4f} / {state['seq_memory_bytes_per_event']:.4f} |")
     _say(f"| open-bet state: changelog / memory (Python engine / native engine) bytes per event | "
