@@ -20,5 +20,5 @@ SINK = app.declare(AgentSpec(
     tables=(),
     target="sinks.clickhouse.sink:ClickHouseSink",
     transactional=False,
-    description="Stores the archive, rejections, tax-events and alerts in ClickHouse for the reports and inboxes.",
+    description="Stores the archive, rejections, tax-events and alerts in ClickHouse (reports, inboxes).",
 ))

@@ -54,14 +54,14 @@ def _bucket(b: list[float]) -> Bucket:
 
 
 def log_phi(x: float) -> float:
-    """log of the standard normal distribution function, without underflow in the far left tail."""
+    """Log of the standard normal distribution function, without underflow in the far left tail."""
     if x > -30:
         return math.log(0.5 * math.erfc(-x / math.sqrt(2)))
     return -x * x / 2 - math.log(-x) - 0.5 * math.log(2 * math.pi)  # Mills' ratio
 
 
 def log_evidence(shortfall: float, variance: float, rho: float) -> float:
-    """log of the one-sided normal-mixture e-process at ``shortfall`` and intrinsic time ``variance``."""
+    """Log of the one-sided normal-mixture e-process at ``shortfall`` and intrinsic time ``variance``."""
     total = variance + rho
     return (math.log(2) + 0.5 * math.log(rho / total) + shortfall * shortfall / (2 * total)
             + log_phi(shortfall / math.sqrt(total)))

@@ -451,8 +451,8 @@ class ArchiveWatch(_Partition):
                 subject,
                 active,
                 f"{mkey}: RTP {v.observed_rtp:.2%} over {v.spins} spins against {rtp:.2%} "
-                f"certified (z = {v.z:.2f}, evidence e^{min(v.log_e, 999):.1f} against e^{v.log_threshold:.1f} "
-                f"needed over {v.test_spins} spins)",
+                f"certified (z = {v.z:.2f}, evidence e^{min(v.log_e, 999):.1f} against "
+                f"e^{v.log_threshold:.1f} needed over {v.test_spins} spins)",
                 amounts={"stakes": v.stakes, "paid": v.paid},
                 measures={
                     "spins": v.spins,

@@ -43,7 +43,13 @@ def buckets(rng: np.random.Generator, rtp: float, n: int, size: int) -> np.ndarr
     paid = (rng.gamma(wins.astype(float)) * unit).sum(axis=1)
     sq = np.maximum(rng.normal(2 * wins, np.sqrt(20 * wins)), 0) * unit * unit  # sum Exp^2: mean 2k, var 20k
     out = np.empty((n, 5))
-    out[:, 0], out[:, 1], out[:, 2], out[:, 3], out[:, 4] = size, size * STAKE, paid, sq.sum(axis=1), size * STAKE**2
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3], out[:, 4] = (
+        size,
+        size * STAKE,
+        paid,
+        sq.sum(axis=1),
+        size * STAKE**2,
+    )
     return out
 
 
@@ -79,31 +85,46 @@ def main(machines: int = 400, honest_spins: int = 10_000_000) -> None:
     p = AlertRules.load(Settings().alerts.rules_path).at("rtp_deviation", 0)
     size = int(p["bucket_spins"])
     rng = np.random.default_rng(17)
-    print(f"test: mixture SPRT, alpha {p['alpha']:g} per machine's life, sharpest near "
-          f"{p['mixture_spins']:,.0f} spins, restarted every {p['epoch_spins']:,.0f}; looks every "
-          f"{size:,} spins; window {p['window_spins']:,.0f} spins (>= {p['min_spins']:,.0f}, "
-          f">= {p['min_deviation_points']:g} point below); {machines} machines each")
+    print(
+        f"test: mixture SPRT, alpha {p['alpha']:g} per machine's life, sharpest near "
+        f"{p['mixture_spins']:,.0f} spins, restarted every {p['epoch_spins']:,.0f}; looks every "
+        f"{size:,} spins; window {p['window_spins']:,.0f} spins (>= {p['min_spins']:,.0f}, "
+        f">= {p['min_deviation_points']:g} point below); {machines} machines each"
+    )
     n = honest_spins // size
     honest = [first_alert(buckets(rng, CERTIFIED, n, size), p) for _ in range(machines)]
     for by in (100_000, 1_000_000, 3_000_000, honest_spins):
         k = round(share(honest, by) * machines)
-        print(f"honest: {k} of {machines} alerted by {by:,} spins ({k / machines:.2%}, "
-              f"95 % upper bound {wilson_upper(k, machines):.2%})")
+        print(
+            f"honest: {k} of {machines} alerted by {by:,} spins ({k / machines:.2%}, "
+            f"95 % upper bound {wilson_upper(k, machines):.2%})"
+        )
     for points in (1, 3, 5):
         rtp = CERTIFIED - points / 100
         horizon = 2_000_000 if points > 1 else 10_000_000
         hits = [first_alert(buckets(rng, rtp, horizon // size, size), p) for _ in range(machines)]
-        print(f"{points} points below from the start: {share(hits, 100_000):.1%} alerted by 100,000 spins, "
-              f"{share(hits, 200_000):.1%} by 200,000; spins to alert: median {quantile(hits, 0.5)}, "
-              f"80 % {quantile(hits, 0.8)} (horizon {horizon:,})")
+        print(
+            f"{points} points below from the start: {share(hits, 100_000):.1%} alerted by 100,000 spins, "
+            f"{share(hits, 200_000):.1%} by 200,000; spins to alert: median {quantile(hits, 0.5)}, "
+            f"80 % {quantile(hits, 0.8)} (horizon {horizon:,})"
+        )
     before = 5_500_000 // size  # mid-epoch: half an epoch of honest history in the newest test
     for points in (3, 5):
         rtp = CERTIFIED - points / 100
-        hits = [first_alert(np.vstack([buckets(rng, CERTIFIED, before, size),
-                                       buckets(rng, rtp, 2_000_000 // size, size)]), p, before)
-                for _ in range(machines // 4)]
-        print(f"{points} points below after 5,500,000 honest spins: spins after the change to alert: "
-              f"median {quantile(hits, 0.5)}, 80 % {quantile(hits, 0.8)} ({machines // 4} machines)")
+        hits = [
+            first_alert(
+                np.vstack(
+                    [buckets(rng, CERTIFIED, before, size), buckets(rng, rtp, 2_000_000 // size, size)]
+                ),
+                p,
+                before,
+            )
+            for _ in range(machines // 4)
+        ]
+        print(
+            f"{points} points below after 5,500,000 honest spins: spins after the change to alert: "
+            f"median {quantile(hits, 0.5)}, 80 % {quantile(hits, 0.8)} ({machines // 4} machines)"
+        )
     print(f"CPU {time.process_time() - started:.0f} s")
 
 

@@ -35,8 +35,8 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import metrics
-from pipeline.agents.clients import Clients
 from pipeline.agents.alerts import ALERTS as ALERTS_TOPIC
+from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.sink import SINK
 from pipeline.faults import SINK_AFTER_INSERT, crash_point

@@ -66,5 +66,7 @@ def test_honest_machines_stay_quiet_and_shortfalls_are_found_early_or_late() -> 
     rigged = [first_alert(CERTIFIED - 0.03, 20, CERTIFIED, 0, 100 + seed) for seed in range(20)]
     assert sum(h is not None and h <= 100_000 for h in rigged) >= 12  # power about 80 % at 100,000
     # 2.5 M honest spins, then 5 points less: restarts keep the honest history short.
-    late = sorted(first_alert(CERTIFIED, 250, CERTIFIED - 0.05, 40, 200 + seed) or 10**9 for seed in range(10))
+    late = sorted(
+        first_alert(CERTIFIED, 250, CERTIFIED - 0.05, 40, 200 + seed) or 10**9 for seed in range(10)
+    )
     assert 2_500_000 < late[0] and late[4] <= 2_650_000 and late[-1] <= 2_800_000

@@ -34,8 +34,8 @@ from tests.sinks.clickhouse.samples import (
     ALERTS_TOPIC,
     ARCHIVE,
     RECEIPTS,
-    alert,
     TAX_EVENTS_TOPIC,
+    alert,
     archive_batch,
     decoded,
     event,
@@ -534,7 +534,8 @@ def test_copies_alerts_and_answers_the_inboxes(ch: Any, ch_settings: ClickHouseS
     run_until(sink, lambda: caught_up(broker))
     assert sink.rows_inserted["alerts"] == 5
     latest = queries.latest_alerts(ch, DB)
-    assert [(a["alert_id"], a["state"]) for a in latest] == [("a1", "RESOLVED"), ("a3", "OPENED"), ("a2", "OPENED")]
+    assert [(a["alert_id"], a["state"]) for a in latest] == [
+        ("a1", "RESOLVED"), ("a3", "OPENED"), ("a2", "OPENED")]
     assert latest[0]["at_us"] == t + 120_000_000 and orjson.loads(latest[0]["measures"]) == {"z": -4.5}
     assert [a["alert_id"] for a in queries.latest_alerts(ch, DB, operator_id="op-b")] == ["a3", "a2"]
     assert [a["alert_id"] for a in queries.latest_alerts(ch, DB, without_rules=("rg_score",))] == ["a1"]
