@@ -275,8 +275,10 @@ class Workers:
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
 
     def wait_for_alerts(self, timeout_s: float = 1800) -> tuple[float, float]:
-        """Until the alerts agent has committed the whole archive: (its CPU-s since the first read,
-        seconds it finished after now). Transaction markers leave one record per partition.
+        """Wait until the alerts agent has committed the whole archive.
+
+        Returns its CPU-seconds since the pipeline's first read, and how long after the call it
+        caught up. Transaction markers leave one record per partition it never consumes.
         """
         assert self.alerts is not None
         s, started = self.settings, time.monotonic()
@@ -287,7 +289,8 @@ class Workers:
                     raise SystemExit(f"the alerts worker died with {self.alerts.returncode}; see {RUN}")
                 if monitor.lag(f"{s.topics.prefix}-alerts", ARCHIVE.pattern(s.topics)) <= (
                         s.topics.archive_partitions):
-                    return _cpu_seconds(self.alerts.pid) - self.alerts_cpu_at_first, time.monotonic() - started
+                    cpu_s = _cpu_seconds(self.alerts.pid) - self.alerts_cpu_at_first
+                    return cpu_s, time.monotonic() - started
                 time.sleep(0.5)
         finally:
             monitor.close()
@@ -440,7 +443,8 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         alerts: dict[str, float] = {}
         if pool.alerts is not None:
             alerts_cpu_s, after_s = pool.wait_for_alerts()
-            alerts = {"alerts_cpu_seconds": alerts_cpu_s, "alerts_cpu_us_per_event": alerts_cpu_s / decoded * 1e6,
+            alerts = {"alerts_cpu_seconds": alerts_cpu_s,
+                      "alerts_cpu_us_per_event": alerts_cpu_s / decoded * 1e6,
                       "alerts_done_after_pipeline_s": after_s}
             _say(f"   alerts agent (own process): {alerts_cpu_s:.1f} CPU-s, "
                  f"{alerts['alerts_cpu_us_per_event']:.1f} µs per event; through the archive "
