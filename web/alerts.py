@@ -94,11 +94,9 @@ def _page(
     alerts = _visible(request, who)
     cases = inbox.cases(cabinet(request).registry.audit_entries(kind=inbox.AUDIT_KIND), side)
     if show != "all":
-        alerts = [
-            a
-            for a in alerts
-            if a["state"] != "RESOLVED" or cases.get(a["alert_id"], inbox.Case()).status != "resolved"
-        ]
+        # Handled (its case resolved) leaves the list, whether or not its condition still holds; a
+        # condition that ends and comes back is a new alert, with a new case.
+        alerts = [a for a in alerts if cases.get(a["alert_id"], inbox.Case()).status != "resolved"]
     aggregates = store.counts(inbox.PLAYER_RULES) if store is not None and side == "regulator" else []
     return render(
         request,

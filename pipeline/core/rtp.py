@@ -18,9 +18,11 @@ ratio test, as an e-process):
   By Ville's inequality an honest machine's ``E`` ever reaches ``1 / alpha`` with
   probability at most ``alpha``, however many looks and spins.
 - Evidence from long ago dilutes a deviation that starts late, so tests are restarted: a new
-  one every ``epoch_spins`` spins (and after an alert resolves), the ``j``-th of a machine's
-  life at level ``alpha / (j (j + 1))``, which sum to ``alpha`` (alpha spending). Two live at
-  a time: a deviation is tested from at most one epoch of honest history before it.
+  one every ``epoch_spins`` spins, the ``j``-th of a machine's life at level
+  ``alpha / (j (j + 1))``, which sum to ``alpha`` (alpha spending). Two epoch tests live at a
+  time, so a deviation is tested from at most one epoch of honest history before it; beside
+  them the machine's long test (since its first spin, or its last resolved alert, when all
+  restart) accumulates everything, for small deviations that need millions of spins.
 
 ``rho`` is chosen so that the test is sharpest near ``mixture_spins`` spins (fixed from the
 stakes of a test's first bucket, not from its payouts). A game without a certified second
@@ -41,7 +43,7 @@ from typing import Any
 
 # A bucket: [spins, stakes, paid, paid squared, stakes squared] (kopecks; squares in float).
 Bucket = list[float]
-LIVE_TESTS = 2
+LIVE_TESTS = 2  # epoch tests, beside the long one
 
 
 def _empty() -> Bucket:
@@ -158,8 +160,10 @@ class MachineWindow:
 
     def close(self, b: Bucket, window_spins: int, epoch_spins: float = math.inf) -> None:
         """Take a full bucket into the window and the live tests, starting a test each epoch."""
-        if not self.tests or self.epoch >= epoch_spins:
-            self.restart()
+        if not self.tests:
+            self.reset()
+        elif self.epoch >= epoch_spins:
+            self._start()
         for t in self.tests:
             t.add(b)
         self.epoch += b[0]
@@ -167,10 +171,16 @@ class MachineWindow:
         keep = max(int(window_spins // max(b[0], 1)), 1)
         del self.closed[:-keep]
 
-    def restart(self) -> None:
-        """Start a new test (the oldest beyond the live ones ends): after an epoch, or a resolved alert."""
+    def reset(self) -> None:
+        """Test afresh (first spins, or a resolved alert): one long test, on every spin from now."""
+        self.tests = []
+        self._start()
+
+    def _start(self) -> None:
+        """A new epoch's test; the long one stays, and the epoch tests beyond the live ones end."""
         self.started += 1
-        self.tests = [*self.tests, SequentialTest(self.started)][-LIVE_TESTS:]
+        new = SequentialTest(self.started)
+        self.tests = [new] if not self.tests else [self.tests[0], *[*self.tests[1:], new][-LIVE_TESTS:]]
         self.epoch = 0
 
     def verdict(self, rtp: float, m2: float | None = None, alpha: float = 0.05,

@@ -438,7 +438,7 @@ class ArchiveWatch(_Partition):
         is_open = self.book.is_open("rtp_deviation", mkey)
         if is_open and has_recovered(v, params["z_resolve"]):
             active = False
-            window.restart()  # the evidence of the deviation is spent: test afresh (alpha-spending)
+            window.reset()  # the evidence of the deviation is spent: test afresh (alpha spending)
         elif is_deviant(v, params["min_spins"], params["min_deviation_points"]):
             active = True
         elif not is_open:

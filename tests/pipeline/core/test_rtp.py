@@ -33,17 +33,17 @@ def test_the_restarted_tests_levels_add_up_to_alpha() -> None:
     assert sum(level_of(j, ALPHA) for j in range(1, 100_001)) < ALPHA
 
 
-def test_a_new_test_each_epoch_two_live_and_one_after_a_resolved_alert() -> None:
+def test_a_long_test_two_epoch_tests_and_a_fresh_start_after_a_resolved_alert() -> None:
     w = MachineWindow()
     bucket = [1_000.0, 100_000.0, 94_000.0, 6e6, 1e7]
-    for _ in range(25):
+    for _ in range(35):
         w.close(list(bucket), 10_000, epoch_spins=10_000)
-    assert w.started == 3 and len(w.tests) == LIVE_TESTS
-    assert [t.index for t in w.tests] == [2, 3] and w.tests[-1].sums[0] == 5_000
-    w.restart()
-    assert [t.index for t in w.tests] == [3, 4] and w.epoch == 0
+    assert w.started == 4 and len(w.tests) == 1 + LIVE_TESTS
+    assert [(t.index, t.sums[0]) for t in w.tests] == [(1, 35_000), (3, 15_000), (4, 5_000)]
     again = MachineWindow.from_json(w.to_json())
     assert again.to_json() == w.to_json()
+    w.reset()
+    assert [t.index for t in w.tests] == [5] and w.epoch == 0
     old = MachineWindow.from_json({"b": [[10.0, 1000.0, 900.0, 1e5]], "c": [0.0, 0.0, 0.0, 0.0]})
     assert old.closed == [[10.0, 1000.0, 900.0, 1e5, 1e5]] and old.tests == []  # even stakes assumed
 
