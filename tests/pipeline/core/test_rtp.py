@@ -54,7 +54,7 @@ def first_alert(rtp_before: float, before: int, rtp_after: float, after: int, se
     bs = np.vstack([buckets(rng, rtp_before, before, 10_000), buckets(rng, rtp_after, after, 10_000)])
     w = MachineWindow()
     for i, b in enumerate(bs.tolist(), start=1):
-        w.close(b, 100_000, 1_000_000)
+        w.close(b, 100_000, 250_000)
         if is_deviant(w.verdict(CERTIFIED, M2, ALPHA, MIXTURE), 20_000, 1.0):
             return i * 10_000
     return None
@@ -65,8 +65,6 @@ def test_honest_machines_stay_quiet_and_shortfalls_are_found_early_or_late() -> 
     assert sum(h is not None for h in honest) <= 2  # alpha 5 % bounds the expectation at 2
     rigged = [first_alert(CERTIFIED - 0.03, 20, CERTIFIED, 0, 100 + seed) for seed in range(20)]
     assert sum(h is not None and h <= 100_000 for h in rigged) >= 12  # power about 80 % at 100,000
-    # 2.5 M honest spins, then 5 points less: restarts keep the honest history short.
-    late = sorted(
-        first_alert(CERTIFIED, 250, CERTIFIED - 0.05, 40, 200 + seed) or 10**9 for seed in range(10)
-    )
-    assert 2_500_000 < late[0] and late[4] <= 2_650_000 and late[-1] <= 2_800_000
+    # 2.62 M honest spins (120,000 into an epoch), then 5 points less: restarts keep the history short.
+    late = sorted(first_alert(CERTIFIED, 262, CERTIFIED - 0.05, 40, 200 + s) or 10**9 for s in range(10))
+    assert 2_620_000 < late[0] and late[4] <= 2_620_000 + 120_000 and late[-1] <= 2_620_000 + 200_000
