@@ -461,7 +461,7 @@ class ArchiveWatch(_Partition):
                     "z": max(v.z, -1e9),  # JSON (the changelog) has no infinity
                     "deviation_points": v.deviation_points,
                     "log_evidence": min(v.log_e, 1e9),
-                    "log_threshold": v.log_threshold,
+                    "log_threshold": min(v.log_threshold, 1e9),
                     "test_spins": v.test_spins,
                 },
                 event_at_us=ev["occurred_at_us"],
