@@ -26,11 +26,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import stamina
 from confluent_kafka import Message, TopicPartition
 
+from pipeline import metrics
 from pipeline.agents.alert_delivery import ALERT_DELIVERY
 from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
@@ -61,6 +63,18 @@ class Endpoint:
     send: Callable[[dict[str, Any]], None]
     down_until: float = 0.0  # time.monotonic()
     counts: Counter[str] = field(default_factory=Counter)  # delivered, failed, skipped
+
+    def count(self, outcome: str) -> None:
+        """One alert's outcome here, also as ``dsom_alert_deliveries_total{endpoint, outcome}``."""
+        self.counts[outcome] += 1
+        metrics.ALERT_DELIVERIES.labels(self.name, outcome).inc()
+
+
+def endpoint_label(url: str) -> str:
+    """A webhook's name for logs and metrics when it has none: its URL without credentials or query."""
+    u = urlsplit(url)
+    host = u.hostname or "" if u.port is None else f"{u.hostname}:{u.port}"
+    return urlunsplit((u.scheme, host, u.path, "", ""))
 
 
 def webhook_sender(url: str, secret: bytes, timeout_s: float) -> Callable[[dict[str, Any]], None]:
@@ -96,8 +110,9 @@ def mail_sender(s: AlertSettings) -> Callable[[dict[str, Any]], None]:
 
 def endpoints(s: AlertSettings) -> list[Endpoint]:
     """The configured receivers: each webhook, and the mail recipients when SMTP is set."""
-    out = [Endpoint(w.name or w.url, webhook_sender(w.url, w.secret.get_secret_value().encode(),
-                                                    s.delivery_timeout_s)) for w in s.webhooks]
+    out = [Endpoint(w.name or endpoint_label(w.url),
+                    webhook_sender(w.url, w.secret.get_secret_value().encode(), s.delivery_timeout_s))
+           for w in s.webhooks]
     if s.smtp_host and s.mail_to.strip():
         out.append(Endpoint(f"smtp:{s.smtp_host}:{s.smtp_port}", mail_sender(s)))
     return out
@@ -143,7 +158,7 @@ class AlertDelivery(ConsumerLoop):
     def _deliver(self, endpoint: Endpoint, alerts: list[dict[str, Any]]) -> None:
         for alert in alerts:
             if time.monotonic() < endpoint.down_until:
-                endpoint.counts["skipped"] += 1
+                endpoint.count("skipped")
                 continue
             try:
                 for attempt in stamina.retry_context(
@@ -154,17 +169,17 @@ class AlertDelivery(ConsumerLoop):
                     with attempt:
                         endpoint.send(alert)
             except PermanentFailure as exc:
-                endpoint.counts["failed"] += 1
+                endpoint.count("failed")
                 log.warning("alert-delivery: %s refused alert %s: %s", endpoint.name,
                             delivery.idempotency_key(alert), exc)
             except RETRIED as exc:
-                endpoint.counts["failed"] += 1
+                endpoint.count("failed")
                 endpoint.down_until = time.monotonic() + self._a.endpoint_down_s
                 log.warning("alert-delivery: %s failed %d times on alert %s (%s); skipped for %.0f s",
                             endpoint.name, self._a.delivery_attempts, delivery.idempotency_key(alert),
                             type(exc).__name__, self._a.endpoint_down_s)
             else:
-                endpoint.counts["delivered"] += 1
+                endpoint.count("delivered")
 
     def _commit(self, msgs: list[Message]) -> None:
         ends: dict[tuple[str, int], int] = {}

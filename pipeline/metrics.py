@@ -30,6 +30,10 @@ CONSUMER_LAG = Gauge("dsom_consumer_lag_records",
 SINK_ERRORS = Counter("dsom_sink_errors_total", "Failed ClickHouse inserts (retried)", ["table"])
 DEAD_LETTERS = Counter("dsom_dead_letters_total",
                        "Records an agent could not process, set aside on the dead-letter topic", ["agent"])
+ALERT_DELIVERIES = Counter("dsom_alert_deliveries_total",
+                           "Alerts the alert-delivery agent handed to an endpoint, by outcome "
+                           "(delivered, failed, skipped while the endpoint was down)",
+                           ["endpoint", "outcome"])
 AGENT_RESTARTS = Counter("dsom_agent_restarts_total",
                          "Agents restarted inside the worker after an error", ["agent"])
 

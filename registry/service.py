@@ -559,11 +559,19 @@ class RegistryService:
                 for r in rows
             )
 
-    def audit_entries(self, entity_id: str | None = None, last: int | None = None) -> list[AuditRow]:
-        """Audit entries in order; ``last``: only the newest ``last`` (the cabinets' audit page)."""
+    def audit_entries(
+        self, entity_id: str | None = None, last: int | None = None, kind: str | None = None
+    ) -> list[AuditRow]:
+        """Audit entries in order.
+
+        ``last``: only the newest ``last`` (the cabinets' audit page); ``kind``: only the entries
+        about that kind (e.g. ``alert``: the inboxes' cases).
+        """
         q = select(AuditRow).order_by(AuditRow.seq.desc() if last is not None else AuditRow.seq)
         if entity_id is not None:
             q = q.where(AuditRow.entity_id == entity_id)
+        if kind is not None:
+            q = q.where(AuditRow.kind == kind)
         if last is not None:
             q = q.limit(last)
         with self._read() as s:

@@ -71,10 +71,14 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     # the operator's cabinet
     ("GET", "/operator"): frozenset({Role.OPERATOR}),
     ("POST", "/operator/proposals"): frozenset({Role.OPERATOR}),
+    ("GET", "/operator/alerts"): frozenset({Role.OPERATOR}),  # its own operator's (web.inbox)
+    ("POST", "/operator/alerts/{alert_id}"): frozenset({Role.OPERATOR}),
     # the regulator's cabinet
     ("GET", "/regulator"): REGULATOR_STAFF,
     ("POST", "/regulator/proposals/{proposal_id}"): frozenset({Role.OFFICER}),
     ("POST", "/regulator/licences/{licence_id}"): frozenset({Role.REGULATOR}),
+    ("GET", "/regulator/alerts"): REGULATOR_STAFF,  # the inbox (web.inbox: all but per-player rules)
+    ("POST", "/regulator/alerts/{alert_id}"): REGULATOR_STAFF,
     ("GET", "/audit"): REGULATOR_STAFF,
     # the reports (the former dashboard): analysts all, tax officers the financial group
     ("GET", "/operational"): REPORT_READERS,

@@ -33,6 +33,7 @@ class Cabinet:
     book: ChallengeBook = field(default_factory=ChallengeBook)
     limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    alerts: Any = None  # web.alerts.AlertStore: the inboxes' alerts (None away from ClickHouse)
 
     def may_try_login(self, client: str) -> bool:
         return self.limiter.hit(parse_limit(self.login_limit), "login", client)

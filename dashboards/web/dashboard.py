@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dashboards.params import parse
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Report
@@ -21,6 +21,7 @@ from pipeline.core.model import LicenceKind
 
 STATIC = Path(__file__).resolve().parent / "static"
 LIVE_CACHE_S = 2.0
+T = TypeVar("T")
 
 
 class Dashboard:
@@ -48,6 +49,11 @@ class Dashboard:
             "choices": {"operator": operators, "licence_kind": [str(k) for k in LicenceKind],
                         "game_type": games, "granularity": list(GRANULARITIES)},
         }
+
+    def read(self, query: Callable[[Any, str], T]) -> T:
+        """Run ``query(client, database)`` under the client's lock (other read-only pages' queries)."""
+        with self._lock:
+            return query(self._client, self._db)
 
     def report(self, report: Report, query: dict[str, str]) -> dict[str, Any]:
         params = parse(query)

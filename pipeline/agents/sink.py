@@ -6,6 +6,7 @@ Not transactional: it stores rows with idempotent inserts, then commits their of
 
 from __future__ import annotations
 
+from pipeline.agents.alerts import ALERTS
 from pipeline.agents.app import AgentSpec, app
 from pipeline.agents.tax import TAX_EVENTS
 from pipeline.agents.topics import ARCHIVE, RECEIPTS
@@ -13,11 +14,11 @@ from pipeline.agents.topics import ARCHIVE, RECEIPTS
 SINK = app.declare(AgentSpec(
     name="sink",
     group="sink-clickhouse",
-    # tax-events by pattern: the tax agent may create it after the sink starts.
-    reads=(ARCHIVE, RECEIPTS, TAX_EVENTS.created_late()),
+    # tax-events and alerts by pattern: their agents may create them after the sink starts.
+    reads=(ARCHIVE, RECEIPTS, TAX_EVENTS.created_late(), ALERTS.created_late()),
     writes=(),
     tables=(),
     target="sinks.clickhouse.sink:ClickHouseSink",
     transactional=False,
-    description="Stores the archive, rejections and tax-events in ClickHouse for the reports.",
+    description="Stores the archive, rejections, tax-events and alerts in ClickHouse (reports, inboxes).",
 ))

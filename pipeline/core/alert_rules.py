@@ -33,8 +33,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "aml_single": ("threshold_kopecks",),
     "aml_daily_total": ("threshold_kopecks",),
     "aml_structuring": ("threshold_kopecks", "structuring_share", "min_operations"),
-    "rtp_deviation": ("window_spins", "bucket_spins", "min_spins", "z_open", "z_resolve",
-                      "min_deviation_points"),
+    "rtp_deviation": ("window_spins", "bucket_spins", "min_spins", "alpha", "mixture_spins",
+                      "epoch_spins", "z_resolve", "min_deviation_points"),
     "rg_score": ("alert_score", "daily_loss_kopecks", "deposits_per_day", "chase_streak",
                  "chase_gap_minutes", "chase_loss_share", "session_hours", "session_break_minutes",
                  "night_bets",
@@ -73,12 +73,18 @@ class Params(_Frozen):
 
 
 class CertifiedRtp(_Frozen):
-    """Certified RTPs: per machine (``<operator>|<equipment_id>``), else per licence kind and game."""
+    """Certified RTPs: per machine (``<operator>|<equipment_id>``), else per licence kind and game.
+
+    ``second_moment_by_game``: a game's certified ``E[payout^2] / stake^2`` per spin (its
+    variance plus its squared mean, from the same certification), which the RTP test's bound
+    needs; a game without one is tested with its observed payouts' squares instead.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     by_kind_and_game: dict[str, dict[str, float]] = Field(default_factory=dict)
     machines: dict[str, float] = Field(default_factory=dict)
+    second_moment_by_game: dict[str, float] = Field(default_factory=dict)
 
     def of(self, operator_id: str, equipment_id: str, licence_kind: str, game_type: str) -> float | None:
         rtp = self.machines.get(f"{operator_id}|{equipment_id}")

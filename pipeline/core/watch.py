@@ -430,14 +430,16 @@ class ArchiveWatch(_Partition):
         if now is None:
             return
         params = self.rules.at("rtp_deviation", ev["occurred_at_us"], kind)
-        if not window.roll(int(params["bucket_spins"]), int(params["window_spins"])):
+        if not window.roll(int(params["bucket_spins"]), int(params["window_spins"]), params["epoch_spins"]):
             return
-        v = window.verdict(rtp)
+        m2 = self.rules.certified_rtp.second_moment_by_game.get(game)
+        v = window.verdict(rtp, m2, params["alpha"], params["mixture_spins"])
         subject = Subject("MACHINE", mkey, op, kind)
         is_open = self.book.is_open("rtp_deviation", mkey)
         if is_open and has_recovered(v, params["z_resolve"]):
             active = False
-        elif is_deviant(v, params["min_spins"], params["z_open"], params["min_deviation_points"]):
+            window.reset()  # the evidence of the deviation is spent: test afresh (alpha spending)
+        elif is_deviant(v, params["min_spins"], params["min_deviation_points"]):
             active = True
         elif not is_open:
             return
@@ -449,14 +451,18 @@ class ArchiveWatch(_Partition):
                 subject,
                 active,
                 f"{mkey}: RTP {v.observed_rtp:.2%} over {v.spins} spins against {rtp:.2%} "
-                f"certified (z = {v.z:.2f})",
+                f"certified (z = {v.z:.2f}, evidence e^{min(v.log_e, 999):.1f} against "
+                f"e^{v.log_threshold:.1f} needed over {v.test_spins} spins)",
                 amounts={"stakes": v.stakes, "paid": v.paid},
                 measures={
                     "spins": v.spins,
                     "observed_rtp": v.observed_rtp,
                     "certified_rtp": rtp,
-                    "z": v.z,
+                    "z": max(v.z, -1e9),  # JSON (the changelog) has no infinity
                     "deviation_points": v.deviation_points,
+                    "log_evidence": min(v.log_e, 1e9),
+                    "log_threshold": min(v.log_threshold, 1e9),
+                    "test_spins": v.test_spins,
                 },
                 event_at_us=ev["occurred_at_us"],
             ),

@@ -44,10 +44,12 @@ from pydantic import SecretStr
 from pipeline.agents.app import app
 from pipeline.agents.clients import kafka_clients
 from pipeline.agents.tables import ChangelogTable
+from pipeline.agents.topics import ARCHIVE
 from pipeline.core.state import PartitionState, state_key_prefix
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.kafka.changelog import replay
 from pipeline.kafka.config import client_config
+from pipeline.kafka.lag import LagMonitor
 from pipeline.kafka.reader import topic_partitions
 from pipeline.operator.fleet import demo_registry
 from pipeline.operator.producer import OperatorProducer
@@ -203,7 +205,14 @@ def worker_layout(workers: int) -> list[str]:
               else ["tax,sink", *["validator,tax"] * (workers - 1)])
     if os.environ.get("BENCH_CHECKPOINTER") == "1":  # issue 15: what the archive's Merkle logs cost
         layout[0] += ",checkpointer"
+    if alerts_on():  # issue 17: in a process of its own, so its CPU is its own
+        layout.append("alerts")
     return layout
+
+
+def alerts_on() -> bool:
+    """``BENCH_ALERTS=1``: the alerts agent runs too, and its CPU per event is measured."""
+    return os.environ.get("BENCH_ALERTS") == "1"
 
 
 class Workers:
@@ -226,6 +235,9 @@ class Workers:
         self.broker_pid = _broker_pid()
         self.broker_cpu_at_first = self.broker_cpu_at_done = 0.0
         self.main_cpu_at_first = self.main_cpu_at_done = 0.0  # the sink's worker alone
+        # BENCH_ALERTS: the alerts agent's process, kept out of the workers' CPU (reported apart).
+        self.alerts = self.extra.pop() if alerts_on() else None
+        self.alerts_cpu_at_first = 0.0
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the workers used so far.
@@ -247,7 +259,7 @@ class Workers:
         first = None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for p in (self.main, *self.extra):
+            for p in (self.main, *self.extra, *([self.alerts] if self.alerts else [])):
                 if p.poll() is not None:
                     raise SystemExit(f"worker died with {p.returncode}; see the logs in {RUN}")
             try:
@@ -262,6 +274,7 @@ class Workers:
             self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
             if first is None and events_in > 0:
                 first = now
+                self.alerts_cpu_at_first = _cpu_seconds(self.alerts.pid) if self.alerts else 0.0
                 self.cpu_at_first = self.cpu_seconds()
                 self.broker_cpu_at_first = self.broker_cpu_seconds()
                 self.main_cpu_at_first = _cpu_seconds(self.main.pid)
@@ -273,12 +286,35 @@ class Workers:
             time.sleep(0.1)  # each scrape costs the worker CPU (metrics and process collectors)
         raise SystemExit(f"ClickHouse did not reach {rows:,} events within {timeout_s:.0f} s")
 
+    def wait_for_alerts(self, timeout_s: float = 1800) -> tuple[float, float]:
+        """Wait until the alerts agent has committed the whole archive.
+
+        Returns its CPU-seconds since the pipeline's first read, and how long after the call it
+        caught up. Transaction markers leave one record per partition it never consumes.
+        """
+        assert self.alerts is not None
+        s, started = self.settings, time.monotonic()
+        monitor = LagMonitor(s.kafka_as("pipeline"))
+        try:
+            while time.monotonic() - started < timeout_s:
+                if self.alerts.poll() is not None:
+                    raise SystemExit(f"the alerts worker died with {self.alerts.returncode}; see {RUN}")
+                if monitor.lag(f"{s.topics.prefix}-alerts", ARCHIVE.pattern(s.topics)) <= (
+                        s.topics.archive_partitions):
+                    cpu_s = _cpu_seconds(self.alerts.pid) - self.alerts_cpu_at_first
+                    return cpu_s, time.monotonic() - started
+                time.sleep(0.5)
+        finally:
+            monitor.close()
+        raise SystemExit(f"the alerts agent did not catch up within {timeout_s:.0f} s")
+
     def stop(self) -> None:
         self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.main.pid))
-        for p in (self.main, *self.extra):
+        every = (self.main, *self.extra, *([self.alerts] if self.alerts else []))
+        for p in every:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in (self.main, *self.extra):
+        for p in every:
             p.wait(120)
 
 
@@ -416,6 +452,15 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
              f"{cpu_s:.1f} CPU-s ({decoded / cpu_s:,.0f} events per CPU-second; the sink's worker "
              f"{main_cpu_s:.1f}), the broker {broker_cpu_s:.1f} CPU-s; "
              f"peak RSS so far {pool.peak_kib / 1024:.0f} MiB")
+        alerts: dict[str, float] = {}
+        if pool.alerts is not None:
+            alerts_cpu_s, after_s = pool.wait_for_alerts()
+            alerts = {"alerts_cpu_seconds": alerts_cpu_s,
+                      "alerts_cpu_us_per_event": alerts_cpu_s / decoded * 1e6,
+                      "alerts_done_after_pipeline_s": after_s}
+            _say(f"   alerts agent (own process): {alerts_cpu_s:.1f} CPU-s, "
+                 f"{alerts['alerts_cpu_us_per_event']:.1f} µs per event; through the archive "
+                 f"{after_s:.1f} s after ClickHouse held all")
         _say(f"== latency: live traffic at {rate:,.0f} events/s for {live_seconds:.0f} s, "
              "produce -> queryable in ClickHouse")
         live_start_us = time.time_ns() // 1000
@@ -497,7 +542,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         "worker_cpu_us_per_event": cpu_s / decoded * 1e6,
         "broker_cpu_seconds": broker_cpu_s, "broker_cpu_us_per_event": broker_cpu_s / decoded * 1e6,
         "cores_busy": (cpu_s + broker_cpu_s) / seconds,
-        "sink_worker_cpu_seconds": main_cpu_s,
+        "sink_worker_cpu_seconds": main_cpu_s, **alerts,
         "clickhouse_rows": stored[0], "expected_accepted": expected, "exactly_once": ok,
         "latency": {"rate_events_per_s": rate, "seconds": live_seconds, "events_sent": live_sent,
                     **latency},
@@ -516,6 +561,9 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
          f"{figures['broker_cpu_us_per_event']:.1f} µs |")
     _say(f"| cores kept busy by workers + broker | {figures['cores_busy']:.2f} of {os.cpu_count()} |")
     _say(f"| sink worker (first) CPU-s in the throughput phase | {figures['sink_worker_cpu_seconds']:.1f} |")
+    if alerts:
+        _say(f"| alerts agent CPU per event (own process, not in the workers' figures) | "
+             f"{alerts['alerts_cpu_us_per_event']:.1f} µs |")
     _say(f"| peak_rss_mib | {figures['peak_rss_mib']:.0f} |")
     _say(f"| latency at {rate:,.0f} events/s: p50 / p99 / max | {latency['p50_ms']:,.0f} / "
          f"{latency['p99_ms']:,.0f} / {latency['max_ms']:,.0f} ms ({latency['events']:,} events) |")

@@ -246,3 +246,50 @@ def tax_summary(client: Any, database: str) -> list[dict[str, Any]]:
 def latest_statements(client: Any, database: str) -> list[dict[str, Any]]:
     """The highest revision of every GGR statement (operator, period); times in UTC µs."""
     return _dicts(client.query(LATEST_STATEMENTS, parameters={"db": database}))
+
+
+# Each alert's latest change (its current state), newest first; an empty operator means all.
+LATEST_ALERTS = """
+SELECT alert_id, state, rule, rule_version, severity, subject_kind, subject, operator_id, licence_kind,
+       toUnixTimestamp64Micro(opened_at) AS opened_at_us, toUnixTimestamp64Micro(at) AS at_us,
+       amounts, measures, summary
+FROM {db:Identifier}.alerts
+WHERE ({operator:String} = '' OR operator_id = {operator:String})
+  AND ({alert:String} = '' OR alert_id = {alert:String})
+  AND rule NOT IN {without:Array(String)}
+ORDER BY at DESC, src_offset DESC
+LIMIT 1 BY alert_id
+LIMIT {limit:UInt32}
+"""
+
+# Per operator and rule: how many alerts there are and how many are open (the regulator's view
+# of per-player rules, e.g. responsible gambling, whose subjects it does not see).
+ALERT_COUNTS = """
+SELECT operator_id, alert_rule AS rule, count() AS alerts, countIf(state != 'RESOLVED') AS still_open
+FROM (
+    SELECT alert_id, argMax(state, (at, src_offset)) AS state, any(operator_id) AS operator_id,
+           any(rule) AS alert_rule
+    FROM {db:Identifier}.alerts
+    WHERE rule IN {rules:Array(String)}
+    GROUP BY alert_id
+)
+GROUP BY operator_id, alert_rule
+ORDER BY operator_id, rule
+"""
+
+
+def latest_alerts(client: Any, database: str, operator_id: str | None = None, alert_id: str | None = None,
+                  without_rules: tuple[str, ...] = (), limit: int = 500) -> list[dict[str, Any]]:
+    """Each alert's latest record (its fields as in ``ua.dsom.v1.Alert``), newest change first."""
+    result = client.query(LATEST_ALERTS, parameters={
+        "db": database, "operator": operator_id or "", "alert": alert_id or "",
+        "without": list(without_rules), "limit": limit})
+    rows = _dicts(result)
+    for r in rows:
+        r["opened_at_us"], r["at_us"] = int(r["opened_at_us"]), int(r["at_us"])
+    return rows
+
+
+def alert_counts(client: Any, database: str, rules: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Alerts and open alerts per operator for ``rules``."""
+    return _dicts(client.query(ALERT_COUNTS, parameters={"db": database, "rules": list(rules)}))

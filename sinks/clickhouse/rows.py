@@ -20,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+import orjson
+
 from schemas import GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, UnknownSchemaError
 from sinks.clickhouse.records import PAYOUT_FIELDS, PayoutView, ReceiptView, rejected_view
-from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, Table
+from sinks.clickhouse.tables import ALERTS, EVENTS, REJECTIONS, TAX_EVENTS, Table
 
 _NO_SKIP: frozenset[Any] = frozenset()
 # DateTime64's documented range. A rejected event's time is whatever the operator sent (often
@@ -247,3 +249,26 @@ def add_payouts(cols: Columns, view: PayoutView, topic: str, partition: int, off
         d[name].extend([value] * n)
     cols.rows += n
     return n
+
+
+def add_alert(cols: Columns, alert: dict[str, Any], topic: str, partition: int, offset: int,
+              skip: Collection[str] = _NO_SKIP) -> int:
+    """Append the ``alerts`` row of one decoded ``ua.dsom.v1.Alert`` record (none if in ``skip``)."""
+    assert cols.table is ALERTS
+    key = f"{alert['alert_id']}:{alert['state']}:{alert['at_us']}"
+    if key in skip:
+        return 0
+    row = {
+        "row_key": key, "alert_id": alert["alert_id"], "state": alert["state"], "rule": alert["rule"],
+        "rule_version": alert["rule_version"], "severity": alert["severity"],
+        "subject_kind": alert["subject_kind"], "subject": alert["subject"],
+        "operator_id": alert["operator_id"],
+        "licence_kind": alert["licence_kind"] or "", "opened_at": alert["opened_at_us"], "at": alert["at_us"],
+        "event_at": alert["event_at_us"], "amounts": orjson.dumps(alert["amounts"]).decode(),
+        "measures": orjson.dumps(alert["measures"]).decode(), "summary": alert["summary"],
+        "src_topic": topic, "src_partition": partition, "src_offset": offset,
+    }
+    for name, values in cols.data.items():
+        values.append(row[name])
+    cols.rows += 1
+    return 1

@@ -35,20 +35,21 @@ from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline import metrics
+from pipeline.agents.alerts import ALERTS as ALERTS_TOPIC
 from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.sink import SINK
 from pipeline.faults import SINK_AFTER_INSERT, crash_point
 from pipeline.registry import Registry
 from pipeline.settings import Settings
-from schemas import ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
+from schemas import ALERT, ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
 from sinks.clickhouse import avro, queries, records
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.resume import Resumer
-from sinks.clickhouse.rows import add_archive_batch, add_payouts, add_rejections, add_tax_event
-from sinks.clickhouse.tables import EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.rows import add_alert, add_archive_batch, add_payouts, add_rejections, add_tax_event
+from sinks.clickhouse.tables import ALERTS, EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
 from sinks.clickhouse.writer import Abandoned, ClickHouseWriter
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,11 @@ class ClickHouseSink(ConsumerLoop):
         self.records_read = 0
         self.records_undecodable = 0
         # Which table each topic's records go to, and how they are read into its rows.
-        self._tables = {self._archive: EVENTS, settings.topics.tax_events: TAX_EVENTS}
+        self._tables = {self._archive: EVENTS, settings.topics.tax_events: TAX_EVENTS,
+                        ALERTS_TOPIC.full_name(settings.topics): ALERTS}
         self._readers: dict[str, Callable[[TableBatch, Message, str, int, int, Collection[Any]], None]] = {
             EVENTS.name: self._add_archive, TAX_EVENTS.name: self._add_tax,
-            REJECTIONS.name: self._add_rejections}
+            REJECTIONS.name: self._add_rejections, ALERTS.name: self._add_alert}
         self._read_rejected, self._read_payouts = records.readers(settings.validation.engine)
         self._closed = False
         self._writer: ClickHouseWriter | None = None
@@ -270,6 +272,11 @@ class ClickHouseSink(ConsumerLoop):
             return
         schema, record = self._codec.decode(value)
         add_tax_event(cols, schema, record, topic, partition, offset, skip)
+
+    def _add_alert(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
+                   skip: Collection[Any]) -> None:
+        _, record = self._codec.decode(msg.value() or b"", expect=ALERT)
+        add_alert(batch.columns, record, topic, partition, offset, skip)
 
     def _decode_raw(self, batch: TableBatch) -> None:
         """Turn a batch's undecoded records into columns (they were checked when added)."""

@@ -231,7 +231,41 @@ TAX_EVENTS = Table(
     tokened=True,
 )
 
-TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS)
+ALERTS = Table(
+    name="alerts",
+    columns=(
+        # One row per change in an alert's life (OPENED, UPDATED, RESOLVED), as the topic
+        # carries them: the cabinets' inboxes read each alert's latest row (queries.alert_rows).
+        Column("row_key", "String", "ZSTD(1)"),  # <alert_id>:<state>:<at_us>, the idempotency key
+        Column("alert_id", "String", "ZSTD(1)"),
+        Column("state", LC),
+        Column("rule", LC),
+        Column("rule_version", LC),
+        Column("severity", LC),
+        Column("subject_kind", LC),
+        Column("subject", "String"),  # operator|player_ref of an RG alert: for its operator only
+        Column("operator_id", LC),
+        Column("licence_kind", LC),  # '' when null
+        Column("opened_at", TIME),
+        Column("at", TIME),
+        Column("event_at", f"Nullable({TIME})"),
+        Column("amounts", "String"),  # JSON object, kopecks
+        Column("measures", "String"),  # JSON object
+        Column("summary", "String"),
+        Column("src_topic", LC),  # the alerts topic
+        Column("src_partition", "UInt16"),
+        Column("src_offset", "UInt64"),
+    ),
+    elements=_SRC_ELEMENTS,
+    # Kept like the topic (evidence of supervision); the inboxes ask per operator, newest first.
+    engine=("ENGINE = MergeTree\n"
+            "PARTITION BY toYYYYMM(opened_at)\n"
+            "ORDER BY (operator_id, opened_at, alert_id)\n"
+            "SETTINGS non_replicated_deduplication_window = 10000"),
+    key_column="row_key",
+)
+
+TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS, ALERTS)
 
 # `OR REPLACE`: a changed definition reaches databases made by an earlier version.
 TAX_VIEWS = (

@@ -19,10 +19,11 @@ from typing import Any
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from pipeline.core import delivery
-from pipeline.delivery import AlertDelivery
+from pipeline.delivery import AlertDelivery, endpoint_label
 from pipeline.settings import AlertSettings, Settings, WebhookTarget
 from schemas import ALERT, default_codec
 from tests.pipeline.agents.fakes import FakeKafka
@@ -106,6 +107,8 @@ def test_alerts_reach_every_working_endpoint_signed_once_and_a_dead_one_blocks_n
         smtp_host="127.0.0.1", smtp_port=smtp_port, mail_to="fiu@example.ua, duty@example.ua",
         min_severity="WARNING", delivery_attempts=3, delivery_backoff_s=0.05, endpoint_down_s=60))
     agent = AlertDelivery(settings, clients=kafka.clients)
+    outcomes = ("delivered", "failed", "skipped")
+    before = {(e, o): delivered_metric(e, o) for e in ("good", "dead") for o in outcomes}
     started = time.monotonic()
     try:
         run_until(agent, lambda: kafka.committed.get((ALERTS, 0)) == 4)
@@ -126,6 +129,9 @@ def test_alerts_reach_every_working_endpoint_signed_once_and_a_dead_one_blocks_n
     assert counts["good"] == {"delivered": 3}
     assert counts["dead"] == {"failed": 1, "skipped": 2}
     assert counts[f"smtp:127.0.0.1:{smtp_port}"] == {"delivered": 3}
+    grown = {k: delivered_metric(*k) - v for k, v in before.items()}  # the Prometheus counters, per endpoint
+    assert grown == {("good", "delivered"): 3, ("good", "failed"): 0, ("good", "skipped"): 0,
+                     ("dead", "delivered"): 0, ("dead", "failed"): 1, ("dead", "skipped"): 2}
     mails = [message_from_bytes(m) for m in inbox.mails]
     assert [m["Message-ID"] for m in mails] == [f"<{k.replace(':', '.')}@dsom>" for k in wanted]
     assert mails[1]["Subject"] == "[dsom] CRITICAL OPENED aml_structuring: op-a|p_P000000002"
@@ -148,3 +154,14 @@ def test_webhooks_and_their_secrets_reach_a_worker_subprocess(monkeypatch: pytes
     for key, value in Settings(alerts=AlertSettings(webhooks=(hook,))).as_env().items():
         monkeypatch.setenv(key, value)
     assert Settings().alerts.webhooks == (hook,)
+
+
+def delivered_metric(endpoint: str, outcome: str) -> float:
+    labels = {"endpoint": endpoint, "outcome": outcome}
+    return REGISTRY.get_sample_value("dsom_alert_deliveries_total", labels) or 0.0
+
+
+def test_an_unnamed_webhook_is_named_by_its_url_without_credentials_or_query() -> None:
+    assert endpoint_label("https://user:pw@hooks.example.ua:8443/dsom?token=s3cret") == (
+        "https://hooks.example.ua:8443/dsom")
+    assert endpoint_label("https://hooks.example.ua/a") == "https://hooks.example.ua/a"

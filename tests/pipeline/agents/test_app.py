@@ -32,8 +32,9 @@ def test_lag_covers_every_topic_an_agent_reads() -> None:
 def test_topics_created_for_the_default_agents() -> None:
     s = Settings(topics=TopicSettings(archive_partitions=6, state_partitions=4))
     created = {t.topic: t for t in app.new_topics(s)}
+    # dsom.alerts: the sink stores it for the cabinets' inboxes, so it exists even before the alerts agent.
     assert set(created) == {"dsom.archive", "dsom.dead-letter", "dsom.validator-state", "dsom.tax-events",
-                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state"}
+                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state", "dsom.alerts"}
     assert created["dsom.archive"].num_partitions == 6 and created["dsom.tax-state"].num_partitions == 4
     assert created["dsom.archive"].config["retention.ms"] == "-1"
     assert created["dsom.validator-state"].config["cleanup.policy"] == "compact"

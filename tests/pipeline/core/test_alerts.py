@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import date
 from pathlib import Path
@@ -74,9 +75,9 @@ def test_rules_apply_by_date_and_licence_kind(tmp_path: Path) -> None:
     )
     assert rules.at("source_silent", T0, "SLOT_HALL")["minutes"] == 60
     assert rules.at("source_silent", T0, "ONLINE_CASINO")["minutes"] == 30
-    del doc["rules"]["rtp_deviation"][0]["params"]["z_open"]
+    del doc["rules"]["rtp_deviation"][0]["params"]["alpha"]
     path.write_bytes(orjson.dumps(doc))
-    with pytest.raises(ValueError, match="z_open"):
+    with pytest.raises(ValueError, match="alpha"):
         AlertRules.load(path)
 
 
@@ -204,17 +205,21 @@ def spins(rng: random.Random, n: int, rtp: float, stake: int = 100) -> MachineWi
 
 def test_the_rtp_test_flags_a_machine_paying_far_below_certification_and_not_an_honest_one() -> None:
     params = RULES.at("rtp_deviation", T0)
-    args = (params["min_spins"], params["z_open"], params["min_deviation_points"])
+    args = (params["min_spins"], params["min_deviation_points"])
+    test = (RULES.certified_rtp.second_moment_by_game["slots"], params["alpha"], params["mixture_spins"])
     rng = random.Random(7)
-    rigged = spins(rng, 100_000, 0.945 - 0.05).verdict(0.945)
-    honest = spins(rng, 100_000, 0.945).verdict(0.945)
+    rigged = spins(rng, 100_000, 0.945 - 0.05).verdict(0.945, *test)
+    honest = spins(rng, 100_000, 0.945).verdict(0.945, *test)
     assert rigged.spins == 100_000 and rigged.z < -3 and is_deviant(rigged, *args)
+    assert rigged.log_e > rigged.log_threshold == pytest.approx(math.log(2 / params["alpha"]))
     assert not is_deviant(honest, *args) and abs(honest.observed_rtp - 0.945) < 0.03
 
 
 def test_a_rigged_machine_alerts_through_the_watch_and_resolves_when_fixed(tmp_path: Path) -> None:
     doc = orjson.loads(RULES_PATH.read_bytes())
-    doc["rules"]["rtp_deviation"][0]["params"].update(window_spins=2000, bucket_spins=500, min_spins=1000)
+    doc["rules"]["rtp_deviation"][0]["params"].update(
+        window_spins=2000, bucket_spins=500, min_spins=1000, mixture_spins=1000
+    )
     path = tmp_path / "rules.json"
     path.write_bytes(orjson.dumps(doc))
     w = ArchiveWatch(b"t|0|", AlertRules.load(path), rates=RATES)

@@ -132,3 +132,18 @@ def rollup_contents(ch: Any, database: str = "dsom") -> dict[str, list[tuple[Any
         contents[r.name] = sorted(tuple(str(v) for v in row) for row in ch.query(
             f"SELECT {', '.join(exprs)} FROM {database}.{r.name} FINAL").result_rows)
     return contents
+
+
+ALERTS_TOPIC = "dsom.alerts"
+
+
+def alert(alert_id: str, state: str, at_us: int, rule: str = "rtp_deviation", operator_id: str = "op-a",
+          subject: str = "op-a|slot-1|slots") -> bytes:
+    """A ``ua.dsom.v1.Alert`` record, encoded."""
+    from schemas import ALERT  # noqa: PLC0415 - only the alert samples need it
+
+    return CODEC.encode(ALERT, {
+        "alert_id": alert_id, "state": state, "rule": rule, "rule_version": "2020-01-01",
+        "severity": "CRITICAL", "subject_kind": "MACHINE", "subject": subject, "operator_id": operator_id,
+        "licence_kind": None, "opened_at_us": 1_700_000_000_000_000, "at_us": at_us, "event_at_us": None,
+        "amounts": {"stakes": 1_000}, "measures": {"z": -4.5}, "summary": f"{alert_id} {state}"})

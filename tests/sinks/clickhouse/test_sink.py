@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import fastavro
+import orjson
 import pytest
 from confluent_kafka import KafkaError, Message, TopicPartition
 from prometheus_client import REGISTRY
@@ -30,9 +31,11 @@ from sinks.clickhouse.tables import EVENTS
 from tests.sinks.clickhouse.conftest import DB
 from tests.sinks.clickhouse.fakes import Crash, FakeBroker
 from tests.sinks.clickhouse.samples import (
+    ALERTS_TOPIC,
     ARCHIVE,
     RECEIPTS,
     TAX_EVENTS_TOPIC,
+    alert,
     archive_batch,
     decoded,
     event,
@@ -177,7 +180,7 @@ def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings,
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
     assert count(ch, "rejections") == 2
-    assert sink.rows_inserted == {"events": 30, "rejections": 2, "tax_events": 0}
+    assert sink.rows_inserted == {"events": 30, "rejections": 2, "tax_events": 0, "alerts": 0}
     assert sink.records_read == 13 and sink.records_undecodable == 0
     assert broker.committed == {(ARCHIVE, 0): 5, (ARCHIVE, 1): 5, (RECEIPTS, 0): 2, (RECEIPTS, 1): 1}
     assert sample("dsom_clickhouse_rows", "events") == 30
@@ -469,7 +472,7 @@ def test_copies_tax_events(ch: Any, ch_settings: ClickHouseSettings, broker: Fak
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     check_tax_tables(ch)
-    assert sink.rows_inserted == {"events": PER_RECORD, "rejections": 2, "tax_events": 9}
+    assert sink.rows_inserted == {"events": PER_RECORD, "rejections": 2, "tax_events": 9, "alerts": 0}
     assert sink.records_undecodable == 1
     assert broker.committed[(TAX_EVENTS_TOPIC, 0)] == 5 and broker.committed[(TAX_EVENTS_TOPIC, 1)] == 3
     assert sample("dsom_clickhouse_rows", "tax_events") >= 9
@@ -514,3 +517,28 @@ def test_tax_events_subscribed_by_pattern(
     with caplog.at_level(logging.WARNING):
         sink._consumer_error(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Subscribed topic not available"))
     assert "Subscribed topic not available" in caplog.text
+
+
+def test_copies_alerts_and_answers_the_inboxes(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                                               sinks: list[ClickHouseSink]) -> None:
+    t = 1_700_000_000_000_000
+    broker.append(ALERTS_TOPIC, 0, alert("a1", "OPENED", t))
+    broker.append(ALERTS_TOPIC, 0, alert("a1", "UPDATED", t + 60_000_000))
+    broker.append(ALERTS_TOPIC, 0, alert("a1", "RESOLVED", t + 120_000_000))
+    broker.append(ALERTS_TOPIC, 1, alert("a2", "OPENED", t + 1, rule="rg_score", operator_id="op-b",
+                                          subject="op-b|p_1"))
+    broker.append(ALERTS_TOPIC, 1, alert("a3", "OPENED", t + 2, rule="rg_score", operator_id="op-b",
+                                          subject="op-b|p_2"))
+    sink = ClickHouseSink(settings(ch_settings), client=ch, clients=broker.clients)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert sink.rows_inserted["alerts"] == 5
+    latest = queries.latest_alerts(ch, DB)
+    assert [(a["alert_id"], a["state"]) for a in latest] == [
+        ("a1", "RESOLVED"), ("a3", "OPENED"), ("a2", "OPENED")]
+    assert latest[0]["at_us"] == t + 120_000_000 and orjson.loads(latest[0]["measures"]) == {"z": -4.5}
+    assert [a["alert_id"] for a in queries.latest_alerts(ch, DB, operator_id="op-b")] == ["a3", "a2"]
+    assert [a["alert_id"] for a in queries.latest_alerts(ch, DB, without_rules=("rg_score",))] == ["a1"]
+    assert [a["state"] for a in queries.latest_alerts(ch, DB, alert_id="a1")] == ["RESOLVED"]
+    assert queries.alert_counts(ch, DB, ("rg_score",)) == [
+        {"operator_id": "op-b", "rule": "rg_score", "alerts": 2, "still_open": 2}]
