@@ -199,7 +199,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
 
 
 def _cabinet_operators(settings: Settings, registry: Any) -> list[Any]:
-    """The demo's operators in the registry database, each with a demo head who can log in (docs/cabinets.md)."""
+    """The demo's operators in the registry database, each with a head who can log in (docs/cabinets.md)."""
     from registry.core.access import Principal, PrincipalRole
     from registry.core.model import Kind
     from registry.seed import rows_of
