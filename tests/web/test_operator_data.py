@@ -1,0 +1,131 @@
+"""The operator's receipts, rejections, data quality and taxes on chdb (the reports' hand-made data set),
+logged in as a demo head: its own operator only, whatever ID is put in the URL or the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from dashboards.web.dashboard import Dashboard
+from pipeline.settings import ClickHouseSettings, RegistrySettings, Settings
+from registry.seed import demo_edrpou
+from registry.service import RegistryService
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.rollups import rebuild_all
+from sinks.clickhouse.tables import EVENTS, create_tables
+from tests.dashboards.test_reports import DB, at, ev, insert, load
+from tests.web.conftest import login, registry_system
+from web.app import app_from_settings, qes_dir
+from web.login.demo import ensure_demo_heads
+from web.operator_data import ReceiptSearch, SearchError, parse_search, search_queries
+
+BETS = [  # op-a's and op-b's events with bet references (the reports' data set has none)
+    {**ev("op-a", "s-a9", 1, "BET", 7_000, at(20)), "bet_ref": "bet-777", "receipt_id": "rcpt-a-777"},
+    {**ev("op-b", "s-b9", 1, "BET", 9_000, at(20)), "bet_ref": "bet-777", "receipt_id": "rcpt-b-777"},
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, RegistryService]]:
+    tmp = tmp_path_factory.mktemp("opdata")
+    settings = Settings(
+        pki_dir=tmp / "pki", registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp / 'r.sqlite'}"))
+    )
+    registry = RegistryService.from_settings(settings)
+    registry.add(
+        registry_system(),
+        [
+            {"kind": "operator", "operator_id": op, "legal_name": op, "edrpou": demo_edrpou(n)}
+            for n, op in enumerate(("op-a", "op-b"), 1)
+        ],
+    )
+    heads = ensure_demo_heads(settings, registry)
+    assert [h.name for h in heads] == ["head-op-a", "head-op-b"]
+    seeded = len(registry.audit_entries())
+    assert ensure_demo_heads(settings, registry) == heads and len(registry.audit_entries()) == seeded
+    client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{tmp / 'chdb'}"), database=DB))
+    try:
+        client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
+        create_tables(client, DB)
+        load(client)
+        insert(client, EVENTS, BETS)
+        rebuild_all(client, DB)
+        app = app_from_settings(settings, Dashboard(client, DB), registry)
+        with TestClient(app, base_url="http://127.0.0.1") as c:
+            folder = qes_dir(settings)
+            res = login(c, (folder / "head-op-a.crt").read_bytes(), (folder / "head-op-a.key").read_bytes())
+            assert res.status_code == 303 and res.headers["location"] == "/operator"
+            yield c, registry
+    finally:
+        client.close()
+
+
+def receipts(client: TestClient, **query: str) -> list[dict[str, Any]]:
+    res = client.get("/api/operator/receipts", params=query)
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["operator_id"] == "op-a"
+    rows: list[dict[str, Any]] = body["rows"]
+    return rows
+
+
+def test_search_by_receipt_source_and_bet_reference(site: tuple[TestClient, RegistryService]) -> None:
+    client, registry = site
+    [row] = receipts(client, receipt_id="rcpt-a-777")
+    assert row["outcome"] == "accepted" and row["source_id"] == "s-a9" and row["amount"] == 7_000
+    [row] = receipts(client, bet_ref="bet-777")  # op-b has the same bet reference: not shown
+    assert row["receipt_id"] == "rcpt-a-777"
+    found = receipts(client, source_id="s-a1", seq="5")  # accepted, then re-sent with other content
+    assert {(r["outcome"], r["reason"]) for r in found} == {("accepted", ""), ("rejected", "conflicting_duplicate")}
+    assert {r["seq"] for r in receipts(client, source_id="s-a1")} == {1, 2, 3, 5, 6, 7, 8}
+    rejected = next(r for r in found if r["outcome"] == "rejected")
+    [again] = receipts(client, receipt_id=rejected["receipt_id"])
+    assert again["reason"] == "conflicting_duplicate"
+    page = client.get("/operator/receipts", params={"receipt_id": "rcpt-a-777"}).text
+    assert "rcpt-a-777" in page and "70.00" in page  # kopecks shown as UAH
+    looks = [r for r in registry.audit_entries() if r.action == "lookup"]
+    assert looks and looks[-1].principal == "operator:head-op-a@op-a" and "rcpt-a-777" in looks[-1].after
+
+
+def test_another_operators_ids_find_nothing(site: tuple[TestClient, RegistryService]) -> None:
+    client, _ = site
+    assert receipts(client, receipt_id="rcpt-b-777") == []  # op-b's receipt ID
+    assert receipts(client, source_id="s-b1", seq="1") == []  # op-b's source
+    assert receipts(client, receipt_id="rcpt-b-777", operator_id="op-b", operator="op-b") == []
+    page = client.get("/operator/receipts", params={"receipt_id": "rcpt-b-777", "operator": "op-b"})
+    assert page.status_code == 200 and "Nothing found for your operator" in page.text
+    recent = client.get("/operator/receipts").text  # latest rejections: op-a's only
+    assert "licence_kind_mismatch" in recent and "non_positive_amount" not in recent
+    quality = client.get("/operator/quality", params={"period": "all", "operator": "op-b"}).text
+    assert "conflicting_duplicate" in quality and "non_positive_amount" not in quality
+    taxes = client.get("/operator/taxes", params={"period": "all", "operator": "op-b"}).text
+    assert 'data-period="2026-11"' in taxes and "15.00" in taxes  # op-a's revision 2: GGR 15.00 UAH
+    assert "7.00" not in taxes  # op-b's statement (GGR 7.00 UAH)
+
+
+def test_bad_searches_are_refused_with_a_reason(site: tuple[TestClient, RegistryService]) -> None:
+    client, _ = site
+    res = client.get("/api/operator/receipts", params={"seq": "5"})
+    assert res.status_code == 400 and "needs its source" in res.json()["error"]
+    res = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "five"})
+    assert res.status_code == 400 and "whole number" in res.json()["error"]
+    res = client.get("/operator/receipts", params={"receipt_id": "r", "bet_ref": "b"})
+    assert res.status_code == 400 and "one thing at a time" in res.text
+    assert client.get("/api/operator/receipts").status_code == 400
+
+
+def test_search_parsing_and_queries_are_bound_to_the_operator() -> None:
+    assert parse_search({}) is None
+    assert parse_search({"source_id": " s1 ", "seq": "42"}) == ReceiptSearch(source_id="s1", seq=42)
+    with pytest.raises(SearchError, match="printable"):
+        parse_search({"bet_ref": "x\x00y"})
+    with pytest.raises(SearchError, match="printable"):
+        parse_search({"receipt_id": "r" * 129})
+    for search in (ReceiptSearch(receipt_id="r"), ReceiptSearch(source_id="s", seq=1), ReceiptSearch(bet_ref="b")):
+        for sql, params in search_queries(search, "op-a", "db"):
+            assert "operator_id = {operator:String}" in sql and params["operator"] == "op-a"
