@@ -4,7 +4,6 @@ logged in as a demo head: its own operator only, whatever ID is put in the URL o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,7 +80,10 @@ def test_search_by_receipt_source_and_bet_reference(site: tuple[TestClient, Regi
     [row] = receipts(client, bet_ref="bet-777")  # op-b has the same bet reference: not shown
     assert row["receipt_id"] == "rcpt-a-777"
     found = receipts(client, source_id="s-a1", seq="5")  # accepted, then re-sent with other content
-    assert {(r["outcome"], r["reason"]) for r in found} == {("accepted", ""), ("rejected", "conflicting_duplicate")}
+    assert {(r["outcome"], r["reason"]) for r in found} == {
+        ("accepted", ""),
+        ("rejected", "conflicting_duplicate"),
+    }
     assert {r["seq"] for r in receipts(client, source_id="s-a1")} == {1, 2, 3, 5, 6, 7, 8}
     rejected = next(r for r in found if r["outcome"] == "rejected")
     [again] = receipts(client, receipt_id=rejected["receipt_id"])
@@ -126,6 +128,10 @@ def test_search_parsing_and_queries_are_bound_to_the_operator() -> None:
         parse_search({"bet_ref": "x\x00y"})
     with pytest.raises(SearchError, match="printable"):
         parse_search({"receipt_id": "r" * 129})
-    for search in (ReceiptSearch(receipt_id="r"), ReceiptSearch(source_id="s", seq=1), ReceiptSearch(bet_ref="b")):
+    for search in (
+        ReceiptSearch(receipt_id="r"),
+        ReceiptSearch(source_id="s", seq=1),
+        ReceiptSearch(bet_ref="b"),
+    ):
         for sql, params in search_queries(search, "op-a", "db"):
             assert "operator_id = {operator:String}" in sql and params["operator"] == "op-a"
