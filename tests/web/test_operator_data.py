@@ -16,16 +16,31 @@ from registry.seed import demo_edrpou
 from registry.service import RegistryService
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
-from sinks.clickhouse.tables import EVENTS, create_tables
-from tests.dashboards.test_reports import DB, at, ev, insert, load
+from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, create_tables
+from tests.dashboards.test_reports import DB, NOV_KYIV, at, ev, insert, payout, rej, statement
 from tests.web.conftest import login, registry_system
 from web.app import app_from_settings, qes_dir
 from web.login.demo import ensure_demo_heads
 from web.operator_data import ReceiptSearch, SearchError, parse_search, search_queries
 
-BETS = [  # op-a's and op-b's events with bet references (the reports' data set has none)
+# A small part of the reports' data set (tests/dashboards/test_reports.py), and bet references.
+EVENTS_ROWS = [
+    *[ev("op-a", "s-a1", seq, "BET", 5_000, at(21, seq)) for seq in (1, 2, 3, 5, 7)],
+    ev("op-b", "s-b1", 1, "BET", 500, at(21, 5)),
     {**ev("op-a", "s-a9", 1, "BET", 7_000, at(20)), "bet_ref": "bet-777", "receipt_id": "rcpt-a-777"},
     {**ev("op-b", "s-b9", 1, "BET", 9_000, at(20)), "bet_ref": "bet-777", "receipt_id": "rcpt-b-777"},
+]
+REJECTION_ROWS = [
+    rej("op-a", "s-a1", 6, "licence_kind_mismatch", at(22, 15)),
+    rej("op-a", "s-a1", 8, "absurd_amount", at(22, 50)),
+    rej("op-a", "s-a1", 5, "conflicting_duplicate", at(23, 10)),
+    rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
+]
+TAX_ROWS = [
+    payout("op-b", "r-b-win", 100_000, 15_000, at(22, 31)),  # 18_000 due: a discrepancy
+    statement("op-a", "2026-11", NOV_KYIV, 1, 1_000),
+    statement("op-a", "2026-11", NOV_KYIV, 2, 1_500),
+    statement("op-b", "2026-11", NOV_KYIV, 1, 700),
 ]
 
 
@@ -51,8 +66,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     try:
         client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
         create_tables(client, DB)
-        load(client)
-        insert(client, EVENTS, BETS)
+        insert(client, EVENTS, EVENTS_ROWS)
+        insert(client, REJECTIONS, REJECTION_ROWS)
+        insert(client, TAX_EVENTS, TAX_ROWS)
         rebuild_all(client, DB)
         app = app_from_settings(settings, Dashboard(client, DB), registry)
         with TestClient(app, base_url="http://127.0.0.1") as c:
@@ -107,7 +123,7 @@ def test_another_operators_ids_find_nothing(site: tuple[TestClient, RegistryServ
     assert "conflicting_duplicate" in quality and "non_positive_amount" not in quality
     taxes = client.get("/operator/taxes", params={"period": "all", "operator": "op-b"}).text
     assert 'data-period="2026-11"' in taxes and "15.00" in taxes  # op-a's revision 2: GGR 15.00 UAH
-    assert "7.00" not in taxes  # op-b's statement (GGR 7.00 UAH)
+    assert "7.00" not in taxes and "r-b-win" not in taxes  # op-b's statement and discrepancy
 
 
 def test_bad_searches_are_refused_with_a_reason(site: tuple[TestClient, RegistryService]) -> None:
