@@ -1,9 +1,13 @@
 """The operator's receipts, rejections, data quality and taxes on chdb (the reports' hand-made data set),
-logged in as a demo head: its own operator only, whatever ID is put in the URL or the API."""
+logged in as a demo head: its own operator only, whatever ID is put in the URL or the API; and its main
+tasks in a real browser (Playwright, Debian's Chromium), keys included."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +15,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from dashboards.web.dashboard import Dashboard
+from pipeline.security.keys import AccessKeys
+from pipeline.security.pki import CertificateAuthority
 from pipeline.settings import ClickHouseSettings, RegistrySettings, Settings
 from registry.seed import demo_edrpou
 from registry.service import RegistryService
@@ -19,7 +25,10 @@ from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, create_tables
 from tests.dashboards.test_reports import DB, NOV_KYIV, at, ev, insert, payout, rej, statement
 from tests.web.conftest import login, registry_system
-from web.app import app_from_settings, qes_dir
+from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login  # noqa: F401 - a fixture
+from tests.web.test_operator_keys import Acls
+from web.app import WebServer, app_from_settings, qes_dir
+from web.keys import KeyDesk
 from web.login.demo import ensure_demo_heads
 from web.operator_data import ReceiptSearch, SearchError, parse_search, search_queries
 
@@ -44,8 +53,17 @@ TAX_ROWS = [
 ]
 
 
+@dataclass
+class Shop:
+    """The cabinet on chdb with the data set, demo heads for op-a and op-b, keys issued with ACLs recorded."""
+
+    settings: Settings
+    registry: RegistryService
+    app: Any
+
+
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, RegistryService]]:
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     tmp = tmp_path_factory.mktemp("opdata")
     settings = Settings(
         pki_dir=tmp / "pki", registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp / 'r.sqlite'}"))
@@ -62,6 +80,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     assert [h.name for h in heads] == ["head-op-a", "head-op-b"]
     seeded = len(registry.audit_entries())
     assert ensure_demo_heads(settings, registry) == heads and len(registry.audit_entries()) == seeded
+    CertificateAuthority(settings.pki_dir).ensure()
+    acls = Acls()
+    desk = KeyDesk(
+        AccessKeys(
+            settings.pki_dir, settings.topics, settings.kafka, grant_fn=acls.grant, revoke_fn=acls.revoke
+        ),
+        "127.0.0.1:9093",
+    )
     client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{tmp / 'chdb'}"), database=DB))
     try:
         client.command(f"CREATE DATABASE IF NOT EXISTS {DB}")
@@ -70,14 +96,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
         insert(client, REJECTIONS, REJECTION_ROWS)
         insert(client, TAX_EVENTS, TAX_ROWS)
         rebuild_all(client, DB)
-        app = app_from_settings(settings, Dashboard(client, DB), registry)
-        with TestClient(app, base_url="http://127.0.0.1") as c:
-            folder = qes_dir(settings)
-            res = login(c, (folder / "head-op-a.crt").read_bytes(), (folder / "head-op-a.key").read_bytes())
-            assert res.status_code == 303 and res.headers["location"] == "/operator"
-            yield c, registry
+        yield Shop(settings, registry, app_from_settings(settings, Dashboard(client, DB), registry, desk))
     finally:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def site(shop: Shop) -> Iterator[tuple[TestClient, RegistryService]]:
+    with TestClient(shop.app, base_url="http://127.0.0.1") as c:
+        folder = qes_dir(shop.settings)
+        res = login(c, (folder / "head-op-a.crt").read_bytes(), (folder / "head-op-a.key").read_bytes())
+        assert res.status_code == 303 and res.headers["location"] == "/operator"
+        yield c, shop.registry
 
 
 def receipts(client: TestClient, **query: str) -> list[dict[str, Any]]:
@@ -151,3 +181,39 @@ def test_search_parsing_and_queries_are_bound_to_the_operator() -> None:
     ):
         for sql, params in search_queries(search, "op-a", "db"):
             assert "operator_id = {operator:String}" in sql and params["operator"] == "op-a"
+
+
+def test_the_operators_main_tasks_in_the_browser(shop: Shop, browser: Any) -> None:  # noqa: F811 - the fixture
+    """A demo-style head logs in by QES, finds a receipt, issues a sandbox key, downloads its bundle once."""
+    server = WebServer(shop.app, "127.0.0.1", free_port()).start()
+    base = server.url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ctx = browser.new_context(accept_downloads=True)
+    try:
+        page = ctx.new_page()
+        qes_login(page, base, SimpleNamespace(folder=qes_dir(shop.settings)), "head-op-a")
+        assert page.url == f"{base}/operator"
+        page.click("#nav-receipts")
+        page.fill("#receipt_id", "rcpt-a-777")
+        page.click("#search button[type=submit]")
+        assert page.locator("#results tbody tr").count() == 1
+        assert page.inner_text("#results .receipt") == "rcpt-a-777"
+        page.screenshot(path=str(SCREENSHOTS / "cabinet-operator-receipts.png"), full_page=True)
+        page.click("#nav-keys")
+        page.check("input[name=environment][value=sandbox]")
+        page.click("#issue-key button[type=submit]")
+        assert "can be downloaded only once" in page.inner_text("#done")
+        row = page.locator("#keys tbody tr").first
+        with page.expect_download() as download:
+            row.locator("button.download").click()
+        names = zipfile.ZipFile(download.value.path()).namelist()
+        assert "client-settings.txt" in names and any(n.endswith(".p12") for n in names)
+        page.screenshot(path=str(SCREENSHOTS / "cabinet-operator-keys.png"), full_page=True)
+        with page.expect_navigation():
+            row.locator("button.download").click()  # the page still shows the button: the server refuses
+        assert "already downloaded" in page.inner_text("#error")
+        page.goto(f"{base}/operator/keys")
+        assert "downloaded" in page.locator("#keys tbody tr").first.locator(".bundle").inner_text()
+    finally:
+        ctx.close()
+        server.stop()
