@@ -2,9 +2,9 @@
 
 A thin layer over ``pipeline.security.keys.AccessKeys`` (the same code as ``dsom keys issue``),
 confined to the caller's operator: a key of another operator is answered exactly as a key that
-does not exist. The web process holds only what issuing needs (docs/cabinets.md): the CA that
-signs the keys' certificates and the ``key-issuer`` principal's certificate, which may create and
-delete ACLs and nothing else.
+does not exist. The web process holds only what issuing needs (docs/cabinets.md): the
+operator-keys CA, which can sign nothing but operators' keys, and the ``key-issuer`` principal's
+certificate, which may create and delete ACLs and nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.security.handover import new_password
 from pipeline.security.keys import AccessKey, AccessKeys, BundleGone
+from pipeline.security.pki import OPERATOR_CA_DIR
 from pipeline.settings import Settings
 from web.i18n import gettext as _
 
@@ -91,14 +92,20 @@ class KeyDesk:
 def desk_from_settings(settings: Settings) -> KeyDesk | None:
     """The web process's key desk, or None when this deployment has no key-issuing credentials here.
 
-    It needs the CA (``<pki_dir>/ca.crt`` and ``ca.key``) and the ``web.keys_principal``
-    certificate; on a broker without TLS there are no ACLs, so no keys either.
+    It needs the operator-keys CA (``<pki_dir>/operator-ca/``: it signs nothing but operators'
+    keys), the root's certificate (``<pki_dir>/ca.crt``, handed over in the bundle; not its key)
+    and the ``web.keys_principal`` certificate (``key-issuer``: it may manage ACLs, nothing else).
     """
     pki: Path = settings.pki_dir
     principal = settings.web.keys_principal
-    if not all(
-        (pki / name).exists() for name in ("ca.crt", "ca.key", f"{principal}.crt", f"{principal}.key")
-    ):
+    needed = [
+        "ca.crt",
+        f"{OPERATOR_CA_DIR}/ca.crt",
+        f"{OPERATOR_CA_DIR}/ca.key",
+        f"{principal}.crt",
+        f"{principal}.key",
+    ]
+    if not all((pki / name).exists() for name in needed):
         return None
     return KeyDesk(
         AccessKeys(pki, settings.topics, settings.kafka_as(principal)), settings.kafka.bootstrap_servers

@@ -22,6 +22,7 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
     """
     ca = CertificateAuthority(settings.pki_dir)
     ca.ensure()
+    ca.ensure_operator_ca()  # signs operators' keys only (a name constraint): what key issuance holds
     broker = settings.pki_dir / "broker"
     cert = broker.with_suffix(".crt")
     if not broker.with_suffix(".pem").exists() or not set(hosts) <= set(server_names(cert)):

@@ -21,7 +21,13 @@ import orjson
 from pipeline.kafka.acl_admin import grant, revoke_all
 from pipeline.security.acls import Grant, operator_grants
 from pipeline.security.handover import HandoverFiles, client_settings, write_stores
-from pipeline.security.pki import CertificateAuthority, certificate_info, write_private
+from pipeline.security.pki import (
+    OPERATOR_CA_DIR,
+    OPERATOR_KEYS_OU,
+    CertificateAuthority,
+    certificate_info,
+    write_private,
+)
 from pipeline.settings import KafkaSettings, TopicSettings
 
 
@@ -66,7 +72,9 @@ class AccessKeys:
         grant_fn: Callable[[KafkaSettings, str, list[Grant]], None] = grant,
         revoke_fn: Callable[[KafkaSettings, str], int] = revoke_all,
     ) -> None:
-        self._ca = CertificateAuthority(pki_dir)
+        # Signed by the operator-keys CA (name-constrained); the bundle's CA is the root.
+        self._root = CertificateAuthority(pki_dir)
+        self._ca = CertificateAuthority(pki_dir / OPERATOR_CA_DIR)
         self._path = pki_dir / "keys.json"
         self._dir = pki_dir / "operators"
         self._topics = topics
@@ -96,9 +104,11 @@ class AccessKeys:
         key_id = f"k{secrets.token_hex(4)}"
         principal = f"op.{operator_id}.{key_id}"
         folder = self._dir / operator_id
-        paths = self._ca.issue(principal, folder / key_id)
+        if not self._ca.key_path.exists() and self._root.key_path.exists():  # a PKI made before it
+            self._root.ensure_operator_ca()
+        paths = self._ca.issue(principal, folder / key_id, ou=OPERATOR_KEYS_OU)
         ca = folder / "ca.crt"
-        shutil.copyfile(self._ca.cert_path, ca)
+        shutil.copyfile(self._root.cert_path, ca)
         keystore = truststore = ""
         if pkcs12_password is not None:
             keystore, truststore = str(folder / f"{key_id}.p12"), str(folder / f"{key_id}.truststore.p12")

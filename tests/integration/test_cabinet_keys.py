@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from pipeline.kafka.admin import ensure_topics, operator_topics
 from pipeline.kafka.config import client_config
+from pipeline.security.pki import OPERATOR_CA_DIR, OPERATOR_KEYS_OU, CertificateAuthority
 from pipeline.settings import Settings
 from tests.integration.conftest import PKI
 from tests.integration.test_security import produce_error
@@ -66,3 +67,16 @@ def test_a_cabinet_key_produces_to_its_sandbox_until_revoked(settings: Settings,
         "key_bundle",
         "key_revoke",
     ]
+
+
+@pytest.mark.skipif(not PKI, reason="needs the mTLS broker of `make test`")
+def test_the_operator_keys_ca_cannot_make_a_service_certificate(settings: Settings, tmp_path: Path) -> None:
+    """What the web process signs with is name-constrained: a certificate it makes for the pipeline is
+    refused at the handshake, and one under its OU is a principal without rights."""
+    sub = CertificateAuthority(settings.pki_dir / OPERATOR_CA_DIR)
+    outside = sub.issue("pipeline", tmp_path / "pipeline")  # CN=pipeline: outside the name constraint
+    with pytest.raises(KafkaException):
+        AdminClient(client_config(settings.kafka_with(outside.cert, outside.key))).list_topics(timeout=3)
+    inside = sub.issue("pipeline", tmp_path / "pipeline-ou", ou=OPERATOR_KEYS_OU)  # User:CN=pipeline,OU=...
+    kafka = settings.kafka_with(inside.cert, inside.key)
+    assert produce_error(kafka, settings.topics.archive).code() == KafkaError.TOPIC_AUTHORIZATION_FAILED

@@ -100,7 +100,7 @@ def test_issue_download_once_rotate_revoke(keyed: tuple[World, Acls, TestClient]
     assert f"ssl.key.location={key_id}.key" in settings_text  # paths relative to the unzipped folder
     assert "bootstrap.servers=broker.example.ua:9093" in settings_text
     key, cert, _ = pkcs12.load_key_and_certificates(z.read(f"{key_id}.p12"), password.encode())
-    assert cert is not None and cert.subject.rfc4514_string() == f"CN=op.op-1.{key_id}"
+    assert cert is not None and cert.subject.rfc4514_string() == f"CN=op.op-1.{key_id},OU=dsom-operator-keys"
     pem_key = serialization.load_pem_private_key(z.read(f"{key_id}.key"), None)
     assert pem_key.public_key() == x509.load_pem_x509_certificate(z.read(f"{key_id}.crt")).public_key()
     # handed over: the private key and the stores are gone from the server, the certificate stays
@@ -179,6 +179,9 @@ def test_the_web_process_issues_as_key_issuer(tmp_path: Path) -> None:
     ca = CertificateAuthority(world.settings.pki_dir)
     ca.ensure()
     ca.issue("key-issuer", world.settings.pki_dir / "key-issuer")
+    assert desk_from_settings(world.settings) is None  # no operator-keys CA yet
+    ca.ensure_operator_ca()
+    (world.settings.pki_dir / "ca.key").unlink()  # the root's key is not needed to issue keys
     desk = desk_from_settings(world.settings)
     assert desk is not None
     assert desk.keys._admin.ssl_certificate_location == world.settings.pki_dir / "key-issuer.crt"
