@@ -159,9 +159,9 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/login: log in with "
               f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator and tax beside "
               "them); reports refresh every 5 s while the stream runs", flush=True)
-        print("== operator cabinet logins (certificate and key file beside them): "
-              + ", ".join(f"{logins / h.name}.crt ({h.operator_id})" for h in heads[:3])
-              + (f" and {len(heads) - 3} more" if len(heads) > 3 else ""), flush=True)
+        if heads:
+            print(f"== operator cabinets: log in with {logins / heads[0].name}.crt and .key "
+                  f"({heads[0].operator_id}); also " + ", ".join(h.name for h in heads[1:]), flush=True)
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
