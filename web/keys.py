@@ -71,13 +71,18 @@ class KeyDesk:
             try:
                 return self.keys.take_bundle(key_id, self.bootstrap)
             except BundleGone as exc:
-                when = exc.key.handed_over_at or _("at issue, outside the cabinet")
+                if exc.key.handed_over_at is None:  # issued by `dsom keys issue`: handed over as files
+                    raise KeyRefused(
+                        _("Key %(key)s was handed over outside the cabinet; its bundle is not kept here.")
+                        % {"key": key_id},
+                        410,
+                    ) from exc
                 raise KeyRefused(
                     _(
                         "The bundle of key %(key)s was already downloaded (%(when)s) and is not kept: "
                         "it can be downloaded only once. If it is lost, revoke the key and issue a new one."
                     )
-                    % {"key": key_id, "when": when},
+                    % {"key": key_id, "when": exc.key.handed_over_at[:19].replace("T", " ") + " UTC"},
                     410,
                 ) from exc
 

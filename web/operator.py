@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from dashboards.params import ParamError
 from dashboards.reports import DATA_QUALITY, INGESTION_STATUS, TAXES
 from dashboards.web.dashboard import Dashboard
+from pipeline.security.keys import AccessKeys
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -58,11 +59,13 @@ def _keys_page(
     request: Request, who: Account, status: int = 200, error: str = "", done: str = ""
 ) -> HTMLResponse:
     desk = _desk(request)
+    keys = desk.of(_operator(who)) if desk is not None else []
     return render(
         request,
         "operator_keys.html",
         status,
-        keys=desk.of(_operator(who)) if desk is not None else [],
+        keys=keys,
+        ready={k.key_id for k in keys if AccessKeys.bundle_ready(k)},
         available=desk is not None,
         error=error,
         done=done,

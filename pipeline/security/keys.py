@@ -134,6 +134,11 @@ class AccessKeys:
         self._save(keys)
         return found
 
+    @staticmethod
+    def bundle_ready(key: AccessKey) -> bool:
+        """Whether ``key``'s bundle waits to be taken (issued with ``keep_password``, not taken yet)."""
+        return key.handed_over_at is None and Path(key.key).with_suffix(".password").exists()
+
     def take_bundle(self, key_id: str, bootstrap: str) -> tuple[AccessKey, bytes]:
         """The key's files as one ZIP, once: its secret files are deleted here as it is made.
 
@@ -146,7 +151,7 @@ class AccessKeys:
         if found is None:
             raise KeyError(f"no access key {key_id!r}")
         password_file = Path(found.key).with_suffix(".password")
-        if found.handed_over_at is not None or not password_file.exists():
+        if not self.bundle_ready(found):
             raise BundleGone(found)
         files = found.files()
         password = password_file.read_text()

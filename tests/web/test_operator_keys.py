@@ -155,12 +155,19 @@ def test_another_operators_key_is_out_of_reach(keyed: tuple[World, Acls, TestCli
     assert post(client, f"/operator/keys/{key_id}/bundle").status_code == 200
 
 
-def test_bad_input_and_no_credentials(keyed: tuple[World, Acls, TestClient], tmp_path: Path) -> None:
-    world, _, client = keyed
+def test_bad_input_cli_keys_and_no_credentials(keyed: tuple[World, Acls, TestClient], tmp_path: Path) -> None:
+    world, acls, client = keyed
     login_as(client, world, "rep-1")
     res = post(client, "/operator/keys", environment="staging")
     assert res.status_code == 400 and "the sandbox or production" in res.text
     assert post(client, "/operator/keys", environment="sandbox").status_code == 303
+    # a key the regulator issued with `dsom keys issue`: listed, its files were handed over as files
+    cli = AccessKeys(world.settings.pki_dir, world.settings.topics, world.settings.kafka, grant_fn=acls.grant)
+    old = cli.issue("op-1", pkcs12_password="given-by-hand")
+    row = client.get("/operator/keys").text.split(f'data-key="{old.key_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "handed over outside the cabinet" in row and "Download" not in row
+    res = post(client, f"/operator/keys/{old.key_id}/bundle")
+    assert res.status_code == 410 and "handed over outside the cabinet" in res.text
     client.cookies.delete("csrftoken")
     res = client.post("/operator/keys", data={"environment": "sandbox"})
     assert res.status_code == 403 and "CSRF" in res.text
