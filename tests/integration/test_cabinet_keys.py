@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from fastapi.testclient import TestClient
 
 from pipeline.kafka.admin import ensure_topics, operator_topics
@@ -56,12 +56,13 @@ def test_a_cabinet_key_produces_to_its_sandbox_until_revoked(settings: Settings,
         assert res.status_code == 303
         assert produce_error(kafka, t.sandbox("op-1")).code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
     # what the web process holds cannot shorten the archive's retention (admin's ALTER_CONFIGS could)
+    retention = ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)
     archive = ConfigResource(
-        ConfigResource.Type.TOPIC, settings.topics.archive, set_config={"retention.ms": "1000"}
+        ConfigResource.Type.TOPIC, settings.topics.archive, incremental_configs=[retention]
     )
     issuer = AdminClient(client_config(desk.keys._admin))  # kept alive until the answer comes
     with pytest.raises(KafkaException, match="TOPIC_AUTHORIZATION_FAILED"):
-        issuer.alter_configs([archive])[archive].result(30)
+        issuer.incremental_alter_configs([archive])[archive].result(30)
     assert [r.action for r in world.registry.audit_entries() if r.action.startswith("key_")] == [
         "key_issue",
         "key_bundle",
