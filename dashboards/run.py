@@ -26,7 +26,7 @@ class ReportResult:
     def as_json(self) -> dict[str, Any]:
         return {"report": self.report.name, "elapsed_ms": round(self.elapsed_s * 1000, 1),
                 "params": self.params.model_dump(),
-                "rows": [{k: _jsonable(v) for k, v in row.items()} for row in self.rows]}
+                "rows": [{k: jsonable(v) for k, v in row.items()} for row in self.rows]}
 
 
 def run_report(client: Any, database: str, report: Report, params: ReportParams) -> ReportResult:
@@ -49,7 +49,7 @@ def export_report(client: Any, database: str, report: Report, params: ReportPara
     return bytes(data)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         # chdb hands DateTime64(6, 'UTC') back naive (see the design notes): it is UTC.
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)

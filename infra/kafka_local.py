@@ -84,7 +84,7 @@ ssl.keystore.location={pki}/broker.pem
 ssl.truststore.type=PEM
 ssl.truststore.location={pki}/ca.crt
 ssl.client.auth=required
-ssl.principal.mapping.rules=RULE:^CN=([^,]+)$/$1/,DEFAULT
+ssl.principal.mapping.rules=RULE:^CN=(op[.][A-Za-z0-9_-]+[.]k[0-9a-f]+),OU=dsom-operator-keys$/$1/,RULE:^CN=([^,]+)$/$1/,DEFAULT
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 super.users=User:broker

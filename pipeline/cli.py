@@ -36,6 +36,14 @@ def cmd_registry_seed(args: argparse.Namespace) -> int:
     ensure_topics(settings, system_topics(settings)
                   + operator_topics(settings, [o.operator_id for o in registry.operators]))
     print(f"registry: {len(registry.operators)} operators written to {settings.registry_path}; topics ready")
+    # The operators' demo heads, so the operator's cabinet can be logged into (docs/cabinets.md).
+    from registry.service import RegistryService
+    from web.app import qes_dir
+    from web.login.demo import ensure_demo_heads
+
+    heads = ensure_demo_heads(settings, RegistryService.from_settings(settings))
+    print(f"cabinet operator logins (certificate and key file) in {qes_dir(settings)}: "
+          + ", ".join(f"{p.name} ({p.operator_id})" for p in heads))
     return 0
 
 
@@ -147,7 +155,7 @@ def cmd_security_grant(args: argparse.Namespace) -> int:
     from pipeline.security.bootstrap import grant_services
 
     grant_services(_settings())
-    print("ACLs granted to admin, pipeline and tax-service")
+    print("ACLs granted to admin, pipeline, tax-service and key-issuer")
     return 0
 
 
@@ -330,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a host name or address clients reach the broker by (repeatable); "
                            "the broker certificate names it besides localhost and 127.0.0.1")
     init.set_defaults(func=cmd_security_init)
-    secsub.add_parser("grant-services", help="grant admin, pipeline and tax-service their ACLs "
+    secsub.add_parser("grant-services", help="grant admin, pipeline, tax-service and key-issuer their ACLs "
                       "(connects as the broker)").set_defaults(func=cmd_security_grant)
 
     keys = sub.add_parser("keys", help="operators' access keys (client certificate + ACLs)")

@@ -73,6 +73,15 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("POST", "/operator/proposals"): frozenset({Role.OPERATOR}),
     ("GET", "/operator/alerts"): frozenset({Role.OPERATOR}),  # its own operator's (web.inbox)
     ("POST", "/operator/alerts/{alert_id}"): frozenset({Role.OPERATOR}),
+    ("GET", "/operator/keys"): frozenset({Role.OPERATOR}),
+    ("POST", "/operator/keys"): frozenset({Role.OPERATOR}),
+    ("POST", "/operator/keys/{key_id}/bundle"): frozenset({Role.OPERATOR}),
+    ("POST", "/operator/keys/{key_id}/rotate"): frozenset({Role.OPERATOR}),
+    ("POST", "/operator/keys/{key_id}/revoke"): frozenset({Role.OPERATOR}),
+    ("GET", "/operator/receipts"): frozenset({Role.OPERATOR}),
+    ("GET", "/api/operator/receipts"): frozenset({Role.OPERATOR}),
+    ("GET", "/operator/quality"): frozenset({Role.OPERATOR}),
+    ("GET", "/operator/taxes"): frozenset({Role.OPERATOR}),
     # the regulator's cabinet
     ("GET", "/regulator"): REGULATOR_STAFF,
     ("POST", "/regulator/proposals/{proposal_id}"): frozenset({Role.OFFICER}),

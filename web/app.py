@@ -29,8 +29,9 @@ from pipeline.settings import Settings
 from registry import api as registry_api
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
-from web import alerts, pages, reports
+from web import alerts, operator, pages, reports
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
+from web.keys import KeyDesk, desk_from_settings
 from web.login.people import StaffMember
 from web.login.trust import TrustSource
 
@@ -67,7 +68,10 @@ def staff_reader(path: Path) -> Any:
 
 
 def cabinet_from_settings(
-    settings: Settings, dashboard: Dashboard | None, registry: RegistryService | None = None
+    settings: Settings,
+    dashboard: Dashboard | None,
+    registry: RegistryService | None = None,
+    keys: KeyDesk | None = None,
 ) -> Cabinet:
     web, qes = settings.web, qes_dir(settings)
     trust = TrustSource(
@@ -84,6 +88,7 @@ def cabinet_from_settings(
         tax_number_key(settings),
         login_limit=f"{web.login_attempts_per_minute}/minute",
         alerts=alerts.ClickHouseAlerts(dashboard) if dashboard is not None else None,
+        keys=keys or desk_from_settings(settings),
     )
 
 
@@ -128,6 +133,7 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
     app.state.cabinet = cab
     app.state.registry = cab.registry  # what registry.api's routes use
     app.include_router(pages.router)
+    app.include_router(operator.router)
     app.include_router(reports.router)
     app.include_router(alerts.router)
     app.include_router(registry_api.router)
@@ -157,10 +163,13 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
 
 
 def app_from_settings(
-    settings: Settings, dashboard: Dashboard | None, registry: RegistryService | None = None
+    settings: Settings,
+    dashboard: Dashboard | None,
+    registry: RegistryService | None = None,
+    keys: KeyDesk | None = None,
 ) -> Any:
     return create_app(
-        cabinet_from_settings(settings, dashboard, registry),
+        cabinet_from_settings(settings, dashboard, registry, keys),
         session_key(settings),
         https_only=settings.web.https_only,
         max_age_s=settings.web.session_max_age_s,

@@ -15,6 +15,7 @@ from dashboards.web.dashboard import Dashboard
 from registry.core.access import Principal
 from registry.service import RegistryService
 from web.access import Account, Verdict, decide
+from web.keys import KeyDesk
 from web.login.core import ChallengeBook, SignatureVerifier, WebCryptoVerifier
 from web.login.trust import TrustSource
 
@@ -29,6 +30,7 @@ class Cabinet:
     staff: Any  # () -> list[StaffMember], read at each login so a change applies at once
     tax_key: bytes
     login_limit: str = "10/minute"
+    keys: KeyDesk | None = None  # operators' self-service access keys; None: not issued here
     verifier: SignatureVerifier = field(default_factory=WebCryptoVerifier)
     book: ChallengeBook = field(default_factory=ChallengeBook)
     limiter: MovingWindowRateLimiter = field(default_factory=lambda: MovingWindowRateLimiter(MemoryStorage()))

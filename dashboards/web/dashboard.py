@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from dashboards.params import parse
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Report
-from dashboards.run import EXPORT_FORMATS, READ_ONLY, export_report, run_report
+from dashboards.run import EXPORT_FORMATS, READ_ONLY, export_report, jsonable, run_report
 from pipeline.core.model import LicenceKind
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -33,6 +33,10 @@ class Dashboard:
         self._lock = threading.Lock()  # one query at a time per client: reports are fast
         self._live = live
         self._live_cache: tuple[float, dict[str, Any]] = (0.0, {})
+
+    @property
+    def database(self) -> str:
+        return self._db
 
     def catalog(self) -> dict[str, Any]:
         with self._lock:
@@ -64,6 +68,13 @@ class Dashboard:
         params = parse(query)
         with self._lock:
             return export_report(self._client, self._db, report, params, fmt)
+
+    def rows(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Any read-only query's rows, as JSON-ready dicts (the operator's cabinet's searches)."""
+        with self._lock:
+            result = self._client.query(sql, parameters=parameters, settings=READ_ONLY)
+        names = result.column_names
+        return [{k: jsonable(v) for k, v in zip(names, row, strict=True)} for row in result.result_rows]
 
     def live(self) -> dict[str, Any]:
         if self._live is None:

@@ -84,6 +84,19 @@ def tax_service_grants(topics: TopicSettings) -> list[Grant]:
     ]
 
 
+def key_issuer_grants() -> list[Grant]:
+    """The cabinets' key issuance: create and delete ACLs (ALTER), list them (DESCRIBE); nothing else.
+
+    Unlike ``admin`` it cannot create topics or change their settings (so not the archive's
+    retention). ALTER on the cluster still covers every ACL, a Kafka limit: a grant of archive
+    writes it made would be found by ``dsom verify-archive --guard`` (docs/archive.md).
+    """
+    return [
+        Grant("BROKER", "kafka-cluster", LITERAL, "ALTER"),
+        Grant("BROKER", "kafka-cluster", LITERAL, "DESCRIBE"),
+    ]
+
+
 def admin_grants(topics: TopicSettings) -> list[Grant]:
     """Operations staff: create topics and manage ACLs (issue and revoke keys)."""
     return [

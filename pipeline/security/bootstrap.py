@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.kafka.acl_admin import grant
-from pipeline.security.acls import admin_grants, pipeline_grants, tax_service_grants
+from pipeline.security.acls import admin_grants, key_issuer_grants, pipeline_grants, tax_service_grants
 from pipeline.security.archive_key import init_archive_key
 from pipeline.security.pki import CertificateAuthority, server_names
 from pipeline.settings import Settings
 
-SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service")
+# key-issuer: what the cabinets' web process issues and revokes operators' keys as (docs/cabinets.md).
+SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service", "key-issuer")
 
 
 def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
@@ -21,6 +22,7 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
     """
     ca = CertificateAuthority(settings.pki_dir)
     ca.ensure()
+    ca.ensure_operator_ca()  # signs operators' keys only (a name constraint): what key issuance holds
     broker = settings.pki_dir / "broker"
     cert = broker.with_suffix(".crt")
     if not broker.with_suffix(".pem").exists() or not set(hosts) <= set(server_names(cert)):
@@ -34,7 +36,7 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
 
 
 def grant_services(settings: Settings) -> None:
-    """Give admin, pipeline and tax-service their ACLs, connecting as the broker (a super user)."""
+    """Give admin, pipeline, tax-service and key-issuer their ACLs, as the broker (a super user)."""
     as_broker = settings.kafka_as("broker")
     t = settings.topics
     grant(as_broker, "admin", admin_grants(t))
@@ -42,3 +44,4 @@ def grant_services(settings: Settings) -> None:
 
     grant(as_broker, "pipeline", pipeline_grants(t, app.agents()))
     grant(as_broker, "tax-service", tax_service_grants(t))
+    grant(as_broker, "key-issuer", key_issuer_grants())

@@ -58,10 +58,10 @@ def write_stores(cert: Path, key: Path, ca: Path, keystore: Path, truststore: Pa
         raise ValueError("a PKCS12 password must not be empty (Java refuses a store without one)")
     private = serialization.load_pem_private_key(key.read_bytes(), password=None)
     assert isinstance(private, ec.EllipticCurvePrivateKey)  # dsom's PKI issues EC P-256 keys
-    certificate = x509.load_pem_x509_certificate(cert.read_bytes())
+    certificate, *intermediates = x509.load_pem_x509_certificates(cert.read_bytes())
     ca_cert = x509.load_pem_x509_certificate(ca.read_bytes())
     write_private(keystore, pkcs12.serialize_key_and_certificates(
-        alias.encode(), private, certificate, [ca_cert], _encryption(password)))
+        alias.encode(), private, certificate, [*intermediates, ca_cert], _encryption(password)))
     # Java trusts a PKCS12 certificate entry only with Oracle's trusted-key-usage attribute,
     # which serialize_java_truststore sets; a plain CA entry would be ignored as a trust anchor.
     truststore.write_bytes(pkcs12.serialize_java_truststore(

@@ -20,6 +20,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_DAYS = 3650
 CERT_DAYS = 397
+# Operators' keys are signed by an intermediate CA that may sign nothing but subjects under this
+# OU (an X.509 name constraint, which the broker's TLS checks): the key issuer holds that CA, not
+# the root, so it cannot make a certificate for the pipeline, the admin or the broker. The broker
+# maps ``CN=op.<operator>.<key>,OU=<this>`` to the principal ``op.<operator>.<key>``.
+OPERATOR_KEYS_OU = "dsom-operator-keys"
+OPERATOR_CA_DIR = "operator-ca"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,39 @@ class CertificateAuthority:
         self.cert_path = folder / "ca.crt"
         self.key_path = folder / "ca.key"
 
+    def ensure_operator_ca(self) -> CertificateAuthority:
+        """The intermediate CA for operators' keys (``<folder>/operator-ca``), made once under this root.
+
+        Its name constraint permits only subjects under ``OU=dsom-operator-keys``; it may not sign
+        further CAs (path length 0).
+        """
+        sub = CertificateAuthority(self.folder / OPERATOR_CA_DIR)
+        if sub.cert_path.exists() and sub.key_path.exists():
+            return sub
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        ou = x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, OPERATOR_KEYS_OU)])
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dsom operator keys CA")]))
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(min(now + dt.timedelta(days=CA_DAYS), ca_cert.not_valid_after_utc))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.NameConstraints(permitted_subtrees=[x509.DirectoryName(ou)],
+                                                    excluded_subtrees=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(ca_key, hashes.SHA256()))
+        write_private(sub.key_path, _key_pem(key))
+        sub.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return sub
+
     def ensure(self, name: str = "dsom deployment CA") -> None:
         """Create the CA once; later calls keep the existing one."""
         if self.cert_path.exists() and self.key_path.exists():
@@ -76,7 +115,7 @@ class CertificateAuthority:
         self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
     def issue(self, principal: str, out: Path, *, server: bool = False, days: int = CERT_DAYS,
-              hosts: Sequence[str] = ()) -> CertPaths:
+              hosts: Sequence[str] = (), ou: str | None = None) -> CertPaths:
         """Issue ``CN=<principal>`` into ``<out>.crt`` / ``<out>.key`` (and ``<out>.pem``).
 
         A server certificate names localhost, 127.0.0.1 and ``hosts`` (host names or IP
@@ -89,7 +128,9 @@ class CertificateAuthority:
         now = dt.datetime.now(dt.UTC)
         usage = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
         builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, principal)]))
+                   .subject_name(x509.Name(
+                       ([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou)] if ou else [])
+                       + [x509.NameAttribute(NameOID.COMMON_NAME, principal)]))
                    .issuer_name(ca_cert.subject).public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now - dt.timedelta(minutes=5))
@@ -102,6 +143,8 @@ class CertificateAuthority:
         cert = builder.sign(ca_key, hashes.SHA256())
         paths = CertPaths(out.with_suffix(".crt"), out.with_suffix(".key"))
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+        if ca_cert.issuer != ca_cert.subject:  # an intermediate: the chain up to the root
+            cert_pem += ca_cert.public_bytes(serialization.Encoding.PEM)
         key_pem = _key_pem(key)
         write_private(paths.key, key_pem)
         paths.cert.write_bytes(cert_pem)

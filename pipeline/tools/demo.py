@@ -14,12 +14,20 @@ import threading
 import time
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
 from pipeline.kafka.lag import LagMonitor
 from pipeline.progress import Totals, scrape
-from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TaxSettings
+from pipeline.settings import (
+    REPO_ROOT,
+    ClickHouseSettings,
+    KafkaSettings,
+    RegistrySettings,
+    Settings,
+    TaxSettings,
+)
 
 RUN_DIR = REPO_ROOT / ".run" / "demo"
 KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
@@ -101,6 +109,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         registry_path=RUN_DIR / "registry.json",
         tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
         pki_dir=RUN_DIR / "pki",
+        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")),
     )
     if not keep and RUN_DIR.exists():
         _kafka("stop")
@@ -129,6 +138,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         registry = Registry(operators=(*simulated.operators, dormant))
         registry.save(settings.registry_path)
         operator_ids = [o.operator_id for o in registry.operators]
+        heads = _cabinet_operators(settings, registry)
         admin = settings
         operators: dict[str, KafkaSettings] = {}
         if tls:
@@ -149,6 +159,9 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/login: log in with "
               f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator and tax beside "
               "them); reports refresh every 5 s while the stream runs", flush=True)
+        if heads:
+            print(f"== operator cabinets: log in with {logins / heads[0].name}.crt and .key "
+                  f"({heads[0].operator_id}); also " + ", ".join(h.name for h in heads[1:]), flush=True)
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
@@ -183,6 +196,22 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
             _stop_worker(worker)
         print("== stopping the Kafka broker")
         _kafka("stop")
+
+
+def _cabinet_operators(settings: Settings, registry: Any) -> list[Any]:
+    """The demo's operators in the registry database, each with a head who can log in (docs/cabinets.md)."""
+    from registry.core.access import Principal, PrincipalRole
+    from registry.core.model import Kind
+    from registry.seed import rows_of
+    from registry.service import RegistryService
+    from web.login.demo import ensure_demo_heads
+
+    svc = RegistryService.from_settings(settings)
+    have = {v.entity_id for v in svc.current(Kind.OPERATOR.value)}
+    rows = [r for r in rows_of(registry) if r["operator_id"] not in have]
+    if rows:
+        svc.add(Principal("demo-seed", PrincipalRole.SYSTEM), rows, "demo seed")
+    return ensure_demo_heads(settings, svc)
 
 
 def _stop_worker(proc: subprocess.Popen[bytes]) -> None:

@@ -97,6 +97,43 @@ def revoke(folder: Path, names: list[str]) -> None:
     write_pem(folder / "ca.crl", crl_pem(provider.crl(certs, hours=24 * 30)))
 
 
+def demo_heads(edrpou_of: dict[str, str]) -> list[Person]:
+    """One head per operator (``head-<operator>``), named in the certificate with the operator's EDRPOU."""
+    return [
+        Person(f"head-{op}", f"Demo head of {op}", "operator", f"{2_000_000_000 + n}", op, edrpou)
+        for n, (op, edrpou) in enumerate(sorted(edrpou_of.items()), 1)
+    ]
+
+
+def ensure_demo_heads(settings: Settings, registry: Any) -> list[Person]:
+    """The demo operators' heads: a certificate and key file each, registered as representatives.
+
+    For every operator in ``registry`` (a ``registry.service.RegistryService``) that has no
+    ``head-<operator>`` yet: its certificate and key file in ``<pki_dir>/qes`` (beside the staff's,
+    from the same demo provider) and its representative record, added as the system. Returns
+    every demo head (those made before too), for printing.
+    """
+    from registry.core.access import Principal, PrincipalRole  # noqa: PLC0415
+    from registry.core.model import Kind  # noqa: PLC0415
+    from registry.service import tax_number_key  # noqa: PLC0415
+    from web.app import qes_dir  # noqa: PLC0415
+
+    edrpou_of = {v.entity_id: str(v.data["edrpou"]) for v in registry.current(Kind.OPERATOR.value)}
+    heads = demo_heads(edrpou_of)
+    have = {v.entity_id for v in registry.current(Kind.REPRESENTATIVE.value)}
+    folder = qes_dir(settings)
+    new = [p for p in heads if p.name not in have or not (folder / f"{p.name}.key").exists()]
+    if new:
+        rows = make_people(folder, new, tax_number_key(settings))
+        fresh = [r for r in rows if r["representative_id"] not in have]
+        if fresh:
+            registry.add(Principal("demo-seed", PrincipalRole.SYSTEM), fresh, "demo operator heads")
+        renewed = [r for r in rows if r["representative_id"] in have]
+        for r in renewed:  # a key file lost: a new certificate, entered in the registry first
+            registry.change(Principal("demo-seed", PrincipalRole.SYSTEM), r, reason="new demo certificate")
+    return heads
+
+
 def ensure_demo_staff(settings: Settings) -> Path:
     """The demo provider and staff in ``<pki_dir>/qes`` (made once); the folder.
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.security.acls import LITERAL, PREFIXED, Grant, operator_grants
+from pipeline.security.acls import LITERAL, PREFIXED, Grant, key_issuer_grants, operator_grants
 from pipeline.settings import TopicSettings
 
 T = TopicSettings()
@@ -25,3 +25,8 @@ def test_group_grants_do_not_reach_operators_whose_id_starts_with_this_one() -> 
 def test_operator_ids_that_would_make_group_names_ambiguous_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="operator ID"):
         operator_grants(T, bad)
+
+
+def test_the_key_issuer_may_manage_acls_and_nothing_else() -> None:
+    grants = {(g.resource, g.operation) for g in key_issuer_grants()}
+    assert grants == {("BROKER", "ALTER"), ("BROKER", "DESCRIBE")}
