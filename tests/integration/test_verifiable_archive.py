@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pipeline.agents.checkpointer import CheckpointerAgent
 from pipeline.archive import verify_archive
 from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes, verifier_of
-from pipeline.core.chain import link_hash
+from pipeline.core.chain import GENESIS, Provenance
 from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
 from pipeline.core.processor import make_processor
 from pipeline.kafka.acl_admin import grant
@@ -48,24 +48,41 @@ CODEC = default_codec()
 RECORDS = 12
 
 
-def _archive_values(operator: str = "op-a") -> list[tuple[bytes, bytes]]:
+def _archive_values(operator: str = "op-a", ingest_partition: int = 0) -> list[tuple[bytes, bytes]]:
     """(key, value) of RECORDS + 1 archive batches, correctly chained, as the validator makes them."""
     proc = make_processor(REGISTRY, Settings().validation, Settings().topics, CODEC)
-    state = proc.new_state(f"x.ingest.{operator}", 0)
+    state = proc.new_state(f"x.ingest.{operator}", ingest_partition)
     out = []
     for i in range(RECORDS + 1):  # the last: the validator's next record, after a forgery
         events = [event(seq=i * 3 + j + 1, bet_ref=f"b{i}-{j}", operator_ref=f"tx-{i}-{j}") for j in range(3)]
         o = proc.process(state, i, b"s1", record(events, operator=operator), NOW)
         assert o.archive_value is not None
-        out.append((f"x.ingest.{operator}/0".encode(), o.archive_value))
+        out.append((f"x.ingest.{operator}/{ingest_partition}".encode(), o.archive_value))
     return out
 
 
-def _reattributed(value: bytes, operator: str) -> bytes:
-    """The same archive batch claiming another operator: its hash chain still verifies."""
+def _changed(value: bytes, **changes: Any) -> bytes:
+    """The same archive batch claiming another operator, offset, ...: its hash chain no longer verifies."""
     _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
-    bodies = _bodies(value)
-    return encode_archive_batch({**batch, "operator_id": operator}, bodies)
+    return encode_archive_batch({**batch, **changes}, _bodies(value))
+
+
+def _rechained(records: list[tuple[bytes, bytes]], at: int, operator: str) -> list[tuple[bytes, bytes]]:
+    """The archive rewritten with record ``at`` re-attributed to ``operator`` and every link from there
+    recomputed, as an insider who can write the archive would: every chain verifies."""
+    out, prev = [], GENESIS
+    for i, (key, value) in enumerate(records):
+        _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
+        if i == at:
+            batch["operator_id"] = operator
+        prov = Provenance(batch["operator_id"], batch["source_id"], batch["ingest_topic"],
+                          batch["ingest_partition"], batch["ingest_offset"])
+        for e in batch["events"]:
+            e["prev_hash"] = prev
+            e["hash"] = prev = prov.link_hash(prev, e["chain_index"], e["event"]["seq"], e["receipt_id"],
+                                              encode_event_body(e["event"]))
+        out.append((key, encode_archive_batch(batch, _bodies(value))))
+    return out
 
 
 def _bodies(value: bytes) -> list[bytes]:
@@ -163,8 +180,11 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     head = last["events"][-1]
     body = _bodies(records[0][1])[0]
     index = head["chain_index"] + 1
+    prov = Provenance(last["operator_id"], last["source_id"], last["ingest_topic"], last["ingest_partition"],
+                      last["ingest_offset"])
     forged_event = {**last["events"][0], "chain_index": index, "prev_hash": head["hash"],
-                    "receipt_id": "forged", "hash": link_hash(head["hash"], index, "forged", body)}
+                    "receipt_id": "forged",
+                    "hash": prov.link_hash(head["hash"], index, 1, "forged", body)}  # body: seq 1's
     _produce(s, part, [(records[0][0], encode_archive_batch({**last, "events": [forged_event]}, [body])),
                        records[RECORDS]])
     found = _findings(s)
@@ -185,7 +205,7 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
             break
         except Exception:  # noqa: BLE001 - the deletion may still be in progress
             time.sleep(0.5)
-    rewritten = [(k, _reattributed(v, "op-b") if i == 3 else v) for i, (k, v) in enumerate(records)]
+    rewritten = _rechained(records, 3, "op-b")
     _produce(s, part, rewritten[:8])  # and its tail truncated
     assert _findings(s) == []  # without witnesses, nothing is left to tell
     caught = _dsom(s, "verify-archive", "--witness", str(saved))
@@ -204,6 +224,16 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     assert _findings(s, witness) == [
         f"archive partition {part}: 0 records, but checkpoint witness #0 signed 5: leaves 0..4 are missing "
         f"(truncated, deleted or lost)"]
+
+    # Records re-attributed to another operator, or re-numbered (another ingest offset), without the
+    # chain recomputed: the links cover both, so the chain itself breaks (link rule 2).
+    other = _archive_values(ingest_partition=1)  # another chain
+    _produce(s, part, [records[0], (records[1][0], _changed(records[1][1], operator_id="op-b")),
+                       other[0], (other[1][0], _changed(other[1][1], ingest_offset=7))])
+    content = "hash does not match its content (operator, source, ingest position, seq, receipt ID or event)"
+    assert sorted(f for f in _findings(s) if f.startswith("chain ")) == [
+        f"chain x.ingest.op-a/0 at archive {part}:9: link 4: {content}",
+        f"chain x.ingest.op-a/1 at archive {part}:11: link 4: {content}"]
 
     # The admin grants itself WRITE on the archive and shortens its retention: both are rights
     # Kafka lets it take; the guard check reports them.

@@ -132,3 +132,19 @@ def rollup_contents(ch: Any, database: str = "dsom") -> dict[str, list[tuple[Any
         contents[r.name] = sorted(tuple(str(v) for v in row) for row in ch.query(
             f"SELECT {', '.join(exprs)} FROM {database}.{r.name} FINAL").result_rows)
     return contents
+
+
+def as_version_1(value: bytes) -> bytes:
+    """An ArchiveBatch as archives written before its version 2 (link_rule) hold it."""
+    import io  # noqa: PLC0415
+
+    from fastavro import schemaless_writer  # noqa: PLC0415
+
+    from schemas.codec import MAGIC, schema_versions  # noqa: PLC0415
+
+    v1 = schema_versions(ARCHIVE_BATCH)[0]
+    _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
+    del batch["link_rule"]
+    buf = io.BytesIO()
+    schemaless_writer(buf, v1.schema, batch)
+    return MAGIC + v1.fingerprint + buf.getvalue()
