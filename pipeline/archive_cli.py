@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +68,12 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 def cmd_proof_inclusion(args: argparse.Namespace) -> int:
     from pipeline.archive_logs import ProofUnavailable, inclusion, verifier_of
+    from pipeline.core.archive_log import archive_partition
 
     s = _settings()
     partitions = None
     if args.operator:  # all of an operator's records are in one archive partition (the validator's rule)
-        partitions = [zlib.crc32(args.operator.encode()) % s.topics.archive_partitions]
+        partitions = [archive_partition(args.operator, s.topics.archive_partitions)]
     try:
         doc = inclusion(s, args.receipt_id, verifier_of(s, args.key), partitions)
     except ProofUnavailable as exc:

@@ -29,7 +29,7 @@ from pipeline.settings import Settings
 from registry import api as registry_api
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
-from web import pages, reports
+from web import pages, proofs, reports
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
 from web.login.people import StaffMember
 from web.login.trust import TrustSource
@@ -128,6 +128,7 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
     app.state.registry = cab.registry  # what registry.api's routes use
     app.include_router(pages.router)
     app.include_router(reports.router)
+    app.include_router(proofs.router)
     app.include_router(registry_api.router)
     app.dependency_overrides[registry_api.caller] = session_caller
     app.add_exception_handler(RegistryError, registry_api._refused)

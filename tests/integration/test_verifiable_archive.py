@@ -22,6 +22,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
 
 from pipeline.agents.checkpointer import CheckpointerAgent
 from pipeline.archive import verify_archive
@@ -42,6 +43,9 @@ from schemas.raw import encode_archive_batch
 from tests.integration.conftest import settings_env
 from tests.pipeline.core.test_processor import record
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
+from tests.web.conftest import World, login_as, make_world
+from web.app import app_from_settings
+from web.proofs import ArchiveProofs, archive_proofs
 
 pytestmark = pytest.mark.integration
 CODEC = default_codec()
@@ -126,6 +130,14 @@ def _dsom(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def _proofs_api(s: Settings, tmp: Path) -> tuple[TestClient, World]:
+    """The web application (its own registry and people) reading this archive for proofs."""
+    world = make_world(tmp / "web")
+    app = app_from_settings(world.settings, None, world.registry)
+    app.__wrapped__.dependency_overrides[archive_proofs] = lambda: ArchiveProofs(s)
+    return TestClient(app, base_url="http://127.0.0.1"), world
+
+
 def _findings(s: Settings, witness: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
     return verify_archive(s, verifier_of(s), witness).findings
 
@@ -156,6 +168,13 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     assert proof["leaf_index"] == 7 and proof["tree_size"] == RECORDS
     ok = _verify_tool(tmp_path, s, proof)
     assert ok.returncode == 0 and f"receipt {receipt} is in record 7" in ok.stdout, ok.stderr
+    # The same through the cabinets' API: regulator staff may ask for it, another operator may not.
+    api, world = _proofs_api(s, tmp_path)
+    login_as(api, world, "board")
+    res = api.get(f"/api/proofs/inclusion/{receipt}?operator=op-a")
+    assert res.status_code == 200 and res.json() == proof
+    login_as(api, world, "rep-1")
+    assert api.get(f"/api/proofs/inclusion/{receipt}").status_code == 404
     ok = _verify_tool(tmp_path, s, consistency(s, notes[0], notes[1], verifier_of(s)))
     assert ok.returncode == 0 and "extends its signed tree of 5" in ok.stdout, ok.stderr
     witness = [(f"witness #{i}", n) for i, n in enumerate(notes)]  # the tax service kept copies
