@@ -141,6 +141,31 @@ def cmd_verify_archive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_archive_guard(args: argparse.Namespace) -> int:
+    """Watch the archive's and checkpoints' ACLs and settings; record each change (docs/archive.md)."""
+    import signal
+    import threading
+
+    from pipeline import metrics
+    from pipeline.archive_guard_service import ArchiveGuard, broker_look
+    from registry.service import RegistryService
+
+    s = _settings()
+    kafka = s.kafka_as("archive-guard") if s.kafka.security_protocol == "SSL" else s.kafka
+    guard = ArchiveGuard(s.topics, RegistryService.from_settings(s), broker_look(s.topics, kafka))
+    metrics.serve(s.metrics_host, s.archive.guard_metrics_port)
+    interval = args.interval or s.archive.guard_interval_s
+    print(f"archive guard: looking at {s.topics.archive} and {s.topics.checkpoints} every {interval} s; "
+          f"changes go to the registry's audit log", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        guard.run(stop, interval)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _archive_batches(s: Settings) -> Any:
     from pipeline.kafka.reader import read_to_end, topic_partitions
     from schemas import ARCHIVE_BATCH, default_codec
@@ -225,6 +250,12 @@ def register(sub: Any) -> None:
     con.add_argument("--out")
     con.add_argument("--key", type=Path, help=key_help)
     con.set_defaults(func=cmd_proof_consistency)
+
+    ag = sub.add_parser("archive-guard", help="watch who may change the archive: each ACL or setting change "
+                        "on the archive or checkpoints goes to the audit log, the log and the metrics")
+    ag.add_argument("--interval", type=float, help="seconds between looks (default: "
+                    "archive.guard_interval_s)")
+    ag.set_defaults(func=cmd_archive_guard)
 
     vc = sub.add_parser("verify-clickhouse", help="compare ClickHouse's events with the archive, per "
                         "operator and hour (needs the chdb folder free)")

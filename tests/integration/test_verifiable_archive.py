@@ -26,6 +26,8 @@ from fastapi.testclient import TestClient
 
 from pipeline.agents.checkpointer import CheckpointerAgent
 from pipeline.archive import verify_archive
+from pipeline.archive_guard_service import ENTITY as GUARD_ENTITY
+from pipeline.archive_guard_service import ArchiveGuard, broker_look
 from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes, verifier_of
 from pipeline.core.chain import GENESIS, Provenance
 from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
@@ -255,13 +257,30 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
         f"chain x.ingest.op-a/1 at archive {part}:11: link 4: {content}"]
 
     # The admin grants itself WRITE on the archive and shortens its retention: both are rights
-    # Kafka lets it take; the guard check reports them.
+    # Kafka lets it take; the archive guard, watching as its own read-only principal, records each
+    # in the registry's audit log within its interval, and the guard check reports them.
     if tls:
-        grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
-        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
-            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
-        for fut in admin.incremental_alter_configs([resource]).values():
-            fut.result(30)
+        guard = ArchiveGuard(s.topics, world.registry, broker_look(s.topics, s.kafka_as("archive-guard")))
+        assert guard.check() == []  # the baseline
+        stop, interval = threading.Event(), 0.5
+        watcher = threading.Thread(target=guard.run, args=(stop, interval))
+        watcher.start()
+        try:
+            grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
+            resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+                ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+            for fut in admin.incremental_alter_configs([resource]).values():
+                fut.result(30)
+            changed = time.monotonic()
+            wanted = {f"ACL granted: User:admin WRITE on topic literal {s.topics.archive!r}",
+                      f"{s.topics.archive}: retention.ms changed from -1 to 1000"}
+            while not wanted <= {e.reason for e in world.registry.audit_entries(entity_id=GUARD_ENTITY)}:
+                assert time.monotonic() - changed < interval + 5, "the guard did not record the changes"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            watcher.join(30)
+        assert world.registry.verify_audit().ok
         assert read_guard(s.topics, s.kafka_as("admin")) == [
             f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
             f"only User:pipeline should write it",
