@@ -78,13 +78,13 @@ def test_an_operator_proves_its_own_receipts_only(api: TestClient, world: World,
     assert asked.status_code == 403 and "its own receipts only" in asked.json()["error"]
 
 
-@pytest.mark.parametrize(("name", "receipt", "status"), [
-    ("board", "r-00000003", 200), ("taras", "r-00000002", 200), ("analyst", "r-00000002", 403),
-    ("tax", "r-00000002", 403), ("rep-2", "r-00000002", 404)])
-def test_regulator_staff_prove_any_receipt(api: TestClient, world: World, name: str, receipt: str,
-                                           status: int) -> None:
-    login_as(api, world, name)
-    assert api.get(f"/api/proofs/inclusion/{receipt}").status_code == status
+def test_regulator_staff_prove_any_receipt(api: TestClient, world: World) -> None:
+    asked = []
+    for name, receipt in [("board", "r-00000003"), ("taras", "r-00000002"), ("analyst", "r-00000002"),
+                          ("tax", "r-00000002"), ("rep-2", "r-00000002")]:
+        login_as(api, world, name)  # one session after the other, on one application
+        asked.append((name, api.get(f"/api/proofs/inclusion/{receipt}").status_code))
+    assert asked == [("board", 200), ("taras", 200), ("analyst", 403), ("tax", 403), ("rep-2", 404)]
 
 
 def test_checkpoints_key_and_consistency_for_anyone_logged_in(api: TestClient, world: World,
