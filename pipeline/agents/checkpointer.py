@@ -38,10 +38,10 @@ CHECKPOINTS = app.topic("checkpoints", partitions=lambda t: t.archive_partitions
 class CheckpointerAgent(TransactionalAgent):
     """Extends each archive partition's Merkle log and signs its checkpoints."""
 
-    # A transaction per poll (TransactionalAgent's way) cost the broker and this worker more than
-    # the hashing: a few archive records arrive per poll, and each transaction is several round
-    # trips and commit markers. The records of up to this long are committed together instead;
-    # uncommitted, they are only read again after a crash or rebalance, never counted twice.
+    # A transaction per poll (TransactionalAgent's way) is several round trips and commit markers
+    # for the few archive records a poll brings, far more work than hashing them. The records of
+    # up to this long are committed together instead; uncommitted, they are only read again
+    # after a crash or rebalance, never counted twice.
     commit_interval_s = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
