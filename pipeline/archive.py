@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaException, Message
 
 from pipeline.archive_logs import LogReport, TreeCheck, check_notes, read_checkpoint_notes
-from pipeline.core.chain import ChainBroken, ChainHead, Link, verify
+from pipeline.core.chain import ChainBroken, ChainHead, links_of, verify
 from pipeline.core.checkpoint import Verifier
 from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, default_codec
-from schemas.codec import Codec, encode_event_body
+from schemas.codec import Codec
 
 
 @dataclass
@@ -71,8 +71,7 @@ def _check_record(msg: Message, codec: Codec, report: ArchiveReport, trees: Tree
     try:
         _, batch = codec.decode(value, expect=ARCHIVE_BATCH)
         chain_id = batch["chain_id"]
-        links = [Link(e["chain_index"], e["prev_hash"], e["hash"], e["receipt_id"],
-                      encode_event_body(e["event"])) for e in batch["events"]]
+        links = links_of(batch)
     except Exception as exc:  # noqa: BLE001 - whatever is on disk, the answer is a finding
         report.findings.append(f"{where}: not a readable archive batch ({type(exc).__name__}: {exc})")
         return
@@ -88,3 +87,4 @@ def _check_record(msg: Message, codec: Codec, report: ArchiveReport, trees: Tree
     for e in batch["events"]:
         report.event_ids[(batch["operator_id"], batch["source_id"], e["event"]["seq"])] += 1
         report.receipt_ids.add(e["receipt_id"])
+

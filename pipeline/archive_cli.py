@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +68,12 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 def cmd_proof_inclusion(args: argparse.Namespace) -> int:
     from pipeline.archive_logs import ProofUnavailable, inclusion, verifier_of
+    from pipeline.core.archive_log import archive_partition
 
     s = _settings()
     partitions = None
     if args.operator:  # all of an operator's records are in one archive partition (the validator's rule)
-        partitions = [zlib.crc32(args.operator.encode()) % s.topics.archive_partitions]
+        partitions = [archive_partition(args.operator, s.topics.archive_partitions)]
     try:
         doc = inclusion(s, args.receipt_id, verifier_of(s, args.key), partitions)
     except ProofUnavailable as exc:
@@ -138,6 +138,31 @@ def cmd_verify_archive(args: argparse.Namespace) -> int:
     if report.findings:
         print(f"ARCHIVE DOES NOT VERIFY: {len(report.findings)} findings", file=sys.stderr)
         return 2
+    return 0
+
+
+def cmd_archive_guard(args: argparse.Namespace) -> int:
+    """Watch the archive's and checkpoints' ACLs and settings; record each change (docs/archive.md)."""
+    import signal
+    import threading
+
+    from pipeline import metrics
+    from pipeline.archive_guard_service import ArchiveGuard, broker_look
+    from registry.service import RegistryService
+
+    s = _settings()
+    kafka = s.kafka_as("archive-guard") if s.kafka.security_protocol == "SSL" else s.kafka
+    guard = ArchiveGuard(s.topics, RegistryService.from_settings(s), broker_look(s.topics, kafka))
+    metrics.serve(s.metrics_host, s.archive.guard_metrics_port)
+    interval = args.interval or s.archive.guard_interval_s
+    print(f"archive guard: looking at {s.topics.archive} and {s.topics.checkpoints} every {interval} s; "
+          f"changes go to the registry's audit log", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        guard.run(stop, interval)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -225,6 +250,12 @@ def register(sub: Any) -> None:
     con.add_argument("--out")
     con.add_argument("--key", type=Path, help=key_help)
     con.set_defaults(func=cmd_proof_consistency)
+
+    ag = sub.add_parser("archive-guard", help="watch who may change the archive: each ACL or setting change "
+                        "on the archive or checkpoints goes to the audit log, the log and the metrics")
+    ag.add_argument("--interval", type=float, help="seconds between looks (default: "
+                    "archive.guard_interval_s)")
+    ag.set_defaults(func=cmd_archive_guard)
 
     vc = sub.add_parser("verify-clickhouse", help="compare ClickHouse's events with the archive, per "
                         "operator and hour (needs the chdb folder free)")

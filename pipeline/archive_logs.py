@@ -158,15 +158,20 @@ def save_notes(path: Path, notes: Iterable[str]) -> int:
 
 # -- proofs --
 
-def _read_partition(settings: Settings, partition: int) -> Iterable[tuple[int, bytes, bytes]]:
+Records = Iterable[tuple[int, bytes, bytes]]  # (offset, key, value) of one partition, in offset order
+
+
+def read_partition(settings: Settings, partition: int) -> Records:
     tp = TopicPartition(settings.topics.archive, partition)
     for msg in read_to_end(settings.kafka, [tp], group=settings.topics.reader_group):
         yield msg.offset() or 0, msg.key() or b"", msg.value() or b""
 
 
-def latest_heads(settings: Settings, verifier: Verifier) -> dict[int, SignedHead]:
+def latest_heads(settings: Settings, verifier: Verifier,
+                 notes: Iterable[tuple[str, str]] | None = None) -> dict[int, SignedHead]:
     findings: list[str] = []
-    heads = check_notes(settings, verifier, read_checkpoint_notes(settings), findings)
+    notes = read_checkpoint_notes(settings) if notes is None else notes
+    heads = check_notes(settings, verifier, notes, findings)
     return {p: max(hs, key=lambda h: h.checkpoint.size) for p, hs in heads.items()}
 
 
@@ -174,41 +179,76 @@ class ProofUnavailable(LookupError):
     """No proof can be given (yet): the receipt is unknown or not covered by a checkpoint."""
 
 
+class LogShort(ProofUnavailable):
+    """The partition holds fewer records than a checkpoint signed, or no longer matches it."""
+
+
+def prove_inclusion(records: Records, partition: int, head: SignedHead,
+                    receipt_id: str) -> dict[str, Any] | None:
+    """The inclusion proof of the record holding ``receipt_id``, against ``head``; None if none holds it.
+
+    ``records``: one partition, read from its start; those after the checkpoint are not read.
+
+    Reads the records once, keeping 64 bytes per record for the tree: the price of keeping no index.
+    """
+    needle = receipt_id.encode()
+    tree = MerkleTree()
+    found: tuple[int, bytes] | None = None
+    for offset, key, value in records:
+        if tree.size == head.checkpoint.size:
+            break
+        if found is None and needle in value:  # receipt IDs are stored as their UTF-8 bytes
+            found = (tree.size, leaf_data(partition, offset, key, value))
+        tree.append(record_leaf(partition, offset, key, value))
+    if found is None:
+        return None
+    if tree.size < head.checkpoint.size:
+        raise LogShort(f"archive partition {partition} has {tree.size} records, fewer than its "
+                       f"checkpoint's {head.checkpoint.size}: run dsom verify-archive")
+    index, data = found
+    return {"format": PROOF_FORMAT, "kind": "inclusion", "receipt_id": receipt_id,
+            "checkpoint": head.note, "leaf_index": index, "tree_size": head.checkpoint.size,
+            "leaf": base64.b64encode(data).decode(),
+            "proof": [base64.b64encode(h).decode()
+                      for h in inclusion_proof(tree, index, head.checkpoint.size)]}
+
+
+NOT_COVERED = ("is in no archive record covered by a checkpoint yet (unknown, rejected, or newer than the "
+               "last checkpoint: retry after the next one)")
+
+
 def inclusion(settings: Settings, receipt_id: str, verifier: Verifier,
               partitions: Iterable[int] | None = None) -> dict[str, Any]:
     """The inclusion proof of the archive record holding ``receipt_id`` in its partition's latest checkpoint.
 
-    Costs one read of the partition up to the checkpoint (its records' bytes, once) and 64 bytes
-    of memory per record for the tree: the price of keeping no index (docs/archive.md).
+    Costs one read of each partition searched, up to its checkpoint (docs/archive.md).
     """
     heads = latest_heads(settings, verifier)
-    needle = receipt_id.encode()
     for partition in sorted(heads) if partitions is None else partitions:
         head = heads.get(partition)
         if head is None:
             continue
-        tree = MerkleTree()
-        found: tuple[int, bytes] | None = None
-        for offset, key, value in _read_partition(settings, partition):
-            if tree.size == head.checkpoint.size:
-                break
-            data = leaf_data(partition, offset, key, value)
-            if found is None and needle in value:  # receipt IDs are stored as their UTF-8 bytes
-                found = (tree.size, data)
-            tree.append(record_leaf(partition, offset, key, value))
-        if found is None:
-            continue
-        if tree.size < head.checkpoint.size:
-            raise ProofUnavailable(f"archive partition {partition} has {tree.size} records, fewer than its "
-                                   f"checkpoint's {head.checkpoint.size}: run dsom verify-archive")
-        index, data = found
-        return {"format": PROOF_FORMAT, "kind": "inclusion", "receipt_id": receipt_id,
-                "checkpoint": head.note, "leaf_index": index, "tree_size": head.checkpoint.size,
-                "leaf": base64.b64encode(data).decode(),
-                "proof": [base64.b64encode(h).decode() for h in
-                          inclusion_proof(tree, index, head.checkpoint.size)]}
-    raise ProofUnavailable(f"receipt {receipt_id} is in no archive record covered by a checkpoint yet "
-                           "(unknown, rejected, or newer than the last checkpoint: retry after the next one)")
+        doc = prove_inclusion(read_partition(settings, partition), partition, head, receipt_id)
+        if doc is not None:
+            return doc
+    raise ProofUnavailable(f"receipt {receipt_id} {NOT_COVERED}")
+
+
+def prove_consistency(records: Records, partition: int, old_note: str, old: Checkpoint, new_note: str,
+                      new: Checkpoint) -> dict[str, Any]:
+    """The consistency proof from ``old`` to ``new``: this partition's checkpoints, verified already."""
+    if old.size > new.size:
+        old_note, new_note, old, new = new_note, old_note, new, old
+    tree = MerkleTree()
+    for offset, key, value in records:
+        if tree.size == new.size:
+            break
+        tree.append(record_leaf(partition, offset, key, value))
+    if tree.size < new.size or tree.root(new.size) != new.root:
+        raise LogShort(f"archive partition {partition} no longer matches the checkpoint of size "
+                       f"{new.size}: run dsom verify-archive")
+    return {"format": PROOF_FORMAT, "kind": "consistency", "old": old_note, "new": new_note,
+            "proof": [base64.b64encode(h).decode() for h in consistency_proof(tree, old.size, new.size)]}
 
 
 def consistency(settings: Settings, old_note: str, new_note: str, verifier: Verifier) -> dict[str, Any]:
@@ -219,15 +259,4 @@ def consistency(settings: Settings, old_note: str, new_note: str, verifier: Veri
     partition = partition_of_origin(new.origin, log_prefix(settings))
     if partition is None:
         raise ProofUnavailable(f"{new.origin} is not a log of this archive")
-    if old.size > new.size:
-        old_note, new_note, old, new = new_note, old_note, new, old
-    tree = MerkleTree()
-    for offset, key, value in _read_partition(settings, partition):
-        if tree.size == new.size:
-            break
-        tree.append(record_leaf(partition, offset, key, value))
-    if tree.size < new.size or tree.root(new.size) != new.root:
-        raise ProofUnavailable(f"archive partition {partition} no longer matches the checkpoint of size "
-                               f"{new.size}: run dsom verify-archive")
-    return {"format": PROOF_FORMAT, "kind": "consistency", "old": old_note, "new": new_note,
-            "proof": [base64.b64encode(h).decode() for h in consistency_proof(tree, old.size, new.size)]}
+    return prove_consistency(read_partition(settings, partition), partition, old_note, old, new_note, new)

@@ -36,6 +36,16 @@ ALERT_DELIVERIES = Counter("dsom_alert_deliveries_total",
                            ["endpoint", "outcome"])
 AGENT_RESTARTS = Counter("dsom_agent_restarts_total",
                          "Agents restarted inside the worker after an error", ["agent"])
+ARCHIVE_GUARD_CHANGES = Counter(
+    "dsom_archive_guard_changes_total",
+    "ACL or setting changes on the archive or checkpoints topics seen by dsom archive-guard", ["action"])
+ARCHIVE_GUARD_BREACHES = Gauge(
+    "dsom_archive_guard_findings",
+    "Rules the archive's ACLs and settings break now (another writer, retention, compaction): alert above 0")
+ARCHIVE_GUARD_LAST_LOOK = Gauge(
+    "dsom_archive_guard_last_look_timestamp_seconds",
+    "When dsom archive-guard last read the ACLs and settings: alert when it stops advancing")
+ARCHIVE_GUARD_ERRORS = Counter("dsom_archive_guard_errors_total", "Failed looks at the broker (retried)")
 
 
 def serve(host: str, port: int) -> None:

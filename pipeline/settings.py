@@ -271,6 +271,10 @@ class ArchiveSettings(_Frozen):
     # many archive records (batches of events) arrived since the last one.
     checkpoint_interval_s: float = 10.0
     checkpoint_every_records: int = Field(default=10_000, ge=1)
+    # How often ``dsom archive-guard`` reads the ACLs and settings of the archive and checkpoints:
+    # a change is in the registry's audit log, the log and the metrics within this time.
+    guard_interval_s: float = Field(default=5.0, gt=0)
+    guard_metrics_port: int = 9465  # its /metrics on metrics_host (the worker's is metrics_port); 0: none
 
 
 class WebSettings(_Frozen):

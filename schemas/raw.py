@@ -200,7 +200,7 @@ def encode_archive_batch(archive: dict[str, Any], bodies: list[bytes]) -> bytes:
     parts = [load_type(ARCHIVE_BATCH).header, _string(archive["chain_id"]), _string(archive["operator_id"]),
              _string(archive["source_id"]), _string(archive["ingest_topic"]),
              zigzag(archive["ingest_partition"]), zigzag(archive["ingest_offset"]),
-             zigzag(archive["received_at_us"])]
+             zigzag(archive["received_at_us"]), zigzag(archive["link_rule"])]
     if events:
         parts.append(zigzag(len(events)))
         for e, body in zip(events, bodies, strict=True):

@@ -109,6 +109,12 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("GET", "/registry/export"): READERS,
     ("POST", "/registry/operators/{operator_id}/writer-schemas"): frozenset({Role.OPERATOR, Role.OFFICER}),
     ("GET", "/registry/audit/verify"): REGULATOR_STAFF,
+    # the archive's proofs (web/proofs.py): an operator its own receipts, regulator staff any;
+    # the key and the checkpoints, public facts a witness keeps, to anyone logged in
+    ("GET", "/api/proofs/key"): EVERYONE,
+    ("GET", "/api/proofs/checkpoints"): EVERYONE,
+    ("GET", "/api/proofs/inclusion/{receipt_id}"): frozenset({Role.OPERATOR, Role.OFFICER, Role.REGULATOR}),
+    ("GET", "/api/proofs/consistency/{partition}"): EVERYONE,
 }
 
 # The report groups each role sees (within the report routes above).

@@ -29,7 +29,7 @@ from pipeline.settings import Settings
 from registry import api as registry_api
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
-from web import alerts, operator, pages, reports
+from web import alerts, operator, pages, proofs, reports
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
 from web.keys import KeyDesk, desk_from_settings
 from web.login.people import StaffMember
@@ -136,6 +136,7 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
     app.include_router(operator.router)
     app.include_router(reports.router)
     app.include_router(alerts.router)
+    app.include_router(proofs.router)
     app.include_router(registry_api.router)
     app.dependency_overrides[registry_api.caller] = session_caller
     app.add_exception_handler(RegistryError, registry_api._refused)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,6 +22,7 @@ from pipeline.agents.clients import Clients
 from pipeline.agents.topics import ARCHIVE, DEAD_LETTER, INGEST, RECEIPTS, SANDBOX, SANDBOX_RECEIPTS
 from pipeline.agents.transactional import TP, Output, TransactionalAgent, now_us
 from pipeline.core.admission import SOURCE_ID, admit
+from pipeline.core.archive_log import archive_partition
 from pipeline.core.model import Reason
 from pipeline.core.processor import Outcome, Processor, make_processor
 from pipeline.kafka.admin import operator_topics
@@ -117,7 +117,7 @@ class ValidatorAgent(TransactionalAgent):
             # All of an operator's chains go to one archive partition: downstream agents that
             # total per operator (GGR, tax statements) then own each operator whole. The key is
             # the chain ID, <ingest topic>/<partition>.
-            yield (t.archive, zlib.crc32(out.operator_id.encode()) % t.archive_partitions,
+            yield (t.archive, archive_partition(out.operator_id, t.archive_partitions),
                    f"{topic}/{partition}".encode(), out.archive_value)
         yield from self._states.changes((topic, partition), out.changelog)
 

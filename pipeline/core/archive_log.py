@@ -14,10 +14,20 @@ another tree, whatever its hash chain says.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 
 from pipeline.core.checkpoint import Checkpoint
 from pipeline.core.merkle import CompactRange
+
+
+def archive_partition(operator_id: str, partitions: int) -> int:
+    """The archive partition holding all of an operator's records (its chains and its leaves).
+
+    One partition per operator: the agents that total per operator (GGR, tax statements) then
+    own each operator whole, and a receipt's leaf is found by reading one partition.
+    """
+    return zlib.crc32(operator_id.encode()) % partitions
 
 
 def leaf_data(partition: int, offset: int, key: bytes, value: bytes) -> bytes:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from fastavro import schemaless_reader
 
+from pipeline.core.chain import LINK_RULE, Provenance
 from pipeline.core.conflicts import ContentWindow, conflict_detail, content_digest, duplicate_detail
 from pipeline.core.dedup import Seen
 from pipeline.core.limits import cap_detail
@@ -170,6 +171,7 @@ class RecordProcessor:
         seqs = state.seqs(source_id)
         window = state.window(source_id)
         ids = RecordReceiptIds(state.topic, state.partition, offset)
+        provenance = Provenance(operator_id, source_id, state.topic, state.partition, offset)
         archived: list[dict[str, Any]] = []
         archive_bodies: list[bytes] = []  # each archived event's Avro bytes
         new_bets: list[tuple[str, str, int, int]] = []
@@ -214,7 +216,7 @@ class RecordProcessor:
                 refunds[(source_id, ev["bet_ref"])] = None
             body = bodies[index]  # strict Avro: the event's canonical encoding, as sent
             archive_bodies.append(body)
-            index_in_chain, prev_hash, digest = state.chain.append(rid, body)
+            index_in_chain, prev_hash, digest = state.chain.append(provenance, seq, rid, body)
             archived.append({"receipt_id": rid, "chain_index": index_in_chain,
                              "prev_hash": prev_hash, "hash": digest, "event": ev})
         out.changelog.extend(self._state_changes(state, source_id, offset, new_bets, refunds, archived))
@@ -227,7 +229,8 @@ class RecordProcessor:
             out.archive_value = encode_archive_batch({
                 "chain_id": state.chain_id, "operator_id": operator_id, "source_id": source_id,
                 "ingest_topic": state.topic, "ingest_partition": state.partition,
-                "ingest_offset": offset, "received_at_us": now_us, "events": archived,
+                "ingest_offset": offset, "received_at_us": now_us, "link_rule": LINK_RULE,
+                "events": archived,
             }, archive_bodies)
         return out
 

@@ -97,6 +97,18 @@ def key_issuer_grants() -> list[Grant]:
     ]
 
 
+def archive_guard_grants(topics: TopicSettings) -> list[Grant]:
+    """The archive guard (``dsom archive-guard``) only looks: at every ACL and the two topics' settings.
+
+    DESCRIBE on the cluster lists ACLs; it may change nothing, so it is not the admin it watches.
+    """
+    return [
+        Grant("BROKER", "kafka-cluster", LITERAL, "DESCRIBE"),
+        Grant("TOPIC", topics.archive, LITERAL, "DESCRIBE_CONFIGS"),
+        Grant("TOPIC", topics.checkpoints, LITERAL, "DESCRIBE_CONFIGS"),
+    ]
+
+
 def admin_grants(topics: TopicSettings) -> list[Grant]:
     """Operations staff: create topics and manage ACLs (issue and revoke keys)."""
     return [

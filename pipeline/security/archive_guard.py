@@ -61,6 +61,108 @@ def guard_findings(topics: TopicSettings, bindings: Iterable[Binding], archive_c
 
 def read_guard(topics: TopicSettings, kafka: object) -> list[str]:
     """The findings for the broker's current ACLs and archive settings (needs DESCRIBE on both)."""
+    bindings, configs = _describe(topics, kafka, (topics.archive,))
+    return guard_findings(topics, bindings, configs.get(topics.archive, {}))
+
+
+# -- the live guard (``dsom archive-guard``): changes as they happen, not only when checked --
+
+@dataclass(frozen=True)
+class GuardState:
+    """What the guard watches: ACLs that could let anyone change the archive, and both topics' settings.
+
+    The ACLs kept are every binding on the archive or the checkpoints, and the cluster's (ALTER on
+    the cluster grants any ACL).
+    """
+
+    bindings: frozenset[Binding]
+    configs: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # ((topic, ((key, value), ...)), ...)
+
+    @classmethod
+    def of(cls, topics: TopicSettings, bindings: Iterable[Binding],
+           configs: dict[str, dict[str, str]]) -> GuardState:
+        watched = (topics.archive, topics.checkpoints)
+        kept = frozenset(b for b in bindings
+                         if b.resource == "BROKER" or any(_covers(b, t) for t in watched))
+        return cls(kept, tuple((t, tuple(sorted(configs.get(t, {}).items()))) for t in watched))
+
+    def config(self, topic: str) -> dict[str, str]:
+        return dict(dict(self.configs).get(topic, ()))
+
+    def to_json(self) -> dict[str, object]:
+        acls = sorted([b.principal, b.resource, b.name, b.pattern, b.operation] for b in self.bindings)
+        return {"acls": acls,
+                "configs": {t: dict(kv) for t, kv in self.configs}}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, object]) -> GuardState:
+        acls = doc.get("acls", [])
+        configs = doc.get("configs", {})
+        assert isinstance(acls, list) and isinstance(configs, dict)
+        return cls(frozenset(Binding(*a) for a in acls),
+                   tuple((t, tuple(sorted(kv.items()))) for t, kv in configs.items()))
+
+
+@dataclass(frozen=True)
+class GuardChange:
+    """One change between two looks: an audit entry's action, what changed, and what it now breaks."""
+
+    action: str  # archive_acl_added, archive_acl_removed, archive_config_changed, archive_topic_deleted, ...
+    detail: dict[str, object]
+    findings: tuple[str, ...]  # the guard's rules the new state breaks because of this change
+
+    def describe(self) -> str:
+        d = self.detail
+        if self.action == "archive_config_changed":
+            return f"{d['topic']}: {d['key']} changed from {d['before']} to {d['after']}"
+        if self.action in ("archive_topic_deleted", "archive_topic_created"):
+            return f"{d['topic']} was {self.action.rpartition('_')[2]}"
+        verb = "granted" if self.action == "archive_acl_added" else "revoked"
+        return (f"ACL {verb}: {d['principal']} {d['operation']} on {str(d['resource']).lower()} "
+                f"{str(d['pattern']).lower()} {d['name']!r}")
+
+
+def guard_changes(topics: TopicSettings, before: GuardState, after: GuardState,
+                  pipeline_principal: str = "User:pipeline") -> list[GuardChange]:
+    """Every ACL added or removed and every setting changed from ``before`` to ``after``, in order."""
+    out: list[GuardChange] = []
+    for action, bindings in (("archive_acl_added", after.bindings - before.bindings),
+                             ("archive_acl_removed", before.bindings - after.bindings)):
+        for b in sorted(bindings, key=lambda b: (b.principal, b.resource, b.name, b.operation)):
+            findings = () if action == "archive_acl_removed" else tuple(
+                guard_findings(topics, [b], REQUIRED_VALUES, pipeline_principal))
+            out.append(GuardChange(action, {"principal": b.principal, "resource": b.resource, "name": b.name,
+                                            "pattern": b.pattern, "operation": b.operation}, findings))
+    for topic, _ in after.configs:
+        old, new = before.config(topic), after.config(topic)
+        if bool(old) != bool(new):  # no settings: the topic does not exist
+            action = "archive_topic_deleted" if old else "archive_topic_created"
+            out.append(GuardChange(action, {"topic": topic, "config": new},
+                                   (f"{topic} was deleted",) if old else ()))
+            continue
+        for key in sorted(old.keys() | new.keys()):
+            if old.get(key) != new.get(key):
+                finding = REQUIRED.get(key) if topic == topics.archive else None
+                findings = () if finding is None or new.get(key) == finding[0] else (
+                    f"{topic} has {key}={new.get(key)}, not {finding[0]}: {finding[1]}",)
+                detail: dict[str, object] = {"topic": topic, "key": key, "before": old.get(key),
+                                             "after": new.get(key)}
+                out.append(GuardChange("archive_config_changed", detail, findings))
+    return out
+
+
+REQUIRED_VALUES = {key: want for key, (want, _) in REQUIRED.items()}  # a config that breaks no setting rule
+
+
+def read_state(topics: TopicSettings, kafka: object) -> GuardState:
+    """The broker's ACLs and both topics' settings now (DESCRIBE on the cluster, DESCRIBE_CONFIGS)."""
+    bindings, configs = _describe(topics, kafka, (topics.archive, topics.checkpoints))
+    return GuardState.of(topics, bindings, configs)
+
+
+def _describe(topics: TopicSettings, kafka: object,
+              names: tuple[str, ...]) -> tuple[list[Binding], dict[str, dict[str, str]]]:
+    from confluent_kafka import KafkaError, KafkaException  # noqa: PLC0415
     from confluent_kafka.admin import (  # type: ignore[attr-defined]  # noqa: PLC0415
         AclBindingFilter,
         AclOperation,
@@ -78,6 +180,12 @@ def read_guard(topics: TopicSettings, kafka: object) -> list[str]:
                              None, None, AclOperation.ANY, AclPermissionType.ALLOW)  # type: ignore[arg-type]
     bindings = [Binding(a.principal, a.restype.name, a.name, a.resource_pattern_type.name, a.operation.name)
                 for a in admin.describe_acls(match, request_timeout=30).result()]
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topics.archive)
-    config = {k: v.value for k, v in admin.describe_configs([resource])[resource].result(30).items()}
-    return guard_findings(topics, bindings, config)
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in names]
+    configs = {}
+    for r, fut in admin.describe_configs(resources).items():
+        try:
+            configs[r.name] = {k: v.value for k, v in fut.result(30).items()}
+        except KafkaException as exc:  # a deleted topic has no settings: the guard reports that
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    return bindings, configs

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipeline.kafka.acl_admin import grant
-from pipeline.security.acls import admin_grants, key_issuer_grants, pipeline_grants, tax_service_grants
+from pipeline.security.acls import (
+    admin_grants,
+    archive_guard_grants,
+    key_issuer_grants,
+    pipeline_grants,
+    tax_service_grants,
+)
 from pipeline.security.archive_key import init_archive_key
 from pipeline.security.pki import CertificateAuthority, server_names
 from pipeline.settings import Settings
 
-# key-issuer: what the cabinets' web process issues and revokes operators' keys as (docs/cabinets.md).
-SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service", "key-issuer")
+# key-issuer: what the cabinets' web process issues and revokes operators' keys as (docs/cabinets.md);
+# archive-guard: the read-only watcher of the archive's ACLs and settings (docs/archive.md).
+SERVICE_PRINCIPALS = ("admin", "pipeline", "tax-service", "key-issuer", "archive-guard")
 
 
 def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
@@ -36,7 +43,7 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
 
 
 def grant_services(settings: Settings) -> None:
-    """Give admin, pipeline, tax-service and key-issuer their ACLs, as the broker (a super user)."""
+    """Give the service principals their ACLs, connecting as the broker (a super user)."""
     as_broker = settings.kafka_as("broker")
     t = settings.topics
     grant(as_broker, "admin", admin_grants(t))
@@ -45,3 +52,4 @@ def grant_services(settings: Settings) -> None:
     grant(as_broker, "pipeline", pipeline_grants(t, app.agents()))
     grant(as_broker, "tax-service", tax_service_grants(t))
     grant(as_broker, "key-issuer", key_issuer_grants())
+    grant(as_broker, "archive-guard", archive_guard_grants(t))

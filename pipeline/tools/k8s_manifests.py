@@ -28,7 +28,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.security.acls import Grant, admin_grants, pipeline_grants, tax_service_grants
+from pipeline.security.acls import (
+    Grant,
+    admin_grants,
+    archive_guard_grants,
+    pipeline_grants,
+    tax_service_grants,
+)
 from pipeline.settings import REPO_ROOT, Settings, TopicSettings
 
 CLUSTER = "dsom"
@@ -154,7 +160,7 @@ def kafka_users(topics: TopicSettings) -> list[dict[str, Any]]:
     from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
 
     users = {"admin": admin_grants(topics), "pipeline": pipeline_grants(topics, app.agents()),
-             "tax-service": tax_service_grants(topics)}
+             "tax-service": tax_service_grants(topics), "archive-guard": archive_guard_grants(topics)}
     return [{"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaUser",
              "metadata": _meta(name, **{"strimzi.io/cluster": CLUSTER}),
              "spec": {"authentication": {"type": "tls"},

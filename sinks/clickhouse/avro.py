@@ -49,10 +49,15 @@ def _read_long(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def is_current_archive(value: bytes) -> bool:
+    """Whether ``value`` is an ArchiveBatch of the current version, the one ClickHouse is given."""
+    return value[2:HEADER_LEN] == load_type(ARCHIVE_BATCH).fingerprint
+
+
 def archive_event_count(value: bytes) -> int:
     """Events in one single-object-encoded ArchiveBatch, from its header alone.
 
-    Walks the record's leading fields (four strings, an int, two longs) to the events array's
+    Walks the record's leading fields (four strings, two ints, two longs) to the events array's
     first block count. The validator (the archive's only writer) writes one block per record,
     as every Avro writer does for a list in memory; a negative count (a block with its byte
     size) is followed to the next block.
@@ -68,7 +73,7 @@ def archive_event_count(value: bytes) -> int:
         if size < 0 or pos + size > len(value):
             raise MalformedRecordError("ArchiveBatch header has a string beyond the record")
         pos += size
-    for _ in range(3):  # ingest_partition, ingest_offset, received_at_us
+    for _ in range(4):  # ingest_partition, ingest_offset, received_at_us, link_rule
         _, pos = _read_long(value, pos)
     total = 0
     while True:

@@ -249,7 +249,8 @@ class ClickHouseSink(ConsumerLoop):
     def _add_archive(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
                      skip: Collection[Any]) -> None:
         value = msg.value() or b""
-        if self._raw_events and not skip and not batch.columns.rows:
+        # An older ArchiveBatch version (archived before its link rule changed) is resolved in Python.
+        if self._raw_events and not skip and not batch.columns.rows and avro.is_current_archive(value):
             batch.add_raw(partition, offset, value, avro.archive_event_count(value))
             return
         if batch.raw:  # rows to leave out: this batch goes the Python way, whole

@@ -22,11 +22,14 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
 
 from pipeline.agents.checkpointer import CheckpointerAgent
 from pipeline.archive import verify_archive
+from pipeline.archive_guard_service import ENTITY as GUARD_ENTITY
+from pipeline.archive_guard_service import ArchiveGuard, broker_look
 from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes, verifier_of
-from pipeline.core.chain import link_hash
+from pipeline.core.chain import GENESIS, Provenance
 from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
 from pipeline.core.processor import make_processor
 from pipeline.kafka.acl_admin import grant
@@ -42,30 +45,50 @@ from schemas.raw import encode_archive_batch
 from tests.integration.conftest import settings_env
 from tests.pipeline.core.test_processor import record
 from tests.pipeline.core.test_validation import NOW, REGISTRY, event
+from tests.web.conftest import World, login_as, make_world
+from web.app import app_from_settings
+from web.proofs import ArchiveProofs, archive_proofs
 
 pytestmark = pytest.mark.integration
 CODEC = default_codec()
 RECORDS = 12
 
 
-def _archive_values(operator: str = "op-a") -> list[tuple[bytes, bytes]]:
+def _archive_values(operator: str = "op-a", ingest_partition: int = 0) -> list[tuple[bytes, bytes]]:
     """(key, value) of RECORDS + 1 archive batches, correctly chained, as the validator makes them."""
     proc = make_processor(REGISTRY, Settings().validation, Settings().topics, CODEC)
-    state = proc.new_state(f"x.ingest.{operator}", 0)
+    state = proc.new_state(f"x.ingest.{operator}", ingest_partition)
     out = []
     for i in range(RECORDS + 1):  # the last: the validator's next record, after a forgery
         events = [event(seq=i * 3 + j + 1, bet_ref=f"b{i}-{j}", operator_ref=f"tx-{i}-{j}") for j in range(3)]
         o = proc.process(state, i, b"s1", record(events, operator=operator), NOW)
         assert o.archive_value is not None
-        out.append((f"x.ingest.{operator}/0".encode(), o.archive_value))
+        out.append((f"x.ingest.{operator}/{ingest_partition}".encode(), o.archive_value))
     return out
 
 
-def _reattributed(value: bytes, operator: str) -> bytes:
-    """The same archive batch claiming another operator: its hash chain still verifies."""
+def _changed(value: bytes, **changes: Any) -> bytes:
+    """The same archive batch claiming another operator, offset, ...: its hash chain no longer verifies."""
     _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
-    bodies = _bodies(value)
-    return encode_archive_batch({**batch, "operator_id": operator}, bodies)
+    return encode_archive_batch({**batch, **changes}, _bodies(value))
+
+
+def _rechained(records: list[tuple[bytes, bytes]], at: int, operator: str) -> list[tuple[bytes, bytes]]:
+    """The archive rewritten with record ``at`` re-attributed to ``operator`` and every link from there
+    recomputed, as an insider who can write the archive would: every chain verifies."""
+    out, prev = [], GENESIS
+    for i, (key, value) in enumerate(records):
+        _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
+        if i == at:
+            batch["operator_id"] = operator
+        prov = Provenance(batch["operator_id"], batch["source_id"], batch["ingest_topic"],
+                          batch["ingest_partition"], batch["ingest_offset"])
+        for e in batch["events"]:
+            e["prev_hash"] = prev
+            e["hash"] = prev = prov.link_hash(prev, e["chain_index"], e["event"]["seq"], e["receipt_id"],
+                                              encode_event_body(e["event"]))
+        out.append((key, encode_archive_batch(batch, _bodies(value))))
+    return out
 
 
 def _bodies(value: bytes) -> list[bytes]:
@@ -109,6 +132,14 @@ def _dsom(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def _proofs_api(s: Settings, tmp: Path) -> tuple[TestClient, World]:
+    """The web application (its own registry and people) reading this archive for proofs."""
+    world = make_world(tmp / "web")
+    app = app_from_settings(world.settings, None, world.registry)
+    app.__wrapped__.dependency_overrides[archive_proofs] = lambda: ArchiveProofs(s)
+    return TestClient(app, base_url="http://127.0.0.1"), world
+
+
 def _findings(s: Settings, witness: list[tuple[str, str]] = ()) -> list[str]:  # type: ignore[assignment]
     return verify_archive(s, verifier_of(s), witness).findings
 
@@ -139,6 +170,13 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     assert proof["leaf_index"] == 7 and proof["tree_size"] == RECORDS
     ok = _verify_tool(tmp_path, s, proof)
     assert ok.returncode == 0 and f"receipt {receipt} is in record 7" in ok.stdout, ok.stderr
+    # The same through the cabinets' API: regulator staff may ask for it, another operator may not.
+    api, world = _proofs_api(s, tmp_path)
+    login_as(api, world, "board")
+    res = api.get(f"/api/proofs/inclusion/{receipt}?operator=op-a")
+    assert res.status_code == 200 and res.json() == proof
+    login_as(api, world, "rep-1")
+    assert api.get(f"/api/proofs/inclusion/{receipt}").status_code == 404
     ok = _verify_tool(tmp_path, s, consistency(s, notes[0], notes[1], verifier_of(s)))
     assert ok.returncode == 0 and "extends its signed tree of 5" in ok.stdout, ok.stderr
     witness = [(f"witness #{i}", n) for i, n in enumerate(notes)]  # the tax service kept copies
@@ -163,8 +201,11 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     head = last["events"][-1]
     body = _bodies(records[0][1])[0]
     index = head["chain_index"] + 1
+    prov = Provenance(last["operator_id"], last["source_id"], last["ingest_topic"], last["ingest_partition"],
+                      last["ingest_offset"])
     forged_event = {**last["events"][0], "chain_index": index, "prev_hash": head["hash"],
-                    "receipt_id": "forged", "hash": link_hash(head["hash"], index, "forged", body)}
+                    "receipt_id": "forged",
+                    "hash": prov.link_hash(head["hash"], index, 1, "forged", body)}  # body: seq 1's
     _produce(s, part, [(records[0][0], encode_archive_batch({**last, "events": [forged_event]}, [body])),
                        records[RECORDS]])
     found = _findings(s)
@@ -185,7 +226,7 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
             break
         except Exception:  # noqa: BLE001 - the deletion may still be in progress
             time.sleep(0.5)
-    rewritten = [(k, _reattributed(v, "op-b") if i == 3 else v) for i, (k, v) in enumerate(records)]
+    rewritten = _rechained(records, 3, "op-b")
     _produce(s, part, rewritten[:8])  # and its tail truncated
     assert _findings(s) == []  # without witnesses, nothing is left to tell
     caught = _dsom(s, "verify-archive", "--witness", str(saved))
@@ -205,14 +246,41 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
         f"archive partition {part}: 0 records, but checkpoint witness #0 signed 5: leaves 0..4 are missing "
         f"(truncated, deleted or lost)"]
 
+    # Records re-attributed to another operator, or re-numbered (another ingest offset), without the
+    # chain recomputed: the links cover both, so the chain itself breaks (link rule 2).
+    other = _archive_values(ingest_partition=1)  # another chain
+    _produce(s, part, [records[0], (records[1][0], _changed(records[1][1], operator_id="op-b")),
+                       other[0], (other[1][0], _changed(other[1][1], ingest_offset=7))])
+    content = "hash does not match its content (operator, source, ingest position, seq, receipt ID or event)"
+    assert sorted(f for f in _findings(s) if f.startswith("chain ")) == [
+        f"chain x.ingest.op-a/0 at archive {part}:9: link 4: {content}",
+        f"chain x.ingest.op-a/1 at archive {part}:11: link 4: {content}"]
+
     # The admin grants itself WRITE on the archive and shortens its retention: both are rights
-    # Kafka lets it take; the guard check reports them.
+    # Kafka lets it take; the archive guard, watching as its own read-only principal, records each
+    # in the registry's audit log within its interval, and the guard check reports them.
     if tls:
-        grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
-        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
-            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
-        for fut in admin.incremental_alter_configs([resource]).values():
-            fut.result(30)
+        guard = ArchiveGuard(s.topics, world.registry, broker_look(s.topics, s.kafka_as("archive-guard")))
+        assert guard.check() == []  # the baseline
+        stop, interval = threading.Event(), 0.5
+        watcher = threading.Thread(target=guard.run, args=(stop, interval))
+        watcher.start()
+        try:
+            grant(s.kafka_as("broker"), "admin", [Grant("TOPIC", s.topics.archive, "LITERAL", "WRITE")])
+            resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+                ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+            for fut in admin.incremental_alter_configs([resource]).values():
+                fut.result(30)
+            changed = time.monotonic()
+            wanted = {f"ACL granted: User:admin WRITE on topic literal {s.topics.archive!r}",
+                      f"{s.topics.archive}: retention.ms changed from -1 to 1000"}
+            while not wanted <= {e.reason for e in world.registry.audit_entries(entity_id=GUARD_ENTITY)}:
+                assert time.monotonic() - changed < interval + 5, "the guard did not record the changes"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            watcher.join(30)
+        assert world.registry.verify_audit().ok
         assert read_guard(s.topics, s.kafka_as("admin")) == [
             f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
             f"only User:pipeline should write it",

@@ -79,6 +79,7 @@ impl ArchiveTaxer {
         r.long()?; // ingest_partition
         let ingest_offset = r.long()?;
         r.long()?; // received_at_us
+        r.long()?; // link_rule
         let mut sums = [0i128; 11];
         let (mut first, mut last, mut events) = (i64::MAX, i64::MIN, 0usize);
         let mut items: Vec<u8> = Vec::new();

@@ -12,6 +12,7 @@ import dsom_native
 import orjson
 import pytest
 
+from pipeline.core.chain import LINK_RULE, Provenance, links_of
 from pipeline.core.native import player_ref_rules
 from pipeline.core.personal_data import personal_data_hint
 from pipeline.core.processor import Outcome, Processor, make_processor
@@ -901,3 +902,23 @@ def test_the_compiled_validator_returns_a_frozen_typed_decision() -> None:
     assert got.receipts is not None and got.archive is not None and got.changelog
     with pytest.raises(AttributeError):
         got.events_in = 2  # type: ignore[misc]
+
+
+def test_both_engines_link_every_event_to_its_operator_source_and_ingest_position() -> None:
+    """Link rule 2, byte for byte in both engines: a record on another partition, offset or
+    source gives other links, and each engine's archive verifies by the rule it names."""
+    pair = Pair()
+    for i, (source, partition) in enumerate([("s1", 0), ("s2", 0), ("s1", 0), ("s3", 1)]):
+        evs = [event(seq=i * 10 + j + 1, bet_ref=f"b{i}-{j}") for j in range(3)]
+        out = pair.feed(CODEC.encode(EVENT_BATCH, {"operator_id": "op-a", "source_id": source,
+                                                   "sent_at_us": NOW, "events": evs}),
+                        source.encode(), partition=partition)
+        assert out.archive_value is not None
+        _, archived = CODEC.decode(out.archive_value)
+        assert archived["link_rule"] == LINK_RULE
+        links = links_of(archived)
+        provenance = Provenance("op-a", source, TOPIC, partition, i)
+        assert [link.hash for link in links] == [
+            provenance.link_hash(link.prev_hash, link.index, link.seq, link.receipt_id, link.event_body)
+            for link in links]
+    pair.assert_same_state()

@@ -4,7 +4,7 @@ from typing import Any, Literal
 import orjson
 import pytest
 
-from pipeline.core.chain import Link, verify
+from pipeline.core.chain import Link, links_of, verify
 from pipeline.core.conflicts import content_digest
 from pipeline.core.processor import Outcome, Processor, make_processor
 from pipeline.core.receipts import receipt_id
@@ -142,8 +142,7 @@ def test_archive_chain_verifies_across_records(engine: Engine) -> None:
         events = [event(seq=offset * 3 + i + 1, bet_ref=f"b{offset}-{i}") for i in range(3)]
         archive = archive_of(run(proc, state, offset, record(events)))
         assert archive["chain_id"] == f"{TOPIC}/0"
-        links += [Link(a["chain_index"], a["prev_hash"], a["hash"], a["receipt_id"],
-                       encode_event_body(a["event"])) for a in archive["events"]]
+        links += links_of(archive)
     assert verify(links).index == 15
     assert len({link.receipt_id for link in links}) == 15
 

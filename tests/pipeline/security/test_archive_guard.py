@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
+from prometheus_client import REGISTRY as PROMETHEUS
+from pydantic import SecretStr
+
 from pipeline.agents.app import app
+from pipeline.archive_guard_service import ENTITY, ArchiveGuard
 from pipeline.security.acls import Grant, admin_grants, pipeline_grants
-from pipeline.security.archive_guard import Binding, guard_findings
-from pipeline.settings import TopicSettings
+from pipeline.security.archive_guard import Binding, GuardState, guard_changes, guard_findings
+from pipeline.settings import RegistrySettings, Settings, TopicSettings
+from registry.service import RegistryService
 
 T = TopicSettings(prefix="dsom")
 GOOD = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
@@ -31,3 +39,86 @@ def test_an_admin_granting_itself_write_and_shortening_retention_is_found() -> N
         "only User:pipeline should write it",
         "dsom.archive has retention.ms=1000, not -1: records expire",
     ]
+
+
+# -- the live guard --
+
+def _state(bindings: list[Binding], archive: dict[str, str] | None = None) -> GuardState:
+    other = Binding("User:op.x.k1", "TOPIC", "dsom.ingest.x", "LITERAL", "WRITE")  # not watched
+    configs = {T.archive: archive or GOOD, T.checkpoints: {"retention.ms": "-1"}}
+    return GuardState.of(T, [*bindings, other], configs)
+
+
+BASE = _bindings("pipeline", pipeline_grants(T, app.agents())) + _bindings("admin", admin_grants(T))
+
+
+def test_the_state_keeps_what_touches_the_archive_and_round_trips() -> None:
+    state = _state(BASE)
+    assert all(b.principal != "User:op.x.k1" for b in state.bindings)
+    assert any(b.resource == "BROKER" for b in state.bindings)  # ALTER on the cluster grants any ACL
+    assert GuardState.from_json(orjson.loads(orjson.dumps(state.to_json()))) == state
+
+
+def test_changes_name_what_changed_and_what_it_breaks() -> None:
+    write = Binding("User:admin", "TOPIC", "dsom.archive", "LITERAL", "WRITE")
+    after = _state([*BASE, write], {**GOOD, "retention.ms": "1000", "segment.ms": "60000"})
+    changes = guard_changes(T, _state(BASE), after)
+    assert [(c.action, c.describe(), c.findings) for c in changes] == [
+        ("archive_acl_added", "ACL granted: User:admin WRITE on topic literal 'dsom.archive'",
+         ("User:admin may WRITE dsom.archive (ACL on literal 'dsom.archive'): "
+          "only User:pipeline should write it",)),
+        ("archive_config_changed", "dsom.archive: retention.ms changed from -1 to 1000",
+         ("dsom.archive has retention.ms=1000, not -1: records expire",)),
+        ("archive_config_changed", "dsom.archive: segment.ms changed from None to 60000", ()),
+    ]
+    back = guard_changes(T, after, _state(BASE))
+    assert [(c.action, c.findings) for c in back][:1] == [("archive_acl_removed", ())]
+    assert guard_changes(T, after, after) == []
+
+
+class Broker:
+    """What the guard sees, changed by the test between looks."""
+
+    def __init__(self) -> None:
+        self.state = _state(BASE)
+
+    def look(self) -> GuardState:
+        return self.state
+
+
+def test_the_guard_records_each_change_in_the_audit_log_and_resumes_from_it(tmp_path: Path) -> None:
+    registry = RegistryService.from_settings(Settings(
+        pki_dir=tmp_path, registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp_path / 'r.sqlite'}"))))
+    broker = Broker()
+    guard = ArchiveGuard(T, registry, broker.look)
+    assert guard.check() == []  # the baseline
+    assert guard.check() == []
+    broker.state = _state(BASE, {**GOOD, "retention.ms": "1000"})
+    [change] = guard.check()
+    assert change.action == "archive_config_changed"
+    entries = registry.audit_entries(entity_id=ENTITY)
+    assert [(e.principal, e.action) for e in entries] == [
+        ("system:archive-guard", "archive_guard_baseline"),
+        ("system:archive-guard", "archive_config_changed")]
+    assert entries[-1].reason == "dsom.archive: retention.ms changed from -1 to 1000"
+    assert orjson.loads(entries[-1].after)["findings"] == [
+        "dsom.archive has retention.ms=1000, not -1: records expire"]
+    assert sample("dsom_archive_guard_findings") == 1
+    # Restarted after a change made while it was down: the change is recorded at its first look.
+    broker.state = _state([*BASE, Binding("User:admin", "TOPIC", "dsom.archive", "LITERAL", "DELETE")],
+                          {**GOOD, "retention.ms": "1000"})
+    [change] = ArchiveGuard(T, registry, broker.look).check()
+    assert change.action == "archive_acl_added" and change.findings
+    assert registry.verify_audit().ok
+
+
+def sample(name: str) -> float | None:
+    return PROMETHEUS.get_sample_value(name)
+
+
+def test_a_deleted_or_recreated_topic_is_one_change() -> None:
+    present = _state(BASE)
+    gone = GuardState.of(T, BASE, {T.archive: GOOD})  # the checkpoints topic has no settings: deleted
+    assert [(c.describe(), c.findings) for c in guard_changes(T, present, gone)] == [
+        ("dsom.checkpoints was deleted", ("dsom.checkpoints was deleted",))]
+    assert [c.describe() for c in guard_changes(T, gone, present)] == ["dsom.checkpoints was created"]

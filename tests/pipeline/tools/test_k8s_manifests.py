@@ -28,7 +28,7 @@ def test_grants_become_strimzi_acl_rules() -> None:
 
 def test_the_pipeline_user_may_use_every_transactional_agents_ids() -> None:
     users = {u["metadata"]["name"]: u for u in kafka_users(TopicSettings())}
-    assert set(users) == {"admin", "pipeline", "tax-service"}
+    assert set(users) == {"admin", "pipeline", "tax-service", "archive-guard"}
     acls = users["pipeline"]["spec"]["authorization"]["acls"]
     ids = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "transactionalId"}
     assert {"dsom-validator-", "dsom-tax-"} <= ids

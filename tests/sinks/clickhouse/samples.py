@@ -147,3 +147,19 @@ def alert(alert_id: str, state: str, at_us: int, rule: str = "rtp_deviation", op
         "severity": "CRITICAL", "subject_kind": "MACHINE", "subject": subject, "operator_id": operator_id,
         "licence_kind": None, "opened_at_us": 1_700_000_000_000_000, "at_us": at_us, "event_at_us": None,
         "amounts": {"stakes": 1_000}, "measures": {"z": -4.5}, "summary": f"{alert_id} {state}"})
+
+
+def as_version_1(value: bytes) -> bytes:
+    """An ArchiveBatch as archives written before its version 2 (link_rule) hold it."""
+    import io  # noqa: PLC0415
+
+    from fastavro import schemaless_writer  # noqa: PLC0415
+
+    from schemas.codec import MAGIC, schema_versions  # noqa: PLC0415
+
+    v1 = schema_versions(ARCHIVE_BATCH)[0]
+    _, batch = CODEC.decode(value, expect=ARCHIVE_BATCH)
+    del batch["link_rule"]
+    buf = io.BytesIO()
+    schemaless_writer(buf, v1.schema, batch)
+    return MAGIC + v1.fingerprint + buf.getvalue()

@@ -37,6 +37,7 @@ from tests.sinks.clickhouse.samples import (
     TAX_EVENTS_TOPIC,
     alert,
     archive_batch,
+    as_version_1,
     decoded,
     event,
     payout,
@@ -184,6 +185,20 @@ def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings,
     assert sink.records_read == 13 and sink.records_undecodable == 0
     assert broker.committed == {(ARCHIVE, 0): 5, (ARCHIVE, 1): 5, (RECEIPTS, 0): 2, (RECEIPTS, 1): 1}
     assert sample("dsom_clickhouse_rows", "events") == 30
+
+
+def test_archive_records_of_version_1_are_copied_too(ch: Any, ch_settings: ClickHouseSettings,
+                                                     broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    """Records archived before ArchiveBatch version 2 (link rule 2), among current ones: ClickHouse
+    is given the current version only, so those go the Python way."""
+    fill(broker)
+    log = broker.logs[(ARCHIVE, 0)]
+    log[2] = as_version_1(log[2])
+    sink = ClickHouseSink(settings(ch_settings, raw_avro_events=True), client=ch, clients=broker.clients)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
+    assert sink.records_undecodable == 0
 
 
 def test_consumer_settings(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,

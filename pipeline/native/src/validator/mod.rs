@@ -224,6 +224,7 @@ impl Validator {
         }
         let licences = self.licences.get(rec.operator_id);
         let ids = record_prefix(rec.topic, rec.partition, rec.offset);
+        let provenance = link_provenance(rec.operator_id, source_id, rec.topic, rec.partition, rec.offset);
         let source_number = st.source_number(source_id);
         let mut bet_key = Vec::new();
         let mut new_bets: Vec<(&str, i64, i64)> = Vec::new();
@@ -316,7 +317,7 @@ impl Validator {
             n_archived += 1;
             encode::string(&mut archive, &rid);
             let body = ev.body; // strict Avro: the event's canonical encoding, as sent
-            let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, &rid, body);
+            let (index_in_chain, prev, hash) = chain_append(&mut st.chain_index, &mut st.chain_hash, &provenance, ev.seq, &rid, body);
             encode::long(&mut archive, index_in_chain);
             archive.extend_from_slice(&prev);
             archive.extend_from_slice(&hash);
@@ -347,7 +348,7 @@ impl Validator {
             for s in [rec.operator_id, source_id, rec.topic] {
                 encode::string(&mut a, s.as_bytes());
             }
-            for n in [i64::from(rec.partition), rec.offset, rec.now_us] {
+            for n in [i64::from(rec.partition), rec.offset, rec.now_us, LINK_RULE] {
                 encode::long(&mut a, n);
             }
             encode::array(&mut a, n_archived, &archive);
@@ -395,13 +396,35 @@ impl Validator {
     }
 }
 
-fn chain_append(index: &mut i64, head: &mut [u8; 32], receipt_id: &[u8], body: &[u8]) -> (i64, [u8; 32], [u8; 32]) {
-    use sha2::{Digest, Sha256};
+/// The link rule archive batches are written with (`pipeline/core/chain.py`, `LINK_RULE`).
+const LINK_RULE: i64 = 2;
+
+/// Rule 2's record-level part, hashed once per record (`Provenance` in `pipeline/core/chain.py`):
+/// 0x02, operator, source and ingest topic (each a 4-byte BE length and UTF-8), partition (4), offset (8).
+fn link_provenance(operator_id: &str, source_id: &str, topic: &str, partition: i32, offset: i64) -> sha2::Sha256 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update([2u8]);
+    for s in [operator_id, source_id, topic] {
+        h.update((s.len() as u32).to_be_bytes());
+        h.update(s.as_bytes());
+    }
+    h.update(partition.to_be_bytes());
+    h.update(offset.to_be_bytes());
+    h
+}
+
+/// The next rule-2 link: the record's provenance, then prev_hash, index, seq, receipt ID, body.
+fn chain_append(index: &mut i64, head: &mut [u8; 32], provenance: &sha2::Sha256, seq: i64, receipt_id: &[u8],
+                body: &[u8]) -> (i64, [u8; 32], [u8; 32]) {
+    use sha2::Digest;
     let prev = *head;
     *index += 1;
-    let mut h = Sha256::new();
+    let mut h = provenance.clone();
     h.update(prev);
     h.update(index.to_be_bytes());
+    h.update(seq.to_be_bytes());
+    h.update((receipt_id.len() as u32).to_be_bytes());
     h.update(receipt_id);
     h.update(body);
     *head = h.finalize().into();
