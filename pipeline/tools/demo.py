@@ -147,8 +147,8 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         print(f"== pipeline worker pid {worker.pid} (validator, checkpointer, tax, ClickHouse sink), "
               f"log {log_path}, metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/login: log in with "
-              f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator and tax beside "
-              "them); reports refresh every 5 s while the stream runs", flush=True)
+              f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator, tax, inspector, "
+              "admin and law beside them); reports refresh every 5 s while the stream runs", flush=True)
         signal.signal(signal.SIGINT, on_sigint)
         until = f"for {seconds:.0f} s" if seconds else "until Ctrl-C"
         print(f"== simulated operators streaming {rate:,.0f} events/s ({until})")
