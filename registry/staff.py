@@ -148,22 +148,25 @@ class StaffStore:
         for d in entries:
             if d["name"] in known or d["role"] not in STAFF_ROLES:
                 continue
-            self.put(
-                who,
-                StaffVersion(
-                    str(d["name"]),
-                    str(d.get("display_name") or d["name"]),
-                    str(d["role"]),
-                    str(d["tax_number_hmac"]),
-                    str(d["cert_fingerprint"]).replace(":", "").lower(),
-                    True,
-                    0,
-                    "",
-                ),
-                "staff_import",
-                "imported from the staff file",
-                must_be_new=True,
-            )
+            try:
+                self.put(
+                    who,
+                    StaffVersion(
+                        str(d["name"]),
+                        str(d.get("display_name") or d["name"]),
+                        str(d["role"]),
+                        str(d["tax_number_hmac"]),
+                        str(d["cert_fingerprint"]).replace(":", "").lower(),
+                        True,
+                        0,
+                        "",
+                    ),
+                    "staff_import",
+                    "imported from the staff file",
+                    must_be_new=True,
+                )
+            except ValueError:  # another process (the worker, `dsom dashboard`) imported it meanwhile
+                continue
             known.add(d["name"])
             added.append(str(d["name"]))
         return added

@@ -43,7 +43,8 @@ from web.app import WebServer, app_from_settings, qes_dir
 from web.login.core import challenge_message
 from web.login.demo import Person, make_people
 
-RUN = Path(__file__).resolve().parent.parent / ".run" / "cabinet-bench"
+RUN_DEFAULT = Path(__file__).resolve().parent.parent / ".run" / "cabinet-bench"
+RUN = RUN_DEFAULT
 DB = report_bench.DB
 PEOPLE = [
     Person("analyst", "Bench Analyst", "analyst", "3100000001"),
@@ -257,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="fill without the look-ups' projections and indexes (to measure their insert cost)",
     )
+    ap.add_argument("--dir", type=Path, default=RUN_DEFAULT, help="where the data set and results are kept")
     args = ap.parse_args(argv)
+    global RUN
+    RUN = args.dir
     meta_path = RUN / "data.json"
     if args.reuse and meta_path.exists():
         meta = json.loads(meta_path.read_text())
