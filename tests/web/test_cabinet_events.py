@@ -302,6 +302,7 @@ def test_the_administrator_adds_changes_and_disables_staff(site: tuple[World, An
     assert "8888888899" not in json.dumps(row.as_detail())  # only the keyed hash is kept
     c = TestClient(app, base_url="http://127.0.0.1")
     assert login(c, *nadia).headers["location"] == "/inspect"
+    assert c.get("/inspect").status_code == 200
     # refusals: an untrusted provider's certificate, a duplicate, a name taken
     rogue, _k = Provider.create("Rogue QTSP").issue("X", "8888888800")
     res = add("rogue", cert_pem(rogue))
@@ -316,6 +317,9 @@ def test_the_administrator_adds_changes_and_disables_staff(site: tuple[World, An
     )
     assert res.status_code == 303
     assert login(TestClient(app, base_url="http://127.0.0.1"), *nadia).headers["location"] == "/tax"
+    # the session opened as an inspector ends at once: back to the login page
+    res = c.get("/inspect", follow_redirects=False)
+    assert res.status_code == 303 and res.headers["location"] == "/login"
     # disable: login refused
     res = adm.post(
         "/admin/staff/nadia",
