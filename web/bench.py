@@ -67,10 +67,14 @@ def fill(events: int, days: int, lookup_indexes: bool) -> dict[str, Any]:
     now_us = int(time.time()) * SECOND_US
     if not lookup_indexes:  # to measure what the look-ups' projections and indexes cost the inserts
         tables.create_tables(client, DB)
-        for element in tables.LOOKUP_ELEMENTS:
-            kind, name, _rest = element.split(" ", 2)
-            client.command(f"ALTER TABLE {DB}.events DROP {kind} {name}")
-        tables.LOOKUP_ELEMENTS = ()  # so the fill's create_tables does not add them back
+        for table, elements in (
+            ("events", tables.LOOKUP_ELEMENTS),
+            ("tax_events", tables.TAX_LOOKUP_ELEMENTS),
+        ):
+            for element in elements:
+                kind, name, _rest = element.split(" ", 2)
+                client.command(f"ALTER TABLE {DB}.{table} DROP {kind} {name}")
+        tables.LOOKUP_ELEMENTS = tables.TAX_LOOKUP_ELEMENTS = ()  # the fill's create_tables must not add them
     wall, cpu = time.monotonic(), cpu_s()
     # Written first too: a fill stopped half-way can still be measured (--reuse; the rows are counted).
     (RUN / "data.json").write_text(

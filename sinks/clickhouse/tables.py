@@ -103,6 +103,11 @@ LOOKUP_ELEMENTS: tuple[str, ...] = (
     "INDEX lookup_machine equipment_id TYPE bloom_filter(0.01) GRANULARITY 1",
     "INDEX lookup_site site_id TYPE set(256) GRANULARITY 1",
 )
+# The tax officer's payout records by player or receipt (web/tax_records.py), the same way.
+TAX_LOOKUP_ELEMENTS: tuple[str, ...] = (
+    "PROJECTION lookup_player (SELECT _part_offset ORDER BY player_ref)",
+    "PROJECTION lookup_receipt (SELECT _part_offset ORDER BY receipt_id)",
+)
 
 EVENTS = Table(
     name="events",
@@ -235,7 +240,7 @@ TAX_EVENTS = Table(
         Column("src_partition", "UInt16"),
         Column("src_offset", "UInt64"),
     ),
-    elements=_SRC_ELEMENTS,
+    elements=_SRC_ELEMENTS + TAX_LOOKUP_ELEMENTS,
     engine=("ENGINE = MergeTree\n"
             "PARTITION BY toYYYYMM(occurred_at)\n"
             "ORDER BY (record_type, operator_id, occurred_at)\n"
@@ -303,10 +308,12 @@ def create_tables(client: Any, database: str) -> None:
             raise SchemaMismatchError(
                 f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
     db = quote_identifier(database)
-    events = f"{db}.{quote_identifier(EVENTS.name)}"
-    for element in LOOKUP_ELEMENTS:  # a table made before the look-ups existed
-        kind, name, rest = element.split(" ", 2)
-        client.command(f"ALTER TABLE {events} ADD {kind} IF NOT EXISTS {name} {rest}")
+    for table, elements in ((EVENTS, LOOKUP_ELEMENTS), (TAX_EVENTS, TAX_LOOKUP_ELEMENTS)):
+        for element in elements:  # a table made before the look-ups existed
+            kind, name, rest = element.split(" ", 2)
+            client.command(
+                f"ALTER TABLE {db}.{quote_identifier(table.name)} ADD {kind} IF NOT EXISTS {name} {rest}"
+            )
     for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
     create_rollups(client, database)
