@@ -19,7 +19,7 @@ TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench grafana kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench cabinet-bench grafana kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
@@ -110,6 +110,13 @@ bench-archive: $(NATIVE_STAMP)
 REPORT_BENCH_EVENTS ?= 10000000
 report-bench: setup
 	$(BIN)/python -m dashboards.bench --events $(REPORT_BENCH_EVENTS)
+
+# The cabinets' pages and API over HTTP on the report data set, p50/p95 (docs/cabinets.md).
+# CABINET_BENCH_ARGS=--reuse measures the last data set again.
+CABINET_BENCH_EVENTS ?= 10000000
+CABINET_BENCH_PORT ?= 0
+cabinet-bench: setup
+	$(BIN)/python -m web.bench --events $(CABINET_BENCH_EVENTS) --port $(CABINET_BENCH_PORT) $(CABINET_BENCH_ARGS)
 
 # Grafana dashboards are generated from the report catalog: regenerate after changing a report.
 grafana: $(NATIVE_STAMP)

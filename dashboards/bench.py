@@ -62,7 +62,9 @@ SELECT
     '' AS app_id,
     if(kind IN ('BET', 'WIN', 'REFUND'), ['slots', 'roulette', 'blackjack', 'sports', 'live', 'esports',
         'poker_cash', 'poker_tournament', 'keno', 'baccarat'][h % 10 + 1], '') AS game_type,
-    '' AS round_ref, '' AS bet_ref,
+    '' AS round_ref,
+    -- a bet and its settlement share a reference (the cabinets' drill-down looks bets up by it)
+    if(kind IN ('BET', 'WIN', 'REFUND'), concat('b', toString(intDiv(n, 2))), '') AS bet_ref,
     concat('p_', toString(h % 200000)) AS player_ref,
     toInt64(500 + (h % 50000) * (1 + (h % 7 = 0) * 20)) AS amount,
     'UAH' AS currency,

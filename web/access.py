@@ -20,7 +20,10 @@ class Role(StrEnum):
     OFFICER = "officer"  # the regulator's registry officer: approves or rejects proposals
     REGULATOR = "regulator"  # the regulator's decision maker: suspends, revokes, reinstates licences
     ANALYST = "analyst"  # the regulator's analyst: the reports, with export
-    TAX = "tax"  # a State Tax Service officer: the financial reports
+    TAX = "tax"  # a State Tax Service officer: the financial reports, tax records, exports
+    INSPECTOR = "inspector"  # the regulator's inspector: single events, each look-up with a reason
+    ADMIN = "admin"  # the regulator's administrator: staff accounts and roles
+    LAW = "law"  # law enforcement: read-only look-ups within a case the regulator granted
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("POST", "/regulator/licences/{licence_id}"): frozenset({Role.REGULATOR}),
     ("GET", "/regulator/alerts"): REGULATOR_STAFF,  # the inbox (web.inbox: all but per-player rules)
     ("POST", "/regulator/alerts/{alert_id}"): REGULATOR_STAFF,
-    ("GET", "/audit"): REGULATOR_STAFF,
+    ("GET", "/audit"): REGULATOR_STAFF | {Role.ADMIN},
     # the reports (the former dashboard): analysts all, tax officers the financial group
     ("GET", "/operational"): REPORT_READERS,
     ("GET", "/regulatory"): REPORT_READERS,
@@ -115,6 +118,21 @@ POLICY: dict[tuple[str, str], frozenset[Role] | Literal["public"]] = {
     ("GET", "/api/proofs/checkpoints"): EVERYONE,
     ("GET", "/api/proofs/inclusion/{receipt_id}"): frozenset({Role.OPERATOR, Role.OFFICER, Role.REGULATOR}),
     ("GET", "/api/proofs/consistency/{partition}"): EVERYONE,
+    # single events: the inspector (any operator, a stated reason) and law enforcement (its cases)
+    ("GET", "/inspect"): frozenset({Role.INSPECTOR, Role.LAW}),
+    ("POST", "/inspect"): frozenset({Role.INSPECTOR, Role.LAW}),
+    ("POST", "/api/lookup"): frozenset({Role.INSPECTOR, Role.LAW}),
+    # law-enforcement cases: granted and withdrawn by the regulator
+    ("GET", "/cases"): frozenset({Role.REGULATOR}),
+    ("POST", "/cases"): frozenset({Role.REGULATOR}),
+    ("POST", "/cases/withdraw"): frozenset({Role.REGULATOR}),
+    # staff accounts and roles: the regulator's administrator
+    ("GET", "/admin/staff"): frozenset({Role.ADMIN}),
+    ("POST", "/admin/staff"): frozenset({Role.ADMIN}),
+    ("POST", "/admin/staff/{name}"): frozenset({Role.ADMIN}),
+    # the tax service's records: GGR statements, payouts, discrepancies, with export
+    ("GET", "/tax"): frozenset({Role.TAX}),
+    ("GET", "/api/tax/{table}"): frozenset({Role.TAX}),
 }
 
 # The report groups each role sees (within the report routes above).
@@ -128,7 +146,10 @@ HOME: dict[Role, str] = {
     Role.OFFICER: "/regulator",
     Role.REGULATOR: "/regulator",
     Role.ANALYST: "/operational",
-    Role.TAX: "/financial",
+    Role.TAX: "/tax",
+    Role.INSPECTOR: "/inspect",
+    Role.ADMIN: "/admin/staff",
+    Role.LAW: "/inspect",
 }
 
 

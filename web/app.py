@@ -27,9 +27,12 @@ from dashboards.web.dashboard import STATIC as REPORTS_STATIC
 from dashboards.web.dashboard import Dashboard
 from pipeline.settings import Settings
 from registry import api as registry_api
+from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
-from web import alerts, operator, pages, proofs, reports
+from registry.staff import StaffStore
+from web import admin, alerts, inspection, operator, pages, proofs, reports, tax
+from web.access import Role
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
 from web.keys import KeyDesk, desk_from_settings
 from web.login.people import StaffMember
@@ -58,11 +61,31 @@ def session_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def staff_reader(path: Path) -> Any:
+STAFF_IMPORTER = Principal("staff-import", PrincipalRole.SYSTEM)
+
+
+def staff_reader(registry: RegistryService, path: Path) -> Any:
+    """The active staff accounts, from the registry's database (``registry.staff``).
+
+    The staff file is imported once per person: whenever it changed, names it has that the
+    database does not know are added (audited as ``system:staff-import``); after that the
+    administrator's cabinet is where accounts change.
+    """
+    store = StaffStore(registry)
+    seen: list[float | None] = [None]
+
     def read() -> list[StaffMember]:
-        if not path.exists():
-            return []
-        return [StaffMember.from_dict(d) for d in json.loads(path.read_text())]
+        mtime = path.stat().st_mtime if path.exists() else None
+        if mtime is not None and mtime != seen[0]:
+            added = store.import_missing(STAFF_IMPORTER, json.loads(path.read_text()))
+            if added:
+                log.info("staff imported from %s: %s", path, ", ".join(added))
+            seen[0] = mtime
+        return [
+            StaffMember(s.name, Role(s.role), s.tax_number_hmac, s.cert_fingerprint)
+            for s in store.current()
+            if s.active
+        ]
 
     return read
 
@@ -80,11 +103,14 @@ def cabinet_from_settings(
         require_crl=web.require_crl,
         refresh_s=web.crl_refresh_s,
     )
+    registry = registry or RegistryService.from_settings(settings)
+    staff = staff_reader(registry, web.staff_path or qes / "staff.json")
+    staff()  # the one-time import, at start-up
     return Cabinet(
-        registry or RegistryService.from_settings(settings),
+        registry,
         dashboard,
         trust,
-        staff_reader(web.staff_path or qes / "staff.json"),
+        staff,
         tax_number_key(settings),
         login_limit=f"{web.login_attempts_per_minute}/minute",
         alerts=alerts.ClickHouseAlerts(dashboard) if dashboard is not None else None,
@@ -137,6 +163,9 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
     app.include_router(reports.router)
     app.include_router(alerts.router)
     app.include_router(proofs.router)
+    app.include_router(inspection.router)
+    app.include_router(admin.router)
+    app.include_router(tax.router)
     app.include_router(registry_api.router)
     app.dependency_overrides[registry_api.caller] = session_caller
     app.add_exception_handler(RegistryError, registry_api._refused)

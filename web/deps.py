@@ -14,7 +14,7 @@ from limits.strategies import MovingWindowRateLimiter
 from dashboards.web.dashboard import Dashboard
 from registry.core.access import Principal
 from registry.service import RegistryService
-from web.access import Account, Verdict, decide
+from web.access import Account, Role, Verdict, decide
 from web.keys import KeyDesk
 from web.login.core import ChallengeBook, SignatureVerifier, WebCryptoVerifier
 from web.login.trust import TrustSource
@@ -65,6 +65,9 @@ def authorise(request: Request) -> None:
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     account = account_of(request)
+    if account is not None and account.role is not Role.OPERATOR and not _still_staff(request, account):
+        request.session.clear()  # disabled, or given another role, since this session began
+        account = None
     verdict = decide(request.method, path, account)
     if verdict is Verdict.LOGIN:
         raise LoginRequired
@@ -76,6 +79,10 @@ def authorise(request: Request) -> None:
             else "no access rule for this route",
         )
     request.state.account = account
+
+
+def _still_staff(request: Request, account: Account) -> bool:
+    return any(m.name == account.name and m.role is account.role for m in cabinet(request).staff())
 
 
 def current_account(request: Request) -> Account:

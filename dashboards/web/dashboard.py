@@ -75,6 +75,18 @@ class Dashboard:
             result = self._client.query(sql, parameters=parameters, settings=READ_ONLY)
         names = result.column_names
         return [{k: jsonable(v) for k, v in zip(names, row, strict=True)} for row in result.result_rows]
+    def query(self, sql: str, parameters: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Any read-only query (the cabinets' look-ups and tax records): column names and rows."""
+        with self._lock:
+            result = self._client.query(sql, parameters={"db": self._db, **parameters}, settings=READ_ONLY)
+        return list(result.column_names), list(result.result_rows)
+
+    def raw(self, sql: str, parameters: dict[str, Any], fmt: str) -> bytes:
+        """A read-only query's result in ``fmt`` (csv or parquet), written by ClickHouse itself."""
+        with self._lock:
+            data = self._client.raw_query(sql, parameters={"db": self._db, **parameters}, settings=READ_ONLY,
+                                          fmt=EXPORT_FORMATS[fmt][0])
+        return bytes(data)
 
     def live(self) -> dict[str, Any]:
         if self._live is None:

@@ -157,8 +157,8 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         print(f"== pipeline worker pid {worker.pid} (validator, checkpointer, tax, ClickHouse sink), "
               f"log {log_path}, metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics")
         print(f"== dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}/login: log in with "
-              f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator and tax beside "
-              "them); reports refresh every 5 s while the stream runs", flush=True)
+              f"{logins / 'analyst.crt'} and {logins / 'analyst.key'} (officer, regulator, tax, inspector, "
+              "admin and law beside them); reports refresh every 5 s while the stream runs", flush=True)
         if heads:
             print(f"== operator cabinets: log in with {logins / heads[0].name}.crt and .key "
                   f"({heads[0].operator_id}); also " + ", ".join(h.name for h in heads[1:]), flush=True)

@@ -17,6 +17,9 @@ class PrincipalRole(StrEnum):
     # The cabinets' readers (issue 14, web/access.py): no registry powers, named in the audit log.
     ANALYST = "analyst"  # the regulator's analyst
     TAX = "tax"  # a State Tax Service officer
+    INSPECTOR = "inspector"  # the regulator's inspector (single-event look-ups)
+    ADMIN = "admin"  # the regulator's administrator (staff accounts)
+    LAW = "law"  # law enforcement, within a granted case
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,41 @@ class OutboxRow(Base):
     key: Mapped[str] = mapped_column(String(300))
     value: Mapped[str] = mapped_column(Text)
     recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class StaffRow(Base):
+    """One version of a staff account (the regulator's and the tax service's people).
+
+    The newest per name is in force. Inserted only, so the history of who held which role stays;
+    each change is also in the audit log.
+    """
+
+    __tablename__ = "cabinet_staff"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    tax_number_hmac: Mapped[str] = mapped_column(String(64))
+    cert_fingerprint: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool]
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))
+
+
+class CaseRow(Base):
+    """One version of a law-enforcement case the regulator granted: who, what is in scope, until when.
+
+    The newest per case ID is in force (a withdrawal is a version with ``active`` false).
+    """
+
+    __tablename__ = "cabinet_cases"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(128), index=True)
+    granted_to: Mapped[str] = mapped_column(String(128), index=True)  # a staff name (role law)
+    operators: Mapped[str] = mapped_column(Text)  # JSON list; empty: none
+    subjects: Mapped[str] = mapped_column(Text)  # JSON list of player references; empty: any
+    basis: Mapped[str] = mapped_column(Text)  # the request's reference (court ruling, investigator's letter)
+    expires_at_us: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool]
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))

@@ -90,6 +90,25 @@ _SRC_ELEMENTS = (
     " GROUP BY src_topic, src_partition)",
 )
 
+# The cabinets' single-event look-ups (web/lookup.py) by keys that are not in the sort order. A
+# projection of just the key and ``_part_offset`` is an index: a binary search finds the rows, and
+# only their granules are read (receipt and bet: one or two rows; a player: hundreds, spread out).
+# Machines and sites belong to one operator, whose rows are contiguous: a bloom filter and a set
+# skip the other operators' granules. Added to tables made before (new parts get them; ``docs/
+# cabinets.md`` says how to build them for old parts).
+LOOKUP_ELEMENTS: tuple[str, ...] = (
+    "PROJECTION lookup_receipt (SELECT _part_offset ORDER BY receipt_id)",
+    "PROJECTION lookup_bet (SELECT _part_offset ORDER BY bet_ref)",
+    "PROJECTION lookup_player (SELECT _part_offset ORDER BY player_ref)",
+    "INDEX lookup_machine equipment_id TYPE bloom_filter(0.01) GRANULARITY 1",
+    "INDEX lookup_site site_id TYPE set(256) GRANULARITY 1",
+)
+# The tax officer's payout records by player or receipt (web/tax_records.py), the same way.
+TAX_LOOKUP_ELEMENTS: tuple[str, ...] = (
+    "PROJECTION lookup_player (SELECT _part_offset ORDER BY player_ref)",
+    "PROJECTION lookup_receipt (SELECT _part_offset ORDER BY receipt_id)",
+)
+
 EVENTS = Table(
     name="events",
     columns=(
@@ -130,7 +149,7 @@ EVENTS = Table(
     # so a retried insert is still the same rows under the same deduplication token.
     filled=(Column("inserted_at", TIME, "Delta, ZSTD(1)", default="now64(6)"),),
     added_later=("inserted_at",),
-    elements=_SRC_ELEMENTS,
+    elements=_SRC_ELEMENTS + LOOKUP_ELEMENTS,
     # Reports filter by operator and period and group by kind (GGR = BET - REFUND - WIN),
     # licence kind and game type: operator first prunes per-operator reports to a contiguous
     # range, kind next keeps "stakes only" scans small, and time last serves period filters
@@ -221,7 +240,7 @@ TAX_EVENTS = Table(
         Column("src_partition", "UInt16"),
         Column("src_offset", "UInt64"),
     ),
-    elements=_SRC_ELEMENTS,
+    elements=_SRC_ELEMENTS + TAX_LOOKUP_ELEMENTS,
     engine=("ENGINE = MergeTree\n"
             "PARTITION BY toYYYYMM(occurred_at)\n"
             "ORDER BY (record_type, operator_id, occurred_at)\n"
@@ -323,6 +342,12 @@ def create_tables(client: Any, database: str) -> None:
             raise SchemaMismatchError(
                 f"table {database}.{table.name} exists with other columns: {detail}; migrate or drop it")
     db = quote_identifier(database)
+    for table, elements in ((EVENTS, LOOKUP_ELEMENTS), (TAX_EVENTS, TAX_LOOKUP_ELEMENTS)):
+        for element in elements:  # a table made before the look-ups existed
+            kind, name, rest = element.split(" ", 2)
+            client.command(
+                f"ALTER TABLE {db}.{quote_identifier(table.name)} ADD {kind} IF NOT EXISTS {name} {rest}"
+            )
     for ddl in TAX_VIEWS:
         client.command(ddl.format(db=db))
     create_rollups(client, database)

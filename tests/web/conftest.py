@@ -49,6 +49,10 @@ PEOPLE = [
     Person("board", "Board Member", "regulator", "5555555555"),
     Person("analyst", "Anna Koval", "analyst", "6666666666"),
     Person("tax", "Petro Tkach", "tax", "7777777777"),
+    Person("insp", "Iryna Savchenko", "inspector", "8888888881"),
+    Person("adm", "Andriy Lysenko", "admin", "8888888882"),
+    Person("detective", "Dmytro Kravets", "law", "8888888883"),
+    Person("detective2", "Halyna Moroz", "law", "8888888884"),
 ]
 
 

@@ -30,7 +30,7 @@ def test_every_role_logs_in_and_lands_on_its_cabinet(client: TestClient, world: 
     cookie = res.headers["set-cookie"]
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     assert audit_actions(world)[-1][1] == "login" and name in audit_actions(world)[-1][0]
-    if person.role in ("operator", "officer", "regulator"):
+    if person.role in ("operator", "officer", "regulator", "inspector", "admin", "law"):
         page = client.get(HOME[Role(person.role)])
         assert page.status_code == 200 and person.display_name in page.text
 
@@ -167,6 +167,8 @@ def _fill(path: str) -> str:
             "{verdict}": "approve",
             "{action}": "suspend",
             "{kind}": "licence",
+            "{table}": "payouts",
+            "{name}": "taras",
         }.get(m.group(0), "x"),
         path,
     )
@@ -187,6 +189,9 @@ def test_every_route_has_a_rule_and_each_role_gets_exactly_its_rule(world: World
         ("board", Role.REGULATOR),
         ("analyst", Role.ANALYST),
         ("tax", Role.TAX),
+        ("insp", Role.INSPECTOR),
+        ("adm", Role.ADMIN),
+        ("detective", Role.LAW),
     ]:
         with TestClient(app, base_url="http://127.0.0.1") as client:
             login_as(client, world, name)
@@ -208,4 +213,5 @@ def test_every_route_has_a_rule_and_each_role_gets_exactly_its_rule(world: World
             if POLICY[(method, path)] != PUBLIC:
                 res = anonymous.request(method, _fill(path), follow_redirects=False)
                 assert res.status_code in (303, 401), (method, path, res.status_code)
-    assert len(table) == 5 * (len(routes) - 3)
+    assert {role for _m, _p, role, _a in table} == {r.value for r in Role}  # every role in the table
+    assert len(table) == len(Role) * (len(routes) - 3)

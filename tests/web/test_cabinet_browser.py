@@ -4,6 +4,7 @@ revoked certificate refused with a clear message. Screenshots go to .run/screens
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -27,7 +28,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / ".run" / "screenshots"
+# DSOM_DOCS_SCREENSHOTS=1: into docs/img/, for docs/cabinets.md
+SCREENSHOTS = Path(__file__).resolve().parents[2] / (
+    "docs/img" if os.environ.get("DSOM_DOCS_SCREENSHOTS") else ".run/screenshots"
+)
 
 
 def free_port() -> int:

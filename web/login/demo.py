@@ -38,6 +38,9 @@ DEMO_STAFF = [
     Person("regulator", "Demo Regulator", "regulator", "3000000002"),
     Person("analyst", "Demo Analyst", "analyst", "3000000003"),
     Person("tax", "Demo Tax Officer", "tax", "3000000004"),
+    Person("inspector", "Demo Inspector", "inspector", "3000000005"),
+    Person("admin", "Demo Administrator", "admin", "3000000006"),
+    Person("law", "Demo Investigator", "law", "3000000007"),
 ]
 
 
@@ -57,6 +60,7 @@ def make_people(folder: Path, people: list[Person], tax_key: bytes) -> list[dict
             staff.append(
                 {
                     "name": p.name,
+                    "display_name": p.display_name,
                     "role": p.role,
                     "tax_number_hmac": tax_number_hash(tax_key, p.tax_number),
                     "cert_fingerprint": fingerprint(cert),
@@ -137,12 +141,14 @@ def ensure_demo_heads(settings: Settings, registry: Any) -> list[Person]:
 def ensure_demo_staff(settings: Settings) -> Path:
     """The demo provider and staff in ``<pki_dir>/qes`` (made once); the folder.
 
-    ``dsom security init`` and ``make demo`` call it, so the demo's cabinets can be logged into.
+    ``dsom security init`` and ``make demo`` call it, so the demo's cabinets can be logged into. The web
+    application imports the staff file into the registry's database at start-up (``registry.staff``).
     """
     from registry.service import tax_number_key  # noqa: PLC0415 - the database layer, only here
     from web.app import qes_dir  # noqa: PLC0415 - the app imports this module
 
     folder = qes_dir(settings)
-    if not (folder / "staff.json").exists():
-        make_people(folder, DEMO_STAFF, tax_number_key(settings))
+    missing = [p for p in DEMO_STAFF if not (folder / f"{p.name}.crt").exists()]
+    if missing:  # a folder made before a role existed gets that role's person too
+        make_people(folder, missing, tax_number_key(settings))
     return folder
