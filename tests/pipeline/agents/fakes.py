@@ -28,6 +28,7 @@ class FakeKafka:
         self.fail_next_commit = False
         self.transactions = 0
         self.aborts = 0
+        self.replays: list[TP] = []  # changelog partitions replayed, in order
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -45,6 +46,7 @@ class FakeKafka:
                        replay=self.replay, create_topics=create)
 
     def replay(self, topic: str, partition: int, apply: Callable[[bytes, bytes | None], None]) -> None:
+        self.replays.append((topic, partition))
         for key, value in self.logs.get((topic, partition), []):
             if key is not None:
                 apply(key, value)
@@ -104,7 +106,12 @@ class FakeProducer:
 
 
 class FakeConsumer:
-    """Assigns itself every partition of the subscribed topics on its first poll."""
+    """Assigns itself every partition of the subscribed topics on its first poll.
+
+    Later rebalances are incremental, as with the cooperative-sticky strategy: :meth:`rebalance`
+    queues the partitions to give up and to gain, and the next poll passes only those to the
+    agent's callbacks (the partitions kept stay, with their positions).
+    """
 
     def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
         self.kafka = kafka
@@ -114,6 +121,12 @@ class FakeConsumer:
         self.on_revoke: Any = None
         self.positions: dict[TP, int] = {}
         self.closed = False
+        self.started = False
+        self._rebalance: tuple[list[TP], list[TP]] | None = None
+
+    def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
+        """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
+        self._rebalance = (list(revoke), list(assign))
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
         self.subscriptions = topics
@@ -124,13 +137,19 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
-        if not self.positions:
+        if not self.started:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:
-                self.on_assign(self, tps)
-                for tp in tps:
-                    key = (tp.topic, tp.partition)
-                    self.positions[key] = self.kafka.committed.get(key, 0)
+                self.started = True
+                self._gain(tps)
+        if self._rebalance is not None:
+            (revoke, assign), self._rebalance = self._rebalance, None
+            if revoke:
+                self.on_revoke(self, [TopicPartition(t, p) for t, p in revoke])
+                for tp in revoke:
+                    del self.positions[tp]
+            if assign:
+                self._gain([TopicPartition(t, p) for t, p in assign])
         out: list[Message] = []
         for tp, pos in sorted(self.positions.items()):
             log = self.kafka.logs.get(tp, [])
@@ -140,6 +159,14 @@ class FakeConsumer:
                 pos += 1
             self.positions[tp] = pos
         return out
+
+    def _gain(self, tps: list[TopicPartition]) -> None:
+        """on_assign, then what confluent-kafka does when it returns: add them at their commits."""
+        self.on_assign(self, tps)
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            assert key not in self.positions, f"{key} assigned twice"
+            self.positions[key] = self.kafka.committed.get(key, 0)
 
     def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
         got = self.kafka.committed
