@@ -9,7 +9,7 @@ fail as Kafka would after a broker problem (the loop aborts and rewinds).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
@@ -45,11 +45,13 @@ class FakeKafka:
                        consumer=cast(Any, lambda conf: FakeConsumer(self, conf)),
                        replay=self.replay, create_topics=create)
 
-    def replay(self, topic: str, partition: int, apply: Callable[[bytes, bytes | None], None]) -> None:
-        self.replays.append((topic, partition))
-        for key, value in self.logs.get((topic, partition), []):
-            if key is not None:
-                apply(key, value)
+    def replay(self, topic: str, partitions: Sequence[int],
+               apply: Callable[[bytes, bytes | None], None]) -> None:
+        for partition in partitions:
+            self.replays.append((topic, partition))
+            for key, value in self.logs.get((topic, partition), []):
+                if key is not None:
+                    apply(key, value)
 
 
 class FakeProducer:
