@@ -25,3 +25,10 @@ def test_group_grants_do_not_reach_operators_whose_id_starts_with_this_one() -> 
 def test_operator_ids_that_would_make_group_names_ambiguous_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="operator ID"):
         operator_grants(T, bad)
+
+
+def test_acl_principals_follow_the_brokers_naming_of_certificates() -> None:
+    from pipeline.settings import KafkaSettings  # noqa: PLC0415
+
+    assert KafkaSettings().principal("op-a") == "User:op-a"  # dsom's brokers map CN=op-a to op-a
+    assert KafkaSettings(principal_format="CN={name}").principal("op-a") == "User:CN=op-a"  # Strimzi
