@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
+import stamina
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -51,6 +52,8 @@ from pipeline.settings import Settings
 __all__ = ["TP", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Restorable)
+_COORDINATOR = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                          KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TIMED_OUT})
 # Kafka's answers that no retry of the same output can change.
 _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
                             KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_MSG_SIZE})
@@ -63,6 +66,10 @@ class RecordFailed(Exception):
         super().__init__(f"{where[0]}:{where[1]}@{where[2]}: {error}")
         self.where = where
         self.error = error
+
+
+def _coordinator_moving(exc: Exception) -> bool:
+    return isinstance(exc, KafkaException) and (exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR)
 
 
 def now_us() -> int:
@@ -381,7 +388,12 @@ class TransactionalAgent(ConsumerLoop):
         self.forget(changed)
         self.restore(changed)
         consumer = self._consumer_client
-        committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
+        # The group coordinator may be moving (a broker restarting, a rebalance): seen failing
+        # with NOT_COORDINATOR right after an ILLEGAL_GENERATION abort, which restarted the agent.
+        for attempt in stamina.retry_context(on=_coordinator_moving, attempts=10, timeout=60.0,
+                                             wait_initial=0.2, wait_max=5.0):
+            with attempt:
+                committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             consumer.seek(TopicPartition(tp.topic, tp.partition, offset))

@@ -29,6 +29,7 @@ class FakeKafka:
         self.transactions = 0
         self.aborts = 0
         self.replays: list[TP] = []  # changelog partitions replayed, in order
+        self.coordinator_moves = 0  # the next offset lookups fail so (the group coordinator moved)
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -171,6 +172,9 @@ class FakeConsumer:
             self.positions[key] = self.kafka.committed.get(key, 0)
 
     def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        if self.kafka.coordinator_moves:
+            self.kafka.coordinator_moves -= 1
+            raise KafkaException(KafkaError(KafkaError.NOT_COORDINATOR, "Broker: Not coordinator (fake)"))
         got = self.kafka.committed
         return [TopicPartition(tp.topic, tp.partition, got.get((tp.topic, tp.partition), -1001))
                 for tp in partitions]

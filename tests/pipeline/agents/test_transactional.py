@@ -87,6 +87,18 @@ def test_a_failed_commit_aborts_rewinds_and_counts_nothing_twice(settings: Setti
     assert agent.events_counted == 7  # after_commit saw the aborted transaction's work not at all
 
 
+def test_a_rewind_waits_for_a_moving_group_coordinator(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s1", 4)
+    kafka.fail_next_commit = True
+    kafka.coordinator_moves = 2  # the rewind's offset lookup fails twice, then answers
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)  # run_until fails on a raise
+    assert kafka.aborts == 1 and kafka.coordinator_moves == 0
+    assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
+
+
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
     kafka = FakeKafka()
     archived(kafka, "s1", 3)
