@@ -35,6 +35,14 @@ class KafkaSettings(_Frozen):
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
     ssl_key_password: SecretStr | None = None
+    # How the brokers name the principal of a client certificate ``CN=<name>``, for the ACLs dsom
+    # grants: dsom's own brokers map it to ``<name>`` (ssl.principal.mapping.rules); Strimzi keeps
+    # the subject, ``CN=<name>`` (set ``CN={name}``: infra/k8s does).
+    principal_format: str = "{name}"
+
+    def principal(self, name: str) -> str:
+        """The Kafka principal (``User:...``) of the certificate issued to ``name``."""
+        return "User:" + self.principal_format.format(name=name)
 
 
 class TopicSettings(_Frozen):

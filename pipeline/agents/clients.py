@@ -6,7 +6,7 @@ restores are tested without a broker (tests/pipeline/agents/fakes.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,8 @@ from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.changelog import replay
 from pipeline.settings import Settings
 
-# Feed every committed (key, value) of one changelog partition to the callback.
-Replay = Callable[[str, int, Callable[[bytes, bytes | None], None]], None]
+# Feed every committed (key, value) of some partitions of one changelog to the callback.
+Replay = Callable[[str, Sequence[int], Callable[[bytes, bytes | None], None]], None]
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class Clients:
 def kafka_clients(settings: Settings) -> Clients:
     """The real clients, for ``settings``' broker."""
 
-    def replay_partition(topic: str, partition: int, apply: Callable[[bytes, bytes | None], None]) -> None:
-        replay(settings.kafka, topic, partition, apply, group=settings.topics.reader_group)
+    def replay_partitions(topic: str, partitions: Sequence[int],
+                          apply: Callable[[bytes, bytes | None], None]) -> None:
+        replay(settings.kafka, topic, partitions, apply, group=settings.topics.reader_group)
 
-    return Clients(producer=Producer, consumer=Consumer, replay=replay_partition,
+    return Clients(producer=Producer, consumer=Consumer, replay=replay_partitions,
                    create_topics=lambda topics: ensure_topics(settings, topics))

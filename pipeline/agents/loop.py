@@ -23,6 +23,12 @@ from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 POLL_TIMEOUT_S = 0.1
+# Incremental rebalancing: a membership change moves only the partitions that must move, and a
+# member keeps (and does not restore) the rest. With the eager default every rebalance revoked
+# and re-restored every partition of every member: 41 to 56 s of changelog replay per worker with
+# a million events decided (docs/operations.md). Every member of a group must use the same
+# protocol: a worker running the eager one cannot join (stop them all to upgrade).
+ASSIGNMENT_STRATEGY = "cooperative-sticky"
 
 
 class ConsumerLoop(ABC):
@@ -67,10 +73,15 @@ class ConsumerLoop(ABC):
         return POLL_TIMEOUT_S
 
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:  # noqa: B027
-        """Partitions gained (their state is to be restored before their records arrive)."""
+        """Partitions gained, only those (their state is to be restored before their records arrive).
+
+        Rebalances are incremental (:data:`ASSIGNMENT_STRATEGY`): the partitions already owned are
+        kept and not passed again. confluent-kafka adds ``partitions`` to the assignment after
+        this returns (``incremental_assign``) unless the agent does it itself, with offsets.
+        """
 
     def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:  # noqa: B027
-        """Partitions given up in a rebalance (their work can still be committed)."""
+        """Partitions given up in a rebalance, only those (their work can still be committed)."""
 
     def lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Partitions taken away (another member may own them already); by default, as revoked."""
@@ -89,6 +100,7 @@ class ConsumerLoop(ABC):
                 # (librdkafka #3437). A restarted worker then waits one session timeout for its
                 # partitions instead.
                 "max.poll.interval.ms": 300000,
+                "partition.assignment.strategy": ASSIGNMENT_STRATEGY,
                 **self.consumer_overrides(),
             }))
         return self._consumer

@@ -7,12 +7,12 @@ those entries; on revocation it is dropped.
 
 Entries are keyed ``<topic>|<partition>|...`` and an input partition's entries all live in one
 changelog partition, :func:`~pipeline.core.state.state_partition`, so any worker can restore any
-input partition by reading one changelog partition, each of them once per restore.
+input partition by reading one changelog partition; a restore reads the changelog partitions its
+input partitions need together, each once.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, Protocol, TypeVar
 
@@ -58,21 +58,25 @@ class ChangelogTable(Generic[S]):
             yield self.changelog, partition, key, value
 
     def restore(self, tps: Iterable[TP]) -> None:
-        """Build a fresh state for each of ``tps`` and replay its changelog entries into it."""
-        owners_by_partition: dict[int, dict[bytes, S]] = defaultdict(dict)
+        """Build a fresh state for each of ``tps`` and replay its changelog entries into it.
+
+        The changelog partitions holding them are read in one replay (one set of clients).
+        """
+        owners: dict[bytes, S] = {}
+        partitions: set[int] = set()
         for topic, partition in tps:
             state = self._states[(topic, partition)] = self._factory(topic, partition)
-            cp = state_partition(topic, partition, self._partitions)
-            owners_by_partition[cp][state_key_prefix(topic, partition)] = state
-        for cp, owners in owners_by_partition.items():
+            partitions.add(state_partition(topic, partition, self._partitions))
+            owners[state_key_prefix(topic, partition)] = state
+        if not partitions:
+            return
 
-            def route(key: bytes, value: bytes | None, owners: dict[bytes, S] = owners) -> None:
-                prefix = key[: key.index(b"|", key.index(b"|") + 1) + 1]
-                owner = owners.get(prefix)
-                if owner is not None:
-                    owner.apply(key, value)
+        def route(key: bytes, value: bytes | None) -> None:
+            owner = owners.get(key[: key.index(b"|", key.index(b"|") + 1) + 1])
+            if owner is not None:
+                owner.apply(key, value)
 
-            self._replay(self.changelog, cp, route)
+        self._replay(self.changelog, sorted(partitions), route)
 
     def forget(self, tps: Iterable[TP]) -> None:
         for tp in tps:

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import orjson
+import stamina
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -51,6 +52,8 @@ from pipeline.settings import Settings
 __all__ = ["TP", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Restorable)
+_COORDINATOR = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                          KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TIMED_OUT})
 # Kafka's answers that no retry of the same output can change.
 _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
                             KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_MSG_SIZE})
@@ -63,6 +66,10 @@ class RecordFailed(Exception):
         super().__init__(f"{where[0]}:{where[1]}@{where[2]}: {error}")
         self.where = where
         self.error = error
+
+
+def _coordinator_moving(exc: Exception) -> bool:
+    return isinstance(exc, KafkaException) and (exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR)
 
 
 def now_us() -> int:
@@ -234,6 +241,9 @@ class TransactionalAgent(ConsumerLoop):
         """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound)."""
         started = time.perf_counter()
         positions: dict[TP, int] = {}
+        # The states this transaction may have changed (None: any, once tick wrote something):
+        # an abort restores those only, not every owned partition.
+        touched: set[TP] | None = set()
         began = False
         self._failed_deliveries.clear()
         try:
@@ -249,10 +259,16 @@ class TransactionalAgent(ConsumerLoop):
                 topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
                 assert topic is not None and partition is not None and offset is not None
                 where = (topic, partition, offset)
+                if touched is not None:
+                    touched.add((topic, partition))
                 began = self._write(self._outputs(msg, where, now), began, where)
                 positions[(topic, partition)] = offset + 1
             if self._assigned:
-                began = self._write(self.tick(now), began)
+                kept, touched = touched, None
+                ticked = list(self.tick(now))
+                if not ticked:  # tick changes state only through the changelog entries it returns
+                    touched = kept
+                began = self._write(ticked, began)
             if not began and not positions:
                 return True
             if not began:
@@ -267,12 +283,12 @@ class TransactionalAgent(ConsumerLoop):
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
             self._poison[exc.where] = exc.error
-            self._abort_and_rewind(None)
+            self._abort_and_rewind(None, touched)
             return False
         except KafkaException as exc:
             log.warning("%s: transaction failed (%s): rewinding to the last commit", self.name, exc)
             self._producer.poll(0)  # serve the delivery reports that say which output failed
-            self._abort_and_rewind(exc)
+            self._abort_and_rewind(exc, touched)
             self._producer.poll(0)
             self._blame(len(msgs))
             return False
@@ -349,7 +365,14 @@ class TransactionalAgent(ConsumerLoop):
                     continue
                 raise
 
-    def _abort_and_rewind(self, exc: KafkaException | None) -> None:
+    def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None = None) -> None:
+        """Abort the transaction, restore the states it changed (``touched``; None: all), rewind.
+
+        Aborts are not rare with incremental rebalancing: a member that keeps partitions keeps
+        committing while the group rebalances, and a transaction whose offsets carry the group's
+        previous generation is refused (ILLEGAL_GENERATION, an abortable error). Restoring only
+        the partitions of the aborted records keeps that cheap.
+        """
         if exc is not None and is_fatal(exc.args[0]):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
             raise RuntimeError(f"{self.name}: fatal transaction error: {exc.args[0]}") from exc
@@ -361,25 +384,41 @@ class TransactionalAgent(ConsumerLoop):
                 raise
         self._deferred.clear()
         assigned = list(self._assigned)
-        self.forget(assigned)
-        self.restore(assigned)
+        changed = assigned if touched is None else [tp for tp in assigned if tp in touched]
+        self.forget(changed)
+        self.restore(changed)
         consumer = self._consumer_client
-        committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
+        # The group coordinator may be moving (a broker restarting, a rebalance): seen failing
+        # with NOT_COORDINATOR right after an ILLEGAL_GENERATION abort, which restarted the agent.
+        for attempt in stamina.retry_context(on=_coordinator_moving, attempts=10, timeout=60.0,
+                                             wait_initial=0.2, wait_max=5.0):
+            with attempt:
+                committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
 
     # -- partition ownership --
 
+    # Rebalances are incremental (pipeline.agents.loop.ASSIGNMENT_STRATEGY): only the partitions
+    # gained are restored, and those kept keep their state. That is exactly-once as before: these
+    # callbacks run inside consume(), between transactions, so every output and offset of a
+    # revoked partition is committed (or aborted) before another member restores it; and the
+    # state kept in memory is what this member's own committed transactions left.
+
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        tps = [(tp.topic, tp.partition) for tp in partitions]
+        tps = [tp for tp in ((p.topic, p.partition) for p in partitions) if tp not in self._assigned]
+        if not tps:
+            return
         started = time.perf_counter()
         self.restore(tps)
         self._assigned.extend(tps)
-        log.info("%s: assigned %d partitions, state restored in %.2f s", self.name, len(tps),
-                 time.perf_counter() - started)
+        log.info("%s: assigned %d more partitions (%d in all), state restored in %.2f s", self.name,
+                 len(tps), len(self._assigned), time.perf_counter() - started)
 
     def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        tps = [(tp.topic, tp.partition) for tp in partitions]
-        self.forget(tps)
-        self._assigned = [tp for tp in self._assigned if tp not in set(tps)]
+        tps = {(tp.topic, tp.partition) for tp in partitions}
+        self.forget(list(tps))
+        self._assigned = [tp for tp in self._assigned if tp not in tps]
+        if tps:
+            log.info("%s: gave up %d partitions (%d kept)", self.name, len(tps), len(self._assigned))

@@ -1,9 +1,9 @@
-"""Replay a compacted changelog partition from its start to its end (last stable offset)."""
+"""Replay compacted changelog partitions from their start to their end (last stable offset)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -16,21 +16,27 @@ from pipeline.settings import KafkaSettings
 SETTLE_TIMEOUT_S = 90.0
 
 
-def replay(kafka: KafkaSettings, topic: str, partition: int,
+def replay(kafka: KafkaSettings, topic: str, partitions: Sequence[int],
            apply: Callable[[bytes, bytes | None], None], *, group: str,
            settle_timeout_s: float = SETTLE_TIMEOUT_S) -> int:
-    """Feed every committed (key, value) of one partition to ``apply``; return records read.
+    """Feed every committed (key, value) of ``partitions`` of ``topic`` to ``apply``; return records read.
 
-    Everything written to the partition before the call is replayed once its transaction has
+    Everything written to the partitions before the call is replayed once its transaction has
     ended: a read_committed reader stops at the last stable offset, and the commit markers of a
     transaction that was just committed (by the previous owner of the state, on a rebalance) land
     after ``commit_transaction`` returned. Reading to the first end would then miss the previous
     owner's last entries (found by the chaos run: a restored hash chain started again at link 1).
     So the replay first waits until the stable offset has passed the high watermark seen now.
+    All the partitions are settled and read by the same clients at once: a restore needs several
+    (one per changelog partition its input partitions map to), and each client costs a TLS
+    handshake and a metadata round trip, seconds on a loaded machine.
     """
-    settle(kafka, TopicPartition(topic, partition), group=group, timeout_s=settle_timeout_s)
+    tps = [TopicPartition(topic, p) for p in sorted(set(partitions))]
+    if not tps:
+        return 0
+    settle(kafka, tps, group=group, timeout_s=settle_timeout_s)
     read = 0
-    for msg in read_to_end(kafka, [TopicPartition(topic, partition)], group=group):
+    for msg in read_to_end(kafka, tps, group=group):
         key = msg.key()
         if key is not None:
             apply(key, msg.value())
@@ -38,8 +44,8 @@ def replay(kafka: KafkaSettings, topic: str, partition: int,
     return read
 
 
-def settle(kafka: KafkaSettings, tp: TopicPartition, *, group: str, timeout_s: float) -> None:
-    """Wait until every transaction holding records of ``tp`` written before now has ended."""
+def settle(kafka: KafkaSettings, tps: Sequence[TopicPartition], *, group: str, timeout_s: float) -> None:
+    """Wait until every transaction holding records of ``tps`` written before now has ended."""
     def consumer(isolation: str) -> Consumer:
         return Consumer(client_config(kafka, **{"group.id": group, "enable.auto.commit": False,
                                                 "isolation.level": isolation}))
@@ -48,16 +54,19 @@ def settle(kafka: KafkaSettings, tp: TopicPartition, *, group: str, timeout_s: f
     # read_uncommitted one's the high watermark.
     uncommitted, committed = consumer("read_uncommitted"), consumer("read_committed")
     try:
-        _, high = uncommitted.get_watermark_offsets(tp, timeout=30, cached=False)
+        highs = {(tp.topic, tp.partition): uncommitted.get_watermark_offsets(tp, timeout=30, cached=False)[1]
+                 for tp in tps}
         deadline = time.monotonic() + timeout_s
-        while True:
-            _, stable = committed.get_watermark_offsets(tp, timeout=30, cached=False)
-            if stable >= high:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{tp.topic}[{tp.partition}]: a transaction stayed open for "
-                                   f"{timeout_s:.0f} s (stable offset {stable}, high watermark {high})")
-            time.sleep(0.05)
+        for tp in tps:
+            high = highs[(tp.topic, tp.partition)]
+            while True:
+                _, stable = committed.get_watermark_offsets(tp, timeout=30, cached=False)
+                if stable >= high:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{tp.topic}[{tp.partition}]: a transaction stayed open for "
+                                       f"{timeout_s:.0f} s (stable offset {stable}, high watermark {high})")
+                time.sleep(0.05)
     finally:
         uncommitted.close()
         committed.close()

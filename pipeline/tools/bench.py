@@ -356,8 +356,9 @@ def dedup_state(settings: Settings) -> dict[str, Any]:
     group = settings.topics.reader_group
     entries: list[tuple[bytes, bytes | None]] = []
     changelog = settings.topics.validator_state
-    for tp in topic_partitions(kafka, "^" + changelog.replace(".", r"\.") + "$", group=group):
-        replay(kafka, changelog, tp.partition, lambda k, v: entries.append((k, v)), group=group)
+    changelog_tps = topic_partitions(kafka, "^" + changelog.replace(".", r"\.") + "$", group=group)
+    replay(kafka, changelog, [tp.partition for tp in changelog_tps], lambda k, v: entries.append((k, v)),
+           group=group)
     ingest = topic_partitions(kafka, settings.topics.ingest_pattern, group=group)
     tps = [(tp.topic, tp.partition) for tp in ingest]
     own = settings.model_copy(update={"kafka": kafka})

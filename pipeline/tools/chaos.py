@@ -377,9 +377,10 @@ class Harness:
             if traffic.error is not None:
                 raise RuntimeError(f"the simulated operators failed: {traffic.error}")
             if time.monotonic() - t0 > self.recovery_timeout_s:
-                raise RuntimeError(f"no receipts within {self.recovery_timeout_s:.0f} s: "
-                                   f"{traffic.records} records sent, "
-                                   f"{len(watch.first_seen)} events receipted")
+                raise RuntimeError(f"the pipeline did not keep up within {bound_s:.0f} s of the traffic "
+                                   f"after {self.recovery_timeout_s:.0f} s of warm-up: "
+                                   f"{traffic.records} records sent, {len(watch.first_seen)} events "
+                                   "receipted (too loaded a machine for this rate: lower CHAOS_RATE)")
             self._check_alive()
             if int(time.monotonic() - t0) % 10 == 0:
                 _say(f"   {time.monotonic() - t0:6.1f} s  warming up: {traffic.records} records sent, "

@@ -224,6 +224,9 @@ def _dsom_env(settings: Settings) -> list[dict[str, Any]]:
         {"name": "DSOM_KAFKA__SSL_CA_LOCATION", "value": "/etc/dsom/cluster-ca/ca.crt"},
         {"name": "DSOM_KAFKA__SSL_CERTIFICATE_LOCATION", "value": "/etc/dsom/user/user.crt"},
         {"name": "DSOM_KAFKA__SSL_KEY_LOCATION", "value": "/etc/dsom/user/user.key"},
+        # Strimzi names a certificate's principal by its subject: ACLs dsom grants (operators'
+        # access keys) must name User:CN=<operator>, as the KafkaUsers' do.
+        {"name": "DSOM_KAFKA__PRINCIPAL_FORMAT", "value": "CN={name}"},
         {"name": "DSOM_TOPICS__PREFIX", "value": t.prefix},
         {"name": "DSOM_TOPICS__REPLICATION_FACTOR", "value": str(t.replication_factor)},
         {"name": "DSOM_TOPICS__MIN_INSYNC_REPLICAS", "value": str(t.min_insync_replicas or 2)},

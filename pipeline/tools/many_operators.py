@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,12 @@ from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
 from pipeline.tools.chaos import Brokers, ChaosWorker
 from schemas import EVENT_BATCH, default_codec
 
-ASSIGNED = re.compile(
-    r"^(\S+ \S+) INFO \S+: (validator|tax): assigned (\d+) partitions, state restored in ([\d.]+) s")
+# The workers' log lines of an incremental rebalance (pipeline.agents.transactional, the sink).
+ASSIGNED = re.compile(r"^(\S+ \S+) INFO \S+: (validator|tax): assigned (\d+) more partitions "
+                      r"\((\d+) in all\), state restored in ([\d.]+) s")
+GAVE_UP = re.compile(r"^(\S+ \S+) INFO \S+: (validator|tax): gave up (\d+) partitions \((\d+) kept\)")
+SINK_ASSIGNED = re.compile(
+    r"^(\S+ \S+) INFO sinks\.clickhouse\.sink: assigned (\d+) partitions in ([\d.]+) s")
 
 
 def _say(text: str) -> None:
@@ -115,8 +120,10 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
     _say(f"== {workers} workers over every operator's topics until ClickHouse holds {accepted:,} events")
     layout = ["validator,tax,sink", *["validator,tax"] * (workers - 1)]
     pool = [ChaosWorker(pipeline, i, agents, run_dir) for i, agents in enumerate(layout)]
+    started_at = time.time()
     started = time.monotonic()
     first_rows = None
+    rebalance: dict[str, Any] = {}
     try:
         for w in pool:
             w.start()
@@ -137,17 +144,21 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
             time.sleep(1)
         done_s = time.monotonic() - started
         rss_running = brokers.rss_mib()
+        if workers >= 2:
+            rebalance = _rebalances(pool)
     finally:
         for w in pool:
             w.terminate()
-    assignments: dict[str, list[dict[str, Any]]] = {}
-    for w in pool:
-        for line in w.log_path.read_text(errors="replace").splitlines():
-            m = ASSIGNED.match(line)
-            if m:
-                assignments.setdefault(f"worker-{w.index + 1}", []).append(
-                    {"at": m.group(1), "agent": m.group(2), "partitions": int(m.group(3)),
-                     "restore_s": float(m.group(4))})
+    lines = _log_lines(pool)
+    startup = {f"worker-{w.index + 1}": {
+        agent: next((round(e["at"] - started_at, 1) for e in lines
+                     if e["worker"] == w.index + 1 and e["agent"] == agent and e["kind"] == "assigned"), None)
+        for agent in w.agents.split(",")} for w in pool}
+    # The spread once the rebalances settled: each worker's last "(N in all)" per agent.
+    spread: dict[str, dict[str, int]] = {}
+    for e in lines:
+        if e["kind"] in ("assigned", "gave up") and e["at"] < (rebalance.get("left_at") or float("inf")):
+            spread.setdefault(e["agent"], {})[f"worker-{e['worker']}"] = e["total"]
     figures = {
         "operators": len(ids), "topics": len(wanted), "partitions": partitions,
         "replication_factor": settings.topics.replication_factor, "workers": workers,
@@ -159,11 +170,81 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
         "events": sent, "accepted": accepted,
         "first_rows_s": first_rows, "all_rows_s": done_s,
         "events_per_s_including_startup": accepted / done_s,
-        "assignments": assignments,
+        "events_per_s_after_first_rows": accepted / (done_s - first_rows) if first_rows else None,
+        "startup_first_assignment_s": startup,
+        "partitions_per_worker": spread,
+        "rebalance": rebalance,
+        "restores": [e for e in lines if e["kind"] == "assigned"],
     }
     (run_dir / "many-operators.json").write_text(json.dumps(figures, indent=2))
-    _say(json.dumps({k: v for k, v in figures.items() if k != "assignments"}, indent=1))
-    for worker, lines in assignments.items():
-        _say(f"{worker}: " + "; ".join(
-            f"{r['agent']} {r['partitions']} partitions restored in {r['restore_s']:.1f} s" for r in lines))
+    _say(json.dumps({k: v for k, v in figures.items() if k != "restores"}, indent=1))
     return figures
+
+
+def _log_lines(pool: list[ChaosWorker]) -> list[dict[str, Any]]:
+    """The workers' assignment and revocation lines, oldest first (``at``: epoch seconds)."""
+    out: list[dict[str, Any]] = []
+    for w in pool:
+        if not w.log_path.exists():
+            continue
+        for line in w.log_path.read_text(errors="replace").splitlines():
+            if m := ASSIGNED.match(line):
+                out.append({"worker": w.index + 1, "kind": "assigned", "agent": m.group(2),
+                            "at": _at(m.group(1)), "partitions": int(m.group(3)), "total": int(m.group(4)),
+                            "restore_s": float(m.group(5))})
+            elif m := GAVE_UP.match(line):
+                out.append({"worker": w.index + 1, "kind": "gave up", "agent": m.group(2),
+                            "at": _at(m.group(1)), "partitions": int(m.group(3)), "total": int(m.group(4))})
+            elif m := SINK_ASSIGNED.match(line):
+                out.append({"worker": w.index + 1, "kind": "assigned", "agent": "sink",
+                            "at": _at(m.group(1)), "partitions": int(m.group(2)), "total": None,
+                            "restore_s": float(m.group(3))})
+    return sorted(out, key=lambda e: e["at"])
+
+
+def _at(asctime: str) -> float:
+    return datetime.strptime(asctime, "%Y-%m-%d %H:%M:%S,%f").timestamp()  # noqa: DTZ007 - local, as logged
+
+
+def _rebalances(pool: list[ChaosWorker], timeout: float = 600.0) -> dict[str, Any]:
+    """The last worker leaves (SIGTERM), then comes back: how long until each group settled.
+
+    Settled: for each of the validator and tax, the members that remain (or return) logged the
+    assignment that completes the rebalance (the leaver's partitions taken over; the returner's
+    share given back and restored). The sink runs on the first worker only (embedded chdb has one
+    owner), so its group never rebalances here.
+    """
+    leaver, stayer = pool[-1], pool[0]
+    agents = ("validator", "tax")
+
+    def wait_for(condition: Any) -> float | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition(_log_lines(pool)):
+                return time.time()
+            time.sleep(0.2)
+        return None
+
+    left_at = time.time()
+    leaver.terminate()
+    _say(f"== worker {leaver.index + 1} leaves: its partitions move to the others")
+    took_over = wait_for(lambda lines: all(any(
+        e["kind"] == "assigned" and e["agent"] == a and e["worker"] == stayer.index + 1 and e["at"] >= left_at
+        for e in lines) for a in agents))
+    time.sleep(5)
+    came_at = time.time()
+    leaver.start()
+    _say(f"== worker {leaver.index + 1} comes back: its share moves back")
+    gave_back = wait_for(lambda lines: all(any(
+        e["kind"] == "assigned" and e["agent"] == a and e["worker"] == leaver.index + 1 and e["at"] >= came_at
+        for e in lines) for a in agents))
+    lines = _log_lines(pool)
+    between = [e for e in lines if e["kind"] == "assigned" and left_at <= e["at"] < came_at]
+    return {
+        "left_at": left_at,
+        "leave_settled_s": None if took_over is None else round(took_over - left_at, 1),
+        "return_settled_s": None if gave_back is None else round(gave_back - came_at, 1),
+        "restores_after_leave": between,
+        "restores_after_return": [e for e in lines if e["kind"] == "assigned" and e["at"] >= came_at],
+        "revocations_after_return": [e for e in lines if e["kind"] == "gave up" and e["at"] >= came_at],
+    }

@@ -1,18 +1,24 @@
 """DDL for a ClickHouse cluster (shards x replicas), generated from the embedded tables' definitions.
 
-Each table of :data:`~sinks.clickhouse.tables.TABLES` becomes, ``ON CLUSTER``:
+Each table of :data:`~sinks.clickhouse.tables.TABLES`, and each roll-up of
+:data:`~sinks.clickhouse.rollups.ROLLUPS`, becomes, ``ON CLUSTER``:
 
-- ``<name>_local``: the same columns, indexes and projections, on ``ReplicatedMergeTree`` (one
+- ``<name>_local``: the same columns, indexes and projections, on ``Replicated*MergeTree`` (one
   replica path per shard, from the ``{shard}``/``{replica}`` macros the ClickHouse operator sets),
   with ``replicated_deduplication_window`` in place of the embedded
   ``non_replicated_deduplication_window``: a retried insert with the same token is dropped by
   every replica of the shard;
 - ``<name>``: a ``Distributed`` table over them, sharded by operator, so that one operator's rows
-  (and a batch's, which the sink cuts per partition and so per operator) land on one shard.
+  (and a batch's, which the sink cuts per partition and so per operator) land on one shard, and
+  so do the roll-up rows made from them.
 
-The sink must insert with ``insert_distributed_sync = 1`` through the Distributed table (or into
-``_local`` tables itself): an asynchronous distributed insert would acknowledge before the shard
-has stored, and the insert deduplication token would not reach the shard's replicas.
+The registry tables (:mod:`sinks.clickhouse.registry_tables`, a few thousand rows that reports
+join against) are not sharded: one ``ReplicatedMergeTree`` under one Keeper path for the whole
+cluster, so every node holds all of it and the sink's whole-table replace reaches every node.
+
+The sink inserts with ``insert_distributed_sync = 1`` (sinks/clickhouse/writer.py, rollups.py):
+an asynchronous distributed insert would acknowledge before the shard has stored, and the insert
+deduplication token would not reach the shard's replicas.
 Pure: builds strings; ``python -m sinks.clickhouse.cluster_ddl`` prints them.
 """
 
@@ -22,6 +28,8 @@ import re
 
 from clickhouse_connect.driver.binding import quote_identifier
 
+from sinks.clickhouse.registry_tables import REGISTRY_ASSETS, REGISTRY_LICENCES
+from sinks.clickhouse.rollups import ROLLUPS, Rollup
 from sinks.clickhouse.tables import TABLES, TAX_VIEWS, Table
 
 CLUSTER = "{cluster}"  # the operator's macro for the installation's cluster name
@@ -32,19 +40,19 @@ def local_name(table: Table) -> str:
     return f"{table.name}_local"
 
 
-def replicated_engine(table: Table, database: str) -> str:
-    """The table's engine clause with ``ReplicatedMergeTree`` and replicated deduplication."""
-    engine = table.engine
-    if not engine.startswith("ENGINE = MergeTree"):
-        raise ValueError(f"{table.name}: only MergeTree tables are replicated, not "
-                         f"{engine.splitlines()[0]}")
-    path = f"/clickhouse/tables/{{shard}}/{database}/{local_name(table)}"
-    engine = engine.replace("ENGINE = MergeTree", f"ENGINE = ReplicatedMergeTree('{path}', '{{replica}}')",
-                            1)
-    engine, n = re.subn(r"non_replicated_deduplication_window\s*=\s*\d+",
-                        f"replicated_deduplication_window = {DEDUP_WINDOW}", engine)
+def replicated_engine(engine: str, name: str, database: str, *, shard: str = "{shard}",
+                      window: int = DEDUP_WINDOW) -> str:
+    """``engine`` (a ``*MergeTree`` clause) replicated, with replicated deduplication of inserts."""
+    path = f"/clickhouse/tables/{shard}/{database}/{name}"
+    engine, n = re.subn(r"^ENGINE = (\w*)MergeTree(\(\))?(?=\s|$)",
+                        lambda m: f"ENGINE = Replicated{m.group(1)}MergeTree('{path}', '{{replica}}')",
+                        engine)
     if n != 1:
-        raise ValueError(f"{table.name}: expected one non_replicated_deduplication_window setting")
+        raise ValueError(f"{name}: only MergeTree tables are replicated, not {engine.splitlines()[0]}")
+    engine, n = re.subn(r"non_replicated_deduplication_window\s*=\s*\d+",
+                        f"replicated_deduplication_window = {window}", engine)
+    if n != 1:
+        raise ValueError(f"{name}: expected one non_replicated_deduplication_window setting")
     return engine
 
 
@@ -54,19 +62,39 @@ def local_ddl(table: Table, database: str) -> str:
     body = rest[: rest.rindex("\n)\n") + 3]
     name = f"{quote_identifier(database)}.{quote_identifier(local_name(table))}"
     return (f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER '{CLUSTER}' (\n{body}"
-            f"{replicated_engine(table, database)}")
+            f"{replicated_engine(table.engine, local_name(table), database)}")
 
 
-def distributed_ddl(table: Table, database: str) -> str:
+def distributed_ddl(table: Table | Rollup, database: str) -> str:
     db = quote_identifier(database)
+    local = f"{table.name}_local"
     return (f"CREATE TABLE IF NOT EXISTS {db}.{quote_identifier(table.name)} ON CLUSTER '{CLUSTER}' "
-            f"AS {db}.{quote_identifier(local_name(table))}\n"
-            f"ENGINE = Distributed('{CLUSTER}', '{database}', '{local_name(table)}', "
+            f"AS {db}.{quote_identifier(local)}\n"
+            f"ENGINE = Distributed('{CLUSTER}', '{database}', '{local}', "
             "cityHash64(operator_id))")
 
 
+def rollup_local_ddl(rollup: Rollup, database: str) -> str:
+    local = f"{rollup.name}_local"
+    name = f"{quote_identifier(database)}.{quote_identifier(local)}"
+    return (f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER '{CLUSTER}' ({rollup.columns})\n"
+            f"{replicated_engine(rollup.engine, local, database)}")
+
+
+def registry_ddl(template: str, database: str) -> str:
+    """A registry table, replicated whole to every node of every shard (one Keeper path)."""
+    create, _, rest = template.strip().format(db=quote_identifier(database)).partition(" (\n")
+    name = create.rsplit(".", 1)[1]
+    columns, _, engine = rest.rpartition("\n) ")
+    # No insert deduplication: the sink replaces the whole table, and a registry changed back
+    # to an earlier content would insert a block identical to one already seen, and be dropped.
+    engine = replicated_engine(f"{engine} SETTINGS non_replicated_deduplication_window = 0", name, database,
+                               shard="all", window=0)
+    return f"{create} ON CLUSTER '{CLUSTER}' (\n{columns}\n) {engine}"
+
+
 def cluster_ddl(database: str = "dsom") -> list[str]:
-    """Every statement, in order: the database, then per table its local and its Distributed table."""
+    """Every statement, in order: the database, the tables, the views, the roll-ups, the registry."""
     out = [f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} ON CLUSTER '{CLUSTER}'"]
     for table in TABLES:
         out += [local_ddl(table, database), distributed_ddl(table, database)]
@@ -74,6 +102,9 @@ def cluster_ddl(database: str = "dsom") -> list[str]:
     for view in TAX_VIEWS:  # over the Distributed tables, so they read every shard
         head, sep, rest = view.format(db=db).partition(" AS\n")
         out.append(f"{head} ON CLUSTER '{CLUSTER}'{sep}{rest}")
+    for rollup in ROLLUPS:
+        out += [rollup_local_ddl(rollup, database), distributed_ddl(rollup, database)]
+    out += [registry_ddl(t, database) for t in (REGISTRY_LICENCES, REGISTRY_ASSETS)]
     return out
 
 

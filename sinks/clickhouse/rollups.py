@@ -254,6 +254,10 @@ TOKEN_COLUMN = "ingest_token"
 # must produce the same blocks in the same order. One thread and one block do that (a batch's
 # roll-up is a few thousand rows at most); with parallel reading, a batch stored in two parts
 # (two months) rolled up as two blocks in either order, and a repeat counted twice (seen).
+# On a cluster the sink writes through Distributed tables (sinks/clickhouse/cluster_ddl.py): the
+# insert must reach the shard before it returns (offsets are committed after it), and carry its
+# deduplication token there. Without Distributed tables (chdb, one server) it changes nothing.
+DISTRIBUTED_SYNC = {"insert_distributed_sync": 1}
 ONE_BLOCK = {"max_threads": 1, "max_block_size": 1_000_000, "min_insert_block_size_rows": 1_000_000,
              "max_insert_block_size": 1_000_000}
 
@@ -269,7 +273,10 @@ def create_rollups(client: Any, database: str) -> None:
     for rollup in ROLLUPS:
         existed = _exists(client, database, rollup.name)
         client.command(rollup.table_ddl(db))
-        client.command(f"ALTER TABLE {db}.{rollup.name} MODIFY SETTING {_DEDUP}")
+        engine = _engine(client, database, rollup.name)
+        if engine.endswith("MergeTree") and not engine.startswith("Replicated"):
+            # A cluster's roll-up is Distributed over replicated tables made with their settings.
+            client.command(f"ALTER TABLE {db}.{rollup.name} MODIFY SETTING {_DEDUP}")
         if _exists(client, database, f"{rollup.name}_mv"):
             client.command(f"DROP VIEW {db}.{rollup.name}_mv")
         elif not existed:
@@ -308,9 +315,15 @@ def roll_up(client: Any, database: str, source: str, token: str, min_offset: int
             continue
         client.command(rollup.insert(db, where), settings={
             "insert_deduplication_token": f"{token}-{rollup.name}", "insert_deduplicate": 1,
-            "async_insert": 0, **ONE_BLOCK})
+            "async_insert": 0, **DISTRIBUTED_SYNC, **ONE_BLOCK})
         done += 1
     return done
+
+
+def _engine(client: Any, database: str, name: str) -> str:
+    return str(client.command(
+        "SELECT any(engine) FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": name}))
 
 
 def _exists(client: Any, database: str, name: str) -> bool:

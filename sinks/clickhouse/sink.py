@@ -346,13 +346,13 @@ class ClickHouseSink(ConsumerLoop):
 
     def assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not partitions:
-            consumer.assign(partitions)
+            consumer.incremental_assign(partitions)
             return
         started = time.perf_counter()
         positions = self.resumer.positions(consumer, [(tp.topic, tp.partition) for tp in partitions])
         for tp in partitions:
             tp.offset = positions[(tp.topic, tp.partition)]
-        consumer.assign(partitions)
+        consumer.incremental_assign(partitions)  # added to the partitions kept (cooperative rebalancing)
         log.info("assigned %d partitions in %.2f s (%d re-read with rows already stored)", len(partitions),
                  time.perf_counter() - started, sum(1 for tp in partitions if (tp.topic, tp.partition)
                                                     in self.resumer.pending))

@@ -21,7 +21,7 @@ from clickhouse_connect.driver.client import Client
 from pipeline import metrics
 from sinks.clickhouse import avro
 from sinks.clickhouse.batch import TableBatch
-from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
+from sinks.clickhouse.rollups import DISTRIBUTED_SYNC, TOKEN_COLUMN, roll_up
 from sinks.clickhouse.tables import LC, TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ class ClickHouseWriter:
         """
         table = batch.table
         token = batch.token()
-        settings = {"insert_deduplication_token": token, "insert_deduplicate": 1, "async_insert": 0}
+        settings = {"insert_deduplication_token": token, "insert_deduplicate": 1, "async_insert": 0,
+                    **DISTRIBUTED_SYNC}
         data = batch.columns.as_lists()
         names, types = table.column_names, table.column_types
         if table.tokened:  # the column path; the raw-Avro insert writes the token in its SELECT

@@ -50,7 +50,7 @@ def test_replay_includes_entries_committed_after_it_started(settings: Settings) 
     done = threading.Event()
 
     def run() -> None:
-        replay(kafka, topic, 0, lambda k, v: seen.append(k), group=settings.topics.reader_group,
+        replay(kafka, topic, [0], lambda k, v: seen.append(k), group=settings.topics.reader_group,
                settle_timeout_s=60)
         done.set()
 

@@ -9,7 +9,7 @@ fail as Kafka would after a broker problem (the loop aborts and rewinds).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
@@ -28,6 +28,8 @@ class FakeKafka:
         self.fail_next_commit = False
         self.transactions = 0
         self.aborts = 0
+        self.replays: list[TP] = []  # changelog partitions replayed, in order
+        self.coordinator_moves = 0  # the next offset lookups fail so (the group coordinator moved)
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -44,10 +46,13 @@ class FakeKafka:
                        consumer=cast(Any, lambda conf: FakeConsumer(self, conf)),
                        replay=self.replay, create_topics=create)
 
-    def replay(self, topic: str, partition: int, apply: Callable[[bytes, bytes | None], None]) -> None:
-        for key, value in self.logs.get((topic, partition), []):
-            if key is not None:
-                apply(key, value)
+    def replay(self, topic: str, partitions: Sequence[int],
+               apply: Callable[[bytes, bytes | None], None]) -> None:
+        for partition in partitions:
+            self.replays.append((topic, partition))
+            for key, value in self.logs.get((topic, partition), []):
+                if key is not None:
+                    apply(key, value)
 
 
 class FakeProducer:
@@ -104,7 +109,12 @@ class FakeProducer:
 
 
 class FakeConsumer:
-    """Assigns itself every partition of the subscribed topics on its first poll."""
+    """Assigns itself every partition of the subscribed topics on its first poll.
+
+    Later rebalances are incremental, as with the cooperative-sticky strategy: :meth:`rebalance`
+    queues the partitions to give up and to gain, and the next poll passes only those to the
+    agent's callbacks (the partitions kept stay, with their positions).
+    """
 
     def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
         self.kafka = kafka
@@ -114,6 +124,12 @@ class FakeConsumer:
         self.on_revoke: Any = None
         self.positions: dict[TP, int] = {}
         self.closed = False
+        self.started = False
+        self._rebalance: tuple[list[TP], list[TP]] | None = None
+
+    def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
+        """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
+        self._rebalance = (list(revoke), list(assign))
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
         self.subscriptions = topics
@@ -124,13 +140,19 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
-        if not self.positions:
+        if not self.started:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:
-                self.on_assign(self, tps)
-                for tp in tps:
-                    key = (tp.topic, tp.partition)
-                    self.positions[key] = self.kafka.committed.get(key, 0)
+                self.started = True
+                self._gain(tps)
+        if self._rebalance is not None:
+            (revoke, assign), self._rebalance = self._rebalance, None
+            if revoke:
+                self.on_revoke(self, [TopicPartition(t, p) for t, p in revoke])
+                for tp in revoke:
+                    del self.positions[tp]
+            if assign:
+                self._gain([TopicPartition(t, p) for t, p in assign])
         out: list[Message] = []
         for tp, pos in sorted(self.positions.items()):
             log = self.kafka.logs.get(tp, [])
@@ -141,7 +163,18 @@ class FakeConsumer:
             self.positions[tp] = pos
         return out
 
+    def _gain(self, tps: list[TopicPartition]) -> None:
+        """on_assign, then what confluent-kafka does when it returns: add them at their commits."""
+        self.on_assign(self, tps)
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            assert key not in self.positions, f"{key} assigned twice"
+            self.positions[key] = self.kafka.committed.get(key, 0)
+
     def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        if self.kafka.coordinator_moves:
+            self.kafka.coordinator_moves -= 1
+            raise KafkaException(KafkaError(KafkaError.NOT_COORDINATOR, "Broker: Not coordinator (fake)"))
         got = self.kafka.committed
         return [TopicPartition(tp.topic, tp.partition, got.get((tp.topic, tp.partition), -1001))
                 for tp in partitions]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -86,6 +87,18 @@ def test_a_failed_commit_aborts_rewinds_and_counts_nothing_twice(settings: Setti
     assert agent.events_counted == 7  # after_commit saw the aborted transaction's work not at all
 
 
+def test_a_rewind_waits_for_a_moving_group_coordinator(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s1", 4)
+    kafka.fail_next_commit = True
+    kafka.coordinator_moves = 2  # the rewind's offset lookup fails twice, then answers
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)  # run_until fails on a raise
+    assert kafka.aborts == 1 and kafka.coordinator_moves == 0
+    assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
+
+
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
     kafka = FakeKafka()
     archived(kafka, "s1", 3)
@@ -96,6 +109,77 @@ def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -
     run_until(second, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
     assert latest(kafka)["op-a|s1"]["events"] == 8
     assert second.events_counted == 5
+
+
+def test_a_rebalance_restores_only_the_partitions_gained(settings: Settings) -> None:
+    """Incremental (cooperative) rebalancing: a kept partition keeps its state, unreplayed."""
+    from pipeline.core.state import state_partition  # noqa: PLC0415
+
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+
+    def wait(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 10
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert done(), "timed out"
+
+    try:
+        wait(lambda: kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1})
+        n = settings.topics.state_partitions
+        first = sorted(kafka.replays)
+        assert first == sorted({(STATE, state_partition(ARCHIVE, p, n)) for p in (0, 1)})
+        consumer = agent._consumer
+        assert consumer is not None
+        cast(Any, consumer).rebalance(revoke=[(ARCHIVE, 1)])  # another member takes partition 1
+        wait(lambda: (ARCHIVE, 1) not in cast(Any, consumer).positions)
+        archived(kafka, "s1", 4)
+        archived(kafka, "s2", 5, partition=1)
+        wait(lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+        assert sorted(kafka.replays) == first  # partition 0 was kept: its state was not replayed
+        assert kafka.committed[(ARCHIVE, 1)] == 1  # no longer ours
+        assert latest(kafka)["op-a|s1"]["events"] == 7
+        cast(Any, consumer).rebalance(assign=[(ARCHIVE, 1)])  # and gives it back
+        wait(lambda: kafka.committed.get((ARCHIVE, 1)) == 2)
+        assert kafka.replays[len(first):] == [(STATE, state_partition(ARCHIVE, 1, n))]
+        assert latest(kafka)["op-a|s2"]["events"] == 7  # restored from the changelog, then counted
+    finally:
+        stop.set()
+        thread.join(10)
+    assert agent.events_counted == 14
+
+
+def test_an_abort_restores_only_the_partitions_its_records_changed(settings: Settings) -> None:
+    from pipeline.core.state import state_partition  # noqa: PLC0415
+
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while kafka.committed != {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1} and time.monotonic() < deadline:
+            time.sleep(0.005)
+        replayed = len(kafka.replays)
+        kafka.fail_next_commit = True
+        archived(kafka, "s1", 4)  # partition 0 only: the failing transaction holds nothing of 1
+        while kafka.committed.get((ARCHIVE, 0)) != 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert kafka.aborts == 1
+    n = settings.topics.state_partitions
+    assert kafka.replays[replayed:] == [(STATE, state_partition(ARCHIVE, 0, n))]
+    assert latest(kafka)["op-a|s1"]["events"] == 7 and latest(kafka)["op-a|s2"]["events"] == 2
 
 
 def test_a_record_the_handler_cannot_process_is_set_aside(settings: Settings) -> None:

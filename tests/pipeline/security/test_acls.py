@@ -30,3 +30,10 @@ def test_operator_ids_that_would_make_group_names_ambiguous_are_refused(bad: str
 def test_the_key_issuer_may_manage_acls_and_nothing_else() -> None:
     grants = {(g.resource, g.operation) for g in key_issuer_grants()}
     assert grants == {("BROKER", "ALTER"), ("BROKER", "DESCRIBE")}
+
+
+def test_acl_principals_follow_the_brokers_naming_of_certificates() -> None:
+    from pipeline.settings import KafkaSettings  # noqa: PLC0415
+
+    assert KafkaSettings().principal("op-a") == "User:op-a"  # dsom's brokers map CN=op-a to op-a
+    assert KafkaSettings(principal_format="CN={name}").principal("op-a") == "User:CN=op-a"  # Strimzi

@@ -94,7 +94,8 @@ class FakeConsumer:
         self.consumed += len(out)
         return out
 
-    def assign(self, partitions: list[TopicPartition]) -> None:
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        """Add ``partitions`` to those kept (the cooperative protocol's only way to assign)."""
         for tp in partitions:
             key = (tp.topic, tp.partition)
             if tp.offset >= 0:

@@ -8,7 +8,7 @@ import chdb
 import pytest
 
 from sinks.clickhouse.cluster_ddl import cluster_ddl, local_name
-from sinks.clickhouse.rollups import TOKEN_COLUMN
+from sinks.clickhouse.rollups import ROLLUPS, TOKEN_COLUMN
 from sinks.clickhouse.tables import TABLES
 
 
@@ -19,7 +19,7 @@ def _ast(statement: str) -> str:
 
 def test_every_statement_parses() -> None:
     statements = cluster_ddl("dsom")
-    assert len(statements) == 1 + 2 * len(TABLES) + 3
+    assert len(statements) == 1 + 2 * len(TABLES) + 3 + 2 * len(ROLLUPS) + 2
     for statement in statements:
         assert "ON CLUSTER '{cluster}'" in statement
         assert _ast(statement).startswith(("CreateQuery", "CreateDatabaseQuery", "Create")), statement
@@ -47,6 +47,32 @@ def test_local_tables_are_replicated_copies_of_the_embedded_ones(table: object) 
     assert f"'{local_name(table)}', cityHash64(operator_id))" in distributed
 
 
+@pytest.mark.parametrize("rollup", ROLLUPS, ids=lambda r: r.name)
+def test_rollups_are_replicated_and_sharded_like_the_events_they_are_made_of(rollup: object) -> None:
+    from sinks.clickhouse.rollups import Rollup
+
+    assert isinstance(rollup, Rollup)
+    statements = cluster_ddl("dsom")
+    local = next(s for s in statements if f"`{rollup.name}_local` ON CLUSTER" in s)
+    ast = _ast(local)
+    assert re.findall(r"ColumnDeclaration (\S+)", ast) == [
+        line.strip().split()[0] for line in rollup.columns.strip().split(",\n")]
+    assert "Function ReplicatedAggregatingMergeTree" in ast
+    assert f"'/clickhouse/tables/{{shard}}/dsom/{rollup.name}_local'" in local
+    assert "replicated_deduplication_window = 10000" in local and "non_replicated" not in local
+    distributed = next(s for s in statements if f"`{rollup.name}` ON CLUSTER" in s)
+    assert f"'{rollup.name}_local', cityHash64(operator_id))" in distributed
+
+
+def test_registry_tables_are_whole_on_every_node_without_insert_deduplication() -> None:
+    statements = [s for s in cluster_ddl("dsom") if ".registry_" in s]
+    assert len(statements) == 2
+    for statement in statements:
+        assert "Function ReplicatedMergeTree" in _ast(statement)
+        assert "'/clickhouse/tables/all/dsom/registry_" in statement and "{shard}" not in statement
+        assert "replicated_deduplication_window = 0" in statement and "Distributed" not in statement
+
+
 def test_the_local_tables_work_on_one_node_without_replication(tmp_path: object) -> None:
     """Semantics, not just syntax: the same DDL, unreplicated, creates working tables in chdb."""
     from chdb import session
@@ -57,12 +83,15 @@ def test_the_local_tables_work_on_one_node_without_replication(tmp_path: object)
             if "ENGINE = Distributed" in statement:
                 continue
             plain = statement.replace(" ON CLUSTER '{cluster}'", "")
-            plain = re.sub(r"ReplicatedMergeTree\('[^']*', '\{replica\}'\)", "MergeTree", plain)
+            plain = re.sub(r"Replicated(\w*)MergeTree\('[^']*', '\{replica\}'\)", r"\1MergeTree", plain)
             plain = plain.replace("replicated_deduplication_window", "non_replicated_deduplication_window")
             plain = plain.replace("`dsom`.tax_events", "`dsom`.tax_events_local")
             sess.query(plain)
         tables = str(sess.query("SELECT name FROM system.tables WHERE database = 'dsom'", "CSV"))
         for table in TABLES:
             assert f'"{local_name(table)}"' in tables
+        for rollup in ROLLUPS:
+            assert f'"{rollup.name}_local"' in tables
+        assert '"registry_licences"' in tables and '"registry_assets"' in tables
     finally:
         sess.close()
