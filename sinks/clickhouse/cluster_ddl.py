@@ -22,7 +22,7 @@ import re
 
 from clickhouse_connect.driver.binding import quote_identifier
 
-from sinks.clickhouse.tables import TABLES, TAX_VIEWS, Table
+from sinks.clickhouse.tables import TABLES, VIEWS, Table
 
 CLUSTER = "{cluster}"  # the operator's macro for the installation's cluster name
 DEDUP_WINDOW = 10_000
@@ -71,7 +71,7 @@ def cluster_ddl(database: str = "dsom") -> list[str]:
     for table in TABLES:
         out += [local_ddl(table, database), distributed_ddl(table, database)]
     db = quote_identifier(database)
-    for view in TAX_VIEWS:  # over the Distributed tables, so they read every shard
+    for view in VIEWS:  # over the Distributed tables, so they read every shard
         head, sep, rest = view.format(db=db).partition(" AS\n")
         out.append(f"{head} ON CLUSTER '{CLUSTER}'{sep}{rest}")
     return out
