@@ -25,8 +25,8 @@ from dashboards.run import run_report
 from pipeline.core.model import LicenceKind
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import ClickHouseSettings
-from sinks.clickhouse.client import connect
 from registry.core.snapshot import records_of
+from sinks.clickhouse.client import connect
 from sinks.clickhouse.registry_tables import insert_registry_records
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
 from sinks.clickhouse.tables import EVENTS, create_tables

@@ -200,8 +200,8 @@ _GAPS = f"""gaps AS (
       ON s.operator_id = r.operator_id AND s.source_id = r.source_id)"""
 
 # The registry's segments overlapping the period.
-_IN_PERIOD = (f"valid_from < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC') "
-              f"AND valid_to > fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC')")
+_IN_PERIOD = ("valid_from < fromUnixTimestamp64Micro({until_us:Int64}, 'UTC') "
+              "AND valid_to > fromUnixTimestamp64Micro({since_us:Int64}, 'UTC')")
 # True when the time ``t`` lies in one of ``spans`` ([(from, to), ...]).
 _AT = "arrayExists(s -> s.1 <= {t} AND {t} < s.2, {spans})"
 
@@ -245,7 +245,8 @@ _UNREGISTERED = f"""unregistered AS (
                  AND status = 'active' AND {OP}
                GROUP BY kind, entity_id, operator_id) AS r
       ON r.kind = a.asset_type AND r.entity_id = a.asset_id AND r.operator_id = a.operator_id
-    WHERE NOT ({_AT.format(t='a.first_seen', spans='r.spans')} AND {_AT.format(t='a.last_seen', spans='r.spans')})
+    WHERE NOT ({_AT.format(t='a.first_seen', spans='r.spans')}
+               AND {_AT.format(t='a.last_seen', spans='r.spans')})
     GROUP BY a.operator_id, a.asset_type, a.asset_id)"""
 
 _GGR_PERIOD = f"{_period('hour')} AND {OP} AND {LK} AND {GT}"
@@ -415,8 +416,8 @@ COMPLIANCE_ALERTS = Report(
     name="compliance_alerts", group="regulatory", title="Compliance alerts",
     description="One line per finding that needs a regulator's attention: silent operators with an "
                 "active licence, unlicensed activity (rejected, or accepted while the registry shows no "
-                "licence in force), activity on unregistered assets, winnings-tax discrepancies, a rejected share "
-                "above 5 %, missing sequence numbers, and data more than 72 hours late.",
+                "licence in force), activity on unregistered assets, winnings-tax discrepancies, a rejected "
+                "share above 5 %, missing sequence numbers, and data more than 72 hours late.",
     sql=f"""
 WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_OUTSIDE}, {_GAPS}, {_UNREGISTERED}
 SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (

@@ -21,5 +21,6 @@ def insert_registry_records(client: Any, database: str, records: Iterable[tuple[
         add_registry_record(cols, key, value, topic, 0, offset)
     if cols.rows:
         client.insert(REGISTRY_HISTORY.name, cols.as_lists(), column_names=REGISTRY_HISTORY.column_names,
-                      database=database, column_type_names=REGISTRY_HISTORY.column_types, column_oriented=True)
+                      database=database, column_type_names=REGISTRY_HISTORY.column_types,
+                      column_oriented=True)
     return cols.rows

@@ -11,8 +11,9 @@ to the range ClickHouse can show.
 A row is identified by the Kafka record it came from plus its table's ``key_column``:
 ``chain_index`` for an event, ``receipt_id`` for a rejection, ``row_key`` for a tax event
 (``receipt_id`` of a payout or discrepancy, ``<period>|<revision>`` of a statement: a record
-holds one operator's statement), ``entity_id`` for a registry record (one row per record). The sink passes the keys of rows already stored (after a
-crash between insert and offset commit) as ``skip``.
+holds one operator's statement), ``entity_id`` for a registry record (one row per record). The
+sink passes the keys of rows already stored (after a crash between insert and offset commit) as
+``skip``.
 """
 
 from __future__ import annotations

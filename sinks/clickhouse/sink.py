@@ -4,10 +4,11 @@ A confluent-kafka consumer (group ``<prefix>-sink-clickhouse``, read_committed) 
 archive topic (into ``events``), every operator's receipts topic (``rejections``), the
 tax-events topic (``tax_events``; by pattern, so it is picked up when the tax agent creates it
 after the sink started) and the registry's topic (``registry_history``: each entity's timeline,
-which the reports join as of each event's time). Records are read (receipts for their rejections only, payouts as
-columns: ``records.py``; archive records are left to ClickHouse on chdb: ``avro.py``) and turned
-into column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a
-table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``.
+which the reports join as of each event's time). Records are read (receipts for their rejections
+only, payouts as columns: ``records.py``; archive records are left to ClickHouse on chdb:
+``avro.py``) and turned into column-oriented rows per table (``rows.py``); a batch is cut on
+record boundaries when a table reaches ``batch_max_rows`` rows or the oldest record has waited
+``batch_max_wait_s``.
 Each table's batch is inserted, and only then are the offsets of its records committed
 (synchronously). This is Quix Streams' BatchingSink shape: the flush is part of the
 checkpoint, and offsets are never committed for rows that are not stored.
@@ -46,8 +47,22 @@ from sinks.clickhouse import avro, queries, records
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
 from sinks.clickhouse.resume import Resumer
-from sinks.clickhouse.rows import add_archive_batch, add_payouts, add_registry_record, add_rejections, add_tax_event
-from sinks.clickhouse.tables import EVENTS, REGISTRY_HISTORY, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.rows import (
+    add_archive_batch,
+    add_payouts,
+    add_registry_record,
+    add_rejections,
+    add_tax_event,
+)
+from sinks.clickhouse.tables import (
+    EVENTS,
+    REGISTRY_HISTORY,
+    REJECTIONS,
+    TABLES,
+    TAX_EVENTS,
+    Table,
+    create_tables,
+)
 from sinks.clickhouse.writer import Abandoned, ClickHouseWriter
 
 log = logging.getLogger(__name__)

@@ -59,9 +59,9 @@ from dashboards.run import READ_ONLY, run_report
 from pipeline.core.tax import kyiv_midnight_us
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import ClickHouseSettings
-from sinks.clickhouse.client import connect
 from registry.core.history import Version
 from registry.core.snapshot import records_of, topic_key, topic_value
+from sinks.clickhouse.client import connect
 from sinks.clickhouse.registry_tables import insert_registry_records
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, Table, create_tables
@@ -668,7 +668,8 @@ def load_asof(ch: Any) -> None:
               column_type_names=EVENTS.column_types)
     rejected = rej("op-s", "s-s1", 5, "licence_suspended", at(22, 40))
     ch.insert(REJECTIONS.name, [[rejected.get(c.name, _default(c.type)) for c in REJECTIONS.columns]],
-              column_names=REJECTIONS.column_names, database=ASOF_DB, column_type_names=REJECTIONS.column_types)
+              column_names=REJECTIONS.column_names, database=ASOF_DB,
+              column_type_names=REJECTIONS.column_types)
     assert insert_registry_records(ch, ASOF_DB, _asof_registry()) == 6
     rebuild_all(ch, ASOF_DB)
 

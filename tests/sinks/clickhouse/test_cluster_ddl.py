@@ -9,7 +9,7 @@ import pytest
 
 from sinks.clickhouse.cluster_ddl import cluster_ddl, local_name
 from sinks.clickhouse.rollups import TOKEN_COLUMN
-from sinks.clickhouse.tables import TABLES
+from sinks.clickhouse.tables import TABLES, VIEWS
 
 
 def _ast(statement: str) -> str:
@@ -19,7 +19,7 @@ def _ast(statement: str) -> str:
 
 def test_every_statement_parses() -> None:
     statements = cluster_ddl("dsom")
-    assert len(statements) == 1 + 2 * len(TABLES) + 3
+    assert len(statements) == 1 + 2 * len(TABLES) + len(VIEWS)
     for statement in statements:
         assert "ON CLUSTER '{cluster}'" in statement
         assert _ast(statement).startswith(("CreateQuery", "CreateDatabaseQuery", "Create")), statement
@@ -59,10 +59,19 @@ def test_the_local_tables_work_on_one_node_without_replication(tmp_path: object)
             plain = statement.replace(" ON CLUSTER '{cluster}'", "")
             plain = re.sub(r"ReplicatedMergeTree\('[^']*', '\{replica\}'\)", "MergeTree", plain)
             plain = plain.replace("replicated_deduplication_window", "non_replicated_deduplication_window")
-            plain = plain.replace("`dsom`.tax_events", "`dsom`.tax_events_local")
+            for table in TABLES:  # the views over the local tables, one node being the cluster
+                plain = plain.replace(f"`dsom`.{table.name}\n", f"`dsom`.{local_name(table)}\n")
+                plain = plain.replace(f"`dsom`.{table.name} ", f"`dsom`.{local_name(table)} ")
             sess.query(plain)
         tables = str(sess.query("SELECT name FROM system.tables WHERE database = 'dsom'", "CSV"))
         for table in TABLES:
             assert f'"{local_name(table)}"' in tables
+        # the registry's view works on them: the newest record's segments of each entity
+        sess.query("INSERT INTO dsom.registry_history_local (kind, entity_id, operator_id, valid_from, "
+                   "valid_to, status, src_offset) VALUES "
+                   "('licence', 'L-1', 'op-1', [0], [10], ['active'], 0), "
+                   "('licence', 'L-1', 'op-1', [0, 5], [5, 10], ['active', 'suspended'], 1)")
+        in_force = sess.query("SELECT status FROM dsom.registry_in_force ORDER BY valid_from", "CSV")
+        assert str(in_force).split() == ['"active"', '"suspended"']
     finally:
         sess.close()
