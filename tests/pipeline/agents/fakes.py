@@ -104,7 +104,7 @@ class FakeProducer:
 
 
 class FakeConsumer:
-    """Assigns itself every partition of the subscribed topics on its first poll."""
+    """Assigns itself every partition of the subscribed topics on its first poll (or takes ``assign``)."""
 
     def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
         self.kafka = kafka
@@ -114,6 +114,13 @@ class FakeConsumer:
         self.on_revoke: Any = None
         self.positions: dict[TP, int] = {}
         self.closed = False
+        self.assigned = False  # by assign(): no group, no callbacks (the registry's followers)
+        self._eof_at: dict[TP, int] = {}
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
+        for tp in partitions:
+            self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
         self.subscriptions = topics
@@ -124,7 +131,7 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
-        if not self.positions:
+        if not self.positions and not self.assigned:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:
                 self.on_assign(self, tps)
@@ -139,6 +146,10 @@ class FakeConsumer:
                 out.append(Message(topic=tp[0], partition=tp[1], offset=pos, key=key, value=value))
                 pos += 1
             self.positions[tp] = pos
+            if self.conf.get("enable.partition.eof") and pos == len(log) and self._eof_at.get(tp) != pos:
+                self._eof_at[tp] = pos
+                out.append(Message(topic=tp[0], partition=tp[1], offset=pos,
+                                   error=KafkaError(KafkaError._PARTITION_EOF)))
         return out
 
     def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
@@ -158,6 +169,6 @@ class FakeConsumer:
         return object()
 
     def close(self) -> None:
-        if self.positions and not self.closed:
+        if self.positions and not self.closed and not self.assigned:
             self.on_revoke(self, [TopicPartition(t, p) for t, p in self.positions])
         self.closed = True

@@ -33,8 +33,11 @@ def test_topics_created_for_the_default_agents() -> None:
     s = Settings(topics=TopicSettings(archive_partitions=6, state_partitions=4))
     created = {t.topic: t for t in app.new_topics(s)}
     assert set(created) == {"dsom.archive", "dsom.dead-letter", "dsom.validator-state", "dsom.tax-events",
-                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state"}
+                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state", "dsom.registry"}
     assert created["dsom.archive"].num_partitions == 6 and created["dsom.tax-state"].num_partitions == 4
+    # the sink reads the registry's topic (the reports join it): one partition, compacted
+    assert created["dsom.registry"].num_partitions == 1
+    assert created["dsom.registry"].config["cleanup.policy"] == "compact"
     assert created["dsom.archive"].config["retention.ms"] == "-1"
     assert created["dsom.validator-state"].config["cleanup.policy"] == "compact"
 
