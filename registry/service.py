@@ -36,7 +36,7 @@ from registry.core.model import (
     parse_record,
     record_from_data,
 )
-from registry.core.rules import Known, check_batch
+from registry.core.rules import PARENT_KINDS, Known, check_batch, check_lines
 from registry.core.snapshot import pipeline_registry, topic_key, topic_value
 from registry.db.engine import make_engine, migrate
 from registry.db.tables import AuditRow, DecisionRow, OutboxRow, ProposalRow, VersionRow
@@ -52,6 +52,8 @@ VERSION_COLUMNS = (
     VersionRow.data,
 )
 CHUNK = 5000  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
+IMPORT_CHUNK = 10_000  # rows an import checks and writes at a time (its memory is about that many)
+_PARENT_KIND_NAMES = frozenset(k.value for k in PARENT_KINDS)
 WRITE_LOCK = (
     0x6473_6F6D  # PostgreSQL advisory lock: one registry writer at a time (the audit chain is linear)
 )
@@ -383,6 +385,80 @@ class RegistryService:
             return self._commit_versions(
                 s, who, "add", [records[i] for i in order], [valid_from[i] for i in order], histories, reason
             )
+
+    def import_rows(
+        self, who: Principal, rows: Callable[[], Iterable[dict[str, Any]]], reason: str | None = None
+    ) -> int:
+        """Enter new entities from a source read twice (a file), all or nothing, in bounded memory.
+
+        ``rows()`` gives the rows afresh each time. The first pass parses every row (any bad field:
+        every such row's error, nothing written) and keeps the records others refer to (operators,
+        licences, establishments: a few percent of a national registry). They are checked and
+        written first; the second pass parses the rest again and checks and writes them
+        :data:`IMPORT_CHUNK` at a time, all in one transaction. A rule broken anywhere stops the
+        writing, the checking goes on (to report every bad row with its line), and the transaction
+        is rolled back. Returns the number of records entered. ``add`` does the same for rows in
+        hand (the API), in one piece.
+        """
+        access.may_enter(who)
+        now = self._clock()
+        parents: list[tuple[int, Record, int]] = []
+        errors: list[RegistryError] = []
+        for line, row in enumerate(rows(), 1):
+            try:
+                rec, since = self._parse_row(row, now)
+            except RegistryError as e:
+                errors.append(e.at_line(line))
+                continue
+            if rec.kind in PARENT_KINDS:
+                parents.append((line, rec, since))
+        if errors:
+            raise RegistryErrors(errors)
+        written = 0
+        unwritten = Known()  # checked but not written (once a rule is broken): later rows see them
+
+        def check_and_write(s: Session, batch: list[tuple[int, Record, int]]) -> None:
+            nonlocal written
+            known, histories = self._known(s, [rec for _, rec, _ in batch])
+            known.merge(unwritten)
+            passed, broken = check_lines(known, [(line, rec) for line, rec, _ in batch])
+            errors.extend(broken)
+            if errors:
+                unwritten.merge(known)
+                return
+            self._commit_versions(s, who, "add", [batch[i][1] for i in passed], [batch[i][2] for i in passed],
+                                  histories, reason)
+            written += len(passed)
+
+        with self._write() as s:
+            check_and_write(s, parents)
+            parents.clear()
+            batch: list[tuple[int, Record, int]] = []
+            for line, row in enumerate(rows(), 1):
+                if row.get("kind") in _PARENT_KIND_NAMES:
+                    continue
+                batch.append((line, *self._parse_row(row, now)))  # parsed once already: cannot fail
+                if len(batch) >= IMPORT_CHUNK:
+                    check_and_write(s, batch)
+                    batch = []
+            if batch:
+                check_and_write(s, batch)
+            if errors:
+                raise RegistryErrors(sorted(errors, key=lambda e: e.line or 0))  # rolls back
+        return written
+
+    def _parse_row(self, row: dict[str, Any], now: int) -> tuple[Record, int]:
+        """One import row's record and from when it holds (``since_us``; see :meth:`add`)."""
+        if not isinstance(row, dict):
+            raise RegistryError(Code.INVALID_FIELD, "expected a JSON object per row")
+        since = row.get("since_us")
+        rec = parse_record({k: v for k, v in row.items() if k != "since_us"}, self._tax_key)
+        if since is not None:
+            if not isinstance(since, int) or since < 0:
+                raise RegistryError(Code.INVALID_FIELD, "expected UTC microseconds (an integer, 0 or more)",
+                                    "since_us")
+            return rec, since
+        return rec, rec.valid_from_us if isinstance(rec, LicenceRecord) else now
 
     def change(
         self, who: Principal, row: dict[str, Any], since_us: int | None = None, reason: str | None = None

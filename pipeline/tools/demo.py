@@ -13,13 +13,25 @@ import sys
 import threading
 import time
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from pipeline.kafka.lag import LagMonitor
 from pipeline.progress import Totals, scrape
-from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TaxSettings
+from pipeline.settings import (
+    REPO_ROOT,
+    ClickHouseSettings,
+    KafkaSettings,
+    RegistrySettings,
+    Settings,
+    TaxSettings,
+)
+
+if TYPE_CHECKING:
+    from pipeline.registry import Registry
 
 RUN_DIR = REPO_ROOT / ".run" / "demo"
 KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
@@ -99,6 +111,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
     settings = Settings(
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
         registry_path=RUN_DIR / "registry.json",
+        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")),
         tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
         pki_dir=RUN_DIR / "pki",
     )
@@ -107,6 +120,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         shutil.rmtree(RUN_DIR)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     worker: subprocess.Popen[bytes] | None = None
+    stop_registry: Callable[[], None] | None = None
     stop = threading.Event()
     interrupted = False
 
@@ -127,13 +141,13 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
                            licences=(Licence(licence_id="LIC-BK-0002", kind=LicenceKind.BOOKMAKING,
                                              valid_from_us=LICENCE_FROM_US),))
         registry = Registry(operators=(*simulated.operators, dormant))
-        registry.save(settings.registry_path)
         operator_ids = [o.operator_id for o in registry.operators]
         admin = settings
         operators: dict[str, KafkaSettings] = {}
         if tls:
             settings, admin, operators = _secure(settings, operator_ids)
         ensure_topics(admin, system_topics(admin) + operator_topics(admin, operator_ids))
+        stop_registry = _seed_registry(settings, admin, registry, stop)
         print(f"== registry: {len(simulated.operators)} streaming operators, one per licence kind ("
               + ", ".join(o.operator_id for o in simulated.operators)
               + f"), and {dormant.operator_id}, licensed but silent")
@@ -181,8 +195,45 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         stop.set()
         if worker is not None:
             _stop_worker(worker)
+        if stop_registry is not None:
+            stop_registry()
         print("== stopping the Kafka broker")
         _kafka("stop")
+
+
+def _seed_registry(settings: Settings, admin: Settings, registry: Registry,
+                   stop: threading.Event) -> Callable[[], None]:
+    """Enter the demo's registry through the registry's REST API and publish it to ``<prefix>.registry``.
+
+    Published before the worker starts: the validator reads the topic to its end before deciding
+    anything. The API and the publisher then run for the demo's length, so a change made through
+    the API (``POST /registry/licences/{id}/suspend``) reaches the validator and the reports live.
+    Returns the function that stops them (after ``stop`` is set).
+    """
+    from registry.api import Background
+    from registry.publisher import Publisher
+    from registry.seed import post_rows, rows_of
+    from registry.service import RegistryService
+
+    svc = RegistryService.from_settings(settings)
+    api = Background(settings, svc).start()
+    entered = 0
+    if not svc.current("operator"):  # a kept demo folder is seeded already
+        entered = post_rows(api.url, rows_of(registry), "system:demo", "demo seed")
+    # the publisher writes the topic with the administrator's key (as `dsom registry publish` would)
+    publisher = Publisher(admin.model_copy(update={"registry": settings.registry}), svc)
+    published = publisher.publish_once()
+    thread = threading.Thread(target=publisher.run, args=(stop,), name="registry-publisher", daemon=True)
+    thread.start()
+    print(f"== registry: {entered} records entered through its API ({api.url}/docs), {published} changes "
+          f"published to {settings.topics.registry}")
+
+    def close() -> None:
+        thread.join(10)
+        publisher.close()
+        api.stop()
+
+    return close
 
 
 def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
