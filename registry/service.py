@@ -391,39 +391,42 @@ class RegistryService:
     ) -> int:
         """Enter new entities from a source read twice (a file), all or nothing, in bounded memory.
 
-        ``rows()`` gives the rows afresh each time. The first pass parses every row (any bad field:
-        every such row's error, nothing written) and keeps the records others refer to (operators,
-        licences, establishments: a few percent of a national registry). They are checked and
-        written first; the second pass parses the rest again and checks and writes them
-        :data:`IMPORT_CHUNK` at a time, all in one transaction. A rule broken anywhere stops the
-        writing, the checking goes on (to report every bad row with its line), and the transaction
-        is rolled back. Returns the number of records entered. ``add`` does the same for rows in
-        hand (the API), in one piece.
+        ``rows()`` gives the rows afresh each time. The first pass parses the records others refer
+        to (operators, licences, establishments: a few percent of a national registry), which are
+        checked and written first; the second parses the rest and checks and writes them
+        :data:`IMPORT_CHUNK` at a time, all in one transaction. Any bad row stops the writing, the
+        reading goes on (to report every bad row with its line: bad fields if there are any, else
+        broken rules), and the transaction is rolled back. Returns the number of records entered.
+        ``add`` does the same for rows in hand (the API), in one piece.
         """
         access.may_enter(who)
         now = self._clock()
         parents: list[tuple[int, Record, int]] = []
-        errors: list[RegistryError] = []
-        for line, row in enumerate(rows(), 1):
+        bad_fields: list[RegistryError] = []
+        broken: list[RegistryError] = []
+
+        def parsed(line: int, row: dict[str, Any]) -> tuple[int, Record, int] | None:
             try:
-                rec, since = self._parse_row(row, now)
+                return (line, *self._parse_row(row, now))
             except RegistryError as e:
-                errors.append(e.at_line(line))
-                continue
-            if rec.kind in PARENT_KINDS:
-                parents.append((line, rec, since))
-        if errors:
-            raise RegistryErrors(errors)
+                bad_fields.append(e.at_line(line))
+                return None
+
+        for line, row in enumerate(rows(), 1):
+            if not isinstance(row, dict) or row.get("kind") in _PARENT_KIND_NAMES:
+                parent = parsed(line, row)
+                if parent is not None:
+                    parents.append(parent)
         written = 0
-        unwritten = Known()  # checked but not written (once a rule is broken): later rows see them
+        unwritten = Known()  # checked but not written (once a row is bad): later rows see them
 
         def check_and_write(s: Session, batch: list[tuple[int, Record, int]]) -> None:
             nonlocal written
             known, histories = self._known(s, [rec for _, rec, _ in batch])
             known.merge(unwritten)
-            passed, broken = check_lines(known, [(line, rec) for line, rec, _ in batch])
-            errors.extend(broken)
-            if errors:
+            passed, errors = check_lines(known, [(line, rec) for line, rec, _ in batch])
+            broken.extend(errors)
+            if bad_fields or broken:
                 unwritten.merge(known)
                 return
             self._commit_versions(s, who, "add", [batch[i][1] for i in passed], [batch[i][2] for i in passed],
@@ -435,16 +438,18 @@ class RegistryService:
             parents.clear()
             batch: list[tuple[int, Record, int]] = []
             for line, row in enumerate(rows(), 1):
-                if row.get("kind") in _PARENT_KIND_NAMES:
+                if not isinstance(row, dict) or row.get("kind") in _PARENT_KIND_NAMES:
                     continue
-                batch.append((line, *self._parse_row(row, now)))  # parsed once already: cannot fail
+                child = parsed(line, row)
+                if child is not None:
+                    batch.append(child)
                 if len(batch) >= IMPORT_CHUNK:
                     check_and_write(s, batch)
                     batch = []
             if batch:
                 check_and_write(s, batch)
-            if errors:
-                raise RegistryErrors(sorted(errors, key=lambda e: e.line or 0))  # rolls back
+            if bad_fields or broken:  # rolls back
+                raise RegistryErrors(sorted(bad_fields or broken, key=lambda e: e.line or 0))
         return written
 
     def _parse_row(self, row: dict[str, Any], now: int) -> tuple[Record, int]:
