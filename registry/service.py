@@ -54,6 +54,9 @@ VERSION_COLUMNS = (
 CHUNK = 5000  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
 IMPORT_CHUNK = 10_000  # rows an import checks and writes at a time (its memory is about that many)
 _PARENT_KIND_NAMES = frozenset(k.value for k in PARENT_KINDS)
+# Every kind, named in look-ups by ID or natural key: the indexes lead with the kind, and without it
+# the database scans the whole table (an import looks up each chunk: quadratic at national size).
+_ALL_KINDS = sorted(k.value for k in Kind)
 WRITE_LOCK = (
     0x6473_6F6D  # PostgreSQL advisory lock: one registry writer at a time (the audit chain is linear)
 )
@@ -155,7 +158,8 @@ class RegistryService:
         out: dict[tuple[str, str], list[Version]] = defaultdict(list)
         id_list = list(dict.fromkeys(ids))
         for i in range(0, len(id_list), CHUNK):
-            q = select(*VERSION_COLUMNS).where(VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
+            q = select(*VERSION_COLUMNS).where(VersionRow.kind.in_(_ALL_KINDS),
+                                               VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
             for r in s.execute(q):
                 if kinds is None or r[1] in kinds:
                     out[(r[1], r[2])].append(_version(r))
@@ -264,7 +268,8 @@ class RegistryService:
         for i in range(0, len(nat_list), CHUNK):
             ids.update(
                 s.scalars(
-                    select(VersionRow.entity_id).where(VersionRow.natural_key.in_(nat_list[i : i + CHUNK]))
+                    select(VersionRow.entity_id).where(VersionRow.kind.in_(_ALL_KINDS),
+                                                       VersionRow.natural_key.in_(nat_list[i : i + CHUNK]))
                 )
             )
         histories = self._versions_of(s, ids)
