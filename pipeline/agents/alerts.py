@@ -83,11 +83,11 @@ class AlertsAgent(TransactionalAgent):
 
     def prepare(self) -> None:
         """Read the registry topic to its end (its assets too) before deciding anything, then follow it."""
+        super().prepare()  # first: it creates the alerts topic, which the delivery agent may be waiting for
         self._clients.create_topics([registry_topic(self._s)])
         self._follower = Follower(self._s, keep_records=False, consumer=self._clients.consumer, assets=True)
         self._follower.read_to_end(self._s.registry.follow_timeout_s)
         self._follow_registry()
-        super().prepare()
 
     def stopped(self) -> None:
         if self._follower is not None:
