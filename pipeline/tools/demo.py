@@ -25,7 +25,6 @@ from pipeline.settings import (
     REPO_ROOT,
     ClickHouseSettings,
     KafkaSettings,
-    RegistrySettings,
     Settings,
     TaxSettings,
 )
@@ -111,10 +110,12 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
     settings = Settings(
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN_DIR / 'chdb'}")),
         registry_path=RUN_DIR / "registry.json",
-        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")),
         tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
         pki_dir=RUN_DIR / "pki",
     )
+    # The demo's own registry database (the rest of the registry's settings as configured).
+    settings = settings.model_copy(update={"registry": settings.registry.model_copy(
+        update={"dsn": SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")})})
     if not keep and RUN_DIR.exists():
         _kafka("stop")
         shutil.rmtree(RUN_DIR)
