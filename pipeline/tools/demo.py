@@ -148,7 +148,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         if tls:
             settings, admin, operators = _secure(settings, operator_ids)
         ensure_topics(admin, system_topics(admin) + operator_topics(admin, operator_ids))
-        stop_registry = _seed_registry(settings, admin, registry, stop)
+        stop_registry = _seed_registry(settings, registry, stop)
         print(f"== registry: {len(simulated.operators)} streaming operators, one per licence kind ("
               + ", ".join(o.operator_id for o in simulated.operators)
               + f"), and {dormant.operator_id}, licensed but silent")
@@ -202,8 +202,7 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         _kafka("stop")
 
 
-def _seed_registry(settings: Settings, admin: Settings, registry: Registry,
-                   stop: threading.Event) -> Callable[[], None]:
+def _seed_registry(settings: Settings, registry: Registry, stop: threading.Event) -> Callable[[], None]:
     """Enter the demo's registry through the registry's REST API and publish it to ``<prefix>.registry``.
 
     Published before the worker starts: the validator reads the topic to its end before deciding
@@ -221,8 +220,8 @@ def _seed_registry(settings: Settings, admin: Settings, registry: Registry,
     entered = 0
     if not svc.current("operator"):  # a kept demo folder is seeded already
         entered = post_rows(api.url, rows_of(registry), "system:demo", "demo seed")
-    # the publisher writes the topic with the administrator's key (as `dsom registry publish` would)
-    publisher = Publisher(admin.model_copy(update={"registry": settings.registry}), svc)
+    # with the pipeline's key: its prefix's topics, idempotent writes (the administrator's has not those)
+    publisher = Publisher(settings, svc)
     published = publisher.publish_once()
     thread = threading.Thread(target=publisher.run, args=(stop,), name="registry-publisher", daemon=True)
     thread.start()
