@@ -25,8 +25,9 @@ from dashboards.run import run_report
 from pipeline.core.model import LicenceKind
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import ClickHouseSettings
+from registry.core.snapshot import records_of
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.registry_tables import sync_registry
+from sinks.clickhouse.registry_tables import insert_registry_records
 from sinks.clickhouse.rollups import TOKEN_COLUMN, roll_up
 from sinks.clickhouse.tables import EVENTS, create_tables
 
@@ -125,7 +126,7 @@ def _registry() -> Registry:
 
 def fill(client: Any, events: int, start_us: int, span_us: int) -> None:
     create_tables(client, DB)
-    sync_registry(client, DB, _registry())
+    insert_registry_records(client, DB, records_of(_registry()))
     started = time.monotonic()
     for first in range(0, events, CHUNK):
         count = min(CHUNK, events - first)

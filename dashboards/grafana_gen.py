@@ -244,7 +244,7 @@ def _datasource_var(name: str, label: str, plugin: str) -> dict[str, Any]:
 
 def _operator_var() -> dict[str, Any]:
     db = PARAMS["{db:Identifier}"]
-    query = (f"SELECT operator_id FROM (SELECT operator_id FROM {db}.registry_licences "
+    query = (f"SELECT operator_id FROM (SELECT operator_id FROM {db}.registry_history WHERE kind = 'licence' "
              f"UNION ALL SELECT operator_id FROM {db}.source_seq) GROUP BY operator_id ORDER BY operator_id")
     return {"type": "query", "name": "operator", "label": "Operator", "datasource": CH_DS,
             "query": query, "definition": query, "refresh": 1, "sort": 1, "multi": False,

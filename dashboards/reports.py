@@ -13,6 +13,14 @@ see ``sinks/clickhouse/rollups.py``), with the same parameters, bound by ClickHo
   ``month``, ``kyiv_day``, ``kyiv_month``).
 - ``silent_after_s``: how long without events makes a licensed operator silent.
 
+The reports that join the registry (licence compliance, unregistered assets, compliance alerts,
+return to player) join the version in force when the events happened, as the registry knows it
+now (``registry_in_force``: each entity's timeline, fed by the sink from ``<prefix>.registry``).
+The rollups keep the hour (or, per asset, the day with its first and last event), so "when" is
+to that unit: an hour's events count as licensed when a licence of their kind was active at the
+hour's start and at its end; a day's activity on an asset counts as registered when the asset
+was registered to the operator at its first and at its last event of that day.
+
 Money is Int64 kopecks and counts are integers; ratios (shares, RTP, rates) are Float64 and
 labelled as such. The SQL is plain ClickHouse, so it runs unchanged on a server and on chdb;
 Grafana panels are generated from it (``dashboards/grafana_gen.py``).
@@ -34,7 +42,8 @@ GROUPS = {
 FILTERS = ("operator", "licence_kind", "game_type")
 GRANULARITIES = tuple(WINDOW_STARTS)
 # Rejection reasons that mean "an activity the operator is not licensed for".
-UNLICENSED_REASONS = ("unknown_licence", "licence_kind_mismatch", "licence_inactive", "channel_not_allowed")
+UNLICENSED_REASONS = ("unknown_licence", "licence_kind_mismatch", "licence_inactive", "licence_suspended",
+                      "channel_not_allowed")
 
 
 @dataclass(frozen=True)
@@ -95,12 +104,15 @@ def _period64(column: str) -> str:
             f"AND {column} < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')")
 
 
+# Each registry entity's segments of world time with what was in force (sinks/clickhouse/tables.py).
+REG = DB + ".registry_in_force"
 OP = "({operator:String} = '' OR operator_id = {operator:String})"
 LK = "({licence_kind:String} = '' OR licence_kind = {licence_kind:String})"
 GT = "({game_type:String} = '' OR game_type = {game_type:String})"
-# Operators whose licence is of the filtered kind, for tables without a licence_kind column.
+# Operators that held a licence of the filtered kind at any time, for tables without a
+# licence_kind column (from the history's rows: cheaper than the view, and time plays no part).
 LK_OP = ("({licence_kind:String} = '' OR operator_id IN (SELECT operator_id FROM " + DB
-         + ".registry_licences WHERE licence_kind = {licence_kind:String}))")
+         + ".registry_history WHERE kind = 'licence' AND has(licence_kind, {licence_kind:String})))")
 NOW_S = "intDiv({now_us:Int64}, 1000000)"
 
 
@@ -129,7 +141,7 @@ _UNLICENSED = "(" + ", ".join(f"'{r}'" for r in UNLICENSED_REASONS) + ")"
 # Every operator the registry knows or the data mentions.
 _OPERATORS = f"""operators AS (
     SELECT DISTINCT operator_id FROM (
-        SELECT operator_id FROM {DB}.registry_licences
+        SELECT operator_id FROM {DB}.registry_history WHERE kind = 'licence'
         UNION ALL SELECT operator_id FROM {DB}.source_seq
         UNION ALL SELECT DISTINCT operator_id FROM {DB}.rejections WHERE operator_id != '')
     WHERE {OP} AND {LK_OP})"""
@@ -187,18 +199,55 @@ _GAPS = f"""gaps AS (
                GROUP BY operator_id, source_id) AS r
       ON s.operator_id = r.operator_id AND s.source_id = r.source_id)"""
 
-_LICENCES = f"""licences AS (
-    SELECT operator_id, licence_id, licence_kind, valid_from, valid_to
-    FROM {DB}.registry_licences WHERE {OP} AND {LK})"""
+# The registry's segments overlapping the period.
+_IN_PERIOD = ("valid_from < fromUnixTimestamp64Micro({until_us:Int64}, 'UTC') "
+              "AND valid_to > fromUnixTimestamp64Micro({since_us:Int64}, 'UTC')")
+# True when the time ``t`` lies in one of ``spans`` ([(from, to), ...]).
+_AT = "arrayExists(s -> s.1 <= {t} AND {t} < s.2, {spans})"
 
+# Every licence in force at some time of the period, with its kind and its status at the period's
+# end (or when it stopped being in force: 'expired' if its validity ended inside the period).
+_UNTIL64 = "fromUnixTimestamp64Micro({until_us:Int64}, 'UTC')"
+_LICENCES = f"""licences AS (
+    SELECT operator_id, licence_id, kind_then AS licence_kind, status_then AS licence_status
+    FROM (SELECT operator_id, licence_id, argMaxIf(licence_kind, valid_from, {_IN_PERIOD}) AS kind_then,
+                 if(max(valid_to) <= {_UNTIL64}, 'expired',
+                    argMaxIf(status, valid_from, valid_from < {_UNTIL64})) AS status_then
+          FROM {REG} WHERE kind = 'licence' AND {OP} AND {LK}
+          GROUP BY operator_id, licence_id HAVING countIf({_IN_PERIOD}) > 0))"""
+
+# Events accepted in hours when the operator held no active licence of their kind (as the registry
+# knows it now: a suspension recorded after the fact, from the time it took effect, counts).
+_HOUR_END = "(hour + INTERVAL 3599999999 MICROSECOND)"
+_OUTSIDE = f"""outside AS (
+    SELECT g.operator_id AS operator_id, toInt64(sum(g.events)) AS events
+    FROM (SELECT operator_id, licence_kind, hour, sum(bets) + sum(payouts) + sum(refund_count) AS events
+          FROM {DB}.ggr_hourly WHERE {_period('hour')} AND {OP} AND {LK}
+          GROUP BY operator_id, licence_kind, hour) AS g
+    LEFT JOIN (SELECT operator_id, licence_kind, groupArray((valid_from, valid_to)) AS spans
+               FROM {REG} WHERE kind = 'licence' AND status = 'active' AND {OP}
+               GROUP BY operator_id, licence_kind) AS l
+      ON l.operator_id = g.operator_id AND l.licence_kind = g.licence_kind
+    WHERE NOT ({_AT.format(t='g.hour', spans='l.spans')}
+               AND {_AT.format(t=_HOUR_END.replace('hour', 'g.hour'), spans='l.spans')})
+    GROUP BY g.operator_id)"""
+
+# Activity on assets not registered to the operator when it happened (to the day's first and last
+# event on the asset).
 _UNREGISTERED = f"""unregistered AS (
-    SELECT operator_id, asset_type, asset_id, sum(events) AS events, sum(stakes) AS stakes,
-           min(first_seen) AS first_seen, max(last_seen) AS last_seen
-    FROM {DB}.assets_daily
-    WHERE {_period('day', date=True)} AND {OP} AND {LK} AND {GT}
-      AND (operator_id, asset_type, asset_id) NOT IN
-          (SELECT operator_id, asset_type, asset_id FROM {DB}.registry_assets)
-    GROUP BY operator_id, asset_type, asset_id)"""
+    SELECT a.operator_id AS operator_id, a.asset_type AS asset_type, a.asset_id AS asset_id,
+           sum(a.events) AS events, sum(a.stakes) AS stakes,
+           min(a.first_seen) AS first_seen, max(a.last_seen) AS last_seen
+    FROM (SELECT operator_id, asset_type, asset_id, events, stakes, first_seen, last_seen
+          FROM {DB}.assets_daily WHERE {_period('day', date=True)} AND {OP} AND {LK} AND {GT}) AS a
+    LEFT JOIN (SELECT kind, entity_id, operator_id, groupArray((valid_from, valid_to)) AS spans
+               FROM {REG} WHERE kind IN ('establishment', 'equipment', 'site', 'app')
+                 AND status = 'active' AND {OP}
+               GROUP BY kind, entity_id, operator_id) AS r
+      ON r.kind = a.asset_type AND r.entity_id = a.asset_id AND r.operator_id = a.operator_id
+    WHERE NOT ({_AT.format(t='a.first_seen', spans='r.spans')}
+               AND {_AT.format(t='a.last_seen', spans='r.spans')})
+    GROUP BY a.operator_id, a.asset_type, a.asset_id)"""
 
 _GGR_PERIOD = f"{_period('hour')} AND {OP} AND {LK} AND {GT}"
 
@@ -300,34 +349,45 @@ ORDER BY bucket_us""",
 
 LICENCE_COMPLIANCE = Report(
     name="licence_compliance", group="regulatory", title="Silent operators and unlicensed activity",
-    description="Every licence in the registry (and every operator that sends without one): events in "
-                "the period, the last event and how long ago, and attempts at activity it is not "
-                "licensed for (rejected as unknown_licence, licence_kind_mismatch, licence_inactive or "
-                "channel_not_allowed). Status: silent when nothing arrived for silent_after_s.",
+    description="Every licence in force at some time of the period (and every operator that sends "
+                "without one): its status at the period's end, events in the period, the last event and "
+                "how long ago, and activity it is not licensed for: attempts rejected as unknown_licence, "
+                "licence_kind_mismatch, licence_inactive, licence_suspended or channel_not_allowed, and "
+                "events accepted in hours when the registry, as known now, shows no active licence of "
+                "their kind (a suspension recorded after the fact counts from when it took effect). "
+                "Status: silent when an active licence's operator sent nothing for silent_after_s.",
     sql=f"""
-WITH {_LICENCES}, {_INGEST}, {_REJECTED}
-SELECT operator_id, licence_id, licence_kind, accepted, last_event, silent_for_s, unlicensed_attempts,
+WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_OUTSIDE}
+SELECT operator_id, licence_id, licence_kind, licence_status, accepted, last_event, silent_for_s,
+       unlicensed_attempts,
        multiIf(licence_id = '', 'not in registry',
-               last_event IS NULL OR silent_for_s > {{silent_after_s:Int64}}, 'silent',
-               unlicensed_attempts > 0, 'unlicensed activity', 'ok') AS status
+               licence_status = 'active' AND (last_event IS NULL OR silent_for_s > {{silent_after_s:Int64}}),
+               'silent',
+               unlicensed_attempts > 0, 'unlicensed activity',
+               licence_status != 'active', licence_status, 'ok') AS status
 FROM (
     SELECT l.operator_id AS operator_id, l.licence_id AS licence_id, l.licence_kind AS licence_kind,
-           i.accepted AS accepted, r.unlicensed AS unlicensed_attempts,
+           l.licence_status AS licence_status, i.accepted AS accepted,
+           r.unlicensed + o.events AS unlicensed_attempts,
            if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL, i.last_received) AS last_event,
            if(i.last_received = toDateTime64(0, 6, 'UTC'), NULL,
               {NOW_S} - toInt64(toUnixTimestamp(i.last_received))) AS silent_for_s
     FROM licences AS l
     LEFT JOIN ingest AS i ON i.operator_id = l.operator_id
     LEFT JOIN rejected AS r ON r.operator_id = l.operator_id
+    LEFT JOIN outside AS o ON o.operator_id = l.operator_id
     UNION ALL
-    SELECT i.operator_id, '', '', i.accepted, r.unlicensed, i.last_received,
+    SELECT i.operator_id, '', '', '', i.accepted, r.unlicensed + o.events, i.last_received,
            {NOW_S} - toInt64(toUnixTimestamp(i.last_received))
     FROM ingest AS i LEFT JOIN rejected AS r ON r.operator_id = i.operator_id
-    WHERE i.operator_id NOT IN (SELECT operator_id FROM {DB}.registry_licences))
+    LEFT JOIN outside AS o ON o.operator_id = i.operator_id
+    WHERE i.operator_id NOT IN (SELECT operator_id FROM {REG} WHERE kind = 'licence' AND {_IN_PERIOD}))
 ORDER BY status != 'ok' DESC, operator_id, licence_id
 SETTINGS join_use_nulls = 0""",
     columns=(Column("operator_id", "Operator"), Column("licence_id", "Licence"),
-             Column("licence_kind", "Licence kind"), Column("accepted", "Events", "count"),
+             Column("licence_kind", "Licence kind"),
+             Column("licence_status", "Licence status (end of period)"),
+             Column("accepted", "Events", "count"),
              Column("last_event", "Last event", "time"), Column("silent_for_s", "Silent for (s)", "count"),
              Column("unlicensed_attempts", "Unlicensed attempts", "count"), Column("status", "Status")),
     chart=Chart("bar", "operator_id", ("unlicensed_attempts",)),
@@ -338,8 +398,9 @@ UNREGISTERED_ASSETS = Report(
     name="unregistered_assets", group="regulatory",
     title="Activity on unregistered equipment, sites and apps",
     description="Establishments, equipment, websites and mobile apps that events in the period came "
-                "through but the operator's registry entry does not list: events, stakes, first and last "
-                "seen. Such events are accepted (the operation happened) and reported here.",
+                "through while they were not registered to the operator (as the registry knows it now, "
+                "to the day's first and last event on the asset): events, stakes, first and last seen. "
+                "Such events are accepted (the operation happened) and reported here.",
     sql=f"""
 WITH {_UNREGISTERED}
 SELECT operator_id, asset_type, asset_id, events, stakes, first_seen, last_seen
@@ -353,11 +414,12 @@ ORDER BY operator_id, asset_type, events DESC, asset_id""",
 
 COMPLIANCE_ALERTS = Report(
     name="compliance_alerts", group="regulatory", title="Compliance alerts",
-    description="One line per finding that needs a regulator's attention: silent licensed operators, "
-                "unlicensed activity, unregistered assets, winnings-tax discrepancies, a rejected share "
-                "above 5 %, missing sequence numbers, and data more than 72 hours late.",
+    description="One line per finding that needs a regulator's attention: silent operators with an "
+                "active licence, unlicensed activity (rejected, or accepted while the registry shows no "
+                "licence in force), activity on unregistered assets, winnings-tax discrepancies, a rejected "
+                "share above 5 %, missing sequence numbers, and data more than 72 hours late.",
     sql=f"""
-WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_GAPS}, {_UNREGISTERED}
+WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_OUTSIDE}, {_GAPS}, {_UNREGISTERED}
 SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
     SELECT 'high' AS severity, 'silent_operator' AS alert, l.operator_id AS operator_id,
            if(i.last_received = toDateTime64(0, 6, 'UTC'), -1,
@@ -365,11 +427,17 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
            concat('licence ', l.licence_id, ': no events for ',
                   if(value < 0, 'ever', concat(toString(value), ' s'))) AS detail
     FROM licences AS l LEFT JOIN ingest AS i ON i.operator_id = l.operator_id
-    WHERE i.last_received = toDateTime64(0, 6, 'UTC')
-       OR {NOW_S} - toInt64(toUnixTimestamp(i.last_received)) > {{silent_after_s:Int64}}
+    WHERE l.licence_status = 'active' AND (i.last_received = toDateTime64(0, 6, 'UTC')
+       OR {NOW_S} - toInt64(toUnixTimestamp(i.last_received)) > {{silent_after_s:Int64}})
     UNION ALL
-    SELECT 'high', 'unlicensed_activity', operator_id, unlicensed,
-           'events rejected as outside the licence' FROM rejected WHERE unlicensed > 0
+    SELECT 'high', 'unlicensed_activity', u.operator_id, u.rejected + u.accepted,
+           concat(toString(u.rejected), ' rejected as outside the licence, ', toString(u.accepted),
+                  ' accepted while no licence of their kind was in force')
+    FROM (SELECT operator_id, sum(rejected) AS rejected, sum(accepted) AS accepted
+          FROM (SELECT operator_id, unlicensed AS rejected, toInt64(0) AS accepted FROM rejected
+                UNION ALL SELECT operator_id, 0, events FROM outside)
+          GROUP BY operator_id) AS u
+    WHERE u.rejected + u.accepted > 0
     UNION ALL
     SELECT 'high', 'unregistered_asset', operator_id, count(),
            concat(arrayStringConcat(arraySlice(groupArray(asset_id), 1, 3), ', '),
@@ -456,27 +524,43 @@ ORDER BY bucket_us, operator_id""",
 RETURN_TO_PLAYER = Report(
     name="return_to_player", group="analytical", title="Return to player per game and per machine",
     description="Winnings paid per kopeck of net stakes (stakes - refunds), in %, per operator and game "
-                "type, and per machine (equipment) in establishments. A machine far from its game's "
-                "RTP deserves a look.",
+                "type, and per machine (equipment) in establishments, beside the RTP the machine was "
+                "certified at in the equipment registry when it played (the certificate in force at its "
+                "last event of each day; a machine re-certified in the period has a line per "
+                "certificate; none when it was not registered). A machine far from its certified RTP "
+                "deserves a look.",
     sql=f"""
 SELECT level, operator_id, licence_kind, game_type, equipment_id, bets, stakes, refunds, winnings,
-       if(stakes - refunds <= 0, NULL, round(100 * winnings / (stakes - refunds), 2)) AS rtp_pct
+       if(stakes - refunds <= 0, NULL, round(100 * winnings / (stakes - refunds), 2)) AS rtp_pct,
+       if(certified_bp = 0, NULL, certified_bp / 100) AS certified_rtp_pct,
+       if(rtp_pct IS NULL OR certified_rtp_pct IS NULL, NULL,
+          round(rtp_pct - certified_rtp_pct, 2)) AS rtp_minus_certified
 FROM (
     SELECT 'game' AS level, operator_id, licence_kind, game_type, '' AS equipment_id,
-           sum(bets) AS bets, sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings
+           sum(bets) AS bets, sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
+           toUInt16(0) AS certified_bp
     FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
     GROUP BY operator_id, licence_kind, game_type
     UNION ALL
-    SELECT 'machine', operator_id, licence_kind, game_type, asset_id, sum(bets), sum(stakes),
-           sum(refunds), sum(winnings)
-    FROM {DB}.assets_daily
-    WHERE asset_type = 'equipment' AND {_period('day', date=True)} AND {OP} AND {LK} AND {GT}
-    GROUP BY operator_id, licence_kind, game_type, asset_id)
-ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id""",
+    SELECT 'machine', a.operator_id, a.licence_kind, a.game_type, a.asset_id, sum(a.bets), sum(a.stakes),
+           sum(a.refunds), sum(a.winnings),
+           arrayFirst(s -> s.1 <= a.last_seen AND a.last_seen < s.2, r.spans).3 AS certified
+    FROM (SELECT operator_id, licence_kind, game_type, asset_id, bets, stakes, refunds, winnings, last_seen
+          FROM {DB}.assets_daily
+          WHERE asset_type = 'equipment' AND {_period('day', date=True)} AND {OP} AND {LK} AND {GT}) AS a
+    LEFT JOIN (SELECT entity_id, operator_id, groupArray((valid_from, valid_to, certified_rtp_bp)) AS spans
+               FROM {REG} WHERE kind = 'equipment' AND status = 'active' AND {OP}
+               GROUP BY entity_id, operator_id) AS r
+      ON r.entity_id = a.asset_id AND r.operator_id = a.operator_id
+    GROUP BY a.operator_id, a.licence_kind, a.game_type, a.asset_id, certified)
+ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id, certified_bp
+SETTINGS join_use_nulls = 0""",
     columns=(Column("level", "Level"), Column("operator_id", "Operator"), Column("licence_kind", "Kind"),
              Column("game_type", "Game"), Column("equipment_id", "Machine"), Column("bets", "Bets", "count"),
              Column("stakes", "Stakes (UAH)", "money"), Column("refunds", "Refunds (UAH)", "money"),
-             Column("winnings", "Winnings (UAH)", "money"), Column("rtp_pct", "RTP %", "percent")),
+             Column("winnings", "Winnings (UAH)", "money"), Column("rtp_pct", "RTP %", "percent"),
+             Column("certified_rtp_pct", "Certified RTP %", "percent"),
+             Column("rtp_minus_certified", "RTP - certified (points)", "percent")),
     chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id", only=("level", "game")),
 )
 

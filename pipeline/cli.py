@@ -49,12 +49,13 @@ def cmd_registry_seed(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from pipeline.operator.cli import run_simulator
-    from pipeline.registry import Registry
+    from registry.follow import read_registry
 
     settings = _settings()
     stop = threading.Event()
     try:
-        run_simulator(settings, Registry.load(settings.registry_path), rate=args.rate,
+        # The registry the validator follows (its topic; the file while the topic has no operator).
+        run_simulator(settings, read_registry(settings), rate=args.rate,
                       seconds=args.seconds, bad_share=args.bad_share,
                       duplicate_share=args.duplicate_share, stop_event=stop)
     except KeyboardInterrupt:

@@ -8,6 +8,8 @@ cabinets' login by qualified electronic signature (issue 14) replaces this one f
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -228,3 +230,30 @@ def serve(settings: Settings) -> None:
         port=settings.registry.api_port,
         log_level="info",
     )
+
+
+class Background:
+    """The API served on a thread (the demo's): :meth:`start` returns once it listens."""
+
+    def __init__(self, settings: Settings, svc: RegistryService) -> None:
+        import uvicorn  # noqa: PLC0415
+
+        app = create_app(svc)
+        app.state.writer_schemas = FolderWriterSchemaStore(settings.writer_schemas_dir)
+        self.url = f"http://{settings.registry.api_host}:{settings.registry.api_port}"
+        self._server = uvicorn.Server(uvicorn.Config(app, host=settings.registry.api_host,
+                                                     port=settings.registry.api_port, log_level="warning"))
+        self._thread = threading.Thread(target=self._server.run, name="registry-api", daemon=True)
+
+    def start(self, timeout_s: float = 30.0) -> Background:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the registry API did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)

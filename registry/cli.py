@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,10 +106,34 @@ def _change(args: argparse.Namespace, settings: Settings, svc: RegistryService) 
     return 0
 
 
+def iter_rows(path: str) -> Iterator[dict[str, Any]]:
+    """The rows of a JSON Lines file one at a time (bounded memory); a JSON array is read whole."""
+    with Path(path).open("rb") as f:
+        first = f.read(4096).lstrip()
+        f.seek(0)
+        if first.startswith(b"["):
+            yield from read_rows(path)
+            return
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise RegistryError(Code.INVALID_FIELD, f"not JSON: {exc}", line=n) from None
+            if not isinstance(row, dict):
+                raise RegistryError(Code.INVALID_FIELD, "expected a JSON object per row", line=n)
+            yield row
+
+
 def _import(args: argparse.Namespace, settings: Settings, svc: RegistryService) -> int:
-    rows = read_rows(args.file)
-    added = svc.add(_who(args, settings), rows, args.reason or f"import {args.file}")
-    print(f"imported {len(added)} records")
+    reason = args.reason or f"import {args.file}"
+    if args.file == "-":  # standard input cannot be read twice: held in memory
+        rows = read_rows(args.file)
+        added = svc.import_rows(_who(args, settings), lambda: rows, reason)
+    else:
+        added = svc.import_rows(_who(args, settings), lambda: iter_rows(args.file), reason)
+    print(f"imported {added} records")
     return 0
 
 

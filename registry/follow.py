@@ -6,29 +6,29 @@ snapshot code, not the registry's database layer.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
-from pipeline.kafka.config import OUTPUT_TOPIC_MESSAGE_BYTES, client_config
+from pipeline.agents.topics import REGISTRY
+from pipeline.kafka.config import client_config
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from registry.core.snapshot import LicenceView, registry_from_records
 
-# Compacted: the newest history of each entity stays forever, superseded ones go after a minute.
-TOPIC_CONFIG = {
-    "cleanup.policy": "compact",
-    "min.compaction.lag.ms": "60000",
-    "max.message.bytes": str(OUTPUT_TOPIC_MESSAGE_BYTES),
-}
+log = logging.getLogger(__name__)
+TOPIC_CONFIG = dict(REGISTRY.config)
 
 
 def registry_topic(settings: Settings) -> NewTopic:
-    # One partition: every change in commit order, and one last record to resume from.
-    return NewTopic(settings.topics.registry, 1, settings.topics.replication_factor, config=TOPIC_CONFIG)
+    """``<prefix>.registry`` as declared (``pipeline.agents.topics.REGISTRY``), to create it."""
+    return NewTopic(REGISTRY.full_name(settings.topics), REGISTRY.partitions(settings.topics),
+                    settings.topics.replication_factor, config=TOPIC_CONFIG)
 
 
 class Follower:
@@ -41,9 +41,9 @@ class Follower:
     """
 
     def __init__(self, settings: Settings, keep_records: bool = True,
-                 consumer: Callable[[dict[str, Any]], Consumer] = Consumer) -> None:
+                 consumer: Callable[[dict[str, Any]], Consumer] = Consumer, assets: bool = False) -> None:
         self._latest: dict[bytes, bytes | None] | None = {} if keep_records else None
-        self.view = LicenceView()
+        self.view = LicenceView(assets=assets)
         self._consumer = consumer(
             client_config(
                 settings.kafka,
@@ -98,3 +98,31 @@ class Follower:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def current_registry(view: LicenceView, path: Path) -> Registry | None:
+    """The followed registry, or the file while the topic holds no operator (as the validator does).
+
+    The file (``DSOM_REGISTRY_PATH``) is the fallback of tests and tools that write a registry
+    without the registry service; once the topic has an operator it is the only source. None when
+    there is neither.
+    """
+    if not view.empty:
+        return view.registry()
+    return Registry.load(path) if path.exists() else None
+
+
+def read_registry(settings: Settings, consumer: Callable[[dict[str, Any]], Consumer] = Consumer) -> Registry:
+    """The registry now, with its assets: the topic read to its end once, or the file (simulators)."""
+    follower = Follower(settings, keep_records=False, consumer=consumer, assets=True)
+    try:
+        try:
+            follower.read_to_end(settings.registry.follow_timeout_s)
+        except (KafkaException, TimeoutError) as exc:  # no topic to read, or not in time: the file
+            log.warning("registry topic %s not read (%s); using %s", settings.topics.registry, exc,
+                        settings.registry_path)
+            follower.view = LicenceView()
+    finally:
+        follower.close()
+    registry = current_registry(follower.view, settings.registry_path)
+    return registry if registry is not None else Registry.load(settings.registry_path)  # says what to do

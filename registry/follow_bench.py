@@ -5,7 +5,8 @@ the topic's records of a national-size registry (one per entity, as compaction l
 built from ``registry.bench.national_rows`` without a database or a broker) are applied to a
 ``LicenceView`` as the validator's follower does at start; then one licence is suspended and
 the time to apply that record, build the registry and a new engine (both engines) is measured,
-beside the old way, a whole rebuild from every record.
+beside the old way, a whole rebuild from every record. ``--assets``: the view as the alerts agent
+keeps it (assets too).
 """
 
 from __future__ import annotations
@@ -45,19 +46,20 @@ def main() -> None:
     ap.add_argument("--halls", type=int, default=10)
     ap.add_argument("--machines", type=int, default=25)
     ap.add_argument("--sites", type=int, default=5)
+    ap.add_argument("--assets", action="store_true", help="keep the assets too (the alerts agent's view)")
     a = ap.parse_args()
     t0 = 1_700_000_000_000_000
     records = topic_records(national_rows(a.operators, a.halls, a.machines, a.sites), t0)
     print(f"{len(records):,} topic records")
 
-    view = LicenceView()
+    view = LicenceView(assets=a.assets)
     started = time.perf_counter()
     for key, value in records:
         view.apply(key, value, t0 + 1)
     registry = view.registry()
     took = time.perf_counter() - started
     tracemalloc.start()
-    again = LicenceView()
+    again = LicenceView(assets=a.assets)
     for key, value in records:
         again.apply(key, value, t0 + 1)
     again.registry()

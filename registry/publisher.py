@@ -41,8 +41,11 @@ def last_published(settings: Settings) -> int:
                 low, high = consumer.get_watermark_offsets(tp, timeout=30)
                 break
             except KafkaException as exc:
-                # A topic just created may not be in this client's metadata yet.
-                if exc.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                # A topic just created may not be in this client's metadata yet, or have no leader yet.
+                err = exc.args[0]
+                settling = err.code() in (KafkaError._UNKNOWN_PARTITION, KafkaError.NOT_LEADER_FOR_PARTITION,
+                                          KafkaError.LEADER_NOT_AVAILABLE) or err.retriable()
+                if not settling or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         if high <= low:

@@ -94,3 +94,18 @@ def rows_of(registry: Registry) -> list[dict[str, Any]]:
                 }
             )
     return rows
+
+
+def post_rows(base_url: str, rows: list[dict[str, Any]], principal: str, reason: str) -> int:
+    """Enter ``rows`` through the registry's REST API (``POST /registry/records``, all or nothing).
+
+    Returns the number of versions the registry recorded; a refusal raises with the API's errors.
+    """
+    import httpx  # noqa: PLC0415 - FastAPI's own HTTP client, only when seeding
+
+    response = httpx.post(f"{base_url}/registry/records", json=rows, params={"reason": reason},
+                          headers={"X-DSOM-Principal": principal}, timeout=600)
+    if response.status_code != 201:
+        raise RuntimeError(f"the registry API refused the seed ({response.status_code}): "
+                           f"{response.text[:2000]}")
+    return len(response.json())

@@ -36,7 +36,7 @@ from registry.core.model import (
     parse_record,
     record_from_data,
 )
-from registry.core.rules import Known, check_batch
+from registry.core.rules import PARENT_KINDS, Known, check_batch, check_lines
 from registry.core.snapshot import pipeline_registry, topic_key, topic_value
 from registry.db.engine import make_engine, migrate
 from registry.db.tables import AuditRow, DecisionRow, OutboxRow, ProposalRow, VersionRow
@@ -52,6 +52,11 @@ VERSION_COLUMNS = (
     VersionRow.data,
 )
 CHUNK = 5000  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
+IMPORT_CHUNK = 10_000  # rows an import checks and writes at a time (its memory is about that many)
+_PARENT_KIND_NAMES = frozenset(k.value for k in PARENT_KINDS)
+# Every kind, named in look-ups by ID or natural key: the indexes lead with the kind, and without it
+# the database scans the whole table (an import looks up each chunk: quadratic at national size).
+_ALL_KINDS = sorted(k.value for k in Kind)
 WRITE_LOCK = (
     0x6473_6F6D  # PostgreSQL advisory lock: one registry writer at a time (the audit chain is linear)
 )
@@ -153,7 +158,8 @@ class RegistryService:
         out: dict[tuple[str, str], list[Version]] = defaultdict(list)
         id_list = list(dict.fromkeys(ids))
         for i in range(0, len(id_list), CHUNK):
-            q = select(*VERSION_COLUMNS).where(VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
+            q = select(*VERSION_COLUMNS).where(VersionRow.kind.in_(_ALL_KINDS),
+                                               VersionRow.entity_id.in_(id_list[i : i + CHUNK]))
             for r in s.execute(q):
                 if kinds is None or r[1] in kinds:
                     out[(r[1], r[2])].append(_version(r))
@@ -262,7 +268,8 @@ class RegistryService:
         for i in range(0, len(nat_list), CHUNK):
             ids.update(
                 s.scalars(
-                    select(VersionRow.entity_id).where(VersionRow.natural_key.in_(nat_list[i : i + CHUNK]))
+                    select(VersionRow.entity_id).where(VersionRow.kind.in_(_ALL_KINDS),
+                                                       VersionRow.natural_key.in_(nat_list[i : i + CHUNK]))
                 )
             )
         histories = self._versions_of(s, ids)
@@ -383,6 +390,85 @@ class RegistryService:
             return self._commit_versions(
                 s, who, "add", [records[i] for i in order], [valid_from[i] for i in order], histories, reason
             )
+
+    def import_rows(
+        self, who: Principal, rows: Callable[[], Iterable[dict[str, Any]]], reason: str | None = None
+    ) -> int:
+        """Enter new entities from a source read twice (a file), all or nothing, in bounded memory.
+
+        ``rows()`` gives the rows afresh each time. The first pass parses the records others refer
+        to (operators, licences, establishments: a few percent of a national registry), which are
+        checked and written first; the second parses the rest and checks and writes them
+        :data:`IMPORT_CHUNK` at a time, all in one transaction. Any bad row stops the writing, the
+        reading goes on (to report every bad row with its line: bad fields if there are any, else
+        broken rules), and the transaction is rolled back. Returns the number of records entered.
+        ``add`` does the same for rows in hand (the API), in one piece.
+        """
+        access.may_enter(who)
+        now = self._clock()
+        parents: list[tuple[int, Record, int]] = []
+        bad_fields: list[RegistryError] = []
+        broken: list[RegistryError] = []
+
+        def parsed(line: int, row: dict[str, Any]) -> tuple[int, Record, int] | None:
+            try:
+                return (line, *self._parse_row(row, now))
+            except RegistryError as e:
+                bad_fields.append(e.at_line(line))
+                return None
+
+        for line, row in enumerate(rows(), 1):
+            if not isinstance(row, dict) or row.get("kind") in _PARENT_KIND_NAMES:
+                parent = parsed(line, row)
+                if parent is not None:
+                    parents.append(parent)
+        written = 0
+        unwritten = Known()  # checked but not written (once a row is bad): later rows see them
+
+        def check_and_write(s: Session, batch: list[tuple[int, Record, int]]) -> None:
+            nonlocal written
+            known, histories = self._known(s, [rec for _, rec, _ in batch])
+            known.merge(unwritten)
+            passed, errors = check_lines(known, [(line, rec) for line, rec, _ in batch])
+            broken.extend(errors)
+            if bad_fields or broken:
+                unwritten.merge(known)
+                return
+            self._commit_versions(s, who, "add", [batch[i][1] for i in passed], [batch[i][2] for i in passed],
+                                  histories, reason)
+            written += len(passed)
+
+        with self._write() as s:
+            check_and_write(s, parents)
+            parents.clear()
+            batch: list[tuple[int, Record, int]] = []
+            for line, row in enumerate(rows(), 1):
+                if not isinstance(row, dict) or row.get("kind") in _PARENT_KIND_NAMES:
+                    continue
+                child = parsed(line, row)
+                if child is not None:
+                    batch.append(child)
+                if len(batch) >= IMPORT_CHUNK:
+                    check_and_write(s, batch)
+                    batch = []
+            if batch:
+                check_and_write(s, batch)
+            if bad_fields or broken:  # rolls back
+                raise RegistryErrors(sorted(bad_fields or broken, key=lambda e: e.line or 0))
+        return written
+
+    def _parse_row(self, row: dict[str, Any], now: int) -> tuple[Record, int]:
+        """One import row's record and from when it holds (``since_us``; see :meth:`add`)."""
+        if not isinstance(row, dict):
+            raise RegistryError(Code.INVALID_FIELD, "expected a JSON object per row")
+        since = row.get("since_us")
+        rec = parse_record({k: v for k, v in row.items() if k != "since_us"}, self._tax_key)
+        if since is not None:
+            if not isinstance(since, int) or since < 0:
+                raise RegistryError(Code.INVALID_FIELD, "expected UTC microseconds (an integer, 0 or more)",
+                                    "since_us")
+            return rec, since
+        return rec, rec.valid_from_us if isinstance(rec, LicenceRecord) else now
 
     def change(
         self, who: Principal, row: dict[str, Any], since_us: int | None = None, reason: str | None = None

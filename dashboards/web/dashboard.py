@@ -41,7 +41,7 @@ class Dashboard:
     def catalog(self) -> dict[str, Any]:
         with self._lock:
             operators = [r[0] for r in self._client.query(
-                "SELECT DISTINCT operator_id FROM {db:Identifier}.registry_licences "
+                "SELECT DISTINCT operator_id FROM {db:Identifier}.registry_history WHERE kind = 'licence' "
                 "UNION DISTINCT SELECT DISTINCT operator_id FROM {db:Identifier}.source_seq ORDER BY 1",
                 parameters={"db": self._db}, settings=READ_ONLY).result_rows]
             games = [r[0] for r in self._client.query(

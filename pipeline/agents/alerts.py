@@ -31,11 +31,14 @@ from pipeline.core.watch import ArchiveWatch, AssetCheck, LicenceCheck, ReceiptW
 from pipeline.kafka.admin import ARCHIVE_CONFIG
 from pipeline.registry import Registry
 from pipeline.settings import Settings
+from registry.follow import Follower, current_registry, registry_topic
 from schemas import ALERT, ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
 
 # Alerts are evidence of supervision (what was raised, when, on which rule version): kept.
 ALERTS = app.topic("alerts", partitions=lambda t: t.archive_partitions, config=ARCHIVE_CONFIG)
 Watch = ArchiveWatch | ReceiptWatch
+# How often the registry topic is looked at for changes (the validator's own source: docs/registry.md).
+FOLLOW_INTERVAL_S = 1.0
 
 
 @app.agent(group="alerts", reads=[ARCHIVE, RECEIPTS], writes=[ALERTS, DEAD_LETTER], tables=["alerts-state"],
@@ -49,8 +52,21 @@ class AlertsAgent(TransactionalAgent):
         self._codec = default_codec()
         rules = AlertRules.load(settings.alerts.rules_path)
         rates = TaxRates.load(settings.tax.rates_path)
-        registry = Registry.load(settings.registry_path) if settings.registry_path.exists() else None
-        licence_active, unregistered = _registry_checks(registry)
+        # The registry the validator follows (set by prepare(), followed in tick()); the watches
+        # look it up through these two, so a change reaches watches made before it.
+        self._follower: Follower | None = None
+        self._followed: tuple[int, float] = (-1, 0.0)
+        self._followed_at = time.monotonic()
+        self._checks: tuple[LicenceCheck | None, AssetCheck | None] = (None, None)
+
+        def licence_active(operator_id: str, licence_id: str, t: int) -> bool | None:
+            check = self._checks[0]
+            return None if check is None else check(operator_id, licence_id, t)
+
+        def unregistered(operator_id: str, ev: dict[str, Any]) -> list[tuple[str, str]]:
+            check = self._checks[1]
+            return [] if check is None else check(operator_id, ev)
+
         archive = settings.topics.archive
 
         def make(topic: str, partition: int) -> Watch:
@@ -65,6 +81,30 @@ class AlertsAgent(TransactionalAgent):
         self._last_sweep = time.monotonic()
         self.alerts_written: list[dict[str, Any]] = []  # committed alerts (for tests and metrics)
 
+    def prepare(self) -> None:
+        """Read the registry topic to its end (its assets too) before deciding anything, then follow it."""
+        super().prepare()  # first: it creates the alerts topic, which the delivery agent may be waiting for
+        self._clients.create_topics([registry_topic(self._s)])
+        self._follower = Follower(self._s, keep_records=False, consumer=self._clients.consumer, assets=True)
+        self._follower.read_to_end(self._s.registry.follow_timeout_s)
+        self._follow_registry()
+
+    def stopped(self) -> None:
+        if self._follower is not None:
+            self._follower.close()
+
+    def _follow_registry(self) -> None:
+        assert self._follower is not None
+        self._followed_at = time.monotonic()
+        self._follower.poll(0)
+        path = self._s.registry_path
+        # the file counts only while the topic holds no operator (then its changes do too)
+        seen = (self._follower.view.changes,
+                path.stat().st_mtime if self._follower.view.empty and path.exists() else 0.0)
+        if seen != self._followed:
+            self._followed = seen
+            self._checks = _registry_checks(current_registry(self._follower.view, path))
+
     def handle(self, msg: Message, now: int) -> Iterable[Output]:
         tp = (msg.topic() or "", msg.partition() or 0)
         watch = self._watches[tp]
@@ -78,6 +118,8 @@ class AlertsAgent(TransactionalAgent):
         yield from self._drain(tp, watch)
 
     def tick(self, now: int) -> Iterable[Output]:
+        if self._follower is not None and time.monotonic() - self._followed_at >= FOLLOW_INTERVAL_S:
+            self._follow_registry()
         if time.monotonic() - self._last_sweep < self._s.alerts.sweep_interval_s:
             return
         self._last_sweep = time.monotonic()

@@ -13,8 +13,9 @@ import sys
 import threading
 import time
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -24,10 +25,12 @@ from pipeline.settings import (
     REPO_ROOT,
     ClickHouseSettings,
     KafkaSettings,
-    RegistrySettings,
     Settings,
     TaxSettings,
 )
+
+if TYPE_CHECKING:
+    from pipeline.registry import Registry
 
 RUN_DIR = REPO_ROOT / ".run" / "demo"
 KAFKA = [sys.executable, str(REPO_ROOT / "infra" / "kafka_local.py")]
@@ -109,13 +112,16 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         registry_path=RUN_DIR / "registry.json",
         tax=TaxSettings(statement_interval_s=2.0),  # statements refresh quickly in a short demo
         pki_dir=RUN_DIR / "pki",
-        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")),
     )
+    # The demo's own registry database (the rest of the registry's settings as configured).
+    settings = settings.model_copy(update={"registry": settings.registry.model_copy(
+        update={"dsn": SecretStr(f"sqlite:///{RUN_DIR / 'registry.sqlite'}")})})
     if not keep and RUN_DIR.exists():
         _kafka("stop")
         shutil.rmtree(RUN_DIR)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     worker: subprocess.Popen[bytes] | None = None
+    stop_registry: Callable[[], None] | None = None
     stop = threading.Event()
     interrupted = False
 
@@ -136,14 +142,14 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
                            licences=(Licence(licence_id="LIC-BK-0002", kind=LicenceKind.BOOKMAKING,
                                              valid_from_us=LICENCE_FROM_US),))
         registry = Registry(operators=(*simulated.operators, dormant))
-        registry.save(settings.registry_path)
         operator_ids = [o.operator_id for o in registry.operators]
-        heads = _cabinet_operators(settings, registry)
         admin = settings
         operators: dict[str, KafkaSettings] = {}
         if tls:
             settings, admin, operators = _secure(settings, operator_ids)
         ensure_topics(admin, system_topics(admin) + operator_topics(admin, operator_ids))
+        stop_registry = _seed_registry(settings, registry, stop)
+        heads = _cabinet_operators(settings, registry)  # after the API's seed: only the heads are new
         print(f"== registry: {len(simulated.operators)} streaming operators, one per licence kind ("
               + ", ".join(o.operator_id for o in simulated.operators)
               + f"), and {dormant.operator_id}, licensed but silent")
@@ -194,6 +200,8 @@ def run_demo(seconds: float | None, rate: float | None, keep: bool, tls: bool = 
         stop.set()
         if worker is not None:
             _stop_worker(worker)
+        if stop_registry is not None:
+            stop_registry()
         print("== stopping the Kafka broker")
         _kafka("stop")
 
@@ -212,6 +220,40 @@ def _cabinet_operators(settings: Settings, registry: Any) -> list[Any]:
     if rows:
         svc.add(Principal("demo-seed", PrincipalRole.SYSTEM), rows, "demo seed")
     return ensure_demo_heads(settings, svc)
+
+
+def _seed_registry(settings: Settings, registry: Registry, stop: threading.Event) -> Callable[[], None]:
+    """Enter the demo's registry through the registry's REST API and publish it to ``<prefix>.registry``.
+
+    Published before the worker starts: the validator reads the topic to its end before deciding
+    anything. The API and the publisher then run for the demo's length, so a change made through
+    the API (``POST /registry/licences/{id}/suspend``) reaches the validator and the reports live.
+    Returns the function that stops them (after ``stop`` is set).
+    """
+    from registry.api import Background
+    from registry.publisher import Publisher
+    from registry.seed import post_rows, rows_of
+    from registry.service import RegistryService
+
+    svc = RegistryService.from_settings(settings)
+    api = Background(settings, svc).start()
+    entered = 0
+    if not svc.current("operator"):  # a kept demo folder is seeded already
+        entered = post_rows(api.url, rows_of(registry), "system:demo", "demo seed")
+    # with the pipeline's key: its prefix's topics, idempotent writes (the administrator's has not those)
+    publisher = Publisher(settings, svc)
+    published = publisher.publish_once()
+    thread = threading.Thread(target=publisher.run, args=(stop,), name="registry-publisher", daemon=True)
+    thread.start()
+    print(f"== registry: {entered} records entered through its API ({api.url}/docs), {published} changes "
+          f"published to {settings.topics.registry}")
+
+    def close() -> None:
+        thread.join(10)
+        publisher.close()
+        api.stop()
+
+    return close
 
 
 def _stop_worker(proc: subprocess.Popen[bytes]) -> None:

@@ -25,6 +25,8 @@ from registry.core.model import (
 # The order a batch is applied in, so a file may list a machine before its hall.
 KIND_ORDER = {k: n for n, k in enumerate((Kind.OPERATOR, Kind.LICENCE, Kind.ESTABLISHMENT, Kind.EQUIPMENT,
                                           Kind.SITE, Kind.APP, Kind.REPRESENTATIVE))}
+# What other records refer to (an import checks them first); nothing refers to the other kinds.
+PARENT_KINDS = frozenset({Kind.OPERATOR, Kind.LICENCE, Kind.ESTABLISHMENT})
 
 
 @dataclass
@@ -46,6 +48,13 @@ class Known:
         if rec.kind is Kind.OPERATOR:
             (self.inactive_operators.add if rec.status is Status.INACTIVE
              else self.inactive_operators.discard)(rec.operator_id)
+
+    def merge(self, other: Known) -> None:
+        """Add what ``other`` knows (``other`` wins where both know a key)."""
+        self.owners.update(other.owners)
+        self.natural.update(other.natural)
+        self.licences.update(other.licences)
+        self.inactive_operators |= other.inactive_operators
 
 
 def _ref(known: Known, rec: Record, kind: Kind, ref_id: str, name: str) -> None:
@@ -97,22 +106,35 @@ def check_record(known: Known, rec: Record, *, new: bool) -> None:
         _ref(known, rec, Kind.ESTABLISHMENT, rec.establishment_id, "establishment_id")
 
 
+def check_lines(known: Known, records: Sequence[tuple[int, Record]], *,
+                new: bool = True) -> tuple[list[int], list[RegistryError]]:
+    """Check records (each with its input line) as applied in :data:`KIND_ORDER`.
+
+    Returns the indexes of the records that pass, in that order, and every other record's error
+    (with its line); ``known`` is updated with the records that pass.
+    """
+    order = sorted(range(len(records)), key=lambda i: KIND_ORDER[records[i][1].kind])
+    passed: list[int] = []
+    errors: list[RegistryError] = []
+    for i in order:
+        line, rec = records[i]
+        try:
+            check_record(known, rec, new=new)
+        except RegistryError as e:
+            errors.append(e.at_line(line))
+            continue
+        known.add(rec)
+        passed.append(i)
+    return passed, errors
+
+
 def check_batch(known: Known, records: Sequence[Record], *, new: bool = True) -> list[int]:
     """Check a batch as applied in :data:`KIND_ORDER`; return that order (indexes into ``records``).
 
     ``known`` is updated as the batch is applied. Raises :class:`RegistryErrors` with every row's
     error (line numbers 1-based, as in the input) when any row breaks a rule.
     """
-    order = sorted(range(len(records)), key=lambda i: KIND_ORDER[records[i].kind])
-    errors: list[RegistryError] = []
-    for i in order:
-        rec = records[i]
-        try:
-            check_record(known, rec, new=new)
-        except RegistryError as e:
-            errors.append(e.at_line(i + 1))
-            continue
-        known.add(rec)
+    order, errors = check_lines(known, list(enumerate(records, 1)), new=new)
     if errors:
         raise RegistryErrors(sorted(errors, key=lambda e: e.line or 0))
     return order

@@ -96,6 +96,48 @@ def pipeline_registry(histories: Iterable[list[Version]], at_us: int) -> Registr
         for op, name in sorted(names.items())))
 
 
+def records_of(registry: Registry, recorded_at_us: int = 0) -> list[tuple[bytes, bytes]]:
+    """A pipeline ``Registry`` as topic records: one version per entity, valid from its licence's start.
+
+    For tests and benchmarks that need the topic's (or ClickHouse's) form of a registry they hold
+    as a ``Registry``; the registry service publishes the real ones. A licence's stops become
+    versions of their own, recorded later, as a suspension is.
+    """
+    out: list[tuple[bytes, bytes]] = []
+    seq = 0
+
+    def version(kind: str, entity_id: str, op: str, valid_from: int, data: dict[str, object],
+                valid_to: int | None = None) -> Version:
+        nonlocal seq
+        seq += 1
+        return Version(seq, kind, entity_id, op, valid_from, valid_to, recorded_at_us + seq,
+                       {"kind": kind, "operator_id": op, **data})
+
+    for op in registry.operators:
+        since = min((lic.valid_from_us for lic in op.licences), default=0)
+        first = op.licences[0].licence_id if op.licences else ""
+        out.append((topic_key("operator", op.operator_id), topic_value(
+            [version("operator", op.operator_id, op.operator_id, since, {"legal_name": op.name})])))
+        for lic in op.licences:
+            data = {"licence_id": lic.licence_id, "licence_kind": str(lic.kind),
+                    "valid_from_us": lic.valid_from_us, "valid_to_us": lic.valid_to_us}
+            versions = [version("licence", lic.licence_id, op.operator_id, lic.valid_from_us, data)]
+            versions += [version("licence", lic.licence_id, op.operator_id, stop.from_us,
+                                 {**data, "status": stop.status, "status_reason": "stopped"}, stop.to_us)
+                         for stop in lic.stops]
+            out.append((topic_key("licence", lic.licence_id), topic_value(versions)))
+        halls = op.establishments
+        for kind, ids in (("establishment", halls), ("equipment", op.equipment), ("site", op.sites),
+                          ("app", op.apps)):
+            for entity_id in ids:
+                extra: dict[str, object] = {"licence_id": first}
+                if kind == "equipment":
+                    extra = {"establishment_id": halls[0] if halls else "", "certified_rtp_bp": 9450}
+                out.append((topic_key(kind, entity_id),
+                            topic_value([version(kind, entity_id, op.operator_id, since, extra)])))
+    return out
+
+
 def registry_from_records(records: Iterable[tuple[bytes | None, bytes | None]], at_us: int) -> Registry:
     """The validator's registry from the topic's records in offset order (the newest per key wins)."""
     latest: dict[bytes, bytes] = {}
@@ -109,6 +151,9 @@ def registry_from_records(records: Iterable[tuple[bytes | None, bytes | None]], 
     return pipeline_registry((decode_value(v) for v in latest.values()), at_us)
 
 
+_ASSET_KINDS = (b"establishment", b"equipment", b"site", b"app")
+
+
 class LicenceView:
     """Operators and their licences, from the topic's records applied one at a time.
 
@@ -116,24 +161,34 @@ class LicenceView:
     looked up per event, so their records (nearly all of a national registry) are skipped by
     their key alone, without being decoded. A change re-reads only the entity it is about;
     :meth:`registry` builds the validator's ``Registry`` from the few thousand operators and
-    licences, once per batch of changes.
+    licences, once per batch of changes. With ``assets`` (the alerts agent and the simulator,
+    which do look assets up) the establishments, equipment, sites and apps registered when a
+    record arrives are kept too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, assets: bool = False) -> None:
         self._operators: dict[str, str] = {}  # active operators: ID -> legal name
         self._licences: dict[str, dict[str, Licence]] = {}  # operator -> licence ID -> licence
         self._owner: dict[str, str] = {}  # licence ID -> operator
+        self._kinds = (b"operator", b"licence", *(_ASSET_KINDS if assets else ()))
+        self._assets: dict[tuple[str, str], str] = {}  # (kind, ID) -> operator, while registered
         self._registry: Registry | None = None
         self.changes = 0  # how many changes were applied; the validator compares it
 
     def apply(self, key: bytes, value: bytes | None, now_us: int) -> bool:
         """Apply one record (``value`` None: a tombstone); True if the view changed."""
         kind, _, raw_id = key.partition(b"/")
-        if kind not in (b"operator", b"licence"):
+        if kind not in self._kinds:
             return False
         entity_id = raw_id.decode()
         segs = [] if value is None else timeline(decode_value(value))
-        if kind == b"operator":
+        if kind in _ASSET_KINDS:
+            now = next((s.version for s in segs if s.contains(now_us)), None)
+            if now is None or now.data.get("status", ACTIVE) != ACTIVE:
+                self._assets.pop((kind.decode(), entity_id), None)
+            else:
+                self._assets[(kind.decode(), entity_id)] = now.operator_id
+        elif kind == b"operator":
             now = next((s.version for s in segs if s.contains(now_us)), None)
             if now is None or now.data.get("status", ACTIVE) != ACTIVE:
                 self._operators.pop(entity_id, None)
@@ -153,11 +208,17 @@ class LicenceView:
         return True
 
     def registry(self) -> Registry:
-        """The validator's registry: active operators with their licences (no assets)."""
+        """Active operators with their licences (and their assets, when the view keeps them)."""
         if self._registry is None:
+            assets: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+            for (kind, entity_id), op in self._assets.items():
+                assets[op][kind].append(entity_id)
             self._registry = Registry(operators=tuple(
                 Operator(operator_id=op, name=name, licences=tuple(
-                    lic for _, lic in sorted(self._licences.get(op, {}).items())))
+                    lic for _, lic in sorted(self._licences.get(op, {}).items())),
+                    establishments=tuple(sorted(assets[op]["establishment"])),
+                    equipment=tuple(sorted(assets[op]["equipment"])),
+                    sites=tuple(sorted(assets[op]["site"])), apps=tuple(sorted(assets[op]["app"])))
                 for op, name in sorted(self._operators.items())))
         return self._registry
 

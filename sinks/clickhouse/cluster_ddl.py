@@ -12,9 +12,8 @@ Each table of :data:`~sinks.clickhouse.tables.TABLES`, and each roll-up of
   (and a batch's, which the sink cuts per partition and so per operator) land on one shard, and
   so do the roll-up rows made from them.
 
-The registry tables (:mod:`sinks.clickhouse.registry_tables`, a few thousand rows that reports
-join against) are not sharded: one ``ReplicatedMergeTree`` under one Keeper path for the whole
-cluster, so every node holds all of it and the sink's whole-table replace reaches every node.
+The registry's history (``registry_history``, one row per registry record) is sharded by operator
+like the rest; its view ``registry_in_force`` is among the views.
 
 The sink inserts with ``insert_distributed_sync = 1`` (sinks/clickhouse/writer.py, rollups.py):
 an asynchronous distributed insert would acknowledge before the shard has stored, and the insert
@@ -28,9 +27,8 @@ import re
 
 from clickhouse_connect.driver.binding import quote_identifier
 
-from sinks.clickhouse.registry_tables import REGISTRY_ASSETS, REGISTRY_LICENCES
 from sinks.clickhouse.rollups import ROLLUPS, Rollup
-from sinks.clickhouse.tables import TABLES, TAX_VIEWS, Table
+from sinks.clickhouse.tables import TABLES, VIEWS, Table
 
 CLUSTER = "{cluster}"  # the operator's macro for the installation's cluster name
 DEDUP_WINDOW = 10_000
@@ -81,30 +79,17 @@ def rollup_local_ddl(rollup: Rollup, database: str) -> str:
             f"{replicated_engine(rollup.engine, local, database)}")
 
 
-def registry_ddl(template: str, database: str) -> str:
-    """A registry table, replicated whole to every node of every shard (one Keeper path)."""
-    create, _, rest = template.strip().format(db=quote_identifier(database)).partition(" (\n")
-    name = create.rsplit(".", 1)[1]
-    columns, _, engine = rest.rpartition("\n) ")
-    # No insert deduplication: the sink replaces the whole table, and a registry changed back
-    # to an earlier content would insert a block identical to one already seen, and be dropped.
-    engine = replicated_engine(f"{engine} SETTINGS non_replicated_deduplication_window = 0", name, database,
-                               shard="all", window=0)
-    return f"{create} ON CLUSTER '{CLUSTER}' (\n{columns}\n) {engine}"
-
-
 def cluster_ddl(database: str = "dsom") -> list[str]:
-    """Every statement, in order: the database, the tables, the views, the roll-ups, the registry."""
+    """Every statement, in order: the database, the tables, the views, the roll-ups."""
     out = [f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)} ON CLUSTER '{CLUSTER}'"]
     for table in TABLES:
         out += [local_ddl(table, database), distributed_ddl(table, database)]
     db = quote_identifier(database)
-    for view in TAX_VIEWS:  # over the Distributed tables, so they read every shard
+    for view in VIEWS:  # over the Distributed tables, so they read every shard
         head, sep, rest = view.format(db=db).partition(" AS\n")
         out.append(f"{head} ON CLUSTER '{CLUSTER}'{sep}{rest}")
     for rollup in ROLLUPS:
         out += [rollup_local_ddl(rollup, database), distributed_ddl(rollup, database)]
-    out += [registry_ddl(t, database) for t in (REGISTRY_LICENCES, REGISTRY_ASSETS)]
     return out
 
 

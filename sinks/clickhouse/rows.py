@@ -11,8 +11,9 @@ to the range ClickHouse can show.
 A row is identified by the Kafka record it came from plus its table's ``key_column``:
 ``chain_index`` for an event, ``receipt_id`` for a rejection, ``row_key`` for a tax event
 (``receipt_id`` of a payout or discrepancy, ``<period>|<revision>`` of a statement: a record
-holds one operator's statement). The sink passes the keys of rows already stored (after a
-crash between insert and offset commit) as ``skip``.
+holds one operator's statement), ``entity_id`` for a registry record (one row per record). The
+sink passes the keys of rows already stored (after a crash between insert and offset commit) as
+``skip``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import Any
 
 import orjson
 
-from schemas import GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, UnknownSchemaError
+from registry.core.history import END, timeline
+from registry.core.snapshot import decode_value
+from schemas import GGR_STATEMENT, PAYOUT_TAX_BATCH, TAX_DISCREPANCY, MalformedRecordError, UnknownSchemaError
 from sinks.clickhouse.records import PAYOUT_FIELDS, PayoutView, ReceiptView, rejected_view
-from sinks.clickhouse.tables import ALERTS, EVENTS, REJECTIONS, TAX_EVENTS, Table
+from sinks.clickhouse.tables import ALERTS, EVENTS, REGISTRY_HISTORY, REJECTIONS, TAX_EVENTS, Table
 
 _NO_SKIP: frozenset[Any] = frozenset()
 # DateTime64's documented range. A rejected event's time is whatever the operator sent (often
@@ -270,5 +273,66 @@ def add_alert(cols: Columns, alert: dict[str, Any], topic: str, partition: int, 
     }
     for name, values in cols.data.items():
         values.append(row[name])
+    cols.rows += 1
+    return 1
+
+
+# The registry's kinds the reports join; representatives (people) are not copied.
+REGISTRY_KINDS = frozenset({"operator", "licence", "establishment", "equipment", "site", "app"})
+_REGISTRY_SEGMENT_COLUMNS = ("valid_from", "valid_to", "status", "licence_id", "licence_kind",
+                             "establishment_id", "certified_rtp_bp", "seq", "recorded_at")
+
+
+def registry_row(key: bytes | None, value: bytes | None) -> dict[str, Any] | None:
+    """The ``registry_history`` row (without src columns) of one ``<prefix>.registry`` record.
+
+    The record holds an entity's versions; the row holds its timeline (``registry.core.history``,
+    the validator's own definition of what was in force when) as parallel arrays, one element per
+    segment. A licence's segments are clipped to its own validity dates, so "in force and active"
+    is one test for it too. None for what the reports do not join: representatives, a record
+    without a key, a tombstone (the registry deletes nothing), an entity with no segment.
+    """
+    if key is None or value is None:
+        return None
+    kind, sep, entity_id = key.decode(errors="replace").partition("/")
+    if not sep or kind not in REGISTRY_KINDS:
+        return None
+    try:
+        segs = timeline(decode_value(value))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedRecordError(f"registry record {kind}/{entity_id}: {exc}") from exc
+    row: dict[str, Any] = {"kind": kind, "entity_id": entity_id, "operator_id": ""}
+    row.update({name: [] for name in _REGISTRY_SEGMENT_COLUMNS})
+    for seg in segs:
+        v, d = seg.version, seg.version.data
+        lo, hi = seg.start_us, END if seg.end_us is None else seg.end_us
+        if kind == "licence":
+            lo = max(lo, int(d.get("valid_from_us", 0)))
+            hi = min(hi, END if d.get("valid_to_us") is None else int(d["valid_to_us"]))
+            if lo >= hi:
+                continue
+        row["operator_id"] = v.operator_id
+        row["valid_from"].append(clamp_time_us(lo))
+        row["valid_to"].append(clamp_time_us(hi))
+        row["status"].append(str(d.get("status", "active")))
+        row["licence_id"].append(v.entity_id if kind == "licence" else str(d.get("licence_id") or ""))
+        row["licence_kind"].append(str(d.get("licence_kind") or ""))
+        row["establishment_id"].append(str(d.get("establishment_id") or "") if kind == "equipment" else "")
+        row["certified_rtp_bp"].append(int(d.get("certified_rtp_bp") or 0))
+        row["seq"].append(v.seq)
+        row["recorded_at"].append(v.recorded_at_us)
+    return row if row["valid_from"] else None
+
+
+def add_registry_record(cols: Columns, key: bytes | None, value: bytes | None, topic: str, partition: int,
+                        offset: int, skip: Collection[str] = _NO_SKIP) -> int:
+    """Append the ``registry_history`` row of one registry record (0 or 1 rows)."""
+    assert cols.table is REGISTRY_HISTORY
+    row = registry_row(key, value)
+    if row is None or row["entity_id"] in skip:
+        return 0
+    full = {**row, "src_topic": topic, "src_partition": partition, "src_offset": offset}
+    for name, values in cols.data.items():
+        values.append(full[name])
     cols.rows += 1
     return 1

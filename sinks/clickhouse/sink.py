@@ -1,12 +1,14 @@
-"""The ClickHouse sink: archive, rejected receipts and tax-events into ClickHouse, once.
+"""The ClickHouse sink: archive, rejected receipts, tax-events and the registry into ClickHouse, once.
 
 A confluent-kafka consumer (group ``<prefix>-sink-clickhouse``, read_committed) reads the
-archive topic (into ``events``), every operator's receipts topic (``rejections``) and the
+archive topic (into ``events``), every operator's receipts topic (``rejections``), the
 tax-events topic (``tax_events``; by pattern, so it is picked up when the tax agent creates it
-after the sink started). Records are read (receipts for their rejections only, payouts as
-columns: ``records.py``; archive records are left to ClickHouse on chdb: ``avro.py``) and turned
-into column-oriented rows per table (``rows.py``); a batch is cut on record boundaries when a
-table reaches ``batch_max_rows`` rows or the oldest record has waited ``batch_max_wait_s``.
+after the sink started) and the registry's topic (``registry_history``: each entity's timeline,
+which the reports join as of each event's time). Records are read (receipts for their rejections
+only, payouts as columns: ``records.py``; archive records are left to ClickHouse on chdb:
+``avro.py``) and turned into column-oriented rows per table (``rows.py``); a batch is cut on
+record boundaries when a table reaches ``batch_max_rows`` rows or the oldest record has waited
+``batch_max_wait_s``.
 Each table's batch is inserted, and only then are the offsets of its records committed
 (synchronously). This is Quix Streams' BatchingSink shape: the flush is part of the
 checkpoint, and offsets are never committed for rows that are not stored.
@@ -40,23 +42,36 @@ from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.sink import SINK
 from pipeline.faults import SINK_AFTER_INSERT, crash_point
-from pipeline.registry import Registry
 from pipeline.settings import Settings
 from schemas import ALERT, ARCHIVE_BATCH, MalformedRecordError, UnknownSchemaError, default_codec
 from sinks.clickhouse import avro, queries, records
 from sinks.clickhouse.batch import TP, TableBatch
 from sinks.clickhouse.client import connect, is_chdb
-from sinks.clickhouse.registry_tables import sync_registry
 from sinks.clickhouse.resume import Resumer
-from sinks.clickhouse.rows import add_alert, add_archive_batch, add_payouts, add_rejections, add_tax_event
-from sinks.clickhouse.tables import ALERTS, EVENTS, REJECTIONS, TABLES, TAX_EVENTS, Table, create_tables
+from sinks.clickhouse.rows import (
+    add_alert,
+    add_archive_batch,
+    add_payouts,
+    add_registry_record,
+    add_rejections,
+    add_tax_event,
+)
+from sinks.clickhouse.tables import (
+    ALERTS,
+    EVENTS,
+    REGISTRY_HISTORY,
+    REJECTIONS,
+    TABLES,
+    TAX_EVENTS,
+    Table,
+    create_tables,
+)
 from sinks.clickhouse.writer import Abandoned, ClickHouseWriter
 
 log = logging.getLogger(__name__)
 CONSUME_MAX_RECORDS = 500
 POLL_TIMEOUT_S = 0.1
 ERROR_LOG_INTERVAL_S = 30.0
-REGISTRY_CHECK_S = 5.0
 
 
 class ClickHouseSink(ConsumerLoop):
@@ -76,8 +91,6 @@ class ClickHouseSink(ConsumerLoop):
         self._given_client = client
         self._client: Client | None = None
         self._stop = threading.Event()
-        self._registry_mtime: float | None = None
-        self._registry_checked = 0.0
         self._codec = default_codec()
         self._archive = settings.topics.archive
         self._batches = {t.name: TableBatch(t) for t in TABLES}
@@ -89,17 +102,19 @@ class ClickHouseSink(ConsumerLoop):
         self.records_undecodable = 0
         # Which table each topic's records go to, and how they are read into its rows.
         self._tables = {self._archive: EVENTS, settings.topics.tax_events: TAX_EVENTS,
-                        ALERTS_TOPIC.full_name(settings.topics): ALERTS}
+                        ALERTS_TOPIC.full_name(settings.topics): ALERTS,
+                        settings.topics.registry: REGISTRY_HISTORY}
         self._readers: dict[str, Callable[[TableBatch, Message, str, int, int, Collection[Any]], None]] = {
             EVENTS.name: self._add_archive, TAX_EVENTS.name: self._add_tax,
-            REJECTIONS.name: self._add_rejections, ALERTS.name: self._add_alert}
+            REJECTIONS.name: self._add_rejections, ALERTS.name: self._add_alert,
+            REGISTRY_HISTORY.name: self._add_registry}
         self._read_rejected, self._read_payouts = records.readers(settings.validation.engine)
         self._closed = False
         self._writer: ClickHouseWriter | None = None
         self._resumer: Resumer | None = None
 
     def open(self) -> None:
-        """Connect to ClickHouse and create the tables (once); the registry is copied in."""
+        """Connect to ClickHouse and create the tables (once)."""
         if self._closed:
             raise RuntimeError("the sink is closed")
         if self._client is not None:
@@ -118,7 +133,6 @@ class ClickHouseSink(ConsumerLoop):
         self._writer = ClickHouseWriter(client, self._db, self._archive, self._stop)
         self._resumer = Resumer(client, self._db, self._table_of,
                                 10 * max(self._s.clickhouse.batch_max_rows, 10_000), self._stop)
-        self._sync_registry()
 
     @property
     def client(self) -> Client:
@@ -167,7 +181,6 @@ class ClickHouseSink(ConsumerLoop):
                 self._flush(consumer)
         if self._due():
             self._flush(consumer)
-        self._sync_registry()
 
     def finish(self) -> None:
         self._flush(self.consumer())
@@ -185,28 +198,6 @@ class ClickHouseSink(ConsumerLoop):
         self.close_consumer()
         if self._client is not None and self._given_client is None:
             self._client.close()
-
-    def _sync_registry(self) -> None:
-        """Copy the registry file into ClickHouse when it changed (regulatory reports join it)."""
-        now = time.monotonic()
-        if now - self._registry_checked < REGISTRY_CHECK_S:
-            return
-        self._registry_checked = now
-        path = self._s.registry_path
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return  # no registry yet: the reports show every operator and asset as unregistered
-        if mtime == self._registry_mtime:
-            return
-        try:
-            changed = sync_registry(self.client, self._db, Registry.load(path))
-        except Exception:  # a half-written or invalid file: keep the last copy, try again later
-            log.exception("could not copy the registry %s into ClickHouse; keeping the last copy", path)
-            return
-        self._registry_mtime = mtime
-        if changed:
-            log.info("registry %s copied into ClickHouse", path)
 
     def poll_timeout(self) -> float:
         now = time.monotonic()
@@ -278,6 +269,10 @@ class ClickHouseSink(ConsumerLoop):
                    skip: Collection[Any]) -> None:
         _, record = self._codec.decode(msg.value() or b"", expect=ALERT)
         add_alert(batch.columns, record, topic, partition, offset, skip)
+
+    def _add_registry(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
+                      skip: Collection[Any]) -> None:
+        add_registry_record(batch.columns, msg.key(), msg.value(), topic, partition, offset, skip)
 
     def _decode_raw(self, batch: TableBatch) -> None:
         """Turn a batch's undecoded records into columns (they were checked when added)."""

@@ -22,7 +22,6 @@ from typing import Any
 
 from clickhouse_connect.driver.binding import quote_identifier
 
-from sinks.clickhouse.registry_tables import create_registry_tables
 from sinks.clickhouse.rollups import TOKEN_COLUMN, create_rollups
 
 LC = "LowCardinality(String)"
@@ -284,7 +283,39 @@ ALERTS = Table(
     key_column="row_key",
 )
 
-TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS, ALERTS)
+# The registry's history as the reports join it: one row per record of ``<prefix>.registry``, that
+# is one entity's timeline as the registry knew it then (``rows.py``: the segments of world time,
+# in order and without overlaps, each with what was in force; an open end is 2299-12-31). The
+# newest record of an entity carries its whole history, so the reports read only that one
+# (``registry_in_force`` below); older records stay, as what the registry said before. The
+# registry's representatives are not copied: the reports do not need people.
+REGISTRY_HISTORY = Table(
+    name="registry_history",
+    columns=(
+        Column("kind", LC),  # operator, licence, establishment, equipment, site, app
+        Column("entity_id", "String"),
+        Column("operator_id", LC),
+        Column("valid_from", f"Array({TIME})"),
+        Column("valid_to", f"Array({TIME})"),
+        Column("status", f"Array({LC})"),
+        Column("licence_id", f"Array({LC})"),  # a licence's own; an establishment's, site's, app's
+        Column("licence_kind", f"Array({LC})"),  # licences only
+        Column("establishment_id", f"Array({LC})"),  # equipment only
+        Column("certified_rtp_bp", "Array(UInt16)"),  # equipment only: 9450 = 94.50 %; else 0
+        Column("seq", "Array(UInt64)"),  # the version's number in the registry
+        Column("recorded_at", f"Array({TIME})"),  # when the registry recorded the version
+        Column("src_topic", LC),  # the registry topic
+        Column("src_partition", "UInt16"),
+        Column("src_offset", "UInt64"),
+    ),
+    elements=_SRC_ELEMENTS,
+    engine=("ENGINE = MergeTree\n"
+            "ORDER BY (kind, entity_id, src_offset)\n"
+            "SETTINGS non_replicated_deduplication_window = 10000"),
+    key_column="entity_id",  # one row per record
+)
+
+TABLES: tuple[Table, ...] = (EVENTS, REJECTIONS, TAX_EVENTS, ALERTS, REGISTRY_HISTORY)
 
 # `OR REPLACE`: a changed definition reaches databases made by an earlier version.
 TAX_VIEWS = (
@@ -306,6 +337,27 @@ TAX_VIEWS = (
     ORDER BY revision DESC
     LIMIT 1 BY operator_id, period""",
 )
+# Every entity's segments from its newest record: what was in force when, as the registry knows it
+# now. The reports join it on (kind, entity_id) and an event's time within [valid_from, valid_to).
+# GROUP BY, not IN (newest offsets): it reads the same over a cluster's Distributed table, and a
+# filter on kind or entity reaches the table's key through it.
+REGISTRY_VIEWS = (
+    """CREATE OR REPLACE VIEW {db}.registry_in_force AS
+    SELECT kind, entity_id, operator_id, valid_from, valid_to, status, licence_id, licence_kind,
+           establishment_id, certified_rtp_bp, seq, recorded_at
+    FROM (SELECT kind, entity_id, argMax(operator_id, src_offset) AS operator_id,
+                 argMax(valid_from, src_offset) AS v_from, argMax(valid_to, src_offset) AS v_to,
+                 argMax(status, src_offset) AS v_status, argMax(licence_id, src_offset) AS v_licence_id,
+                 argMax(licence_kind, src_offset) AS v_licence_kind,
+                 argMax(establishment_id, src_offset) AS v_establishment_id,
+                 argMax(certified_rtp_bp, src_offset) AS v_rtp, argMax(seq, src_offset) AS v_seq,
+                 argMax(recorded_at, src_offset) AS v_recorded_at
+          FROM {db}.registry_history GROUP BY kind, entity_id)
+    ARRAY JOIN v_from AS valid_from, v_to AS valid_to, v_status AS status, v_licence_id AS licence_id,
+               v_licence_kind AS licence_kind, v_establishment_id AS establishment_id,
+               v_rtp AS certified_rtp_bp, v_seq AS seq, v_recorded_at AS recorded_at""",
+)
+VIEWS = TAX_VIEWS + REGISTRY_VIEWS
 
 
 class SchemaMismatchError(RuntimeError):
@@ -348,10 +400,11 @@ def create_tables(client: Any, database: str) -> None:
             client.command(
                 f"ALTER TABLE {db}.{quote_identifier(table.name)} ADD {kind} IF NOT EXISTS {name} {rest}"
             )
-    for ddl in TAX_VIEWS:
+    for ddl in VIEWS:
         client.command(ddl.format(db=db))
     create_rollups(client, database)
-    create_registry_tables(client, database)
+    for old in ("registry_licences", "registry_assets"):  # the file copies of earlier versions
+        client.command(f"DROP TABLE IF EXISTS {db}.{old}")
 
 
 def _columns(client: Any, database: str, table: str) -> dict[str, str]:

@@ -17,6 +17,9 @@ from dashboards import grafana_gen
 from dashboards.grafana_gen import GrafanaSqlError, dashboards, grafana_sql, main, render
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS
 from pipeline import metrics
+from pipeline.registry import Licence, Operator, Registry
+from registry.core.snapshot import records_of
+from sinks.clickhouse.registry_tables import insert_registry_records
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import create_tables
 
@@ -94,10 +97,9 @@ def _seed(client: Any) -> None:
                concat('m-', toString(number % 3)), 'slots', concat('p', toString(number % 5)),
                1000 * (number + 1), 'UAH', {t}, {t} + INTERVAL 2 SECOND, number
         FROM numbers(24)""")
-    client.command(f"""
-        INSERT INTO {DB}.registry_licences (operator_id, operator_name, licence_id, licence_kind, valid_from)
-        VALUES ('op-a', 'A', 'LIC-1', 'ONLINE_CASINO', '2020-01-01 00:00:00'),
-               ('op-c', 'C', 'LIC-3', 'SLOT_HALL', '2020-01-01 00:00:00')""")
+    insert_registry_records(client, DB, records_of(Registry(operators=(
+        Operator(operator_id="op-a", name="A", licences=(Licence(licence_id="LIC-1", kind="ONLINE_CASINO"),)),
+        Operator(operator_id="op-c", name="C", licences=(Licence(licence_id="LIC-3", kind="SLOT_HALL"),))))))
     client.command(f"""
         INSERT INTO {DB}.rejections (operator_id, source_id, seq, reason, processed_at)
         SELECT 'op-a', 's1', 40, 'unknown_licence', fromUnixTimestamp64Micro(toInt64({T0_US}), 'UTC')""")

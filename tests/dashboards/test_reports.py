@@ -59,8 +59,10 @@ from dashboards.run import READ_ONLY, run_report
 from pipeline.core.tax import kyiv_midnight_us
 from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import ClickHouseSettings
+from registry.core.history import Version
+from registry.core.snapshot import records_of, topic_key, topic_value
 from sinks.clickhouse.client import connect
-from sinks.clickhouse.registry_tables import sync_registry
+from sinks.clickhouse.registry_tables import insert_registry_records
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, Table, create_tables
 
@@ -210,7 +212,7 @@ def load(client: Any) -> None:
         statement("op-c", "2026-11", NOV_KYIV, 1, 200),
         statement("op-a", "2026-10", OCT_KYIV, 1, 9_000),
     ])
-    sync_registry(client, DB, REGISTRY)
+    insert_registry_records(client, DB, records_of(REGISTRY))
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +226,7 @@ def ch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         create_tables(client, DB)
         load(client)
         rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
+        load_asof(client)  # before any test: a read-only query leaves this chdb session read-only
         yield client
     finally:
         client.close()
@@ -345,12 +348,13 @@ def test_ingestion_counts_read_hours_and_edge_minutes_exactly(ch: Any) -> None:
 def test_licence_compliance(ch: Any) -> None:
     assert run(ch, "licence_compliance") == [
         # 1 licence_kind_mismatch in the period (the 16:00 licence_inactive is before it); active
-        ("op-a", "LIC-A", "ONLINE_CASINO", 7, dt(at(23, 55)), 300, 1, "unlicensed activity"),
+        ("op-a", "LIC-A", "ONLINE_CASINO", "active", 7, dt(at(23, 55)), 300, 1, "unlicensed activity"),
         # licensed, sends nothing: silent (before its 2 unknown_licence attempts)
-        ("op-c", "LIC-C", "BOOKMAKING", 0, None, None, 2, "silent"),
-        # sends without being in the registry; 1 channel_not_allowed
-        ("op-x", "", "", 2, dt(at(22, 45, 1)), 4_499, 1, "not in registry"),
-        ("op-b", "LIC-B", "SLOT_HALL", 37, dt(at(23, 57, 30)), 150, 0, "ok"),
+        ("op-c", "LIC-C", "BOOKMAKING", "active", 0, None, None, 2, "silent"),
+        # sends without being in the registry: 1 channel_not_allowed, and its 2 accepted events
+        # (BET 22:15, WIN 22:45) came with no licence in force
+        ("op-x", "", "", "", 2, dt(at(22, 45, 1)), 4_499, 3, "not in registry"),
+        ("op-b", "LIC-B", "SLOT_HALL", "active", 37, dt(at(23, 57, 30)), 150, 0, "ok"),
     ]
     # op-a's last event was 300 s ago: silent when 200 s are enough, op-b (150 s) still ok
     assert run(ch, "licence_compliance", "operator_id", "status", silent_after_s=200) == [
@@ -392,9 +396,12 @@ def test_unregistered_assets(ch: Any) -> None:
 def test_compliance_alerts(ch: Any) -> None:
     assert run(ch, "compliance_alerts") == [
         ("high", "silent_operator", "op-c", -1, "licence LIC-C: no events for ever"),
-        ("high", "unlicensed_activity", "op-a", 1, "events rejected as outside the licence"),
-        ("high", "unlicensed_activity", "op-c", 2, "events rejected as outside the licence"),
-        ("high", "unlicensed_activity", "op-x", 1, "events rejected as outside the licence"),
+        ("high", "unlicensed_activity", "op-a", 1,
+         "1 rejected as outside the licence, 0 accepted while no licence of their kind was in force"),
+        ("high", "unlicensed_activity", "op-c", 2,
+         "2 rejected as outside the licence, 0 accepted while no licence of their kind was in force"),
+        ("high", "unlicensed_activity", "op-x", 3,
+         "1 rejected as outside the licence, 2 accepted while no licence of their kind was in force"),
         ("high", "unregistered_asset", "op-a", 1, "rogue-a.ua"),
         ("high", "unregistered_asset", "op-b", 1, "m-9"),
         ("high", "unregistered_asset", "op-x", 1, "poker-x.ua"),
@@ -486,19 +493,19 @@ def test_market_dynamics(ch: Any) -> None:
 
 def test_return_to_player(ch: Any) -> None:
     assert run(ch, "return_to_player") == [
-        ("game", "op-a", "ONLINE_CASINO", "roulette", "", 1, 40_000, 0, 0, 0.0),
+        ("game", "op-a", "ONLINE_CASINO", "roulette", "", 1, 40_000, 0, 0, 0.0, None, None),
         # stakes 5_000 + 23_000 + 20_000, refund 5_000, win 12_000: 100 * 12_000 / 43_000 = 27.91 %
-        ("game", "op-a", "ONLINE_CASINO", "slots", "", 3, 48_000, 5_000, 12_000, 27.91),
+        ("game", "op-a", "ONLINE_CASINO", "slots", "", 3, 48_000, 5_000, 12_000, 27.91, None, None),
         # 100 * (3_000 + 100_000) / 1_902_000 = 5.42 %
-        ("game", "op-b", "SLOT_HALL", "slots", "", 5, 1_902_000, 0, 103_000, 5.42),
+        ("game", "op-b", "SLOT_HALL", "slots", "", 5, 1_902_000, 0, 103_000, 5.42, None, None),
         # 100 * 10_000 / 60_000 = 16.67 %
-        ("game", "op-x", "ONLINE_POKER", "poker", "", 1, 60_000, 0, 10_000, 16.67),
-        # m-1: 500 + 1_500 staked, 3_000 won: 150 %
-        ("machine", "op-b", "SLOT_HALL", "slots", "m-1", 2, 2_000, 0, 3_000, 150.0),
+        ("game", "op-x", "ONLINE_POKER", "poker", "", 1, 60_000, 0, 10_000, 16.67, None, None),
+        # m-1: 500 + 1_500 staked, 3_000 won: 150 %, against the 94.50 % it is certified at
+        ("machine", "op-b", "SLOT_HALL", "slots", "m-1", 2, 2_000, 0, 3_000, 150.0, 94.5, 55.5),
         # m-2: 20_000 + 1_600_000, nothing won
-        ("machine", "op-b", "SLOT_HALL", "slots", "m-2", 2, 1_620_000, 0, 0, 0.0),
-        # m-9: 100 * 100_000 / 280_000 = 35.71 %
-        ("machine", "op-b", "SLOT_HALL", "slots", "m-9", 1, 280_000, 0, 100_000, 35.71),
+        ("machine", "op-b", "SLOT_HALL", "slots", "m-2", 2, 1_620_000, 0, 0, 0.0, 94.5, -94.5),
+        # m-9: 100 * 100_000 / 280_000 = 35.71 %; not registered, so no certificate
+        ("machine", "op-b", "SLOT_HALL", "slots", "m-9", 1, 280_000, 0, 100_000, 35.71, None, None),
     ]
     assert run(ch, "return_to_player", "level", "operator_id", "rtp_pct", game_type="poker") == [
         ("game", "op-x", 16.67)]
@@ -602,3 +609,115 @@ def test_reports_run_read_only(ch: Any) -> None:
     with pytest.raises(Exception, match="(?i)readonly|read-only|cannot"):
         ch.command(f"TRUNCATE TABLE {DB}.rejections", settings=READ_ONLY)
     assert int(ch.command(f"SELECT count() FROM {DB}.rejections")) == before == 8
+
+
+# -- as of the event's time --
+#
+# A second database on the same chdb: op-s (SLOT_HALL, LIC-S from Nov 1) runs hall-s with machines
+# m-r (certified 94.50 % from Nov 1, re-certified 96.00 % from Nov 10 00:00) and m-new (registered
+# from Nov 9 22:00 only). The regulator suspended LIC-S from Nov 9 22:00, recorded at 23:00 (after
+# the fact: the events of 22:xx were accepted before the registry knew). Nov 9: BET 10_000 and
+# WIN 5_000 on m-r at 21:10, BET 10_000 on m-new at 21:30, BET 20_000 on m-r at 22:20; a bet
+# rejected licence_suspended at 22:40. Nov 10: BET 10_000 and WIN 9_000 on m-r at 01:00.
+
+ASOF_DB = "reports_asof"
+NOV1 = at(0, day=1)
+
+
+def _version(seq: int, kind: str, entity_id: str, valid_from: int, recorded: int, valid_to: int | None = None,
+             **data: Any) -> Version:
+    return Version(seq, kind, entity_id, "op-s", valid_from, valid_to, recorded,
+                   {"kind": kind, "operator_id": "op-s", **data})
+
+
+def _asof_registry() -> list[tuple[bytes, bytes]]:
+    lic = dict(licence_id="LIC-S", licence_kind="SLOT_HALL", valid_from_us=NOV1, valid_to_us=None)
+    m_r = dict(equipment_id="m-r", establishment_id="hall-s")
+    histories = [
+        [_version(1, "operator", "op-s", NOV1, NOV1, legal_name="Sigma")],
+        [_version(2, "licence", "LIC-S", NOV1, NOV1, **lic),
+         _version(7, "licence", "LIC-S", H22, at(23), status="suspended", status_reason="unpaid fee", **lic)],
+        [_version(3, "establishment", "hall-s", NOV1, NOV1, licence_id="LIC-S")],
+        [_version(4, "equipment", "m-r", NOV1, NOV1, certified_rtp_bp=9450, **m_r),
+         _version(6, "equipment", "m-r", NOW, NOW, certified_rtp_bp=9600, **m_r)],
+        [_version(5, "equipment", "m-new", H22, H22, equipment_id="m-new", establishment_id="hall-s",
+                  certified_rtp_bp=9000)],
+    ]
+    # the topic as the sink reads it: m-r's first record (one version), then its newest (both)
+    return ([(topic_key("equipment", "m-r"), topic_value(histories[3][:1]))]
+            + [(topic_key(h[0].kind, h[0].entity_id), topic_value(h)) for h in histories])
+
+
+def _slot(seq: int, kind: str, amount: int, occurred: int, machine_id: str) -> dict[str, Any]:
+    n = next(_receipts)
+    return dict(receipt_id=f"s-{n:04d}", operator_id="op-s", source_id="s-s1", seq=seq, kind=kind,
+                licence_id="LIC-S", licence_kind="SLOT_HALL", channel="ESTABLISHMENT", game_type="slots",
+                player_ref="P9", amount=amount, currency="UAH", occurred_at=occurred,
+                received_at=occurred + SECOND, chain_id="op-s/0", chain_index=n, establishment_id="hall-s",
+                equipment_id=machine_id)
+
+
+def load_asof(ch: Any) -> None:
+    ch.command(f"CREATE DATABASE IF NOT EXISTS {ASOF_DB}")
+    create_tables(ch, ASOF_DB)
+    rows = [_slot(1, "BET", 10_000, at(21, 10), "m-r"), _slot(2, "WIN", 5_000, at(21, 10), "m-r"),
+            _slot(3, "BET", 10_000, at(21, 30), "m-new"), _slot(4, "BET", 20_000, at(22, 20), "m-r"),
+            _slot(6, "BET", 10_000, at(1, day=10), "m-r"), _slot(7, "WIN", 9_000, at(1, day=10), "m-r")]
+    data = [[r.get(c.name, _default(c.type)) for c in EVENTS.columns] for r in rows]
+    ch.insert(EVENTS.name, data, column_names=EVENTS.column_names, database=ASOF_DB,
+              column_type_names=EVENTS.column_types)
+    rejected = rej("op-s", "s-s1", 5, "licence_suspended", at(22, 40))
+    ch.insert(REJECTIONS.name, [[rejected.get(c.name, _default(c.type)) for c in REJECTIONS.columns]],
+              column_names=REJECTIONS.column_names, database=ASOF_DB,
+              column_type_names=REJECTIONS.column_types)
+    assert insert_registry_records(ch, ASOF_DB, _asof_registry()) == 6
+    rebuild_all(ch, ASOF_DB)
+
+
+@pytest.fixture
+def asof(ch: Any) -> Any:
+    return ch
+
+
+def run_asof(ch: Any, name: str, *columns: str, **changes: Any) -> list[tuple[Any, ...]]:
+    report = BY_NAME[name]
+    result = run_report(ch, ASOF_DB, report, params(**changes))
+    return [tuple(row[c] for c in columns or report.column_names) for row in result.rows]
+
+
+def test_an_event_before_a_suspension_counts_as_licensed_one_after_does_not(asof: Any) -> None:
+    cols = ("licence_id", "licence_status", "accepted", "unlicensed_attempts", "status")
+    # 21:xx: the licence was active then, although it is suspended now
+    assert run_asof(asof, "licence_compliance", *cols, until_us=H22, silent_after_s=10**9) == [
+        ("LIC-S", "active", 3, 0, "ok")]
+    # 22:xx on: the BET of 22:20 (accepted before the registry knew) and the rejected one of 22:40
+    assert run_asof(asof, "licence_compliance", *cols, since_us=H22, until_us=H23) == [
+        ("LIC-S", "suspended", 1, 2, "unlicensed activity")]
+    # a suspended licence's silence is no finding; its unlicensed activity is
+    alerts = run_asof(asof, "compliance_alerts", "alert", "value", "detail")
+    assert [a for a in alerts if a[0] == "silent_operator"] == []
+    assert ("unlicensed_activity", 2, "1 rejected as outside the licence, 1 accepted while no licence of "
+            "their kind was in force") in alerts
+
+
+def test_return_to_player_shows_the_certified_rtp_in_force(asof: Any) -> None:
+    two_days = dict(since_us=H21, until_us=at(0, day=11))
+    assert run_asof(asof, "return_to_player", "equipment_id", "bets", "rtp_pct", "certified_rtp_pct",
+                    "rtp_minus_certified", **two_days) == [
+        # all of op-s's slots: 14_000 won of 50_000 staked; a game has no certificate
+        ("", 4, 28.0, None, None),
+        # m-new's bet (21:30) came before it was registered (22:00): no certificate in force
+        ("m-new", 1, 0.0, None, None),
+        # m-r on Nov 9: 5_000 won of 30_000 (16.67 %) under the 94.50 % certificate in force then
+        ("m-r", 2, 16.67, 94.5, -77.83),
+        # ... and on Nov 10: 9_000 of 10_000 under the 96.00 % one
+        ("m-r", 1, 90.0, 96.0, -6.0),
+    ]
+
+
+def test_unregistered_assets_as_of_the_event(asof: Any) -> None:
+    # m-new was registered from 22:00: its 21:30 bet was on an unregistered machine
+    assert run_asof(asof, "unregistered_assets", "asset_type", "asset_id", "events") == [
+        ("equipment", "m-new", 1)]
+    # the next day everything op-s used was registered
+    assert run_asof(asof, "unregistered_assets", since_us=at(0, day=10), until_us=at(0, day=11)) == []

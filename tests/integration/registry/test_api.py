@@ -73,3 +73,28 @@ def test_an_operator_registers_its_writer_schema_through_the_api(service: Regist
     assert len(list((tmp_path / "writers").glob("*/*.avsc"))) == 1
     entries = service.audit_entries(last=5)
     assert any(e.action == "register_writer_schema" and e.entity_id == "op-1" for e in entries)
+
+
+def test_rows_are_entered_through_the_served_api(service: RegistryService) -> None:
+    """What `make demo` does: the API served on a thread, the rows posted to it over HTTP."""
+    import socket
+
+    from pipeline.settings import RegistrySettings, Settings
+    from registry.api import Background
+    from registry.seed import post_rows
+
+    with socket.socket() as sock:  # a free port
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api = Background(Settings(registry=RegistrySettings(api_port=port)), service).start()
+    try:
+        assert post_rows(api.url, BASE, "system:demo", "demo seed") == len(BASE)
+        assert {v.entity_id for v in service.current("operator")} == {"op-1", "op-2"}
+        try:
+            post_rows(api.url, [machine(1)], "system:demo", "again")
+        except RuntimeError as exc:
+            assert "409" in str(exc) and "already_registered" in str(exc)
+        else:
+            raise AssertionError("a second registration of m-1 was accepted")
+    finally:
+        api.stop()

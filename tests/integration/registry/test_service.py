@@ -8,6 +8,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 
+from registry import service as registry_service
 from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import Code, RegistryError, RegistryErrors
 from registry.core.model import Status
@@ -15,7 +16,7 @@ from registry.db.engine import alembic_config, current_revision
 from registry.db.tables import AuditRow, OutboxRow, VersionRow
 from registry.service import RegistryService
 from tests.integration.registry.conftest import T0, Clock
-from tests.integration.registry.data import APP, BASE, HALL, LIC1, OP1, REP, SITE, machine
+from tests.integration.registry.data import APP, BASE, HALL, LIC1, LIC2, OP1, OP2, REP, SITE, machine
 
 OFFICER = Principal("olena", PrincipalRole.OFFICER)
 OFFICER2 = Principal("taras", PrincipalRole.OFFICER)
@@ -84,6 +85,36 @@ def test_bad_input_gets_its_code_and_writes_nothing(
     # A good row beside the bad one: the whole import is refused.
     assert refused(service.add, OFFICER, [machine(7), *rows]) == [code]
     assert counts(service) == before
+
+
+def test_an_import_streams_in_chunks_all_or_nothing(service: RegistryService,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import_rows`` reads its source twice, parents first, children a chunk at a time; one bad row
+    anywhere (here in the last chunk, after chunks were written) and nothing is kept."""
+    monkeypatch.setattr(registry_service, "IMPORT_CHUNK", 2)
+    machines = [machine(n) for n in range(1, 6)]
+    reads = 0
+
+    def source(rows: list[dict[str, Any]]) -> Any:
+        def read() -> Any:
+            nonlocal reads
+            reads += 1
+            return iter(rows)
+        return read
+
+    bad = [*machines, SITE, APP, OP1, OP2, LIC1, LIC2, HALL, machine(6, serial="SN-2"),
+           machine(7, serial="SN-6")]
+    # the machines come before their hall in the file; SN-2 is taken by m-2 (written two chunks before)
+    assert refused(service.import_rows, OFFICER, source(bad)) == [Code.DUPLICATE_SERIAL]
+    assert counts(service) == (0, 0, 0) and reads == 2
+    with pytest.raises(RegistryErrors) as e:  # every bad row is reported with its line, the rule's after
+        service.import_rows(OFFICER, source([*bad, {**SITE, "domain": "bad_domain"}]))
+    assert [(x.code, x.line) for x in e.value.errors] == [(Code.INVALID_DOMAIN, 15)]  # fields first
+    assert service.import_rows(OFFICER, source(bad[:-2])) == 12
+    assert counts(service) == (12, 12, 12) and service.verify_audit().ok
+    reg = service.snapshot()
+    op1 = reg.operator("op-1")
+    assert op1 is not None and op1.equipment == ("m-1", "m-2", "m-3", "m-4", "m-5")
 
 
 def test_a_suspension_is_a_new_version_and_history_answers_as_of_any_instant(

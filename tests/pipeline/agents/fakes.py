@@ -109,7 +109,7 @@ class FakeProducer:
 
 
 class FakeConsumer:
-    """Assigns itself every partition of the subscribed topics on its first poll.
+    """Assigns itself every partition of the subscribed topics on its first poll (or takes ``assign``).
 
     Later rebalances are incremental, as with the cooperative-sticky strategy: :meth:`rebalance`
     queues the partitions to give up and to gain, and the next poll passes only those to the
@@ -126,10 +126,17 @@ class FakeConsumer:
         self.closed = False
         self.started = False
         self._rebalance: tuple[list[TP], list[TP]] | None = None
+        self.assigned = False  # by assign(): no group, no callbacks (the registry's followers)
+        self._eof_at: dict[TP, int] = {}
 
     def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
         """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
         self._rebalance = (list(revoke), list(assign))
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
+        for tp in partitions:
+            self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
 
     def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any, on_lost: Any) -> None:
         self.subscriptions = topics
@@ -140,7 +147,7 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
-        if not self.started:
+        if not self.started and not self.assigned:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:
                 self.started = True
@@ -161,6 +168,10 @@ class FakeConsumer:
                 out.append(Message(topic=tp[0], partition=tp[1], offset=pos, key=key, value=value))
                 pos += 1
             self.positions[tp] = pos
+            if self.conf.get("enable.partition.eof") and pos == len(log) and self._eof_at.get(tp) != pos:
+                self._eof_at[tp] = pos
+                out.append(Message(topic=tp[0], partition=tp[1], offset=pos,
+                                   error=KafkaError(KafkaError._PARTITION_EOF)))
         return out
 
     def _gain(self, tps: list[TopicPartition]) -> None:
@@ -191,6 +202,6 @@ class FakeConsumer:
         return object()
 
     def close(self) -> None:
-        if self.positions and not self.closed:
+        if self.positions and not self.closed and not self.assigned:
             self.on_revoke(self, [TopicPartition(t, p) for t, p in self.positions])
         self.closed = True

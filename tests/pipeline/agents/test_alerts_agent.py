@@ -16,7 +16,10 @@ import pytest
 
 from pipeline.agents.alerts import AlertsAgent
 from pipeline.core.watch import ArchiveWatch
+from pipeline.registry import Licence, Operator, Registry
 from pipeline.settings import Settings
+from registry.core.history import Version
+from registry.core.snapshot import records_of, topic_key, topic_value
 from schemas import ALERT, default_codec
 from tests.pipeline.agents.fakes import FakeKafka
 from tests.pipeline.agents.test_transactional import run_until
@@ -88,3 +91,28 @@ def test_alerts_are_written_once_across_an_aborted_commit_and_restored_by_a_new_
     # Same clock: the figures changed, but within a minute of the last record: no UPDATED yet.
     assert Counter(alerts(kafka)) == {("aml_structuring", "OPENED"): 1, ("aml_daily_total", "OPENED"): 1}
     assert third.alerts_written == []
+
+
+def test_the_registry_comes_from_its_topic_with_its_assets(settings: Settings) -> None:
+    """Like the validator, the agent reads <prefix>.registry (assets included), not the file."""
+    kafka = FakeKafka()
+    lic = Licence(licence_id="LIC-OC-1", kind="ONLINE_CASINO")
+    op = Operator(operator_id="op-a", name="A", licences=(lic,), sites=("casino.example.ua",))
+    for key, value in records_of(Registry(operators=(op,))):
+        kafka.append(settings.topics.registry, 0, key, value)
+    kafka.append(ARCHIVE, 0, b"chain", archive_batch([event(seq=1)], first_index=1))  # a registered site
+    agent = AlertsAgent(settings, clock=lambda: NOW_US, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 1)
+    assert ("unregistered_asset", "OPENED") not in alerts(kafka)
+    # the site is deregistered in the registry: the next event on it is on an unregistered site
+    deregistered = records_of(Registry(operators=(op.model_copy(update={"sites": ()}),)))
+    site = topic_key("site", "casino.example.ua")
+    data = {"kind": "site", "operator_id": "op-a", "licence_id": "LIC-OC-1"}
+    versions = [Version(1, "site", "casino.example.ua", "op-a", 0, None, 1, data),
+                Version(9, "site", "casino.example.ua", "op-a", 0, None, 9, {**data, "status": "inactive"})]
+    assert site not in dict(deregistered)
+    kafka.append(settings.topics.registry, 0, site, topic_value(versions))
+    kafka.append(ARCHIVE, 0, b"chain", archive_batch([event(seq=2)], first_index=2))
+    agent = AlertsAgent(settings, clock=lambda: NOW_US, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+    assert ("unregistered_asset", "OPENED") in alerts(kafka)

@@ -34,8 +34,12 @@ def test_topics_created_for_the_default_agents() -> None:
     created = {t.topic: t for t in app.new_topics(s)}
     # dsom.alerts: the sink stores it for the cabinets' inboxes, so it exists even before the alerts agent.
     assert set(created) == {"dsom.archive", "dsom.dead-letter", "dsom.validator-state", "dsom.tax-events",
-                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state", "dsom.alerts"}
+                            "dsom.tax-state", "dsom.checkpoints", "dsom.checkpointer-state", "dsom.alerts",
+                            "dsom.registry"}
     assert created["dsom.archive"].num_partitions == 6 and created["dsom.tax-state"].num_partitions == 4
+    # the sink reads the registry's topic (the reports join it): one partition, compacted
+    assert created["dsom.registry"].num_partitions == 1
+    assert created["dsom.registry"].config["cleanup.policy"] == "compact"
     assert created["dsom.archive"].config["retention.ms"] == "-1"
     assert created["dsom.validator-state"].config["cleanup.policy"] == "compact"
 

@@ -25,15 +25,17 @@ class FakeBroker:
 
     def __init__(self) -> None:
         self.logs: dict[TP, list[bytes]] = {}
+        self.keys: dict[TP, list[bytes | None]] = {}
         self.committed: dict[TP, int] = {}
         self.commits: list[dict[TP, int]] = []
         self.fail_commit: Callable[[], None] | None = None  # raise from it to fail a commit
         self.lock = threading.Lock()
 
-    def append(self, topic: str, partition: int, value: bytes) -> int:
+    def append(self, topic: str, partition: int, value: bytes, key: bytes | None = None) -> int:
         with self.lock:
             log = self.logs.setdefault((topic, partition), [])
             log.append(value)
+            self.keys.setdefault((topic, partition), []).append(key)
             return len(log) - 1
 
     def end(self, tp: TP) -> int:
@@ -86,7 +88,8 @@ class FakeConsumer:
             for tp, pos in sorted(self.positions.items()):
                 log = self.broker.logs.get(tp, [])
                 while pos < len(log) and len(out) < num_messages:
-                    out.append(Message(topic=tp[0], partition=tp[1], offset=pos, value=log[pos], key=None))
+                    out.append(Message(topic=tp[0], partition=tp[1], offset=pos, value=log[pos],
+                                       key=self.broker.keys[tp][pos]))
                     pos += 1
                 self.positions[tp] = pos
         if not out:

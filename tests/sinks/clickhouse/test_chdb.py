@@ -62,7 +62,8 @@ def count(ch: Any, table: str) -> int:
 
 def test_create_tables_is_idempotent_and_checks_columns(ch: Any) -> None:
     create_tables(ch, DB)
-    assert queries.table_counts(ch, DB) == {"events": 0, "rejections": 0, "tax_events": 0, "alerts": 0}
+    assert queries.table_counts(ch, DB) == {"events": 0, "rejections": 0, "tax_events": 0, "alerts": 0,
+                                          "registry_history": 0}
     ch.command("CREATE DATABASE other")
     ch.command("CREATE TABLE other.events (receipt_id String, amount Float64) ENGINE = MergeTree ORDER BY ()")
     with pytest.raises(SchemaMismatchError, match=r"amount is Float64 \(want Int64\)"):
@@ -153,7 +154,8 @@ def test_queries(ch: Any) -> None:
     assert ggr == {"operator_id": "op-a", "licence_kind": "ONLINE_CASINO", "stakes": 10_000, "refunds": 1_000,
                    "winnings": 3_000, "ggr": 6_000, "pit_withheld": 540, "military_withheld": 150}
     assert queries.ggr_by_operator(ch, DB, since_us=NOW_US) == []
-    assert queries.table_counts(ch, DB) == {"events": 4, "rejections": 2, "tax_events": 0, "alerts": 0}
+    assert queries.table_counts(ch, DB) == {"events": 4, "rejections": 2, "tax_events": 0, "alerts": 0,
+                                          "registry_history": 0}
     assert queries.max_src_offsets(ch, DB, EVENTS) == {(ARCHIVE, 2): 17}
     assert queries.max_src_offsets(ch, DB, REJECTIONS) == {(RECEIPTS, 1): 3}
     assert queries.stored_keys(ch, DB, EVENTS, (ARCHIVE, 2), 0, 17, limit=10) == {17: {1, 2, 3, 4}}

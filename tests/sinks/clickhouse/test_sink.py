@@ -18,6 +18,8 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 from prometheus_client import REGISTRY
 
 from pipeline.settings import ClickHouseSettings, Settings
+from registry.core.history import Version
+from registry.core.snapshot import topic_key, topic_value
 from schemas import ARCHIVE_BATCH
 from sinks.clickhouse import queries
 from sinks.clickhouse import resume as resume_module
@@ -181,7 +183,8 @@ def test_copies_archive_and_rejections(ch: Any, ch_settings: ClickHouseSettings,
     run_until(sink, lambda: caught_up(broker))
     assert count(ch, "events") == 2 * 5 * PER_RECORD and duplicates(ch) == 0
     assert count(ch, "rejections") == 2
-    assert sink.rows_inserted == {"events": 30, "rejections": 2, "tax_events": 0, "alerts": 0}
+    assert sink.rows_inserted == {"events": 30, "rejections": 2, "tax_events": 0, "alerts": 0,
+                                  "registry_history": 0}
     assert sink.records_read == 13 and sink.records_undecodable == 0
     assert broker.committed == {(ARCHIVE, 0): 5, (ARCHIVE, 1): 5, (RECEIPTS, 0): 2, (RECEIPTS, 1): 1}
     assert sample("dsom_clickhouse_rows", "events") == 30
@@ -487,10 +490,34 @@ def test_copies_tax_events(ch: Any, ch_settings: ClickHouseSettings, broker: Fak
     sinks.append(sink)
     run_until(sink, lambda: caught_up(broker))
     check_tax_tables(ch)
-    assert sink.rows_inserted == {"events": PER_RECORD, "rejections": 2, "tax_events": 9, "alerts": 0}
+    assert sink.rows_inserted == {"events": PER_RECORD, "rejections": 2, "tax_events": 9, "alerts": 0,
+                                  "registry_history": 0}
     assert sink.records_undecodable == 1
     assert broker.committed[(TAX_EVENTS_TOPIC, 0)] == 5 and broker.committed[(TAX_EVENTS_TOPIC, 1)] == 3
     assert sample("dsom_clickhouse_rows", "tax_events") >= 9
+
+
+def test_copies_the_registry_topic_as_timelines(ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker,
+                                               sinks: list[ClickHouseSink]) -> None:
+    """Each registry record becomes its entity's timeline; the newest record is what is in force."""
+    s = settings(ch_settings)
+    topic = s.topics.registry
+    data = {"kind": "licence", "operator_id": "op-a", "licence_id": "L-1", "licence_kind": "ONLINE_CASINO",
+            "valid_from_us": 0, "valid_to_us": None}
+    granted = Version(1, "licence", "L-1", "op-a", 0, None, 10, data)
+    suspended = Version(3, "licence", "L-1", "op-a", 5_000_000, None, 20,
+                        {**data, "status": "suspended", "status_reason": "unpaid fee"})
+    person = Version(2, "representative", "rep-1", "op-a", 0, None, 10, {"name": "A Person"})
+    broker.append(topic, 0, topic_value([granted]), key=topic_key("licence", "L-1"))
+    broker.append(topic, 0, topic_value([person]), key=topic_key("representative", "rep-1"))  # not copied
+    broker.append(topic, 0, topic_value([granted, suspended]), key=topic_key("licence", "L-1"))
+    sink = ClickHouseSink(s, client=ch, clients=broker.clients)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker))
+    assert sink.rows_inserted["registry_history"] == 2 and broker.committed[(topic, 0)] == 3
+    in_force = ch.query(f"SELECT entity_id, toUnixTimestamp64Micro(valid_from), status, seq "
+                        f"FROM {DB}.registry_in_force ORDER BY valid_from").result_rows
+    assert in_force == [("L-1", 0, "active", 1), ("L-1", 5_000_000, "suspended", 3)]
 
 
 def test_tax_events_crash_between_insert_and_commit_inserts_nothing_twice(
