@@ -290,6 +290,8 @@ class WebSettings(_Frozen):
     session_max_age_s: int = 8 * 3600
     https_only: bool = False  # the cookies' Secure flag: set it when served behind TLS
     login_attempts_per_minute: int = 10  # per client address
+    # The pages' language when a person has not chosen one (issue 19, docs/i18n.md): uk or en.
+    default_language: Literal["uk", "en"] = "uk"
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,103 @@
+"""What the machine values a person sees are called, in the current language.
+
+The values themselves (``pending``, ``ONLINE_CASINO``, ``silent``) stay stable machine strings in
+the data, the exports and the API; pages show these labels and keep the value beside them
+(``data-*`` attributes, the report tables' ``data-raw``) for scripts and tests.
+"""
+
+from __future__ import annotations
+
+from web.i18n import N_, gettext
+
+ROLES = {
+    "operator": N_("operator representative"),
+    "officer": N_("registry officer"),
+    "regulator": N_("regulator"),
+    "analyst": N_("analyst"),
+    "tax": N_("tax officer"),
+}
+PROPOSAL_STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected")}
+STATUSES = {
+    "active": N_("active"),
+    "suspended": N_("suspended"),
+    "revoked": N_("revoked"),
+    "inactive": N_("inactive"),
+}
+RECORD_KINDS = {
+    "operator": N_("operator"),
+    "licence": N_("licence"),
+    "establishment": N_("establishment"),
+    "equipment": N_("equipment"),
+    "site": N_("website"),
+    "app": N_("mobile app"),
+    "representative": N_("representative"),
+}
+LICENCE_KINDS = {
+    "CASINO_ESTABLISHMENT": N_("casino (establishment)"),
+    "ONLINE_CASINO": N_("online casino"),
+    "BOOKMAKING": N_("bookmaking"),
+    "SLOT_HALL": N_("slot machine hall"),
+    "ONLINE_POKER": N_("online poker"),
+}
+AUDIT_ACTIONS = {
+    "login": N_("logged in"),
+    "login_refused": N_("login refused"),
+    "logout": N_("logged out"),
+    "export": N_("export"),
+    "propose": N_("proposal"),
+    "approve": N_("approval"),
+    "reject": N_("rejection"),
+    "add": N_("entry"),
+    "change": N_("change"),
+    "sanction": N_("sanction"),
+    "suspend": N_("suspension"),
+    "revoke": N_("revocation"),
+    "reinstate": N_("reinstatement"),
+    "register_writer_schema": N_("writer schema registered"),
+}
+# Values of the reports' text columns (dashboards/reports.py), by column name.
+REPORT_VALUES: dict[str, dict[str, str]] = {
+    "licence_kind": LICENCE_KINDS,
+    "status": {
+        "ok": N_("ok"),
+        "silent": N_("silent"),
+        "unlicensed activity": N_("unlicensed activity"),
+        "not in registry": N_("not in registry"),
+    },
+    "severity": {"high": N_("high"), "medium": N_("medium"), "low": N_("low")},
+    "alert": {
+        "silent_operator": N_("silent operator"),
+        "unlicensed_activity": N_("unlicensed activity"),
+        "unregistered_asset": N_("unregistered asset"),
+        "tax_discrepancy": N_("winnings tax discrepancy"),
+        "high_rejection_rate": N_("high share of rejected events"),
+        "sequence_gaps": N_("missing sequence numbers"),
+        "very_late_data": N_("very late data"),
+    },
+    "category": {"rejection": N_("rejection"), "gap": N_("gap"), "late": N_("late data")},
+    "level": {"game": N_("game"), "machine": N_("machine")},
+    "granularity": {
+        "minute": N_("minutes"),
+        "hour": N_("hours"),
+        "day": N_("days (UTC)"),
+        "month": N_("months (UTC)"),
+        "kyiv_day": N_("days (Kyiv)"),
+        "kyiv_month": N_("months (Kyiv)"),
+    },
+    "asset_type": {
+        "establishment": N_("establishment"),
+        "equipment": N_("equipment"),
+        "site": N_("website"),
+        "app": N_("mobile app"),
+    },
+}
+
+
+def label(table: dict[str, str], value: str) -> str:
+    """``value``'s label from ``table`` in the current language; an unknown value as it is."""
+    text = table.get(value)
+    return gettext(text) if text else value
+
+
+def translated(table: dict[str, str]) -> dict[str, str]:
+    return {value: gettext(text) for value, text in table.items()}
