@@ -93,6 +93,30 @@ REPORT_VALUES: dict[str, dict[str, str]] = {
 }
 
 
+# The reports' ``detail`` texts are written by their SQL in English (dashboards/reports.py); the
+# report pages' script says them in the reader's language by these patterns (JavaScript regular
+# expressions with named groups; each group's value formatted by its kind: time, number, percent).
+DETAILS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    (r"^last (?<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(\.\d+)?$", N_("last at %(at)s"), {"at": "time"}),
+    (r"^(?<n>\d+) source\(s\) with gaps$", N_("%(n)s source(s) with gaps"), {"n": "number"}),
+    (r"^up to (?<hours>[\d.]+) h late$", N_("up to %(hours)s h late"), {"hours": "number"}),
+    (r"^licence (?<licence>.+): no events for ever$", N_("licence %(licence)s: no events ever"), {}),
+    (r"^licence (?<licence>.+): no events for (?<s>\d+) s$", N_("licence %(licence)s: no events for %(s)s s"),
+     {"s": "number"}),
+    (r"^events rejected as outside the licence$", N_("events rejected as outside the licence"), {}),
+    (r"^withheld off by (?<k>-?\d+) kopecks in all$", N_("withheld off by %(k)s kopecks in all"), {"k": "number"}),
+    (r"^(?<pct>[\d.]+) % of events rejected$", N_("%(pct)s of events rejected"), {"pct": "percent"}),
+    (r"^(?<n>\d+) source\(s\) missing sequence numbers$", N_("%(n)s source(s) missing sequence numbers"),
+     {"n": "number"}),
+    (r"^hours late: beyond the 72 h operators have after an outage$",
+     N_("hours late: beyond the 72 h operators have after an outage"), {}),
+)
+
+
+def details() -> list[dict[str, object]]:
+    return [{"pattern": p, "text": gettext(t), "kinds": k} for p, t, k in DETAILS]
+
+
 def label(table: dict[str, str], value: str) -> str:
     """``value``'s label from ``table`` in the current language; an unknown value as it is."""
     text = table.get(value)

@@ -96,6 +96,7 @@ def _localised(catalog: dict[str, Any]) -> dict[str, Any]:
             for r in catalog["reports"]
         ],
         "value_labels": values,
+        "details": labels.details(),
         "locale": i18n.current_locale(),
     }
 

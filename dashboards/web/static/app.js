@@ -26,6 +26,26 @@ function valueLabel(column, value) {
   return value === null || value === undefined ? "" : labels[value] || String(value);
 }
 
+// A report's English detail text (written by its SQL) in the reader's language, by the catalog's patterns.
+let detailPatterns = null;
+function detailText(text) {
+  if (detailPatterns === null) {
+    detailPatterns = (catalog.details || []).map(d => [new RegExp(d.pattern), d.text, d.kinds]);
+  }
+  for (const [re, template, kinds] of detailPatterns) {
+    const m = re.exec(text);
+    if (!m) continue;
+    const params = {};
+    for (const [k, v] of Object.entries(m.groups || {})) {
+      const kind = kinds[k];
+      params[k] = kind === "time" ? when(v.replace(" ", "T") + "Z") : kind === "number" ? ratioFmt.format(Number(v))
+        : kind === "percent" ? percentFmt.format(Number(v)) + "\u00a0%" : v;
+    }
+    return template.replace(/%\((\w+)\)s/g, (x, k) => (k in params ? params[k] : x));
+  }
+  return text;
+}
+
 // -- formatting: money arrives as integer kopecks, never as float --
 const numberFmt = new Intl.NumberFormat(LOCALE);
 const ratioFmt = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 });
@@ -57,7 +77,8 @@ function duration(us) {
   return MILLIS.format(us / 1e3);
 }
 function toDate(v) { return typeof v === "number" ? new Date(v / 1000) : new Date(v); }
-function when(v) { return v === null || v === undefined || v === "" ? "" : timeFmt.format(toDate(v)); }
+// Kyiv time with its offset, written as UTC+2 / UTC+3 (Intl writes GMT).
+function when(v) { return v === null || v === undefined || v === "" ? "" : timeFmt.format(toDate(v)).replace("GMT", "UTC"); }
 // Axis ticks: short (12,3 тис., 4,5 млн), money in hryvnias.
 function compact(kind, v) {
   if (kind === "duration_us") return duration(v);
@@ -72,7 +93,7 @@ function fmt(kind, v, column) {
     case "ratio": return ratioFmt.format(v);
     case "duration_us": return duration(v);
     case "time": return when(v);
-    default: return valueLabel(column, v);
+    default: return column === "detail" ? detailText(String(v)) : valueLabel(column, v);
   }
 }
 const NUMERIC = new Set(["money", "count", "percent", "ratio", "duration_us"]);
@@ -162,7 +183,9 @@ function drawChart(report, rows, box) {
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
                           "aria-labelledby": titleId, "aria-describedby": descId });
   const names = [...series.keys()];
-  const xlabel = v => (kindOf(report, c.x) === "time" ? axisFmt.format(toDate(v)) : valueLabel(c.x, v));
+  // reason codes stay codes on an axis (their descriptions are in the table)
+  const xlabel = v => (kindOf(report, c.x) === "time" ? axisFmt.format(toDate(v))
+    : c.x === "issue" ? String(v) : valueLabel(c.x, v));
   // The text alternative: what is plotted, the largest value, and where the figures are.
   let top = null;
   for (const [n, m] of series) for (const [x, v] of m) if (top === null || v > top[2]) top = [n, x, v];
@@ -263,15 +286,18 @@ function drawTable(report, rows, box) {
   }
   box.textContent = "";
   box.append(table);
-  announceHidden(box);
+  requestAnimationFrame(() => announceHidden(box));  // once laid out
 }
 
 // A table wider than its box: say which columns are out of view and how to reach them.
 function announceHidden(wrap) {
   const note = wrap.parentElement.querySelector(".hidden-columns");
   const ths = [...wrap.querySelectorAll("thead th")];
-  const right = wrap.scrollLeft + wrap.clientWidth;
-  const hidden = ths.filter(th => th.offsetLeft + th.offsetWidth > right + 1 || th.offsetLeft < wrap.scrollLeft - 1);
+  const box = wrap.getBoundingClientRect();
+  const hidden = ths.filter(th => {
+    const r = th.getBoundingClientRect();
+    return r.right > box.left + wrap.clientWidth + 1 || r.left < box.left - 1;
+  });
   if (hidden.length === 0) { note.hidden = true; note.textContent = ""; return; }
   note.hidden = false;
   note.textContent = _(
@@ -352,7 +378,7 @@ async function refresh() {
     reports.map(r => loadReport(r, document.querySelector(`[data-report="${r.name}"]`))).concat([loadLive()]));
   const failed = results.filter(r => r.status === "rejected").length;
   statusEl.className = failed ? "error" : "";
-  const updated = _("updated %(time)s", { time: clockFmt.format(new Date()) });
+  const updated = _("updated %(time)s", { time: clockFmt.format(new Date()).replace("GMT", "UTC") });
   statusEl.textContent = failed ? _("Reports not loaded: %(failed)s", { failed }) + " · " + updated : updated;
   document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
 }
