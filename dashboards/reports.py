@@ -26,7 +26,6 @@ from sinks.clickhouse.queries import WINDOW_STARTS
 from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS, STAKE_BANDS
 
 
-
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
     """Marks a string a person reads for extraction (``make i18n``); web/reports.py translates it."""
     return message
@@ -262,7 +261,9 @@ SELECT operator_id, issue, category, toInt64(count) AS count, detail FROM (
            concat('up to ', toString(round(max_delay_us / 3600e6, 1)), ' h late')
     FROM ingest WHERE late_events > 0)
 ORDER BY operator_id, category, count DESC, issue""",
-    columns=(Column("operator_id", N_("Operator")), Column("issue", N_("Issue")), Column("category", N_("Category")),
+    columns=(Column("operator_id", N_("Operator")),
+             Column("issue", N_("Issue")),
+             Column("category", N_("Category")),
              Column("count", N_("Count"), "count"), Column("detail", N_("Detail"))),
     chart=Chart("bar", "issue", ("count",), series="operator_id"),
     filters=("operator", "licence_kind"),
@@ -335,8 +336,10 @@ ORDER BY status != 'ok' DESC, operator_id, licence_id
 SETTINGS join_use_nulls = 0""",
     columns=(Column("operator_id", N_("Operator")), Column("licence_id", N_("Licence")),
              Column("licence_kind", N_("Licence kind")), Column("accepted", N_("Events"), "count"),
-             Column("last_event", N_("Last event"), "time"), Column("silent_for_s", N_("Silent for (s)"), "count"),
-             Column("unlicensed_attempts", N_("Unlicensed attempts"), "count"), Column("status", N_("Status"))),
+             Column("last_event", N_("Last event"), "time"),
+             Column("silent_for_s", N_("Silent for (s)"), "count"),
+             Column("unlicensed_attempts", N_("Unlicensed attempts"), "count"),
+             Column("status", N_("Status"))),
     chart=Chart("bar", "operator_id", ("unlicensed_attempts",)),
     filters=("operator", "licence_kind"),
 )
@@ -352,7 +355,9 @@ WITH {_UNREGISTERED}
 SELECT operator_id, asset_type, asset_id, events, stakes, first_seen, last_seen
 FROM unregistered
 ORDER BY operator_id, asset_type, events DESC, asset_id""",
-    columns=(Column("operator_id", N_("Operator")), Column("asset_type", N_("Type")), Column("asset_id", N_("Asset")),
+    columns=(Column("operator_id", N_("Operator")),
+             Column("asset_type", N_("Type")),
+             Column("asset_id", N_("Asset")),
              Column("events", N_("Events"), "count"), Column("stakes", N_("Stakes (UAH)"), "money"),
              Column("first_seen", N_("First seen"), "time"), Column("last_seen", N_("Last seen"), "time")),
     chart=Chart("bar", "asset_id", ("events",)),
@@ -403,7 +408,9 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
     FROM ingest WHERE max_delay_us > 72 * 3600000000)
 ORDER BY severity = 'high' DESC, severity = 'medium' DESC, alert, operator_id
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("severity", N_("Severity")), Column("alert", N_("Alert")), Column("operator_id", N_("Operator")),
+    columns=(Column("severity", N_("Severity")),
+             Column("alert", N_("Alert")),
+             Column("operator_id", N_("Operator")),
              Column("value", N_("Value"), "count"), Column("detail", N_("Detail"))),
     chart=None,
     filters=("operator", "licence_kind"),
@@ -438,15 +445,18 @@ LEFT JOIN (SELECT licence_kind, {QMERGE}(stake_q) AS q, sum(band_1) AS b1, sum(b
 ORDER BY licence_kind""",
     columns=(Column("licence_kind", N_("Kind")), Column("active_players", N_("Active players"), "count"),
              Column("bets", N_("Bets"), "count"), Column("bets_per_player", N_("Bets per player"), "ratio"),
-             Column("stakes", N_("Stakes (UAH)"), "money"), Column("avg_stake", N_("Average stake (UAH)"), "money"),
-             Column("stake_p50", N_("Stake p50 (UAH)"), "money"), Column("stake_p90", N_("Stake p90 (UAH)"), "money"),
+             Column("stakes", N_("Stakes (UAH)"), "money"),
+             Column("avg_stake", N_("Average stake (UAH)"), "money"),
+             Column("stake_p50", N_("Stake p50 (UAH)"), "money"),
+             Column("stake_p90", N_("Stake p90 (UAH)"), "money"),
              Column("stake_p99", N_("Stake p99 (UAH)"), "money"))
     + tuple(Column(f"band_{i}", label, "count") for i, label in enumerate(_BAND_COLUMNS, 1)),
     chart=Chart("bar", "licence_kind", ("active_players",)),
 )
 
 MARKET_DYNAMICS = Report(
-    name="market_dynamics", group="analytical", title=N_("Market dynamics: turnover, GGR, shares, concentration"),
+    name="market_dynamics", group="analytical",
+    title=N_("Market dynamics: turnover, GGR, shares, concentration"),
     description=N_("Per time bucket and operator: turnover (stakes accepted), GGR, the operator's share of "
                 "the bucket's turnover, and the market's concentration as the Herfindahl-Hirschman "
                 "index of turnover shares (0-10,000; above 2,500 is highly concentrated)."),
@@ -487,8 +497,12 @@ FROM (
     WHERE asset_type = 'equipment' AND {_period('day', date=True)} AND {OP} AND {LK} AND {GT}
     GROUP BY operator_id, licence_kind, game_type, asset_id)
 ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id""",
-    columns=(Column("level", N_("Level")), Column("operator_id", N_("Operator")), Column("licence_kind", N_("Kind")),
-             Column("game_type", N_("Game")), Column("equipment_id", N_("Machine")), Column("bets", N_("Bets"), "count"),
+    columns=(Column("level", N_("Level")),
+             Column("operator_id", N_("Operator")),
+             Column("licence_kind", N_("Kind")),
+             Column("game_type", N_("Game")),
+             Column("equipment_id", N_("Machine")),
+             Column("bets", N_("Bets"), "count"),
              Column("stakes", N_("Stakes (UAH)"), "money"), Column("refunds", N_("Refunds (UAH)"), "money"),
              Column("winnings", N_("Winnings (UAH)"), "money"), Column("rtp_pct", N_("RTP %"), "percent")),
     chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id", only=("level", "game")),
@@ -510,7 +524,8 @@ GROUP BY period_start_us, operator_id, licence_kind
 ORDER BY period_start_us, operator_id, licence_kind""",
     columns=(Column("period_start_us", N_("Period from"), "time"), Column("operator_id", N_("Operator")),
              Column("licence_kind", N_("Kind")), Column("stakes", N_("Stakes (UAH)"), "money"),
-             Column("refunds", N_("Refunds (UAH)"), "money"), Column("winnings", N_("Winnings (UAH)"), "money"),
+             Column("refunds", N_("Refunds (UAH)"), "money"),
+             Column("winnings", N_("Winnings (UAH)"), "money"),
              Column("ggr", N_("GGR (UAH)"), "money"), Column("bets", N_("Bets"), "count"),
              Column("payouts", N_("Payouts"), "count")),
     chart=Chart("bar", "operator_id", ("ggr",)),
@@ -529,7 +544,8 @@ TAXES = Report(
 SELECT operator_id, payouts, winnings, pit_due, pit_withheld, military_due, military_withheld,
        (pit_withheld + military_withheld) - (pit_due + military_due) AS withheld_minus_due,
        discrepancies, ggr, ggr_tax_due, statements,
-       if(statements = 0, NULL, s_from) AS statements_from, if(statements = 0, NULL, s_until) AS statements_until
+       if(statements = 0, NULL, s_from) AS statements_from,
+       if(statements = 0, NULL, s_until) AS statements_until
 FROM (
     SELECT operator_id, toInt64(sum(payouts)) AS payouts, sum(winnings) AS winnings, sum(pit_due) AS pit_due,
            sum(pit_withheld) AS pit_withheld, sum(military_due) AS military_due,
@@ -549,7 +565,8 @@ FULL OUTER JOIN (
 ORDER BY operator_id
 SETTINGS join_use_nulls = 0""",
     columns=(Column("operator_id", N_("Operator")), Column("payouts", N_("Payouts"), "count"),
-             Column("winnings", N_("Winnings (UAH)"), "money"), Column("pit_due", N_("PIT due (UAH)"), "money"),
+             Column("winnings", N_("Winnings (UAH)"), "money"),
+             Column("pit_due", N_("PIT due (UAH)"), "money"),
              Column("pit_withheld", N_("PIT withheld (UAH)"), "money"),
              Column("military_due", N_("Levy due (UAH)"), "money"),
              Column("military_withheld", N_("Levy withheld (UAH)"), "money"),

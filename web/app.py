@@ -201,7 +201,7 @@ class WebServer:
 
     def start(self, timeout_s: float = 30.0) -> WebServer:
         self._thread.start()
-        for _ in range(int(timeout_s * 20)):
+        for _attempt in range(int(timeout_s * 20)):
             if self._server.started or not self._thread.is_alive():
                 break
             threading.Event().wait(0.05)

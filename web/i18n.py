@@ -147,7 +147,9 @@ def format_time(us: int, *, offset: bool = True) -> str:
 # ---- choosing the language per request ---------------------------------------------------------------
 
 
-def chosen(query_lang: str | None, cookie_lang: str | None, default: str = DEFAULT_LOCALE) -> tuple[str, bool]:
+def chosen(
+    query_lang: str | None, cookie_lang: str | None, default: str = DEFAULT_LOCALE
+) -> tuple[str, bool]:
     """The request's language, and whether the cookie must (re)remember it."""
     asked = normalise(query_lang)
     if asked is not None:
@@ -162,7 +164,9 @@ class LocaleMiddleware:
     thread pool, templates) sees the same language.
     """
 
-    def __init__(self, app: Any, default: str = DEFAULT_LOCALE, secure: bool = False, wrapped: Any = None) -> None:
+    def __init__(
+        self, app: Any, default: str = DEFAULT_LOCALE, secure: bool = False, wrapped: Any = None
+    ) -> None:
         self.app = app
         self.__wrapped__ = wrapped if wrapped is not None else app
         self.default = default

@@ -7,8 +7,10 @@ the exports' column names stay the stable machine names.
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
+import json
 import time
 from typing import Annotated, Any
 
@@ -46,7 +48,8 @@ Reports = Annotated[Dashboard, Depends(_dashboard)]
 def _page(group: str) -> Any:
     def page(request: Request, who: CurrentAccount) -> HTMLResponse:
         if not may_see_group(who, group):
-            raise HTTPException(403, _("Your cabinet has no %(group)s reports.") % {"group": _(GROUPS[group])})
+            message = _("Your cabinet has no %(group)s reports.") % {"group": _(GROUPS[group])}
+            raise HTTPException(403, message)
         locale = i18n.current_locale()
         response = render(
             request,
@@ -123,8 +126,6 @@ def labelled_csv(data: bytes, report: Report) -> bytes:
     UTF-8 with a byte order mark, so spreadsheet programs read Ukrainian letters right
     (``?labels=0`` gives ClickHouse's CSV as it is, for programs).
     """
-    import csv  # noqa: PLC0415
-
     header, _sep, rest = data.partition(b"\n")
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(column_labels(report))
@@ -133,9 +134,7 @@ def labelled_csv(data: bytes, report: Report) -> bytes:
 
 def labelled_parquet(data: bytes, report: Report) -> bytes:
     """ClickHouse's Parquet with each column's label (both languages) in the field and file metadata."""
-    import json  # noqa: PLC0415
-
-    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow as pa  # noqa: PLC0415 - only exports need it
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     table = pq.read_table(io.BytesIO(data))
@@ -146,11 +145,13 @@ def labelled_parquet(data: bytes, report: Report) -> bytes:
     finally:
         i18n.reset(token)
     fields = [
-        f.with_metadata({"label_en": by_name[f.name].label, "label_uk": uk[f.name]}) if f.name in by_name else f
+        f.with_metadata({"label_en": by_name[f.name].label, "label_uk": uk[f.name]})
+        if f.name in by_name
+        else f
         for f in table.schema
     ]
-    meta = {"dsom.report": report.name, "dsom.labels": json.dumps({"en": {n: c.label for n, c in by_name.items()},
-                                                                     "uk": uk}, ensure_ascii=False)}
+    en = {n: c.label for n, c in by_name.items()}
+    meta = {"dsom.report": report.name, "dsom.labels": json.dumps({"en": en, "uk": uk}, ensure_ascii=False)}
     schema = pa.schema(fields, metadata={**(table.schema.metadata or {}), **meta})
     out = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(table.columns, schema=schema), out)

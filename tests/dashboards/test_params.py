@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import UTC, date, datetime
+
+import pytest
 
 from dashboards.params import DAY_US, MAX_US, ParamError, auto_granularity, parse
 from pipeline.core.tax import kyiv_midnight_us

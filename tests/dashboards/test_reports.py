@@ -154,8 +154,8 @@ def payout(op: str, receipt_id: str, amount: int, pit_withheld: int, occurred: i
 def statement(op: str, period: str, start: int, revision: int, ggr: int) -> dict[str, Any]:
     end = {NOV_KYIV: DEC_KYIV, OCT_KYIV: NOV_KYIV}[start]  # a Kyiv month
     return dict(record_type="statement", row_key=f"{period}|{revision}", operator_id=op, occurred_at=start,
-                period=period, period_end=end, revision=revision, status="OPEN", ggr=ggr, ggr_tax_rate_ppm=100_000,
-                ggr_tax_due=ggr // 10, issued_at=NOW)
+                period=period, period_end=end, revision=revision, status="OPEN", ggr=ggr,
+                ggr_tax_rate_ppm=100_000, ggr_tax_due=ggr // 10, issued_at=NOW)
 
 
 CASINO, ROGUE = {"site_id": "casino-a.ua"}, {"site_id": "rogue-a.ua"}

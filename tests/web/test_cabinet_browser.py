@@ -81,6 +81,7 @@ def test_propose_approve_audit_and_a_revoked_certificate(site: tuple[World, str]
     page.click("#propose-site button[type=submit]")
     assert "sent to the registry" in page.inner_text("#done")
     assert page.inner_text("#proposals tbody tr:first-child .state") == "pending"
+    assert page.get_attribute("#proposals tbody tr:first-child .state", "data-state") == "pending"
     ctx.close()
 
     ctx = browser.new_context()
@@ -96,7 +97,8 @@ def test_propose_approve_audit_and_a_revoked_certificate(site: tuple[World, str]
     first = page.locator("#audit tbody tr").first
     assert (
         first.locator(".who").inner_text() == "officer:taras"
-        and first.locator(".action").inner_text() == "approve"
+        and first.locator(".action").get_attribute("data-action") == "approve"
+        and first.locator(".action").inner_text() == "approval"
     )
     ctx.close()
 

@@ -30,7 +30,8 @@ def test_every_string_a_person_reads_has_its_ukrainian(template) -> None:  # typ
     missing = untranslated(template, merged(template, "uk"))
     assert not missing, (
         f"{len(missing)} strings lack their Ukrainian: run `make i18n` and translate them in "
-        f"{po_path('uk')}:\n" + "\n".join(f"  {m.id!r} ({sorted(p for p, _ in m.locations)})" for m in missing)
+        f"{po_path('uk')}:\n"
+        + "\n".join(f"  {m.id!r} ({sorted(p for p, _ in m.locations)})" for m in missing)
     )
 
 
@@ -38,7 +39,8 @@ def test_the_catalogs_are_the_codes_strings_and_keep_their_placeholders(template
     for locale in i18n.LOCALES:
         kept = {m.id for m in i18n.catalog(locale) if m.id}
         code = {m.id for m in template if m.id}
-        assert kept == code, f"{locale}: run `make i18n` (gone: {sorted(kept - code)[:5]}, new: {sorted(code - kept)[:5]})"
+        gone, new = sorted(kept - code)[:5], sorted(code - kept)[:5]
+        assert kept == code, f"{locale}: run `make i18n` (gone: {gone}, new: {new})"
     for m in i18n.catalog("uk"):
         if m.id and m.string:
             assert set(PLACEHOLDER.findall(str(m.id))) == set(PLACEHOLDER.findall(str(m.string))), m.id

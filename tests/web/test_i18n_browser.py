@@ -33,9 +33,11 @@ SHOTS = SCREENSHOTS / "i18n"
 LANGUAGES = ("uk", "en")
 GROUPS = ("operational", "regulatory", "analytical", "financial")
 AXE = (importlib.resources.files("axe_playwright_python") / "axe.min.js").read_text()
-AXE_RUN = """() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+AXE_RUN = """() => axe.run(document, {runOnly: {type: 'tag',
+                                                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
   .then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
+  .map(v => ({id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
 PERIOD = "period=all&auto=0"
 
 
@@ -50,9 +52,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]
         create_tables(client, data.DB)
         data.load(client)
         rebuild_all(client, data.DB)
-        live = {"figures": [("events read", {}, 1_234_567), ("%(agent)s lag (records)", {"agent": "validator"}, 0)]}
+        live = {"figures": [("events read", {}, 1_234_567),
+                            ("%(agent)s lag (records)", {"agent": "validator"}, 0)]}
         reports = Dashboard(client, data.DB, live=lambda: live)
-        server = WebServer(app_from_settings(world.settings, reports, world.registry), "127.0.0.1", free_port())
+        app = app_from_settings(world.settings, reports, world.registry)
+        server = WebServer(app, "127.0.0.1", free_port())
         server.start()
         yield world, server.url
     finally:
@@ -90,8 +94,9 @@ def figures(page: Any) -> dict[str, list[list[str]]]:
     """
     return dict(page.eval_on_selector_all("[data-report]", """cards => cards.map(c => [c.dataset.report,
         [...c.querySelectorAll('tbody tr')].map(tr => [...tr.querySelectorAll('td')]
-          .filter(td => td.dataset.col !== 'silent_for_s' && !(tr.querySelector('td[data-raw="silent_operator"]')
-                        && ['value', 'detail'].includes(td.dataset.col)))
+          .filter(td => td.dataset.col !== 'silent_for_s'
+                        && !(tr.querySelector('td[data-raw="silent_operator"]')
+                             && ['value', 'detail'].includes(td.dataset.col)))
           .map(td => td.dataset.raw))])"""))
 
 
@@ -132,10 +137,11 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
             assert all(rows for name, rows in seen[lang][group].items()), (group, lang)
             check_page(page, group, lang)
             # every chart has a text alternative: a title and a description naming the largest value
-            alts = page.eval_on_selector_all(".chart svg", """ss => ss.map(s => [
-                s.getAttribute('role'), document.getElementById(s.getAttribute('aria-labelledby')).textContent,
+            alts = page.eval_on_selector_all(".chart svg", """ss => ss.map(s => [s.getAttribute('role'),
+                document.getElementById(s.getAttribute('aria-labelledby')).textContent,
                 document.getElementById(s.getAttribute('aria-describedby')).textContent])""")
-            assert alts and all(role == "img" and title and len(desc) > 40 for role, title, desc in alts), alts
+            assert alts and all(role == "img" and title and len(desc) > 40 for role, title, desc in alts), (
+                alts)
     for group in GROUPS:
         assert seen["uk"][group] == seen["en"][group], group
     # Ukrainian conventions in the cells: no-break spaces between thousands, a decimal comma, Kyiv time
@@ -153,11 +159,17 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
     headers = page.eval_on_selector_all('[data-report="taxes"] th', "ths => ths.map(t => t.textContent)")
     assert "Звіти з" in headers and "Податок із GGR до сплати, грн" in headers
 
+    # The SQL's English detail texts, said in Ukrainian (the data keeps them as they are)
+    open_reports(page, f"{base}/operational?{PERIOD}&lang=uk")
+    details = texts(page, "data_quality", "detail")
+    assert "джерел із пропусками: 1" in details and "запізнення до 80 год" in details, details
+    assert "востаннє: 10.11.2026, 00:50:00 UTC+2" in details, details  # 22:50 UTC, in Kyiv time
+
     # The market chart's time labels, at minutes: thinned so that none overlaps the next.
     open_reports(page, f"{base}/analytical?period=custom&since=2026-11-09T23:00:00&until=2026-11-10T02:00:00"
                        "&granularity=minute&auto=0&lang=uk")
     boxes = page.eval_on_selector_all('[data-report="market_dynamics"] .xlabel',
-                                      "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.x + b.width]; })")
+                                      "ts => ts.map(t => [t.getBBox().x, t.getBBox().x + t.getBBox().width])")
     points = page.eval_on_selector_all('[data-report="market_dynamics"] circle', "cs => cs.length")
     assert 1 < len(boxes) < points, (len(boxes), points)
     assert all(a[1] < b[0] for a, b in zip(boxes, boxes[1:], strict=False)), boxes
@@ -173,7 +185,8 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
     page.keyboard.press("End")
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        "document.querySelector('[data-report=\"player_activity\"] .tablewrap').scrollLeft > 0", timeout=5_000)
+        "document.querySelector('[data-report=\"player_activity\"] .tablewrap').scrollLeft > 0",
+        timeout=5_000)
     check_page(page, "analytical-narrow", "uk")
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -204,7 +217,8 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
                 page.goto(f"{base}/{name}?lang={lang}")
                 check_page(page, name, lang)
                 cells[lang] = page.eval_on_selector_all(
-                    "tbody tr", "trs => trs.map(tr => [...tr.querySelectorAll('[data-state],[data-status],[data-kind],"
-                                "[data-action],[data-us]')].map(td => Object.values(td.dataset).join('|')))")
+                    "tbody tr", "trs => trs.map(tr => [...tr.querySelectorAll("
+                                "'[data-state],[data-status],[data-kind],[data-action],[data-us]')]"
+                                ".map(td => Object.values(td.dataset).join('|')))")
             assert cells["uk"] == cells["en"] and cells["uk"], name
         ctx.close()

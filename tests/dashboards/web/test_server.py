@@ -47,8 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
                                          "LowCardinality(String)", "Int64", "DateTime64(6, 'UTC')",
                                          "DateTime64(6, 'UTC')"])
         rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
-        app = Dashboard(client, DB, live=lambda: {"figures": [("events read", {}, 12_345),
-                                                                ("%(agent)s lag (records)", {"agent": "validator"}, None)]})
+        figures = [("events read", {}, 12_345), ("%(agent)s lag (records)", {"agent": "validator"}, None)]
+        app = Dashboard(client, DB, live=lambda: {"figures": figures})
         web = app_from_settings(world.settings, app, world.registry)
         with TestClient(web, base_url="http://127.0.0.1") as c:
             login_as(c, world, "analyst")
@@ -104,7 +104,8 @@ def test_report_json_csv_and_parquet_agree(server: TestClient) -> None:
     assert 'filename="ggr-' in headers["Content-Disposition"]
     # for spreadsheets: a byte order mark, the machine names, then the labels in the reader's language
     names, labels, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert body.startswith(b"\xef\xbb\xbf") and names[:3] == ["period_start_us", "operator_id", "licence_kind"]
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert names[:3] == ["period_start_us", "operator_id", "licence_kind"]
     assert labels[:2] == ["Period from", "Operator"] and labels[names.index("ggr")] == "GGR (UAH)"
     assert [int(r[names.index("ggr")]) for r in rows] == [-5_000]
     # for programs: ClickHouse's CSV as it is
@@ -140,7 +141,8 @@ def test_live_figures(server: TestClient) -> None:
     assert status == 200 and json.loads(body) == {
         "available": True, "figures": [["events read", "12,345"], ["validator lag (records)", "…"]]}
     status, _, body = get("_ /api/live?lang=uk")
-    assert json.loads(body)["figures"] == [["прочитано подій", "12\u00a0345"], ["затримка validator (записів)", "…"]]
+    assert json.loads(body)["figures"] == [
+        ["прочитано подій", "12\u00a0345"], ["затримка validator (записів)", "…"]]
     CLIENT.cookies.delete("dsom_lang")  # ?lang= is remembered: back to the default for the other tests
 
 
