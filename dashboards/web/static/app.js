@@ -201,11 +201,14 @@ function drawChart(report, rows, box) {
     svg.append(el("text", { x: L - 6, y: yy + 4, "text-anchor": "end" }, compact(yk, v)));
   }
   const step = (W - L - R) / Math.max(xs.length, 1);
-  const texts = xs.map(x => xlabel(x).slice(0, 22));
+  const full = xs.map(x => xlabel(x));
+  const texts = full.map(t => (t.length > 22 ? t.slice(0, 21) + "…" : t));
   const every = labelStep(texts, W - L - R);
   texts.forEach((t, i) => {
     if (i % every === 0) {
-      svg.append(el("text", { class: "xlabel", x: L + step * (i + 0.5), y: H - B + 14, "text-anchor": "middle" }, t));
+      const label = el("text", { class: "xlabel", x: L + step * (i + 0.5), y: H - B + 14, "text-anchor": "middle" }, t);
+      if (t !== full[i]) label.append(el("title", {}, full[i]));
+      svg.append(label);
     }
   });
   if (c.type === "bar") {
