@@ -32,6 +32,13 @@ RECORD_KINDS = {
     "app": N_("mobile app"),
     "representative": N_("representative"),
 }
+# What the audit log's entries are about: the registry's kinds, and the cabinets' own.
+AUDIT_KINDS = {
+    **RECORD_KINDS,
+    "session": N_("session"),
+    "report": N_("report"),
+    "writer_schema": N_("writer schema"),
+}
 LICENCE_KINDS = {
     "CASINO_ESTABLISHMENT": N_("casino (establishment)"),
     "ONLINE_CASINO": N_("online casino"),

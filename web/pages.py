@@ -33,35 +33,33 @@ log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+def switch_to(request: Request, code: str) -> str:
+    """The same page in language ``code`` (its query kept): the language switch's link."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*query, ("lang", code)])
+
+
+# Globals, so that every template (however it is rendered) has the language and the formatters.
+templates.env.globals.update(
+    current_locale=i18n.current_locale,
+    languages=i18n.LANGUAGE_NAMES,
+    switch_to=switch_to,
+    labels=labels,
+    label=labels.label,
+    when=i18n.format_time,
+    number=i18n.format_number,
+    money=i18n.format_money,
+)
 router = APIRouter()
 LOGIN_AUDITOR = Principal("cabinet-login", PrincipalRole.SYSTEM)  # names refused logins in the audit log
 AUDIT_PAGE_ROWS = 100
 
 
-def language_context(request: Request) -> dict[str, Any]:
-    """What every page needs for its language: ``<html lang>``, the switch, the formatters."""
-
-    def switch_to(code: str) -> str:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-        return request.url.path + "?" + urlencode([*query, ("lang", code)])
-
-    return {
-        "locale": i18n.current_locale(),
-        "languages": i18n.LANGUAGE_NAMES,
-        "switch_to": switch_to,
-        "labels": labels,
-        "label": labels.label,
-        "when": i18n.format_time,
-        "number": i18n.format_number,
-    }
-
-
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(
-        request,
-        name,
-        {"account": account_of(request), **language_context(request), **context},
-        status_code=status,
+        request, name, {"account": account_of(request), **context}, status_code=status
     )
 
 
@@ -178,7 +176,7 @@ DONE = {
 
 def done_message(code: str, subject: str) -> str:
     text = DONE.get(code)
-    return _(text) % {"subject": subject} if text else ""
+    return _(text) % {"subject": subject} if text else code  # an older page's own text, as it was
 
 
 def _summary(data: dict[str, Any]) -> str:
