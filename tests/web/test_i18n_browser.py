@@ -1,17 +1,17 @@
-"""Every page in a real browser in Ukrainian and in English (issue 19): the same figures in both,
+"""The login, the reports and an error page in a real browser in Ukrainian and in English (issue 19):
+the same figures in both,
 axe-core finds no serious or critical WCAG 2.1 A/AA violation, the login, the filters and the tables
 work from the keyboard, charts have text alternatives, the market chart's time labels do not
 overlap, and a table wider than its box says which columns are out of view.
 
 The reports run on embedded chdb with the reports' hand-checked data set (tests/dashboards/
-test_reports.py); the cabinets on a SQLite registry (tests/web/conftest.py). axe-core comes from
-the PyPI package axe-playwright-python (MPL-2.0, its bundled axe.min.js). Screenshots of every
-page in both languages go to .run/screenshots/i18n/ (docs/img/ has the Ukrainian ones).
+test_reports.py); the logins on a SQLite registry (tests/web/conftest.py). The cabinets' pages get
+the same checks in tests/web/test_cabinet_browser.py, on the pages that test opens anyway. Screenshots
+of every page in both languages go to .run/screenshots/i18n/ (docs/img/ has the Ukrainian ones).
 """
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,19 +25,12 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import create_tables
 from tests.dashboards import test_reports as data
+from tests.web.accessibility import LANGUAGES, SHOTS, check_page
 from tests.web.conftest import World, make_world
-from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login  # noqa: F401
+from tests.web.test_cabinet_browser import browser, free_port  # noqa: F401
 from web.app import WebServer, app_from_settings
 
-SHOTS = SCREENSHOTS / "i18n"
-LANGUAGES = ("uk", "en")
 GROUPS = ("operational", "regulatory", "analytical", "financial")
-AXE = (importlib.resources.files("axe_playwright_python") / "axe.min.js").read_text()
-AXE_RUN = """() => axe.run(document, {resultTypes: ['violations'], runOnly: {type: 'tag',
-                                                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
-  .then(r => r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => ({id: v.id, impact: v.impact, help: v.help,
-              nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
 PERIOD = "period=all&auto=0"
 
 
@@ -63,21 +56,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]
         if server is not None:
             server.stop()
         client.close()
-
-
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    if not page.evaluate("() => typeof axe !== 'undefined'"):
-        page.add_script_tag(content=AXE)
-    return list(page.evaluate(AXE_RUN))
-
-
-def check_page(page: Any, name: str, lang: str) -> None:
-    """The page is in ``lang`` (``<html lang>``), passes axe, and is kept as a screenshot."""
-    assert page.evaluate("document.documentElement.lang") == lang, name
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{lang}-{name}.png"), full_page=True)
-    bad = axe_violations(page)
-    assert not bad, f"{name} ({lang}): {bad}"
 
 
 def open_reports(page: Any, url: str) -> None:
@@ -212,23 +190,8 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
     page.screenshot(path=str(SHOTS / "uk-analytical-narrow.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    # An error page, then the cabinets of the operator and the regulator's officer.
+    # An error page (the operator's and the regulator's cabinets: tests/web/test_cabinet_browser.py)
     for lang in LANGUAGES:
         page.goto(f"{base}/operator?lang={lang}")
         check_page(page, "error", lang)
     ctx.close()
-    for person, pages in (("rep-1", ("operator",)), ("taras", ("regulator", "audit"))):
-        ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = ctx.new_page()
-        qes_login(page, base, world, person)
-        for name in pages:
-            cells = {}
-            for lang in LANGUAGES:
-                page.goto(f"{base}/{name}?lang={lang}")
-                check_page(page, name, lang)
-                cells[lang] = page.eval_on_selector_all(
-                    "tbody tr", "trs => trs.map(tr => [...tr.querySelectorAll("
-                                "'[data-state],[data-status],[data-kind],[data-action],[data-us]')]"
-                                ".map(td => Object.values(td.dataset).join('|')))")
-            assert cells["uk"] == cells["en"] and cells["uk"], name
-        ctx.close()
