@@ -186,8 +186,7 @@ def test_every_page_in_both_languages(site: tuple[World, str], browser: Any) -> 
     page.wait_for_function(
         "document.querySelector('[data-report=\"player_activity\"] .tablewrap').scrollLeft > 0",
         timeout=5_000)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SHOTS / "uk-analytical-narrow.png"), full_page=True)
+    page.locator('[data-report="player_activity"]').screenshot(path=str(SHOTS / "uk-analytical-narrow.png"))
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # An error page (the operator's and the regulator's cabinets: tests/web/test_cabinet_browser.py)
