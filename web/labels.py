@@ -62,6 +62,31 @@ AUDIT_ACTIONS = {
     "reinstate": N_("reinstatement"),
     "register_writer_schema": N_("writer schema registered"),
 }
+# The alerts (pipeline/data/alert_rules.json, pipeline/core/alerts.py), for the alerts inbox:
+# each rule's title, the alert's severity, state and subject kind.
+ALERT_RULES = {
+    "source_silent": N_("A source has gone silent"),
+    "sequence_gap": N_("Missing sequence numbers"),
+    "rejection_rate": N_("High share of rejected events"),
+    "late_data": N_("Late data"),
+    "tax_discrepancy": N_("Winnings tax withheld differs from the tax due"),
+    "unlicensed_activity": N_("Activity outside the licence"),
+    "unregistered_asset": N_("Activity on unregistered equipment, site or app"),
+    "aml_single": N_("Single operation at or above the financial monitoring threshold"),
+    "aml_daily_total": N_("Daily total at or above the financial monitoring threshold"),
+    "aml_structuring": N_("Suspected structuring of operations below the threshold"),
+    "rtp_deviation": N_("Return to player deviates from the declared value"),
+    "rg_score": N_("Signs of problem gambling"),
+}
+ALERT_SEVERITIES = {"INFO": N_("information"), "WARNING": N_("warning"), "CRITICAL": N_("critical")}
+ALERT_STATES = {"OPENED": N_("opened"), "UPDATED": N_("updated"), "RESOLVED": N_("resolved")}
+ALERT_SUBJECTS = {
+    "OPERATOR": N_("operator"),
+    "SOURCE": N_("data source"),
+    "PLAYER": N_("player (pseudonym)"),
+    "MACHINE": N_("gaming machine"),
+}
+
 # Values of the reports' text columns (dashboards/reports.py), by column name.
 REPORT_VALUES: dict[str, dict[str, str]] = {
     "licence_kind": LICENCE_KINDS,
