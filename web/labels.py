@@ -15,6 +15,10 @@ ROLES = {
     "regulator": N_("regulator"),
     "analyst": N_("analyst"),
     "tax": N_("tax officer"),
+    # the roles the inspection, administration and law-enforcement cabinets add (issue 14)
+    "inspector": N_("inspector"),
+    "admin": N_("administrator"),
+    "law": N_("law enforcement"),
 }
 PROPOSAL_STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected")}
 STATUSES = {
