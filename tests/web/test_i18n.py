@@ -16,7 +16,8 @@ from web.app import app_from_settings
 from web.i18n_check import extract, merged, po_path, untranslated
 from web.login.core import MESSAGES, LoginRefused, Refusal
 
-PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]")
+# %(name)s (gettext's convention) and {name} (str.format's, which some pages use)
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sdr]|\{(\w*)[^{}]*\}")
 
 
 @pytest.fixture(scope="module")
