@@ -91,6 +91,26 @@ ALERT_SUBJECTS = {
     "MACHINE": N_("gaming machine"),
 }
 
+# Why the registry refused a change (registry/core/errors.py, Code): the headline a cabinet shows
+# before the registry's own detail (which names fields and values, and stays as the registry wrote it).
+REGISTRY_REFUSALS = {
+    "invalid_field": N_("A field is not valid"),
+    "invalid_edrpou": N_("The EDRPOU code is not valid"),
+    "invalid_domain": N_("The domain name is not valid"),
+    "overlapping_licence": N_("The licence overlaps another licence of the same kind"),
+    "duplicate_serial": N_("Equipment with this serial number is already registered"),
+    "already_registered": N_("Already registered"),
+    "unknown_operator": N_("Unknown operator"),
+    "unknown_entity": N_("No such entry in the registry"),
+    "foreign_asset": N_("The entry belongs to another operator"),
+    "not_authorised": N_("Not authorised to make this change"),
+    "four_eyes": N_("The same person may not propose and decide (four-eyes rule)"),
+    "already_decided": N_("The proposal has already been decided"),
+    "invalid_transition": N_("This change of status is not allowed"),
+    "incompatible_schema": N_("The schema is not compatible"),
+}
+
+
 # Values of the reports' text columns (dashboards/reports.py), by column name.
 REPORT_VALUES: dict[str, dict[str, str]] = {
     "licence_kind": LICENCE_KINDS,

@@ -68,8 +68,14 @@ def see_other(to: str) -> RedirectResponse:
 
 
 def _errors(exc: Exception) -> str:
+    """The registry's refusals: each code's headline in the reader's language, then its own detail."""
     errors = exc.errors if isinstance(exc, RegistryErrors) else [exc]
-    return "; ".join(str(e) for e in errors)
+    return "; ".join(
+        f"{labels.label(labels.REGISTRY_REFUSALS, str(e.code))} ({e.code}): {str(e).split(': ', 1)[-1]}"
+        if isinstance(e, RegistryError)
+        else str(e)
+        for e in errors
+    )
 
 
 # ---- login ------------------------------------------------------------------------------------

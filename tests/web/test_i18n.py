@@ -122,3 +122,17 @@ def test_languages_are_normalised() -> None:
     assert i18n.chosen("en", "uk") == ("en", True)
     assert i18n.chosen(None, "en") == ("en", False)
     assert i18n.chosen("fr", None) == ("uk", False)
+
+
+def test_a_registry_refusal_has_its_headline_in_the_readers_language(tmp_path: Path) -> None:
+    world = make_world(tmp_path, default_language="uk")
+    client = TestClient(app_from_settings(world.settings, None, world.registry), base_url="http://127.0.0.1")
+    login_as(client, world, "taras")
+    record = {"kind": "site", "operator_id": "op-1", "domain": "d.example.ua", "licence_id": "LIC-1"}
+    token = str(client.cookies.get("csrftoken"))
+    pid = client.post("/registry/proposals", headers={"x-csrftoken": token}, json={"record": record}).json()
+    res = client.post(f"/regulator/proposals/{pid['proposal_id']}",
+                      data={"csrftoken": token, "verdict": "approve", "reason": "ok"})
+    # the code's headline in Ukrainian, the code itself, then the registry's own detail
+    assert "Одна й та сама особа не може подати заявку і ухвалити рішення щодо неї" in res.text
+    assert "(four_eyes)" in res.text and "may not decide it" in res.text
