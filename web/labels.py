@@ -91,6 +91,49 @@ ALERT_SUBJECTS = {
     "MACHINE": N_("gaming machine"),
 }
 
+# A registry record's fields (registry/core/model.py), as the cabinets list them; values of the
+# fields with a fixed set of values are labelled too (FIELD_VALUES), times are written in Kyiv time.
+RECORD_FIELDS = {
+    "legal_name": N_("legal name"),
+    "edrpou": N_("EDRPOU code"),
+    "status": N_("status"),
+    "status_reason": N_("status reason"),
+    "licence_id": N_("licence"),
+    "licence_kind": N_("licence kind"),
+    "decision_ref": N_("decision"),
+    "valid_from_us": N_("valid from"),
+    "valid_to_us": N_("valid until"),
+    "establishment_id": N_("establishment"),
+    "address": N_("address"),
+    "equipment_id": N_("equipment"),
+    "equipment_type": N_("equipment type"),
+    "manufacturer": N_("manufacturer"),
+    "model": N_("model"),
+    "serial": N_("serial number"),
+    "certificate": N_("conformity certificate"),
+    "certified_rtp_bp": N_("certified RTP (basis points)"),
+    "domain": N_("domain"),
+    "store": N_("app store"),
+    "package_id": N_("package"),
+    "representative_id": N_("representative"),
+    "name": N_("name"),
+    "role": N_("role"),
+    "cert_fingerprint": N_("certificate fingerprint"),
+    "proposal_id": N_("proposal"),
+}
+FIELD_VALUES: dict[str, dict[str, str]] = {
+    "status": STATUSES,
+    "licence_kind": LICENCE_KINDS,
+    "equipment_type": {
+        "slot_machine": N_("slot machine"),
+        "gaming_table": N_("gaming table"),
+        "betting_terminal": N_("betting terminal"),
+    },
+    "store": {"google_play": N_("Google Play"), "app_store": N_("App Store"), "other": N_("other store")},
+    "role": {"head": N_("head"), "authorised": N_("authorised person")},
+}
+
+
 # Why the registry refused a change (registry/core/errors.py, Code): the headline a cabinet shows
 # before the registry's own detail (which names fields and values, and stays as the registry wrote it).
 REGISTRY_REFUSALS = {

@@ -186,8 +186,19 @@ def done_message(code: str, subject: str) -> str:
 
 
 def _summary(data: dict[str, Any]) -> str:
+    """A registry record's fields in the reader's language (names, fixed values, Kyiv times)."""
     skip = {"kind", "operator_id", "tax_number_hmac"}
-    return ", ".join(f"{k}: {v}" for k, v in data.items() if k not in skip and v is not None)
+
+    def value(k: str, v: Any) -> str:
+        if k.endswith("_us") and isinstance(v, int):
+            return i18n.format_time(v)
+        return labels.label(labels.FIELD_VALUES[k], str(v)) if k in labels.FIELD_VALUES else str(v)
+
+    return "; ".join(
+        f"{labels.label(labels.RECORD_FIELDS, k)}: {value(k, v)}"
+        for k, v in data.items()
+        if k not in skip and v is not None
+    )
 
 
 @router.get("/operator")

@@ -64,6 +64,9 @@ def test_ukrainian_is_the_default_and_a_switch_is_remembered(tmp_path: Path) -> 
     page = client.get("/operator").text
     assert "Кабінет оператора: op-1" in page and "представник оператора" in page
     assert "Ви увійшли як" in page and ">Вийти<" in page
+    # a registry record's fields and fixed values in Ukrainian, its times in Kyiv time
+    assert "вид ліцензії: казино в мережі Інтернет" in page
+    assert "чинна з: 15.11.2023, 00:13:20 (UTC+02:00)" in page
 
 
 def test_refusals_and_errors_are_said_in_the_readers_language(tmp_path: Path) -> None:
