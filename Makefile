@@ -19,7 +19,7 @@ TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench cabinet-bench grafana kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench cabinet-bench grafana i18n kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
@@ -121,6 +121,13 @@ cabinet-bench: setup
 # Grafana dashboards are generated from the report catalog: regenerate after changing a report.
 grafana: $(NATIVE_STAMP)
 	$(BIN)/python -m dashboards.grafana_gen
+
+# The translations (issue 19, docs/i18n.md): extract every string a person reads (babel.cfg) into
+# the template, merge it into each language's catalog (a changed string turns fuzzy, a new one
+# empty, a removed one goes), then list what still lacks its Ukrainian. The .po files are the
+# only translations kept: the web app compiles them in memory at start-up.
+i18n: $(STAMP)
+	@$(BIN)/python -m web.i18n_check
 
 kafka-start:
 	@$(PYTHON) infra/kafka_local.py start

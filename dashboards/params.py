@@ -4,24 +4,51 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dashboards.reports import GRANULARITIES
+from dashboards.reports import GRANULARITIES, N_
+from pipeline.core.tax import KYIV, kyiv_midnight_us
 
 SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
 # DateTime (seconds, UInt32) ends in 2106; bounds past it would wrap inside ClickHouse.
 MAX_US = 4_102_444_800 * SECOND_US  # 2100-01-01
-PRESETS_US = {"15m": 900 * SECOND_US, "1h": 3600 * SECOND_US, "24h": DAY_US, "7d": 7 * DAY_US,
-              "30d": 30 * DAY_US, "365d": 365 * DAY_US}
+# Rolling presets: the last so long before now.
+PRESETS_US = {"15m": 900 * SECOND_US, "1h": 3600 * SECOND_US, "24h": DAY_US}
+# Calendar presets, in Kyiv days (a Kyiv day is 23 or 25 hours when the clocks change): "7d" is
+# today and the 6 Kyiv days before it, from Kyiv midnight.
+KYIV_DAYS = {"today": 1, "7d": 7, "30d": 30, "365d": 365}
+KYIV_MONTHS = ("month", "prev_month")  # this Kyiv month so far; the whole Kyiv month before it
+PRESETS = (*PRESETS_US, *KYIV_DAYS, *KYIV_MONTHS, "all")
 DEFAULT_PRESET = "7d"
 
 
 class ParamError(ValueError):
-    """A parameter an analyst sent is not valid; the message says which and why."""
+    """A parameter an analyst sent is not valid; the message says which and why.
+
+    ``template`` (English, with ``%(name)s`` fields) and ``fields`` let the web app say it in
+    the reader's language; ``str()`` is the English.
+    """
+
+    def __init__(self, template: str, **fields: Any) -> None:
+        super().__init__(template % fields)
+        self.template = template
+        self.fields = fields
+
+
+def kyiv_period(preset: str, now_us: int) -> tuple[int, int]:
+    """``[since, until)`` of a calendar preset in Kyiv days or months, as UTC µs."""
+    today = datetime.fromtimestamp(now_us / SECOND_US, KYIV).date()
+    if preset in KYIV_DAYS:
+        return kyiv_midnight_us(today - timedelta(days=KYIV_DAYS[preset] - 1)), now_us + DAY_US
+    this_month = date(today.year, today.month, 1)
+    if preset == "month":
+        return kyiv_midnight_us(this_month), now_us + DAY_US
+    previous = (this_month - timedelta(days=1)).replace(day=1)
+    return kyiv_midnight_us(previous), kyiv_midnight_us(this_month)
 
 
 class ReportParams(BaseModel):
@@ -53,7 +80,7 @@ class ReportParams(BaseModel):
 def parse(query: Mapping[str, str], now_us: int | None = None) -> ReportParams:
     """Parameters from a query string: ``period`` (a preset such as 24h) or ``since``/``until``.
 
-    ``since``/``until`` are ISO 8601 times (UTC unless they carry an offset) or UTC µs. Without
+    ``since``/``until`` are ISO 8601 times (Kyiv time unless they carry an offset) or UTC µs. Without
     ``granularity`` the buckets follow the period's length, so a chart has at most ~200 points.
     """
     now = int(time.time() * SECOND_US) if now_us is None else now_us
@@ -67,10 +94,13 @@ def parse(query: Mapping[str, str], now_us: int | None = None) -> ReportParams:
             since, until = 0, now + DAY_US
         elif preset in PRESETS_US:
             since, until = now - PRESETS_US[preset], now + DAY_US
+        elif preset in KYIV_DAYS or preset in KYIV_MONTHS:
+            since, until = kyiv_period(preset, now)
         else:
-            raise ParamError(f"period must be one of {', '.join([*PRESETS_US, 'all'])}, not {preset!r}")
+            raise ParamError(N_("period must be one of %(presets)s, not %(preset)r"),
+                             presets=", ".join(PRESETS), preset=preset)
     if since >= until:
-        raise ParamError("since must be before until")
+        raise ParamError(N_("since must be before until"))
     until = min(until, MAX_US)
     granularity = query.get("granularity") or auto_granularity(until - since if since else now - _EPOCH_2020)
     try:
@@ -79,7 +109,7 @@ def parse(query: Mapping[str, str], now_us: int | None = None) -> ReportParams:
                             game_type=query.get("game_type", ""), granularity=granularity,
                             silent_after_s=int(query.get("silent_after_s") or 900))
     except ValueError as exc:  # pydantic's ValidationError is one
-        raise ParamError(str(exc).replace("\n", "; ")) from exc
+        raise ParamError(N_("invalid parameters: %(why)s"), why=str(exc).replace("\n", "; ")) from exc
 
 
 _EPOCH_2020 = 1_577_836_800 * SECOND_US
@@ -101,8 +131,9 @@ def _time(text: str, name: str, default: int) -> int:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ParamError(f"{name}: {text!r} is neither an ISO 8601 time nor UTC microseconds") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        raise ParamError(N_("%(name)s: %(text)r is neither an ISO 8601 time nor UTC microseconds"),
+                         name=name, text=text) from exc
+    if parsed.tzinfo is None:  # the officials' clock: Kyiv time (fold 0 in the repeated autumn hour)
+        parsed = parsed.replace(tzinfo=KYIV)
     delta = parsed - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds

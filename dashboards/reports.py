@@ -31,13 +31,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sinks.clickhouse.queries import WINDOW_STARTS
-from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS
+from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS, STAKE_BANDS
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
+    """Marks a string a person reads for extraction (``make i18n``); web/reports.py translates it."""
+    return message
+
 
 GROUPS = {
-    "operational": "Operational",
-    "regulatory": "Regulatory",
-    "analytical": "Analytical",
-    "financial": "Financial",
+    "operational": N_("Operational"),
+    "regulatory": N_("Regulatory"),
+    "analytical": N_("Analytical"),
+    "financial": N_("Financial"),
 }
 FILTERS = ("operator", "licence_kind", "game_type")
 GRANULARITIES = tuple(WINDOW_STARTS)
@@ -255,9 +261,9 @@ _GGR_PERIOD = f"{_period('hour')} AND {OP} AND {LK} AND {GT}"
 # -- operational --
 
 INGESTION_STATUS = Report(
-    name="ingestion_status", group="operational", title="Ingestion status per operator",
-    description="For every operator: events accepted and rejected in the period, the share rejected, "
-                "the accepted rate over the last 5 minutes, the last arrival and how long ago it was.",
+    name="ingestion_status", group="operational", title=N_("Ingestion status per operator"),
+    description=N_("For every operator: events accepted and rejected in the period, the share rejected, "
+                "the accepted rate over the last 5 minutes, the last arrival and how long ago it was."),
     sql=f"""
 WITH {_OPERATORS}, {_INGEST}, {_REJECTED}
 SELECT o.operator_id AS operator_id, i.accepted AS accepted, r.rejected AS rejected,
@@ -272,22 +278,22 @@ LEFT JOIN ingest AS i ON i.operator_id = o.operator_id
 LEFT JOIN rejected AS r ON r.operator_id = o.operator_id
 ORDER BY operator_id
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("operator_id", "Operator"), Column("accepted", "Accepted", "count"),
-             Column("rejected", "Rejected", "count"), Column("rejected_pct", "Rejected %", "percent"),
-             Column("rate_per_s", "Events/s (last 5 min)", "ratio"),
-             Column("last_event", "Last event", "time"),
-             Column("silent_for_s", "Silent for (s)", "count")),
+    columns=(Column("operator_id", N_("Operator")), Column("accepted", N_("Accepted"), "count"),
+             Column("rejected", N_("Rejected"), "count"), Column("rejected_pct", N_("Rejected %"), "percent"),
+             Column("rate_per_s", N_("Events/s (last 5 min)"), "ratio"),
+             Column("last_event", N_("Last event"), "time"),
+             Column("silent_for_s", N_("Silent for (s)"), "count")),
     chart=Chart("bar", "operator_id", ("accepted", "rejected")),
     filters=("operator", "licence_kind"),
 )
 
 DATA_QUALITY = Report(
-    name="data_quality", group="operational", title="Data quality",
-    description="Per operator and issue: rejections by reason code in the period (conflicting_duplicate "
+    name="data_quality", group="operational", title=N_("Data quality"),
+    description=N_("Per operator and issue: rejections by reason code in the period (conflicting_duplicate "
                 "counts the operator's conflicting re-sends: an event ID sent again with other content), "
                 "sequence numbers missing now (gaps in a source's numbering), and late data (events "
                 "received more than an hour after they occurred; operators may send days late after an "
-                "outage).",
+                "outage)."),
     sql=f"""
 WITH {_INGEST}, {_GAPS}
 SELECT operator_id, issue, category, toInt64(count) AS count, detail FROM (
@@ -304,20 +310,22 @@ SELECT operator_id, issue, category, toInt64(count) AS count, detail FROM (
            concat('up to ', toString(round(max_delay_us / 3600e6, 1)), ' h late')
     FROM ingest WHERE late_events > 0)
 ORDER BY operator_id, category, count DESC, issue""",
-    columns=(Column("operator_id", "Operator"), Column("issue", "Issue"), Column("category", "Category"),
-             Column("count", "Count", "count"), Column("detail", "Detail")),
+    columns=(Column("operator_id", N_("Operator")),
+             Column("issue", N_("Issue")),
+             Column("category", N_("Category")),
+             Column("count", N_("Count"), "count"), Column("detail", N_("Detail"))),
     chart=Chart("bar", "issue", ("count",), series="operator_id"),
     filters=("operator", "licence_kind"),
 )
 
 SYSTEM_STATUS = Report(
-    name="system_status", group="operational", title="System status: throughput and latency",
-    description="Per time bucket: events accepted and their rate (over the part of the bucket inside "
+    name="system_status", group="operational", title=N_("System status: throughput and latency"),
+    description=N_("Per time bucket: events accepted and their rate (over the part of the bucket inside "
                 "the period and before now; buckets of an hour or more count the hours that start in "
                 "the period), and latency quantiles (t-digest, "
                 "approximate): from occurred to received by the pipeline (operators' delay), and from "
                 "received to queryable in ClickHouse (the pipeline's own). Consumer lag and errors come "
-                "from the Prometheus metrics (shown live beside this report, and in Grafana).",
+                "from the Prometheus metrics (shown live beside this report, and in Grafana)."),
     sql=f"""
 SELECT bucket_us, accepted,
        -- over the part of the bucket inside the period and before now (the current bucket is partial)
@@ -335,12 +343,12 @@ FROM (SELECT {_bucket('t')} AS bucket_us, sum(events) AS accepted,
             WHERE {{granularity:String}} != 'minute' AND {_period('hour')} AND {OP} AND {LK_OP})
       GROUP BY bucket_us)
 ORDER BY bucket_us""",
-    columns=(Column("bucket_us", "From", "time"), Column("accepted", "Accepted", "count"),
-             Column("rate_per_s", "Events/s", "ratio"),
-             Column("delay_p50_us", "Operator delay p50", "duration_us"),
-             Column("delay_p99_us", "Operator delay p99", "duration_us"),
-             Column("store_p50_us", "Pipeline latency p50", "duration_us"),
-             Column("store_p99_us", "Pipeline latency p99", "duration_us")),
+    columns=(Column("bucket_us", N_("From"), "time"), Column("accepted", N_("Accepted"), "count"),
+             Column("rate_per_s", N_("Events/s"), "ratio"),
+             Column("delay_p50_us", N_("Operator delay p50"), "duration_us"),
+             Column("delay_p99_us", N_("Operator delay p99"), "duration_us"),
+             Column("store_p50_us", N_("Pipeline latency p50"), "duration_us"),
+             Column("store_p99_us", N_("Pipeline latency p99"), "duration_us")),
     chart=Chart("line", "bucket_us", ("rate_per_s",)),
     filters=("operator", "licence_kind"), time_series=True,
 )
@@ -348,14 +356,14 @@ ORDER BY bucket_us""",
 # -- regulatory --
 
 LICENCE_COMPLIANCE = Report(
-    name="licence_compliance", group="regulatory", title="Silent operators and unlicensed activity",
-    description="Every licence in force at some time of the period (and every operator that sends "
+    name="licence_compliance", group="regulatory", title=N_("Silent operators and unlicensed activity"),
+    description=N_("Every licence in force at some time of the period (and every operator that sends "
                 "without one): its status at the period's end, events in the period, the last event and "
                 "how long ago, and activity it is not licensed for: attempts rejected as unknown_licence, "
                 "licence_kind_mismatch, licence_inactive, licence_suspended or channel_not_allowed, and "
                 "events accepted in hours when the registry, as known now, shows no active licence of "
                 "their kind (a suspension recorded after the fact counts from when it took effect). "
-                "Status: silent when an active licence's operator sent nothing for silent_after_s.",
+                "Status: silent when an active licence's operator sent nothing for silent_after_s."),
     sql=f"""
 WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_OUTSIDE}
 SELECT operator_id, licence_id, licence_kind, licence_status, accepted, last_event, silent_for_s,
@@ -384,40 +392,44 @@ FROM (
     WHERE i.operator_id NOT IN (SELECT operator_id FROM {REG} WHERE kind = 'licence' AND {_IN_PERIOD}))
 ORDER BY status != 'ok' DESC, operator_id, licence_id
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("operator_id", "Operator"), Column("licence_id", "Licence"),
-             Column("licence_kind", "Licence kind"),
-             Column("licence_status", "Licence status (end of period)"),
-             Column("accepted", "Events", "count"),
-             Column("last_event", "Last event", "time"), Column("silent_for_s", "Silent for (s)", "count"),
-             Column("unlicensed_attempts", "Unlicensed attempts", "count"), Column("status", "Status")),
+    columns=(Column("operator_id", N_("Operator")), Column("licence_id", N_("Licence")),
+             Column("licence_kind", N_("Licence kind")),
+             Column("licence_status", N_("Licence status (end of period)")),
+             Column("accepted", N_("Events"), "count"),
+             Column("last_event", N_("Last event"), "time"),
+             Column("silent_for_s", N_("Silent for (s)"), "count"),
+             Column("unlicensed_attempts", N_("Unlicensed attempts"), "count"),
+             Column("status", N_("Status"))),
     chart=Chart("bar", "operator_id", ("unlicensed_attempts",)),
     filters=("operator", "licence_kind"),
 )
 
 UNREGISTERED_ASSETS = Report(
     name="unregistered_assets", group="regulatory",
-    title="Activity on unregistered equipment, sites and apps",
-    description="Establishments, equipment, websites and mobile apps that events in the period came "
+    title=N_("Activity on unregistered equipment, sites and apps"),
+    description=N_("Establishments, equipment, websites and mobile apps that events in the period came "
                 "through while they were not registered to the operator (as the registry knows it now, "
                 "to the day's first and last event on the asset): events, stakes, first and last seen. "
-                "Such events are accepted (the operation happened) and reported here.",
+                "Such events are accepted (the operation happened) and reported here."),
     sql=f"""
 WITH {_UNREGISTERED}
 SELECT operator_id, asset_type, asset_id, events, stakes, first_seen, last_seen
 FROM unregistered
 ORDER BY operator_id, asset_type, events DESC, asset_id""",
-    columns=(Column("operator_id", "Operator"), Column("asset_type", "Type"), Column("asset_id", "Asset"),
-             Column("events", "Events", "count"), Column("stakes", "Stakes (UAH)", "money"),
-             Column("first_seen", "First seen", "time"), Column("last_seen", "Last seen", "time")),
+    columns=(Column("operator_id", N_("Operator")),
+             Column("asset_type", N_("Type")),
+             Column("asset_id", N_("Asset")),
+             Column("events", N_("Events"), "count"), Column("stakes", N_("Stakes (UAH)"), "money"),
+             Column("first_seen", N_("First seen"), "time"), Column("last_seen", N_("Last seen"), "time")),
     chart=Chart("bar", "asset_id", ("events",)),
 )
 
 COMPLIANCE_ALERTS = Report(
-    name="compliance_alerts", group="regulatory", title="Compliance alerts",
-    description="One line per finding that needs a regulator's attention: silent operators with an "
+    name="compliance_alerts", group="regulatory", title=N_("Compliance alerts"),
+    description=N_("One line per finding that needs a regulator's attention: silent operators with an "
                 "active licence, unlicensed activity (rejected, or accepted while the registry shows no "
                 "licence in force), activity on unregistered assets, winnings-tax discrepancies, a rejected "
-                "share above 5 %, missing sequence numbers, and data more than 72 hours late.",
+                "share above 5 %, missing sequence numbers, and data more than 72 hours late."),
     sql=f"""
 WITH {_LICENCES}, {_INGEST}, {_REJECTED}, {_OUTSIDE}, {_GAPS}, {_UNREGISTERED}
 SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
@@ -464,19 +476,28 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
     FROM ingest WHERE max_delay_us > 72 * 3600000000)
 ORDER BY severity = 'high' DESC, severity = 'medium' DESC, alert, operator_id
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("severity", "Severity"), Column("alert", "Alert"), Column("operator_id", "Operator"),
-             Column("value", "Value", "count"), Column("detail", "Detail")),
+    columns=(Column("severity", N_("Severity")),
+             Column("alert", N_("Alert")),
+             Column("operator_id", N_("Operator")),
+             Column("value", N_("Value"), "count"), Column("detail", N_("Detail"))),
     chart=None,
     filters=("operator", "licence_kind"),
 )
 
 # -- analytical --
 
+# The stake bands' columns (sinks/clickhouse/rollups.py: STAKE_BANDS, STAKE_BAND_LABELS), written
+# out so each is a string the catalogs can translate.
+_BAND_COLUMNS = (N_("Bets under 10 UAH"), N_("Bets of 10-100 UAH"), N_("Bets of 100-1,000 UAH"),
+                 N_("Bets of 1,000-10,000 UAH"), N_("Bets of 10,000 UAH and more"))
+assert len(_BAND_COLUMNS) == len(STAKE_BAND_LABELS) == len(STAKE_BANDS) + 1
+
 PLAYER_ACTIVITY = Report(
-    name="player_activity", group="analytical", title="Player activity by kind of gambling",
-    description="Per licence kind: active players (distinct pseudonymous bettors, exact), bets, bets per "
-                "player, stakes and the average stake, stake quantiles (t-digest, approximate) and the "
-                "number of bets in each stake band: " + "; ".join(STAKE_BAND_LABELS) + ".",
+    name="player_activity", group="analytical", title=N_("Player activity by kind of gambling"),
+    description=N_("Per licence kind: active players (distinct pseudonymous bettors, exact), bets, bets per "
+                   "player, stakes and the average stake, stake quantiles (t-digest, approximate) and the "
+                   "number of bets in each stake band: under 10 UAH; 10-100 UAH; 100-1,000 UAH; "
+                   "1,000-10,000 UAH; 10,000 UAH and more."),
     sql=f"""
 SELECT g.licence_kind AS licence_kind, g.players AS active_players, g.bets AS bets,
        round(g.bets / greatest(g.players, 1), 2) AS bets_per_player, g.stakes AS stakes,
@@ -490,20 +511,23 @@ LEFT JOIN (SELECT licence_kind, {QMERGE}(stake_q) AS q, sum(band_1) AS b1, sum(b
            FROM {DB}.stakes_hourly WHERE {_GGR_PERIOD} GROUP BY licence_kind) AS s
   ON s.licence_kind = g.licence_kind
 ORDER BY licence_kind""",
-    columns=(Column("licence_kind", "Kind"), Column("active_players", "Active players", "count"),
-             Column("bets", "Bets", "count"), Column("bets_per_player", "Bets per player", "ratio"),
-             Column("stakes", "Stakes (UAH)", "money"), Column("avg_stake", "Average stake (UAH)", "money"),
-             Column("stake_p50", "Stake p50 (UAH)", "money"), Column("stake_p90", "Stake p90 (UAH)", "money"),
-             Column("stake_p99", "Stake p99 (UAH)", "money"))
-    + tuple(Column(f"band_{i}", f"Bets {label}", "count") for i, label in enumerate(STAKE_BAND_LABELS, 1)),
+    columns=(Column("licence_kind", N_("Kind")), Column("active_players", N_("Active players"), "count"),
+             Column("bets", N_("Bets"), "count"), Column("bets_per_player", N_("Bets per player"), "ratio"),
+             Column("stakes", N_("Stakes (UAH)"), "money"),
+             Column("avg_stake", N_("Average stake (UAH)"), "money"),
+             Column("stake_p50", N_("Stake p50 (UAH)"), "money"),
+             Column("stake_p90", N_("Stake p90 (UAH)"), "money"),
+             Column("stake_p99", N_("Stake p99 (UAH)"), "money"))
+    + tuple(Column(f"band_{i}", label, "count") for i, label in enumerate(_BAND_COLUMNS, 1)),
     chart=Chart("bar", "licence_kind", ("active_players",)),
 )
 
 MARKET_DYNAMICS = Report(
-    name="market_dynamics", group="analytical", title="Market dynamics: turnover, GGR, shares, concentration",
-    description="Per time bucket and operator: turnover (stakes accepted), GGR, the operator's share of "
+    name="market_dynamics", group="analytical",
+    title=N_("Market dynamics: turnover, GGR, shares, concentration"),
+    description=N_("Per time bucket and operator: turnover (stakes accepted), GGR, the operator's share of "
                 "the bucket's turnover, and the market's concentration as the Herfindahl-Hirschman "
-                "index of turnover shares (0-10,000; above 2,500 is highly concentrated).",
+                "index of turnover shares (0-10,000; above 2,500 is highly concentrated)."),
     sql=f"""
 SELECT bucket_us, operator_id, turnover, ggr, round(share, 2) AS share_pct,
        round(sum(share * share) OVER (PARTITION BY bucket_us), 0) AS hhi
@@ -514,21 +538,21 @@ FROM (SELECT bucket_us, operator_id, turnover, ggr,
             FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
             GROUP BY bucket_us, operator_id))
 ORDER BY bucket_us, operator_id""",
-    columns=(Column("bucket_us", "From", "time"), Column("operator_id", "Operator"),
-             Column("turnover", "Turnover (UAH)", "money"), Column("ggr", "GGR (UAH)", "money"),
-             Column("share_pct", "Share of turnover %", "percent"), Column("hhi", "HHI", "ratio")),
+    columns=(Column("bucket_us", N_("From"), "time"), Column("operator_id", N_("Operator")),
+             Column("turnover", N_("Turnover (UAH)"), "money"), Column("ggr", N_("GGR (UAH)"), "money"),
+             Column("share_pct", N_("Share of turnover %"), "percent"), Column("hhi", N_("HHI"), "ratio")),
     chart=Chart("line", "bucket_us", ("turnover",), series="operator_id"),
     time_series=True,
 )
 
 RETURN_TO_PLAYER = Report(
-    name="return_to_player", group="analytical", title="Return to player per game and per machine",
-    description="Winnings paid per kopeck of net stakes (stakes - refunds), in %, per operator and game "
+    name="return_to_player", group="analytical", title=N_("Return to player per game and per machine"),
+    description=N_("Winnings paid per kopeck of net stakes (stakes - refunds), in %, per operator and game "
                 "type, and per machine (equipment) in establishments, beside the RTP the machine was "
                 "certified at in the equipment registry when it played (the certificate in force at its "
                 "last event of each day; a machine re-certified in the period has a line per "
                 "certificate; none when it was not registered). A machine far from its certified RTP "
-                "deserves a look.",
+                "deserves a look."),
     sql=f"""
 SELECT level, operator_id, licence_kind, game_type, equipment_id, bets, stakes, refunds, winnings,
        if(stakes - refunds <= 0, NULL, round(100 * winnings / (stakes - refunds), 2)) AS rtp_pct,
@@ -555,22 +579,23 @@ FROM (
     GROUP BY a.operator_id, a.licence_kind, a.game_type, a.asset_id, certified)
 ORDER BY level = 'game' DESC, operator_id, game_type, equipment_id, certified_bp
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("level", "Level"), Column("operator_id", "Operator"), Column("licence_kind", "Kind"),
-             Column("game_type", "Game"), Column("equipment_id", "Machine"), Column("bets", "Bets", "count"),
-             Column("stakes", "Stakes (UAH)", "money"), Column("refunds", "Refunds (UAH)", "money"),
-             Column("winnings", "Winnings (UAH)", "money"), Column("rtp_pct", "RTP %", "percent"),
-             Column("certified_rtp_pct", "Certified RTP %", "percent"),
-             Column("rtp_minus_certified", "RTP - certified (points)", "percent")),
+    columns=(Column("level", N_("Level")), Column("operator_id", N_("Operator")),
+             Column("licence_kind", N_("Kind")), Column("game_type", N_("Game")),
+             Column("equipment_id", N_("Machine")), Column("bets", N_("Bets"), "count"),
+             Column("stakes", N_("Stakes (UAH)"), "money"), Column("refunds", N_("Refunds (UAH)"), "money"),
+             Column("winnings", N_("Winnings (UAH)"), "money"), Column("rtp_pct", N_("RTP %"), "percent"),
+             Column("certified_rtp_pct", N_("Certified RTP %"), "percent"),
+             Column("rtp_minus_certified", N_("RTP - certified (points)"), "percent")),
     chart=Chart("bar", "game_type", ("rtp_pct",), series="operator_id", only=("level", "game")),
 )
 
 # -- financial --
 
 GGR = Report(
-    name="ggr", group="financial", title="GGR per operator, licence kind and period",
-    description="GGR = stakes accepted - stakes refunded - winnings paid, per time bucket (Kyiv months "
+    name="ggr", group="financial", title=N_("GGR per operator, licence kind and period"),
+    description=N_("GGR = stakes accepted - stakes refunded - winnings paid, per time bucket (Kyiv months "
                 "by default, as statements are), operator and licence kind; deposits and withdrawals "
-                "are wallet flows and not part of it.",
+                "are wallet flows and not part of it."),
     sql=f"""
 SELECT {_bucket('hour')} AS period_start_us, operator_id, licence_kind,
        sum(stakes) AS stakes, sum(refunds) AS refunds, sum(winnings) AS winnings,
@@ -578,25 +603,30 @@ SELECT {_bucket('hour')} AS period_start_us, operator_id, licence_kind,
 FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD}
 GROUP BY period_start_us, operator_id, licence_kind
 ORDER BY period_start_us, operator_id, licence_kind""",
-    columns=(Column("period_start_us", "Period from", "time"), Column("operator_id", "Operator"),
-             Column("licence_kind", "Kind"), Column("stakes", "Stakes (UAH)", "money"),
-             Column("refunds", "Refunds (UAH)", "money"), Column("winnings", "Winnings (UAH)", "money"),
-             Column("ggr", "GGR (UAH)", "money"), Column("bets", "Bets", "count"),
-             Column("payouts", "Payouts", "count")),
+    columns=(Column("period_start_us", N_("Period from"), "time"), Column("operator_id", N_("Operator")),
+             Column("licence_kind", N_("Kind")), Column("stakes", N_("Stakes (UAH)"), "money"),
+             Column("refunds", N_("Refunds (UAH)"), "money"),
+             Column("winnings", N_("Winnings (UAH)"), "money"),
+             Column("ggr", N_("GGR (UAH)"), "money"), Column("bets", N_("Bets"), "count"),
+             Column("payouts", N_("Payouts"), "count")),
     chart=Chart("bar", "operator_id", ("ggr",)),
     time_series=True,
 )
 
 TAXES = Report(
-    name="taxes", group="financial", title="Taxes: winnings tax withheld against computed, GGR tax due",
-    description="Per operator: payouts of winnings in the period, personal income tax and military "
-                "levy due (computed by the pipeline at the rates in force) against what the operator "
-                "withheld, the payouts flagged as discrepancies, and the GGR and GGR tax due of the "
-                "latest statement revision of every period that starts in the period.",
+    name="taxes", group="financial", title=N_("Taxes: winnings tax withheld against computed, GGR tax due"),
+    description=N_("Per operator: payouts of winnings in the period, personal income tax and military "
+                   "levy due (computed by the pipeline at the rates in force) against what the operator "
+                   "withheld, the payouts flagged as discrepancies, and the GGR and GGR tax due of the "
+                   "latest revision of every statement whose own period overlaps the selected one. A "
+                   "statement covers a whole Kyiv month and counts whole: the columns Statements from and "
+                   "Statements until give the periods the GGR figures are for."),
     sql=f"""
 SELECT operator_id, payouts, winnings, pit_due, pit_withheld, military_due, military_withheld,
        (pit_withheld + military_withheld) - (pit_due + military_due) AS withheld_minus_due,
-       discrepancies, ggr, ggr_tax_due, statements
+       discrepancies, ggr, ggr_tax_due, statements,
+       if(statements = 0, NULL, s_from) AS statements_from,
+       if(statements = 0, NULL, s_until) AS statements_until
 FROM (
     SELECT operator_id, toInt64(sum(payouts)) AS payouts, sum(winnings) AS winnings, sum(pit_due) AS pit_due,
            sum(pit_withheld) AS pit_withheld, sum(military_due) AS military_due,
@@ -605,21 +635,28 @@ FROM (
     WHERE {_period('hour')} AND {OP} AND {LK}
     GROUP BY operator_id) AS p
 FULL OUTER JOIN (
-    SELECT operator_id, sum(ggr) AS ggr, sum(ggr_tax_due) AS ggr_tax_due, count() AS statements
+    -- every statement whose period overlaps the selected one (a month's statement shows in a week
+    -- of that month), with the span of the statements' own periods
+    SELECT operator_id, sum(ggr) AS ggr, sum(ggr_tax_due) AS ggr_tax_due, count() AS statements,
+           min(period_start) AS s_from, max(period_end) AS s_until
     FROM {DB}.ggr_statements
-    WHERE {_period64('period_start')} AND {OP} AND {LK_OP}
+    WHERE period_start < fromUnixTimestamp64Micro({{until_us:Int64}}, 'UTC')
+      AND period_end > fromUnixTimestamp64Micro({{since_us:Int64}}, 'UTC') AND {OP} AND {LK_OP}
     GROUP BY operator_id) AS s USING (operator_id)
 ORDER BY operator_id
 SETTINGS join_use_nulls = 0""",
-    columns=(Column("operator_id", "Operator"), Column("payouts", "Payouts", "count"),
-             Column("winnings", "Winnings (UAH)", "money"), Column("pit_due", "PIT due (UAH)", "money"),
-             Column("pit_withheld", "PIT withheld (UAH)", "money"),
-             Column("military_due", "Levy due (UAH)", "money"),
-             Column("military_withheld", "Levy withheld (UAH)", "money"),
-             Column("withheld_minus_due", "Withheld - due (UAH)", "money"),
-             Column("discrepancies", "Discrepancies", "count"), Column("ggr", "GGR (UAH)", "money"),
-             Column("ggr_tax_due", "GGR tax due (UAH)", "money"),
-             Column("statements", "Statements", "count")),
+    columns=(Column("operator_id", N_("Operator")), Column("payouts", N_("Payouts"), "count"),
+             Column("winnings", N_("Winnings (UAH)"), "money"),
+             Column("pit_due", N_("PIT due (UAH)"), "money"),
+             Column("pit_withheld", N_("PIT withheld (UAH)"), "money"),
+             Column("military_due", N_("Levy due (UAH)"), "money"),
+             Column("military_withheld", N_("Levy withheld (UAH)"), "money"),
+             Column("withheld_minus_due", N_("Withheld - due (UAH)"), "money"),
+             Column("discrepancies", N_("Discrepancies"), "count"), Column("ggr", N_("GGR (UAH)"), "money"),
+             Column("ggr_tax_due", N_("GGR tax due (UAH)"), "money"),
+             Column("statements", N_("Statements"), "count"),
+             Column("statements_from", N_("Statements from"), "time"),
+             Column("statements_until", N_("Statements until"), "time")),
     chart=Chart("bar", "operator_id", ("pit_due", "pit_withheld")),
     filters=("operator", "licence_kind"),
 )

@@ -305,6 +305,8 @@ class WebSettings(_Frozen):
     # Operators' self-service access keys: the principal whose certificate (<pki_dir>/<name>.crt)
     # creates and deletes their ACLs (ALTER on the cluster only, not admin's topic rights).
     keys_principal: str = "key-issuer"
+    # The pages' language when a person has not chosen one (issue 19, docs/i18n.md): uk or en.
+    default_language: Literal["uk", "en"] = "uk"
 
 
 class Settings(BaseSettings):

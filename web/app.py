@@ -8,6 +8,7 @@ first passes :func:`web.deps.authorise` against ``web.access.POLICY``.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import secrets
@@ -31,9 +32,10 @@ from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
 from registry.staff import StaffStore
-from web import admin, alerts, inspection, operator, pages, proofs, reports, tax
+from web import admin, alerts, i18n, inspection, operator, pages, proofs, reports, tax
 from web.access import Role
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
+from web.i18n import _
 from web.keys import KeyDesk, desk_from_settings
 from web.login.people import StaffMember
 from web.login.trust import TrustSource
@@ -118,9 +120,9 @@ def cabinet_from_settings(
     )
 
 
-def _login_required(request: Request, _: Exception) -> Response:
+def _login_required(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(("/api/", "/registry/")):
-        return JSONResponse({"error": "log in first"}, 401)
+        return JSONResponse({"error": _("Log in first.")}, 401)
     return RedirectResponse("/login", 303)
 
 
@@ -132,10 +134,14 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
-    body = (
-        b"<!doctype html><title>Refused</title><p>This form has expired or did not come from this site "
-        b"(no valid CSRF token). Go back, reload the page and try again.</p>"
+    lang, title = i18n.current_locale(), html.escape(_("Refused"))
+    text = html.escape(
+        _(
+            "This form has expired or did not come from this site (no valid CSRF token). "
+            "Go back, reload the page and try again."
+        )
     )
+    body = f'<!doctype html><html lang="{lang}"><title>{title}</title><p>{text}</p></html>'.encode()
     await send(
         {
             "type": "http.response.start",
@@ -146,8 +152,15 @@ async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: int = 8 * 3600) -> Any:
-    """The ASGI application (FastAPI wrapped in CSRF protection)."""
+def create_app(
+    cab: Cabinet,
+    key: str,
+    *,
+    https_only: bool = False,
+    max_age_s: int = 8 * 3600,
+    default_language: str = i18n.DEFAULT_LOCALE,
+) -> Any:
+    """The ASGI application (FastAPI wrapped in CSRF protection, inside the language's middleware)."""
     app = FastAPI(
         title="dsom cabinets",
         version="1",
@@ -182,7 +195,7 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
         same_site="strict",
         https_only=https_only,
     )
-    return asgi_csrf(
+    protected = asgi_csrf(
         app,
         signing_secret=key + ":csrf",
         always_protect={"/login", "/logout"},
@@ -190,6 +203,7 @@ def create_app(cab: Cabinet, key: str, *, https_only: bool = False, max_age_s: i
         cookie_samesite="Strict",
         send_csrf_failed=_csrf_failed,
     )
+    return i18n.LocaleMiddleware(protected, default_language, secure=https_only, wrapped=app)
 
 
 def app_from_settings(
@@ -203,6 +217,7 @@ def app_from_settings(
         session_key(settings),
         https_only=settings.web.https_only,
         max_age_s=settings.web.session_max_age_s,
+        default_language=settings.web.default_language,
     )
 
 
@@ -227,7 +242,7 @@ class WebServer:
 
     def start(self, timeout_s: float = 30.0) -> WebServer:
         self._thread.start()
-        for _ in range(int(timeout_s * 20)):
+        for _attempt in range(int(timeout_s * 20)):
             if self._server.started or not self._thread.is_alive():
                 break
             threading.Event().wait(0.05)
@@ -244,7 +259,7 @@ class WebServer:
 
 def route_table(app: Any) -> list[tuple[str, str]]:
     """Every (method, path template) the application answers: what ``web.access.POLICY`` must cover."""
-    fastapi_app = getattr(app, "__wrapped__", app)  # under the CSRF wrapper
+    fastapi_app = getattr(app, "__wrapped__", app)  # under the language's and the CSRF wrappers
 
     def walk(routes: list[Any], prefix: str) -> list[tuple[str, str]]:
         out = []

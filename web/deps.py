@@ -15,6 +15,7 @@ from dashboards.web.dashboard import Dashboard
 from registry.core.access import Principal
 from registry.service import RegistryService
 from web.access import Account, Role, Verdict, decide
+from web.i18n import _
 from web.keys import KeyDesk
 from web.login.core import ChallengeBook, SignatureVerifier, WebCryptoVerifier
 from web.login.trust import TrustSource
@@ -74,9 +75,9 @@ def authorise(request: Request) -> None:
     if verdict is not Verdict.ALLOWED:
         raise HTTPException(
             403,
-            "this page is not part of your cabinet"
+            _("This page is not part of your cabinet.")
             if verdict is Verdict.REFUSED
-            else "no access rule for this route",
+            else _("No access rule covers this page."),
         )
     request.state.account = account
 

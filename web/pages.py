@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Form, Request
@@ -21,9 +22,10 @@ from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.core.identifiers import tax_number_hash
 from registry.core.model import Kind, Status
-from web import i18n
+from web import i18n, labels
 from web.access import HOME
 from web.deps import CurrentAccount, account_of, cabinet
+from web.i18n import _
 from web.login.core import LoginRefused, Refusal, check_login, decode_b64, fingerprint, parse_certificate
 from web.login.people import Representative, find_account
 
@@ -42,6 +44,25 @@ def uah(kopecks: int | None) -> str:
 
 
 templates.env.filters["uah"] = uah
+
+
+def switch_to(request: Request, code: str) -> str:
+    """The same page in language ``code`` (its query kept): the language switch's link."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*query, ("lang", code)])
+
+
+# Globals, so that every template (however it is rendered) has the language and the formatters.
+templates.env.globals.update(
+    current_locale=i18n.current_locale,
+    languages=i18n.LANGUAGE_NAMES,
+    switch_to=switch_to,
+    labels=labels,
+    label=labels.label,
+    when=i18n.format_time,
+    number=i18n.format_number,
+    money=i18n.format_money,
+)
 router = APIRouter()
 LOGIN_AUDITOR = Principal("cabinet-login", PrincipalRole.SYSTEM)  # names refused logins in the audit log
 AUDIT_PAGE_ROWS = 100
@@ -58,8 +79,14 @@ def see_other(to: str) -> RedirectResponse:
 
 
 def _errors(exc: Exception) -> str:
+    """The registry's refusals: each code's headline in the reader's language, then its own detail."""
     errors = exc.errors if isinstance(exc, RegistryErrors) else [exc]
-    return "; ".join(str(e) for e in errors)
+    return "; ".join(
+        f"{labels.label(labels.REGISTRY_REFUSALS, str(e.code))} ({e.code}): {str(e).split(': ', 1)[-1]}"
+        if isinstance(e, RegistryError)
+        else str(e)
+        for e in errors
+    )
 
 
 # ---- login ------------------------------------------------------------------------------------
@@ -152,13 +179,43 @@ def home(who: CurrentAccount) -> Response:
 # ---- the operator's cabinet -------------------------------------------------------------------------
 
 
+# What a finished action says (``?done=<code>&subject=<id>``): a code, so the message is in the
+# reader's language and nothing a link carries is shown as it is.
+DONE = {
+    "proposal_sent": i18n.N_("Proposal %(subject)s sent to the registry for approval."),
+    "proposal_approved": i18n.N_("Proposal %(subject)s approved."),
+    "proposal_rejected": i18n.N_("Proposal %(subject)s rejected."),
+    "licence_suspended": i18n.N_("Licence %(subject)s suspended."),
+    "licence_revoked": i18n.N_("Licence %(subject)s revoked."),
+    "licence_active": i18n.N_("Licence %(subject)s reinstated."),
+}
+
+
+def done_message(code: str, subject: str) -> str:
+    text = DONE.get(code)
+    return _(text) % {"subject": subject} if text else code  # an older page's own text, as it was
+
+
 def _summary(data: dict[str, Any]) -> str:
+    """A registry record's fields in the reader's language (names, fixed values, Kyiv times)."""
     skip = {"kind", "operator_id", "tax_number_hmac"}
-    return ", ".join(f"{k}: {v}" for k, v in data.items() if k not in skip and v is not None)
+
+    def value(k: str, v: Any) -> str:
+        if k.endswith("_us") and isinstance(v, int):
+            return i18n.format_time(v)
+        return labels.label(labels.FIELD_VALUES[k], str(v)) if k in labels.FIELD_VALUES else str(v)
+
+    return "; ".join(
+        f"{labels.label(labels.RECORD_FIELDS, k)}: {value(k, v)}"
+        for k, v in data.items()
+        if k not in skip and v is not None
+    )
 
 
 @router.get("/operator")
-def operator_page(request: Request, who: CurrentAccount, error: str = "", done: str = "") -> HTMLResponse:
+def operator_page(
+    request: Request, who: CurrentAccount, error: str = "", done: str = "", subject: str = ""
+) -> HTMLResponse:
     svc = cabinet(request).registry
     records = svc.current(operator_id=who.operator_id, who=who.principal)
     licences = [v.entity_id for v in records if v.kind == Kind.LICENCE.value]
@@ -170,7 +227,7 @@ def operator_page(request: Request, who: CurrentAccount, error: str = "", done: 
         licences=licences,
         proposals=proposals[::-1],
         error=error,
-        done=done,
+        done=done_message(done, subject),
         summary=_summary,
     )
 
@@ -195,20 +252,22 @@ def operator_propose(
         else:
             row = orjson.loads(record)
             if not isinstance(row, dict):
-                raise ValueError("expected a JSON object")
+                raise ValueError(_("expected a JSON object"))
         p = cabinet(request).registry.propose(who.principal, row)
     except (RegistryError, RegistryErrors) as exc:
         return operator_page(request, who, error=_errors(exc))
     except ValueError as exc:
-        return operator_page(request, who, error=f"the record is not valid JSON: {exc}")
-    return see_other(f"/operator?done=Proposal+{p.proposal_id}+sent+to+the+registry")
+        return operator_page(request, who, error=_("The record is not valid JSON: %(why)s") % {"why": exc})
+    return see_other(f"/operator?done=proposal_sent&subject={p.proposal_id}")
 
 
 # ---- the regulator's cabinet ------------------------------------------------------------------------
 
 
 @router.get("/regulator")
-def regulator_page(request: Request, who: CurrentAccount, error: str = "", done: str = "") -> HTMLResponse:
+def regulator_page(
+    request: Request, who: CurrentAccount, error: str = "", done: str = "", subject: str = ""
+) -> HTMLResponse:
     svc = cabinet(request).registry
     return render(
         request,
@@ -216,7 +275,7 @@ def regulator_page(request: Request, who: CurrentAccount, error: str = "", done:
         pending=svc.proposals(pending_only=True),
         licences=svc.current(Kind.LICENCE.value, who=who.principal),
         error=error,
-        done=done,
+        done=done_message(done, subject),
         summary=_summary,
     )
 
@@ -230,12 +289,12 @@ def regulator_decide(
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     if verdict not in ("approve", "reject") or not reason.strip():
-        return regulator_page(request, who, error="Choose approve or reject and give the reason.")
+        return regulator_page(request, who, error=_("Choose approve or reject and give the reason."))
     try:
         p = cabinet(request).registry.decide(who.principal, proposal_id, verdict == "approve", reason.strip())
     except (RegistryError, RegistryErrors) as exc:
         return regulator_page(request, who, error=_errors(exc))
-    return see_other(f"/regulator?done=Proposal+{p.proposal_id}+{p.state}")
+    return see_other(f"/regulator?done=proposal_{p.state}&subject={p.proposal_id}")
 
 
 @router.post("/regulator/licences/{licence_id}")
@@ -249,13 +308,13 @@ def regulator_sanction(
     status = {"suspend": Status.SUSPENDED, "revoke": Status.REVOKED, "reinstate": Status.ACTIVE}.get(action)
     if status is None or not reason.strip():
         return regulator_page(
-            request, who, error="Choose suspend, revoke or reinstate and give the decision."
+            request, who, error=_("Choose suspend, revoke or reinstate and give the decision.")
         )
     try:
         cabinet(request).registry.sanction(who.principal, licence_id, status, reason.strip(), None)
     except (RegistryError, RegistryErrors) as exc:
         return regulator_page(request, who, error=_errors(exc))
-    return see_other(f"/regulator?done=Licence+{licence_id}+{status.value}")
+    return see_other("/regulator?" + urlencode({"done": f"licence_{status.value}", "subject": licence_id}))
 
 
 @router.get("/audit")
@@ -265,5 +324,5 @@ def audit_page(request: Request, who: CurrentAccount) -> HTMLResponse:
         request,
         "audit.html",
         rows=rows,
-        when=lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        action_name=lambda action: labels.label(labels.AUDIT_ACTIONS, action),
     )

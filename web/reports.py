@@ -1,31 +1,44 @@
 """The reports (the former stdlib dashboard) as routes of the web application, by role.
 
-Analysts see the four groups; tax officers the financial group only. Exports are audited.
+Analysts see the four groups; tax officers the financial group only. Exports are audited. Every
+title, description, column label and value label goes out in the reader's language; the data and
+the exports' column names stay the stable machine names.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
+import json
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from dashboards.params import ParamError
-from dashboards.reports import BY_NAME, GROUPS
+from dashboards.reports import BY_NAME, GROUPS, Report
 from dashboards.run import EXPORT_FORMATS
-from dashboards.web.dashboard import STATIC, Dashboard
+from dashboards.web.dashboard import Dashboard
 from pipeline.contract.asyncapi import published as published_contract
+from pipeline.contract.reasons import reason_texts
+from pipeline.settings import ValidationSettings
+from web import i18n, labels
 from web.access import Account, may_see_group
 from web.deps import CurrentAccount, cabinet
+from web.i18n import _
+from web.pages import render
 
 router = APIRouter()
+# Data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY).
+ISSUES = {"sequence_gap": i18n.N_("sequence numbers missing"), "late_data": i18n.N_("late data")}
 
 
 def _dashboard(request: Request) -> Dashboard:
     d: Dashboard | None = cabinet(request).dashboard
     if d is None:
-        raise HTTPException(503, "the reports are served by the worker that owns the ClickHouse data")
+        raise HTTPException(503, _("The reports are served by the worker that owns the ClickHouse data."))
     return d
 
 
@@ -33,10 +46,21 @@ Reports = Annotated[Dashboard, Depends(_dashboard)]
 
 
 def _page(group: str) -> Any:
-    def page(who: CurrentAccount) -> FileResponse:
+    def page(request: Request, who: CurrentAccount) -> HTMLResponse:
         if not may_see_group(who, group):
-            raise HTTPException(403, f"your cabinet has no {group} reports")
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+            message = _("Your cabinet has no %(group)s reports.") % {"group": _(GROUPS[group])}
+            raise HTTPException(403, message)
+        locale = i18n.current_locale()
+        response = render(
+            request,
+            "reports.html",
+            group=group,
+            group_title=_(GROUPS[group]),
+            browser_locale=i18n.BROWSER_LOCALE[locale],
+            js_messages=i18n.js_messages(locale),
+        )
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
     page.__name__ = f"{group}_page"
     return page
@@ -46,6 +70,40 @@ for _group in GROUPS:
     router.add_api_route(f"/{_group}", _page(_group), methods=["GET"], include_in_schema=False)
 
 
+@functools.cache
+def _reasons(locale: str) -> dict[str, str]:
+    """Every rejection reason's description in ``locale`` (pipeline/contract/reasons.py)."""
+    return {
+        str(code): (text.uk if locale == "uk" else text.en)
+        for code, text in reason_texts(ValidationSettings()).items()
+    }
+
+
+def _localised(catalog: dict[str, Any]) -> dict[str, Any]:
+    """The catalog in the reader's language: titles, descriptions, labels, value labels, reasons."""
+    values = {column: labels.translated(table) for column, table in labels.REPORT_VALUES.items()}
+    values["issue"] = {
+        **_reasons(i18n.current_locale()),
+        **labels.translated(ISSUES),
+    }
+    return {
+        **catalog,
+        "groups": {k: _(v) for k, v in catalog["groups"].items()},
+        "reports": [
+            {
+                **r,
+                "title": _(r["title"]),
+                "description": _(r["description"]),
+                "columns": [{**c, "label": _(c["label"])} for c in r["columns"]],
+            }
+            for r in catalog["reports"]
+        ],
+        "value_labels": values,
+        "details": labels.details(),
+        "locale": i18n.current_locale(),
+    }
+
+
 def _visible(who: Account, catalog: dict[str, Any]) -> dict[str, Any]:
     groups = {k: v for k, v in catalog["groups"].items() if may_see_group(who, k)}
     return {**catalog, "groups": groups, "reports": [r for r in catalog["reports"] if r["group"] in groups]}
@@ -53,24 +111,76 @@ def _visible(who: Account, catalog: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/api/catalog")
 def api_catalog(who: CurrentAccount, d: Reports) -> dict[str, Any]:
-    return _visible(who, d.catalog())
+    return _localised(_visible(who, d.catalog()))
+
+
+def column_labels(report: Report) -> list[str]:
+    """The report's column labels in the reader's language, in column order."""
+    return [_(c.label) for c in report.columns]
+
+
+def labelled_csv(data: bytes, report: Report) -> bytes:
+    """ClickHouse's CSV (a row of machine names, then the data) with a row of labels after the names.
+
+    Row 1 keeps the stable machine names for programs; row 2 is what a spreadsheet reader reads.
+    UTF-8 with a byte order mark, so spreadsheet programs read Ukrainian letters right
+    (``?labels=0`` gives ClickHouse's CSV as it is, for programs).
+    """
+    header, _sep, rest = data.partition(b"\n")
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(column_labels(report))
+    return b"\xef\xbb\xbf" + header + b"\n" + out.getvalue().encode() + rest
+
+
+def labelled_parquet(data: bytes, report: Report) -> bytes:
+    """ClickHouse's Parquet with each column's label (both languages) in the field and file metadata."""
+    import pyarrow as pa  # noqa: PLC0415 - only exports need it
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    table = pq.read_table(io.BytesIO(data))
+    by_name = {c.name: c for c in report.columns}
+    token = i18n.use("uk")
+    try:
+        uk = {c.name: _(c.label) for c in report.columns}
+    finally:
+        i18n.reset(token)
+    fields = [
+        f.with_metadata({"label_en": by_name[f.name].label, "label_uk": uk[f.name]})
+        if f.name in by_name
+        else f
+        for f in table.schema
+    ]
+    en = {n: c.label for n, c in by_name.items()}
+    meta = {"dsom.report": report.name, "dsom.labels": json.dumps({"en": en, "uk": uk}, ensure_ascii=False)}
+    schema = pa.schema(fields, metadata={**(table.schema.metadata or {}), **meta})
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays(table.columns, schema=schema), out)
+    return out.getvalue()
 
 
 @router.get("/api/report/{name}")
 def api_report(request: Request, name: str, who: CurrentAccount, d: Reports) -> Response:
-    base, _, fmt = name.partition(".")
+    base, _sep, fmt = name.partition(".")
     report = BY_NAME.get(base)
     if report is None or not may_see_group(who, report.group):
-        return JSONResponse({"error": f"no report named {base!r} in your cabinet; see /api/catalog"}, 404)
-    query = dict(request.query_params)
+        return JSONResponse(
+            {"error": _("No report named %(name)r in your cabinet; see /api/catalog.") % {"name": base}}, 404
+        )
+    query = {k: v for k, v in request.query_params.items() if k not in ("lang", "labels")}
     try:
         if not fmt:
             return JSONResponse(d.report(report, query), headers={"Cache-Control": "no-store"})
         if fmt not in EXPORT_FORMATS:
-            return JSONResponse({"error": f"export formats are {', '.join(EXPORT_FORMATS)}"}, 404)
+            return JSONResponse(
+                {"error": _("Export formats are: %(formats)s.") % {"formats": ", ".join(EXPORT_FORMATS)}}, 404
+            )
         data = d.export(report, query, fmt)
     except ParamError as exc:
-        return JSONResponse({"error": str(exc)}, 400)
+        return JSONResponse({"error": _(exc.template) % exc.fields}, 400)
+    if fmt == "csv" and request.query_params.get("labels", "1") != "0":
+        data = labelled_csv(data, report)
+    elif fmt == "parquet":
+        data = labelled_parquet(data, report)
     cabinet(request).registry.record_event(
         who.principal, "export", "report", base, {"format": fmt, "query": query}
     )
@@ -84,7 +194,16 @@ def api_report(request: Request, name: str, who: CurrentAccount, d: Reports) -> 
 
 @router.get("/api/live")
 def api_live(d: Reports) -> dict[str, Any]:
-    return d.live()
+    live = d.live()
+    if not live.get("available"):
+        return {"available": False, "why": _("This dashboard runs outside the pipeline's worker.")}
+    return {
+        "available": True,
+        "figures": [
+            (_(label) % args, "…" if value is None else i18n.format_number(value))
+            for label, args, value in live["figures"]
+        ],
+    }
 
 
 @router.get("/contract/asyncapi.json")

@@ -8,18 +8,20 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from dashboards.reports import N_
 from pipeline.kafka.lag import agent_groups
 from pipeline.settings import Settings
 
-# (label on the page, metric sample name)
+# (label on the page, in English: web/reports.py translates it; metric sample name)
 COUNTERS = (
-    ("events read", "dsom_events_in_total"),
-    ("accepted", "dsom_events_accepted_total"),
-    ("rejected", "dsom_events_rejected_total"),
-    ("duplicates (retries)", "dsom_events_duplicate_total"),
-    ("payouts taxed", "dsom_payouts_taxed_total"),
-    ("ClickHouse insert errors", "dsom_sink_errors_total"),
+    (N_("events read"), "dsom_events_in_total"),
+    (N_("accepted"), "dsom_events_accepted_total"),
+    (N_("rejected"), "dsom_events_rejected_total"),
+    (N_("duplicates (retries)"), "dsom_events_duplicate_total"),
+    (N_("payouts taxed"), "dsom_payouts_taxed_total"),
+    (N_("ClickHouse insert errors"), "dsom_sink_errors_total"),
 )
+LAG = N_("%(agent)s lag (records)")
 
 
 def metric_totals() -> dict[str, float]:
@@ -42,12 +44,14 @@ def live_figures(settings: Settings) -> Callable[[], dict[str, Any]]:
     groups = agent_groups(settings, app.default_agents())
 
     def figures() -> dict[str, Any]:
+        """(label, its parameters, the value or None while unknown): the web app translates and formats."""
         totals = metric_totals()
-        out: list[tuple[str, str]] = [(label, f"{int(totals.get(name, 0)):,}") for label, name in COUNTERS]
+        out: list[tuple[str, dict[str, str], int | None]] = [
+            (label, {}, int(totals.get(name, 0))) for label, name in COUNTERS]
         lags = lag_by_group()
         for agent, group, _ in groups:
             value = lags.get(group)
-            out.append((f"{agent} lag (records)", "…" if value is None else f"{int(value):,}"))
+            out.append((LAG, {"agent": agent}, None if value is None else int(value)))
         return {"figures": out}
 
     return figures

@@ -154,9 +154,10 @@ def payout(op: str, receipt_id: str, amount: int, pit_withheld: int, occurred: i
 
 
 def statement(op: str, period: str, start: int, revision: int, ggr: int) -> dict[str, Any]:
+    end = {NOV_KYIV: DEC_KYIV, OCT_KYIV: NOV_KYIV}[start]  # a Kyiv month
     return dict(record_type="statement", row_key=f"{period}|{revision}", operator_id=op, occurred_at=start,
-                period=period, revision=revision, status="OPEN", ggr=ggr, ggr_tax_rate_ppm=100_000,
-                ggr_tax_due=ggr // 10, issued_at=NOW)
+                period=period, period_end=end, revision=revision, status="OPEN", ggr=ggr,
+                ggr_tax_rate_ppm=100_000, ggr_tax_due=ggr // 10, issued_at=NOW)
 
 
 CASINO, ROGUE = {"site_id": "casino-a.ua"}, {"site_id": "rogue-a.ua"}
@@ -553,27 +554,35 @@ def test_ggr(ch: Any) -> None:
 
 
 def test_taxes(ch: Any) -> None:
+    nov = (dt(NOV_KYIV), dt(DEC_KYIV))  # the statements' own period: Kyiv November
     assert run(ch, "taxes") == [
-        # the payout of 12_000 at 21:25: 18 % = 2_160 PIT and 5 % = 600 levy, both withheld
-        ("op-a", 1, 12_000, 2_160, 2_160, 600, 600, 0, 0, 0, 0, 0),
+        # the payout of 12_000 at 21:25: 18 % = 2_160 PIT and 5 % = 600 levy, both withheld; the
+        # November statements overlap these 3 hours, so they show, with their own period (issue 19:
+        # "last 7 days" used to show GGR 0 as if there were none)
+        ("op-a", 1, 12_000, 2_160, 2_160, 600, 600, 0, 0, 1_500, 150, 1, *nov),
         # 3_000 + 100_000: PIT 540 + 18_000 due, 540 + 15_000 withheld; levy 150 + 5_000
-        ("op-b", 2, 103_000, 18_540, 15_540, 5_150, 5_150, -3_000, 1, 0, 0, 0),
-    ]  # no statement period starts in these 3 hours
+        ("op-b", 2, 103_000, 18_540, 15_540, 5_150, 5_150, -3_000, 1, 700, 70, 1, *nov),
+        ("op-c", 0, 0, 0, 0, 0, 0, 0, 0, 200, 20, 1, *nov),
+    ]
+    # a period no statement overlaps (December): no GGR, and no statement period to state
+    assert run(ch, "taxes", "operator_id", "ggr", "statements", "statements_from",
+               since_us=DEC_KYIV, until_us=DEC_KYIV + 86_400 * SECOND) == []
     november = dict(since_us=NOV_KYIV, until_us=DEC_KYIV)
     assert run(ch, "taxes", **november) == [
         # + the 50_000 payout at 16:00 (9_000 + 2_500); revision 2 of November only (GGR 1_500, tax
-        # 10 % = 150); October's statement starts before the period
-        ("op-a", 2, 62_000, 11_160, 11_160, 3_100, 3_100, 0, 0, 1_500, 150, 1),
-        ("op-b", 2, 103_000, 18_540, 15_540, 5_150, 5_150, -3_000, 1, 700, 70, 1),
+        # 10 % = 150); October's statement ends where the period starts
+        ("op-a", 2, 62_000, 11_160, 11_160, 3_100, 3_100, 0, 0, 1_500, 150, 1, *nov),
+        ("op-b", 2, 103_000, 18_540, 15_540, 5_150, 5_150, -3_000, 1, 700, 70, 1, *nov),
         # a statement but no payouts
-        ("op-c", 0, 0, 0, 0, 0, 0, 0, 0, 200, 20, 1),
+        ("op-c", 0, 0, 0, 0, 0, 0, 0, 0, 200, 20, 1, *nov),
     ]
     assert run(ch, "taxes", "operator_id", "payouts", "ggr", licence_kind="SLOT_HALL", **november) == [
         ("op-b", 2, 700)]
     assert run(ch, "taxes", "operator_id", "ggr", operator="op-c", **november) == [("op-c", 200)]
     # from October: both months' statements of op-a, each at its latest revision
-    assert run(ch, "taxes", "operator_id", "ggr", "ggr_tax_due", "statements", operator="op-a",
-               since_us=OCT_KYIV, until_us=DEC_KYIV) == [("op-a", 9_000 + 1_500, 900 + 150, 2)]
+    assert run(ch, "taxes", "operator_id", "ggr", "ggr_tax_due", "statements", "statements_from",
+               "statements_until", operator="op-a", since_us=OCT_KYIV, until_us=DEC_KYIV) == [
+        ("op-a", 9_000 + 1_500, 900 + 150, 2, dt(OCT_KYIV), dt(DEC_KYIV))]
 
 
 # -- running --

@@ -84,7 +84,7 @@ def test_every_page_renders_the_pipelines_figures(settings: Settings, worker: Wo
     base = f"http://127.0.0.1:{settings.dashboard_port}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
-    page.goto(f"{base}/login")
+    page.goto(f"{base}/login?lang=en")  # the English source strings (Ukrainian is the default)
     page.set_input_files("#cert-file", str(qes_dir(settings) / "analyst.crt"))
     page.set_input_files("#key-file", str(qes_dir(settings) / "analyst.key"))
     with page.expect_navigation(timeout=20_000):
@@ -142,7 +142,7 @@ def test_every_page_renders_the_pipelines_figures(settings: Settings, worker: Wo
     with page.expect_download() as dl:
         page.click('[data-report="ggr"] a.export[data-format="csv"]')
     text = Path(dl.value.path()).read_text()
-    rows = list(csv.DictReader(io.StringIO(text)))
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))[1:]  # the labels' row, then the data
     assert {r["operator_id"] for r in rows} == {op}
     assert sum(int(r["ggr"]) for r in rows) == ggr[op]
     assert dl.value.suggested_filename.startswith("ggr-") and dl.value.suggested_filename.endswith(".csv")

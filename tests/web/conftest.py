@@ -67,6 +67,9 @@ class World:
 
 
 def make_world(tmp: Path, **web: Any) -> World:
+    # The tests read the English source strings unless they choose Ukrainian (?lang=uk or the
+    # dsom_lang cookie); deployments default to Ukrainian (tests/web/test_i18n.py checks it).
+    web.setdefault("default_language", "en")
     settings = Settings(
         pki_dir=tmp / "pki",
         registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp / 'r.sqlite'}")),

@@ -1,6 +1,8 @@
 """The cabinets in a real browser (Playwright, Debian's Chromium): QES login through the page's file
 inputs and WebCrypto, an operator's proposal, an officer's approval (four eyes), the audit entry, and a
-revoked certificate refused with a clear message. Screenshots go to .run/screenshots/."""
+revoked certificate refused with a clear message. Each cabinet page is also seen in Ukrainian and in
+English, axe-clean, with the same values (tests/web/accessibility.py). Screenshots go to
+.run/screenshots/."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.accessibility import check_in_both_languages
 from tests.web.conftest import World, make_world
 from web.app import WebServer, app_from_settings
 from web.login.demo import revoke
@@ -85,6 +88,9 @@ def test_propose_approve_audit_and_a_revoked_certificate(site: tuple[World, str]
     page.click("#propose-site button[type=submit]")
     assert "sent to the registry" in page.inner_text("#done")
     assert page.inner_text("#proposals tbody tr:first-child .state") == "pending"
+    check_in_both_languages(page, f"{base}/operator", "operator")
+    assert page.inner_text("#proposals tbody tr:first-child .state") == "pending"
+    assert page.get_attribute("#proposals tbody tr:first-child .state", "data-state") == "pending"
     ctx.close()
 
     ctx = browser.new_context()
@@ -96,11 +102,15 @@ def test_propose_approve_audit_and_a_revoked_certificate(site: tuple[World, str]
     row.locator("button[value=approve]").click()
     assert "approved" in page.inner_text("#done")
     page.screenshot(path=str(SCREENSHOTS / "cabinet-regulator.png"), full_page=True)
+    check_in_both_languages(page, f"{base}/regulator", "regulator")
+    check_in_both_languages(page, f"{base}/audit", "audit")
+    page.goto(f"{base}/regulator")
     page.click("text=Audit log")
     first = page.locator("#audit tbody tr").first
     assert (
         first.locator(".who").inner_text() == "officer:taras"
-        and first.locator(".action").inner_text() == "approve"
+        and first.locator(".action").get_attribute("data-action") == "approve"
+        and first.locator(".action").inner_text() == "approval"
     )
     ctx.close()
 

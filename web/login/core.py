@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from web.i18n import N_, gettext
+
 CHALLENGE_TTL_S = 120.0
 MAX_PENDING = 10_000  # challenges held at once; the oldest go first (a flood cannot grow memory)
 MAX_CHAIN = 5
@@ -48,24 +50,48 @@ class Refusal(StrEnum):
     TOO_MANY = "too_many"
 
 
-MESSAGES: dict[Refusal, str] = {
-    Refusal.BAD_CHALLENGE: "This login page has expired or was already used. Reload the page and sign again.",
-    Refusal.BAD_CERTIFICATE: "The certificate file could not be read. Choose your certificate "
-    "(.pem, .crt or .cer) issued by a qualified trust service provider.",
-    Refusal.UNSUPPORTED_KEY: "This kind of key is not supported yet (ECDSA P-256 and RSA are).",
-    Refusal.BAD_SIGNATURE: "The signature does not match the certificate. Check that the key file "
-    "belongs to this certificate.",
-    Refusal.NOT_YET_VALID: "Your certificate is not valid yet.",
-    Refusal.EXPIRED: "Your certificate has expired. Ask your trust service provider for a new one.",
-    Refusal.UNTRUSTED: "Your certificate was not issued by a trusted qualified trust service provider.",
-    Refusal.NO_CRL: "The revocation list of your trust service provider is not available now; "
-    "login is refused until it is. Try again later.",
-    Refusal.REVOKED: "Your certificate has been revoked. Ask your trust service provider for a new one.",
-    Refusal.NO_TAX_NUMBER: "Your certificate does not name a person's tax number.",
-    Refusal.UNKNOWN_PERSON: "No cabinet is registered for this certificate. An operator's representative "
-    "must be entered in the registry with this certificate; the regulator's "
-    "staff ask their administrator.",
-    Refusal.TOO_MANY: "Too many login attempts. Wait a minute and try again.",
+MESSAGES: dict[Refusal, str] = {  # English source strings, translated when shown (web/locale)
+    Refusal.BAD_CHALLENGE: N_(
+        "This login page has expired or was already used. Reload the page and sign again."
+    ),
+    Refusal.BAD_CERTIFICATE: N_(
+        "The certificate file could not be read. Choose your certificate "
+        "(.pem, .crt or .cer) issued by a qualified trust service provider."
+    ),
+    Refusal.UNSUPPORTED_KEY: N_(
+        "This kind of key is not supported yet (ECDSA P-256 and RSA are)."
+    ),
+    Refusal.BAD_SIGNATURE: N_(
+        "The signature does not match the certificate. Check that the key file "
+        "belongs to this certificate."
+    ),
+    Refusal.NOT_YET_VALID: N_(
+        "Your certificate is not valid yet."
+    ),
+    Refusal.EXPIRED: N_(
+        "Your certificate has expired. Ask your trust service provider for a new one."
+    ),
+    Refusal.UNTRUSTED: N_(
+        "Your certificate was not issued by a trusted qualified trust service provider."
+    ),
+    Refusal.NO_CRL: N_(
+        "The revocation list of your trust service provider is not available now; "
+        "login is refused until it is. Try again later."
+    ),
+    Refusal.REVOKED: N_(
+        "Your certificate has been revoked. Ask your trust service provider for a new one."
+    ),
+    Refusal.NO_TAX_NUMBER: N_(
+        "Your certificate does not name a person's tax number."
+    ),
+    Refusal.UNKNOWN_PERSON: N_(
+        "No cabinet is registered for this certificate. An operator's representative "
+        "must be entered in the registry with this certificate; the regulator's "
+        "staff ask their administrator."
+    ),
+    Refusal.TOO_MANY: N_(
+        "Too many login attempts. Wait a minute and try again."
+    ),
 }
 
 
@@ -79,7 +105,8 @@ class LoginRefused(Exception):
 
     @property
     def message(self) -> str:
-        return MESSAGES[self.code]
+        """In the reader's language."""
+        return gettext(MESSAGES[self.code])
 
 
 # ---- the challenge --------------------------------------------------------------------------------

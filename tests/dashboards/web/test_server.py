@@ -47,7 +47,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
                                          "LowCardinality(String)", "Int64", "DateTime64(6, 'UTC')",
                                          "DateTime64(6, 'UTC')"])
         rebuild_all(client, DB)  # the rows went in directly, not through the sink's roll-up
-        app = Dashboard(client, DB, live=lambda: {"figures": [["events read", "10"]]})
+        figures = [("events read", {}, 12_345), ("%(agent)s lag (records)", {"agent": "validator"}, None)]
+        app = Dashboard(client, DB, live=lambda: {"figures": figures})
         web = app_from_settings(world.settings, app, world.registry)
         with TestClient(web, base_url="http://127.0.0.1") as c:
             login_as(c, world, "analyst")
@@ -101,10 +102,21 @@ def test_report_json_csv_and_parquet_agree(server: TestClient) -> None:
     status, headers, body = get("_ /api/report/ggr.csv?period=all")
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert 'filename="ggr-' in headers["Content-Disposition"]
+    # for spreadsheets: a byte order mark, the machine names, then the labels in the reader's language
+    names, labels, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert names[:3] == ["period_start_us", "operator_id", "licence_kind"]
+    assert labels[:2] == ["Period from", "Operator"] and labels[names.index("ggr")] == "GGR (UAH)"
+    assert [int(r[names.index("ggr")]) for r in rows] == [-5_000]
+    # for programs: ClickHouse's CSV as it is
+    status, _, body = get("_ /api/report/ggr.csv?period=all&labels=0")
     assert [int(r["ggr"]) for r in csv.DictReader(io.StringIO(body.decode()))] == [-5_000]
     status, headers, body = get("_ /api/report/ggr.parquet?period=all")
     assert status == 200 and body[:4] == b"PAR1"
-    assert pq.read_table(io.BytesIO(body)).column("ggr").to_pylist() == [-5_000]
+    table = pq.read_table(io.BytesIO(body))
+    assert table.column("ggr").to_pylist() == [-5_000]
+    assert table.schema.field("ggr").metadata == {b"label_en": b"GGR (UAH)", b"label_uk": "GGR, грн".encode()}
+    assert json.loads(table.schema.metadata[b"dsom.labels"])["uk"]["operator_id"] == "Оператор"
 
 
 def test_bad_requests_get_a_reason(server: TestClient) -> None:
@@ -126,7 +138,12 @@ def test_read_only(server: TestClient) -> None:
 
 def test_live_figures(server: TestClient) -> None:
     status, _, body = get("_ /api/live")
-    assert status == 200 and json.loads(body) == {"available": True, "figures": [["events read", "10"]]}
+    assert status == 200 and json.loads(body) == {
+        "available": True, "figures": [["events read", "12,345"], ["validator lag (records)", "…"]]}
+    status, _, body = get("_ /api/live?lang=uk")
+    assert json.loads(body)["figures"] == [
+        ["прочитано подій", "12\u00a0345"], ["затримка validator (записів)", "…"]]
+    CLIENT.cookies.delete("dsom_lang")  # ?lang= is remembered: back to the default for the other tests
 
 
 def test_every_report_answers_over_http(server: TestClient) -> None:
