@@ -35,17 +35,6 @@ templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
-def uah(kopecks: int | None) -> str:
-    """Kopecks as hryvnias, exactly (no float): 123456 -> 1,234.56."""
-    if kopecks is None:
-        return ""
-    sign, k = ("-" if kopecks < 0 else ""), abs(int(kopecks))
-    return f"{sign}{k // 100:,}.{k % 100:02d}"
-
-
-templates.env.filters["uah"] = uah
-
-
 def switch_to(request: Request, code: str) -> str:
     """The same page in language ``code`` (its query kept): the language switch's link."""
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
