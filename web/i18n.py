@@ -103,6 +103,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_locale()).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` as meant in ``context``: one English word may need two Ukrainian ones."""
+    return translations(current_locale()).pgettext(context, message)
+
+
 _ = gettext
 
 

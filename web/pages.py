@@ -32,18 +32,9 @@ from web.login.people import Representative, find_account
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.add_extension("jinja2.ext.i18n")
-templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-
-
-def uah(kopecks: int | None) -> str:
-    """Kopecks as hryvnias, exactly (no float): 123456 -> 1,234.56."""
-    if kopecks is None:
-        return ""
-    sign, k = ("-" if kopecks < 0 else ""), abs(int(kopecks))
-    return f"{sign}{k // 100:,}.{k % 100:02d}"
-
-
-templates.env.filters["uah"] = uah
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
+)
 
 
 def switch_to(request: Request, code: str) -> str:

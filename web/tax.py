@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from dashboards.run import EXPORT_FORMATS, jsonable
 from dashboards.web.dashboard import Dashboard
+from web import i18n
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
 from web.lookup import LookupRefused
@@ -34,7 +35,8 @@ def _reports(request: Request) -> Dashboard:
 
 
 def _money(v: Any) -> str:
-    return f"{v / 100:,.2f}"
+    """Kopecks as hryvnias in the reader's language, exactly (no float)."""
+    return "" if v is None else i18n.format_money(int(v))
 
 
 @router.get("/tax")

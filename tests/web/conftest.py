@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from pipeline.settings import RegistrySettings, Settings
 from registry.service import RegistryService, tax_number_key
 from tests.web.test_login_core import webcrypto_sign
+from web import i18n
 from web.app import app_from_settings, qes_dir
 from web.login.core import challenge_message
 from web.login.demo import Person, make_people
@@ -86,6 +87,14 @@ def registry_system() -> Any:
     from registry.core.access import Principal, PrincipalRole
 
     return Principal("tests", PrincipalRole.SYSTEM)
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """English for code called outside a request (pure parsers and refusals), as the tests' world is."""
+    token = i18n.use("en")
+    yield
+    i18n.reset(token)
 
 
 @pytest.fixture

@@ -165,6 +165,7 @@ def test_acknowledge_assign_and_resolve_are_audited_and_fold_into_the_case(
     )
 
 
+@pytest.mark.usefixtures("english")
 def test_cases_fold_from_audit_rows_per_side() -> None:
     class Row:
         def __init__(self, action: str, side: str, **detail: Any) -> None:

@@ -11,6 +11,7 @@ from web.tax_records import parse_tax_query, tax_sql
 DAY = 86_400_000_000
 NOW = 1_780_000_000_000_000
 REASON = "complaint 17/2026"
+pytestmark = pytest.mark.usefixtures("english")  # the refusals asserted are the English source strings
 
 
 def test_a_lookup_needs_a_key_a_value_and_a_reason() -> None:

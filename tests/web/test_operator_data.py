@@ -66,7 +66,9 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     tmp = tmp_path_factory.mktemp("opdata")
     settings = Settings(
-        pki_dir=tmp / "pki", registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp / 'r.sqlite'}"))
+        pki_dir=tmp / "pki",
+        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp / 'r.sqlite'}")),
+        web={"default_language": "en"},  # the English source strings, as in tests/web/conftest.py
     )
     registry = RegistryService.from_settings(settings)
     registry.add(
@@ -167,6 +169,7 @@ def test_bad_searches_are_refused_with_a_reason(site: tuple[TestClient, Registry
     assert client.get("/api/operator/receipts").status_code == 400
 
 
+@pytest.mark.usefixtures("english")
 def test_search_parsing_and_queries_are_bound_to_the_operator() -> None:
     assert parse_search({}) is None
     assert parse_search({"source_id": " s1 ", "seq": "42"}) == ReceiptSearch(source_id="s1", seq=42)
