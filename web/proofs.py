@@ -19,9 +19,12 @@ an index from receipt to leaf would save the search, not that read.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Annotated, Any
 
+from confluent_kafka import KafkaException
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import PlainTextResponse
 
@@ -49,6 +52,15 @@ from web.i18n import gettext as _
 router = APIRouter(prefix="/api/proofs")
 
 
+@contextmanager
+def _unreadable() -> Iterator[None]:
+    """Kafka out of reach: a 503 that says so, not a server error (the proofs need the archive)."""
+    try:
+        yield
+    except KafkaException as exc:
+        raise HTTPException(503, _("the archive cannot be read now: {error}").format(error=exc)) from exc
+
+
 class ArchiveProofs:
     """One deployment's archive, read for proofs: Kafka here, the proofs in ``pipeline.archive_logs``."""
 
@@ -63,10 +75,12 @@ class ArchiveProofs:
                                 .format(error=exc)) from exc
 
     def notes(self) -> list[tuple[str, str]]:
-        return read_checkpoint_notes(self.settings)
+        with _unreadable():
+            return read_checkpoint_notes(self.settings)
 
     def records(self, partition: int) -> Records:
-        return read_partition(self.settings, partition)
+        with _unreadable():
+            return read_partition(self.settings, partition)
 
     def heads(self) -> dict[int, list[SignedHead]]:
         """Every checkpoint that verifies, by partition, smallest first (others are left out)."""
