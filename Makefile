@@ -69,12 +69,25 @@ lint: $(NATIVE_STAMP)
 unit: $(NATIVE_STAMP)
 	$(BIN)/pytest -q tests --ignore=tests/integration
 
+# Three suites run at once, since each spends much of its time waiting (on brokers, workers,
+# browsers): the integration tests (tests/integration) and the others (unit, web, registry,
+# reports) on the one mTLS test broker, and the cluster's tests (tests/cluster) on their own
+# three brokers, ports and PKI. The others' and the cluster's output follow; any failing fails.
+SIDE_PYTEST := $(BIN)/pytest -q -p no:cacheprovider
 test: setup lint
 	@$(TEST_ENV) $(BIN)/dsom security init
-	@$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) \
-		$(BIN)/pytest -q tests
 	@$(TEST_CLUSTER_ENV) $(BIN)/dsom security init
-	@$(TEST_CLUSTER_ENV) $(BIN)/pytest -q tests/cluster
+	@mkdir -p .run && rm -f .run/test-other.rc .run/test-cluster.rc; \
+	( $(TEST_CLUSTER_ENV) $(SIDE_PYTEST) --basetemp=.run/pytest-cluster tests/cluster \
+	  >.run/test-cluster.log 2>&1; echo $$? >.run/test-cluster.rc ) & \
+	$(TEST_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(TEST_PORT) sh -c ' \
+	  ( $(SIDE_PYTEST) --basetemp=.run/pytest-other tests --ignore=tests/integration --ignore=tests/cluster \
+	    >.run/test-other.log 2>&1; echo $$? >.run/test-other.rc ) & \
+	  $(BIN)/pytest -q --basetemp=.run/pytest-integration tests/integration; rc=$$?; wait; exit $$rc'; \
+	suite=$$?; wait; \
+	for s in other cluster; do echo "== tests ($$s: run beside the integration tests above)"; \
+	  cat .run/test-$$s.log; done; \
+	test "$$suite" = 0 && test "$$(cat .run/test-other.rc)" = 0 && test "$$(cat .run/test-cluster.rc)" = 0
 
 # The reference clients (examples/java with Maven, examples/go) built and run against the test broker,
 # with a key issued by `dsom keys issue`; `make test` runs them too.
