@@ -149,34 +149,19 @@ Note = Annotated[str, Form(max_length=inbox.NOTE_MAX + 1)]
 Assignee = Annotated[str, Form(max_length=inbox.ASSIGNEE_MAX + 1)]
 
 
+# One handler for both inboxes: the route table (web.access.POLICY) admits each role to its own
+# path, and web.inbox decides from the account which alerts it sees and may act on.
 @router.get("/regulator/alerts")
-def regulator_alerts(
+@router.get("/operator/alerts")
+def alerts_page(
     request: Request, who: CurrentAccount, show: str = "open", done: str = ""
 ) -> HTMLResponse:
     return _page(request, who, show, done=done)
 
 
 @router.post("/regulator/alerts/{alert_id}")
-def regulator_act(
-    request: Request,
-    who: CurrentAccount,
-    alert_id: str,
-    action: Action = "",
-    note: Note = "",
-    assignee: Assignee = "",
-) -> Response:
-    return _act(request, who, alert_id, action, note, assignee)
-
-
-@router.get("/operator/alerts")
-def operator_alerts(
-    request: Request, who: CurrentAccount, show: str = "open", done: str = ""
-) -> HTMLResponse:
-    return _page(request, who, show, done=done)
-
-
 @router.post("/operator/alerts/{alert_id}")
-def operator_act(
+def act(
     request: Request,
     who: CurrentAccount,
     alert_id: str,
