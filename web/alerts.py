@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from sinks.clickhouse import queries
-from web import inbox
+from web import inbox, labels
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -112,7 +112,7 @@ def _page(
         error=error,
         done=done,
         when=_when,
-        figures=lambda a: {**orjson.loads(a["amounts"]), **orjson.loads(a["measures"])},
+        figures=lambda a: labels.alert_figures(orjson.loads(a["amounts"]), orjson.loads(a["measures"])),
         action_path=f"/{side}/alerts",
     )
 

@@ -7,7 +7,14 @@ the data, the exports and the API; pages show these labels and keep the value be
 
 from __future__ import annotations
 
-from web.i18n import N_, gettext
+import functools
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pipeline.contract.reasons import reason_texts
+from pipeline.settings import ValidationSettings
+from web.i18n import N_, current_locale, format_money, format_number, format_time, gettext
 
 ROLES = {
     "operator": N_("operator representative"),
@@ -89,6 +96,65 @@ ALERT_SUBJECTS = {
     "SOURCE": N_("data source"),
     "PLAYER": N_("player (pseudonym)"),
     "MACHINE": N_("gaming machine"),
+}
+
+# The kinds of event an operator sends (pipeline/core/model.py, EventKind), as receipts list them.
+EVENT_KINDS = {
+    "BET": N_("bet"),
+    "WIN": N_("payout of winnings"),
+    "REFUND": N_("refund of a bet"),
+    "DEPOSIT": N_("deposit"),
+    "WITHDRAWAL": N_("withdrawal"),
+}
+# The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
+# rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
+DATA_QUALITY_ISSUES = {"sequence_gap": N_("sequence numbers missing"), "late_data": N_("late data")}
+# Why the archive cannot prove a receipt (pipeline/archive_logs.py, ProofUnavailable.code).
+PROOF_REFUSALS = {
+    "not_covered": N_("The receipt is in no archive record covered by a checkpoint yet (unknown, rejected, "
+                      "or newer than the last checkpoint): retry after the next checkpoint."),
+    "log_short": N_("The archive partition no longer matches its signed checkpoint: the archive must be "
+                    "checked (dsom verify-archive)."),
+    "two_logs": N_("The two checkpoints are of two different logs."),
+    "foreign_log": N_("The checkpoint is not of a log of this archive."),
+}
+# The figures an alert carries (pipeline/core/watch.py: ``amounts`` in kopecks, ``measures``).
+ALERT_AMOUNTS = {
+    "amount": N_("amount"),
+    "threshold": N_("threshold"),
+    "day_total": N_("total for the day"),
+    "near_threshold_total": N_("total of the operations just under the threshold"),
+    "day_loss": N_("player's loss for the day"),
+    "stakes": N_("stakes"),
+    "paid": N_("paid out"),
+    "last_payout": N_("last payout"),
+    "last_shortfall": N_("tax not withheld on the last payout"),
+}
+ALERT_MEASURES = {
+    "hours_late": N_("hours late"),
+    "near_threshold_operations": N_("operations just under the threshold"),
+    "score": N_("responsible-gambling score"),
+    "marker_loss_chasing": N_("marker: chasing losses"),
+    "marker_daily_loss": N_("marker: loss for the day"),
+    "marker_spend_growth": N_("marker: growth of spending"),
+    "marker_deposit_velocity": N_("marker: frequent deposits"),
+    "marker_session_length": N_("marker: long session"),
+    "marker_night_play": N_("marker: night play"),
+    "deposits": N_("deposits"),
+    "session_hours": N_("longest session, hours"),
+    "spins": N_("spins"),
+    "observed_rtp": N_("observed RTP"),
+    "certified_rtp": N_("certified RTP"),
+    "z": N_("z statistic"),
+    "deviation_points": N_("deviation, percentage points"),
+    "log_evidence": N_("evidence (natural logarithm)"),
+    "log_threshold": N_("evidence needed (natural logarithm)"),
+    "test_spins": N_("spins tested"),
+    "silent_minutes": N_("minutes without events"),
+    "open_gaps": N_("open gaps"),
+    "open_minutes": N_("minutes open"),
+    "rejected_percent": N_("rejected, percent"),
+    "operations": N_("operations"),
 }
 
 # A registry record's fields (registry/core/model.py), as the cabinets list them; values of the
@@ -225,3 +291,74 @@ def label(table: dict[str, str], value: str) -> str:
 
 def translated(table: dict[str, str]) -> dict[str, str]:
     return {value: gettext(text) for value, text in table.items()}
+
+
+@functools.cache
+def _reasons(locale: str) -> dict[str, str]:
+    """Every rejection reason's description in ``locale``: the contract's own table, one per code."""
+    return {
+        str(code): (text.uk if locale == "uk" else text.en)
+        for code, text in reason_texts(ValidationSettings()).items()
+    }
+
+
+def reasons() -> dict[str, str]:
+    return _reasons(current_locale())
+
+
+def reason(code: str) -> str:
+    """A rejection reason's description in the current language (the code itself if unknown)."""
+    return reasons().get(code, code)
+
+
+def issues() -> dict[str, str]:
+    """The data-quality report's issues: every rejection reason and the other issues, described."""
+    return {**reasons(), **translated(DATA_QUALITY_ISSUES)}
+
+
+def issue(code: str) -> str:
+    return issues().get(code, code)
+
+
+def _python_pattern(js: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", js))
+
+
+_DETAIL_PATTERNS = tuple((_python_pattern(p), t, k) for p, t, k in DETAILS)
+
+
+def _utc_us(text: str) -> int:
+    """ClickHouse's ``YYYY-MM-DD hh:mm:ss`` (UTC) as microseconds."""
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()) * 1_000_000
+
+
+_FORMATS: dict[str, Callable[[str], str]] = {
+    "time": lambda v: format_time(_utc_us(v)),
+    "number": lambda v: format_number(float(v) if "." in v else int(v)),
+    "percent": lambda v: format_number(float(v), 2) + "\u00a0%",
+}
+
+
+def detail(text: str) -> str:
+    """A report's English ``detail`` in the current language, by :data:`DETAILS` (as the pages' script does).
+
+    A text no pattern matches is returned as it is.
+    """
+    for pattern, template, kinds in _DETAIL_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            values = {k: _FORMATS[kinds[k]](v) if k in kinds else v for k, v in m.groupdict().items()}
+            return gettext(template) % values
+    return text
+
+
+def alert_figures(amounts: dict[str, int], measures: dict[str, float]) -> dict[str, tuple[str, str]]:
+    """An alert's figures by their stable name: each one's label and value in the current language.
+
+    Amounts are kopecks, shown as hryvnias; measures are numbers.
+    """
+    out = {k: (label(ALERT_AMOUNTS, k), format_money(int(v))) for k, v in sorted(amounts.items())}
+    for k, v in sorted(measures.items()):
+        number = int(v) if float(v).is_integer() else round(float(v), 4)
+        out[k] = (label(ALERT_MEASURES, k), format_number(number))
+    return out

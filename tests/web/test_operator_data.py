@@ -158,6 +158,22 @@ def test_another_operators_ids_find_nothing(site: tuple[TestClient, RegistryServ
     assert "7.00" not in taxes and "r-b-win" not in taxes  # op-b's statement and discrepancy
 
 
+def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, RegistryService]) -> None:
+    """Reason codes, event kinds and data-quality issues keep their code and gain their description."""
+    client, _ = site
+    try:
+        recent = client.get("/operator/receipts", params={"lang": "uk"}).text
+        assert "Вид ліцензії (licence_kind) не відповідає виду, зазначеному в реєстрі ліцензій." in recent
+        assert "<code>licence_kind_mismatch</code>" in recent and '<td data-kind="BET">ставка</td>' in recent
+        quality = client.get("/operator/quality", params={"period": "all"}).text
+        assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
+        assert '<td data-category="rejection">відхилення</td>' in quality
+        [row] = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "8"}).json()["rows"]
+        assert row["reason"] == "absurd_amount" and row["reason_description"].startswith("Сума (amount)")
+    finally:
+        client.get("/operator/receipts", params={"lang": "en"})  # the module's other tests read English
+
+
 def test_bad_searches_are_refused_with_a_reason(site: tuple[TestClient, RegistryService]) -> None:
     client, _ = site
     res = client.get("/api/operator/receipts", params={"seq": "5"})
