@@ -7,7 +7,6 @@ decision about who sees what and what a case is from :mod:`web.inbox`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote_plus
 
@@ -65,10 +64,6 @@ class ClickHouseAlerts:
         return rows
 
 
-def _when(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _store(request: Request) -> AlertStore | None:
     store: AlertStore | None = cabinet(request).alerts
     return store
@@ -111,7 +106,6 @@ def _page(
         show=show,
         error=error,
         done=done,
-        when=_when,
         figures=lambda a: labels.alert_figures(orjson.loads(a["amounts"]), orjson.loads(a["measures"])),
         action_path=f"/{side}/alerts",
     )

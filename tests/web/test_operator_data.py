@@ -24,6 +24,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, create_tables
 from tests.dashboards.test_reports import DB, NOV_KYIV, at, ev, insert, payout, rej, statement
+from tests.web.accessibility import check_in_both_languages
 from tests.web.conftest import login, registry_system
 from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login  # noqa: F401 - a fixture
 from tests.web.test_operator_keys import Acls
@@ -218,6 +219,9 @@ def test_the_operators_main_tasks_in_the_browser(shop: Shop, browser: Any) -> No
         assert page.locator("#results tbody tr").count() == 1
         assert page.inner_text("#results .receipt") == "rcpt-a-777"
         page.screenshot(path=str(SCREENSHOTS / "cabinet-operator-receipts.png"), full_page=True)
+        # reason codes and kinds described in both languages, the validator's English marked as such
+        check_in_both_languages(page, f"{base}/operator/receipts", "operator-receipts")
+        check_in_both_languages(page, f"{base}/operator/quality", "operator-quality")
         page.click("#nav-keys")
         page.check("input[name=environment][value=sandbox]")
         page.click("#issue-key button[type=submit]")
