@@ -328,8 +328,18 @@ _DETAIL_PATTERNS = tuple((_python_pattern(p), t, k) for p, t, k in DETAILS)
 
 
 def _utc_us(text: str) -> int:
-    """ClickHouse's ``YYYY-MM-DD hh:mm:ss`` (UTC) as microseconds."""
-    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()) * 1_000_000
+    """A UTC time as ClickHouse or the cabinets' JSON write it, as microseconds.
+
+    ``2026-11-09 23:09:59`` or ``2026-11-09T23:09:59.123456Z``; no offset means UTC.
+    """
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return int(at.timestamp()) * 1_000_000 + at.microsecond
+
+
+def moment(text: str | None) -> str:
+    """A UTC time written as text (a ClickHouse row's) in Kyiv time with its offset; '' for none."""
+    return format_time(_utc_us(text)) if text else ""
 
 
 _FORMATS: dict[str, Callable[[str], str]] = {

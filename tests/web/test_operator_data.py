@@ -166,6 +166,7 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         recent = client.get("/operator/receipts", params={"lang": "uk"}).text
         assert "Вид ліцензії (licence_kind) не відповідає виду, зазначеному в реєстрі ліцензій." in recent
         assert "<code>licence_kind_mismatch</code>" in recent and '<td data-kind="BET">ставка</td>' in recent
+        assert "<td>10.11.2026, 00:15:00 (UTC+02:00)</td>" in recent  # rejected at 22:15 UTC, in Kyiv time
         quality = client.get("/operator/quality", params={"period": "all"}).text
         assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
         assert '<td data-category="rejection">відхилення</td>' in quality
