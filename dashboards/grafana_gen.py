@@ -244,6 +244,9 @@ def _custom(name: str, label: str, values: Sequence[str], default: str, include_
     Grafana's custom query writes such a pair ``label : value``.
     """
     shown = {v: labels.label(texts, v) for v in values}
+    bad = [t for t in shown.values() if "," in t or " : " in t]
+    if bad:  # Grafana splits the query on commas, and each pair on " : "
+        raise ValueError(f"variable {name}: labels {bad} cannot be written in a custom query")
     current = ({"text": "All", "value": "$__all"} if include_all
                else {"text": shown[default], "value": default})
     var: dict[str, Any] = {

@@ -217,6 +217,11 @@ def _without_texts(model: Any) -> Any:
     return model
 
 
+def test_a_label_grafana_cannot_write_in_a_custom_query_is_refused() -> None:
+    with pytest.raises(ValueError, match="custom query"):
+        grafana_gen._custom("granularity", "x", ["hour"], "hour", False, {"hour": "hours, rounded"})
+
+
 def test_both_languages_are_the_same_dashboards_in_other_words() -> None:
     """Issue 19: a Ukrainian set (the default) and an English one, with the same queries and layout,
     every text a person reads in the set's language, Kyiv time, weeks from Monday."""
