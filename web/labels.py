@@ -372,3 +372,105 @@ def alert_figures(amounts: dict[str, int], measures: dict[str, float]) -> dict[s
         number = int(v) if float(v).is_integer() else round(float(v), 4)
         out[k] = (label(ALERT_MEASURES, k), format_number(number))
     return out
+
+
+# The validator's receipt ``detail`` texts (pipeline/core/validation.py, processor.py, admission.py,
+# conflicts.py, agents/validator.py), said in Ukrainian on the cabinet pages: Python regular
+# expressions over the English the engines write (byte-identical in Python and Rust), each group's
+# value kept as written, or labelled by :data:`_DETAIL_LABELS`. The receipt itself keeps the English;
+# English pages show it as it is. Left English (no pattern): the decoder's ``malformed`` and
+# ``unknown_schema`` details and ``personal_data``'s hints (tests/web/test_codes.py lists them).
+RECEIPT_DETAILS: tuple[tuple[str, str], ...] = (
+    (r"licence (?P<licence>.+) is not registered to (?P<operator>.+)",
+     N_("licence %(licence)s is not registered to operator %(operator)s")),
+    (r"licence (?P<licence>.+) is for (?P<licence_kind>.+), not (?P<sent_kind>.+)",
+     N_("licence %(licence)s is for «%(licence_kind)s», not «%(sent_kind)s»")),
+    (r"licence (?P<licence>.+) was not active when the event occurred",
+     N_("licence %(licence)s was not in force when the event occurred")),
+    (r"licence (?P<licence>.+) was (?P<status>.+) by the regulator from (?P<since>.+) "
+     r"when the event occurred",
+     N_("when the event occurred, licence %(licence)s was «%(status)s» by the regulator's decision, "
+        "from %(since)s (UTC)")),
+    (r"(?P<licence_kind>.+) licence does not allow channel (?P<channel>.+)",
+     N_("a licence of kind «%(licence_kind)s» does not allow the channel %(channel)s")),
+    (r"(?P<field>.+) is required for channel (?P<channel>.+)",
+     N_("the field %(field)s is required for the channel %(channel)s")),
+    (r"amount (?P<amount>.+) must be > 0 kopecks", N_("the amount %(amount)s must be above 0 kopecks")),
+    (r"amount (?P<amount>.+) exceeds (?P<max>.+) kopecks",
+     N_("the amount %(amount)s exceeds %(max)s kopecks")),
+    (r"currency (?P<currency>.+), expected (?P<expected>.+)",
+     N_("currency %(currency)s, where %(expected)s is expected")),
+    (r"occurred_at is (?P<s>.+) s in the future", N_("occurred_at is %(s)s s ahead of the system's clock")),
+    (r"occurred_at is (?P<h>.+) h old, beyond the (?P<window>.+) h late window",
+     N_("occurred_at is %(h)s h old, beyond the late window of %(window)s h")),
+    (r"player_ref must be 8-64 characters of A-Z a-z 0-9 _ -",
+     N_("player_ref must be 8 to 64 characters of A-Z a-z 0-9 _ -")),
+    (r"(?P<field>.+) is longer than (?P<max>.+)",
+     N_("the field %(field)s is longer than %(max)s characters")),
+    (r"(?P<field>.+) is required for (?P<event_kind>.+)",
+     N_("the field %(field)s is required for a «%(event_kind)s» event")),
+    (r"tax_withheld_pit and tax_withheld_military are required for WIN",
+     N_("tax_withheld_pit and tax_withheld_military are required for a payout of winnings (WIN)")),
+    (r"withheld tax must be >= 0 and not exceed the amount paid",
+     N_("withheld tax must be 0 or more and not exceed the amount paid out")),
+    (r"withheld tax is only allowed on WIN, not (?P<event_kind>.+)",
+     N_("withheld tax is given only on a payout of winnings (WIN), not on «%(event_kind)s»")),
+    (r"seq (?P<seq>.+) must be >= 1", N_("sequence number %(seq)s must be 1 or more")),
+    (r"seq (?P<seq>.+) is below (?P<below>.+), where this source's old gaps were closed; it was either "
+     r"decided long ago or is too late to fill a gap",
+     N_("sequence number %(seq)s is below %(below)s, under which this source's old gaps were closed: "
+        "the event was decided long ago, or it is too late to fill the gap")),
+    (r"seq (?P<seq>.+) was already decided with other content \(receipt (?P<receipt>.+)\); that first "
+     r"event stands: a changed event needs a new seq",
+     N_("sequence number %(seq)s was already decided with other content (receipt %(receipt)s); the "
+        "first event stands: send a changed event with a new sequence number")),
+    (r"batch claims operator (?P<claimed>.+) on (?P<operator>.+)'s topic",
+     N_("the batch names operator %(claimed)s on the topic of operator %(operator)s")),
+    (r"the Kafka record key must be the batch's source_id",
+     N_("the Kafka record key must be the batch's source_id")),
+    (r"a batch must carry at least one event", N_("a batch must carry at least one event")),
+    (r"(?P<n>.+) events; at most (?P<max>.+)", N_("%(n)s events in the batch; at most %(max)s")),
+    (r"bet_ref (?P<bet>.+) was already used by an accepted BET",
+     N_("bet_ref %(bet)s was already used by an accepted bet (BET)")),
+    (r"(?P<event_kind>.+) references bet_ref (?P<bet>.+), which this source has not placed \(or placed "
+     r"beyond the bet horizon\)",
+     N_("a «%(event_kind)s» event refers to bet_ref %(bet)s, which this source has not accepted (or "
+        "accepted beyond the bet horizon)")),
+    (r"refund of (?P<amount>.+) kopecks exceeds the (?P<left>.+) kopecks still refundable on bet_ref "
+     r"(?P<bet>.+) \(stake (?P<stake>.+) kopecks, refunded (?P<refunded>.+) kopecks\)",
+     N_("a refund of %(amount)s kopecks exceeds the %(left)s kopecks still refundable on bet_ref %(bet)s "
+        "(stake %(stake)s kopecks, refunded %(refunded)s kopecks)")),
+    (r"the record is (?P<bytes>.+) bytes; at most (?P<max>.+) \(split the batch into smaller ones\)",
+     N_("the record is %(bytes)s bytes; at most %(max)s (split the batch into smaller ones)")),
+    (r"the record key \(the batch's source_id\) must be (?P<rule>.+)",
+     N_("the record key (the batch's source_id) must be 1 to 64 characters of A-Z a-z 0-9 . _ : -")),
+    (r"source (?P<source>.+) belongs on partition (?P<home>.+), not (?P<partition>.+): murmur2 of the "
+     r"record key modulo (?P<n>.+) partitions, as Kafka's Java client partitions by default; nothing in "
+     r"this record was counted, send it there",
+     N_("source %(source)s belongs on partition %(home)s, not %(partition)s (murmur2 of the record key "
+        "modulo %(n)s partitions, as Kafka's Java client partitions by default); nothing in this record "
+        "was counted: send it to that partition")),
+    (r"dsom could not process this record and set it aside for investigation; nothing in it was "
+     r"counted: send its events again in a new record",
+     N_("the system could not process this record and set it aside for investigation; nothing in it "
+        "was counted: send its events again in a new record")),
+)
+_DETAIL_LABELS = {"licence_kind": LICENCE_KINDS, "sent_kind": LICENCE_KINDS, "event_kind": EVENT_KINDS,
+                  "status": STATUSES}
+_RECEIPT_PATTERNS = tuple((re.compile(p), t) for p, t in RECEIPT_DETAILS)
+
+
+def receipt_detail(text: str) -> str | None:
+    """The validator's ``detail`` in the current language.
+
+    None where it is to be shown as written: an English page, or a detail no pattern covers.
+    """
+    if current_locale() == "en":
+        return None
+    for pattern, template in _RECEIPT_PATTERNS:
+        m = pattern.fullmatch(text)
+        if m:
+            return gettext(template) % {
+                k: label(_DETAIL_LABELS[k], v) if k in _DETAIL_LABELS else v for k, v in m.groupdict().items()
+            }
+    return None

@@ -122,3 +122,68 @@ def test_figures_and_details_are_written_the_readers_way(ukrainian: None) -> Non
     assert labels.moment("2026-07-01T09:00:00.5Z") == "01.07.2026, 12:00:00 (UTC+03:00)"  # summer time
     assert labels.moment("2026-12-01 09:00:00") == "01.12.2026, 11:00:00 (UTC+02:00)"
     assert labels.moment("") == ""
+
+
+# Details left as the engines write them (English, marked lang="en"): the decoder's, and the hints.
+DETAILS_LEFT_ENGLISH = {"malformed", "unknown_schema", "personal_data"}
+
+
+def _sample(node: ast.expr) -> str | None:
+    """A detail the expression can write, each value in it replaced by 7; None if not a literal text."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "7" for v in node.values)
+    return None
+
+
+def _validator_details() -> dict[str, list[str]]:
+    """Every detail text the Python engine writes, by reason (the Rust engine writes the same bytes)."""
+    from pipeline.agents import validator
+    from pipeline.core import admission, conflicts, processor, validation
+
+    out: dict[str, list[str]] = {}
+    for module in (validation, processor, admission, validator):
+        for call in ast.walk(ast.parse(inspect.getsource(module))):
+            if not isinstance(call, ast.Call):
+                continue
+            args = call.args
+            for i, arg in enumerate(args[:-1]):
+                if (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name)
+                        and arg.value.id == "Reason"):
+                    text = _sample(args[i + 1])
+                    if text is not None:
+                        out.setdefault(Reason[arg.attr].value, []).append(text)
+    fn = next(n for n in ast.walk(ast.parse(inspect.getsource(conflicts)))
+              if isinstance(n, ast.FunctionDef) and n.name == "conflict_detail")
+    ret = next(n for n in ast.walk(fn) if isinstance(n, ast.Return))
+    assert ret.value is not None
+    out.setdefault("conflicting_duplicate", []).append(str(_sample(ret.value)))
+    return out
+
+
+def test_every_validator_detail_is_said_in_ukrainian(ukrainian: None) -> None:
+    details = _validator_details()
+    assert len(details) >= 25 and "unprocessable" in details and "wrong_partition" in details
+    for reason, texts in details.items():
+        if reason in DETAILS_LEFT_ENGLISH:
+            continue
+        for text in texts:
+            said = labels.receipt_detail(text)
+            assert said and said != text, f"{reason}: no Ukrainian for {text!r}"
+    _described_in_both(dict(labels.RECEIPT_DETAILS))
+
+
+def test_a_detail_is_said_with_its_values_and_labels(ukrainian: None) -> None:
+    said = labels.receipt_detail("licence LIC-9 is for SLOT_HALL, not ONLINE_CASINO")
+    assert said == "ліцензію LIC-9 видано на вид «зал гральних автоматів», а не «казино в мережі Інтернет»"
+    said = labels.receipt_detail("WIN references bet_ref 'b-1', which this source has not placed "
+                                 "(or placed beyond the bet horizon)")
+    assert said is not None
+    assert said.startswith("подія виду «виплата виграшу» посилається на ставку bet_ref 'b-1'")
+    assert labels.receipt_detail("unexpected text") is None
+    token = i18n.use("en")
+    try:
+        assert labels.receipt_detail("seq 0 must be >= 1") is None  # English pages show the receipt's text
+    finally:
+        i18n.reset(token)

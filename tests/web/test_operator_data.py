@@ -45,6 +45,8 @@ REJECTION_ROWS = [
     rej("op-a", "s-a1", 8, "absurd_amount", at(22, 50)),
     rej("op-a", "s-a1", 5, "conflicting_duplicate", at(23, 10)),
     rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
+    {**rej("op-a", "s-a2", 1, "unknown_licence", at(22, 5)),
+     "detail": "licence 'LIC-X' is not registered to op-a"},
 ]
 TAX_ROWS = [
     payout("op-b", "r-b-win", 100_000, 15_000, at(22, 31)),  # 18_000 due: a discrepancy
@@ -167,6 +169,9 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         assert "Вид ліцензії (licence_kind) не відповідає виду, зазначеному в реєстрі ліцензій." in recent
         assert "<code>licence_kind_mismatch</code>" in recent and '<td data-kind="BET">ставка</td>' in recent
         assert "<td>10.11.2026, 00:15:00 (UTC+02:00)</td>" in recent  # rejected at 22:15 UTC, in Kyiv time
+        # the validator's detail said in Ukrainian, the receipt's English kept in data-detail
+        assert "ліцензію &#39;LIC-X&#39; не зареєстровано за оператором op-a</small>" in recent
+        assert 'data-detail="licence &#39;LIC-X&#39; is not registered to op-a"' in recent
         quality = client.get("/operator/quality", params={"period": "all"}).text
         assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
         assert '<td data-category="rejection">відхилення</td>' in quality
