@@ -138,8 +138,10 @@ grafana: $(NATIVE_STAMP)
 # The translations (issue 19, docs/i18n.md): extract every string a person reads (babel.cfg) into
 # the template, merge it into each language's catalog (a changed string turns fuzzy, a new one
 # empty, a removed one goes), then list what still lacks its Ukrainian. The .po files are the
-# only translations kept: the web app compiles them in memory at start-up.
+# only translations kept: the web app compiles them in memory at start-up. Then rewrite the operators'
+# guide's table of rejection reasons in both languages (schemas/README.md) from pipeline/contract/reasons.py.
 i18n: $(STAMP)
+	@$(BIN)/python -m pipeline.contract.reasons
 	@$(BIN)/python -m web.i18n_check
 
 kafka-start:

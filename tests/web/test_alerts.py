@@ -108,7 +108,8 @@ def test_the_regulator_sees_every_alert_but_player_ones_and_their_counts(as_pers
     assert "a-rg-op1" not in page and "p_CHASER01" not in page
     assert (
         'id="aggregates"' in page
-        and "<td>op-1</td><td><code>rg_score</code></td><td>1</td><td>1</td>" in page
+        and '<td>op-1</td><td data-rule="rg_score">Signs of problem gambling <code>rg_score</code></td>'
+        '<td>1</td><td>1</td>' in page
     )
     assert 'href="/regulator/alerts"' in as_person("board").get("/regulator").text
 
