@@ -104,6 +104,13 @@ def _produce(s: Settings, partition: int, records: list[tuple[bytes, bytes]]) ->
     assert p.flush(30) == 0
 
 
+def _alerts(s: Settings) -> list[dict[str, Any]]:
+    """Every record on the alerts topic, in its partitions' order."""
+    kafka, group = s.kafka_as("pipeline"), s.topics.reader_group
+    tps = topic_partitions(kafka, rf"^{s.topics.alerts}$", group=group)
+    return [CODEC.decode(m.value() or b"", expect=ALERT)[1] for m in read_to_end(kafka, tps, group=group)]
+
+
 def _run_checkpointer_until(s: Settings, partition: int, size: int) -> None:
     verifier = verifier_of(s)
     stop = threading.Event()
@@ -285,14 +292,22 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
             stop.set()
             watcher.join(30)
         assert world.registry.verify_audit().ok
-        # Each rule broken is an alert on the alerts topic, for the regulator's inbox: one open each.
-        alerts = [CODEC.decode(m.value() or b"", expect=ALERT)[1] for m in read_to_end(
-            s.kafka_as("pipeline"), topic_partitions(s.kafka_as("pipeline"), rf"^{s.topics.alerts}$",
-                                                     group=s.topics.reader_group), group=s.topics.reader_group)]
+        # Each rule broken is an alert on the alerts topic, for the regulator's inbox: one open each
+        # (the checkpoints topic, deleted above, already at the guard's first look).
+        alerts = _alerts(s)
         assert sorted((a["state"], a["rule"], a["subject_kind"], a["subject"]) for a in alerts) == [
             ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|acl|User:admin|WRITE|LITERAL|{s.topics.archive}"),
-            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|config|retention.ms")]
+            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|config|retention.ms"),
+            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.checkpoints}|deleted")]
         assert read_guard(s.topics, s.kafka_as("admin")) == [
             f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
             f"only User:pipeline should write it",
             f"{s.topics.archive} has retention.ms=1000, not -1: records expire"]
+        # The retention put back: the guard's next look resolves that alert, under its ID.
+        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+            ConfigEntry("retention.ms", "-1", incremental_operation=AlterConfigOpType.SET)])
+        for fut in admin.incremental_alter_configs([resource]).values():
+            fut.result(30)
+        assert [c.action for c in guard.check()] == ["archive_config_changed"]
+        [opened, resolved] = [a for a in _alerts(s) if a["subject"].endswith("|config|retention.ms")]
+        assert (resolved["state"], resolved["alert_id"]) == ("RESOLVED", opened["alert_id"])
