@@ -124,7 +124,7 @@ class ArchiveGuard:
         params = self._rules.at(RULE, at)
         now = {b.subject: b for b in breaches}
         out = []
-        for key, alert in sorted(self._book.open.items()):
+        for _, alert in sorted(self._book.open.items()):
             if alert["rule"] == RULE and alert["subject"] not in now:
                 out.append(self._book.observe(Finding(params, _subject(alert["subject"]), False,
                                                       f"no longer so: {alert['summary']}"), at))

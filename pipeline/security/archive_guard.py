@@ -85,8 +85,9 @@ def state_breaches(topics: TopicSettings, state: GuardState,
     A deleted archive is one breach, not one per setting it no longer has.
     """
     gone = [t for t in (topics.archive, topics.checkpoints) if not state.config(t)]
-    breaches = [b for b in guard_breaches(topics, state.bindings, state.config(topics.archive), pipeline_principal)
-                if not (topics.archive in gone and b.subject.startswith(f"{topics.archive}|config|"))]
+    breaches = guard_breaches(topics, state.bindings, state.config(topics.archive), pipeline_principal)
+    if topics.archive in gone:
+        breaches = [b for b in breaches if not b.subject.startswith(f"{topics.archive}|config|")]
     return breaches + [Breach(f"{t}|deleted", f"{t} was deleted") for t in gone]
 
 

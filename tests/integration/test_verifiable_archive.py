@@ -296,7 +296,8 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
         # (the checkpoints topic, deleted above, already at the guard's first look).
         alerts = _alerts(s)
         assert sorted((a["state"], a["rule"], a["subject_kind"], a["subject"]) for a in alerts) == [
-            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|acl|User:admin|WRITE|LITERAL|{s.topics.archive}"),
+            ("OPENED", "archive_guard", "ARCHIVE",
+             f"{s.topics.archive}|acl|User:admin|WRITE|LITERAL|{s.topics.archive}"),
             ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|config|retention.ms"),
             ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.checkpoints}|deleted")]
         assert read_guard(s.topics, s.kafka_as("admin")) == [

@@ -46,13 +46,15 @@ def test_the_archive_guard_runs_once_with_its_own_read_only_principal() -> None:
     from pipeline.tools.k8s_manifests import workloads  # noqa: PLC0415
 
     s = Settings()
-    [guard] = [d for d in workloads(s) if d["kind"] == "Deployment" and d["metadata"]["name"] == "dsom-archive-guard"]
+    [guard] = [d for d in workloads(s)
+               if d["kind"] == "Deployment" and d["metadata"]["name"] == "dsom-archive-guard"]
     spec = guard["spec"]["template"]["spec"]
     assert guard["spec"]["replicas"] == 1 and spec["containers"][0]["args"] == ["archive-guard"]
     sources = spec["volumes"][0]["projected"]["sources"]
     secrets = {src["secret"]["name"]: [i["path"] for i in src["secret"]["items"]] for src in sources}
     # Where Settings.kafka_as("archive-guard") reads its certificate: <pki_dir>/archive-guard.crt, ...
-    assert secrets == {"archive-guard": ["archive-guard.crt", "archive-guard.key"], "dsom-cluster-ca-cert": ["ca.crt"]}
+    assert secrets == {"archive-guard": ["archive-guard.crt", "archive-guard.key"],
+                       "dsom-cluster-ca-cert": ["ca.crt"]}
     env = {e["name"]: e for e in spec["containers"][0]["env"]}
     assert env["DSOM_PKI_DIR"]["value"] == spec["containers"][0]["volumeMounts"][0]["mountPath"]
     assert "DSOM_CLICKHOUSE__DSN" not in env and env["DSOM_KAFKA__PRINCIPAL_FORMAT"]["value"] == "CN={name}"
