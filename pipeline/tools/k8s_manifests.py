@@ -307,7 +307,7 @@ def archive_guard(settings: Settings) -> list[dict[str, Any]]:
     the user secret Strimzi makes, is mounted where ``Settings.kafka_as("archive-guard")`` reads it
     (``<pki_dir>/archive-guard.crt``, ``.key`` and ``ca.crt``), so the guard connects as that
     principal (describe ACLs and the two topics' settings, write alerts) and nothing else; the
-    audit log is the registry's database (the secret ``dsom-registry``, key ``dsn``). Its own
+    audit log is the registry's database (the secret ``dsom-registry-db``, key ``dsn``). Its own
     PodMonitor, and a PrometheusRule for a guard that stopped looking.
     """
     labels = {"app.kubernetes.io/name": "dsom-archive-guard"}
@@ -317,7 +317,7 @@ def archive_guard(settings: Settings) -> list[dict[str, Any]]:
               "DSOM_TOPICS__PREFIX", "DSOM_METRICS_HOST")
     env = [e for e in _dsom_env(settings) if e["name"] in wanted]
     env += [{"name": "DSOM_PKI_DIR", "value": pki},
-            {"name": "DSOM_REGISTRY__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-registry", "key": "dsn"}}}]
+            {"name": "DSOM_REGISTRY__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-registry-db", "key": "dsn"}}}]
     port = settings.archive.guard_metrics_port
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-archive-guard", **labels),
