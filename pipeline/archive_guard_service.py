@@ -197,6 +197,6 @@ def kafka_send(topics: TopicSettings, kafka: Any, timeout_s: float = 30.0) -> Se
         left = producer.flush(timeout_s)
         if left or failed:
             raise RuntimeError(f"{topic}: {left} alerts not delivered within {timeout_s:.0f} s, "
-                                 f"{len(failed)} refused ({'; '.join(failed[:3])})")
+                               f"{len(failed)} refused ({'; '.join(failed[:3])})")
 
     return send
