@@ -19,7 +19,7 @@ TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench cabinet-bench grafana i18n kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive bench-checkpointer report-bench cabinet-bench grafana i18n kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
@@ -118,6 +118,14 @@ bench: setup
 # The verifiable archive's costs and proof sizes/times up to 100 M leaves (offline, docs/archive.md).
 bench-archive: $(NATIVE_STAMP)
 	$(BIN)/python -m pipeline.tools.bench_archive
+
+# The checkpointer alone on a real broker (BENCH_PORT): its CPU per archive event, with and without
+# hashing the leaves, runs alternated (docs/archive.md). Each run has its own topics on the broker.
+CHECKPOINTER_BENCH_EVENTS ?= 600000
+bench-checkpointer: setup
+	@$(BENCH_ENV) $(BIN)/dsom security init
+	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
+		$(BIN)/python -m pipeline.tools.bench_checkpointer --events $(CHECKPOINTER_BENCH_EVENTS) --runs 4 --variants default,nohash
 
 # Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
 REPORT_BENCH_EVENTS ?= 10000000

@@ -123,6 +123,11 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.checkpoints"
 
     @property
+    def alerts(self) -> str:
+        """Supervision alerts (the alerts agent's, and the archive guard's: docs/alerts.md)."""
+        return f"{self.prefix}.alerts"
+
+    @property
     def checkpointer_state(self) -> str:
         return f"{self.prefix}.checkpointer-state"
 

@@ -88,6 +88,7 @@ ALERT_RULES = {
     "aml_structuring": N_("Suspected structuring of operations below the threshold"),
     "rtp_deviation": N_("Return to player deviates from the declared value"),
     "rg_score": N_("Signs of problem gambling"),
+    "archive_guard": N_("Someone other than the system may change or erase the archive"),
 }
 ALERT_SEVERITIES = {"INFO": N_("information"), "WARNING": N_("warning"), "CRITICAL": N_("critical")}
 ALERT_STATES = {"OPENED": N_("opened"), "UPDATED": N_("updated"), "RESOLVED": N_("resolved")}
@@ -96,6 +97,7 @@ ALERT_SUBJECTS = {
     "SOURCE": N_("data source"),
     "PLAYER": N_("player (pseudonym)"),
     "MACHINE": N_("gaming machine"),
+    "ARCHIVE": N_("archive of operations"),
 }
 
 # The kinds of event an operator sends (pipeline/core/model.py, EventKind), as receipts list them.

@@ -191,6 +191,10 @@ def test_cases_fold_from_audit_rows_per_side() -> None:
     assert inbox.may_see(op, ALERTS[2]) and not inbox.may_see(op, ALERTS[1])
     assert not inbox.may_see(Account("taras", Role.OFFICER), ALERTS[2])
     assert not inbox.may_see(Account("anna", Role.ANALYST), ALERTS[0])
+    # The archive guard's alerts name no operator: the regulator's staff see them, no operator does.
+    guard = alert("a-guard", "", "archive_guard", "dsom.archive|config|retention.ms")
+    guard["subject_kind"] = "ARCHIVE"
+    assert inbox.may_see(Account("taras", Role.OFFICER), guard) and not inbox.may_see(op, guard)
     assert inbox.refusal("assign", "", " ") == "Name the person the alert is assigned to."
     assert (
         inbox.refusal("acknowledge", "x" * 2001, "") is not None
