@@ -44,8 +44,11 @@ def _alert_rules() -> set[str]:
     return set(json.loads((REPO_ROOT / "pipeline/data/alert_rules.json").read_text())["rules"])
 
 
-def _watch_literals(pattern: str) -> set[str]:
-    return set(re.findall(pattern, inspect.getsource(watch)))
+def _alert_subject_kinds() -> set[str]:
+    """The Alert schema's subject kinds: the watches' and the archive guard's alike."""
+    schema = json.loads((REPO_ROOT / "schemas" / "avro" / "ua.dsom.v1.Alert.avsc").read_text())
+    field = next(f for f in schema["fields"] if f["name"] == "subject_kind")
+    return set(field["type"]["symbols"])
 
 
 CODE_FAMILIES = {
@@ -54,7 +57,7 @@ CODE_FAMILIES = {
     "alert rules": (labels.ALERT_RULES, _alert_rules()),
     "alert severities": (labels.ALERT_SEVERITIES, set(Severity.__args__)),
     "alert states": (labels.ALERT_STATES, {"OPENED", "UPDATED", "RESOLVED"}),
-    "alert subjects": (labels.ALERT_SUBJECTS, _watch_literals(r'Subject\("(\w+)"')),
+    "alert subjects": (labels.ALERT_SUBJECTS, _alert_subject_kinds()),
     "proof refusals": (labels.PROOF_REFUSALS, set(PROOF_REFUSAL_CODES)),
 }
 
