@@ -95,7 +95,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     port = args.port if args.port is not None else settings.dashboard_port
-    server = WebServer(app_from_settings(settings, Dashboard(client, settings.clickhouse.database)),
+    readers = [connect(settings.clickhouse) for _ in range(settings.web.query_connections - 1)]
+    dashboard = Dashboard(client, settings.clickhouse.database, readers=readers)
+    server = WebServer(app_from_settings(settings, dashboard),
                        args.host or settings.dashboard_host, port).start()
     print(f"cabinets and reports on {server.url} (login by QES; Ctrl-C stops it)", flush=True)
     stop = threading.Event()
