@@ -5,6 +5,8 @@ events, payout taxes, rejections, rollups), or reuses the last one (``--reuse``)
 web application with uvicorn, logs in by QES (the signature made here, as the browser's WebCrypto
 would) as an analyst, a tax officer, an inspector and a law-enforcement officer, and times their
 pages and API routes over HTTP, each many times with varying values: p50, p95 and the worst.
+``--contention`` instead times receipt look-ups while two slow reports run, with one ClickHouse
+connection and with ``--connections`` (the pages' pool, ``web.query_connections``), alternated.
 """
 
 from __future__ import annotations
