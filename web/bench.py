@@ -257,7 +257,13 @@ def chdb_client() -> Any:
 
 
 def contention(
-    settings: Settings, registry: RegistryService, folder: Path, events: int, connections: int, repeats: int
+    settings: Settings,
+    registry: RegistryService,
+    folder: Path,
+    events: int,
+    connections: int,
+    repeats: int,
+    port: int,
 ) -> list[dict[str, Any]]:
     """Receipt look-ups while two analysts' slow reports run: 1 connection against ``connections``.
 
@@ -265,7 +271,8 @@ def contention(
     (``web.query_connections``) changes: with one connection a look-up waits for a report to finish.
     """
     rnd = random.Random(15)
-    return [contended(settings, registry, folder, events, n, repeats, rnd) for n in (1, connections) * 2]
+    rounds = (1, connections) * 2
+    return [contended(settings, registry, folder, events, n, repeats, rnd, port) for n in rounds]
 
 
 def contended(
@@ -276,10 +283,11 @@ def contended(
     connections: int,
     repeats: int,
     rnd: random.Random,
+    port: int,
 ) -> dict[str, Any]:
     clients = [chdb_client() for _ in range(connections)]
     app = app_from_settings(settings, Dashboard(clients[0], DB, readers=clients[1:]), registry)
-    server = WebServer(app, "127.0.0.1", 0).start()
+    server = WebServer(app, "127.0.0.1", port).start()
     stop = threading.Event()
     reports = [0]
 
@@ -365,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     make_people(folder, PEOPLE, tax_number_key(settings))
     client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb'}"), database=DB))
     if args.contention:  # (the client stays open: the engine and its caches stay up between rounds)
-        results = contention(settings, registry, folder, meta["events"], args.connections, args.repeats)
+        results = contention(
+            settings, registry, folder, meta["events"], args.connections, args.repeats, args.port
+        )
         (RUN / "contention.json").write_text(json.dumps({**meta, "contention": results}, indent=1))
         print(f"   figures in {RUN / 'contention.json'}")
         return 0
