@@ -307,6 +307,9 @@ class WebSettings(_Frozen):
     session_max_age_s: int = 8 * 3600
     https_only: bool = False  # the cookies' Secure flag: set it when served behind TLS
     login_attempts_per_minute: int = 10  # per client address
+    # ClickHouse connections the pages' queries share: that many run in parallel (each connection one
+    # at a time), so a fast look-up does not queue behind a slow report (docs/cabinets.md).
+    query_connections: int = Field(default=4, ge=1, le=32)
     # Operators' self-service access keys: the principal whose certificate (<pki_dir>/<name>.crt)
     # creates and deletes their ACLs (ALTER on the cluster only, not admin's topic rights).
     keys_principal: str = "key-issuer"

@@ -7,8 +7,9 @@
   mutual TLS, ``simple`` authorization, replication factor 3, ``min.insync.replicas`` 2, unclean
   leader election off; dsom's own CA as Strimzi's clients CA, so operators' access keys issued by
   ``dsom keys issue`` are trusted;
-- ``kafka-users.yaml``: a ``KafkaUser`` per service principal, its ACLs converted from
-  :mod:`pipeline.security.acls` (the agent registry gives the pipeline's transactional IDs);
+- ``kafka-users.yaml``: a ``KafkaUser`` per service principal (``key-issuer``, what the cabinets
+  issue operators' keys as, included), its ACLs converted from ``bootstrap.service_grants``, what
+  ``dsom security grant-services`` grants (the agent registry gives the pipeline's transactional IDs);
 - ``kafka-topics.yaml``: a ``KafkaTopic`` per system topic the declared agents need
   (``app.new_topics``); per-operator topics are created by dsom when operators are registered;
 - ``clickhouse.yaml``: a ``ClickHouseInstallation`` (Altinity operator) of 2 shards x 2 replicas
@@ -29,19 +30,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.security.acls import (
-    Grant,
-    admin_grants,
-    archive_guard_grants,
-    pipeline_grants,
-    tax_service_grants,
-)
+from pipeline.security.acls import Grant
+from pipeline.security.bootstrap import service_grants
+from pipeline.security.pki import principal_mapping_rules
 from pipeline.settings import REPO_ROOT, Settings, TopicSettings
 
 CLUSTER = "dsom"
 NAMESPACE = "dsom"
 IMAGE = "ghcr.io/dsom/dsom:latest"  # built from the repository; see docs/operations.md
 KAFKA_VERSION = "4.1.0"
+# Strimzi's KafkaUsers' ACLs name the certificate's subject, User:CN=<name>: dsom's grants do the same.
+PRINCIPAL_FORMAT = "CN={name}"
+CLIENTS_CA_MOUNT = "/mnt/dsom-clients-ca"  # Strimzi mounts additional volumes under /mnt only
 STRIMZI_OPERATIONS = {"READ": "Read", "WRITE": "Write", "CREATE": "Create", "DELETE": "Delete",
                       "ALTER": "Alter", "DESCRIBE": "Describe", "ALTER_CONFIGS": "AlterConfigs",
                       "DESCRIBE_CONFIGS": "DescribeConfigs", "CLUSTER_ACTION": "ClusterAction",
@@ -135,8 +135,22 @@ def kafka(topics: TopicSettings) -> list[dict[str, Any]]:
                "spec": {
                    "kafka": {
                        "version": KAFKA_VERSION,
+                       # mTLS as Strimzi's `type: tls` does it, but with dsom's principal mapping
+                       # rules (`type: custom` may set them since Strimzi 0.46): an operator's key,
+                       # CN=op.<operator>.<key>,OU=dsom-operator-keys, becomes User:CN=op.<operator>.<key>,
+                       # the principal dsom grants its ACLs to (DSOM_KAFKA__PRINCIPAL_FORMAT=CN={name}).
                        "listeners": [{"name": "tls", "port": 9093, "type": "internal", "tls": True,
-                                      "authentication": {"type": "tls"}}],
+                                      "authentication": {"type": "custom", "sasl": False, "listenerConfig": {
+                                          "ssl.client.auth": "required",
+                                          "ssl.truststore.type": "PEM",
+                                          "ssl.truststore.location": f"{CLIENTS_CA_MOUNT}/ca.crt",
+                                          "ssl.principal.mapping.rules": principal_mapping_rules(PRINCIPAL_FORMAT),
+                                      }}}],
+                       # the clients CA (dsom's root) the listener trusts: Strimzi mounts it only for `type: tls`
+                       "template": {"pod": {"volumes": [{"name": "dsom-clients-ca",
+                                                         "secret": {"secretName": f"{CLUSTER}-clients-ca-cert"}}]},
+                                    "kafkaContainer": {"volumeMounts": [{"name": "dsom-clients-ca",
+                                                                          "mountPath": CLIENTS_CA_MOUNT}]}},
                        "authorization": {"type": "simple"},
                        "config": {
                            "auto.create.topics.enable": False,
@@ -158,10 +172,8 @@ def kafka(topics: TopicSettings) -> list[dict[str, Any]]:
 
 
 def kafka_users(topics: TopicSettings) -> list[dict[str, Any]]:
-    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
-
-    users = {"admin": admin_grants(topics), "pipeline": pipeline_grants(topics, app.agents()),
-             "tax-service": tax_service_grants(topics), "archive-guard": archive_guard_grants(topics)}
+    """A KafkaUser per service principal (``bootstrap.SERVICE_PRINCIPALS``), as ``dsom security grant-services`` grants them."""
+    users = service_grants(topics)
     return [{"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaUser",
              "metadata": _meta(name, **{"strimzi.io/cluster": CLUSTER}),
              "spec": {"authentication": {"type": "tls"},
@@ -227,7 +239,7 @@ def _dsom_env(settings: Settings) -> list[dict[str, Any]]:
         {"name": "DSOM_KAFKA__SSL_KEY_LOCATION", "value": "/etc/dsom/user/user.key"},
         # Strimzi names a certificate's principal by its subject: ACLs dsom grants (operators'
         # access keys) must name User:CN=<operator>, as the KafkaUsers' do.
-        {"name": "DSOM_KAFKA__PRINCIPAL_FORMAT", "value": "CN={name}"},
+        {"name": "DSOM_KAFKA__PRINCIPAL_FORMAT", "value": PRINCIPAL_FORMAT},
         {"name": "DSOM_TOPICS__PREFIX", "value": t.prefix},
         {"name": "DSOM_TOPICS__REPLICATION_FACTOR", "value": str(t.replication_factor)},
         {"name": "DSOM_TOPICS__MIN_INSYNC_REPLICAS", "value": str(t.min_insync_replicas or 2)},

@@ -18,6 +18,7 @@ from dashboards.web.dashboard import Dashboard
 from pipeline.security.keys import AccessKeys
 from pipeline.security.pki import CertificateAuthority
 from pipeline.settings import ClickHouseSettings, RegistrySettings, Settings
+from registry.access_keys import KeyStore
 from registry.seed import demo_edrpou
 from registry.service import RegistryService
 from sinks.clickhouse.client import connect
@@ -89,7 +90,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     acls = Acls()
     desk = KeyDesk(
         AccessKeys(
-            settings.pki_dir, settings.topics, settings.kafka, grant_fn=acls.grant, revoke_fn=acls.revoke
+            settings.pki_dir,
+            settings.topics,
+            settings.kafka,
+            KeyStore(registry),
+            grant_fn=acls.grant,
+            revoke_fn=acls.revoke,
         ),
         "127.0.0.1:9093",
     )
