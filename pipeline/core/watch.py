@@ -12,9 +12,11 @@ calls these and writes the alert records and changelog entries they return.
 State is JSON per key; changelog entries are keyed ``<prefix><category>|<key>`` with categories
 ``a`` (open alerts), ``p`` (players), ``m`` (machines), ``s`` (sources), ``q`` (quiet marks).
 
-Per-player figures are kept per archive partition, i.e. per ingest partition (source chain):
-a player whose operations an operator spreads over sources on different partitions is summed
-per partition (docs/alerts.md, "Limits").
+An archive partition holds all of its operators' records, whatever source and ingest partition
+they came from (the validator writes every chain of an operator to the operator's one archive
+partition: ``pipeline.core.archive_log.archive_partition``), and players and machines are per
+operator: so one watch sees each player's and each machine's every operation, and its figures
+are whole (docs/alerts.md, "Whole per player").
 """
 
 from __future__ import annotations
@@ -242,6 +244,11 @@ class ArchiveWatch(_Partition):
             self._aml(op, pkey, p, ev, kind, current_day, now)
         if ev_kind == "DEPOSIT" and current_day:
             self._deposit(p, amount, t, kind, now)
+        elif ev_kind == "WITHDRAWAL_CANCELLED" and current_day:
+            # The money is back on the balance: a reversal (counted for RG), not a new movement
+            # of cash (AML counts the withdrawal as it was reported, and nothing more).
+            p["cancelled"] = p.get("cancelled", 0) + 1
+            p["cancelled_amount"] = p.get("cancelled_amount", 0) + amount
         if current_day:
             self._rg(pkey, op, p, kind, t, now)
         if self.unregistered is not None:
@@ -403,6 +410,7 @@ class ArchiveWatch(_Partition):
                         "score": score,
                         **{f"marker_{m}": v for m, v in markers.items()},
                         "deposits": p["deposits"],
+                        "cancelled_withdrawals": p.get("cancelled", 0),
                         "session_hours": p["sess_max"] / HOUR_US,
                     },
                     event_at_us=t,
@@ -561,8 +569,13 @@ def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
 
     Loss chasing (``chase_streak`` escalating re-deposits after losses, :meth:`ArchiveWatch._deposit`)
     weighs 3, an alert on its own; the others weigh 1, so three of them together alert.
+    Cancelled withdrawals (``cancelled_withdrawals`` in a day) weigh 1, and 3 when the day's
+    loss is at least what was cancelled: the player took back money already cashed out and
+    lost it, the reversal the marker is about (days before it existed have no count: 0).
     """
     loss = p["staked"] - p["won"] - p["refunded"]
+    cancelled = p.get("cancelled", 0)
+    reversing = cancelled >= rg["cancelled_withdrawals"]
     history = [h for h in p.get("history", []) if h > 0]
     usual = sum(history) / len(history) if history else 0
     return {
@@ -574,6 +587,7 @@ def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
         "deposit_velocity": 1 if p["deposits"] >= rg["deposits_per_day"] else 0,
         "session_length": 1 if p["sess_max"] >= rg.us("session_hours", HOUR_US) else 0,
         "night_play": 1 if p["night"] >= rg["night_bets"] else 0,
+        "cancelled_withdrawals": (3 if loss >= p.get("cancelled_amount", 0) else 1) if reversing else 0,
     }
 
 

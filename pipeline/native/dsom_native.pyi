@@ -65,7 +65,7 @@ class Validator:
 
     def __init__(
         self,
-        headers: tuple[bytes, bytes, bytes],
+        headers: tuple[list[tuple[bytes, int]], bytes, bytes],
         licences: list[tuple[str, str, str, int, int | None, list[tuple[int, int | None]]]],
         currency: str,
         max_amount_kopecks: int,
