@@ -45,6 +45,25 @@ LicenceCheck = Callable[[str, str, int], bool | None]
 AssetCheck = Callable[[str, dict[str, Any]], list[tuple[str, str]]]
 
 
+# What the watches read of an archived event; the alerts agent's reader keeps only these.
+WATCHED_FIELDS = ("kind", "licence_id", "licence_kind", "establishment_id", "equipment_id", "site_id",
+                  "app_id", "game_type", "player_ref", "amount", "occurred_at_us", "tax_withheld_pit",
+                  "tax_withheld_military")
+Watched = tuple[str, str, int, list[dict[str, Any]]]
+
+
+def watched_events(batch: dict[str, Any]) -> Watched:
+    """A decoded ArchiveBatch as :meth:`ArchiveWatch.record` takes it: operator, source, time, events.
+
+    The reference of the compiled ``dsom_native.watched_events``, which reads from the record's
+    bytes only :data:`WATCHED_FIELDS` of each event: the watches read nothing else, so each
+    event here is the decoded one as it is (copying out those fields would cost the Python
+    engine more than it reads), and the tests compare the two on those fields.
+    """
+    return (batch["operator_id"], batch["source_id"], batch["received_at_us"],
+            [e["event"] for e in batch["events"]])
+
+
 @dataclass
 class _Partition:
     """What both watches share: a key prefix, the alert book, quiet marks and dirty keys."""
