@@ -123,6 +123,11 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.checkpoints"
 
     @property
+    def alerts(self) -> str:
+        """Supervision alerts (the alerts agent's, and the archive guard's: docs/alerts.md)."""
+        return f"{self.prefix}.alerts"
+
+    @property
     def checkpointer_state(self) -> str:
         return f"{self.prefix}.checkpointer-state"
 
@@ -342,6 +347,10 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
     # Ingest records per validator transaction: with 200-event batches, 10,000 events.
     batch_max_records: int = 50
+    # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
+    # consume waits its whole timeout unless the batch fills, so below 500 records/s every
+    # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).
+    batch_max_wait_ms: int = Field(default=10, ge=1, le=1000)
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0

@@ -16,6 +16,7 @@ from dashboards.params import ParamError
 from dashboards.reports import DATA_QUALITY, INGESTION_STATUS, TAXES
 from dashboards.web.dashboard import Dashboard
 from pipeline.security.keys import AccessKeys
+from web import labels
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -236,6 +237,8 @@ def receipts_api(request: Request, who: CurrentAccount, d: Reports) -> Response:
         return JSONResponse({"error": str(exc)}, 400)
     if search is None:
         return JSONResponse({"error": _("Give receipt_id, source_id (and seq), or bet_ref.")}, 400)
+    # each rejection's reason described in the reader's language beside its stable code
+    rows = [{**r, "reason_description": labels.reason(r["reason"]) if r.get("reason") else ""} for r in rows]
     return JSONResponse(
         {"operator_id": who.operator_id, "search": search.as_query(), "rows": rows},
         headers={"Cache-Control": "no-store"},

@@ -14,7 +14,8 @@
 - ``clickhouse.yaml``: a ``ClickHouseInstallation`` (Altinity operator) of 2 shards x 2 replicas
   with a ClickHouse Keeper of 3, and a ConfigMap + Job applying :mod:`sinks.clickhouse.cluster_ddl`;
 - ``dsom.yaml``: the workers as a ``StatefulSet`` (the pod name is the stable worker ID that names
-  the Kafka transactional IDs), the web dashboard, a ``PodMonitor`` and ``PrometheusRule``.
+  the Kafka transactional IDs), the web dashboard, a ``PodMonitor`` and ``PrometheusRule``; the
+  archive guard as a ``Deployment`` of one with the ``archive-guard`` user's certificate.
 
 No YAML library: :func:`to_yaml` writes the small subset these manifests use.
 """
@@ -296,7 +297,64 @@ def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
                   "for": "5m", "labels": {"severity": "critical"},
                   "annotations": {"summary": "fewer dsom workers are up than the StatefulSet wants"}},
              ]}]}}
-    return [statefulset, web, service, monitor, rules]
+    return [statefulset, web, service, monitor, rules, *archive_guard(settings)]
+
+
+def archive_guard(settings: Settings) -> list[dict[str, Any]]:
+    """``dsom archive-guard`` as a Deployment of one, with the ``archive-guard`` KafkaUser's certificate.
+
+    One replica: two guards would both record each change and raise each alert. Its certificate,
+    the user secret Strimzi makes, is mounted where ``Settings.kafka_as("archive-guard")`` reads it
+    (``<pki_dir>/archive-guard.crt``, ``.key`` and ``ca.crt``), so the guard connects as that
+    principal (describe ACLs and the two topics' settings, write alerts) and nothing else; the
+    audit log is the registry's database (the secret ``dsom-registry-db``, key ``dsn``). Its own
+    PodMonitor, and a PrometheusRule for a guard that stopped looking.
+    """
+    labels = {"app.kubernetes.io/name": "dsom-archive-guard"}
+    pki = "/etc/dsom/pki"
+    # The workers' settings it needs (not ClickHouse's: it reads no data), and its own.
+    wanted = ("DSOM_KAFKA__BOOTSTRAP_SERVERS", "DSOM_KAFKA__SECURITY_PROTOCOL", "DSOM_KAFKA__PRINCIPAL_FORMAT",
+              "DSOM_TOPICS__PREFIX", "DSOM_METRICS_HOST")
+    env = [e for e in _dsom_env(settings) if e["name"] in wanted]
+    env += [{"name": "DSOM_PKI_DIR", "value": pki},
+            {"name": "DSOM_REGISTRY__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-registry-db", "key": "dsn"}}}]
+    port = settings.archive.guard_metrics_port
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-archive-guard", **labels),
+        "spec": {
+            "replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "containers": [{
+                    "name": "archive-guard", "image": IMAGE, "args": ["archive-guard"], "env": env,
+                    "ports": [{"name": "metrics", "containerPort": port}],
+                    "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}},
+                    "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                    "volumeMounts": [{"name": "pki", "mountPath": pki, "readOnly": True}]}],
+                "volumes": [{"name": "pki", "projected": {"sources": [
+                    {"secret": {"name": "archive-guard", "items": [
+                        {"key": "user.crt", "path": "archive-guard.crt"},
+                        {"key": "user.key", "path": "archive-guard.key"}]}},
+                    {"secret": {"name": f"{CLUSTER}-cluster-ca-cert", "items": [
+                        {"key": "ca.crt", "path": "ca.crt"}]}}]}}]}}}}
+    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+               "metadata": _meta("dsom-archive-guard"),
+               "spec": {"selector": {"matchLabels": labels}, "podMetricsEndpoints": [{"port": "metrics"}]}}
+    stale = 10 * settings.archive.guard_interval_s
+    rules = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+             "metadata": _meta("dsom-archive-guard"),
+             "spec": {"groups": [{"name": "dsom-archive-guard", "rules": [
+                 {"alert": "DsomArchiveGuardBlind",
+                  "expr": f"time() - max(dsom_archive_guard_last_look_timestamp_seconds) > {stale:g} "
+                          "or absent(dsom_archive_guard_last_look_timestamp_seconds)",
+                  "for": "5m", "labels": {"severity": "critical"},
+                  "annotations": {"summary": "dsom archive-guard has stopped looking at who may change the "
+                                             "archive (stopped, or its ACLs revoked)"}},
+                 {"alert": "DsomArchiveGuardFinding", "expr": "max(dsom_archive_guard_findings) > 0",
+                  "labels": {"severity": "critical"},
+                  "annotations": {"summary": "someone other than the pipeline may change or erase the "
+                                             "archive (see the audit log and the alerts inbox)"}},
+             ]}]}}
+    return [deployment, monitor, rules]
 
 
 def write(out: Path) -> list[Path]:

@@ -28,7 +28,8 @@ PUBLISHED = {
 # What an older reader cannot read of a newer version's data, by design (schemas/README.md).
 BREAKS = {("ua.dsom.v1.ReceiptBatch", 2): "DUPLICATE",
           ("ua.dsom.v1.EventBatch", 2): "WITHDRAWAL_CANCELLED",
-          ("ua.dsom.v1.ArchiveBatch", 3): "WITHDRAWAL_CANCELLED"}
+          ("ua.dsom.v1.ArchiveBatch", 3): "WITHDRAWAL_CANCELLED",
+          ("ua.dsom.v1.Alert", 2): "ARCHIVE"}
 PAIRS = [(name, old, new) for name in MESSAGE_SCHEMAS
          for old, new in zip(schema_versions(name), schema_versions(name)[1:], strict=False)]
 

@@ -39,3 +39,26 @@ def test_the_committed_manifests_are_what_the_generator_writes(tmp_path: Path) -
         committed = REPO_ROOT / "infra" / "k8s" / path.name
         assert committed.read_text() == path.read_text(), (
             f"{committed} is stale: run python -m pipeline.tools.k8s_manifests")
+
+
+def test_the_archive_guard_runs_once_with_its_own_read_only_principal() -> None:
+    from pipeline.settings import Settings  # noqa: PLC0415
+    from pipeline.tools.k8s_manifests import workloads  # noqa: PLC0415
+
+    s = Settings()
+    [guard] = [d for d in workloads(s)
+               if d["kind"] == "Deployment" and d["metadata"]["name"] == "dsom-archive-guard"]
+    spec = guard["spec"]["template"]["spec"]
+    assert guard["spec"]["replicas"] == 1 and spec["containers"][0]["args"] == ["archive-guard"]
+    sources = spec["volumes"][0]["projected"]["sources"]
+    secrets = {src["secret"]["name"]: [i["path"] for i in src["secret"]["items"]] for src in sources}
+    # Where Settings.kafka_as("archive-guard") reads its certificate: <pki_dir>/archive-guard.crt, ...
+    assert secrets == {"archive-guard": ["archive-guard.crt", "archive-guard.key"],
+                       "dsom-cluster-ca-cert": ["ca.crt"]}
+    env = {e["name"]: e for e in spec["containers"][0]["env"]}
+    assert env["DSOM_PKI_DIR"]["value"] == spec["containers"][0]["volumeMounts"][0]["mountPath"]
+    assert "DSOM_CLICKHOUSE__DSN" not in env and env["DSOM_KAFKA__PRINCIPAL_FORMAT"]["value"] == "CN={name}"
+    users = {u["metadata"]["name"]: u for u in kafka_users(s.topics)}
+    acls = users["archive-guard"]["spec"]["authorization"]["acls"]
+    writes = [a["resource"].get("name") for a in acls if "Write" in a["operations"]]
+    assert writes == ["dsom.alerts"]  # its alerts, nothing else
