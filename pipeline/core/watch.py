@@ -606,7 +606,8 @@ def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
         "deposit_velocity": 1 if p["deposits"] >= rg["deposits_per_day"] else 0,
         "session_length": 1 if p["sess_max"] >= rg.us("session_hours", HOUR_US) else 0,
         "night_play": 1 if p["night"] >= rg["night_bets"] else 0,
-        "cancelled_withdrawals": (3 if loss >= p.get("cancelled_amount", 0) else 1) if reversing else 0,
+        "cancelled_withdrawals": 3 if reversing and loss >= p.get("cancelled_amount", 0)
+        else 1 if reversing else 0,
     }
 
 
