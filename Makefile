@@ -108,6 +108,7 @@ BENCH_RATE ?= 5000
 BENCH_LIVE_SECONDS ?= 20
 BENCH_WARMUP_EVENTS ?= 100000
 # BENCH_ALERTS=1 also runs the alerts agent, in its own worker process, and prints its CPU per event.
+# BENCH_ALERTS_ENGINE=python gives that agent alone the Python reference engine (before/after of its reader).
 
 bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init

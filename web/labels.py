@@ -107,6 +107,7 @@ EVENT_KINDS = {
     "REFUND": N_("refund of a bet"),
     "DEPOSIT": N_("deposit"),
     "WITHDRAWAL": N_("withdrawal"),
+    "WITHDRAWAL_CANCELLED": N_("cancelled withdrawal"),
 }
 # The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
 # rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
@@ -142,7 +143,9 @@ ALERT_MEASURES = {
     "marker_deposit_velocity": N_("marker: frequent deposits"),
     "marker_session_length": N_("marker: long session"),
     "marker_night_play": N_("marker: night play"),
+    "marker_cancelled_withdrawals": N_("marker: cancelled withdrawals"),
     "deposits": N_("deposits"),
+    "cancelled_withdrawals": N_("cancelled withdrawals"),
     "session_hours": N_("longest session, hours"),
     "spins": N_("spins"),
     "observed_rtp": N_("observed RTP"),

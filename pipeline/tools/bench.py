@@ -195,6 +195,9 @@ def _start_worker(settings: Settings, worker_id: str, agents: str,
                   metrics_port: int) -> subprocess.Popen[bytes]:
     own = settings.model_copy(update={"kafka": settings.kafka_as("pipeline"), "worker_id": worker_id,
                                       "metrics_port": metrics_port})
+    engine = os.environ.get("BENCH_ALERTS_ENGINE")  # python: the alerts agent's reference reader
+    if agents == "alerts" and engine:
+        own = own.model_copy(update={"validation": own.validation.model_copy(update={"engine": engine})})
     log = (RUN / f"{worker_id}.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--agents", agents],
                             cwd=REPO_ROOT, env={**os.environ, **own.as_env(), "PYTHONPATH": str(REPO_ROOT)},
@@ -218,7 +221,11 @@ def worker_layout(workers: int) -> list[str]:
 
 
 def alerts_on() -> bool:
-    """``BENCH_ALERTS=1``: the alerts agent runs too, and its CPU per event is measured."""
+    """``BENCH_ALERTS=1``: the alerts agent runs too, and its CPU per event is measured.
+
+    ``BENCH_ALERTS_ENGINE=python`` gives that agent alone the Python reference engine (its
+    archive read in fastavro), to compare with the compiled reader under the same load.
+    """
     return os.environ.get("BENCH_ALERTS") == "1"
 
 

@@ -108,7 +108,7 @@ def _figure_names(argument: str) -> set[str]:
 def test_every_figure_an_alert_carries_is_described() -> None:
     amounts, measures = _figure_names("amounts"), _figure_names("measures")
     markers = set(re.findall(r'"(\w+)": (?:1|3)\s', inspect.getsource(watch.rg_markers)))
-    assert amounts and measures and len(markers) == 6
+    assert amounts and measures and len(markers) == 7
     assert amounts == set(labels.ALERT_AMOUNTS)
     assert measures | {f"marker_{m}" for m in markers} == set(labels.ALERT_MEASURES)
     _described_in_both(labels.ALERT_AMOUNTS)
