@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod archive;
 mod avro_read;
 mod receipts;
+mod rollup_fold;
 mod validator;
 mod sink_read;
 
@@ -22,5 +23,6 @@ fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<archive::ArchiveTaxer>()?;
     m.add_function(wrap_pyfunction!(sink_read::rejected_receipts, m)?)?;
     m.add_function(wrap_pyfunction!(sink_read::payout_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(rollup_fold::rollup_rows, m)?)?;
     Ok(())
 }
