@@ -32,7 +32,6 @@ from clickhouse_connect.driver.binding import format_str, quote_identifier
 
 from pipeline.core.engine import Engine
 from schemas import ARCHIVE_BATCH, default_codec
-
 from sinks.clickhouse.rollups import (
     _QSTATE,
     ASSETS_DAILY,
@@ -149,7 +148,8 @@ class _Ingest:
     def row(self, t: int, operator_id: str, kind: str) -> Row:
         received = sorted(self.received)
         return (t, operator_id, kind, self.events, self.amount, self.last_received, self.last_occurred,
-                self.late, self.max_delay, sorted(self.delays), received, [self.received[r] for r in received])
+                self.late, self.max_delay, sorted(self.delays), received,
+                [self.received[r] for r in received])
 
 
 def fold(batches: Iterable[dict[str, Any]]) -> Rows:
@@ -195,7 +195,8 @@ def fold(batches: Iterable[dict[str, Any]]) -> Rows:
             if s is None:
                 sources[(op, source)] = [ev["seq"], ev["seq"], 1, received]
             else:
-                s[0], s[1], s[2], s[3] = min(s[0], ev["seq"]), max(s[1], ev["seq"]), s[2] + 1, max(s[3], received)
+                seq = ev["seq"]
+                s[0], s[1], s[2], s[3] = min(s[0], seq), max(s[1], seq), s[2] + 1, max(s[3], received)
             day = occurred // DAY_US
             for asset_type, field in ASSET_FIELDS:
                 asset_id = ev[field]

@@ -19,9 +19,9 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from pipeline import metrics
+from pipeline.core.engine import Engine
 from sinks.clickhouse import avro
 from sinks.clickhouse.batch import TableBatch
-from pipeline.core.engine import Engine
 from sinks.clickhouse.rollups import DISTRIBUTED_SYNC, ONE_BLOCK, TOKEN_COLUMN, roll_up
 from sinks.clickhouse.stream_rollups import INPUTS, folder
 from sinks.clickhouse.tables import LC, TABLES, Table

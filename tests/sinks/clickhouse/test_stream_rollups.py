@@ -87,8 +87,16 @@ def contents(ch: Any) -> dict[str, Any]:
     for name, column in (("ingest_minutely", "delay_q"), ("ingest_hourly", "delay_q"),
                          ("stakes_hourly", "stake_q")):
         out[f"{name}.{column}"] = ch.query(
-            f"SELECT toString(finalizeAggregation({column})) AS q FROM {DB}.{name} FINAL ORDER BY q").result_rows
+            f"SELECT toString(finalizeAggregation({column})) AS q FROM {DB}.{name} FINAL ORDER BY q"
+        ).result_rows
     return out
+
+
+def store_only(writer: ClickHouseWriter, batch: TableBatch) -> None:
+    """The batch's events insert alone, as a process that dies right after it leaves it."""
+    token = batch.token()
+    writer._insert_avro(EVENTS, [avro.frame(p, o, v) for p, o, v, _ in batch.raw],
+                        {"insert_deduplication_token": token, "insert_deduplicate": 1}, token)
 
 
 def test_pre_aggregated_rollups_equal_a_group_by_over_events_across_replays(ch: Any) -> None:
@@ -100,14 +108,12 @@ def test_pre_aggregated_rollups_equal_a_group_by_over_events_across_replays(ch: 
     writer.write(batches[0])  # retried after it landed
     # a crash between the events insert and the roll-ups: recovered from events (resume.py)
     crashed = batches[1]
-    writer._insert_avro(EVENTS, [avro.frame(p, o, v) for p, o, v, _ in crashed.raw],
-                        {"insert_deduplication_token": crashed.token(), "insert_deduplicate": 1}, crashed.token())
+    store_only(writer, crashed)
     roll_up(ch, DB, "events", crashed.token())
     writer.write(crashed)  # and read again: the whole batch replayed
     # a crash midway through the roll-ups: some landed pre-aggregated, the rest from events
     midway = batches[2]
-    writer._insert_avro(EVENTS, [avro.frame(p, o, v) for p, o, v, _ in midway.raw],
-                        {"insert_deduplication_token": midway.token(), "insert_deduplicate": 1}, midway.token())
+    store_only(writer, midway)
     rolled = dsom_native.rollup_rows([v for _, _, v, _ in midway.raw])
     writer._insert_rolled({n: rolled[n] for n in ("ggr_hourly", "assets_daily")}, midway.token())
     roll_up(ch, DB, "events", midway.token())
