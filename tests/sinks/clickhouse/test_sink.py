@@ -136,8 +136,9 @@ class RecordingClient:
                             lambda: self.inner.insert(table, data, **kwargs))
 
     def command(self, sql: str, **kwargs: Any) -> Any:
-        """Inserts of undecoded archive records (sinks/clickhouse/avro.py) come this way."""
-        match = re.match(r"INSERT INTO `?\w+`?\.`?(\w+)`? .* FROM file\('([^']+)'", sql)
+        """Inserts of undecoded archive records (sinks/clickhouse/avro.py) come this way; roll-ups
+        (from events, or folded rows from a file: stream_rollups.py) pass through."""
+        match = re.match(r"INSERT INTO `?\w+`?\.`?(\w+)`? .* FROM file\('([^']+)', 'Avro'\)", sql)
         if match is None:
             return self.inner.command(sql, **kwargs)
         table, path = match.groups()
