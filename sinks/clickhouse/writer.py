@@ -3,7 +3,8 @@
 Every insert carries ``insert_deduplication_token``, a function of the batch's offset ranges
 (and row counts). A failed insert is retried with the very same rows and token, so an attempt
 that did land after all is dropped by ClickHouse as a repeat; the roll-ups of a tokened table
-are redone under the same token too (``rollups.py``). While it fails the sink consumes nothing
+are redone under the same token too (``rollups.py``; for raw archive records, pre-aggregated
+rows folded in the stream: ``stream_rollups.py``). While it fails the sink consumes nothing
 more. Once stop is set, a few attempts more are made before the batch is left uncommitted.
 """
 
@@ -67,9 +68,9 @@ class ClickHouseWriter:
             names, types = (*names, TOKEN_COLUMN), (*types, LC)
         min_offset = min((first for first, _ in batch.ranges.values()), default=0)
         framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
-        # Raw archive records are folded into their roll-up rows here, once (stream_rollups.py);
-        # rows built in Python (a server, a resumed batch) are rolled up from events by roll_up.
-        rolled = self._fold([v for _, _, v, _ in batch.raw]) if framed else {}
+        # Raw archive records are folded into their roll-up rows once (stream_rollups.py); rows
+        # built in Python (a server, a resumed batch) are rolled up from events by roll_up.
+        rolled: dict[str, bytes] | None = None
         attempt = 0
         delay = RETRY_FIRST_S
         while True:
@@ -77,6 +78,8 @@ class ClickHouseWriter:
             started = time.perf_counter()
             try:
                 if framed:
+                    if rolled is None:  # a record ClickHouse cannot read fails here as in the insert
+                        rolled = self._fold([v for _, _, v, _ in batch.raw])
                     self._insert_avro(table, framed, settings, token)
                     self._insert_rolled(rolled, token)
                 else:
