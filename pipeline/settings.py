@@ -210,9 +210,9 @@ class ClickHouseSettings(_Frozen):
     # chdb:///<folder> for embedded; http(s)://user:pass@host:8123 for a ClickHouse server.
     dsn: SecretStr = SecretStr(f"chdb://{REPO_ROOT / '.run' / 'chdb'}")
     database: str = "dsom"
-    # A batch is stored when it holds batch_max_rows or is batch_max_wait_s old. Each store costs
-    # about 8 queries (insert, roll-ups) of ~30 ms fixed cost, so under a backlog big batches
-    # matter: per event 15.6 µs of CPU at 15k rows, 8.3 at 37k, 3.9 at 150k (docs/performance.md).
+    # A batch is stored when it holds batch_max_rows or is batch_max_wait_s old. Each store is
+    # an insert and its roll-ups, each with a fixed cost (the roll-ups, folded in the stream, about
+    # 3 ms each; the insert more), so under a backlog big batches matter (docs/performance.md).
     # At low rates the wait decides, so latency does not grow with the limit.
     batch_max_rows: int = 200_000
     batch_max_wait_s: float = 0.5

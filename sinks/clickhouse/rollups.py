@@ -14,6 +14,11 @@ and adds the ones that did not. Materialized views cannot do this: ClickHouse co
 part separately from the table's, so a crash between the two left a block out of the rollup
 for good (seen in the SIGKILL test once there were several views).
 
+On the raw-Avro path the sink does not run :func:`roll_up` for ``events``: it folds the batch's
+records in the stream and inserts the rows pre-aggregated under the same tokens
+(``stream_rollups.py``); :func:`roll_up` stays for recovery, rows built in Python and
+``tax_hourly``.
+
 Money is Int64 kopecks; durations are Int64 microseconds.
 """
 

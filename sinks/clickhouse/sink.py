@@ -130,7 +130,8 @@ class ClickHouseSink(ConsumerLoop):
         for name, count in counts.items():
             metrics.CLICKHOUSE_ROWS.labels(name).set(count)
         self._client = client
-        self._writer = ClickHouseWriter(client, self._db, self._archive, self._stop)
+        self._writer = ClickHouseWriter(client, self._db, self._archive, self._stop,
+                                        self._s.validation.engine)
         self._resumer = Resumer(client, self._db, self._table_of,
                                 10 * max(self._s.clickhouse.batch_max_rows, 10_000), self._stop)
 

@@ -3,7 +3,8 @@
 Every insert carries ``insert_deduplication_token``, a function of the batch's offset ranges
 (and row counts). A failed insert is retried with the very same rows and token, so an attempt
 that did land after all is dropped by ClickHouse as a repeat; the roll-ups of a tokened table
-are redone under the same token too (``rollups.py``). While it fails the sink consumes nothing
+are redone under the same token too (``rollups.py``; for raw archive records, pre-aggregated
+rows folded in the stream: ``stream_rollups.py``). While it fails the sink consumes nothing
 more. Once stop is set, a few attempts more are made before the batch is left uncommitted.
 """
 
@@ -19,9 +20,11 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from pipeline import metrics
+from pipeline.core.engine import Engine
 from sinks.clickhouse import avro
 from sinks.clickhouse.batch import TableBatch
-from sinks.clickhouse.rollups import DISTRIBUTED_SYNC, TOKEN_COLUMN, roll_up
+from sinks.clickhouse.rollups import DISTRIBUTED_SYNC, ONE_BLOCK, TOKEN_COLUMN, roll_up
+from sinks.clickhouse.stream_rollups import INPUTS, folder
 from sinks.clickhouse.tables import LC, TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -38,11 +41,13 @@ class Abandoned(Exception):
 class ClickHouseWriter:
     """Inserts batches into ``db`` and rolls them up; counts what it stored."""
 
-    def __init__(self, client: Client, db: str, archive_topic: str, stop: threading.Event) -> None:
+    def __init__(self, client: Client, db: str, archive_topic: str, stop: threading.Event,
+                 engine: Engine = "native") -> None:
         self._client = client
         self._db = db
         self._archive = archive_topic
         self.stop = stop
+        self._fold = folder(engine)
         self.rows_inserted: dict[str, int] = {t.name: 0 for t in TABLES}
         self.inserts = 0
 
@@ -63,6 +68,9 @@ class ClickHouseWriter:
             names, types = (*names, TOKEN_COLUMN), (*types, LC)
         min_offset = min((first for first, _ in batch.ranges.values()), default=0)
         framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
+        # Raw archive records are folded into their roll-up rows once (stream_rollups.py); rows
+        # built in Python (a server, a resumed batch) are rolled up from events by roll_up.
+        rolled: dict[str, bytes] | None = None
         attempt = 0
         delay = RETRY_FIRST_S
         while True:
@@ -70,12 +78,15 @@ class ClickHouseWriter:
             started = time.perf_counter()
             try:
                 if framed:
+                    if rolled is None:  # a record ClickHouse cannot read fails here as in the insert
+                        rolled = self._fold([v for _, _, v, _ in batch.raw])
                     self._insert_avro(table, framed, settings, token)
+                    self._insert_rolled(rolled, token)
                 else:
                     self._client.insert(table.name, data, column_names=names, database=self._db,
                                         column_type_names=types, column_oriented=True, settings=settings)
-                if table.tokened:
-                    roll_up(self._client, self._db, table.name, token, min_offset)
+                    if table.tokened:
+                        roll_up(self._client, self._db, table.name, token, min_offset)
             except Exception as exc:  # any failure: retry the very same rows with the same token
                 metrics.SINK_ERRORS.labels(table.name).inc()
                 if self.stop.is_set() and attempt >= ATTEMPTS_AFTER_STOP:
@@ -97,6 +108,21 @@ class ClickHouseWriter:
             log.debug("inserted %d rows into %s in %.3f s (%s)", batch.rows, table.name, elapsed,
                       batch.description())
             return
+
+    def _insert_rolled(self, rolled: dict[str, bytes], token: str) -> None:
+        """Each rollup's folded rows, under the token ``roll_up`` gives it: one repeat drops the other."""
+        for name, rows in rolled.items():
+            if not rows:
+                continue  # roll_up would insert nothing either
+            fd, path = tempfile.mkstemp(prefix=f"dsom-sink-{name}-", suffix=".json")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(rows)
+                self._client.command(INPUTS[name].insert_sql(self._db, path), settings={
+                    "insert_deduplication_token": f"{token}-{name}", "insert_deduplicate": 1,
+                    "async_insert": 0, **DISTRIBUTED_SYNC, **ONE_BLOCK})
+            finally:
+                os.unlink(path)
 
     def _insert_avro(self, table: Table, framed: list[bytes], settings: dict[str, Any], token: str) -> None:
         fd, path = tempfile.mkstemp(prefix="dsom-sink-", suffix=".avro")

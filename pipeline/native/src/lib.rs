@@ -10,6 +10,7 @@ mod alerts_read;
 mod archive;
 mod avro_read;
 mod receipts;
+mod rollup_fold;
 mod validator;
 mod sink_read;
 
@@ -24,5 +25,6 @@ fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sink_read::rejected_receipts, m)?)?;
     m.add_function(wrap_pyfunction!(sink_read::payout_columns, m)?)?;
     m.add_function(wrap_pyfunction!(alerts_read::watched_events, m)?)?;
+    m.add_function(wrap_pyfunction!(rollup_fold::rollup_rows, m)?)?;
     Ok(())
 }

@@ -11,7 +11,7 @@ mod conflicts;
 mod decode;
 mod dedup;
 mod encode;
-mod json;
+pub(crate) mod json;
 mod mem;
 mod player_ref;
 mod rules;
