@@ -220,15 +220,15 @@ class TransactionalAgent(ConsumerLoop):
 
     def process(self, msgs: list[Message], stop: threading.Event) -> None:
         if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
-            for msg in msgs:  # a failure rewinds: the rest are read again
+            for i, msg in enumerate(msgs):  # a failure rewinds: this and the rest are read again
                 self._suspects.discard(_where(msg))
-                if stop.is_set() or not self._transact([msg]):
+                if stop.is_set() or not self._transact([msg], unsettled=msgs[i:]):
                     break
         elif msgs:
-            self._transact(msgs)
+            self._transact(msgs, unsettled=msgs)
         if time.monotonic() - self._last_tick >= self.tick_interval_s:
             self._last_tick = time.monotonic()
-            self._transact([])
+            self._transact([], unsettled=[])
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -237,8 +237,12 @@ class TransactionalAgent(ConsumerLoop):
             if self._producer_client is not None:
                 self._producer_client.flush(10)
 
-    def _transact(self, msgs: list[Message]) -> bool:
-        """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound)."""
+    def _transact(self, msgs: list[Message], unsettled: list[Message]) -> bool:
+        """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound).
+
+        ``unsettled`` are the poll's records not committed yet: ``msgs`` and those after them.
+        An abort rewinds their partitions only; the consumer has read no further in any other.
+        """
         started = time.perf_counter()
         positions: dict[TP, int] = {}
         # The states this transaction may have changed (None: any, once tick wrote something):
@@ -283,12 +287,12 @@ class TransactionalAgent(ConsumerLoop):
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
             self._poison[exc.where] = exc.error
-            self._abort_and_rewind(None, touched)
+            self._abort_and_rewind(None, touched, unsettled)
             return False
         except KafkaException as exc:
             log.warning("%s: transaction failed (%s): rewinding to the last commit", self.name, exc)
             self._producer.poll(0)  # serve the delivery reports that say which output failed
-            self._abort_and_rewind(exc, touched)
+            self._abort_and_rewind(exc, touched, unsettled)
             self._producer.poll(0)
             self._blame(len(msgs))
             return False
@@ -365,13 +369,20 @@ class TransactionalAgent(ConsumerLoop):
                     continue
                 raise
 
-    def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None = None) -> None:
+    def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None,
+                          unsettled: list[Message]) -> None:
         """Abort the transaction, restore the states it changed (``touched``; None: all), rewind.
 
         Aborts are not rare with incremental rebalancing: a member that keeps partitions keeps
         committing while the group rebalances, and a transaction whose offsets carry the group's
         previous generation is refused (ILLEGAL_GENERATION, an abortable error). Restoring only
         the partitions of the aborted records keeps that cheap.
+
+        Only the partitions of ``unsettled`` (the poll's records not committed) are rewound:
+        every poll before was committed or rewound, so in any other partition the consumer's
+        position is its committed offset already. Asking the group coordinator for the offsets
+        of every owned partition instead (4,000 with a thousand operators) timed out after 30 s,
+        and the supervisor's restart of the agent caused one more rebalance (docs/operations.md).
         """
         if exc is not None and is_fatal(exc.args[0]):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
@@ -387,13 +398,18 @@ class TransactionalAgent(ConsumerLoop):
         changed = assigned if touched is None else [tp for tp in assigned if tp in touched]
         self.forget(changed)
         self.restore(changed)
+        read = {(t, p) for m in unsettled
+                if (t := m.topic()) is not None and (p := m.partition()) is not None}
+        rewind = sorted(read & set(assigned))
+        if not rewind:
+            return
         consumer = self._consumer_client
         # The group coordinator may be moving (a broker restarting, a rebalance): seen failing
         # with NOT_COORDINATOR right after an ILLEGAL_GENERATION abort, which restarted the agent.
         for attempt in stamina.retry_context(on=_coordinator_moving, attempts=10, timeout=60.0,
                                              wait_initial=0.2, wait_max=5.0):
             with attempt:
-                committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
+                committed = consumer.committed([TopicPartition(t, p) for t, p in rewind], timeout=30)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
