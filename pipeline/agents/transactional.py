@@ -57,6 +57,10 @@ _COORDINATOR = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT
 # Kafka's answers that no retry of the same output can change.
 _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
                             KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_MSG_SIZE})
+# A transaction slower than this is logged with where its time went (the offsets, the commit)
+# and how many topics it wrote to: after a takeover of many operators' partitions, the first
+# ones write to topics the producer has no metadata for yet.
+SLOW_TRANSACTION_S = 2.0
 
 
 class RecordFailed(Exception):
@@ -100,6 +104,7 @@ class TransactionalAgent(ConsumerLoop):
         self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
         self._call_lock = threading.Lock()  # abandon() closes the consumer only while a call is on
         self._producer_client: Producer | None = None
+        self._written_topics: set[str] = set()  # the current transaction's (for the slow log)
         self._last_tick = time.monotonic()
 
     @property
@@ -250,6 +255,8 @@ class TransactionalAgent(ConsumerLoop):
         touched: set[TP] | None = set()
         began = False
         self._failed_deliveries.clear()
+        self._written_topics.clear()
+        offsets_s = commit_s = 0.0
         try:
             now = self._clock()
             for msg in msgs:
@@ -278,12 +285,16 @@ class TransactionalAgent(ConsumerLoop):
             if not began:
                 self._producer.begin_transaction()
             if positions:
+                offsets_s = time.perf_counter()
                 with self._calling("send_offsets_to_transaction"):
                     self._producer.send_offsets_to_transaction(
                         [TopicPartition(t, p, o) for (t, p), o in positions.items()],
                         self._consumer_client.consumer_group_metadata(), 30)
+                offsets_s = time.perf_counter() - offsets_s
             crash_point(self._s.crash_points_dir, AGENT_BEFORE_COMMIT)
+            commit_s = time.perf_counter()
             self._commit()
+            commit_s = time.perf_counter() - commit_s
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
             self._poison[exc.where] = exc.error
@@ -301,7 +312,12 @@ class TransactionalAgent(ConsumerLoop):
             metrics.DEAD_LETTERS.labels(self.name).inc()
         deferred, self._deferred = self._deferred, []
         self.after_commit(deferred)
-        metrics.TRANSACTION_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.TRANSACTION_SECONDS.labels(self.name).observe(took)
+        if took >= SLOW_TRANSACTION_S:
+            log.warning("%s: slow transaction: %d records from %d partitions, outputs to %d topics, "
+                        "%.1f s (offsets %.1f s, commit %.1f s)", self.name, len(msgs), len(positions),
+                        len(self._written_topics), took, offsets_s, commit_s)
         return True
 
     def _blame(self, records: int) -> None:
@@ -333,6 +349,7 @@ class TransactionalAgent(ConsumerLoop):
             if not began:
                 self._producer.begin_transaction()
                 began = True
+            self._written_topics.add(topic)
             kwargs: dict[str, Any] = {"key": key, "value": value}
             if partition is not None:
                 kwargs["partition"] = partition
