@@ -39,6 +39,12 @@ class KafkaSettings(_Frozen):
     # grants: dsom's own brokers map it to ``<name>`` (ssl.principal.mapping.rules); Strimzi keeps
     # the subject, ``CN=<name>`` (set ``CN={name}``: infra/k8s does).
     principal_format: str = "{name}"
+    # How long a group coordinator may go without a consumer's heartbeat before it takes the
+    # member's partitions (heartbeats every fifth of it). 10 s moves a dead worker's partitions
+    # quickly; with a thousand operators on the loaded three-broker machine the coordinators
+    # left heartbeats unanswered longer than that, and every member of the validator's and the
+    # sink's groups kept losing its partitions (docs/operations.md, "A thousand operators").
+    session_timeout_ms: int = Field(default=10000, ge=6000, le=300000)
 
     def principal(self, name: str) -> str:
         """The Kafka principal (``User:...``) of the certificate issued to ``name``."""
