@@ -20,6 +20,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.agents.app import app
+from pipeline.core.partitioning import home_partition
 from pipeline.kafka.admin import ensure_topics, operator_topics, system_topics
 from pipeline.kafka.config import consumer_config
 from pipeline.operator.fleet import demo_registry
@@ -142,6 +143,14 @@ def run_backlog(backlog_events: int = 200_000, rate: float = 800.0, workers: int
     during = latencies(live.sent_at, backlog_start, drained_at)
     after = latencies(live.sent_at, drained_at, float("inf"))
     drain_s = drained_at - backlog_start
+    # Where the slow live events were: by ingest partition, and by when they were sent.
+    by_partition: dict[str, list[float]] = {}
+    by_second: dict[int, list[float]] = {}
+    for k, t in live.sent_at.items():
+        if backlog_start <= t < drained_at and k in watch.first_seen:
+            home = home_partition(k[1].encode(), settings.topics.ingest_partitions)
+            by_partition.setdefault(f"{k[0]}/{home}", []).append(watch.first_seen[k] - t)
+            by_second.setdefault(int((t - backlog_start) // 2) * 2, []).append(watch.first_seen[k] - t)
     expected_keys = set(live.expected.events) | set(late_expected.events)
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]},
@@ -151,6 +160,10 @@ def run_backlog(backlog_events: int = 200_000, rate: float = 800.0, workers: int
         "live_latency_s": {name: {"events": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99),
                                   "max": v[-1] if v else None}
                            for name, v in (("before", before), ("during_drain", during), ("after", after))},
+        "during_drain_by_partition": {name: {"events": len(v), "p50": percentile(sorted(v), 50),
+                                             "max": max(v)} for name, v in sorted(by_partition.items())},
+        "during_drain_by_sent_second": {s: {"events": len(v), "p50": percentile(sorted(v), 50), "max": max(v)}
+                                        for s, v in sorted(by_second.items())},
         "receipts_missing": sum(1 for k in expected_keys if counts.get(k, 0) == 0),
         "receipts_doubled": sum(n - 1 for k, n in counts.items() if n > 1),
     }
