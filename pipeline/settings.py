@@ -351,8 +351,10 @@ class Settings(BaseSettings):
     # How much the validator's consumer reads ahead of its transactions (librdkafka's
     # queued.max.messages.kbytes, 64 MiB by default). Its queue is first in, first out over every
     # partition: an operator sending a backlog filled it with the backlog, and the live
-    # operators' records waited behind it (make backlog: receipt p99 18 s during the drain).
-    validator_read_ahead_kbytes: int = Field(default=1024, ge=64)
+    # operators' records waited behind it (make backlog, live receipt latency during the drain:
+    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
+    # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
+    validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0
