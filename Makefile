@@ -19,7 +19,7 @@ TEST_PG_PORT ?= $(shell echo $$(($(TEST_PORT)+50)))
 TEST_ENV := DSOM_RUN_DIR=$(CURDIR)/.run/test DSOM_KAFKA_PORT=$(TEST_PORT) DSOM_KAFKA_CONTROLLER_PORT=$(shell echo $$(($(TEST_PORT)+1))) \
 	DSOM_PKI_DIR=$(TEST_PKI) DSOM_KAFKA_PKI_DIR=$(TEST_PKI) DSOM_POSTGRES_PORT=$(TEST_PG_PORT)
 
-.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive report-bench cabinet-bench grafana i18n kafka-fetch kafka-start kafka-stop clean examples
+.PHONY: setup native chromium postgresql demo test unit lint bench bench-archive bench-checkpointer report-bench cabinet-bench grafana i18n kafka-fetch kafka-start kafka-stop clean examples
 
 setup: $(NATIVE_STAMP) kafka-fetch chromium postgresql
 
@@ -108,6 +108,7 @@ BENCH_RATE ?= 5000
 BENCH_LIVE_SECONDS ?= 20
 BENCH_WARMUP_EVENTS ?= 100000
 # BENCH_ALERTS=1 also runs the alerts agent, in its own worker process, and prints its CPU per event.
+# BENCH_ALERTS_ENGINE=python gives that agent alone the Python reference engine (before/after of its reader).
 
 bench: setup
 	@$(BENCH_ENV) $(BIN)/dsom security init
@@ -118,6 +119,14 @@ bench: setup
 # The verifiable archive's costs and proof sizes/times up to 100 M leaves (offline, docs/archive.md).
 bench-archive: $(NATIVE_STAMP)
 	$(BIN)/python -m pipeline.tools.bench_archive
+
+# The checkpointer alone on a real broker (BENCH_PORT): its CPU per archive event, with and without
+# hashing the leaves, runs alternated (docs/archive.md). Each run has its own topics on the broker.
+CHECKPOINTER_BENCH_EVENTS ?= 600000
+bench-checkpointer: setup
+	@$(BENCH_ENV) $(BIN)/dsom security init
+	@$(BENCH_ENV) infra/with_kafka.sh env DSOM_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:$(BENCH_PORT) \
+		$(BIN)/python -m pipeline.tools.bench_checkpointer --events $(CHECKPOINTER_BENCH_EVENTS) --runs 4 --variants default,nohash
 
 # Each report's latency over a large table (synthetic events in a fresh chdb folder under .run/).
 REPORT_BENCH_EVENTS ?= 10000000
@@ -138,8 +147,10 @@ grafana: $(NATIVE_STAMP)
 # The translations (issue 19, docs/i18n.md): extract every string a person reads (babel.cfg) into
 # the template, merge it into each language's catalog (a changed string turns fuzzy, a new one
 # empty, a removed one goes), then list what still lacks its Ukrainian. The .po files are the
-# only translations kept: the web app compiles them in memory at start-up.
+# only translations kept: the web app compiles them in memory at start-up. Then rewrite the operators'
+# guide's table of rejection reasons in both languages (schemas/README.md) from pipeline/contract/reasons.py.
 i18n: $(STAMP)
+	@$(BIN)/python -m pipeline.contract.reasons
 	@$(BIN)/python -m web.i18n_check
 
 kafka-start:

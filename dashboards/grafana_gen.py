@@ -5,6 +5,11 @@ time series or bar chart panel where the report has a chart) and one operations 
 pipeline's Prometheus metrics. ``python -m dashboards.grafana_gen`` writes them to
 ``dashboards/grafana/``; ``--check`` fails when the committed files differ from what it would write.
 
+Two sets from the one generator (issue 19): Ukrainian in ``dashboards/grafana/`` (uids ``dsom-<name>``)
+and English in ``dashboards/grafana/en/`` (uids ``dsom-<name>-en``). Titles, descriptions, column
+names, variable labels and legends come from the web app's catalogs (``web/locale``, ``make i18n``);
+both sets show Kyiv time and start the week on Monday.
+
 A panel runs the report's own SQL: :func:`grafana_sql` swaps the ClickHouse query parameters for
 Grafana macros and dashboard variables, and chart panels wrap it in an outer SELECT that picks and
 converts the plotted columns (µs times to DateTime64, kopecks to UAH).
@@ -25,7 +30,9 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Chart, Column, Report
 from pipeline import metrics
-from pipeline.core.model import LicenceKind
+from pipeline.core.model import EventKind, LicenceKind
+from web import i18n, labels
+from web.i18n import gettext as _
 
 OUT_DIR = Path(__file__).resolve().parent / "grafana"
 CH_TYPE = "grafana-clickhouse-datasource"
@@ -33,6 +40,11 @@ PROM_TYPE = "prometheus"
 CH_DS = {"type": CH_TYPE, "uid": "${ch_datasource}"}
 PROM_DS = {"type": PROM_TYPE, "uid": "${prom_datasource}"}
 SCHEMA_VERSION = 39
+# Each language's set: the folder under OUT_DIR and the uid suffix (Ukrainian is the default set).
+SETS = {"uk": ("", ""), "en": ("en/", "-en")}
+# Grafana's time zone for every dashboard: Kyiv's (the tz database's older name, which every Grafana
+# release knows; it is a link to Europe/Kyiv).
+TIMEZONE = "Europe/Kiev"
 # The plugin's (sqlutil's) query formats: long results are turned wide for time series.
 FORMAT_TIME_SERIES, FORMAT_TABLE = 0, 1
 
@@ -163,7 +175,7 @@ def _unit(col: Column) -> dict[str, Any]:
 def _overrides(cols: Sequence[Column], display: dict[str, str] | None = None) -> list[dict[str, Any]]:
     out = []
     for col in cols:
-        props = [{"id": "displayName", "value": (display or {}).get(col.name, col.label)}]
+        props = [{"id": "displayName", "value": (display or {}).get(col.name, _(col.label))}]
         props += [{"id": k, "value": v} for k, v in sorted(_unit(col).items())]
         out.append({"matcher": {"id": "byName", "options": col.name}, "properties": props})
     return out
@@ -176,7 +188,7 @@ def _ch_target(sql: str, fmt: int) -> dict[str, Any]:
 
 def table_panel(report: Report) -> dict[str, Any]:
     return {
-        "type": "table", "title": report.title, "description": report.description,
+        "type": "table", "title": _(report.title), "description": _(report.description),
         "datasource": CH_DS, "targets": [_ch_target(table_sql(report), FORMAT_TABLE)],
         "fieldConfig": {"defaults": {}, "overrides": _overrides(report.columns)},
         "options": {"showHeader": True, "cellHeight": "sm"},
@@ -187,11 +199,12 @@ def chart_panel(report: Report) -> dict[str, Any]:
     chart = _chart(report)
     cols = {c.name: c for c in report.columns}
     ys = [cols[y] for y in chart.y]
-    title = f"{report.title}: {', '.join(c.label for c in ys)}"
-    panel: dict[str, Any] = {"title": title, "description": report.description, "datasource": CH_DS}
+    title = f"{_(report.title)}: {', '.join(_(c.label) for c in ys)}"
+    panel: dict[str, Any] = {"title": title, "description": _(report.description), "datasource": CH_DS}
     if chart.type == "line":
         # One line per series value: name it by the series label Grafana puts on the wide frame.
-        names = {y.name: f"{y.label} ${{__field.labels.{chart.series}}}" for y in ys} if chart.series else {}
+        names = ({y.name: f"{_(y.label)} ${{__field.labels.{chart.series}}}" for y in ys}
+                 if chart.series else {})
         panel.update(type="timeseries", targets=[_ch_target(chart_sql(report), FORMAT_TIME_SERIES)],
                      fieldConfig={"defaults": {"custom": {"drawStyle": "line", "showPoints": "auto"}},
                                   "overrides": _overrides(ys, names)},
@@ -224,13 +237,24 @@ def _textbox(name: str, label: str, default: str, description: str) -> dict[str,
                                                                        "value": default}], "hide": 0}
 
 
-def _custom(name: str, label: str, values: Sequence[str], default: str, include_all: bool) -> dict[str, Any]:
-    current = {"text": "All", "value": "$__all"} if include_all else {"text": default, "value": default}
+def _custom(name: str, label: str, values: Sequence[str], default: str, include_all: bool,
+            texts: dict[str, str]) -> dict[str, Any]:
+    """A fixed list: each value shown by its label (``texts``), sent as its stable machine value.
+
+    Grafana's custom query writes such a pair ``label : value``.
+    """
+    shown = {v: labels.label(texts, v) for v in values}
+    bad = [t for t in shown.values() if "," in t or " : " in t]
+    if bad:  # Grafana splits the query on commas, and each pair on " : "
+        raise ValueError(f"variable {name}: labels {bad} cannot be written in a custom query")
+    current = ({"text": "All", "value": "$__all"} if include_all
+               else {"text": shown[default], "value": default})
     var: dict[str, Any] = {
-        "type": "custom", "name": name, "label": label, "query": ",".join(values), "multi": False,
-        "includeAll": include_all, "current": current, "hide": 0,
+        "type": "custom", "name": name, "label": label,
+        "query": ",".join(f"{shown[v]} : {v}" for v in values),
+        "multi": False, "includeAll": include_all, "current": current, "hide": 0,
         "options": ([{"selected": True, "text": "All", "value": "$__all"}] if include_all else [])
-        + [{"selected": not include_all and v == default, "text": v, "value": v} for v in values],
+        + [{"selected": not include_all and v == default, "text": shown[v], "value": v} for v in values],
     }
     if include_all:
         var["allValue"] = ALL_VALUE
@@ -246,7 +270,7 @@ def _operator_var() -> dict[str, Any]:
     db = PARAMS["{db:Identifier}"]
     query = (f"SELECT operator_id FROM (SELECT operator_id FROM {db}.registry_history WHERE kind = 'licence' "
              f"UNION ALL SELECT operator_id FROM {db}.source_seq) GROUP BY operator_id ORDER BY operator_id")
-    return {"type": "query", "name": "operator", "label": "Operator", "datasource": CH_DS,
+    return {"type": "query", "name": "operator", "label": _("Operator"), "datasource": CH_DS,
             "query": query, "definition": query, "refresh": 1, "sort": 1, "multi": False,
             "includeAll": True, "allValue": ALL_VALUE, "current": {"text": "All", "value": "$__all"},
             "options": [], "hide": 0, "regex": ""}
@@ -255,26 +279,29 @@ def _operator_var() -> dict[str, Any]:
 def _ch_variables(used: set[str]) -> list[dict[str, Any]]:
     """The dashboard's variables: datasource and database, then the filters its panels use."""
     out = [_datasource_var("ch_datasource", "ClickHouse", CH_TYPE),
-           _textbox("database", "Database", "dsom", "The ClickHouse database the sink writes")]
+           _textbox("database", _("Database"), "dsom", _("The ClickHouse database the sink writes"))]
     if "operator" in used:
         out.append(_operator_var())
     if "licence_kind" in used:
-        out.append(_custom("licence_kind", "Licence kind", [str(k) for k in LicenceKind], "", True))
+        out.append(_custom("licence_kind", _("Licence kind"), [str(k) for k in LicenceKind], "", True,
+                           labels.LICENCE_KINDS))
     if "game_type" in used:
-        out.append(_textbox("game_type", "Game type", "", "A game type (e.g. slots); empty for all"))
+        out.append(_textbox("game_type", _("Game type"), "", _("A game type (e.g. slots); empty for all")))
     if "granularity" in used:
-        out.append(_custom("granularity", "Time buckets", GRANULARITIES, "hour", False))
+        out.append(_custom("granularity", _("Time buckets"), GRANULARITIES, "hour", False,
+                           labels.REPORT_VALUES["granularity"]))
     if "silent_after_s" in used:
-        out.append(_textbox("silent_after_s", "Silent after (s)", "900",
-                            "Seconds without events after which a licensed operator counts as silent"))
+        out.append(_textbox("silent_after_s", _("Silent after (s)"), "900",
+                            _("Seconds without events after which a licensed operator counts as silent")))
     return out
 
 
 def _dashboard(uid: str, title: str, tags: list[str], panels: list[dict[str, Any]],
                variables: list[dict[str, Any]], description: str) -> dict[str, Any]:
     return {
-        "uid": uid, "title": title, "tags": tags, "description": description,
-        "editable": True, "schemaVersion": SCHEMA_VERSION, "version": 1, "timezone": "browser",
+        "uid": uid + SETS[i18n.current_locale()][1], "title": title, "tags": tags, "description": description,
+        "editable": True, "schemaVersion": SCHEMA_VERSION, "version": 1, "timezone": TIMEZONE,
+        "weekStart": "monday",
         "time": {"from": "now-7d", "to": "now"}, "refresh": "", "graphTooltip": 1,
         "annotations": {"list": []}, "links": [], "panels": panels, "templating": {"list": variables},
     }
@@ -300,9 +327,10 @@ def group_dashboard(group: str) -> dict[str, Any]:
     panels = _layout(rows)
     sql = "\n".join(t["rawSql"] for p in panels for t in p["targets"])
     used = set(_VARIABLE.findall(sql))
-    return _dashboard(f"dsom-{group}", f"dsom: {GROUPS[group]} reports", ["dsom", group], panels,
-                      _ch_variables(used), f"Generated from dashboards/reports.py ({group} reports); "
-                      "do not edit: run python -m dashboards.grafana_gen")
+    title = _("dsom: %(group)s reports") % {"group": _(GROUPS[group])}
+    return _dashboard(f"dsom-{group}", title, ["dsom", group], panels, _ch_variables(used),
+                      _("Generated from dashboards/reports.py (%(group)s reports); do not edit: run "
+                        "make grafana") % {"group": group})
 
 
 # -- operations (Prometheus) --
@@ -324,14 +352,16 @@ def _rate(metric: MetricWrapperBase, by: str, selector: str = "") -> str:
 def _quantiles(metric: MetricWrapperBase, by: str) -> list[tuple[str, str]]:
     bucket = metric_names(metric)[0]
     return [(f"histogram_quantile({q}, sum by (le, {by}) (rate({bucket}[$__rate_interval])))",
-             f"p{round(q * 100)} {{{{{by}}}}}") for q in (0.5, 0.99)]
+             _("p%(percentile)s {{%(label)s}}") % {"percentile": round(q * 100), "label": by})
+            for q in (0.5, 0.99)]
 
 
 _OP = '{operator=~"$operator"}'
 
 
 def _prom_panel(title: str, description: str, exprs: list[tuple[str, str]], unit: str,
-                stacked: bool = False) -> dict[str, Any]:
+                stacked: bool = False, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """A time series panel; ``names`` shows a series (a label's machine value) by its words."""
     custom: dict[str, Any] = {"drawStyle": "line", "fillOpacity": 10, "showPoints": "never"}
     if stacked:
         custom["stacking"] = {"group": "A", "mode": "normal"}
@@ -339,7 +369,10 @@ def _prom_panel(title: str, description: str, exprs: list[tuple[str, str]], unit
         "type": "timeseries", "title": title, "description": description, "datasource": PROM_DS,
         "targets": [{"datasource": PROM_DS, "expr": expr, "legendFormat": legend, "range": True,
                      "refId": chr(ord("A") + i)} for i, (expr, legend) in enumerate(exprs)],
-        "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": []},
+        "fieldConfig": {"defaults": {"unit": unit, "custom": custom}, "overrides": [
+            {"matcher": {"id": "byName", "options": value},
+             "properties": [{"id": "displayName", "value": text}]}
+            for value, text in (names or {}).items()]},
         "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                     "tooltip": {"mode": "multi", "sort": "desc"}},
     }
@@ -349,56 +382,66 @@ def operations_dashboard() -> dict[str, Any]:
     """The pipeline's own health, from the Prometheus metrics of ``pipeline/metrics.py``."""
     m = metrics
     panels = [
-        _prom_panel("Ingest rate by operator", "Events read from the ingest topics, per second.",
+        _prom_panel(_("Ingest rate by operator"), _("Events read from the ingest topics, per second."),
                     [(_rate(m.EVENTS_IN, "operator", _OP), "{{operator}}")], "short", stacked=True),
-        _prom_panel("Accepted events by kind", "Events accepted, per second.",
-                    [(_rate(m.ACCEPTED, "kind", _OP), "{{kind}}")], "short", stacked=True),
-        _prom_panel("Rejected by reason", "Events or records rejected, per second, by reason code.",
+        _prom_panel(_("Accepted events by kind"), _("Events accepted, per second."),
+                    [(_rate(m.ACCEPTED, "kind", _OP), "{{kind}}")], "short", stacked=True,
+                    names={str(k): labels.label(labels.EVENT_KINDS, k) for k in EventKind}),
+        _prom_panel(_("Rejected by reason"), _("Events or records rejected, per second, by reason code."),
                     [(_rate(m.REJECTED, "reason", _OP), "{{reason}}")], "short", stacked=True),
-        _prom_panel("Duplicates (retries)", "Events already decided, sent again by operators, per second.",
+        _prom_panel(_("Duplicates (retries)"),
+                    _("Events already decided, sent again by operators, per second."),
                     [(_rate(m.DUPLICATES, "operator", _OP), "{{operator}}")], "short"),
-        _prom_panel("Consumer lag", "Records each agent's consumer group has not committed yet.",
+        _prom_panel(_("Consumer lag"), _("Records each agent's consumer group has not committed yet."),
                     [(f"max by (group) ({metric_names(m.CONSUMER_LAG)[0]})", "{{group}}")], "short"),
-        _prom_panel("Agent transaction latency", "Time to process and commit one agent transaction.",
+        _prom_panel(_("Agent transaction latency"), _("Time to process and commit one agent transaction."),
                     _quantiles(m.TRANSACTION_SECONDS, "agent"), "s"),
-        _prom_panel("Sink rows per second", "Rows inserted into ClickHouse, per table.",
+        _prom_panel(_("Sink rows per second"), _("Rows inserted into ClickHouse, per table."),
                     [(_rate(m.SINK_ROWS, "table"), "{{table}}")], "short", stacked=True),
-        _prom_panel("Sink insert latency", "ClickHouse insert latency per batch.",
+        _prom_panel(_("Sink insert latency"), _("ClickHouse insert latency per batch."),
                     _quantiles(m.SINK_INSERT_SECONDS, "table"), "s"),
-        _prom_panel("Sink errors", "Failed ClickHouse inserts (retried), per second.",
+        _prom_panel(_("Sink errors"), _("Failed ClickHouse inserts (retried), per second."),
                     [(_rate(m.SINK_ERRORS, "table"), "{{table}}")], "short"),
-        _prom_panel("Payouts taxed", "Payouts whose winnings tax was computed, per second.",
-                    [(f"sum(rate({metric_names(m.PAYOUTS_TAXED)[0]}[$__rate_interval]))", "payouts")],
+        _prom_panel(_("Payouts taxed"), _("Payouts whose winnings tax was computed, per second."),
+                    [(f"sum(rate({metric_names(m.PAYOUTS_TAXED)[0]}[$__rate_interval]))", _("payouts"))],
                     "short"),
-        _prom_panel("Tax discrepancies", "Payouts with withheld tax off the tax due, per second.",
+        _prom_panel(_("Tax discrepancies"), _("Payouts with withheld tax off the tax due, per second."),
                     [(f"sum(rate({metric_names(m.TAX_DISCREPANCIES)[0]}[$__rate_interval]))",
-                      "discrepancies")], "short"),
-        _prom_panel("GGR statements issued", "GGR statement revisions issued in each interval.",
+                      _("discrepancies"))], "short"),
+        _prom_panel(_("GGR statements issued"), _("GGR statement revisions issued in each interval."),
                     [(f"sum(increase({metric_names(m.STATEMENTS_ISSUED)[0]}[$__rate_interval]))",
-                      "statements")], "short"),
-        _prom_panel("ClickHouse rows", "Rows in each ClickHouse table (counted at start, then added).",
+                      _("statements"))], "short"),
+        _prom_panel(_("ClickHouse rows"), _("Rows in each ClickHouse table (counted at start, then added)."),
                     [(f"sum by (table) ({metric_names(m.CLICKHOUSE_ROWS)[0]})", "{{table}}")], "short"),
     ]
     layout = _layout([panels[i:i + 3] for i in range(0, len(panels), 3)], height=8)
     variables = [
         _datasource_var("prom_datasource", "Prometheus", PROM_TYPE),
         # Prometheus matches by regex: All is .* (not the '' of the ClickHouse dashboards).
-        {"type": "query", "name": "operator", "label": "Operator", "datasource": PROM_DS,
+        {"type": "query", "name": "operator", "label": _("Operator"), "datasource": PROM_DS,
          "query": {"query": f"label_values({metric_names(m.EVENTS_IN)[0]}, operator)", "refId": "operator"},
          "definition": f"label_values({metric_names(m.EVENTS_IN)[0]}, operator)", "refresh": 2, "sort": 1,
          "multi": True, "includeAll": True, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
          "options": [], "hide": 0, "regex": ""},
     ]
-    return _dashboard("dsom-operations", "dsom: pipeline operations", ["dsom", "operations"], layout,
-                      variables, "Generated from pipeline/metrics.py; do not edit: run "
-                      "python -m dashboards.grafana_gen")
+    return _dashboard("dsom-operations", _("dsom: pipeline operations"), ["dsom", "operations"], layout,
+                      variables, _("Generated from pipeline/metrics.py; do not edit: run make grafana"))
+
+
+def dashboard_set(locale: str) -> dict[str, dict[str, Any]]:
+    """Every dashboard in ``locale`` by file name."""
+    token = i18n.use(locale)
+    try:
+        out = {f"{group}.json": group_dashboard(group) for group in GROUPS}
+        out["operations.json"] = operations_dashboard()
+        return out
+    finally:
+        i18n.reset(token)
 
 
 def dashboards() -> dict[str, dict[str, Any]]:
-    """Every dashboard by file name."""
-    out = {f"{group}.json": group_dashboard(group) for group in GROUPS}
-    out["operations.json"] = operations_dashboard()
-    return out
+    """Every dashboard of every language by its path under OUT_DIR: Ukrainian first, then ``en/``."""
+    return {SETS[locale][0] + name: model for locale in SETS for name, model in dashboard_set(locale).items()}
 
 
 def render(model: dict[str, Any]) -> str:
@@ -421,6 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if stale else 0
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in rendered.items():
+        (args.out / name).parent.mkdir(parents=True, exist_ok=True)
         (args.out / name).write_text(text, encoding="utf-8")
         print(args.out / name)
     return 0

@@ -147,16 +147,19 @@ def cmd_archive_guard(args: argparse.Namespace) -> int:
     import threading
 
     from pipeline import metrics
-    from pipeline.archive_guard_service import ArchiveGuard, broker_look
+    from pipeline.archive_guard_service import ArchiveGuard, broker_look, kafka_send
+    from pipeline.core.alert_rules import AlertRules
     from registry.service import RegistryService
 
     s = _settings()
     kafka = s.kafka_as("archive-guard") if s.kafka.security_protocol == "SSL" else s.kafka
-    guard = ArchiveGuard(s.topics, RegistryService.from_settings(s), broker_look(s.topics, kafka))
+    guard = ArchiveGuard(s.topics, RegistryService.from_settings(s), broker_look(s.topics, kafka),
+                         AlertRules.load(s.alerts.rules_path), kafka_send(s.topics, kafka),
+                         pipeline_principal=s.kafka.principal("pipeline"))
     metrics.serve(s.metrics_host, s.archive.guard_metrics_port)
     interval = args.interval or s.archive.guard_interval_s
     print(f"archive guard: looking at {s.topics.archive} and {s.topics.checkpoints} every {interval} s; "
-          f"changes go to the registry's audit log", file=sys.stderr)
+          f"changes go to the registry's audit log, rules broken to {s.topics.alerts}", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

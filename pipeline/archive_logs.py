@@ -175,12 +175,29 @@ def latest_heads(settings: Settings, verifier: Verifier,
     return {p: max(hs, key=lambda h: h.checkpoint.size) for p, hs in heads.items()}
 
 
+# Why no proof can be given: stable codes, which the cabinets describe in the reader's language
+# (web/labels.py, PROOF_REFUSALS); the exceptions' messages are the command line's English.
+NOT_COVERED = "not_covered"
+LOG_SHORT = "log_short"
+TWO_LOGS = "two_logs"
+FOREIGN_LOG = "foreign_log"
+PROOF_REFUSAL_CODES = (NOT_COVERED, LOG_SHORT, TWO_LOGS, FOREIGN_LOG)
+
+
 class ProofUnavailable(LookupError):
-    """No proof can be given (yet): the receipt is unknown or not covered by a checkpoint."""
+    """No proof can be given (yet): the receipt is unknown or not covered by a checkpoint (``code``)."""
+
+    def __init__(self, code: str, message: str, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.partition = partition
 
 
 class LogShort(ProofUnavailable):
     """The partition holds fewer records than a checkpoint signed, or no longer matches it."""
+
+    def __init__(self, partition: int, message: str) -> None:
+        super().__init__(LOG_SHORT, message, partition)
 
 
 def prove_inclusion(records: Records, partition: int, head: SignedHead,
@@ -203,7 +220,7 @@ def prove_inclusion(records: Records, partition: int, head: SignedHead,
     if found is None:
         return None
     if tree.size < head.checkpoint.size:
-        raise LogShort(f"archive partition {partition} has {tree.size} records, fewer than its "
+        raise LogShort(partition, f"archive partition {partition} has {tree.size} records, fewer than its "
                        f"checkpoint's {head.checkpoint.size}: run dsom verify-archive")
     index, data = found
     return {"format": PROOF_FORMAT, "kind": "inclusion", "receipt_id": receipt_id,
@@ -213,8 +230,8 @@ def prove_inclusion(records: Records, partition: int, head: SignedHead,
                       for h in inclusion_proof(tree, index, head.checkpoint.size)]}
 
 
-NOT_COVERED = ("is in no archive record covered by a checkpoint yet (unknown, rejected, or newer than the "
-               "last checkpoint: retry after the next one)")
+NOT_COVERED_TEXT = ("is in no archive record covered by a checkpoint yet (unknown, rejected, or newer than "
+                    "the last checkpoint: retry after the next one)")
 
 
 def inclusion(settings: Settings, receipt_id: str, verifier: Verifier,
@@ -231,7 +248,7 @@ def inclusion(settings: Settings, receipt_id: str, verifier: Verifier,
         doc = prove_inclusion(read_partition(settings, partition), partition, head, receipt_id)
         if doc is not None:
             return doc
-    raise ProofUnavailable(f"receipt {receipt_id} {NOT_COVERED}")
+    raise ProofUnavailable(NOT_COVERED, f"receipt {receipt_id} {NOT_COVERED_TEXT}")
 
 
 def prove_consistency(records: Records, partition: int, old_note: str, old: Checkpoint, new_note: str,
@@ -245,7 +262,7 @@ def prove_consistency(records: Records, partition: int, old_note: str, old: Chec
             break
         tree.append(record_leaf(partition, offset, key, value))
     if tree.size < new.size or tree.root(new.size) != new.root:
-        raise LogShort(f"archive partition {partition} no longer matches the checkpoint of size "
+        raise LogShort(partition, f"archive partition {partition} no longer matches the checkpoint of size "
                        f"{new.size}: run dsom verify-archive")
     return {"format": PROOF_FORMAT, "kind": "consistency", "old": old_note, "new": new_note,
             "proof": [base64.b64encode(h).decode() for h in consistency_proof(tree, old.size, new.size)]}
@@ -255,8 +272,8 @@ def consistency(settings: Settings, old_note: str, new_note: str, verifier: Veri
     """The consistency proof between two checkpoints of the same partition's log."""
     old, new = verify_checkpoint(old_note, verifier), verify_checkpoint(new_note, verifier)
     if old.origin != new.origin:
-        raise ProofUnavailable(f"the checkpoints are of two logs: {old.origin} and {new.origin}")
+        raise ProofUnavailable(TWO_LOGS, f"the checkpoints are of two logs: {old.origin} and {new.origin}")
     partition = partition_of_origin(new.origin, log_prefix(settings))
     if partition is None:
-        raise ProofUnavailable(f"{new.origin} is not a log of this archive")
+        raise ProofUnavailable(FOREIGN_LOG, f"{new.origin} is not a log of this archive")
     return prove_consistency(read_partition(settings, partition), partition, old_note, old, new_note, new)

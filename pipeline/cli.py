@@ -95,7 +95,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     port = args.port if args.port is not None else settings.dashboard_port
-    server = WebServer(app_from_settings(settings, Dashboard(client, settings.clickhouse.database)),
+    readers = [connect(settings.clickhouse) for _ in range(settings.web.query_connections - 1)]
+    dashboard = Dashboard(client, settings.clickhouse.database, readers=readers)
+    server = WebServer(app_from_settings(settings, dashboard),
                        args.host or settings.dashboard_host, port).start()
     print(f"cabinets and reports on {server.url} (login by QES; Ctrl-C stops it)", flush=True)
     stop = threading.Event()
@@ -161,10 +163,10 @@ def cmd_security_grant(args: argparse.Namespace) -> int:
 
 
 def _access_keys() -> AccessKeys:
-    from pipeline.security.keys import AccessKeys
+    from registry.access_keys import access_keys  # noqa: PLC0415
 
     settings = _settings()
-    return AccessKeys(settings.pki_dir, settings.topics, settings.kafka_as("admin"))
+    return access_keys(settings, settings.kafka_as("admin"))
 
 
 def cmd_keys_issue(args: argparse.Namespace) -> int:
@@ -213,8 +215,17 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
+    from pipeline.security.keys import KeyNotActive  # noqa: PLC0415
+
     keys = _access_keys()
-    key = keys.revoke(args.key_id)
+    try:
+        key = keys.revoke(args.key_id)
+    except KeyError:
+        print(f"dsom keys revoke: no access key {args.key_id!r} (see `dsom keys list`)", file=sys.stderr)
+        return 1
+    except KeyNotActive as exc:
+        print(f"dsom keys revoke: {args.key_id} was already revoked at {exc.key.revoked_at}", file=sys.stderr)
+        return 1
     print(f"revoked {key.key_id} of {key.operator_id}: its ACLs are removed; it can no longer produce")
     return 0
 

@@ -40,6 +40,7 @@ from pipeline.agents.supervision import ConfigurationError
 from pipeline.core import delivery
 from pipeline.settings import AlertSettings, Settings
 from schemas import ALERT, default_codec
+from web import alert_mail
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ def mail_sender(s: AlertSettings) -> Callable[[dict[str, Any]], None]:
                 smtp.starttls()
             if s.smtp_user is not None and s.smtp_password is not None:
                 smtp.login(s.smtp_user, s.smtp_password.get_secret_value())
-            smtp.send_message(delivery.mail(alert, s.mail_from, recipients))
+            words = alert_mail.subject(alert), alert_mail.text(alert, delivery.idempotency_key(alert))
+            smtp.send_message(delivery.mail(alert, s.mail_from, recipients, *words))
 
     return send
 

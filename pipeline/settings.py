@@ -129,6 +129,11 @@ class TopicSettings(_Frozen):
         return f"{self.prefix}.checkpoints"
 
     @property
+    def alerts(self) -> str:
+        """Supervision alerts (the alerts agent's, and the archive guard's: docs/alerts.md)."""
+        return f"{self.prefix}.alerts"
+
+    @property
     def checkpointer_state(self) -> str:
         return f"{self.prefix}.checkpointer-state"
 
@@ -308,6 +313,9 @@ class WebSettings(_Frozen):
     session_max_age_s: int = 8 * 3600
     https_only: bool = False  # the cookies' Secure flag: set it when served behind TLS
     login_attempts_per_minute: int = 10  # per client address
+    # ClickHouse connections the pages' queries share: that many run in parallel (each connection one
+    # at a time), so a fast look-up does not queue behind a slow report (docs/cabinets.md).
+    query_connections: int = Field(default=4, ge=1, le=32)
     # Operators' self-service access keys: the principal whose certificate (<pki_dir>/<name>.crt)
     # creates and deletes their ACLs (ALTER on the cluster only, not admin's topic rights).
     keys_principal: str = "key-issuer"
@@ -355,6 +363,10 @@ class Settings(BaseSettings):
     # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
     # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
+    # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
+    # consume waits its whole timeout unless the batch fills, so below 500 records/s every
+    # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).
+    batch_max_wait_ms: int = Field(default=10, ge=1, le=1000)
     # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
     # is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 150.0

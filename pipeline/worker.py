@@ -137,8 +137,9 @@ def _start_dashboard(settings: Settings) -> WebServer | None:
     from web.app import WebServer, app_from_settings
 
     try:
+        readers = [connect(settings.clickhouse) for _ in range(settings.web.query_connections - 1)]
         dashboard = Dashboard(connect(settings.clickhouse), settings.clickhouse.database,
-                              live_figures(settings))
+                              live_figures(settings), readers=readers)
         server = WebServer(app_from_settings(settings, dashboard), settings.dashboard_host,
                            settings.dashboard_port).start()
     except OSError as exc:  # a taken port must not stop the pipeline itself

@@ -95,6 +95,54 @@ def schema_versions(name: str) -> tuple[AvroType, ...]:
     return tuple(versions)
 
 
+def enum_prefix_versions(name: str, enum: str) -> tuple[tuple[AvroType, int], ...]:
+    """The versions of ``name`` whose records the current version reads byte for byte, newest first.
+
+    Each with its number of ``enum`` symbols: a version qualifies when it differs from the
+    current one only by fewer symbols at the end of that enum, so its binary encoding is the
+    current one's with the index in a shorter range. The compiled validator reads such records
+    as they are (``pipeline/core/native.py``), without fastavro's resolution.
+    """
+    versions = schema_versions(name)
+    current = versions[-1]
+    new_symbols = _enum_symbols(current.schema, enum)
+    out = [(current, len(new_symbols))]
+    for old in reversed(versions[:-1]):
+        symbols = _enum_symbols(old.schema, enum)
+        if (symbols and new_symbols[:len(symbols)] == symbols
+                and schema_fingerprint(_with_symbols(current.schema, enum, symbols)) == old.fingerprint):
+            out.append((old, len(symbols)))
+    return tuple(out)
+
+
+def _is_enum(node: Any, enum: str) -> bool:
+    return (isinstance(node, dict) and node.get("type") == "enum"
+            and str(node.get("name", "")).rpartition(".")[2] == enum)
+
+
+def _enum_symbols(schema: Any, enum: str) -> list[str]:
+    """The symbols of the enum named ``enum`` (its short name) where ``schema`` defines it."""
+    if _is_enum(schema, enum):
+        return list(schema["symbols"])
+    children = schema.values() if isinstance(schema, dict) else schema if isinstance(schema, list) else ()
+    for child in children:
+        found = _enum_symbols(child, enum)
+        if found:
+            return found
+    return []
+
+
+def _with_symbols(schema: Any, enum: str, symbols: list[str]) -> Any:
+    """``schema`` with the enum ``enum``'s symbols replaced by ``symbols``."""
+    if _is_enum(schema, enum):
+        return {**schema, "symbols": symbols}
+    if isinstance(schema, dict):
+        return {k: _with_symbols(v, enum, symbols) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_with_symbols(v, enum, symbols) for v in schema]
+    return schema
+
+
 class Codec:
     """Encodes and decodes single-object Avro messages of a fixed set of schemas."""
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from schemas.codec import HEADER_LEN, load_type
+from schemas.codec import HEADER_LEN, load_type, schema_versions
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "bytes", "string", "double"})  # dsom's schemas use
 _BITS = {"int": 32, "long": 64}
@@ -33,13 +33,16 @@ class _Malformed(Exception):
 def diagnose(record: bytes, name: str) -> str | None:
     """Why single-object ``record`` of schema ``name`` is not strict Avro, or None if it is.
 
-    The header is the caller's to check (it named the schema); the walk starts after it.
+    The header is the caller's to check (it named the schema); the walk starts after it, over
+    the version of the schema the header's fingerprint names (the current one if none does).
     """
-    schema = load_type(name).schema
     if len(record) < HEADER_LEN:
         return (f"{_short(name)} at byte 0: the record is shorter than the {HEADER_LEN}-byte "
                 "single-object header")
-    walker = _Walker(record, _named_types(name))
+    version = next((t.version for t in schema_versions(name) if t.fingerprint == record[2:HEADER_LEN]),
+                   load_type(name).version)
+    schema = _schema(name, version)
+    walker = _Walker(record, _named_types(name, version))
     try:
         walker.value(schema, "")
         if walker.p != len(record):
@@ -55,8 +58,12 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def _schema(name: str, version: int) -> Any:
+    return next(t.schema for t in schema_versions(name) if t.version == version)
+
+
 @cache
-def _named_types(name: str) -> dict[str, Any]:
+def _named_types(name: str, version: int) -> dict[str, Any]:
     """Every named type in schema ``name`` by full name: fastavro defines each once, where first used."""
     names: dict[str, Any] = {}
 
@@ -72,7 +79,7 @@ def _named_types(name: str) -> dict[str, Any]:
             if "items" in t:
                 collect(t["items"])
 
-    collect(load_type(name).schema)
+    collect(_schema(name, version))
     return names
 
 

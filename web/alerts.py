@@ -7,7 +7,6 @@ decision about who sees what and what a case is from :mod:`web.inbox`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 from urllib.parse import quote_plus
 
@@ -16,7 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from sinks.clickhouse import queries
-from web import inbox
+from web import inbox, labels
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -65,10 +64,6 @@ class ClickHouseAlerts:
         return rows
 
 
-def _when(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _store(request: Request) -> AlertStore | None:
     store: AlertStore | None = cabinet(request).alerts
     return store
@@ -111,8 +106,7 @@ def _page(
         show=show,
         error=error,
         done=done,
-        when=_when,
-        figures=lambda a: {**orjson.loads(a["amounts"]), **orjson.loads(a["measures"])},
+        figures=lambda a: labels.alert_figures(orjson.loads(a["amounts"]), orjson.loads(a["measures"])),
         action_path=f"/{side}/alerts",
     )
 

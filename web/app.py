@@ -116,7 +116,7 @@ def cabinet_from_settings(
         tax_number_key(settings),
         login_limit=f"{web.login_attempts_per_minute}/minute",
         alerts=alerts.ClickHouseAlerts(dashboard) if dashboard is not None else None,
-        keys=keys or desk_from_settings(settings),
+        keys=keys or desk_from_settings(settings, registry),
     )
 
 

@@ -5,6 +5,8 @@ events, payout taxes, rejections, rollups), or reuses the last one (``--reuse``)
 web application with uvicorn, logs in by QES (the signature made here, as the browser's WebCrypto
 would) as an analyst, a tax officer, an inspector and a law-enforcement officer, and times their
 pages and API routes over HTTP, each many times with varying values: p50, p95 and the worst.
+``--contention`` instead times receipt look-ups while two slow reports run, with one ClickHouse
+connection and with ``--connections`` (the pages' pool, ``web.query_connections``), alternated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import resource
 import shutil
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -249,6 +252,79 @@ def measure(base: str, folder: Path, events: int, repeats: int) -> list[dict[str
     return out
 
 
+def chdb_client() -> Any:
+    return connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb'}"), database=DB))
+
+
+def contention(
+    settings: Settings,
+    registry: RegistryService,
+    folder: Path,
+    events: int,
+    connections: int,
+    repeats: int,
+    port: int,
+) -> list[dict[str, Any]]:
+    """Receipt look-ups while two analysts' slow reports run: 1 connection against ``connections``.
+
+    Alternated twice, as the load on the machine changes. What the pages' connection pool
+    (``web.query_connections``) changes: with one connection a look-up waits for a report to finish.
+    """
+    rnd = random.Random(15)
+    rounds = (1, connections) * 2
+    return [contended(settings, registry, folder, events, n, repeats, rnd, port) for n in rounds]
+
+
+def contended(
+    settings: Settings,
+    registry: RegistryService,
+    folder: Path,
+    events: int,
+    connections: int,
+    repeats: int,
+    rnd: random.Random,
+    port: int,
+) -> dict[str, Any]:
+    clients = [chdb_client() for _ in range(connections)]
+    app = app_from_settings(settings, Dashboard(clients[0], DB, readers=clients[1:]), registry)
+    server = WebServer(app, "127.0.0.1", port).start()
+    stop = threading.Event()
+    reports = [0]
+
+    def slow(c: httpx.Client) -> None:
+        while not stop.is_set():
+            c.get("/api/report/player_activity", params={"period": "7d"}).raise_for_status()
+            reports[0] += 1
+
+    inspector = login(server.url, folder, "inspector")
+    analysts = [login(server.url, folder, "analyst") for _ in range(2)]
+    threads = [threading.Thread(target=slow, args=(a,)) for a in analysts]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # both reports under way
+        started = time.monotonic()
+        row = timed(
+            f"POST /api/lookup by receipt, 2 reports running, {connections} conn.",
+            repeats,
+            lambda i: inspector.post(
+                "/api/lookup",
+                headers={"x-csrftoken": str(inspector.cookies.get("csrftoken"))},
+                json={"by": "receipt", "value": f"r{rnd.randrange(events)}", "reason": "bench"},
+            ),
+        )
+        row["reports_per_s"] = round(reports[0] / (time.monotonic() - started), 2)
+        print(f"    (meanwhile {row['reports_per_s']} player_activity reports/s)", flush=True)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        server.stop()
+        for c in clients:
+            c.close()
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=10_000_000)
@@ -263,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fill without the look-ups' projections and indexes (to measure their insert cost)",
     )
     ap.add_argument("--dir", type=Path, default=RUN_DEFAULT, help="where the data set and results are kept")
+    ap.add_argument(
+        "--contention",
+        action="store_true",
+        help="only time look-ups while slow reports run, with 1 and --connections ClickHouse connections",
+    )
+    ap.add_argument("--connections", type=int, default=Settings().web.query_connections)
     args = ap.parse_args(argv)
     global RUN
     RUN = args.dir
@@ -290,7 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     folder = qes_dir(settings)
     make_people(folder, PEOPLE, tax_number_key(settings))
     client = connect(ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb'}"), database=DB))
-    app = app_from_settings(settings, Dashboard(client, DB), registry)  # imports the staff file
+    if args.contention:  # (the client stays open: the engine and its caches stay up between rounds)
+        results = contention(
+            settings, registry, folder, meta["events"], args.connections, args.repeats, args.port
+        )
+        (RUN / "contention.json").write_text(json.dumps({**meta, "contention": results}, indent=1))
+        print(f"   figures in {RUN / 'contention.json'}")
+        return 0
+    readers = [chdb_client() for _ in range(args.connections - 1)]
+    # (imports the staff file)
+    app = app_from_settings(settings, Dashboard(client, DB, readers=readers), registry)
     CaseStore(registry).put(
         system,
         CaseVersion(
@@ -323,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu = cpu_s() - cpu
     finally:
         server.stop()
-        client.close()
+        for c in (client, *readers):
+            c.close()
     worst = max(results, key=lambda r: r["p95_ms"])
     over = [r["route"] for r in results if r["p95_ms"] > 300]
     print(

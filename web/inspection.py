@@ -22,7 +22,18 @@ from web.access import Account, Role
 from web.cases import Case, case_scope, parse_grant, when
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
-from web.lookup import EVERYTHING, SHOWN, By, Lookup, LookupRefused, Scope, lookup_sql, narrow, parse_lookup
+from web.lookup import (
+    DEFAULT_DAYS,
+    EVERYTHING,
+    SHOWN,
+    By,
+    Lookup,
+    LookupRefused,
+    Scope,
+    lookup_sql,
+    narrow,
+    parse_lookup,
+)
 from web.pages import render, see_other
 
 router = APIRouter()
@@ -123,6 +134,7 @@ def _inspect_page(request: Request, who: Account, status: int = 200, **context: 
         cases=cases,
         when=when,
         columns=SHOWN,
+        default_days=DEFAULT_DAYS,
         form=context.pop("form", {}),
         **context,
     )

@@ -9,14 +9,15 @@ certificate, which may create and delete ACLs and nothing else.
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.security.handover import new_password
-from pipeline.security.keys import AccessKey, AccessKeys, BundleGone
+from pipeline.security.keys import AccessKey, AccessKeys, BundleGone, KeyNotActive
 from pipeline.security.pki import OPERATOR_CA_DIR
 from pipeline.settings import Settings
+from registry.access_keys import key_store
+from registry.service import RegistryService
 from web.i18n import gettext as _
 
 
@@ -39,67 +40,71 @@ def own_key(keys: list[AccessKey], operator_id: str, key_id: str) -> AccessKey:
 
 @dataclass
 class KeyDesk:
-    """The keys register with the web process's credentials; one action at a time."""
+    """The keys of the session's operator, acting as the session's person (``by``, ``role:name``).
+
+    Concurrent requests, and ``dsom keys`` in another process, are kept apart by the register
+    (the registry's database, ``registry.access_keys``), not here.
+    """
 
     keys: AccessKeys
     bootstrap: str  # what the bundle's client settings connect to
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def of(self, operator_id: str) -> list[AccessKey]:
-        return [k for k in self.keys.all() if k.operator_id == operator_id][::-1]
+        return self.keys.all(operator_id)[::-1]
 
-    def issue(self, operator_id: str, sandbox: bool, replaces: str | None = None) -> AccessKey:
-        with self.lock:
-            return self.keys.issue(
-                operator_id, sandbox, new_password(), keep_password=True, replaces=replaces
-            )
+    def issue(self, operator_id: str, sandbox: bool, *, by: str, replaces: str | None = None) -> AccessKey:
+        return self.keys.issue(
+            operator_id, sandbox, new_password(), keep_password=True, replaces=replaces, by=by
+        )
 
-    def rotate(self, operator_id: str, key_id: str) -> AccessKey:
+    def rotate(self, operator_id: str, key_id: str, *, by: str) -> AccessKey:
         """A new key for the same place (sandbox or production); the old one works until revoked."""
-        old = own_key(self.keys.all(), operator_id, key_id)
+        old = own_key(self.keys.all(operator_id), operator_id, key_id)
         if old.state != "active":
             raise KeyRefused(_("Key %(key)s is revoked: issue a new key instead.") % {"key": key_id}, 409)
-        return self.issue(operator_id, old.sandbox, replaces=old.key_id)
+        return self.issue(operator_id, old.sandbox, by=by, replaces=old.key_id)
 
-    def take_bundle(self, operator_id: str, key_id: str) -> tuple[AccessKey, bytes]:
-        with self.lock:
-            key = own_key(self.keys.all(), operator_id, key_id)
-            if key.state != "active":
+    def take_bundle(self, operator_id: str, key_id: str, *, by: str) -> tuple[AccessKey, bytes]:
+        key = own_key(self.keys.all(operator_id), operator_id, key_id)
+        if key.state != "active":
+            raise KeyRefused(
+                _("Key %(key)s is revoked: its bundle is no longer handed out.") % {"key": key_id}, 410
+            )
+        try:
+            return self.keys.take_bundle(key_id, self.bootstrap, by=by)
+        except BundleGone as exc:
+            if exc.key.handed_over_at is None:  # issued by `dsom keys issue`: handed over as files
                 raise KeyRefused(
-                    _("Key %(key)s is revoked: its bundle is no longer handed out.") % {"key": key_id}, 410
-                )
-            try:
-                return self.keys.take_bundle(key_id, self.bootstrap)
-            except BundleGone as exc:
-                if exc.key.handed_over_at is None:  # issued by `dsom keys issue`: handed over as files
-                    raise KeyRefused(
-                        _("Key %(key)s was handed over outside the cabinet; its bundle is not kept here.")
-                        % {"key": key_id},
-                        410,
-                    ) from exc
-                raise KeyRefused(
-                    _(
-                        "The bundle of key %(key)s was already downloaded (%(when)s) and is not kept: "
-                        "it can be downloaded only once. If it is lost, revoke the key and issue a new one."
-                    )
-                    % {"key": key_id, "when": exc.key.handed_over_at[:19].replace("T", " ") + " UTC"},
+                    _("Key %(key)s was handed over outside the cabinet; its bundle is not kept here.")
+                    % {"key": key_id},
                     410,
                 ) from exc
+            raise KeyRefused(
+                _(
+                    "The bundle of key %(key)s was already downloaded (%(when)s) and is not kept: "
+                    "it can be downloaded only once. If it is lost, revoke the key and issue a new one."
+                )
+                % {"key": key_id, "when": exc.key.handed_over_at[:19].replace("T", " ") + " UTC"},
+                410,
+            ) from exc
 
-    def revoke(self, operator_id: str, key_id: str) -> AccessKey:
-        with self.lock:
-            key = own_key(self.keys.all(), operator_id, key_id)
+    def revoke(self, operator_id: str, key_id: str, *, by: str) -> AccessKey:
+        key = own_key(self.keys.all(operator_id), operator_id, key_id)
+        try:
             if key.state != "active":
-                raise KeyRefused(_("Key %(key)s is already revoked.") % {"key": key_id}, 409)
-            return self.keys.revoke(key_id)
+                raise KeyNotActive(key)
+            return self.keys.revoke(key_id, by=by)
+        except KeyNotActive as exc:  # revoked before, or by another request meanwhile
+            raise KeyRefused(_("Key %(key)s is already revoked.") % {"key": key_id}, 409) from exc
 
 
-def desk_from_settings(settings: Settings) -> KeyDesk | None:
+def desk_from_settings(settings: Settings, registry: RegistryService) -> KeyDesk | None:
     """The web process's key desk, or None when this deployment has no key-issuing credentials here.
 
     It needs the operator-keys CA (``<pki_dir>/operator-ca/``: it signs nothing but operators'
     keys), the root's certificate (``<pki_dir>/ca.crt``, handed over in the bundle; not its key)
     and the ``web.keys_principal`` certificate (``key-issuer``: it may manage ACLs, nothing else).
+    The register is ``registry``'s database.
     """
     pki: Path = settings.pki_dir
     principal = settings.web.keys_principal
@@ -113,5 +118,6 @@ def desk_from_settings(settings: Settings) -> KeyDesk | None:
     if not all((pki / name).exists() for name in needed):
         return None
     return KeyDesk(
-        AccessKeys(pki, settings.topics, settings.kafka_as(principal)), settings.kafka.bootstrap_servers
+        AccessKeys(pki, settings.topics, settings.kafka_as(principal), key_store(registry, pki)),
+        settings.kafka.bootstrap_servers,
     )

@@ -7,7 +7,14 @@ the data, the exports and the API; pages show these labels and keep the value be
 
 from __future__ import annotations
 
-from web.i18n import N_, gettext
+import functools
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pipeline.contract.reasons import reason_texts
+from pipeline.settings import ValidationSettings
+from web.i18n import N_, current_locale, format_money, format_number, format_time, gettext
 
 ROLES = {
     "operator": N_("operator representative"),
@@ -81,6 +88,7 @@ ALERT_RULES = {
     "aml_structuring": N_("Suspected structuring of operations below the threshold"),
     "rtp_deviation": N_("Return to player deviates from the declared value"),
     "rg_score": N_("Signs of problem gambling"),
+    "archive_guard": N_("Someone other than the system may change or erase the archive"),
 }
 ALERT_SEVERITIES = {"INFO": N_("information"), "WARNING": N_("warning"), "CRITICAL": N_("critical")}
 ALERT_STATES = {"OPENED": N_("opened"), "UPDATED": N_("updated"), "RESOLVED": N_("resolved")}
@@ -89,6 +97,69 @@ ALERT_SUBJECTS = {
     "SOURCE": N_("data source"),
     "PLAYER": N_("player (pseudonym)"),
     "MACHINE": N_("gaming machine"),
+    "ARCHIVE": N_("archive of operations"),
+}
+
+# The kinds of event an operator sends (pipeline/core/model.py, EventKind), as receipts list them.
+EVENT_KINDS = {
+    "BET": N_("bet"),
+    "WIN": N_("payout of winnings"),
+    "REFUND": N_("refund of a bet"),
+    "DEPOSIT": N_("deposit"),
+    "WITHDRAWAL": N_("withdrawal"),
+    "WITHDRAWAL_CANCELLED": N_("cancelled withdrawal"),
+}
+# The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
+# rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
+DATA_QUALITY_ISSUES = {"sequence_gap": N_("sequence numbers missing"), "late_data": N_("late data")}
+# Why the archive cannot prove a receipt (pipeline/archive_logs.py, ProofUnavailable.code).
+PROOF_REFUSALS = {
+    "not_covered": N_("The receipt is in no archive record covered by a checkpoint yet (unknown, rejected, "
+                      "or newer than the last checkpoint): retry after the next checkpoint."),
+    "log_short": N_("The archive partition no longer matches its signed checkpoint: the archive must be "
+                    "checked (dsom verify-archive)."),
+    "two_logs": N_("The two checkpoints are of two different logs."),
+    "foreign_log": N_("The checkpoint is not of a log of this archive."),
+}
+# The figures an alert carries (pipeline/core/watch.py: ``amounts`` in kopecks, ``measures``).
+ALERT_AMOUNTS = {
+    "amount": N_("amount"),
+    "threshold": N_("threshold"),
+    "day_total": N_("total for the day"),
+    "near_threshold_total": N_("total of the operations just under the threshold"),
+    "day_loss": N_("player's loss for the day"),
+    "stakes": N_("stakes"),
+    "paid": N_("paid out"),
+    "last_payout": N_("last payout"),
+    "last_shortfall": N_("tax not withheld on the last payout"),
+}
+ALERT_MEASURES = {
+    "hours_late": N_("hours late"),
+    "near_threshold_operations": N_("operations just under the threshold"),
+    "score": N_("responsible-gambling score"),
+    "marker_loss_chasing": N_("marker: chasing losses"),
+    "marker_daily_loss": N_("marker: loss for the day"),
+    "marker_spend_growth": N_("marker: growth of spending"),
+    "marker_deposit_velocity": N_("marker: frequent deposits"),
+    "marker_session_length": N_("marker: long session"),
+    "marker_night_play": N_("marker: night play"),
+    "marker_cancelled_withdrawals": N_("marker: cancelled withdrawals"),
+    "deposits": N_("deposits"),
+    "cancelled_withdrawals": N_("cancelled withdrawals"),
+    "session_hours": N_("longest session, hours"),
+    "spins": N_("spins"),
+    "observed_rtp": N_("observed RTP"),
+    "certified_rtp": N_("certified RTP"),
+    "z": N_("z statistic"),
+    "deviation_points": N_("deviation, percentage points"),
+    "log_evidence": N_("evidence (natural logarithm)"),
+    "log_threshold": N_("evidence needed (natural logarithm)"),
+    "test_spins": N_("spins tested"),
+    "silent_minutes": N_("minutes without events"),
+    "open_gaps": N_("open gaps"),
+    "open_minutes": N_("minutes open"),
+    "rejected_percent": N_("rejected, percent"),
+    "operations": N_("operations"),
 }
 
 # A registry record's fields (registry/core/model.py), as the cabinets list them; values of the
@@ -225,3 +296,186 @@ def label(table: dict[str, str], value: str) -> str:
 
 def translated(table: dict[str, str]) -> dict[str, str]:
     return {value: gettext(text) for value, text in table.items()}
+
+
+@functools.cache
+def _reasons(locale: str) -> dict[str, str]:
+    """Every rejection reason's description in ``locale``: the contract's own table, one per code."""
+    return {
+        str(code): (text.uk if locale == "uk" else text.en)
+        for code, text in reason_texts(ValidationSettings()).items()
+    }
+
+
+def reasons() -> dict[str, str]:
+    return _reasons(current_locale())
+
+
+def reason(code: str) -> str:
+    """A rejection reason's description in the current language (the code itself if unknown)."""
+    return reasons().get(code, code)
+
+
+def issues() -> dict[str, str]:
+    """The data-quality report's issues: every rejection reason and the other issues, described."""
+    return {**reasons(), **translated(DATA_QUALITY_ISSUES)}
+
+
+def issue(code: str) -> str:
+    return issues().get(code, code)
+
+
+def _python_pattern(js: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", js))
+
+
+_DETAIL_PATTERNS = tuple((_python_pattern(p), t, k) for p, t, k in DETAILS)
+
+
+def _utc_us(text: str) -> int:
+    """A UTC time as ClickHouse or the cabinets' JSON write it, as microseconds.
+
+    ``2026-11-09 23:09:59`` or ``2026-11-09T23:09:59.123456Z``; no offset means UTC.
+    """
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return int(at.timestamp()) * 1_000_000 + at.microsecond
+
+
+def moment(text: str | None) -> str:
+    """A UTC time written as text (a ClickHouse row's) in Kyiv time with its offset; '' for none."""
+    return format_time(_utc_us(text)) if text else ""
+
+
+_FORMATS: dict[str, Callable[[str], str]] = {
+    "time": lambda v: format_time(_utc_us(v)),
+    "number": lambda v: format_number(float(v) if "." in v else int(v)),
+    "percent": lambda v: format_number(float(v), 2) + "\u00a0%",
+}
+
+
+def detail(text: str) -> str:
+    """A report's English ``detail`` in the current language, by :data:`DETAILS` (as the pages' script does).
+
+    A text no pattern matches is returned as it is.
+    """
+    for pattern, template, kinds in _DETAIL_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            values = {k: _FORMATS[kinds[k]](v) if k in kinds else v for k, v in m.groupdict().items()}
+            return gettext(template) % values
+    return text
+
+
+def alert_figures(amounts: dict[str, int], measures: dict[str, float]) -> dict[str, tuple[str, str]]:
+    """An alert's figures by their stable name: each one's label and value in the current language.
+
+    Amounts are kopecks, shown as hryvnias; measures are numbers.
+    """
+    out = {k: (label(ALERT_AMOUNTS, k), format_money(int(v))) for k, v in sorted(amounts.items())}
+    for k, v in sorted(measures.items()):
+        number = int(v) if float(v).is_integer() else round(float(v), 4)
+        out[k] = (label(ALERT_MEASURES, k), format_number(number))
+    return out
+
+
+# The validator's receipt ``detail`` texts (pipeline/core/validation.py, processor.py, admission.py,
+# conflicts.py, agents/validator.py), said in Ukrainian on the cabinet pages: Python regular
+# expressions over the English the engines write (byte-identical in Python and Rust), each group's
+# value kept as written, or labelled by :data:`_DETAIL_LABELS`. The receipt itself keeps the English;
+# English pages show it as it is. Left English (no pattern): the decoder's ``malformed`` and
+# ``unknown_schema`` details and ``personal_data``'s hints (tests/web/test_codes.py lists them).
+RECEIPT_DETAILS: tuple[tuple[str, str], ...] = (
+    (r"licence (?P<licence>.+) is not registered to (?P<operator>.+)",
+     N_("licence %(licence)s is not registered to operator %(operator)s")),
+    (r"licence (?P<licence>.+) is for (?P<licence_kind>.+), not (?P<sent_kind>.+)",
+     N_("licence %(licence)s is for «%(licence_kind)s», not «%(sent_kind)s»")),
+    (r"licence (?P<licence>.+) was not active when the event occurred",
+     N_("licence %(licence)s was not in force when the event occurred")),
+    (r"licence (?P<licence>.+) was (?P<status>.+) by the regulator from (?P<since>.+) "
+     r"when the event occurred",
+     N_("when the event occurred, licence %(licence)s was «%(status)s» by the regulator's decision, "
+        "from %(since)s (UTC)")),
+    (r"(?P<licence_kind>.+) licence does not allow channel (?P<channel>.+)",
+     N_("a licence of kind «%(licence_kind)s» does not allow the channel %(channel)s")),
+    (r"(?P<field>.+) is required for channel (?P<channel>.+)",
+     N_("the field %(field)s is required for the channel %(channel)s")),
+    (r"amount (?P<amount>.+) must be > 0 kopecks", N_("the amount %(amount)s must be above 0 kopecks")),
+    (r"amount (?P<amount>.+) exceeds (?P<max>.+) kopecks",
+     N_("the amount %(amount)s exceeds %(max)s kopecks")),
+    (r"currency (?P<currency>.+), expected (?P<expected>.+)",
+     N_("currency %(currency)s, where %(expected)s is expected")),
+    (r"occurred_at is (?P<s>.+) s in the future", N_("occurred_at is %(s)s s ahead of the system's clock")),
+    (r"occurred_at is (?P<h>.+) h old, beyond the (?P<window>.+) h late window",
+     N_("occurred_at is %(h)s h old, beyond the late window of %(window)s h")),
+    (r"player_ref must be 8-64 characters of A-Z a-z 0-9 _ -",
+     N_("player_ref must be 8 to 64 characters of A-Z a-z 0-9 _ -")),
+    (r"(?P<field>.+) is longer than (?P<max>.+)",
+     N_("the field %(field)s is longer than %(max)s characters")),
+    (r"(?P<field>.+) is required for (?P<event_kind>.+)",
+     N_("the field %(field)s is required for a «%(event_kind)s» event")),
+    (r"tax_withheld_pit and tax_withheld_military are required for WIN",
+     N_("tax_withheld_pit and tax_withheld_military are required for a payout of winnings (WIN)")),
+    (r"withheld tax must be >= 0 and not exceed the amount paid",
+     N_("withheld tax must be 0 or more and not exceed the amount paid out")),
+    (r"withheld tax is only allowed on WIN, not (?P<event_kind>.+)",
+     N_("withheld tax is given only on a payout of winnings (WIN), not on «%(event_kind)s»")),
+    (r"seq (?P<seq>.+) must be >= 1", N_("sequence number %(seq)s must be 1 or more")),
+    (r"seq (?P<seq>.+) is below (?P<below>.+), where this source's old gaps were closed; it was either "
+     r"decided long ago or is too late to fill a gap",
+     N_("sequence number %(seq)s is below %(below)s, under which this source's old gaps were closed: "
+        "the event was decided long ago, or it is too late to fill the gap")),
+    (r"seq (?P<seq>.+) was already decided with other content \(receipt (?P<receipt>.+)\); that first "
+     r"event stands: a changed event needs a new seq",
+     N_("sequence number %(seq)s was already decided with other content (receipt %(receipt)s); the "
+        "first event stands: send a changed event with a new sequence number")),
+    (r"batch claims operator (?P<claimed>.+) on (?P<operator>.+)'s topic",
+     N_("the batch names operator %(claimed)s on the topic of operator %(operator)s")),
+    (r"the Kafka record key must be the batch's source_id",
+     N_("the Kafka record key must be the batch's source_id")),
+    (r"a batch must carry at least one event", N_("a batch must carry at least one event")),
+    (r"(?P<n>.+) events; at most (?P<max>.+)", N_("%(n)s events in the batch; at most %(max)s")),
+    (r"bet_ref (?P<bet>.+) was already used by an accepted BET",
+     N_("bet_ref %(bet)s was already used by an accepted bet (BET)")),
+    (r"(?P<event_kind>.+) references bet_ref (?P<bet>.+), which this source has not placed \(or placed "
+     r"beyond the bet horizon\)",
+     N_("a «%(event_kind)s» event refers to bet_ref %(bet)s, which this source has not accepted (or "
+        "accepted beyond the bet horizon)")),
+    (r"refund of (?P<amount>.+) kopecks exceeds the (?P<left>.+) kopecks still refundable on bet_ref "
+     r"(?P<bet>.+) \(stake (?P<stake>.+) kopecks, refunded (?P<refunded>.+) kopecks\)",
+     N_("a refund of %(amount)s kopecks exceeds the %(left)s kopecks still refundable on bet_ref %(bet)s "
+        "(stake %(stake)s kopecks, refunded %(refunded)s kopecks)")),
+    (r"the record is (?P<bytes>.+) bytes; at most (?P<max>.+) \(split the batch into smaller ones\)",
+     N_("the record is %(bytes)s bytes; at most %(max)s (split the batch into smaller ones)")),
+    (r"the record key \(the batch's source_id\) must be (?P<rule>.+)",
+     N_("the record key (the batch's source_id) must be 1 to 64 characters of A-Z a-z 0-9 . _ : -")),
+    (r"source (?P<source>.+) belongs on partition (?P<home>.+), not (?P<partition>.+): murmur2 of the "
+     r"record key modulo (?P<n>.+) partitions, as Kafka's Java client partitions by default; nothing in "
+     r"this record was counted, send it there",
+     N_("source %(source)s belongs on partition %(home)s, not %(partition)s (murmur2 of the record key "
+        "modulo %(n)s partitions, as Kafka's Java client partitions by default); nothing in this record "
+        "was counted: send it to that partition")),
+    (r"dsom could not process this record and set it aside for investigation; nothing in it was "
+     r"counted: send its events again in a new record",
+     N_("the system could not process this record and set it aside for investigation; nothing in it "
+        "was counted: send its events again in a new record")),
+)
+_DETAIL_LABELS = {"licence_kind": LICENCE_KINDS, "sent_kind": LICENCE_KINDS, "event_kind": EVENT_KINDS,
+                  "status": STATUSES}
+_RECEIPT_PATTERNS = tuple((re.compile(p), t) for p, t in RECEIPT_DETAILS)
+
+
+def receipt_detail(text: str) -> str | None:
+    """The validator's ``detail`` in the current language.
+
+    None where it is to be shown as written: an English page, or a detail no pattern covers.
+    """
+    if current_locale() == "en":
+        return None
+    for pattern, template in _RECEIPT_PATTERNS:
+        m = pattern.fullmatch(text)
+        if m:
+            return gettext(template) % {
+                k: label(_DETAIL_LABELS[k], v) if k in _DETAIL_LABELS else v for k, v in m.groupdict().items()
+            }
+    return None

@@ -10,16 +10,24 @@ query read-only and writes the audit entry.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from dashboards.params import kyiv_period
+from pipeline.core.tax import KYIV, kyiv_midnight_us
 from web.i18n import _
 
 MAX_ROWS = 200  # a look-up is about single events; more is a report, not a drill-down
 MAX_VALUE = 200
 MAX_REASON = 1000
+# A look-up that lists many events (a player's, a machine's, a site's) and the tax officer's payouts
+# read every event of the period they cover: without dates they cover the last 30 Kyiv days (today
+# and the 29 before), so their cost follows a month's data, not the whole history kept (years).
+DEFAULT_PERIOD = "30d"
+DEFAULT_DAYS = 30
 
 
 class By(StrEnum):
@@ -29,6 +37,9 @@ class By(StrEnum):
     MACHINE = "machine"
     SITE = "site"
 
+
+# The look-ups that list a subject's events (a receipt or a bet is one or two events: all time).
+LISTS = frozenset({By.PLAYER, By.MACHINE, By.SITE})
 
 # What each look-up compares, in the sink's ``events`` table (sinks/clickhouse/tables.py).
 COLUMN: dict[By, str] = {
@@ -81,6 +92,7 @@ class Lookup:
     until_us: int | None = None
     operator: str = ""  # '' means every operator (within the scope)
     limit: int = 100
+    default_period: bool = False  # no dates were given: the last DEFAULT_DAYS Kyiv days
 
     def audit_detail(self) -> dict[str, Any]:
         """What the audit log keeps of the look-up (the reason goes in its own column)."""
@@ -90,6 +102,7 @@ class Lookup:
             "operator": self.operator,
             "since_us": self.since_us,
             "until_us": self.until_us,
+            **({"default_period": True} if self.default_period else {}),
         }
 
 
@@ -106,20 +119,35 @@ EVERYTHING = Scope()
 
 
 def _day_us(text: str, field: str) -> int | None:
+    """A date (YYYY-MM-DD) as its Kyiv midnight, in UTC µs: dates are Kyiv days across the cabinets."""
     text = text.strip()
     if not text:
         return None
     try:
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise LookupRefused(
             _("{field}: expected a date as YYYY-MM-DD, got {value!r}").format(field=field, value=text[:40])
         ) from None
-    return int(day.timestamp()) * 1_000_000
+    return kyiv_midnight_us(day)
 
 
-def parse_lookup(form: dict[str, str]) -> Lookup:
-    """A look-up from the form's (or the API's) fields, or :class:`LookupRefused` saying what to fix."""
+def default_since_us(now_us: int) -> int:
+    """Where a period left empty starts: Kyiv midnight, ``DEFAULT_DAYS`` - 1 days before today."""
+    return kyiv_period(DEFAULT_PERIOD, now_us)[0]
+
+
+def since_date(since_us: int) -> str:
+    """``since_us`` as the Kyiv date it starts, YYYY-MM-DD (as the date fields take it)."""
+    return datetime.fromtimestamp(since_us / 1_000_000, KYIV).date().isoformat()
+
+
+def parse_lookup(form: dict[str, str], now_us: int | None = None) -> Lookup:
+    """A look-up from the form's (or the API's) fields, or :class:`LookupRefused` saying what to fix.
+
+    A player, machine or site look-up without dates covers the last ``DEFAULT_DAYS`` Kyiv days
+    (``default_period``), counted from ``now_us`` (now by default).
+    """
     try:
         by = By(form.get("by", ""))
     except ValueError:
@@ -146,9 +174,12 @@ def parse_lookup(form: dict[str, str]) -> Lookup:
     since = _day_us(form.get("since", ""), _("From"))
     until = _day_us(form.get("until", ""), _("To"))
     if until is not None:
-        until += 86_400_000_000  # the whole last day
+        until = _next_day_us(until)  # the whole last day
     if since is not None and until is not None and since >= until:
         raise LookupRefused(_("The period ends before it starts."))
+    defaulted = since is None and until is None and by in LISTS
+    if defaulted:
+        since = default_since_us(time.time_ns() // 1000 if now_us is None else now_us)
     try:
         limit = int(form.get("limit") or 100)
     except ValueError:
@@ -158,7 +189,13 @@ def parse_lookup(form: dict[str, str]) -> Lookup:
     operator = form.get("operator", "").strip()
     if len(operator) > 128:
         raise LookupRefused(_("The operator ID is too long."))
-    return Lookup(by, value, reason, since, until, operator, limit)
+    return Lookup(by, value, reason, since, until, operator, limit, defaulted)
+
+
+def _next_day_us(midnight_us: int) -> int:
+    """The Kyiv midnight after ``midnight_us`` (a day is 23 or 25 hours when the clocks change)."""
+    day = datetime.fromtimestamp(midnight_us / 1_000_000, KYIV).date()
+    return kyiv_midnight_us(day.fromordinal(day.toordinal() + 1))
 
 
 def narrow(lookup: Lookup, scope: Scope) -> None:

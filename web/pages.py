@@ -17,6 +17,7 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
@@ -69,15 +70,27 @@ def see_other(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303)
 
 
-def _errors(exc: Exception) -> str:
-    """The registry's refusals: each code's headline in the reader's language, then its own detail."""
-    errors = exc.errors if isinstance(exc, RegistryErrors) else [exc]
-    return "; ".join(
-        f"{labels.label(labels.REGISTRY_REFUSALS, str(e.code))} ({e.code}): {str(e).split(': ', 1)[-1]}"
-        if isinstance(e, RegistryError)
-        else str(e)
-        for e in errors
+def _refusal(e: RegistryError) -> Markup:
+    """One refusal: its code's headline, the row and the field's name in the reader's language.
+
+    Then the registry's own explanation, which names values and stays as the registry wrote it (English,
+    marked so for screen readers).
+    """
+    where = [_("row %(line)s") % {"line": e.line}] if e.line is not None else []
+    if e.field:
+        where.append(_("field: %(field)s") % {"field": labels.label(labels.RECORD_FIELDS, e.field)})
+    return Markup("{headline} (<code>{code}</code>){where}: <span lang=\"en\">{message}</span>").format(
+        headline=labels.label(labels.REGISTRY_REFUSALS, str(e.code)),
+        code=str(e.code),
+        where="".join(", " + w for w in where),
+        message=e.message,
     )
+
+
+def _errors(exc: Exception) -> Markup:
+    """The registry's refusals, each as :func:`_refusal` says (anything else as its text)."""
+    errors = exc.errors if isinstance(exc, RegistryErrors) else [exc]
+    return Markup("; ").join(_refusal(e) if isinstance(e, RegistryError) else str(e) for e in errors)
 
 
 # ---- login ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from fastapi.responses import PlainTextResponse
 from pipeline.archive_logs import (
     NOT_COVERED,
     LogShort,
+    ProofUnavailable,
     Records,
     SignedHead,
     check_notes,
@@ -45,6 +46,7 @@ from pipeline.core.checkpoint import Verifier
 from pipeline.security.archive_key import ArchiveKeyError
 from pipeline.settings import Settings
 from schemas import ARCHIVE_BATCH, default_codec
+from web import labels
 from web.access import Role
 from web.deps import CurrentAccount
 from web.i18n import gettext as _
@@ -130,6 +132,14 @@ def _record_operator(proof: dict[str, Any]) -> str | None:
         return None
 
 
+def _refused(exc: ProofUnavailable) -> str:
+    """Why no proof: the code's description in the reader's language, and the partition it is about."""
+    why = labels.label(labels.PROOF_REFUSALS, exc.code)
+    if exc.partition is None:
+        return why
+    return _("Archive partition {partition}: {why}").format(partition=exc.partition, why=why)
+
+
 @router.get("/key", response_class=PlainTextResponse)
 def verifier_key(proofs: Proofs) -> str:
     return proofs.verifier().vkey() + "\n"
@@ -152,9 +162,10 @@ def inclusion_proof(receipt_id: str, who: CurrentAccount, proofs: Proofs,
     try:
         proof = proofs.inclusion(receipt_id, operator)
     except LogShort as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise HTTPException(409, _refused(exc)) from exc
     if proof is None:  # also another operator's receipt: not even its existence is told
-        raise HTTPException(404, _("receipt {receipt} {why}").format(receipt=receipt_id, why=_(NOT_COVERED)))
+        raise HTTPException(404, _("Receipt {receipt}: {why}").format(
+            receipt=receipt_id, why=labels.label(labels.PROOF_REFUSALS, NOT_COVERED)))
     return proof
 
 
@@ -176,4 +187,4 @@ def consistency_proof(partition: int, old: int, proofs: Proofs, new: int | None 
     try:
         return proofs.consistency(partition, by_size[wanted[0]], by_size[wanted[1]])
     except LogShort as exc:
-        raise HTTPException(409, str(exc)) from exc
+        raise HTTPException(409, _refused(exc)) from exc

@@ -8,7 +8,6 @@ the exports' column names stay the stable machine names.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import time
@@ -22,8 +21,6 @@ from dashboards.reports import BY_NAME, GROUPS, Report
 from dashboards.run import EXPORT_FORMATS
 from dashboards.web.dashboard import Dashboard
 from pipeline.contract.asyncapi import published as published_contract
-from pipeline.contract.reasons import reason_texts
-from pipeline.settings import ValidationSettings
 from web import i18n, labels
 from web.access import Account, may_see_group
 from web.deps import CurrentAccount, cabinet
@@ -31,8 +28,6 @@ from web.i18n import _
 from web.pages import render
 
 router = APIRouter()
-# Data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY).
-ISSUES = {"sequence_gap": i18n.N_("sequence numbers missing"), "late_data": i18n.N_("late data")}
 
 
 def _dashboard(request: Request) -> Dashboard:
@@ -70,22 +65,10 @@ for _group in GROUPS:
     router.add_api_route(f"/{_group}", _page(_group), methods=["GET"], include_in_schema=False)
 
 
-@functools.cache
-def _reasons(locale: str) -> dict[str, str]:
-    """Every rejection reason's description in ``locale`` (pipeline/contract/reasons.py)."""
-    return {
-        str(code): (text.uk if locale == "uk" else text.en)
-        for code, text in reason_texts(ValidationSettings()).items()
-    }
-
-
 def _localised(catalog: dict[str, Any]) -> dict[str, Any]:
     """The catalog in the reader's language: titles, descriptions, labels, value labels, reasons."""
     values = {column: labels.translated(table) for column, table in labels.REPORT_VALUES.items()}
-    values["issue"] = {
-        **_reasons(i18n.current_locale()),
-        **labels.translated(ISSUES),
-    }
+    values["issue"] = labels.issues()
     return {
         **catalog,
         "groups": {k: _(v) for k, v in catalog["groups"].items()},

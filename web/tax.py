@@ -18,7 +18,7 @@ from dashboards.web.dashboard import Dashboard
 from web import i18n
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
-from web.lookup import LookupRefused
+from web.lookup import DEFAULT_DAYS, LookupRefused
 from web.pages import render
 from web.tax_records import EXPORT_ROWS, PAGE_ROWS, TABLES, parse_tax_query, tax_sql
 
@@ -73,6 +73,8 @@ def tax_page(request: Request, who: CurrentAccount) -> HTMLResponse:
         columns=names or q.table.columns,
         page_rows=PAGE_ROWS,
         export_rows=EXPORT_ROWS,
+        default_days=DEFAULT_DAYS,
+        default_since=q.since_us if q.default_period else None,
         filters=urlencode({k: v for k, v in query.items() if v}),
     )
 

@@ -8,11 +8,12 @@ shows the newest rows, an export (CSV or Parquet, written by ClickHouse) up to `
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from web.i18n import _
-from web.lookup import LookupRefused, _day_us
+from web.lookup import LookupRefused, _day_us, _next_day_us, default_since_us
 
 PAGE_ROWS = 200
 EXPORT_ROWS = 1_000_000
@@ -125,6 +126,7 @@ class TaxQuery:
     until_us: int | None = None
     receipt: str = ""
     player: str = ""
+    default_period: bool = False  # payouts or discrepancies without dates: the last 30 Kyiv days
 
     def audit_detail(self) -> dict[str, Any]:
         return {
@@ -137,7 +139,13 @@ class TaxQuery:
         }
 
 
-def parse_tax_query(table: str, query: dict[str, str]) -> TaxQuery:
+def parse_tax_query(table: str, query: dict[str, str], now_us: int | None = None) -> TaxQuery:
+    """The filters of a tax table's page, API or export; :class:`LookupRefused` saying what to fix.
+
+    Payouts and discrepancies without dates and without a receipt ID cover the last 30 Kyiv days
+    (``web.lookup.DEFAULT_DAYS``, counted from ``now_us``): the newest first of all of them would
+    sort every payout kept. Statements (a few per operator and month) are not limited.
+    """
     t = TABLES.get(table)
     if t is None:
         raise LookupRefused(
@@ -146,7 +154,7 @@ def parse_tax_query(table: str, query: dict[str, str]) -> TaxQuery:
     since = _day_us(query.get("since", ""), _("From"))
     until = _day_us(query.get("until", ""), _("To"))
     if until is not None:
-        until += 86_400_000_000
+        until = _next_day_us(until)
     if since is not None and until is not None and since >= until:
         raise LookupRefused(_("The period ends before it starts."))
     fields = {k: query.get(k, "").strip() for k in ("operator", "receipt", "player")}
@@ -155,7 +163,10 @@ def parse_tax_query(table: str, query: dict[str, str]) -> TaxQuery:
             raise LookupRefused(_("{field}: at most 200 printable characters.").format(field=k))
     if not t.by_receipt and (fields["receipt"] or fields["player"]):
         raise LookupRefused(_("Statements are per operator and period: filter them by operator or period."))
-    return TaxQuery(t, fields["operator"], since, until, fields["receipt"], fields["player"])
+    defaulted = t.by_receipt and since is None and until is None and not fields["receipt"]
+    if defaulted:
+        since = default_since_us(time.time_ns() // 1000 if now_us is None else now_us)
+    return TaxQuery(t, fields["operator"], since, until, fields["receipt"], fields["player"], defaulted)
 
 
 def tax_sql(q: TaxQuery, limit: int) -> tuple[str, dict[str, Any]]:

@@ -25,14 +25,15 @@ from pipeline.agents.clients import Clients
 from pipeline.agents.topics import ARCHIVE, DEAD_LETTER, RECEIPTS
 from pipeline.agents.transactional import Output, TransactionalAgent, now_us
 from pipeline.core.alert_rules import AlertRules
+from pipeline.core.engine import Engine, crate
 from pipeline.core.state import state_key_prefix
 from pipeline.core.tax import TaxRates
-from pipeline.core.watch import ArchiveWatch, AssetCheck, LicenceCheck, ReceiptWatch
+from pipeline.core.watch import ArchiveWatch, AssetCheck, LicenceCheck, ReceiptWatch, Watched, watched_events
 from pipeline.kafka.admin import ARCHIVE_CONFIG
 from pipeline.registry import Registry
 from pipeline.settings import Settings
 from registry.follow import Follower, current_registry, registry_topic
-from schemas import ALERT, ARCHIVE_BATCH, RECEIPT_BATCH, default_codec
+from schemas import ALERT, ARCHIVE_BATCH, RECEIPT_BATCH, Codec, default_codec
 
 # Alerts are evidence of supervision (what was raised, when, on which rule version): kept.
 ALERTS = app.topic("alerts", partitions=lambda t: t.archive_partitions, config=ARCHIVE_CONFIG)
@@ -50,6 +51,7 @@ class AlertsAgent(TransactionalAgent):
                  clients: Clients | None = None) -> None:
         super().__init__(settings, clock, clients)
         self._codec = default_codec()
+        self._read_archive = archive_reader(settings.validation.engine, self._codec)
         rules = AlertRules.load(settings.alerts.rules_path)
         rates = TaxRates.load(settings.tax.rates_path)
         # The registry the validator follows (set by prepare(), followed in tick()); the watches
@@ -109,9 +111,8 @@ class AlertsAgent(TransactionalAgent):
         tp = (msg.topic() or "", msg.partition() or 0)
         watch = self._watches[tp]
         if isinstance(watch, ArchiveWatch):
-            _, batch = self._codec.decode(msg.value() or b"", expect=ARCHIVE_BATCH)
-            watch.record(batch["operator_id"], batch["source_id"], batch["received_at_us"],
-                         (e["event"] for e in batch["events"]), now)
+            operator_id, source_id, received_at_us, events = self._read_archive(msg.value() or b"")
+            watch.record(operator_id, source_id, received_at_us, events, now)
         else:
             _, rb = self._codec.decode(msg.value() or b"", expect=RECEIPT_BATCH)
             watch.record(rb["operator_id"], rb["source_id"], rb["receipts"], now)
@@ -137,6 +138,19 @@ class AlertsAgent(TransactionalAgent):
 
     def after_commit(self, deferred: list[dict[str, Any]]) -> None:
         self.alerts_written.extend(deferred)
+
+
+def archive_reader(engine: Engine, codec: Codec) -> Callable[[bytes], Watched]:
+    """How the agent reads an archive record: the compiled reader, or the Python reference.
+
+    Both give :func:`pipeline.core.watch.watched_events` of the record (tested alike); the
+    compiled one skips what the watches do not read (hashes, receipt IDs) without a Python
+    object for it.
+    """
+    if engine == "native":
+        read = crate().watched_events
+        return lambda value: codec.read(value, ARCHIVE_BATCH, read)
+    return lambda value: watched_events(codec.decode(value, expect=ARCHIVE_BATCH)[1])
 
 
 def _registry_checks(registry: Registry | None) -> tuple[LicenceCheck | None, AssetCheck | None]:

@@ -111,6 +111,9 @@ class TransactionalAgent(ConsumerLoop):
     def max_records(self) -> int:  # type: ignore[override]
         return self._s.batch_max_records
 
+    def poll_timeout(self) -> float:
+        return self._s.batch_max_wait_ms / 1000
+
     @property
     def _producer(self) -> Producer:
         if self._producer_client is None:

@@ -38,7 +38,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "rg_score": ("alert_score", "daily_loss_kopecks", "deposits_per_day", "chase_streak",
                  "chase_gap_minutes", "chase_loss_share", "session_hours", "session_break_minutes",
                  "night_bets",
-                 "spend_growth_factor", "spend_growth_min_kopecks"),
+                 "spend_growth_factor", "spend_growth_min_kopecks", "cancelled_withdrawals"),
+    "archive_guard": (),  # raised by dsom archive-guard (pipeline.archive_guard_service)
 }
 
 

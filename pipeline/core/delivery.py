@@ -73,24 +73,16 @@ def wanted(alert: dict[str, Any], min_severity: str) -> bool:
     return SEVERITIES.index(alert["severity"]) >= SEVERITIES.index(min_severity)
 
 
-def mail(alert: dict[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
-    """The alert as a plain-text e-mail; its Message-ID is the idempotency key's (mail systems dedupe)."""
+def mail(alert: dict[str, Any], sender: str, recipients: list[str], subject: str, text: str) -> EmailMessage:
+    """The alert as a plain-text e-mail (UTF-8) with its words; its Message-ID is the idempotency key's.
+
+    The words are ``web.alert_mail``'s (Ukrainian first, then English); mail systems dedupe on the ID.
+    """
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Subject"] = f"[dsom] {alert['severity']} {alert['state']} {alert['rule']}: {alert['subject']}"
+    msg["Subject"] = subject
     msg["Message-ID"] = f"<{idempotency_key(alert).replace(':', '.')}@dsom>"  # no ':' in a msg-id
-    lines = [
-        alert["summary"],
-        "",
-        f"rule: {alert['rule']} (version {alert['rule_version']})",
-        f"subject: {alert['subject_kind']} {alert['subject']} (operator {alert['operator_id']})",
-        f"alert: {alert['alert_id']}, {alert['state']}, opened at {alert['opened_at_us']} us, "
-        f"this change at {alert['at_us']} us",
-        *(f"{k}: {v / 100:,.2f} UAH" for k, v in sorted(alert.get("amounts", {}).items())),
-        *(f"{k}: {v:g}" for k, v in sorted(alert.get("measures", {}).items())),
-        "",
-        f"idempotency key: {idempotency_key(alert)}",
-    ]
-    msg.set_content("\n".join(lines) + "\n")
+    msg["Content-Language"] = "uk, en"
+    msg.set_content(text)
     return msg

@@ -11,6 +11,9 @@ class EventKind(StrEnum):
     REFUND = "REFUND"
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
+    # A withdrawal cancelled after it was reported: the money is back on the player's balance.
+    # Event version 2 (schemas/README.md); a wallet flow, not part of GGR (docs/tax.md).
+    WITHDRAWAL_CANCELLED = "WITHDRAWAL_CANCELLED"
 
 
 class LicenceKind(StrEnum):

@@ -22,7 +22,7 @@ from pipeline.core.validation import EventValidator
 from pipeline.registry import Registry
 from pipeline.settings import TopicSettings, ValidationSettings
 from schemas import ARCHIVE_BATCH, EVENT_BATCH, RECEIPT_BATCH, Codec
-from schemas.codec import load_type
+from schemas.codec import enum_prefix_versions, load_type
 from schemas.evolution import WriterSchemas
 
 log = logging.getLogger(__name__)
@@ -50,15 +50,17 @@ class NativeRecordProcessor:
             rejection = rules.check(operator_id, ev, now_us)
             return None if rejection is None else (str(rejection.reason), rejection.detail)
 
-        headers = tuple(load_type(name).header for name in (EVENT_BATCH, RECEIPT_BATCH, ARCHIVE_BATCH))
+        # EventBatch versions read byte for byte (the current one, and older ones with fewer
+        # EventKind symbols: an older producer's records take the fast path as they are).
+        batches = [(t.header, kinds) for t, kinds in enum_prefix_versions(EVENT_BATCH, "EventKind")]
         licences = [(op.operator_id, lic.licence_id, str(lic.kind), lic.valid_from_us, lic.valid_to_us,
                      [(s.from_us, s.to_us) for s in lic.stops])
                     for op in registry.operators for lic in op.licences]
         v = validation
         self._native = dsom_native.Validator(
-            (headers[0], headers[1], headers[2]), licences, v.currency, v.max_amount_kopecks,
-            v.future_skew_us, v.late_window_us, v.bet_horizon_us, v.max_open_gaps_per_source,
-            v.max_events_per_batch, check, player_ref_rules())
+            (batches, load_type(RECEIPT_BATCH).header, load_type(ARCHIVE_BATCH).header), licences,
+            v.currency, v.max_amount_kopecks, v.future_skew_us, v.late_window_us, v.bet_horizon_us,
+            v.max_open_gaps_per_source, v.max_events_per_batch, check, player_ref_rules())
 
     def reject_record(self, topic: str, partition: int, offset: int, reason: Reason, detail: str,
                       now_us: int, source_id: str | None = None) -> Outcome:

@@ -12,9 +12,11 @@ calls these and writes the alert records and changelog entries they return.
 State is JSON per key; changelog entries are keyed ``<prefix><category>|<key>`` with categories
 ``a`` (open alerts), ``p`` (players), ``m`` (machines), ``s`` (sources), ``q`` (quiet marks).
 
-Per-player figures are kept per archive partition, i.e. per ingest partition (source chain):
-a player whose operations an operator spreads over sources on different partitions is summed
-per partition (docs/alerts.md, "Limits").
+An archive partition holds all of its operators' records, whatever source and ingest partition
+they came from (the validator writes every chain of an operator to the operator's one archive
+partition: ``pipeline.core.archive_log.archive_partition``), and players and machines are per
+operator: so one watch sees each player's and each machine's every operation, and its figures
+are whole (docs/alerts.md, "Whole per player").
 """
 
 from __future__ import annotations
@@ -41,6 +43,25 @@ Entry = tuple[bytes, bytes | None]
 LicenceCheck = Callable[[str, str, int], bool | None]
 # Which of an event's assets (kind, id) the registry does not hold for its operator.
 AssetCheck = Callable[[str, dict[str, Any]], list[tuple[str, str]]]
+
+
+# What the watches read of an archived event; the alerts agent's reader keeps only these.
+WATCHED_FIELDS = ("kind", "licence_id", "licence_kind", "establishment_id", "equipment_id", "site_id",
+                  "app_id", "game_type", "player_ref", "amount", "occurred_at_us", "tax_withheld_pit",
+                  "tax_withheld_military")
+Watched = tuple[str, str, int, list[dict[str, Any]]]
+
+
+def watched_events(batch: dict[str, Any]) -> Watched:
+    """A decoded ArchiveBatch as :meth:`ArchiveWatch.record` takes it: operator, source, time, events.
+
+    The reference of the compiled ``dsom_native.watched_events``, which reads from the record's
+    bytes only :data:`WATCHED_FIELDS` of each event: the watches read nothing else, so each
+    event here is the decoded one as it is (copying out those fields would cost the Python
+    engine more than it reads), and the tests compare the two on those fields.
+    """
+    return (batch["operator_id"], batch["source_id"], batch["received_at_us"],
+            [e["event"] for e in batch["events"]])
 
 
 @dataclass
@@ -242,6 +263,11 @@ class ArchiveWatch(_Partition):
             self._aml(op, pkey, p, ev, kind, current_day, now)
         if ev_kind == "DEPOSIT" and current_day:
             self._deposit(p, amount, t, kind, now)
+        elif ev_kind == "WITHDRAWAL_CANCELLED" and current_day:
+            # The money is back on the balance: a reversal (counted for RG), not a new movement
+            # of cash (AML counts the withdrawal as it was reported, and nothing more).
+            p["cancelled"] = p.get("cancelled", 0) + 1
+            p["cancelled_amount"] = p.get("cancelled_amount", 0) + amount
         if current_day:
             self._rg(pkey, op, p, kind, t, now)
         if self.unregistered is not None:
@@ -403,6 +429,7 @@ class ArchiveWatch(_Partition):
                         "score": score,
                         **{f"marker_{m}": v for m, v in markers.items()},
                         "deposits": p["deposits"],
+                        "cancelled_withdrawals": p.get("cancelled", 0),
                         "session_hours": p["sess_max"] / HOUR_US,
                     },
                     event_at_us=t,
@@ -561,8 +588,13 @@ def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
 
     Loss chasing (``chase_streak`` escalating re-deposits after losses, :meth:`ArchiveWatch._deposit`)
     weighs 3, an alert on its own; the others weigh 1, so three of them together alert.
+    Cancelled withdrawals (``cancelled_withdrawals`` in a day) weigh 1, and 3 when the day's
+    loss is at least what was cancelled: the player took back money already cashed out and
+    lost it, the reversal the marker is about (days before it existed have no count: 0).
     """
     loss = p["staked"] - p["won"] - p["refunded"]
+    cancelled = p.get("cancelled", 0)
+    reversing = cancelled >= rg["cancelled_withdrawals"]
     history = [h for h in p.get("history", []) if h > 0]
     usual = sum(history) / len(history) if history else 0
     return {
@@ -574,6 +606,8 @@ def rg_markers(p: dict[str, Any], rg: Params) -> dict[str, int]:
         "deposit_velocity": 1 if p["deposits"] >= rg["deposits_per_day"] else 0,
         "session_length": 1 if p["sess_max"] >= rg.us("session_hours", HOUR_US) else 0,
         "night_play": 1 if p["night"] >= rg["night_bets"] else 0,
+        "cancelled_withdrawals": 3 if reversing and loss >= p.get("cancelled_amount", 0)
+        else 1 if reversing else 0,
     }
 
 

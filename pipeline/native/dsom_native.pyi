@@ -65,7 +65,7 @@ class Validator:
 
     def __init__(
         self,
-        headers: tuple[bytes, bytes, bytes],
+        headers: tuple[list[tuple[bytes, int]], bytes, bytes],
         licences: list[tuple[str, str, str, int, int | None, list[tuple[int, int | None]]]],
         currency: str,
         max_amount_kopecks: int,
@@ -94,3 +94,4 @@ class ArchiveTaxer:
 def rejected_receipts(value: bytes) -> tuple[str, str | None, str, int, int, int, list[tuple[
     int | None, str | None, str, str | None, str | None, str | None, int | None, int | None]]]: ...
 def payout_columns(value: bytes) -> tuple[str, str, int, list[list[Any]]]: ...
+def watched_events(value: bytes) -> tuple[str, str, int, list[dict[str, Any]]]: ...

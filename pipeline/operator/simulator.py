@@ -87,7 +87,8 @@ class OperatorSimulator:
     def __init__(self, operator: Operator, profile: Profile, seed: int | str, sources: int = 2,
                  batch_size: int = 200, bad_share: float = 0.01, duplicate_share: float = 0.01,
                  players: int = 500, late_share: float = 0.02, bad_record_share: float | None = None,
-                 levy_mistake_share: float = 0.005, rates: TaxRates | None = None) -> None:
+                 levy_mistake_share: float = 0.005, rates: TaxRates | None = None,
+                 cancel_share: float = 0.03) -> None:
         self.operator = operator
         self.licence = operator.licences[0]
         if self.licence.kind != profile.kind:
@@ -106,6 +107,7 @@ class OperatorSimulator:
         self._dup = duplicate_share
         self._late = late_share
         self._levy_mistake = levy_mistake_share
+        self._cancel = cancel_share
         self._rates = rates or default_rates()
         self._game_weights = [g.weight for g in profile.games]
         self._turn = 0
@@ -161,8 +163,12 @@ class OperatorSimulator:
                 self.stats.count_accepted(ev, now_us)
             batch.events.append(ev)
         if src.history and rng.random() < self._dup:  # a few unconfirmed events re-sent along
+            resent: set[int] = set()
             for _ in range(rng.randint(1, 5)):
                 again = dict(rng.choice(rng.choice(src.history)))
+                if again["seq"] in resent:  # each once: a record holds an event at most once
+                    continue
+                resent.add(again["seq"])
                 batch.events.insert(rng.randrange(len(batch.events) + 1), again)
                 batch.duplicates += 1
         src.history.append([dict(e) for e in batch.events])
@@ -216,8 +222,15 @@ class OperatorSimulator:
         return player.balance >= 100 * UAH
 
     def _withdraw(self, src: _Source, player: Player, amount: int, t: int) -> dict[str, Any]:
-        player.balance -= amount
-        return self._event(src, EventKind.WITHDRAWAL, player, amount, t)
+        ev = self._withdraw_exactly(src, player, amount, t)
+        if self._cancel and self._rng.random() < self._cancel:
+            # Cancelled (by the player, or a payment that failed) a little later: _settle puts
+            # the amount back on the balance, as it does a refund's.
+            self._tiebreak += 1
+            due = src.slot + self._rng.randint(5, 50)
+            cancel = dict(ev, kind=str(EventKind.WITHDRAWAL_CANCELLED))
+            heapq.heappush(src.pending, (due, self._tiebreak, cancel))
+        return ev
 
     def _deposit(self, src: _Source, player: Player, needed: int, t: int) -> dict[str, Any]:
         round_up = -(-needed // (100 * UAH)) * 100 * UAH
@@ -330,6 +343,40 @@ class OperatorSimulator:
             player.balance -= amount
             batch.events.append(self._event(src, EventKind.BET, player, amount, t + gap_us // 2, game))
         return self._accepted(batch, now_us)
+
+    def withdrawal_reversal_batches(self, now_us: int, reversals: int = 3, amount: int = 1_000 * UAH,
+                                    gap_us: int = 4 * 60 * SECOND_US) -> list[SimBatch]:
+        """One player cashes out, cancels the withdrawal minutes later, stakes the money and loses it.
+
+        ``reversals`` times in a row, after one deposit of it all: the money the player had taken
+        out goes back in and is lost (the responsible-gambling marker of cancelled withdrawals at
+        its full weight). The wallet operations come from the first source (a cashier system)
+        and the bets from the last (a game server), as an operator with several sources sends
+        them: one batch per source, the same one if there is only one.
+        """
+        cashier, games = self._sources[0], self._sources[-1]
+        player = self._players.pick()
+        game = self.profile.games[0]
+        wallet = SimBatch(cashier.source_id, [], operator_id=self.operator.operator_id)
+        play = (wallet if games is cashier
+                else SimBatch(games.source_id, [], operator_id=self.operator.operator_id))
+        t = now_us - (reversals + 1) * gap_us
+        player.balance += reversals * amount
+        wallet.events.append(self._event(cashier, EventKind.DEPOSIT, player, reversals * amount, t))
+        for _ in range(reversals):
+            t += gap_us
+            wallet.events.append(self._withdraw_exactly(cashier, player, amount, t))
+            player.balance += amount
+            wallet.events.append(self._event(cashier, EventKind.WITHDRAWAL_CANCELLED, player, amount,
+                                             t + gap_us // 4))
+            player.balance -= amount
+            play.events.append(self._event(games, EventKind.BET, player, amount, t + gap_us // 2, game))
+        return [self._accepted(b, now_us) for b in ([wallet] if play is wallet else [wallet, play])]
+
+    def _withdraw_exactly(self, src: _Source, player: Player, amount: int, t: int) -> dict[str, Any]:
+        """A withdrawal that is never cancelled by chance (the patterns decide their own)."""
+        player.balance -= amount
+        return self._event(src, EventKind.WITHDRAWAL, player, amount, t)
 
     def structured_deposits_batch(self, now_us: int, threshold: int, deposits: int = 3) -> SimBatch:
         """One player's deposits each just under ``threshold`` (90-99 %), together over it."""

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 LATE_US = HOUR_US  # an event this old when sent counts as late data
 _MONEY = {EventKind.BET: "stakes", EventKind.WIN: "winnings", EventKind.REFUND: "refunds",
-          EventKind.DEPOSIT: "deposits", EventKind.WITHDRAWAL: "withdrawals"}
+          EventKind.DEPOSIT: "deposits", EventKind.WITHDRAWAL: "withdrawals",
+          EventKind.WITHDRAWAL_CANCELLED: "withdrawals_cancelled"}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class SimStats:
     winnings: int = 0
     deposits: int = 0
     withdrawals: int = 0
+    withdrawals_cancelled: int = 0  # back on the players' balances (not part of GGR)
     pit_withheld: int = 0
     military_withheld: int = 0
 
@@ -87,5 +89,6 @@ class SimStats:
             "records_rejected": dict(self.records_rejected), "stakes": self.stakes,
             "refunds": self.refunds, "winnings": self.winnings, "ggr": self.ggr, "rtp": self.rtp,
             "deposits": self.deposits, "withdrawals": self.withdrawals,
+            "withdrawals_cancelled": self.withdrawals_cancelled,
             "pit_withheld": self.pit_withheld, "military_withheld": self.military_withheld,
         }

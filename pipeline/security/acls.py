@@ -98,14 +98,18 @@ def key_issuer_grants() -> list[Grant]:
 
 
 def archive_guard_grants(topics: TopicSettings) -> list[Grant]:
-    """The archive guard (``dsom archive-guard``) only looks: at every ACL and the two topics' settings.
+    """The archive guard (``dsom archive-guard``) looks at every ACL and the two topics' settings.
 
     DESCRIBE on the cluster lists ACLs; it may change nothing, so it is not the admin it watches.
+    The one thing it writes is its alerts, to the alerts topic (an idempotent producer: WRITE on
+    the topic suffices since Kafka 2.8, no IDEMPOTENT_WRITE on the cluster).
     """
     return [
         Grant("BROKER", "kafka-cluster", LITERAL, "DESCRIBE"),
         Grant("TOPIC", topics.archive, LITERAL, "DESCRIBE_CONFIGS"),
         Grant("TOPIC", topics.checkpoints, LITERAL, "DESCRIBE_CONFIGS"),
+        Grant("TOPIC", topics.alerts, LITERAL, "WRITE"),
+        Grant("TOPIC", topics.alerts, LITERAL, "DESCRIBE"),
     ]
 
 

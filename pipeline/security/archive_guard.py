@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.settings import TopicSettings
+from pipeline.settings import KafkaSettings, TopicSettings
 
 # What lets a principal add records to a topic or remove them (delete-records, delete-topic).
 # Not ALTER_CONFIGS: the admin holds it on every topic to create them, and cannot be denied it
@@ -44,25 +44,58 @@ def _covers(b: Binding, topic: str) -> bool:
     return topic == b.name if b.pattern == "LITERAL" else topic.startswith(b.name)
 
 
-def guard_findings(topics: TopicSettings, bindings: Iterable[Binding], archive_config: dict[str, str],
-                   pipeline_principal: str = "User:pipeline") -> list[str]:
-    findings = []
+@dataclass(frozen=True)
+class Breach:
+    """One rule broken now: ``subject`` names what breaks it (stable while it holds), ``text`` says it.
+
+    Subjects: ``<topic>|acl|<principal>|<operation>|<pattern>|<name>``, ``<topic>|config|<key>``,
+    ``<topic>|deleted``; the guard's alerts are keyed by them (one open alert per subject).
+    """
+
+    subject: str
+    text: str
+
+
+def guard_breaches(topics: TopicSettings, bindings: Iterable[Binding], archive_config: dict[str, str],
+                   pipeline_principal: str = "User:pipeline") -> list[Breach]:
+    out = []
     for topic in (topics.archive, topics.checkpoints):
         for b in bindings:
             if b.principal != pipeline_principal and b.operation in _WRITE_LIKE and _covers(b, topic):
-                findings.append(f"{b.principal} may {b.operation} {topic} (ACL on {b.pattern.lower()} "
-                                f"{b.name!r}): only {pipeline_principal} should write it")
+                out.append(Breach(f"{topic}|acl|{b.principal}|{b.operation}|{b.pattern}|{b.name}",
+                                  f"{b.principal} may {b.operation} {topic} (ACL on {b.pattern.lower()} "
+                                  f"{b.name!r}): only {pipeline_principal} should write it"))
     for key, (want, why) in REQUIRED.items():
         have = archive_config.get(key)
         if have != want:
-            findings.append(f"{topics.archive} has {key}={have}, not {want}: {why}")
-    return findings
+            out.append(Breach(f"{topics.archive}|config|{key}",
+                              f"{topics.archive} has {key}={have}, not {want}: {why}"))
+    return out
 
 
-def read_guard(topics: TopicSettings, kafka: object) -> list[str]:
+def guard_findings(topics: TopicSettings, bindings: Iterable[Binding], archive_config: dict[str, str],
+                   pipeline_principal: str = "User:pipeline") -> list[str]:
+    return [b.text for b in guard_breaches(topics, bindings, archive_config, pipeline_principal)]
+
+
+def state_breaches(topics: TopicSettings, state: GuardState,
+                   pipeline_principal: str = "User:pipeline") -> list[Breach]:
+    """The rules ``state`` breaks: :func:`guard_breaches`, and either topic deleted.
+
+    A deleted archive is one breach, not one per setting it no longer has.
+    """
+    gone = [t for t in (topics.archive, topics.checkpoints) if not state.config(t)]
+    breaches = guard_breaches(topics, state.bindings, state.config(topics.archive), pipeline_principal)
+    if topics.archive in gone:
+        breaches = [b for b in breaches if not b.subject.startswith(f"{topics.archive}|config|")]
+    return breaches + [Breach(f"{t}|deleted", f"{t} was deleted") for t in gone]
+
+
+def read_guard(topics: TopicSettings, kafka: KafkaSettings) -> list[str]:
     """The findings for the broker's current ACLs and archive settings (needs DESCRIBE on both)."""
     bindings, configs = _describe(topics, kafka, (topics.archive,))
-    return guard_findings(topics, bindings, configs.get(topics.archive, {}))
+    # the pipeline as the brokers name it (Strimzi: User:CN=pipeline)
+    return guard_findings(topics, bindings, configs.get(topics.archive, {}), kafka.principal("pipeline"))
 
 
 # -- the live guard (``dsom archive-guard``): changes as they happen, not only when checked --

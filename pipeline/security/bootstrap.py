@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pipeline.kafka.acl_admin import grant
 from pipeline.security.acls import (
+    Grant,
     admin_grants,
     archive_guard_grants,
     key_issuer_grants,
@@ -14,7 +15,7 @@ from pipeline.security.acls import (
 )
 from pipeline.security.archive_key import init_archive_key
 from pipeline.security.pki import CertificateAuthority, server_names
-from pipeline.settings import Settings
+from pipeline.settings import Settings, TopicSettings
 
 # key-issuer: what the cabinets' web process issues and revokes operators' keys as (docs/cabinets.md);
 # archive-guard: the read-only watcher of the archive's ACLs and settings (docs/archive.md).
@@ -42,14 +43,23 @@ def init_pki(settings: Settings, hosts: Sequence[str] = ()) -> None:
     init_archive_key(settings.archive_key_dir, settings.archive.origin)
 
 
+def service_grants(topics: TopicSettings) -> dict[str, list[Grant]]:
+    """Every service principal's ACLs: what the brokers are granted and what Kubernetes' KafkaUsers get."""
+    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
+
+    grants = {
+        "admin": admin_grants(topics),
+        "pipeline": pipeline_grants(topics, app.agents()),
+        "tax-service": tax_service_grants(topics),
+        "key-issuer": key_issuer_grants(),
+        "archive-guard": archive_guard_grants(topics),
+    }
+    assert tuple(grants) == SERVICE_PRINCIPALS, "a service principal without its grants, or the reverse"
+    return grants
+
+
 def grant_services(settings: Settings) -> None:
     """Give the service principals their ACLs, connecting as the broker (a super user)."""
     as_broker = settings.kafka_as("broker")
-    t = settings.topics
-    grant(as_broker, "admin", admin_grants(t))
-    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
-
-    grant(as_broker, "pipeline", pipeline_grants(t, app.agents()))
-    grant(as_broker, "tax-service", tax_service_grants(t))
-    grant(as_broker, "key-issuer", key_issuer_grants())
-    grant(as_broker, "archive-guard", archive_guard_grants(t))
+    for name, grants in service_grants(settings.topics).items():
+        grant(as_broker, name, grants)

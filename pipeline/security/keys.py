@@ -2,7 +2,8 @@
 
 Several keys per operator may be active at once (rotation without downtime). Revoking a key
 removes its ACLs at once: the broker checks ACLs on every request, so the key stops working
-for new connections and for produce requests on connections already open.
+for new connections and for produce requests on connections already open. The register of
+issued keys is the registry's database (``registry.access_keys``), behind :class:`KeyRegister`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import orjson
+from typing import Any, Protocol
 
 from pipeline.kafka.acl_admin import grant, revoke_all
 from pipeline.security.acls import Grant, operator_grants
@@ -29,6 +29,9 @@ from pipeline.security.pki import (
     write_private,
 )
 from pipeline.settings import KafkaSettings, TopicSettings
+
+# Who acts when no person is named: the administrator's ``dsom keys`` on the host.
+CLI_PRINCIPAL = "system:dsom-keys"
 
 
 @dataclass
@@ -60,14 +63,47 @@ class AccessKey:
                              Path(self.truststore) if self.truststore else None)
 
 
+class KeyRegister(Protocol):
+    """Where issued keys are recorded: ``registry.access_keys.KeyStore``, the registry's database.
+
+    Every write is one transaction, serialised against every other writer in any process (the
+    cabinet's requests, ``dsom keys``), and carries its audit entry: ``by`` is who acts
+    (``role:name``, as the registry names principals), ``action`` and ``detail`` the entry.
+    """
+
+    def all(self, operator_id: str | None = None) -> list[AccessKey]:
+        """The version in force of every key (of one operator), in the order they were issued."""
+        ...
+
+    def add(self, key: AccessKey, by: str, action: str, detail: dict[str, Any]) -> None:
+        """Record a new key."""
+        ...
+
+    def change(
+        self,
+        key_id: str,
+        change: Callable[[AccessKey], AccessKey],
+        by: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> AccessKey:
+        """Record ``change(key in force)`` as the key's next version, atomically.
+
+        ``change`` sees the version no other writer can change until this one commits; whatever it
+        raises rolls the transaction back and reaches the caller. ``KeyError`` for an unknown key.
+        """
+        ...
+
+
 class AccessKeys:
-    """The register of issued keys (``<pki>/keys.json``) and the CA that signs them."""
+    """Issue, hand over, rotate and revoke keys: the CA that signs them, the broker's ACLs, the register."""
 
     def __init__(
         self,
         pki_dir: Path,
         topics: TopicSettings,
         admin: KafkaSettings,
+        register: KeyRegister,
         *,
         grant_fn: Callable[[KafkaSettings, str, list[Grant]], None] = grant,
         revoke_fn: Callable[[KafkaSettings, str], int] = revoke_all,
@@ -75,16 +111,20 @@ class AccessKeys:
         # Signed by the operator-keys CA (name-constrained); the bundle's CA is the root.
         self._root = CertificateAuthority(pki_dir)
         self._ca = CertificateAuthority(pki_dir / OPERATOR_CA_DIR)
-        self._path = pki_dir / "keys.json"
         self._dir = pki_dir / "operators"
         self._topics = topics
         self._admin = admin
+        self.register = register
         self._grant, self._revoke = grant_fn, revoke_fn  # the broker's ACLs (tests pass fakes)
 
-    def all(self) -> list[AccessKey]:
-        if not self._path.exists():
-            return []
-        return [AccessKey(**k) for k in orjson.loads(self._path.read_bytes())]
+    def all(self, operator_id: str | None = None) -> list[AccessKey]:
+        return self.register.all(operator_id)
+
+    def get(self, key_id: str) -> AccessKey:
+        found = next((k for k in self.register.all() if k.key_id == key_id), None)
+        if found is None:
+            raise KeyError(f"no access key {key_id!r}")
+        return found
 
     def issue(
         self,
@@ -94,6 +134,7 @@ class AccessKeys:
         *,
         keep_password: bool = False,
         replaces: str | None = None,
+        by: str = CLI_PRINCIPAL,
     ) -> AccessKey:
         """Issue a key: certificate, private key and the CA certificate, in PEM.
 
@@ -121,42 +162,64 @@ class AccessKeys:
         key = AccessKey(key_id, operator_id, principal, sandbox, str(paths.cert), str(paths.key), serial,
                         not_after.isoformat(), ca=str(ca), pem=str(paths.pem_bundle), keystore=keystore,
                         truststore=truststore, replaces=replaces)
-        self._save([*self.all(), key])
+        if replaces is None:
+            detail = {"sandbox": sandbox, "principal": principal, "not_after": key.not_after}
+            self.register.add(key, by, "key_issue", detail)
+        else:
+            self.register.add(key, by, "key_rotate", {"replaces": replaces, "sandbox": sandbox})
         return key
 
-    def revoke(self, key_id: str) -> AccessKey:
-        keys = self.all()
-        found = next((k for k in keys if k.key_id == key_id), None)
-        if found is None:
-            raise KeyError(f"no access key {key_id!r}")
+    def revoke(self, key_id: str, *, by: str = CLI_PRINCIPAL) -> AccessKey:
+        """Remove the key's ACLs, then record it revoked (:class:`KeyNotActive` if it was already)."""
+        found = self.get(key_id)
+        # The broker first: a key recorded as revoked must not work.
         self._revoke(self._admin, found.principal)
-        found.state, found.revoked_at = "revoked", dt.datetime.now(dt.UTC).isoformat()
-        self._save(keys)
-        return found
+
+        def revoked(k: AccessKey) -> AccessKey:
+            if k.state != "active":
+                raise KeyNotActive(k)
+            return replace(k, state="revoked", revoked_at=dt.datetime.now(dt.UTC).isoformat())
+
+        return self.register.change(key_id, revoked, by, "key_revoke", {"sandbox": found.sandbox})
 
     @staticmethod
     def bundle_ready(key: AccessKey) -> bool:
         """Whether ``key``'s bundle waits to be taken (issued with ``keep_password``, not taken yet)."""
         return key.handed_over_at is None and Path(key.key).with_suffix(".password").exists()
 
-    def take_bundle(self, key_id: str, bootstrap: str) -> tuple[AccessKey, bytes]:
+    def take_bundle(self, key_id: str, bootstrap: str, *, by: str = CLI_PRINCIPAL) -> tuple[AccessKey, bytes]:
         """The key's files as one ZIP, once: its secret files are deleted here as it is made.
 
         The ZIP holds what ``dsom keys issue`` hands over (certificate, private key, both in one
         PEM, the CA, the PKCS12 keystore and truststore) and ``client-settings.txt``, the settings
-        it prints, with the PKCS12 password. Raises :class:`BundleGone` the second time.
+        it prints, with the PKCS12 password. Raises :class:`BundleGone` the second time, also when
+        two requests ask at once: the register records one handover, and only its taker gets the ZIP.
         """
-        keys = self.all()
-        found = next((k for k in keys if k.key_id == key_id), None)
-        if found is None:
-            raise KeyError(f"no access key {key_id!r}")
+        found = self.get(key_id)
         password_file = Path(found.key).with_suffix(".password")
         if not self.bundle_ready(found):
             raise BundleGone(found)
         files = found.files()
-        password = password_file.read_text()
-        settings = client_settings(handed_over(files), bootstrap, self._topics, found.operator_id,
-                                   found.sandbox, password)
+        try:
+            zipped = self._zip(found, files, password_file.read_text(), bootstrap)
+        except FileNotFoundError:  # taken meanwhile: its files are being deleted
+            raise BundleGone(self.get(key_id)) from None
+
+        def taken(k: AccessKey) -> AccessKey:
+            if k.handed_over_at is not None:
+                raise BundleGone(k)
+            return replace(k, handed_over_at=dt.datetime.now(dt.UTC).isoformat())
+
+        key = self.register.change(key_id, taken, by, "key_bundle", {"sandbox": found.sandbox})
+        # The private key and the stores leave with the bundle: this side keeps the certificate.
+        for path in (files.key, files.pem, files.keystore, files.truststore, password_file):
+            if path is not None:
+                path.unlink(missing_ok=True)
+        return key, zipped
+
+    def _zip(self, key: AccessKey, files: HandoverFiles, password: str, bootstrap: str) -> bytes:
+        settings = client_settings(handed_over(files), bootstrap, self._topics, key.operator_id,
+                                   key.sandbox, password)
         text = "".join(f"--- {client} ---\n{body}\n" for client, body in settings.items())
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -164,20 +227,8 @@ class AccessKeys:
                 if path is not None:
                     z.write(path, path.name)
             z.writestr("client-settings.txt", text)
-            z.writestr("README.txt", bundle_readme(found, password))
-        found.handed_over_at = dt.datetime.now(dt.UTC).isoformat()
-        self._save(keys)
-        # The private key and the stores leave with the bundle: this side keeps the certificate.
-        for path in (files.key, files.pem, files.keystore, files.truststore, password_file):
-            if path is not None:
-                path.unlink(missing_ok=True)
-        return found, out.getvalue()
-
-    def _save(self, keys: list[AccessKey]) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps([asdict(k) for k in keys], option=orjson.OPT_INDENT_2))
-        tmp.replace(self._path)
+            z.writestr("README.txt", bundle_readme(key, password))
+        return out.getvalue()
 
 
 class BundleGone(Exception):
@@ -185,6 +236,14 @@ class BundleGone(Exception):
 
     def __init__(self, key: AccessKey) -> None:
         super().__init__(key.key_id)
+        self.key = key
+
+
+class KeyNotActive(Exception):
+    """The key is revoked: it cannot be revoked again."""
+
+    def __init__(self, key: AccessKey) -> None:
+        super().__init__(f"access key {key.key_id} is already revoked")
         self.key = key
 
 

@@ -26,6 +26,21 @@ CERT_DAYS = 397
 # maps ``CN=op.<operator>.<key>,OU=<this>`` to the principal ``op.<operator>.<key>``.
 OPERATOR_KEYS_OU = "dsom-operator-keys"
 OPERATOR_CA_DIR = "operator-ca"
+OPERATOR_KEY_CN = r"op[.][A-Za-z0-9_-]+[.]k[0-9a-f]+"  # op.<operator>.<key>, as AccessKeys names them
+
+
+def principal_mapping_rules(principal_format: str = "{name}") -> str:
+    """The broker's ``ssl.principal.mapping.rules``: a certificate's subject to the name ACLs use.
+
+    An operator's key (``CN=op.<operator>.<key>,OU=dsom-operator-keys``) and a service's
+    certificate (``CN=<name>``) both become ``principal_format`` of the CN (``KafkaSettings.
+    principal_format``: ``{name}`` on dsom's own brokers, ``CN={name}`` under Strimzi, whose
+    KafkaUsers' ACLs name the subject); anything else keeps its whole subject (``DEFAULT``).
+    ``infra/kafka_local.py``, ``infra/docker-compose.yml`` and the Kubernetes manifests carry
+    these rules (tests compare them).
+    """
+    to = principal_format.format(name="$1")
+    return f"RULE:^CN=({OPERATOR_KEY_CN}),OU={OPERATOR_KEYS_OU}$/{to}/,RULE:^CN=([^,]+)$/{to}/,DEFAULT"
 
 
 @dataclass(frozen=True)

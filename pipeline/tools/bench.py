@@ -56,11 +56,18 @@ from pipeline.operator.producer import OperatorProducer
 from pipeline.operator.simulator import SimBatch, simulate_fleet
 from pipeline.progress import scrape
 from pipeline.security.bootstrap import grant_services
-from pipeline.security.keys import AccessKeys
-from pipeline.settings import REPO_ROOT, ClickHouseSettings, KafkaSettings, Settings, TopicSettings
+from pipeline.settings import (
+    REPO_ROOT,
+    ClickHouseSettings,
+    KafkaSettings,
+    RegistrySettings,
+    Settings,
+    TopicSettings,
+)
 from pipeline.tools.bench_ceiling import measure, plan, topic_bytes
 from pipeline.tools.bench_figures import changelog_bytes, deep_size, latency_summary
 from pipeline.tools.bench_receipts import ReceiptClock
+from registry.access_keys import access_keys
 from schemas import EVENT_BATCH, default_codec
 from sinks.clickhouse.client import connect
 
@@ -96,7 +103,7 @@ def preload(settings: Settings, events: int, batch_size: int) -> tuple[Operators
     admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
     ops = [o.operator_id for o in registry.operators]
     ensure_topics(admin, system_topics(admin) + operator_topics(admin, ops))
-    keys = AccessKeys(settings.pki_dir, settings.topics, admin.kafka)
+    keys = access_keys(settings, admin.kafka)
     producers, kafkas = {}, {}
     for op in ops:
         key = keys.issue(op)
@@ -188,6 +195,9 @@ def _start_worker(settings: Settings, worker_id: str, agents: str,
                   metrics_port: int) -> subprocess.Popen[bytes]:
     own = settings.model_copy(update={"kafka": settings.kafka_as("pipeline"), "worker_id": worker_id,
                                       "metrics_port": metrics_port})
+    engine = os.environ.get("BENCH_ALERTS_ENGINE")  # python: the alerts agent's reference reader
+    if agents == "alerts" and engine:
+        own = own.model_copy(update={"validation": own.validation.model_copy(update={"engine": engine})})
     log = (RUN / f"{worker_id}.log").open("ab")
     return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "worker", "--agents", agents],
                             cwd=REPO_ROOT, env={**os.environ, **own.as_env(), "PYTHONPATH": str(REPO_ROOT)},
@@ -211,7 +221,11 @@ def worker_layout(workers: int) -> list[str]:
 
 
 def alerts_on() -> bool:
-    """``BENCH_ALERTS=1``: the alerts agent runs too, and its CPU per event is measured."""
+    """``BENCH_ALERTS=1``: the alerts agent runs too, and its CPU per event is measured.
+
+    ``BENCH_ALERTS_ENGINE=python`` gives that agent alone the Python reference engine (its
+    archive read in fastavro), to compare with the compiled reader under the same load.
+    """
     return os.environ.get("BENCH_ALERTS") == "1"
 
 
@@ -421,6 +435,7 @@ def run_bench(events: int, batch_size: int, workers: int = 1, rate: float = 5000
         topics=TopicSettings(prefix=f"bench{int(time.time())}"),
         clickhouse=ClickHouseSettings(dsn=SecretStr(f"chdb://{RUN / 'chdb'}")),
         registry_path=RUN / "registry.json",
+        registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{RUN / 'registry.sqlite'}")),  # its keys
         pki_dir=Path(os.environ.get("DSOM_PKI_DIR", RUN / "pki")),
         metrics_port=_free_port(),  # never a port another checkout's demo or tests may hold
     )

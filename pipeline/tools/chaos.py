@@ -42,7 +42,6 @@ from pipeline.operator.simulator import simulate_fleet
 from pipeline.progress import scrape
 from pipeline.registry import Registry
 from pipeline.security.bootstrap import grant_services
-from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, ClickHouseSettings, Settings
 from pipeline.tools.bench_figures import percentile
 from pipeline.tools.chaos_plan import (
@@ -63,6 +62,7 @@ from pipeline.tools.chaos_plan import (
     summary,
     worker_sigkills,
 )
+from registry.access_keys import access_keys
 from schemas import RECEIPT_BATCH, default_codec
 from sinks.clickhouse.client import connect
 
@@ -172,7 +172,7 @@ class Traffic:
     def prepare(self) -> None:
         """Issue every operator its access key and open its producer (before the clock starts)."""
         admin = self.settings.model_copy(update={"kafka": self.settings.kafka_as("admin")})
-        keys = AccessKeys(self.settings.pki_dir, self.settings.topics, admin.kafka)
+        keys = access_keys(self.settings, admin.kafka)
         for op in self.registry().operators:
             key = keys.issue(op.operator_id)
             own = self.settings.model_copy(update={"kafka": self.settings.kafka_with(key.cert, key.key)})
@@ -465,6 +465,8 @@ def experiment_settings(name: str, run_dir: Path | None) -> tuple[Path, Settings
         "topics": base.topics.model_copy(update={"prefix": f"{name}{int(time.time())}"}),
         "clickhouse": ClickHouseSettings(dsn=SecretStr(f"chdb://{run_dir / 'chdb'}"), batch_max_wait_s=0.3),
         "registry_path": run_dir / "registry.json",
+        "registry": base.registry.model_copy(  # its own, for the keys it issues
+            update={"dsn": SecretStr(f"sqlite:///{run_dir / 'registry.sqlite'}")}),
         "pki_dir": Path(os.environ.get("DSOM_PKI_DIR", base.pki_dir)),
     })
 

@@ -81,11 +81,11 @@ def _secure(settings: Settings,
     Returns the pipeline's and the admin's settings and each operator's connection.
     """
     from pipeline.security.bootstrap import grant_services
-    from pipeline.security.keys import AccessKeys
+    from registry.access_keys import access_keys
 
     grant_services(settings)
     admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
-    keys = AccessKeys(settings.pki_dir, settings.topics, admin.kafka)
+    keys = access_keys(settings, admin.kafka)
     operators = {}
     for op in operator_ids:
         key = keys.issue(op)

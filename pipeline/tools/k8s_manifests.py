@@ -7,14 +7,16 @@
   mutual TLS, ``simple`` authorization, replication factor 3, ``min.insync.replicas`` 2, unclean
   leader election off; dsom's own CA as Strimzi's clients CA, so operators' access keys issued by
   ``dsom keys issue`` are trusted;
-- ``kafka-users.yaml``: a ``KafkaUser`` per service principal, its ACLs converted from
-  :mod:`pipeline.security.acls` (the agent registry gives the pipeline's transactional IDs);
+- ``kafka-users.yaml``: a ``KafkaUser`` per service principal (``key-issuer``, what the cabinets
+  issue operators' keys as, included), its ACLs converted from ``bootstrap.service_grants``, what
+  ``dsom security grant-services`` grants (the agent registry gives the pipeline's transactional IDs);
 - ``kafka-topics.yaml``: a ``KafkaTopic`` per system topic the declared agents need
   (``app.new_topics``); per-operator topics are created by dsom when operators are registered;
 - ``clickhouse.yaml``: a ``ClickHouseInstallation`` (Altinity operator) of 2 shards x 2 replicas
   with a ClickHouse Keeper of 3, and a ConfigMap + Job applying :mod:`sinks.clickhouse.cluster_ddl`;
 - ``dsom.yaml``: the workers as a ``StatefulSet`` (the pod name is the stable worker ID that names
-  the Kafka transactional IDs), the web dashboard, a ``PodMonitor`` and ``PrometheusRule``.
+  the Kafka transactional IDs), the web dashboard, a ``PodMonitor`` and ``PrometheusRule``; the
+  archive guard as a ``Deployment`` of one with the ``archive-guard`` user's certificate.
 
 No YAML library: :func:`to_yaml` writes the small subset these manifests use.
 """
@@ -28,19 +30,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pipeline.security.acls import (
-    Grant,
-    admin_grants,
-    archive_guard_grants,
-    pipeline_grants,
-    tax_service_grants,
-)
+from pipeline.security.acls import Grant
+from pipeline.security.bootstrap import service_grants
+from pipeline.security.pki import principal_mapping_rules
 from pipeline.settings import REPO_ROOT, Settings, TopicSettings
 
 CLUSTER = "dsom"
 NAMESPACE = "dsom"
 IMAGE = "ghcr.io/dsom/dsom:latest"  # built from the repository; see docs/operations.md
 KAFKA_VERSION = "4.1.0"
+# Strimzi's KafkaUsers' ACLs name the certificate's subject, User:CN=<name>: dsom's grants do the same.
+PRINCIPAL_FORMAT = "CN={name}"
+CLIENTS_CA_MOUNT = "/mnt/dsom-clients-ca"  # Strimzi mounts additional volumes under /mnt only
 STRIMZI_OPERATIONS = {"READ": "Read", "WRITE": "Write", "CREATE": "Create", "DELETE": "Delete",
                       "ALTER": "Alter", "DESCRIBE": "Describe", "ALTER_CONFIGS": "AlterConfigs",
                       "DESCRIBE_CONFIGS": "DescribeConfigs", "CLUSTER_ACTION": "ClusterAction",
@@ -134,8 +135,22 @@ def kafka(topics: TopicSettings) -> list[dict[str, Any]]:
                "spec": {
                    "kafka": {
                        "version": KAFKA_VERSION,
+                       # mTLS as Strimzi's `type: tls` does it, but with dsom's principal mapping
+                       # rules (`type: custom` may set them since Strimzi 0.46): an operator's key,
+                       # CN=op.<operator>.<key>,OU=dsom-operator-keys, becomes User:CN=op.<operator>.<key>,
+                       # the principal dsom grants its ACLs to (DSOM_KAFKA__PRINCIPAL_FORMAT=CN={name}).
                        "listeners": [{"name": "tls", "port": 9093, "type": "internal", "tls": True,
-                                      "authentication": {"type": "tls"}}],
+                                      "authentication": {"type": "custom", "sasl": False, "listenerConfig": {
+                                          "ssl.client.auth": "required",
+                                          "ssl.truststore.type": "PEM",
+                                          "ssl.truststore.location": f"{CLIENTS_CA_MOUNT}/ca.crt",
+                                          "ssl.principal.mapping.rules": principal_mapping_rules(PRINCIPAL_FORMAT),
+                                      }}}],
+                       # the clients CA (dsom's root) the listener trusts: Strimzi mounts it only for `type: tls`
+                       "template": {"pod": {"volumes": [{"name": "dsom-clients-ca",
+                                                         "secret": {"secretName": f"{CLUSTER}-clients-ca-cert"}}]},
+                                    "kafkaContainer": {"volumeMounts": [{"name": "dsom-clients-ca",
+                                                                          "mountPath": CLIENTS_CA_MOUNT}]}},
                        "authorization": {"type": "simple"},
                        "config": {
                            "auto.create.topics.enable": False,
@@ -157,10 +172,8 @@ def kafka(topics: TopicSettings) -> list[dict[str, Any]]:
 
 
 def kafka_users(topics: TopicSettings) -> list[dict[str, Any]]:
-    from pipeline.agents.app import app  # noqa: PLC0415 - the registry imports the agents
-
-    users = {"admin": admin_grants(topics), "pipeline": pipeline_grants(topics, app.agents()),
-             "tax-service": tax_service_grants(topics), "archive-guard": archive_guard_grants(topics)}
+    """A KafkaUser per service principal (``bootstrap.SERVICE_PRINCIPALS``), as ``dsom security grant-services`` grants them."""
+    users = service_grants(topics)
     return [{"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaUser",
              "metadata": _meta(name, **{"strimzi.io/cluster": CLUSTER}),
              "spec": {"authentication": {"type": "tls"},
@@ -226,7 +239,7 @@ def _dsom_env(settings: Settings) -> list[dict[str, Any]]:
         {"name": "DSOM_KAFKA__SSL_KEY_LOCATION", "value": "/etc/dsom/user/user.key"},
         # Strimzi names a certificate's principal by its subject: ACLs dsom grants (operators'
         # access keys) must name User:CN=<operator>, as the KafkaUsers' do.
-        {"name": "DSOM_KAFKA__PRINCIPAL_FORMAT", "value": "CN={name}"},
+        {"name": "DSOM_KAFKA__PRINCIPAL_FORMAT", "value": PRINCIPAL_FORMAT},
         {"name": "DSOM_TOPICS__PREFIX", "value": t.prefix},
         {"name": "DSOM_TOPICS__REPLICATION_FACTOR", "value": str(t.replication_factor)},
         {"name": "DSOM_TOPICS__MIN_INSYNC_REPLICAS", "value": str(t.min_insync_replicas or 2)},
@@ -296,7 +309,64 @@ def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
                   "for": "5m", "labels": {"severity": "critical"},
                   "annotations": {"summary": "fewer dsom workers are up than the StatefulSet wants"}},
              ]}]}}
-    return [statefulset, web, service, monitor, rules]
+    return [statefulset, web, service, monitor, rules, *archive_guard(settings)]
+
+
+def archive_guard(settings: Settings) -> list[dict[str, Any]]:
+    """``dsom archive-guard`` as a Deployment of one, with the ``archive-guard`` KafkaUser's certificate.
+
+    One replica: two guards would both record each change and raise each alert. Its certificate,
+    the user secret Strimzi makes, is mounted where ``Settings.kafka_as("archive-guard")`` reads it
+    (``<pki_dir>/archive-guard.crt``, ``.key`` and ``ca.crt``), so the guard connects as that
+    principal (describe ACLs and the two topics' settings, write alerts) and nothing else; the
+    audit log is the registry's database (the secret ``dsom-registry-db``, key ``dsn``). Its own
+    PodMonitor, and a PrometheusRule for a guard that stopped looking.
+    """
+    labels = {"app.kubernetes.io/name": "dsom-archive-guard"}
+    pki = "/etc/dsom/pki"
+    # The workers' settings it needs (not ClickHouse's: it reads no data), and its own.
+    wanted = ("DSOM_KAFKA__BOOTSTRAP_SERVERS", "DSOM_KAFKA__SECURITY_PROTOCOL", "DSOM_KAFKA__PRINCIPAL_FORMAT",
+              "DSOM_TOPICS__PREFIX", "DSOM_METRICS_HOST")
+    env = [e for e in _dsom_env(settings) if e["name"] in wanted]
+    env += [{"name": "DSOM_PKI_DIR", "value": pki},
+            {"name": "DSOM_REGISTRY__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-registry-db", "key": "dsn"}}}]
+    port = settings.archive.guard_metrics_port
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-archive-guard", **labels),
+        "spec": {
+            "replicas": 1, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "containers": [{
+                    "name": "archive-guard", "image": IMAGE, "args": ["archive-guard"], "env": env,
+                    "ports": [{"name": "metrics", "containerPort": port}],
+                    "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}},
+                    "resources": {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                    "volumeMounts": [{"name": "pki", "mountPath": pki, "readOnly": True}]}],
+                "volumes": [{"name": "pki", "projected": {"sources": [
+                    {"secret": {"name": "archive-guard", "items": [
+                        {"key": "user.crt", "path": "archive-guard.crt"},
+                        {"key": "user.key", "path": "archive-guard.key"}]}},
+                    {"secret": {"name": f"{CLUSTER}-cluster-ca-cert", "items": [
+                        {"key": "ca.crt", "path": "ca.crt"}]}}]}}]}}}}
+    monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+               "metadata": _meta("dsom-archive-guard"),
+               "spec": {"selector": {"matchLabels": labels}, "podMetricsEndpoints": [{"port": "metrics"}]}}
+    stale = 10 * settings.archive.guard_interval_s
+    rules = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+             "metadata": _meta("dsom-archive-guard"),
+             "spec": {"groups": [{"name": "dsom-archive-guard", "rules": [
+                 {"alert": "DsomArchiveGuardBlind",
+                  "expr": f"time() - max(dsom_archive_guard_last_look_timestamp_seconds) > {stale:g} "
+                          "or absent(dsom_archive_guard_last_look_timestamp_seconds)",
+                  "for": "5m", "labels": {"severity": "critical"},
+                  "annotations": {"summary": "dsom archive-guard has stopped looking at who may change the "
+                                             "archive (stopped, or its ACLs revoked)"}},
+                 {"alert": "DsomArchiveGuardFinding", "expr": "max(dsom_archive_guard_findings) > 0",
+                  "labels": {"severity": "critical"},
+                  "annotations": {"summary": "someone other than the pipeline may change or erase the "
+                                             "archive (see the audit log and the alerts inbox)"}},
+             ]}]}}
+    return [deployment, monitor, rules]
 
 
 def write(out: Path) -> list[Path]:

@@ -125,3 +125,29 @@ class CaseRow(Base):
     active: Mapped[bool]
     recorded_at_us: Mapped[int] = mapped_column(BigInteger)
     principal: Mapped[str] = mapped_column(String(255))
+
+
+class AccessKeyRow(Base):
+    """One version of an operator's access key (``pipeline.security.keys.AccessKey``).
+
+    The newest per key ID is in force: issuing inserts the first version, handing the bundle over
+    and revoking insert the next ones, each in a transaction that also writes its audit entry, so
+    two requests or two processes (the cabinet and ``dsom keys``) can neither lose a key nor both
+    take one bundle.
+    """
+
+    __tablename__ = "access_keys"
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+    operator_id: Mapped[str] = mapped_column(String(128), index=True)
+    kafka_principal: Mapped[str] = mapped_column(String(255))  # the certificate's CN
+    sandbox: Mapped[bool]
+    state: Mapped[str] = mapped_column(String(16))  # active, revoked
+    serial: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[str] = mapped_column(String(40))  # ISO 8601, as the register always kept it
+    revoked_at: Mapped[str | None] = mapped_column(String(40))
+    handed_over_at: Mapped[str | None] = mapped_column(String(40))
+    replaces: Mapped[str | None] = mapped_column(String(32))
+    files: Mapped[str] = mapped_column(Text)  # JSON: where the certificate, key and stores are kept
+    recorded_at_us: Mapped[int] = mapped_column(BigInteger)
+    principal: Mapped[str] = mapped_column(String(255))  # who made this version

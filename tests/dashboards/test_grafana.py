@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.metrics import MetricWrapperBase
 
 from dashboards import grafana_gen
-from dashboards.grafana_gen import GrafanaSqlError, dashboards, grafana_sql, main, render
+from dashboards.grafana_gen import GrafanaSqlError, dashboard_set, dashboards, grafana_sql, main, render
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS
 from pipeline import metrics
 from pipeline.registry import Licence, Operator, Registry
@@ -31,7 +31,8 @@ T0_US = (FROM_S + 3600) * 1_000_000  # the seeded events' first occurrence
 
 
 def _panels() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    return [(f"{name}:{p['id']}", model, p) for name, model in dashboards().items()
+    """The English set's panels (the Ukrainian set's queries are the same: test_both_languages_...)."""
+    return [(f"{name}:{p['id']}", model, p) for name, model in dashboard_set("en").items()
             if name != "operations.json" for p in model["panels"]]
 
 
@@ -138,8 +139,9 @@ def test_render_is_stable() -> None:
 
 
 def test_every_report_is_in_its_groups_dashboard() -> None:
-    models = dashboards()
-    assert set(models) == {f"{g}.json" for g in GROUPS} | {"operations.json"}
+    names = {f"{g}.json" for g in GROUPS} | {"operations.json"}
+    assert set(dashboards()) == names | {f"en/{n}" for n in names}
+    models = dashboard_set("en")
     for report in REPORTS:
         panels = models[f"{report.group}.json"]["panels"]
         tables = [p for p in panels if p["type"] == "table" and p["title"] == report.title]
@@ -157,7 +159,7 @@ def test_every_report_is_in_its_groups_dashboard() -> None:
 
 
 def test_variables() -> None:
-    models = dashboards()
+    models = dashboard_set("en")
     for name, model in models.items():
         variables = _variables(model)
         used = {m for p in model["panels"] for t in p["targets"]
@@ -170,14 +172,74 @@ def test_variables() -> None:
     assert ops["ch_datasource"]["query"] == "grafana-clickhouse-datasource"
     assert ops["database"]["type"] == "textbox" and ops["database"]["query"] == "dsom"
     assert ops["operator"]["includeAll"] and ops["operator"]["allValue"] == "''"
-    assert ops["licence_kind"]["query"].split(",") == [
+    assert ops["licence_kind"]["query"].split(",")[:2] == [  # Grafana's "label : value" pairs
+        "casino (establishment) : CASINO_ESTABLISHMENT", "online casino : ONLINE_CASINO"]
+    assert [o["value"] for o in ops["licence_kind"]["options"][1:]] == [
         "CASINO_ESTABLISHMENT", "ONLINE_CASINO", "BOOKMAKING", "SLOT_HALL", "ONLINE_POKER"]
     assert ops["licence_kind"]["allValue"] == "''"
-    assert ops["granularity"]["query"].split(",") == list(GRANULARITIES)
+    assert [o["value"] for o in ops["granularity"]["options"]] == list(GRANULARITIES)
+    assert [q.split(" : ")[1] for q in ops["granularity"]["query"].split(",")] == list(GRANULARITIES)
     reg = _variables(models["regulatory.json"])
     assert reg["silent_after_s"]["type"] == "textbox" and reg["silent_after_s"]["query"] == "900"
     assert _variables(models["analytical.json"])["game_type"]["type"] == "textbox"
     assert _variables(models["operations.json"])["prom_datasource"]["query"] == "prometheus"
+
+
+TEXT_KEYS = {"title", "description", "label", "legendFormat", "text"}
+
+
+def _texts(model: Any, path: str = "") -> dict[str, str]:
+    """Every text a person reads in a dashboard (titles, descriptions, labels, legends), by its place."""
+    out: dict[str, str] = {}
+    if isinstance(model, dict):
+        for k, v in model.items():
+            if k in TEXT_KEYS and isinstance(v, str):
+                out[f"{path}/{k}"] = v
+            elif k == "properties":
+                out |= {f"{path}/{p['id']}{i}": p["value"] for i, p in enumerate(v)
+                        if p["id"] == "displayName"}
+            else:
+                out |= _texts(v, f"{path}/{k}")
+    elif isinstance(model, list):
+        for i, v in enumerate(model):
+            out |= _texts(v, f"{path}/{i}")
+    return out
+
+
+def _without_texts(model: Any) -> Any:
+    if isinstance(model, dict) and model.get("id") == "displayName":
+        return {"id": "displayName"}
+    if isinstance(model, dict):
+        return {k: _without_texts(v) for k, v in model.items()
+                if k not in TEXT_KEYS | {"query", "uid", "current"} or not isinstance(v, str | dict)}
+    if isinstance(model, list):
+        return [_without_texts(v) for v in model]
+    return model
+
+
+def test_a_label_grafana_cannot_write_in_a_custom_query_is_refused() -> None:
+    with pytest.raises(ValueError, match="custom query"):
+        grafana_gen._custom("granularity", "x", ["hour"], "hour", False, {"hour": "hours, rounded"})
+
+
+def test_both_languages_are_the_same_dashboards_in_other_words() -> None:
+    """Issue 19: a Ukrainian set (the default) and an English one, with the same queries and layout,
+    every text a person reads in the set's language, Kyiv time, weeks from Monday."""
+    uk, en = dashboard_set("uk"), dashboard_set("en")
+    assert set(uk) == set(en)
+    for name in uk:
+        assert _without_texts(uk[name]) == _without_texts(en[name]), name
+        assert en[name]["uid"] == uk[name]["uid"] + "-en"
+        for model in (uk[name], en[name]):
+            assert model["timezone"] == "Europe/Kiev" and model["weekStart"] == "monday"
+        uk_texts, en_texts = _texts(uk[name]), _texts(en[name])
+        assert set(uk_texts) == set(en_texts)
+        same = {k: v for k, v in uk_texts.items() if v == en_texts[k] and re.search(r"[a-z]{4}", v)
+                and v != "dsom" and not v.startswith(("{{", "ClickHouse", "Prometheus", "All"))}
+        assert not same, f"{name}: left in English: {same}"
+    panels = {p["title"] for p in uk["financial.json"]["panels"]}
+    assert any("грн" in t for t in panels), panels
+    assert uk["operational.json"]["title"] == "dsom: звіти — Операційні"
 
 
 # -- grafana_sql --
@@ -237,7 +299,7 @@ def test_time_series_panels_run_at_every_granularity(ch: Any, granularity: str) 
 
 def test_panels_show_the_data(ch: Any) -> None:
     """Seeded data comes through: a line per operator, money in UAH, µs times as times."""
-    models = dashboards()
+    models = dashboard_set("en")
     analytical = models["analytical.json"]
     market = next(p for p in analytical["panels"] if p["type"] == "timeseries")
     rows = ch.query(expand(market["targets"][0]["rawSql"], analytical, {"granularity": "day"})).result_rows

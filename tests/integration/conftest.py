@@ -20,8 +20,8 @@ from pipeline.kafka.config import client_config
 from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.progress import Totals, scrape
 from pipeline.security.bootstrap import grant_services
-from pipeline.security.keys import AccessKeys
 from pipeline.settings import REPO_ROOT, Settings
+from registry.access_keys import access_keys
 
 BOOTSTRAP = os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
 # Set by `make test`: the broker then requires client certificates from this PKI and
@@ -68,6 +68,7 @@ def settings(tmp_path: Path) -> Settings:
                 "archive_partitions": 3, "state_partitions": 3},
         clickhouse={"dsn": f"chdb://{tmp_path / 'chdb'}", "batch_max_wait_s": 0.2},
         registry_path=tmp_path / "registry.json",
+        registry={"dsn": f"sqlite:///{tmp_path / 'registry.sqlite'}"},
         metrics_port=free_port(),
         dashboard_port=free_port(),
         worker_id="it-1",
@@ -88,7 +89,7 @@ def as_operator(settings: Settings, operator_id: str, sandbox: bool = False) -> 
         return settings
     cache_key = (settings.topics.prefix, operator_id, sandbox)
     if cache_key not in _operator_keys:
-        keys = AccessKeys(settings.pki_dir, settings.topics, settings.kafka_as("admin"))
+        keys = access_keys(settings, settings.kafka_as("admin"))
         key = keys.issue(operator_id, sandbox=sandbox)
         _operator_keys[cache_key] = settings.model_copy(
             update={"kafka": settings.kafka_with(key.cert, key.key)})

@@ -1,7 +1,9 @@
 """The alerts agent on the real broker, behind the validator: each injected pattern raises its alert, once.
 
 One test, several patterns on different subjects (kept lean): a rigged slot machine, a player
-chasing losses, deposits structured just under the AML threshold, and a source gone silent;
+chasing losses, a player who cancels withdrawals and loses the money (its wallet operations and
+its bets from two sources on different ingest partitions: the agent still sees the player
+whole), deposits structured just under the AML threshold, and a source gone silent;
 the delivery agent posts every alert to a local webhook receiver that checks its signature,
 and the delay from an event's produce to its alert (topic, webhook) is printed (docs/alerts.md).
 Each must open exactly its alert and resolve it when the condition ends (the machine paid
@@ -26,6 +28,7 @@ from pydantic import SecretStr
 from pipeline.agents.alerts import AlertsAgent
 from pipeline.core import delivery
 from pipeline.core.model import LicenceKind
+from pipeline.core.partitioning import home_partition
 from pipeline.delivery import AlertDelivery
 from pipeline.operator.fleet import PROFILES, all_equipment, demo_registry, venues
 from pipeline.operator.producer import OperatorProducer
@@ -79,7 +82,7 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
         registry.operator(OC),
         PROFILES[LicenceKind.ONLINE_CASINO],
         1,
-        sources=1,  # type: ignore[arg-type]
+        sources=2,  # type: ignore[arg-type]
         batch_size=50,
         **QUIET,
     )
@@ -94,6 +97,12 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
     rigged = f"{HALL}-hall-01-slot-001"
     hall.rig(rigged, 0.0)  # pays nothing: found within about 400 spins
     chaser = casino.loss_chasing_batch(now_us())
+    reversal = casino.withdrawal_reversal_batches(now_us())
+    # The cashier's and the game server's records land on different ingest partitions (chains);
+    # the validator puts all of an operator's chains on one archive partition, so the alerts
+    # agent's state for that partition holds the player's every operation.
+    homes = {home_partition(b.source_id.encode(), settings.topics.ingest_partitions) for b in reversal}
+    assert len(reversal) == 2 and len(homes) == 2
     smurf = casino.structured_deposits_batch(now_us(), threshold=55_000 * 100)
     shift = [0]
     agent = AlertsAgent(settings, clock=lambda: now_us() + shift[0])
@@ -159,9 +168,12 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
         try:
             oc.send(chaser.source_id, chaser.events)
             oc.send(smurf.source_id, smurf.events)
+            for b in reversal:
+                oc.send(b.source_id, b.events)
             oc.flush()
             send(hp, hall, 8)  # about 650 spins per machine
             chaser_ref = f"{OC}|{chaser.events[0]['player_ref']}"
+            reverser_ref = f"{OC}|{reversal[0].events[0]['player_ref']}"
             smurf_ref = f"{OC}|{smurf.events[0]['player_ref']}"
             machine = f"{HALL}|{rigged}|slots"
             oc_source = f"{OC}|{casino.source_ids[0]}"
@@ -170,13 +182,14 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
                 lambda: all(
                     (
                         states("rg_score", chaser_ref),
+                        states("rg_score", reverser_ref),
                         states("aml_structuring", smurf_ref),
                         states("rtp_deviation", machine),
                         states("source_silent", oc_source),
                     )
                 ),
             )
-            send(oc, casino, 1)  # the source speaks again
+            send(oc, casino, 2)  # both sources speak again
             hall.rig(rigged, None)
             send(hp, hall, 8)  # the window fills with honest spins
             wait_for(
@@ -212,6 +225,7 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
                 "the day's alerts resolved",
                 lambda: (
                     states("rg_score", chaser_ref)[-1:] == ["RESOLVED"]
+                    and states("rg_score", reverser_ref)[-1:] == ["RESOLVED"]
                     and states("aml_structuring", smurf_ref)[-1:] == ["RESOLVED"]
                 ),
             )
@@ -239,6 +253,7 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
     suspicions = {(r, s) for (r, s) in lives if r in ("rg_score", "aml_structuring", "rtp_deviation")}
     assert suspicions == {
         ("rg_score", chaser_ref),
+        ("rg_score", reverser_ref),
         ("aml_structuring", smurf_ref),
         ("rtp_deviation", machine),
         *(("aml_structuring", r) for r in smurfs),
@@ -246,6 +261,11 @@ def test_injected_patterns_raise_exactly_their_alerts_and_resolve(settings: Sett
     assert ("aml_daily_total", smurf_ref) in lives
     assert {a["severity"] for a in every if a["rule"] in ("aml_single", "aml_daily_total")} == {"INFO"}
     assert lives[("rtp_deviation", machine)][-1] == "RESOLVED"
+    # The reversal's marker at full weight needs the loss (bets, one chain) against the amount
+    # cancelled (the cashier's chain): found only if the player's state is whole.
+    [opened] = [a for a in every if a["rule"] == "rg_score" and a["subject"] == reverser_ref
+                and a["state"] == "OPENED"]
+    assert opened["measures"]["marker_cancelled_withdrawals"] == 3
     assert len(agent.alerts_written) == len(every)
     # Delivered at least once, each record with its own key; in this run, exactly once.
     assert sorted(str(h["idempotency_key"]) for _, h in hooks) == sorted(

@@ -30,7 +30,7 @@ def test_a_cabinet_key_produces_to_its_sandbox_until_revoked(settings: Settings,
     admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})
     ensure_topics(admin, operator_topics(admin, ["op-1", "op-2"]))
     world = make_world(tmp_path / "cabinet")  # op-1's and op-2's people, from a test QES provider
-    desk = desk_from_settings(settings)
+    desk = desk_from_settings(settings, world.registry)
     assert (
         desk is not None and desk.keys._admin.ssl_certificate_location == settings.pki_dir / "key-issuer.crt"
     )

@@ -24,6 +24,7 @@ from pipeline.security.bootstrap import grant_services, init_pki
 from pipeline.security.keys import AccessKey, AccessKeys
 from pipeline.security.pki import CertificateAuthority
 from pipeline.settings import REPO_ROOT, KafkaSettings, Settings
+from registry.access_keys import access_keys
 
 pytestmark = pytest.mark.integration
 # Its own broker, 200 above the suite's (TEST_PORT), so two checkouts can run the suite at once.
@@ -36,7 +37,8 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A broker that requires client certificates and authorizes by ACL (started and stopped here)."""
     run = tmp_path_factory.mktemp("tls")
     settings = Settings(kafka={"bootstrap_servers": f"127.0.0.1:{PORT}"}, pki_dir=run / "pki",
-                        registry_path=run / "registry.json", metrics_port=0, dashboard_port=0)
+                        registry_path=run / "registry.json", metrics_port=0, dashboard_port=0,
+                        registry={"dsn": f"sqlite:///{run / 'registry.sqlite'}"})
     init_pki(settings)
     env = {**os.environ, "DSOM_RUN_DIR": str(run), "DSOM_KAFKA_PORT": str(PORT),
            "DSOM_KAFKA_CONTROLLER_PORT": str(PORT + 1), "DSOM_KAFKA_PKI_DIR": str(settings.pki_dir)}
@@ -54,7 +56,7 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 
 
 def keys(s: Settings) -> AccessKeys:
-    return AccessKeys(s.pki_dir, s.topics, s.kafka_as("admin"))
+    return access_keys(s, s.kafka_as("admin"))
 
 
 def as_key(s: Settings, key: AccessKey) -> KafkaSettings:

@@ -27,19 +27,21 @@ from fastapi.testclient import TestClient
 from pipeline.agents.checkpointer import CheckpointerAgent
 from pipeline.archive import verify_archive
 from pipeline.archive_guard_service import ENTITY as GUARD_ENTITY
-from pipeline.archive_guard_service import ArchiveGuard, broker_look
+from pipeline.archive_guard_service import ArchiveGuard, broker_look, kafka_send
 from pipeline.archive_logs import consistency, inclusion, read_checkpoint_notes, verifier_of
+from pipeline.core.alert_rules import AlertRules
 from pipeline.core.chain import GENESIS, Provenance
 from pipeline.core.checkpoint import Checkpoint, Signer, verify_checkpoint
 from pipeline.core.processor import make_processor
 from pipeline.kafka.acl_admin import grant
 from pipeline.kafka.admin import ARCHIVE_CONFIG, ensure_topics, system_topics
 from pipeline.kafka.config import client_config
+from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.security.acls import Grant
 from pipeline.security.archive_guard import read_guard
 from pipeline.security.archive_key import init_archive_key
 from pipeline.settings import REPO_ROOT, Settings
-from schemas import ARCHIVE_BATCH, default_codec
+from schemas import ALERT, ARCHIVE_BATCH, default_codec
 from schemas.codec import encode_event_body
 from schemas.raw import encode_archive_batch
 from tests.integration.conftest import settings_env
@@ -100,6 +102,13 @@ def _produce(s: Settings, partition: int, records: list[tuple[bytes, bytes]]) ->
     for key, value in records:
         p.produce(s.topics.archive, value, key, partition=partition)
     assert p.flush(30) == 0
+
+
+def _alerts(s: Settings) -> list[dict[str, Any]]:
+    """Every record on the alerts topic, in its partitions' order."""
+    kafka, group = s.kafka_as("pipeline"), s.topics.reader_group
+    tps = topic_partitions(kafka, rf"^{s.topics.alerts}$", group=group)
+    return [CODEC.decode(m.value() or b"", expect=ALERT)[1] for m in read_to_end(kafka, tps, group=group)]
 
 
 def _run_checkpointer_until(s: Settings, partition: int, size: int) -> None:
@@ -260,7 +269,9 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
     # Kafka lets it take; the archive guard, watching as its own read-only principal, records each
     # in the registry's audit log within its interval, and the guard check reports them.
     if tls:
-        guard = ArchiveGuard(s.topics, world.registry, broker_look(s.topics, s.kafka_as("archive-guard")))
+        as_guard = s.kafka_as("archive-guard")
+        guard = ArchiveGuard(s.topics, world.registry, broker_look(s.topics, as_guard),
+                             AlertRules.load(s.alerts.rules_path), kafka_send(s.topics, as_guard))
         assert guard.check() == []  # the baseline
         stop, interval = threading.Event(), 0.5
         watcher = threading.Thread(target=guard.run, args=(stop, interval))
@@ -281,7 +292,23 @@ def test_checkpoints_proofs_and_tampering(settings: Settings, tmp_path: Path) ->
             stop.set()
             watcher.join(30)
         assert world.registry.verify_audit().ok
+        # Each rule broken is an alert on the alerts topic, for the regulator's inbox: one open each
+        # (the checkpoints topic, deleted above, already at the guard's first look).
+        alerts = _alerts(s)
+        assert sorted((a["state"], a["rule"], a["subject_kind"], a["subject"]) for a in alerts) == [
+            ("OPENED", "archive_guard", "ARCHIVE",
+             f"{s.topics.archive}|acl|User:admin|WRITE|LITERAL|{s.topics.archive}"),
+            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.archive}|config|retention.ms"),
+            ("OPENED", "archive_guard", "ARCHIVE", f"{s.topics.checkpoints}|deleted")]
         assert read_guard(s.topics, s.kafka_as("admin")) == [
             f"User:admin may WRITE {s.topics.archive} (ACL on literal {s.topics.archive!r}): "
             f"only User:pipeline should write it",
             f"{s.topics.archive} has retention.ms=1000, not -1: records expire"]
+        # The retention put back: the guard's next look resolves that alert, under its ID.
+        resource = ConfigResource(ConfigResource.Type.TOPIC, s.topics.archive, incremental_configs=[
+            ConfigEntry("retention.ms", "-1", incremental_operation=AlterConfigOpType.SET)])
+        for fut in admin.incremental_alter_configs([resource]).values():
+            fut.result(30)
+        assert [c.action for c in guard.check()] == ["archive_config_changed"]
+        [opened, resolved] = [a for a in _alerts(s) if a["subject"].endswith("|config|retention.ms")]
+        assert (resolved["state"], resolved["alert_id"]) == ("RESOLVED", opened["alert_id"])

@@ -8,6 +8,7 @@ skipped, and the offsets are committed after delivery.
 
 from __future__ import annotations
 
+import email.policy
 import socket
 import threading
 import time
@@ -132,9 +133,16 @@ def test_alerts_reach_every_working_endpoint_signed_once_and_a_dead_one_blocks_n
     grown = {k: delivered_metric(*k) - v for k, v in before.items()}  # the Prometheus counters, per endpoint
     assert grown == {("good", "delivered"): 3, ("good", "failed"): 0, ("good", "skipped"): 0,
                      ("dead", "delivered"): 0, ("dead", "failed"): 1, ("dead", "skipped"): 2}
-    mails = [message_from_bytes(m) for m in inbox.mails]
+    mails = [message_from_bytes(m, policy=email.policy.default) for m in inbox.mails]
     assert [m["Message-ID"] for m in mails] == [f"<{k.replace(':', '.')}@dsom>" for k in wanted]
-    assert mails[1]["Subject"] == "[dsom] CRITICAL OPENED aml_structuring: op-a|p_P000000002"
+    # Ukrainian first, the codes kept for filters (issue 19)
+    assert mails[1]["Subject"] == ("[dsom] Підозра на дроблення операцій для уникнення порогової суми: "
+                                   "op-a|p_P000000002 (рівень: критичний; відкрито) "
+                                   "[CRITICAL OPENED aml_structuring]")
+    body = mails[1].get_content()
+    assert body.index("Рівень важливості: критичний") < body.index("Severity: critical")
+    assert "98\u00a0000,00 грн" in body and "UAH 98,000.00" in body  # the figures, each language's way
+    assert "01.01.1970, 03:00:00 (UTC+03:00)" in body  # 1 002 µs after the epoch, in Kyiv time
     assert elapsed < 8  # one retry budget (3 attempts, backoff from 50 ms), not one per alert
 
 

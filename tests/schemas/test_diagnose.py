@@ -118,8 +118,8 @@ CASES: list[tuple[str, bytes, str]] = [
      f"suffices {OVERLONG}"),
     ("negative length", one(operator_ref=zigzag(-4)),
      f"events[0].operator_ref at byte {OPREF}: negative string length -4"),
-    ("enum index out of range", one(kind=zigzag(5)),
-     f"events[0].kind at byte {at('kind')}: enum index 5 out of range (EventKind has 5 symbols: 0 to 4)"),
+    ("enum index out of range", one(kind=zigzag(6)),
+     f"events[0].kind at byte {at('kind')}: enum index 6 out of range (EventKind has 6 symbols: 0 to 5)"),
     ("negative enum index", one(channel=zigzag(-1)),
      f"events[0].channel at byte {at('channel')}: enum index -1 out of range "
      "(Channel has 3 symbols: 0 to 2)"),

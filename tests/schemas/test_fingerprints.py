@@ -1,11 +1,11 @@
 import pytest
 
-from schemas.codec import EVENT_BATCH, Codec, UnknownSchemaError, describe_fingerprint, load_type
+from schemas.codec import EVENT_BATCH, Codec, UnknownSchemaError, describe_fingerprint, schema_versions
 
 
 def test_a_fingerprint_is_shown_in_wire_order_and_as_java_prints_it() -> None:
-    # What Java's SchemaNormalization.parsingFingerprint64(EventBatch) returns, as a long.
-    fp = load_type(EVENT_BATCH).fingerprint
+    # What Java's SchemaNormalization.parsingFingerprint64(EventBatch version 1) returns, as a long.
+    fp = schema_versions(EVENT_BATCH)[0].fingerprint
     assert fp.hex() == "df21741809057402"
     assert describe_fingerprint(fp) == ("df21741809057402 (wire bytes; Java parsingFingerprint64 = "
                                         "0x02740509187421df = 176771821997400543)")

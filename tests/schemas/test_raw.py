@@ -78,8 +78,8 @@ def test_anything_not_strict_is_none() -> None:
 def test_values_fastavro_reads_differently_are_not_strict() -> None:
     canonical = encode_event_body(event(seq=1, kind="WITHDRAWAL", bet_ref=None, game_type=None))
     assert canonical[:7] == b"\x02\x08tx-1\x08"  # seq 1, operator_ref "tx-1", kind 4
-    negative = canonical[:6] + b"\x01" + canonical[7:]  # kind WITHDRAWAL (4) as index -1
-    assert CODEC.decode(by_hand([negative]))[1]["events"][0]["kind"] == "WITHDRAWAL"
+    negative = canonical[:6] + b"\x01" + canonical[7:]  # kind as index -1: the last, WITHDRAWAL_CANCELLED
+    assert CODEC.decode(by_hand([negative]))[1]["events"][0]["kind"] == "WITHDRAWAL_CANCELLED"
     assert event_bodies(by_hand([negative])) is None
     wrapped = b"\xff" * 10 + b"\x01" + canonical[1:]  # an 11-byte seq: fastavro wraps it
     CODEC.decode(by_hand([wrapped]))
@@ -89,7 +89,7 @@ def test_values_fastavro_reads_differently_are_not_strict() -> None:
     assert event_bodies(by_hand([beyond])) is None
     widest = zigzag(-2**63) + canonical[1:]  # 10 bytes, the last 0x01: strict
     assert len(zigzag(-2**63)) == 10 and event_bodies(by_hand([widest])) == [widest]
-    out_of_range = canonical[:6] + b"\x0a" + canonical[7:]  # kind 5 (fastavro refuses it too)
+    out_of_range = canonical[:6] + b"\x0c" + canonical[7:]  # kind 6 (fastavro refuses it too)
     assert event_bodies(by_hand([out_of_range])) is None
 
 

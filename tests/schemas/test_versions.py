@@ -18,12 +18,18 @@ from sinks.clickhouse.records import read_rejected, rejected_view
 # The fingerprints operators' code already names: a new version must not move them.
 PUBLISHED = {
     ("ua.dsom.v1.EventBatch", 1): "df21741809057402",
+    ("ua.dsom.v1.EventBatch", 2): "996464107f194a2f",
     ("ua.dsom.v1.ReceiptBatch", 1): "b59903ee2a3d3da1",
     ("ua.dsom.v1.ReceiptBatch", 2): "22c7a0a6118c23bd",
     ("ua.dsom.v1.ArchiveBatch", 1): "1d71ca19cb00fad5",
+    ("ua.dsom.v1.ArchiveBatch", 2): "6e13e0de2d456e3b",
+    ("ua.dsom.v1.ArchiveBatch", 3): "ec9380cef922d886",
 }
 # What an older reader cannot read of a newer version's data, by design (schemas/README.md).
-BREAKS = {("ua.dsom.v1.ReceiptBatch", 2): "DUPLICATE"}
+BREAKS = {("ua.dsom.v1.ReceiptBatch", 2): "DUPLICATE",
+          ("ua.dsom.v1.EventBatch", 2): "WITHDRAWAL_CANCELLED",
+          ("ua.dsom.v1.ArchiveBatch", 3): "WITHDRAWAL_CANCELLED",
+          ("ua.dsom.v1.Alert", 2): "ARCHIVE"}
 PAIRS = [(name, old, new) for name in MESSAGE_SCHEMAS
          for old, new in zip(schema_versions(name), schema_versions(name)[1:], strict=False)]
 

@@ -108,7 +108,8 @@ def test_the_regulator_sees_every_alert_but_player_ones_and_their_counts(as_pers
     assert "a-rg-op1" not in page and "p_CHASER01" not in page
     assert (
         'id="aggregates"' in page
-        and "<td>op-1</td><td><code>rg_score</code></td><td>1</td><td>1</td>" in page
+        and '<td>op-1</td><td data-rule="rg_score">Signs of problem gambling <code>rg_score</code></td>'
+        '<td>1</td><td>1</td>' in page
     )
     assert 'href="/regulator/alerts"' in as_person("board").get("/regulator").text
 
@@ -190,6 +191,10 @@ def test_cases_fold_from_audit_rows_per_side() -> None:
     assert inbox.may_see(op, ALERTS[2]) and not inbox.may_see(op, ALERTS[1])
     assert not inbox.may_see(Account("taras", Role.OFFICER), ALERTS[2])
     assert not inbox.may_see(Account("anna", Role.ANALYST), ALERTS[0])
+    # The archive guard's alerts name no operator: the regulator's staff see them, no operator does.
+    guard = alert("a-guard", "", "archive_guard", "dsom.archive|config|retention.ms")
+    guard["subject_kind"] = "ARCHIVE"
+    assert inbox.may_see(Account("taras", Role.OFFICER), guard) and not inbox.may_see(op, guard)
     assert inbox.refusal("assign", "", " ") == "Name the person the alert is assigned to."
     assert (
         inbox.refusal("acknowledge", "x" * 2001, "") is not None

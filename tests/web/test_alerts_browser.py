@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.web.accessibility import check_in_both_languages
 from tests.web.conftest import World, make_world
 from tests.web.test_alerts import FakeStore
 from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login
@@ -49,6 +50,7 @@ def test_an_officer_acknowledges_then_resolves_an_alert(site: tuple[World, str],
     assert case.inner_text().startswith("resolved")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "cabinet-alerts.png"), full_page=True)
+    check_in_both_languages(page, f"{base}/regulator/alerts", "alerts")  # rules, severities, figures labelled
     assert [(r.principal, r.action, r.reason) for r in world.registry.audit_entries(kind="alert")] == [
         ("officer:taras", "alert_acknowledge", None),
         ("officer:taras", "alert_resolve", "Machine sealed; lab retest booked."),

@@ -59,6 +59,7 @@ EVENTS_ROWS = [
     _event(3, "op-1", "BET", "P2", 5_000, 3, bet_ref="b-2", site_id="casino-1.example.ua"),
     _event(4, "op-2", "BET", "P1", 7_000, 2, bet_ref="b-9", equipment_id="m-7", establishment_id="hall-2"),
     _event(5, "op-2", "BET", "P3", 9_000, 1, bet_ref="b-10", equipment_id="m-7", establishment_id="hall-2"),
+    _event(6, "op-1", "BET", "P1", 3_000, 24 * 45, bet_ref="b-old"),  # 45 days ago: before the default period
 ]
 
 
@@ -183,13 +184,20 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
         "rc-3",
     ]
     assert receipts(look(c, by="player", value="P1", operator="op-2", reason=why).text) == ["rc-4"]
+    # no dates: a player's events of the last 30 days, and the page says so; a receipt, at any age
+    page = look(c, by="player", value="P1", reason=why).text
+    assert 'id="period"' in page and "No dates were given: the last 30 days" in page and "rc-6" not in page
+    since = time.strftime("%Y-%m-%d", time.gmtime(NOW / 1e6 - 60 * 86400))
+    old = look(c, by="player", value="P1", reason=why, since=since)
+    assert receipts(old.text) == ["rc-1", "rc-2", "rc-4", "rc-6"] and 'id="period"' not in old.text
+    assert receipts(look(c, by="receipt", value="rc-6", reason=why).text) == ["rc-6"]
     page = look(c, by="receipt", value="rc-4", reason=why).text
     assert "70.00" in page  # kopecks shown as UAH
     # no reason: refused, and the refusal is audited too
     res = look(c, by="receipt", value="rc-4", reason="")
     assert res.status_code == 403 and "State the reason" in res.text
     looks = audit(world, "lookup")
-    assert len(looks) == 7 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
+    assert len(looks) == 10 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
     assert json.loads(looks[0].after)["value"] == "rc-4" and looks[0].entity_id == "receipt:rc-4"
     assert audit(world, "lookup_refused")[-1].principal == "inspector:insp"
     # the JSON API: the same look-up, the same audit
@@ -197,7 +205,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
         "/api/lookup", headers={"x-csrftoken": csrf(c)}, json={"by": "bet", "value": "b-2", "reason": why}
     )
     assert res.status_code == 200 and [r["receipt_id"] for r in res.json()["rows"]] == ["rc-3"]
-    assert len(audit(world, "lookup")) == 8
+    assert len(audit(world, "lookup")) == 11
 
 
 def test_law_enforcement_sees_only_its_granted_case_until_it_expires(site: tuple[World, Any]) -> None:
@@ -360,6 +368,8 @@ def test_the_tax_officer_reads_statements_payouts_discrepancies_and_exports(site
     assert "15.00" in page and "10.00" not in page  # revision 2's GGR only (1_500 kopecks)
     page = c.get("/tax", params={"table": "payouts", "player": "P1"}).text
     assert "rc-2" in page and "45.00" in page and "40.00" in page
+    assert 'id="period"' in page and "No dates were chosen" in page  # the last 30 days, said on the page
+    assert 'id="period"' not in c.get("/tax", params={"table": "payouts", "receipt": "rc-2"}).text
     assert "rc-2" in c.get("/tax", params={"table": "discrepancies"}).text
     assert "Statements are per operator" in c.get("/tax", params={"table": "statements", "player": "P1"}).text
     assert c.get("/api/tax/payouts").json()["rows"][0]["receipt_id"] == "rc-2"

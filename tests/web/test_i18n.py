@@ -138,4 +138,15 @@ def test_a_registry_refusal_has_its_headline_in_the_readers_language(tmp_path: P
                       data={"csrftoken": token, "verdict": "approve", "reason": "ok"})
     # the code's headline in Ukrainian, the code itself, then the registry's own detail
     assert "Одна й та сама особа не може подати заявку і ухвалити рішення щодо неї" in res.text
-    assert "(four_eyes)" in res.text and "may not decide it" in res.text
+    assert "(<code>four_eyes</code>)" in res.text and "may not decide it</span>" in res.text
+
+
+def test_template_translations_survive_jinjas_formatting() -> None:
+    """Jinja's new-style gettext always applies ``%`` to a translation: a bare ``%`` in the Ukrainian of a
+    template's string (``Частка відхилених, %``) made the page fail in Ukrainian only."""
+    for m in i18n.catalog("uk"):
+        if m.id and m.string and any(path.endswith(".html") for path, _ in m.locations):
+            ids = m.id if isinstance(m.id, tuple) else (m.id,)
+            names = {n: 1 for i in ids for n in re.findall(r"%\((\w+)\)[sd]", i)}
+            for text in m.string if isinstance(m.string, tuple) else (m.string,):
+                text % names  # raises ValueError or KeyError on a stray % or a lost placeholder

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from pipeline.core.tax import KYIV
 from web.cases import Case, case_scope, parse_grant
-from web.lookup import EVERYTHING, By, LookupRefused, Scope, lookup_sql, narrow, parse_lookup
+from web.lookup import (
+    EVERYTHING,
+    By,
+    LookupRefused,
+    Scope,
+    default_since_us,
+    lookup_sql,
+    narrow,
+    parse_lookup,
+)
 from web.tax_records import parse_tax_query, tax_sql
 
 DAY = 86_400_000_000
@@ -101,3 +113,32 @@ def test_tax_queries() -> None:
         parse_tax_query("bets", {})
     with pytest.raises(LookupRefused, match="Statements are per operator"):
         parse_tax_query("statements", {"receipt": "r-1"})
+
+
+def test_listing_lookups_and_payouts_default_to_the_last_30_kyiv_days() -> None:
+    now = int(datetime(2026, 11, 30, 10, 0, tzinfo=KYIV).timestamp()) * 1_000_000
+    since = int(datetime(2026, 11, 1, 0, 0, tzinfo=KYIV).timestamp()) * 1_000_000  # today and 29 days before
+    assert default_since_us(now) == since
+    for by in ("player", "machine", "site"):
+        q = parse_lookup({"by": by, "value": "x", "reason": REASON}, now)
+        assert (q.since_us, q.until_us, q.default_period) == (since, None, True), by
+        assert "occurred_at >= fromUnixTimestamp64Micro({since_us:Int64}" in lookup_sql(q, EVERYTHING)[0]
+        assert q.audit_detail()["default_period"] is True
+    for by in ("receipt", "bet"):  # one or two events: all the data kept
+        q = parse_lookup({"by": by, "value": "x", "reason": REASON}, now)
+        assert (q.since_us, q.default_period) == (None, False)
+        assert "since_us" not in lookup_sql(q, EVERYTHING)[1]
+    chosen = parse_lookup({"by": "player", "value": "x", "reason": REASON, "until": "2026-03-01"}, now)
+    assert (chosen.since_us, chosen.default_period) == (None, False)
+    # a date is a Kyiv day: 2026-10-25 (clocks go back) runs from 00:00 +03:00 to 00:00 +02:00, 25 hours
+    form = {"by": "player", "value": "x", "reason": REASON, "since": "2026-10-25", "until": "2026-10-25"}
+    day = parse_lookup(form)
+    assert day.since_us == int(datetime(2026, 10, 25, tzinfo=KYIV).timestamp()) * 1_000_000
+    assert day.until_us - day.since_us == DAY + 3_600_000_000  # type: ignore[operator]
+
+    payouts = parse_tax_query("payouts", {"player": "P1"}, now)
+    assert (payouts.since_us, payouts.default_period) == (since, True)
+    assert parse_tax_query("discrepancies", {}, now).default_period
+    assert not parse_tax_query("payouts", {"receipt": "r-1"}, now).default_period  # one payout: any time
+    assert not parse_tax_query("payouts", {"since": "2026-01-01"}, now).default_period
+    assert parse_tax_query("statements", {}, now).since_us is None

@@ -18,12 +18,14 @@ from dashboards.web.dashboard import Dashboard
 from pipeline.security.keys import AccessKeys
 from pipeline.security.pki import CertificateAuthority
 from pipeline.settings import ClickHouseSettings, RegistrySettings, Settings
+from registry.access_keys import KeyStore
 from registry.seed import demo_edrpou
 from registry.service import RegistryService
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, create_tables
 from tests.dashboards.test_reports import DB, NOV_KYIV, at, ev, insert, payout, rej, statement
+from tests.web.accessibility import check_in_both_languages
 from tests.web.conftest import login, registry_system
 from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login  # noqa: F401 - a fixture
 from tests.web.test_operator_keys import Acls
@@ -44,6 +46,8 @@ REJECTION_ROWS = [
     rej("op-a", "s-a1", 8, "absurd_amount", at(22, 50)),
     rej("op-a", "s-a1", 5, "conflicting_duplicate", at(23, 10)),
     rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
+    {**rej("op-a", "s-a2", 1, "unknown_licence", at(22, 5)),
+     "detail": "licence 'LIC-X' is not registered to op-a"},
 ]
 TAX_ROWS = [
     payout("op-b", "r-b-win", 100_000, 15_000, at(22, 31)),  # 18_000 due: a discrepancy
@@ -86,7 +90,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     acls = Acls()
     desk = KeyDesk(
         AccessKeys(
-            settings.pki_dir, settings.topics, settings.kafka, grant_fn=acls.grant, revoke_fn=acls.revoke
+            settings.pki_dir,
+            settings.topics,
+            settings.kafka,
+            KeyStore(registry),
+            grant_fn=acls.grant,
+            revoke_fn=acls.revoke,
         ),
         "127.0.0.1:9093",
     )
@@ -158,6 +167,26 @@ def test_another_operators_ids_find_nothing(site: tuple[TestClient, RegistryServ
     assert "7.00" not in taxes and "r-b-win" not in taxes  # op-b's statement and discrepancy
 
 
+def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, RegistryService]) -> None:
+    """Reason codes, event kinds and data-quality issues keep their code and gain their description."""
+    client, _ = site
+    try:
+        recent = client.get("/operator/receipts", params={"lang": "uk"}).text
+        assert "Вид ліцензії (licence_kind) не відповідає виду, зазначеному в реєстрі ліцензій." in recent
+        assert "<code>licence_kind_mismatch</code>" in recent and '<td data-kind="BET">ставка</td>' in recent
+        assert "<td>10.11.2026, 00:15:00 (UTC+02:00)</td>" in recent  # rejected at 22:15 UTC, in Kyiv time
+        # the validator's detail said in Ukrainian, the receipt's English kept in data-detail
+        assert "ліцензію &#39;LIC-X&#39; не зареєстровано за оператором op-a</small>" in recent
+        assert 'data-detail="licence &#39;LIC-X&#39; is not registered to op-a"' in recent
+        quality = client.get("/operator/quality", params={"period": "all"}).text
+        assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
+        assert '<td data-category="rejection">відхилення</td>' in quality
+        [row] = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "8"}).json()["rows"]
+        assert row["reason"] == "absurd_amount" and row["reason_description"].startswith("Сума (amount)")
+    finally:
+        client.get("/operator/receipts", params={"lang": "en"})  # the module's other tests read English
+
+
 def test_bad_searches_are_refused_with_a_reason(site: tuple[TestClient, RegistryService]) -> None:
     client, _ = site
     res = client.get("/api/operator/receipts", params={"seq": "5"})
@@ -202,6 +231,9 @@ def test_the_operators_main_tasks_in_the_browser(shop: Shop, browser: Any) -> No
         assert page.locator("#results tbody tr").count() == 1
         assert page.inner_text("#results .receipt") == "rcpt-a-777"
         page.screenshot(path=str(SCREENSHOTS / "cabinet-operator-receipts.png"), full_page=True)
+        # reason codes and kinds described in both languages, the validator's English marked as such
+        check_in_both_languages(page, f"{base}/operator/receipts", "operator-receipts")
+        check_in_both_languages(page, f"{base}/operator/quality", "operator-quality")
         page.click("#nav-keys")
         page.check("input[name=environment][value=sandbox]")
         page.click("#issue-key button[type=submit]")

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from pipeline.security.acls import operator_grants
 from pipeline.security.keys import AccessKeys
 from pipeline.security.pki import CertificateAuthority
+from registry.access_keys import KeyStore
 from tests.web.conftest import World, csrf, login_as, make_world
 from web.app import app_from_settings
 from web.keys import KeyDesk, desk_from_settings
@@ -49,6 +50,7 @@ def keyed(tmp_path: Path) -> Iterator[tuple[World, Acls, TestClient]]:
             world.settings.pki_dir,
             world.settings.topics,
             world.settings.kafka_as("key-issuer"),
+            KeyStore(world.registry),
             grant_fn=acls.grant,
             revoke_fn=acls.revoke,
         ),
@@ -162,7 +164,10 @@ def test_bad_input_cli_keys_and_no_credentials(keyed: tuple[World, Acls, TestCli
     assert res.status_code == 400 and "the sandbox or production" in res.text
     assert post(client, "/operator/keys", environment="sandbox").status_code == 303
     # a key the regulator issued with `dsom keys issue`: listed, its files were handed over as files
-    cli = AccessKeys(world.settings.pki_dir, world.settings.topics, world.settings.kafka, grant_fn=acls.grant)
+    cli = AccessKeys(
+        world.settings.pki_dir, world.settings.topics, world.settings.kafka, KeyStore(world.registry),
+        grant_fn=acls.grant,
+    )
     old = cli.issue("op-1", pkcs12_password="given-by-hand")
     row = client.get("/operator/keys").text.split(f'data-key="{old.key_id}"', 1)[1].split("</tr>", 1)[0]
     assert "handed over outside the cabinet" in row and "Download" not in row
@@ -173,7 +178,7 @@ def test_bad_input_cli_keys_and_no_credentials(keyed: tuple[World, Acls, TestCli
     assert res.status_code == 403 and "CSRF" in res.text
     # a server without key-issuing credentials says so, and issues nothing
     bare = make_world(tmp_path / "bare")
-    assert desk_from_settings(bare.settings) is None
+    assert desk_from_settings(bare.settings, bare.registry) is None
     with TestClient(app_from_settings(bare.settings, None, bare.registry), base_url="http://127.0.0.1") as c:
         login_as(c, bare, "rep-1")
         assert "not issued by this server" in c.get("/operator/keys").text
@@ -186,9 +191,9 @@ def test_the_web_process_issues_as_key_issuer(tmp_path: Path) -> None:
     ca = CertificateAuthority(world.settings.pki_dir)
     ca.ensure()
     ca.issue("key-issuer", world.settings.pki_dir / "key-issuer")
-    assert desk_from_settings(world.settings) is None  # no operator-keys CA yet
+    assert desk_from_settings(world.settings, world.registry) is None  # no operator-keys CA yet
     ca.ensure_operator_ca()
     (world.settings.pki_dir / "ca.key").unlink()  # the root's key is not needed to issue keys
-    desk = desk_from_settings(world.settings)
+    desk = desk_from_settings(world.settings, world.registry)
     assert desk is not None
     assert desk.keys._admin.ssl_certificate_location == world.settings.pki_dir / "key-issuer.crt"

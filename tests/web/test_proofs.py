@@ -73,7 +73,9 @@ def test_an_operator_proves_its_own_receipts_only(api: TestClient, world: World,
     assert ok.returncode == 0 and "receipt r-00000002 is in record 1" in ok.stdout, ok.stderr
     other = api.get("/api/proofs/inclusion/r-00000003")  # op-2's record: as if it did not exist
     assert other.status_code == 404
-    assert "is in no archive record covered by a checkpoint" in other.json()["error"]
+    assert other.json()["error"] == ("Receipt r-00000003: The receipt is in no archive record covered by a "
+                                     "checkpoint yet (unknown, rejected, or newer than the last checkpoint): "
+                                     "retry after the next checkpoint.")
     asked = api.get("/api/proofs/inclusion/r-00000003?operator=op-2")
     assert asked.status_code == 403 and "its own receipts only" in asked.json()["error"]
 

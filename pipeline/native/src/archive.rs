@@ -8,7 +8,7 @@ use pyo3::types::PyBytes;
 
 use crate::avro_read::{put_long, put_str, Reader};
 
-const KINDS: usize = 5; // EventKind: BET, WIN, REFUND, DEPOSIT, WITHDRAWAL
+const KINDS: usize = 6; // EventKind: BET, WIN, REFUND, DEPOSIT, WITHDRAWAL, WITHDRAWAL_CANCELLED
 const BET: usize = 0;
 const WIN: usize = 1;
 const REFUND: usize = 2;

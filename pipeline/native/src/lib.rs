@@ -6,6 +6,7 @@
 
 use pyo3::prelude::*;
 
+mod alerts_read;
 mod archive;
 mod avro_read;
 mod receipts;
@@ -22,5 +23,6 @@ fn dsom_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<archive::ArchiveTaxer>()?;
     m.add_function(wrap_pyfunction!(sink_read::rejected_receipts, m)?)?;
     m.add_function(wrap_pyfunction!(sink_read::payout_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(alerts_read::watched_events, m)?)?;
     Ok(())
 }

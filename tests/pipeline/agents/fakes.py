@@ -33,6 +33,7 @@ class FakeKafka:
         self.coordinator_moves = 0  # the next offset lookups fail so (the group coordinator moved)
         self.offset_lookups: list[list[TP]] = []  # the partitions of each committed() call
         self.refuse: Callable[[str, bytes | None], bool] = lambda topic, key: False
+        self.consumers: list[FakeConsumer] = []  # every consumer made, in order
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -130,6 +131,7 @@ class FakeConsumer:
 
     def __init__(self, kafka: FakeKafka, conf: dict[str, Any]) -> None:
         self.kafka = kafka
+        kafka.consumers.append(self)
         self.conf = conf
         self.subscriptions: list[str] = []
         self.on_assign: Any = None
@@ -140,6 +142,7 @@ class FakeConsumer:
         self._rebalance: tuple[list[TP], list[TP]] | None = None
         self.assigned = False  # by assign(): no group, no callbacks (the registry's followers)
         self._eof_at: dict[TP, int] = {}
+        self.waits: list[float] = []  # each poll's timeout
 
     def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
         """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
@@ -159,6 +162,7 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
+        self.waits.append(timeout)
         if not self.started and not self.assigned:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:

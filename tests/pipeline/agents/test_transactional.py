@@ -251,3 +251,14 @@ def test_a_table_must_be_declared(settings: Settings) -> None:
     spec: AgentSpec = app.get("odd")
     assert spec.consumer_group(settings.topics) == "dsom-g"
     assert spec.read_pattern(settings.topics) == r"(?:^dsom\.ingest\..+)"
+
+
+def test_polls_wait_batch_max_wait_ms_not_a_fixed_tenth_of_a_second() -> None:
+    # librdkafka's batch consume waits its whole timeout unless the batch fills: at live rates
+    # every receipt waited the former fixed 100 ms before its transaction began.
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    agent = ActivityAgent(Settings(metrics_port=0, batch_max_wait_ms=7), clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1})
+    consumer = kafka.consumers[-1]
+    assert consumer.waits and set(consumer.waits) == {0.007}

@@ -156,6 +156,42 @@ def test_loss_chasing_raises_a_responsible_gambling_alert() -> None:
     ]
 
 
+def test_withdrawals_cancelled_and_lost_raise_a_responsible_gambling_alert() -> None:
+    """Three withdrawals taken back and the money lost: the reversal marker weighs 3, an alert."""
+    w = watch()
+    player, t, events = "p_REVERSE01", T0, []
+    events.append(ev("DEPOSIT", 2_000 * UAH, t, player=player))
+    for _ in range(3):
+        t += 10 * MIN
+        events += [ev("WITHDRAWAL", 1_000 * UAH, t, player=player),
+                   ev("WITHDRAWAL_CANCELLED", 1_000 * UAH, t + MIN, player=player),
+                   ev("BET", 1_000 * UAH, t + 2 * MIN, player=player, game_type="slots")]
+    w.record(OP, "s1", t, events[:-4], t)
+    assert w.drain()[0] == []  # two reversals: no marker yet
+    w.record(OP, "s1", t + 3 * MIN, events[-4:], t + 3 * MIN)
+    out, _ = w.drain()
+    assert [(a["rule"], a["state"]) for a in out] == [("rg_score", "OPENED")]
+    assert out[0]["measures"]["marker_cancelled_withdrawals"] == 3
+    assert out[0]["measures"]["cancelled_withdrawals"] == 3
+    assert "cancelled_withdrawals" in out[0]["summary"]
+
+
+def test_withdrawals_cancelled_without_the_loss_weigh_one() -> None:
+    """A player who cancels cash-outs but does not lose the money: a marker of 1, no alert alone."""
+    w = watch()
+    player, t = "p_UNDECID01", T0
+    events = [ev("DEPOSIT", 2_000 * UAH, T0, player=player)]
+    for _ in range(4):
+        t += 10 * MIN
+        events += [ev("WITHDRAWAL", 1_000 * UAH, t, player=player),
+                   ev("WITHDRAWAL_CANCELLED", 1_000 * UAH, t + MIN, player=player)]
+    w.record(OP, "s1", t, events, t)
+    assert w.drain()[0] == []
+    day = w.players[f"{OP}|{player}"]
+    assert (day["cancelled"], day["cancelled_amount"]) == (4, 4_000 * UAH)
+    assert day["total"] == 6_000 * UAH  # AML sums the deposit and the withdrawals as reported
+
+
 def test_a_player_who_wins_between_deposits_is_not_chasing() -> None:
     w = watch()
     events, t = [], T0

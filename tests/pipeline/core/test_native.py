@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import re
 import zlib
@@ -11,6 +12,7 @@ from typing import Any
 import dsom_native
 import orjson
 import pytest
+from fastavro import schemaless_writer
 
 from pipeline.core.chain import LINK_RULE, Provenance, links_of
 from pipeline.core.native import player_ref_rules
@@ -20,7 +22,7 @@ from pipeline.core.validation import PLAYER_REF
 from pipeline.registry import Licence, Operator, Registry, Stop
 from pipeline.settings import DAY_US, TopicSettings, ValidationSettings
 from schemas import EVENT, EVENT_BATCH, RECEIPT_BATCH, default_codec
-from schemas.codec import HEADER_LEN, encode_event_body, load_type
+from schemas.codec import HEADER_LEN, encode_event_body, load_type, schema_versions
 from schemas.diagnose import diagnose
 from schemas.evolution import WriterSchemas, check_writer
 from schemas.raw import zigzag
@@ -264,7 +266,7 @@ def test_a_string_length_at_every_length_boundary(length: int) -> None:
     pair.assert_same_state()
 
 
-@pytest.mark.parametrize(("key", "count"), [("kind", 5), ("licence_kind", 5), ("channel", 3), ("site_id", 2),
+@pytest.mark.parametrize(("key", "count"), [("kind", 6), ("licence_kind", 5), ("channel", 3), ("site_id", 2),
                                             ("tax_withheld_pit", 2), ("equipment_id", 2)])
 def test_an_index_out_of_range_or_not_strict(key: str, count: int) -> None:
     """Enum indexes and union branches: negative (fastavro counts those from the end), too
@@ -358,8 +360,8 @@ def test_records_of_no_known_schema(value: bytes) -> None:
      f"events[0].operator_ref at byte {FIRST + 2}: string is not UTF-8 (invalid start byte: 0xff)"),
     (batch([write_event(event(operator_ref="xy")).replace(b"\x04xy", b"\x04\xed\xa0", 1)]),
      f"events[0].operator_ref at byte {FIRST + 2}: string is not UTF-8 (invalid continuation byte: 0xed)"),
-    (batch([write_event(event(), {"kind": zigzag(5)})],),
-     f"events[0].kind at byte {FIRST + 6}: enum index 5 out of range (EventKind has 5 symbols: 0 to 4)"),
+    (batch([write_event(event(), {"kind": zigzag(6)})],),
+     f"events[0].kind at byte {FIRST + 6}: enum index 6 out of range (EventKind has 6 symbols: 0 to 5)"),
     (batch([write_event(event())]).replace(b"\x08op-a", b"\x08op-\xff", 1),
      f"operator_id at byte {HEADER_LEN + 4}: string is not UTF-8 (invalid start byte: 0xff)"),
 ])
@@ -528,6 +530,10 @@ def test_every_stateless_rule_matches() -> None:
         {"kind": "WIN", "tax_withheld_pit": 5_000, "tax_withheld_military": 5_001},
         {"kind": "WIN", "tax_withheld_pit": 2**63 - 1, "tax_withheld_military": 2**63 - 1},
         {"kind": "REFUND", "bet_ref": "nope"}, {"kind": "WIN", "game_type": None, "tax_withheld_pit": 0},
+        {"kind": "WITHDRAWAL_CANCELLED", "bet_ref": None, "game_type": None},
+        {"kind": "WITHDRAWAL_CANCELLED", "tax_withheld_pit": 0, "tax_withheld_military": 0},
+        {"kind": "WITHDRAWAL_CANCELLED", "amount": 0}, {"kind": "WITHDRAWAL_CANCELLED", "channel": "APP"},
+        {"kind": "WITHDRAWAL_CANCELLED", "player_ref": "ivan_petrenko_1985"},
     ]
     for i, changes in enumerate(cases):
         pair.feed(events(event(seq=2 * i + 1, bet_ref=f"b{i}") | {"seq": 2 * i + 1} | changes,
@@ -535,6 +541,43 @@ def test_every_stateless_rule_matches() -> None:
     pair.assert_same_state()
     reasons = {r for o in pair.outcomes for r in o.rejected}
     assert len(reasons) >= 15, reasons
+
+
+def test_an_older_producers_records_decide_as_before_and_a_new_kind_is_theirs_to_use() -> None:
+    """EventBatch version 1 (five kinds) is read as it is by both engines: the same decisions and
+    archive as the same events in version 2; its sixth kind index is out of its range (malformed);
+    version 2's WITHDRAWAL_CANCELLED is a wallet event like WITHDRAWAL."""
+    v1, v2 = schema_versions(EVENT_BATCH)[-2:]
+    assert (v1.version, v2.version) == (1, 2)
+    evs = [event(seq=1, bet_ref="b1"), event(seq=2, kind="WITHDRAWAL", bet_ref=None, game_type=None),
+           event(seq=3, kind="DEPOSIT", bet_ref=None, game_type=None, tax_withheld_pit=0)]
+
+    def written(avro_type: Any, records: list[dict[str, Any]]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(avro_type.header)
+        schemaless_writer(buf, avro_type.schema, {"operator_id": "op-a", "source_id": "s1",
+                                                  "sent_at_us": NOW, "events": records})
+        return buf.getvalue()
+
+    old, new = Pair(), Pair()
+    got_old, got_new = old.feed(written(v1, evs)), new.feed(written(v2, evs))
+    assert got_old == got_new and got_old.accepted == Counter({"BET": 1, "WITHDRAWAL": 1})
+    assert written(v1, evs)[HEADER_LEN:] == written(v2, evs)[HEADER_LEN:]  # the same bytes after the header
+    old.assert_same_state()
+    fourth = event(seq=4, kind="WITHDRAWAL", bet_ref=None, game_type=None)
+    sixth = written(v1, [fourth])
+    at = len(sixth) - 1 - len(encode_event_body(fourth)) + offset_of(fourth, "kind")
+    assert sixth[at:at + 1] == zigzag(4)
+    forged = sixth[:at] + zigzag(5) + sixth[at + 1:]  # WITHDRAWAL (4) made index 5 in a version 1 record
+    assert forged != sixth and len(forged) == len(sixth)
+    detail = malformed(old.feed(forged), forged)
+    assert "enum index 5 out of range (EventKind has 5 symbols: 0 to 4)" in detail
+    cancelled = new.feed(written(v2, [event(seq=5, kind="WITHDRAWAL_CANCELLED", bet_ref=None, game_type=None),
+                                      event(seq=6, kind="WITHDRAWAL_CANCELLED", bet_ref=None,
+                                            game_type=None, tax_withheld_pit=1, tax_withheld_military=0)]))
+    assert cancelled.accepted == Counter({"WITHDRAWAL_CANCELLED": 1})
+    assert receipts(cancelled)[1][:2] == (6, "field_not_allowed")
+    new.assert_same_state()
 
 
 def mutated_ref(rng: random.Random, ref: str) -> str:

@@ -279,8 +279,9 @@ def test_stats_add_up_to_the_accepted_events(traffic: Traffic) -> None:
     for _, ev in accepted(traffic):
         money[ev["kind"]] += ev["amount"]
         money["pit"] += ev["tax_withheld_pit"] or 0
-    assert (total.stakes, total.winnings, total.refunds, total.deposits, total.withdrawals) == (
-        money["BET"], money["WIN"], money["REFUND"], money["DEPOSIT"], money["WITHDRAWAL"])
+    assert (total.stakes, total.winnings, total.refunds, total.deposits, total.withdrawals,
+            total.withdrawals_cancelled) == (money["BET"], money["WIN"], money["REFUND"], money["DEPOSIT"],
+                                             money["WITHDRAWAL"], money["WITHDRAWAL_CANCELLED"])
     assert total.pit_withheld == money["pit"]
     assert total.ggr == money["BET"] - money["REFUND"] - money["WIN"]
     assert sum(total.accepted.values()) == len(accepted(traffic))
@@ -302,3 +303,34 @@ def test_profile_must_match_the_licence() -> None:
     op = demo_registry(1).operators[0]
     with pytest.raises(ValueError):
         OperatorSimulator(op, PROFILES[LicenceKind.SLOT_HALL], seed=1)
+
+
+def test_a_cancelled_withdrawal_follows_its_withdrawal_and_returns_its_amount(traffic: Traffic) -> None:
+    """Honest traffic cancels a few withdrawals: each the same player's and amount, not earlier."""
+    withdrawals: dict[tuple[str, int], list[int]] = {}
+    cancelled = 0
+    for _, ev in accepted(traffic):  # in the order sent
+        if ev["kind"] == "WITHDRAWAL":
+            withdrawals.setdefault((ev["player_ref"], ev["amount"]), []).append(ev["occurred_at_us"])
+        elif ev["kind"] == "WITHDRAWAL_CANCELLED":
+            times = withdrawals.get((ev["player_ref"], ev["amount"]), [])
+            assert any(t <= ev["occurred_at_us"] for t in times), ev
+            assert ev["bet_ref"] is None and ev["game_type"] is None and ev["tax_withheld_pit"] is None
+            cancelled += 1
+    assert 0 < cancelled < 0.1 * sum(len(v) for v in withdrawals.values())
+
+
+def test_the_withdrawal_reversal_pattern_spreads_one_player_over_two_sources() -> None:
+    op = demo_registry(1).operators[1]
+    sim = OperatorSimulator(op, PROFILES[LicenceKind.ONLINE_CASINO], seed=4, sources=2)
+    wallet, play = sim.withdrawal_reversal_batches(NOW, reversals=3)
+    assert (wallet.source_id, play.source_id) == tuple(sim.source_ids)
+    assert [e["kind"] for e in wallet.events] == ["DEPOSIT"] + ["WITHDRAWAL", "WITHDRAWAL_CANCELLED"] * 3
+    assert [e["kind"] for e in play.events] == ["BET"] * 3
+    assert len({e["player_ref"] for e in wallet.events + play.events}) == 1
+    cancelled = sum(e["amount"] for e in wallet.events if e["kind"] == "WITHDRAWAL_CANCELLED")
+    assert sum(e["amount"] for e in play.events) >= cancelled  # the money taken back is staked
+    assert all(s == ("ACCEPTED", None) for b in (wallet, play) for s in b.expected.values())
+    [single] = OperatorSimulator(op, PROFILES[LicenceKind.ONLINE_CASINO], seed=4,
+                                 sources=1).withdrawal_reversal_batches(NOW)
+    assert len(single.events) == 10

@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from prometheus_client import REGISTRY as PROMETHEUS
 from pydantic import SecretStr
 
 from pipeline.agents.app import app
 from pipeline.archive_guard_service import ENTITY, ArchiveGuard
+from pipeline.core.alert_rules import AlertRules
 from pipeline.security.acls import Grant, admin_grants, pipeline_grants
-from pipeline.security.archive_guard import Binding, GuardState, guard_changes, guard_findings
+from pipeline.security.archive_guard import Binding, GuardState, guard_changes, guard_findings, state_breaches
 from pipeline.settings import RegistrySettings, Settings, TopicSettings
 from registry.service import RegistryService
+from schemas import ALERT, default_codec
 
 T = TopicSettings(prefix="dsom")
 GOOD = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
@@ -122,3 +125,67 @@ def test_a_deleted_or_recreated_topic_is_one_change() -> None:
     assert [(c.describe(), c.findings) for c in guard_changes(T, present, gone)] == [
         ("dsom.checkpoints was deleted", ("dsom.checkpoints was deleted",))]
     assert [c.describe() for c in guard_changes(T, gone, present)] == ["dsom.checkpoints was created"]
+
+
+def test_state_breaches_name_a_stable_subject_and_a_deleted_archive_once() -> None:
+    write = Binding("User:admin", "TOPIC", "dsom.archive", "LITERAL", "WRITE")
+    breaches = state_breaches(T, _state([*BASE, write], {**GOOD, "retention.ms": "1000"}))
+    assert [b.subject for b in breaches] == ["dsom.archive|acl|User:admin|WRITE|LITERAL|dsom.archive",
+                                            "dsom.archive|config|retention.ms"]
+    gone = GuardState.of(T, BASE, {T.checkpoints: {"retention.ms": "-1"}})  # the archive deleted
+    assert [(b.subject, b.text) for b in state_breaches(T, gone)] == [
+        ("dsom.archive|deleted", "dsom.archive was deleted")]
+
+
+class Outbox:
+    """The alerts topic as the guard sees it: what was sent, or a failure to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+        self.down = False
+
+    def send(self, alerts: list[dict[str, object]]) -> None:
+        if self.down:
+            raise RuntimeError("broker down")
+        self.sent += alerts
+
+
+def test_the_guard_opens_one_alert_per_broken_rule_and_resolves_it_after_a_restart(tmp_path: Path) -> None:
+    registry = RegistryService.from_settings(Settings(
+        pki_dir=tmp_path, registry=RegistrySettings(dsn=SecretStr(f"sqlite:///{tmp_path / 'r.sqlite'}"))))
+    rules = AlertRules.load(Settings().alerts.rules_path)
+    broker, outbox, clock = Broker(), Outbox(), iter(range(1_000, 100_000, 1_000))
+
+    def guard() -> ArchiveGuard:
+        return ArchiveGuard(T, registry, broker.look, rules, outbox.send, clock=lambda: next(clock))
+
+    first = guard()
+    assert first.check() == [] and outbox.sent == []  # the baseline breaks nothing: no alert
+    broker.state = _state(BASE, {**GOOD, "retention.ms": "1000"})
+    first.check()
+    first.check()  # still broken: no second alert
+    [opened] = outbox.sent
+    assert (opened["state"], opened["rule"], opened["severity"], opened["subject_kind"], opened["subject"],
+            opened["operator_id"]) == ("OPENED", "archive_guard", "CRITICAL", "ARCHIVE",
+                                       "dsom.archive|config|retention.ms", "")
+    assert opened["summary"] == "dsom.archive has retention.ms=1000, not -1: records expire"
+    assert default_codec().decode(default_codec().encode(ALERT, opened))[1] == opened  # the schema's
+    # The setting put back while the guard was down: the new guard resolves the alert it opened.
+    broker.state = _state(BASE)
+    second = guard()
+    second.check()
+    resolved = outbox.sent[-1]
+    assert (resolved["state"], resolved["alert_id"], resolved["opened_at_us"]) == (
+        "RESOLVED", opened["alert_id"], opened["opened_at_us"])
+    assert [a["state"] for a in outbox.sent] == ["OPENED", "OPENED", "RESOLVED"]  # the last entry's again
+    # Kafka down when an alert is due: it is sent at the next look that can.
+    outbox.down = True
+    broker.state = _state([*BASE, Binding("User:admin", "TOPIC", "dsom.", "PREFIXED", "DELETE")])
+    with pytest.raises(RuntimeError):
+        second.check()
+    outbox.down = False
+    second.check()
+    assert sorted((a["state"], a["subject"]) for a in outbox.sent[3:]) == [
+        ("OPENED", "dsom.archive|acl|User:admin|DELETE|PREFIXED|dsom."),
+        ("OPENED", "dsom.checkpoints|acl|User:admin|DELETE|PREFIXED|dsom.")]
+    assert registry.verify_audit().ok

@@ -22,6 +22,10 @@ def test_the_offline_harness_times_every_stage(monkeypatch: pytest.MonkeyPatch,
         "tax agent: process_record", "sink: archive header (raw path)", "sink: receipts -> rejections",
         "sink: tax-events -> tax_events", "sink: archive decoded in Python (resume path)"]
     assert all(float(line.split("µs")[0].split()[-1]) > 0 for line in lines)
+    alerts = [line for line in out.splitlines() if "µs CPU per event (engines alternated)" in line]
+    assert [line.split("  ")[0] for line in alerts] == [
+        "alerts: archive read, python reader", "alerts: read + watch + drain, python reader",
+        "alerts: archive read, native reader", "alerts: read + watch + drain, native reader"]
 
 
 def test_both_engines_decide_the_bench_traffic_alike() -> None:

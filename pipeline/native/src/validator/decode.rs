@@ -7,7 +7,7 @@
 //! strict Avro an event's bytes are its canonical encoding, so they are hashed and archived as sent.
 
 /// Symbols of the Event schema's enums, in schema order (the Avro index is the position).
-pub const KINDS: [&str; 5] = ["BET", "WIN", "REFUND", "DEPOSIT", "WITHDRAWAL"];
+pub const KINDS: [&str; 6] = ["BET", "WIN", "REFUND", "DEPOSIT", "WITHDRAWAL", "WITHDRAWAL_CANCELLED"];
 pub const LICENCE_KINDS: [&str; 5] =
     ["CASINO_ESTABLISHMENT", "ONLINE_CASINO", "BOOKMAKING", "SLOT_HALL", "ONLINE_POKER"];
 pub const CHANNELS: [&str; 3] = ["ESTABLISHMENT", "SITE", "APP"];
@@ -107,12 +107,13 @@ impl<'a> Reader<'a> {
         Some(if self.index(2)? == 1 { Some(self.long()?) } else { None })
     }
 
-    fn event(&mut self) -> Option<Event<'a>> {
+    /// One Event; `kinds`: how many EventKind symbols the record's schema version has.
+    fn event(&mut self, kinds: usize) -> Option<Event<'a>> {
         let start = self.p;
         let ev = Event {
             seq: self.long()?,
             operator_ref: self.string()?,
-            kind: self.index(KINDS.len())?,
+            kind: self.index(kinds)?,
             licence_id: self.string()?,
             licence_kind: self.index(LICENCE_KINDS.len())?,
             channel: self.index(CHANNELS.len())?,
@@ -135,11 +136,14 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decode a single-object EventBatch whose header is `header`; None: not strict (see the module docs).
-pub fn decode_batch<'a>(data: &'a [u8], header: &[u8]) -> Option<Batch<'a>> {
-    if !data.starts_with(header) {
-        return None;
-    }
+/// Decode a single-object EventBatch written with one of `versions`: (header, EventKind symbols).
+///
+/// The versions are the current one and the older ones whose binary encoding is the current
+/// one's with fewer EventKind symbols (`schemas.codec.enum_prefix_versions`): their records are
+/// read as they are, with the kind in the older range. None: not strict (see the module docs).
+pub fn decode_batch<'a>(data: &'a [u8], versions: &[(Vec<u8>, usize)]) -> Option<Batch<'a>> {
+    let (header, kinds) = versions.iter().find(|(h, _)| data.starts_with(h))?;
+    let kinds = (*kinds).min(KINDS.len());
     let mut r = Reader { d: data, p: header.len() };
     let operator_id = r.string()?;
     let source_id = r.string()?;
@@ -162,7 +166,7 @@ pub fn decode_batch<'a>(data: &'a [u8], header: &[u8]) -> Option<Batch<'a>> {
         }
         events.reserve(count as usize);
         for _ in 0..count {
-            events.push(r.event()?);
+            events.push(r.event(kinds)?);
         }
         if end.is_some_and(|end| end != r.p) {
             return None;

@@ -40,7 +40,7 @@ struct Decided {
     changelog: Vec<state::Entry>,
     events_in: usize,
     duplicates: usize,
-    accepted: [usize; 5],
+    accepted: [usize; KINDS.len()],
     rejected: Vec<(String, usize)>,
 }
 
@@ -114,7 +114,8 @@ pub struct Decision {
 /// The rules and settings one registry version implies; built by `pipeline/core/native.py`.
 #[pyclass(module = "dsom_native", frozen)]
 pub struct Validator {
-    batch_header: Vec<u8>,
+    /// EventBatch versions read as they are: (single-object header, EventKind symbols).
+    batch_versions: Vec<(Vec<u8>, usize)>,
     receipt_header: Vec<u8>,
     archive_header: Vec<u8>,
     licences: HashMap<String, HashMap<String, Licence>>, // operator -> licence ID -> licence
@@ -136,13 +137,14 @@ struct Record<'a> {
 
 #[pymethods]
 impl Validator {
-    /// `headers`: the single-object headers of EventBatch, ReceiptBatch, ArchiveBatch;
+    /// `headers`: the EventBatch versions taken as they are, each (its single-object header, its
+    /// number of EventKind symbols), then the single-object headers of ReceiptBatch and ArchiveBatch;
     /// `licences`: (operator, licence ID, kind, valid from, valid to, [(stopped from, to)]);
     /// `check`: the Python rules;
     /// `player_refs`: the personal-data rules' word lists.
     #[new]
     #[allow(clippy::too_many_arguments)]
-    fn new(headers: (Vec<u8>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>, Vec<(i64, Option<i64>)>)>,
+    fn new(headers: (Vec<(Vec<u8>, usize)>, Vec<u8>, Vec<u8>), licences: Vec<(String, String, String, i64, Option<i64>, Vec<(i64, Option<i64>)>)>,
            currency: String, max_amount_kopecks: i64, future_skew_us: i64, late_window_us: i64,
            bet_horizon_us: i64, max_open_gaps: usize, max_events: usize, check: Py<PyAny>,
            player_refs: PyRef<'_, PlayerRefRules>) -> PyResult<Self> {
@@ -153,7 +155,7 @@ impl Validator {
             by_operator.entry(op).or_default().insert(id, Licence { kind: kind as u8, valid_from_us, valid_to_us, stops });
         }
         Ok(Validator {
-            batch_header: headers.0, receipt_header: headers.1, archive_header: headers.2,
+            batch_versions: headers.0, receipt_header: headers.1, archive_header: headers.2,
             licences: by_operator,
             limits: Limits { currency, max_amount_kopecks, future_skew_us, late_window_us },
             player_refs: Arc::clone(&player_refs.words),
@@ -197,7 +199,7 @@ impl Validator {
 impl Validator {
     fn decide(&self, st: &mut ValidatorState, rec: &Record<'_>, key: Option<&[u8]>, value: &[u8])
               -> PyResult<Option<Decided>> {
-        let Some(batch) = decode::decode_batch(value, &self.batch_header) else { return Ok(None) };
+        let Some(batch) = decode::decode_batch(value, &self.batch_versions) else { return Ok(None) };
         let mut out = Decided { events_in: batch.events.len(), ..Decided::default() };
         let source_id = batch.source_id;
         let n = batch.events.len();
