@@ -39,6 +39,12 @@ class KafkaSettings(_Frozen):
     # grants: dsom's own brokers map it to ``<name>`` (ssl.principal.mapping.rules); Strimzi keeps
     # the subject, ``CN=<name>`` (set ``CN={name}``: infra/k8s does).
     principal_format: str = "{name}"
+    # How long a group coordinator may go without a consumer's heartbeat before it takes the
+    # member's partitions (heartbeats every fifth of it). 10 s moves a dead worker's partitions
+    # quickly; with a thousand operators on the loaded three-broker machine the coordinators
+    # left heartbeats unanswered longer than that, and every member of the validator's and the
+    # sink's groups kept losing its partitions (docs/operations.md, "A thousand operators").
+    session_timeout_ms: int = Field(default=10000, ge=6000, le=300000)
 
     def principal(self, name: str) -> str:
         """The Kafka principal (``User:...``) of the certificate issued to ``name``."""
@@ -350,6 +356,13 @@ class Settings(BaseSettings):
     dashboard_port: int = 8050
     # Ingest records per validator transaction: with 200-event batches, 10,000 events.
     batch_max_records: int = 50
+    # How much the validator's consumer reads ahead of its transactions (librdkafka's
+    # queued.max.messages.kbytes, 64 MiB by default). Its queue is first in, first out over every
+    # partition: an operator sending a backlog filled it with the backlog, and the live
+    # operators' records waited behind it (make backlog, live receipt latency during the drain:
+    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
+    # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
+    validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).

@@ -57,6 +57,10 @@ _COORDINATOR = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT
 # Kafka's answers that no retry of the same output can change.
 _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
                             KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.INVALID_MSG_SIZE})
+# A transaction slower than this is logged with where its time went (the offsets, the commit)
+# and how many topics it wrote to: after a takeover of many operators' partitions, the first
+# ones write to topics the producer has no metadata for yet.
+SLOW_TRANSACTION_S = 2.0
 
 
 class RecordFailed(Exception):
@@ -100,6 +104,7 @@ class TransactionalAgent(ConsumerLoop):
         self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
         self._call_lock = threading.Lock()  # abandon() closes the consumer only while a call is on
         self._producer_client: Producer | None = None
+        self._written_topics: set[str] = set()  # the current transaction's (for the slow log)
         self._last_tick = time.monotonic()
 
     @property
@@ -223,15 +228,15 @@ class TransactionalAgent(ConsumerLoop):
 
     def process(self, msgs: list[Message], stop: threading.Event) -> None:
         if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
-            for msg in msgs:  # a failure rewinds: the rest are read again
+            for i, msg in enumerate(msgs):  # a failure rewinds: this and the rest are read again
                 self._suspects.discard(_where(msg))
-                if stop.is_set() or not self._transact([msg]):
+                if stop.is_set() or not self._transact([msg], unsettled=msgs[i:]):
                     break
         elif msgs:
-            self._transact(msgs)
+            self._transact(msgs, unsettled=msgs)
         if time.monotonic() - self._last_tick >= self.tick_interval_s:
             self._last_tick = time.monotonic()
-            self._transact([])
+            self._transact([], unsettled=[])
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -240,8 +245,12 @@ class TransactionalAgent(ConsumerLoop):
             if self._producer_client is not None:
                 self._producer_client.flush(10)
 
-    def _transact(self, msgs: list[Message]) -> bool:
-        """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound)."""
+    def _transact(self, msgs: list[Message], unsettled: list[Message]) -> bool:
+        """Process and commit ``msgs``; False if the transaction was aborted (and the agent rewound).
+
+        ``unsettled`` are the poll's records not committed yet: ``msgs`` and those after them.
+        An abort rewinds their partitions only; the consumer has read no further in any other.
+        """
         started = time.perf_counter()
         positions: dict[TP, int] = {}
         # The states this transaction may have changed (None: any, once tick wrote something):
@@ -249,6 +258,8 @@ class TransactionalAgent(ConsumerLoop):
         touched: set[TP] | None = set()
         began = False
         self._failed_deliveries.clear()
+        self._written_topics.clear()
+        offsets_s = commit_s = 0.0
         try:
             now = self._clock()
             for msg in msgs:
@@ -277,21 +288,25 @@ class TransactionalAgent(ConsumerLoop):
             if not began:
                 self._producer.begin_transaction()
             if positions:
+                offsets_s = time.perf_counter()
                 with self._calling("send_offsets_to_transaction"):
                     self._producer.send_offsets_to_transaction(
                         [TopicPartition(t, p, o) for (t, p), o in positions.items()],
                         self._consumer_client.consumer_group_metadata(), 30)
+                offsets_s = time.perf_counter() - offsets_s
             crash_point(self._s.crash_points_dir, AGENT_BEFORE_COMMIT)
+            commit_s = time.perf_counter()
             self._commit()
+            commit_s = time.perf_counter() - commit_s
         except RecordFailed as exc:
             log.error("%s: cannot process record %s; it will be set aside", self.name, exc)
             self._poison[exc.where] = exc.error
-            self._abort_and_rewind(None, touched)
+            self._abort_and_rewind(None, touched, unsettled)
             return False
         except KafkaException as exc:
             log.warning("%s: transaction failed (%s): rewinding to the last commit", self.name, exc)
             self._producer.poll(0)  # serve the delivery reports that say which output failed
-            self._abort_and_rewind(exc, touched)
+            self._abort_and_rewind(exc, touched, unsettled)
             self._producer.poll(0)
             self._blame(len(msgs))
             return False
@@ -300,7 +315,12 @@ class TransactionalAgent(ConsumerLoop):
             metrics.DEAD_LETTERS.labels(self.name).inc()
         deferred, self._deferred = self._deferred, []
         self.after_commit(deferred)
-        metrics.TRANSACTION_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.TRANSACTION_SECONDS.labels(self.name).observe(took)
+        if took >= SLOW_TRANSACTION_S:
+            log.warning("%s: slow transaction: %d records from %d partitions, outputs to %d topics, "
+                        "%.1f s (offsets %.1f s, commit %.1f s)", self.name, len(msgs), len(positions),
+                        len(self._written_topics), took, offsets_s, commit_s)
         return True
 
     def _blame(self, records: int) -> None:
@@ -332,6 +352,7 @@ class TransactionalAgent(ConsumerLoop):
             if not began:
                 self._producer.begin_transaction()
                 began = True
+            self._written_topics.add(topic)
             kwargs: dict[str, Any] = {"key": key, "value": value}
             if partition is not None:
                 kwargs["partition"] = partition
@@ -368,13 +389,20 @@ class TransactionalAgent(ConsumerLoop):
                     continue
                 raise
 
-    def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None = None) -> None:
+    def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None,
+                          unsettled: list[Message]) -> None:
         """Abort the transaction, restore the states it changed (``touched``; None: all), rewind.
 
         Aborts are not rare with incremental rebalancing: a member that keeps partitions keeps
         committing while the group rebalances, and a transaction whose offsets carry the group's
         previous generation is refused (ILLEGAL_GENERATION, an abortable error). Restoring only
         the partitions of the aborted records keeps that cheap.
+
+        Only the partitions of ``unsettled`` (the poll's records not committed) are rewound:
+        every poll before was committed or rewound, so in any other partition the consumer's
+        position is its committed offset already. Asking the group coordinator for the offsets
+        of every owned partition instead (4,000 with a thousand operators) timed out after 30 s,
+        and the supervisor's restart of the agent caused one more rebalance (docs/operations.md).
         """
         if exc is not None and is_fatal(exc.args[0]):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
@@ -390,13 +418,18 @@ class TransactionalAgent(ConsumerLoop):
         changed = assigned if touched is None else [tp for tp in assigned if tp in touched]
         self.forget(changed)
         self.restore(changed)
+        read = {(t, p) for m in unsettled
+                if (t := m.topic()) is not None and (p := m.partition()) is not None}
+        rewind = sorted(read & set(assigned))
+        if not rewind:
+            return
         consumer = self._consumer_client
         # The group coordinator may be moving (a broker restarting, a rebalance): seen failing
         # with NOT_COORDINATOR right after an ILLEGAL_GENERATION abort, which restarted the agent.
         for attempt in stamina.retry_context(on=_coordinator_moving, attempts=10, timeout=60.0,
                                              wait_initial=0.2, wait_max=5.0):
             with attempt:
-                committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=30)
+                committed = consumer.committed([TopicPartition(t, p) for t, p in rewind], timeout=30)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
             consumer.seek(TopicPartition(tp.topic, tp.partition, offset))

@@ -63,6 +63,9 @@ class ValidatorAgent(TransactionalAgent):
         self._states = self.table("validator-state", self._new_state)
         self._receipt_topics_ready: set[str] = set()
 
+    def consumer_overrides(self) -> dict[str, Any]:
+        return {"queued.max.messages.kbytes": self._s.validator_read_ahead_kbytes}
+
     def prepare(self) -> None:
         self._follower = self._follow()
         self._processor = self._load_processor()

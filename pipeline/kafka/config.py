@@ -78,8 +78,8 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> di
             "fetch.queue.backoff.ms": 10,
             "fetch.wait.max.ms": 100,
             "topic.metadata.refresh.interval.ms": 5000,
-            "session.timeout.ms": 10000,
-            "heartbeat.interval.ms": 2000,
+            "session.timeout.ms": kafka.session_timeout_ms,
+            "heartbeat.interval.ms": kafka.session_timeout_ms // 5,
             **overrides,
         },
     )

@@ -243,15 +243,17 @@ class Traffic:
 class ReceiptWatch:
     """Notes when each event's receipt first became visible to a read_committed reader."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, only: tuple[str, ...] | None = None) -> None:
         self.settings = settings
+        self.only = only  # these operators' receipts (None: every demo operator's)
         self.first_seen: dict[EventKey, float] = {}
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings
         codec = default_codec()
         consumer = Consumer(consumer_config(s.kafka, s.topics.reader_group))
-        names = [s.topics.receipts(o.operator_id) for o in demo_registry(1).operators]
+        names = [s.topics.receipts(o.operator_id) for o in demo_registry(1).operators
+                 if self.only is None or o.operator_id in self.only]
         consumer.assign([TopicPartition(n, 0, OFFSET_BEGINNING) for n in names])
         try:
             while not stop.is_set():

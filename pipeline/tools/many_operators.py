@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from pydantic import SecretStr
 
 from pipeline.core.partitioning import home_partition
@@ -50,6 +50,33 @@ def _metadata_log_bytes(brokers: Brokers) -> int:
     """Bytes of node 1's KRaft metadata log (``__cluster_metadata-0``), snapshots included."""
     folder = brokers.run / "node1" / "data" / "__cluster_metadata-0"
     return sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
+
+
+def _replicas_created(brokers: Brokers, folders: set[str]) -> dict[int, int]:
+    """Per node, how many of the partition ``folders`` it has created (one per replica)."""
+    out = {}
+    for node in range(1, int(os.environ.get("DSOM_KAFKA_NODES", "3")) + 1):
+        data = brokers.run / f"node{node}" / "data"
+        out[node] = sum(1 for p in data.iterdir() if p.name in folders)
+    return out
+
+
+def _wait_served(brokers: Brokers, topics: list[NewTopic], timeout: float = 900.0) -> float:
+    """Until every node has created its replicas of the run's topics; the seconds it took.
+
+    CreateTopics returns once the controller has written the topics to the metadata log; each
+    broker then creates its replicas one by one (minutes for thousands on this machine), and
+    until a broker has, its metadata answers lack the topics: a producer then drops them from
+    its cache and refuses to produce to them (``_UNKNOWN_TOPIC``).
+    """
+    folders = {f"{t.topic}-{p}" for t in topics for p in range(t.num_partitions)}
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        created = _replicas_created(brokers, folders)
+        if all(n >= len(folders) for n in created.values()):
+            return time.monotonic() - started
+        time.sleep(2)
+    raise SystemExit(f"the brokers did not create their replicas within {timeout:.0f} s: {created}")
 
 
 def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int = 100,
@@ -82,6 +109,9 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
         ensure_topics(admin, wanted[i:i + chunk], timeout=300)
     create_s = time.monotonic() - started
     _say(f"   created in {create_s:.1f} s ({len(wanted) / create_s:,.0f} topics/s)")
+    # Every node holds a replica of every partition (replication factor = nodes here).
+    served_s = _wait_served(brokers, wanted)
+    _say(f"   every broker serving them {served_s:.1f} s later")
     time.sleep(5)  # let the brokers settle before reading their memory
     rss_after = brokers.rss_mib()
     meta_after = _metadata_log_bytes(brokers)
@@ -111,6 +141,10 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
                 break
             except BufferError:
                 producer.poll(0.1)
+            except KafkaException as exc:  # a broker behind on the metadata answered last
+                if exc.args[0].code() != KafkaError._UNKNOWN_TOPIC:
+                    raise
+                producer.poll(0.5)
         producer.poll(0)
         sent += len(batch.events)
         accepted += sum(1 for status, _ in batch.expected.values() if status == "ACCEPTED")
@@ -164,6 +198,7 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
         "replication_factor": settings.topics.replication_factor, "workers": workers,
         "machine": {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0]},
         "topic_creation_s": create_s, "topics_per_s": len(wanted) / create_s,
+        "replicas_created_s_after_creation": served_s,
         "broker_rss_mib": {"before": rss_before, "after_topics": rss_after, "running": rss_running},
         "metadata_log_bytes": {"before": meta_before, "after": meta_after},
         "full_metadata_request_s": metadata_s,

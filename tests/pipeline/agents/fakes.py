@@ -3,7 +3,8 @@
 Enough of confluent-kafka's Producer and Consumer for the transactional loop: outputs are seen
 by readers only once their transaction commits, offsets sent to a transaction are committed
 with it, and an aborted transaction leaves nothing. ``fail_next_commit`` makes the next commit
-fail as Kafka would after a broker problem (the loop aborts and rewinds).
+fail as Kafka would after a broker problem (the loop aborts and rewinds); ``refuse`` names the
+outputs Kafka refuses for good (as too large: their delivery fails and their transaction with it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FakeKafka:
         self.aborts = 0
         self.replays: list[TP] = []  # changelog partitions replayed, in order
         self.coordinator_moves = 0  # the next offset lookups fail so (the group coordinator moved)
+        self.offset_lookups: list[list[TP]] = []  # the partitions of each committed() call
+        self.refuse: Callable[[str, bytes | None], bool] = lambda topic, key: False
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
@@ -61,6 +64,7 @@ class FakeProducer:
         self.kafka = kafka
         self.conf = conf
         self.pending: list[tuple[str, int, bytes | None, bytes | None]] = []
+        self.reports: list[tuple[Any, Message]] = []  # refused outputs' delivery callbacks
         self.offsets: dict[TP, int] = {}
         self.open = False
 
@@ -75,6 +79,9 @@ class FakeProducer:
                 partition: int = 0, on_delivery: Any = None) -> None:
         assert self.open, "produce outside a transaction"
         self.pending.append((topic, partition, key, value))
+        if self.kafka.refuse(topic, key) and on_delivery is not None:
+            msg = Message(topic=topic, partition=partition, key=key, value=value)
+            self.reports.append((on_delivery, msg))
 
     def send_offsets_to_transaction(self, offsets: list[TopicPartition], metadata: Any,
                                     timeout: float) -> None:
@@ -85,6 +92,10 @@ class FakeProducer:
         if self.kafka.fail_next_commit:
             self.kafka.fail_next_commit = False
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit failed (fake)"))
+        if self.reports:
+            for report, msg in self.reports:
+                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "message too large (fake)"), msg)
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "an output failed (fake)"))
         for topic, partition, key, value in self.pending:
             self.kafka.append(topic, partition, key, value)
         self.kafka.committed.update(self.offsets)
@@ -99,6 +110,7 @@ class FakeProducer:
 
     def _reset(self) -> None:
         self.pending.clear()
+        self.reports.clear()
         self.offsets.clear()
         self.open = False
 
@@ -190,6 +202,7 @@ class FakeConsumer:
         if self.kafka.coordinator_moves:
             self.kafka.coordinator_moves -= 1
             raise KafkaException(KafkaError(KafkaError.NOT_COORDINATOR, "Broker: Not coordinator (fake)"))
+        self.kafka.offset_lookups.append([(tp.topic, tp.partition) for tp in partitions])
         got = self.kafka.committed
         return [TopicPartition(tp.topic, tp.partition, got.get((tp.topic, tp.partition), -1001))
                 for tp in partitions]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from pipeline.agents.app import app
 from pipeline.kafka.lag import agent_groups
@@ -48,3 +49,15 @@ def test_each_transactional_agent_gets_its_own_transactional_ids() -> None:
     grants = pipeline_grants(T, app.agents())
     ids = {g.name for g in grants if g.resource == "TRANSACTIONAL_ID"}
     assert ids == {"dsom-validator-", "dsom-checkpointer-", "dsom-tax-", "dsom-activity-", "dsom-alerts-"}
+
+
+def test_the_validator_reads_ahead_only_what_its_setting_allows() -> None:
+    """A backlog in the consumer's first-in-first-out queue delays every other operator's records."""
+    from pipeline.agents.validator import ValidatorAgent  # noqa: PLC0415
+    from tests.pipeline.agents.fakes import FakeKafka  # noqa: PLC0415
+
+    settings = Settings(metrics_port=0, validator_read_ahead_kbytes=512)
+    agent = ValidatorAgent(settings, clients=FakeKafka().clients)
+    conf = cast(Any, agent.consumer()).conf
+    assert conf["queued.max.messages.kbytes"] == 512
+    assert conf["partition.assignment.strategy"] == "cooperative-sticky"

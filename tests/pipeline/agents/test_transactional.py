@@ -182,6 +182,51 @@ def test_an_abort_restores_only_the_partitions_its_records_changed(settings: Set
     assert latest(kafka)["op-a|s1"]["events"] == 7 and latest(kafka)["op-a|s2"]["events"] == 2
 
 
+def test_a_rewind_asks_only_the_aborted_polls_partitions(settings: Settings) -> None:
+    """With a thousand operators an agent owns 4,000 partitions: the rewind must not ask for all."""
+    kafka = FakeKafka()
+    for p in range(6):
+        archived(kafka, f"s{p}", 1, partition=p)
+    run_until(ActivityAgent(settings, clients=kafka.clients), lambda: len(kafka.committed) == 6)
+    archived(kafka, "s0", 4)
+    archived(kafka, "s3", 2, partition=3)
+    kafka.fail_next_commit = True
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed[(ARCHIVE, 0)] == 2 and kafka.committed[(ARCHIVE, 3)] == 2)
+    assert kafka.aborts == 1
+    assert kafka.offset_lookups == [[(ARCHIVE, 0), (ARCHIVE, 3)]]
+    assert latest(kafka)["op-a|s0"]["events"] == 5 and latest(kafka)["op-a|s3"]["events"] == 3
+    assert agent.events_counted == 6
+
+
+def test_an_abort_mid_poll_rewinds_the_polls_unprocessed_records_too(settings: Settings) -> None:
+    """Records retried one per transaction: a failure rewinds the rest of the poll, and only it."""
+    kafka = FakeKafka()
+    archived(kafka, "s9", 1, partition=2)  # owned, but not in the poll that fails
+    run_until(ActivityAgent(settings, clients=kafka.clients), lambda: kafka.committed == {(ARCHIVE, 2): 1})
+    archived(kafka, "s1", 3)
+    archived(kafka, "bad", 1)  # Kafka refuses its output for good: its transactions fail
+    archived(kafka, "s1", 4)
+    archived(kafka, "s2", 2, partition=1)
+    archived(kafka, "s2", 5, partition=1)
+    kafka.refuse = lambda topic, key: topic == ACTIVITY and key == b"op-a|bad"
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 3
+              and kafka.committed.get((ARCHIVE, 1)) == 2)
+    # The whole poll failed once (the refused output's record becomes a suspect), then the
+    # suspect failed alone with the poll's last three records not yet processed: both rewinds
+    # took the poll's partitions, 0 and 1, and not partition 2.
+    assert kafka.aborts == 2
+    assert kafka.offset_lookups == [[(ARCHIVE, 0), (ARCHIVE, 1)]] * 2
+    letters = [orjson.loads(v or b"") for _, v in kafka.records("dsom.dead-letter")]
+    assert [(d["partition"], d["offset"]) for d in letters] == [(0, 1)]
+    counts = latest(kafka)
+    assert counts["op-a|s1"]["events"] == 7 and counts["op-a|s2"]["events"] == 7 and "op-a|bad" not in counts
+    assert agent.events_counted == 14  # each good record once: none lost, none counted twice
+    outputs = [key for key, _ in kafka.records(ACTIVITY)]
+    assert sorted(outputs) == sorted([b"op-a|s9", b"op-a|s1", b"op-a|s1", b"op-a|s2", b"op-a|s2"])
+
+
 def test_a_record_the_handler_cannot_process_is_set_aside(settings: Settings) -> None:
     kafka = FakeKafka()
     archived(kafka, "s1", 3)
