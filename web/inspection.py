@@ -132,7 +132,6 @@ def _inspect_page(request: Request, who: Account, status: int = 200, **context: 
         status,
         by=[b.value for b in By],
         cases=cases,
-        when=when,
         columns=SHOWN,
         default_days=DEFAULT_DAYS,
         form=context.pop("form", {}),
