@@ -208,11 +208,19 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     finally:
         i18n.reset(token)
     assert '<th data-column="received_at">received</th>' in page
+    c.get("/inspect", params={"lang": "uk"})  # the same, in Ukrainian
+    try:
+        uk = look(c, by="receipt", value="rc-4", reason=why).text
+        assert '<td class="kind" data-code="BET">ставка <code>BET</code>' in uk
+        assert "зал гральних автоматів <code>SLOT_HALL</code>" in uk and '>канал</th>' in uk
+        assert re.search(r'<td class="occurred_at" data-utc="[^"]+">\d\d\.\d\d\.\d{4}, ', uk)
+    finally:
+        c.get("/inspect", params={"lang": "en"})
     # no reason: refused, and the refusal is audited too
     res = look(c, by="receipt", value="rc-4", reason="")
     assert res.status_code == 403 and "State the reason" in res.text
     looks = audit(world, "lookup")
-    assert len(looks) == 10 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
+    assert len(looks) == 11 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
     assert json.loads(looks[0].after)["value"] == "rc-4" and looks[0].entity_id == "receipt:rc-4"
     assert audit(world, "lookup_refused")[-1].principal == "inspector:insp"
     # the JSON API: the same look-up, the same audit
@@ -220,7 +228,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
         "/api/lookup", headers={"x-csrftoken": csrf(c)}, json={"by": "bet", "value": "b-2", "reason": why}
     )
     assert res.status_code == 200 and [r["receipt_id"] for r in res.json()["rows"]] == ["rc-3"]
-    assert len(audit(world, "lookup")) == 11
+    assert len(audit(world, "lookup")) == 12
 
 
 def test_law_enforcement_sees_only_its_granted_case_until_it_expires(site: tuple[World, Any]) -> None:

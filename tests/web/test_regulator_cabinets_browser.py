@@ -105,6 +105,8 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     page.fill("#reason", "complaint 17/2026 from a player")
     page.click("#lookup button[type=submit]")
     assert page.locator("#events tbody tr").count() == 3
+    assert page.locator("#events td.kind").all_inner_texts()[-1] == "bet BET"  # the code beside its label
+    assert page.locator("#events td.occurred_at").first.inner_text().endswith(("(UTC+02:00)", "(UTC+03:00)"))
     shot(page, "inspector")
     ctx.close()
 
