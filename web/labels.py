@@ -123,7 +123,7 @@ EVENT_COLUMNS = {
     "receipt_id": N_("receipt ID"),
     "operator_id": N_("operator"),
     "kind": N_("kind"),
-    "amount": N_("amount (UAH)"),
+    "amount": N_("amount"),
     "currency": N_("currency"),
     "licence_id": N_("licence"),
     "licence_kind": N_("licence kind"),
