@@ -37,7 +37,7 @@ from web.lookup import (
 from web.pages import render, see_other
 
 router = APIRouter()
-MONEY = frozenset({"amount", "tax_withheld_pit", "tax_withheld_military"})
+MONEY = frozenset({"amount", "tax_withheld_pit", "tax_withheld_military"})  # kopecks, shown by money()
 
 
 def now_us() -> int:
@@ -110,11 +110,7 @@ def _entity(detail: dict[str, Any]) -> str:
 
 
 def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: _money(v) if k in MONEY else jsonable(v) for k, v in r.items()} for r in rows]
-
-
-def _money(kopecks: int) -> str:
-    return f"{kopecks / 100:,.2f}"
+    return [{k: jsonable(v) for k, v in r.items()} for r in rows]
 
 
 def _inspect_page(request: Request, who: Account, status: int = 200, **context: Any) -> HTMLResponse:
@@ -132,8 +128,8 @@ def _inspect_page(request: Request, who: Account, status: int = 200, **context: 
         status,
         by=[b.value for b in By],
         cases=cases,
-        when=when,
         columns=SHOWN,
+        money_columns=MONEY,
         default_days=DEFAULT_DAYS,
         form=context.pop("form", {}),
         **context,

@@ -109,6 +109,45 @@ EVENT_KINDS = {
     "WITHDRAWAL": N_("withdrawal"),
     "WITHDRAWAL_CANCELLED": N_("cancelled withdrawal"),
 }
+# The channel an event came by (pipeline/core/model.py, Channel), as the inspection look-up lists it.
+CHANNELS = {"ESTABLISHMENT": N_("establishment"), "SITE": N_("website"), "APP": N_("mobile app")}
+# A GGR statement's status (schemas/avro/ua.dsom.v1.GgrStatement.avsc, pipeline/core/statements.py):
+# OPEN while its period runs, CLOSED once it has ended (later revisions stay CLOSED).
+STATEMENT_STATUSES = {
+    "OPEN": N_("open (the period is running)"),
+    "CLOSED": N_("closed (the period has ended)"),
+}
+# The event columns the inspection look-up shows (web/lookup.py, SHOWN), as its table heads them.
+EVENT_COLUMNS = {
+    "occurred_at": N_("occurred"),
+    "receipt_id": N_("receipt ID"),
+    "operator_id": N_("operator"),
+    "kind": N_("kind"),
+    "amount": N_("amount"),
+    "currency": N_("currency"),
+    "licence_id": N_("licence"),
+    "licence_kind": N_("licence kind"),
+    "channel": N_("channel"),
+    "site_id": N_("website"),
+    "establishment_id": N_("establishment"),
+    "equipment_id": N_("equipment"),
+    "game_type": N_("game type"),
+    "bet_ref": N_("bet reference"),
+    "round_ref": N_("round reference"),
+    "player_ref": N_("player reference"),
+    "source_id": N_("source"),
+    "seq": N_("sequence number"),
+    "received_at": N_("received"),
+    "tax_withheld_pit": N_("PIT withheld"),
+    "tax_withheld_military": N_("military levy withheld"),
+    "chain_id": N_("archive chain"),
+    "chain_index": N_("position in the chain"),
+    "src_partition": N_("Kafka partition"),
+    "src_offset": N_("Kafka offset"),
+}
+# The look-up's columns whose values are codes, each with its descriptions; and its UTC times.
+EVENT_CODES = {"kind": EVENT_KINDS, "channel": CHANNELS, "licence_kind": LICENCE_KINDS}
+EVENT_TIMES = frozenset({"occurred_at", "received_at"})
 # The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
 # rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
 DATA_QUALITY_ISSUES = {"sequence_gap": N_("sequence numbers missing"), "late_data": N_("late data")}

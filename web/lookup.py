@@ -59,6 +59,7 @@ SHOWN = (
     "amount",
     "currency",
     "licence_id",
+    "licence_kind",
     "channel",
     "site_id",
     "establishment_id",

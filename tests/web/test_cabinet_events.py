@@ -7,6 +7,7 @@ import base64
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from registry.staff import CaseStore, CaseVersion, StaffStore
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.tables import EVENTS, TAX_EVENTS, create_tables
 from tests.web.conftest import World, csrf, login, login_as, make_world
+from web import i18n, labels
 from web.app import app_from_settings
 from web.login.core import fingerprint
 from web.login.demo import load_provider
@@ -57,7 +59,8 @@ EVENTS_ROWS = [
     _event(1, "op-1", "BET", "P1", 10_000, 5, bet_ref="b-1", site_id="casino-1.example.ua"),
     _event(2, "op-1", "WIN", "P1", 25_000, 4, bet_ref="b-1", site_id="casino-1.example.ua"),
     _event(3, "op-1", "BET", "P2", 5_000, 3, bet_ref="b-2", site_id="casino-1.example.ua"),
-    _event(4, "op-2", "BET", "P1", 7_000, 2, bet_ref="b-9", equipment_id="m-7", establishment_id="hall-2"),
+    _event(4, "op-2", "BET", "P1", 7_000, 2, bet_ref="b-9", equipment_id="m-7", establishment_id="hall-2",
+           channel="ESTABLISHMENT", licence_kind="SLOT_HALL"),
     _event(5, "op-2", "BET", "P3", 9_000, 1, bet_ref="b-10", equipment_id="m-7", establishment_id="hall-2"),
     _event(6, "op-1", "BET", "P1", 3_000, 24 * 45, bet_ref="b-old"),  # 45 days ago: before the default period
 ]
@@ -193,11 +196,31 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     assert receipts(look(c, by="receipt", value="rc-6", reason=why).text) == ["rc-6"]
     page = look(c, by="receipt", value="rc-4", reason=why).text
     assert "70.00" in page  # kopecks shown as UAH
+    # codes described with the code kept beside, UTC times in Kyiv time with the offset, columns named
+    assert '<td class="kind" data-code="BET">bet <code>BET</code></td>' in page
+    assert '<td class="channel" data-code="ESTABLISHMENT">establishment <code>ESTABLISHMENT</code>' in page
+    assert '<td class="licence_kind" data-code="SLOT_HALL">slot machine hall <code>SLOT_HALL</code>' in page
+    kyiv = re.search(r'<td class="occurred_at" data-utc="([^"]+Z)">([^<]+)</td>', page)
+    assert kyiv and kyiv[2].endswith(("(UTC+02:00)", "(UTC+03:00)"))
+    token = i18n.use("en")
+    try:
+        assert kyiv[2] == labels.moment(kyiv[1])  # the UTC time written in Kyiv time
+    finally:
+        i18n.reset(token)
+    assert '<th data-column="received_at">received</th>' in page
+    c.get("/inspect", params={"lang": "uk"})  # the same, in Ukrainian
+    try:
+        uk = look(c, by="receipt", value="rc-4", reason=why).text
+        assert '<td class="kind" data-code="BET">ставка <code>BET</code>' in uk
+        assert "зал гральних автоматів <code>SLOT_HALL</code>" in uk and '>канал</th>' in uk
+        assert re.search(r'<td class="occurred_at" data-utc="[^"]+">\d\d\.\d\d\.\d{4}, ', uk)
+    finally:
+        c.get("/inspect", params={"lang": "en"})
     # no reason: refused, and the refusal is audited too
     res = look(c, by="receipt", value="rc-4", reason="")
     assert res.status_code == 403 and "State the reason" in res.text
     looks = audit(world, "lookup")
-    assert len(looks) == 10 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
+    assert len(looks) == 11 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
     assert json.loads(looks[0].after)["value"] == "rc-4" and looks[0].entity_id == "receipt:rc-4"
     assert audit(world, "lookup_refused")[-1].principal == "inspector:insp"
     # the JSON API: the same look-up, the same audit
@@ -205,7 +228,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
         "/api/lookup", headers={"x-csrftoken": csrf(c)}, json={"by": "bet", "value": "b-2", "reason": why}
     )
     assert res.status_code == 200 and [r["receipt_id"] for r in res.json()["rows"]] == ["rc-3"]
-    assert len(audit(world, "lookup")) == 11
+    assert len(audit(world, "lookup")) == 12
 
 
 def test_law_enforcement_sees_only_its_granted_case_until_it_expires(site: tuple[World, Any]) -> None:

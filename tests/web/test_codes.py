@@ -19,10 +19,11 @@ from dashboards.reports import DATA_QUALITY
 from pipeline.archive_logs import PROOF_REFUSAL_CODES
 from pipeline.core import watch
 from pipeline.core.alert_rules import Severity
-from pipeline.core.model import EventKind, Reason
+from pipeline.core.model import Channel, EventKind, LicenceKind, Reason
 from pipeline.settings import REPO_ROOT
 from registry.core.errors import Code
 from web import i18n, labels
+from web.lookup import SHOWN
 
 
 @pytest.fixture
@@ -51,8 +52,19 @@ def _alert_subject_kinds() -> set[str]:
     return set(field["type"]["symbols"])
 
 
+def _statement_statuses() -> set[str]:
+    """The GgrStatement schema's statuses: every status a statement can be issued with."""
+    schema = json.loads((REPO_ROOT / "schemas" / "avro" / "ua.dsom.v1.GgrStatement.avsc").read_text())
+    field = next(f for f in schema["fields"] if f["name"] == "status")
+    return set(field["type"]["symbols"])
+
+
 CODE_FAMILIES = {
     "receipt kinds": (labels.EVENT_KINDS, {str(k) for k in EventKind}),
+    "channels": (labels.CHANNELS, {str(c) for c in Channel}),
+    "licence kinds": (labels.LICENCE_KINDS, {str(k) for k in LicenceKind}),
+    "statement statuses": (labels.STATEMENT_STATUSES, _statement_statuses()),
+    "look-up columns": (labels.EVENT_COLUMNS, set(SHOWN)),
     "registry refusals": (labels.REGISTRY_REFUSALS, {str(c) for c in Code}),
     "alert rules": (labels.ALERT_RULES, _alert_rules()),
     "alert severities": (labels.ALERT_SEVERITIES, set(Severity.__args__)),
@@ -190,3 +202,10 @@ def test_a_detail_is_said_with_its_values_and_labels(ukrainian: None) -> None:
         assert labels.receipt_detail("seq 0 must be >= 1") is None  # English pages show the receipt's text
     finally:
         i18n.reset(token)
+
+
+def test_the_look_ups_coded_and_time_columns_are_columns_it_shows() -> None:
+    """A renamed column would otherwise silently lose its descriptions or its Kyiv time."""
+    assert set(labels.EVENT_CODES) | labels.EVENT_TIMES <= set(SHOWN)
+    assert labels.EVENT_CODES["kind"] is labels.EVENT_KINDS
+    assert labels.EVENT_CODES["channel"] is labels.CHANNELS

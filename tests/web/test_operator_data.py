@@ -181,6 +181,10 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         quality = client.get("/operator/quality", params={"period": "all"}).text
         assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
         assert '<td data-category="rejection">відхилення</td>' in quality
+        # the statement's status described, its code kept; issued at 00:00 UTC, shown in Kyiv time
+        taxes = client.get("/operator/taxes", params={"period": "all"}).text
+        assert '<td class="status" data-status="OPEN">відкритий (період триває)</td>' in taxes
+        assert "<td>10.11.2026, 02:00:00 (UTC+02:00)</td>" in taxes and "Сформовано" in taxes
         [row] = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "8"}).json()["rows"]
         assert row["reason"] == "absurd_amount" and row["reason_description"].startswith("Сума (amount)")
     finally:

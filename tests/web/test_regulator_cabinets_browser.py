@@ -22,6 +22,7 @@ from pipeline.settings import ClickHouseSettings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, TAX_EVENTS, create_tables
+from tests.web.accessibility import check_page
 from tests.web.conftest import World, make_world
 from tests.web.test_cabinet_browser import browser, free_port, qes_login  # noqa: F401 - the fixture
 from tests.web.test_cabinet_events import DB, EVENTS_ROWS, TAX_ROWS, _insert
@@ -105,7 +106,20 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     page.fill("#reason", "complaint 17/2026 from a player")
     page.click("#lookup button[type=submit]")
     assert page.locator("#events tbody tr").count() == 3
+    assert page.locator("#events td.kind").all_inner_texts()[-1] == "bet BET"  # the code beside its label
+    assert page.locator("#events td.occurred_at").first.inner_text().endswith(("(UTC+02:00)", "(UTC+03:00)"))
     shot(page, "inspector")
+    # the same look-up in Ukrainian: descriptions beside the codes, Kyiv times, axe-clean
+    page.goto(f"{base}/inspect?lang=uk")
+    page.select_option("#by", "player")
+    page.fill("#value", "P1")
+    page.fill("#reason", "complaint 17/2026 from a player")
+    page.click("#lookup button[type=submit]")
+    assert page.locator("#events td.kind").all_inner_texts()[-1] == "ставка BET"
+    assert page.locator("#events td.channel").first.inner_text() == "гральний заклад ESTABLISHMENT"
+    assert page.locator("#events td.amount").first.inner_text() == "70,00 грн"
+    check_page(page, "inspect-results", "uk")
+    page.goto(f"{base}/inspect?lang=en")
     ctx.close()
 
     # law enforcement: within its case, and refused outside it
@@ -148,6 +162,7 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     ]
     assert looks == [
         ("inspector:insp", "lookup"),
+        ("inspector:insp", "lookup"),  # the same, in Ukrainian
         ("law:detective", "lookup"),
         ("law:detective", "lookup_refused"),
         ("tax:tax", "export"),
