@@ -63,7 +63,7 @@ demo: setup
 	$(BIN)/dsom demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS),)
 
 lint: $(NATIVE_STAMP)
-	$(BIN)/ruff check pipeline schemas sinks dashboards registry web tests
+	$(BIN)/ruff check pipeline schemas sinks dashboards registry web infra tests
 	$(BIN)/mypy pipeline schemas sinks dashboards registry web
 
 unit: $(NATIVE_STAMP)

@@ -222,7 +222,8 @@ class Node:
         self.log_offset = log.stat().st_size if log.exists() else 0
         with (self.run / "broker.out").open("ab") as out:
             proc = subprocess.Popen(java(self.run, "kafka.Kafka", str(props)), stdout=out,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
         self.pid_file.write_text(str(proc.pid))
         return proc
 

@@ -36,7 +36,6 @@ def _page(request: Request, who: Account, status: int = 200, **context: Any) -> 
         status,
         staff=staff,
         roles=ROLE_ORDER,
-        when=lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC"),
         form=context.pop("form", {}),
         **context,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from web.i18n import _
+from web.i18n import _, format_time
 from web.lookup import LookupRefused, Scope
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -50,7 +50,8 @@ class Case:
 
 
 def when(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A case's moment as every page writes one: Kyiv time, with its offset from UTC."""
+    return format_time(us)
 
 
 def _items(text: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.core.tax import KYIV
 from web.cases import Case, case_scope, parse_grant
+from web.i18n import format_time
 from web.lookup import (
     EVERYTHING,
     By,
@@ -99,8 +100,10 @@ def test_a_case_opens_only_for_its_officer_while_open() -> None:
         case_scope(case, "CR-1", "other", NOW)
     with pytest.raises(LookupRefused, match="not granted to you"):
         case_scope(None, "CR-9", "det", NOW)
-    with pytest.raises(LookupRefused, match="expired on"):
+    with pytest.raises(LookupRefused, match="expired on") as refused:
         case_scope(case, "CR-1", "det", NOW + DAY)
+    assert format_time(NOW + DAY) in str(refused.value)
+    assert "(UTC+03:00)" in str(refused.value)  # Kyiv summer time, not UTC
     with pytest.raises(LookupRefused, match="withdrawn"):
         case_scope(Case("CR-1", "det", ("op-1",), (), "ruling", NOW + DAY, active=False), "CR-1", "det", NOW)
 
