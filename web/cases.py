@@ -49,11 +49,6 @@ class Case:
         }
 
 
-def when(us: int) -> str:
-    """A case's moment as every page writes one: Kyiv time, with its offset from UTC."""
-    return format_time(us)
-
-
 def _items(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(x.strip() for x in re.split(r"[,\s]+", text) if x.strip()))
 
@@ -118,7 +113,7 @@ def case_scope(case: Case | None, case_id: str, who: str, now_us: int) -> Scope:
     if case.expired(now_us):
         raise LookupRefused(
             _("Case {case} expired on {when}; ask the regulator to grant a new one.").format(
-                case=case_id, when=when(case.expires_at_us)
+                case=case_id, when=format_time(case.expires_at_us)
             )
         )
     return Scope(case.operators, case.subjects, case.case_id)

@@ -19,7 +19,7 @@ from dashboards.web.dashboard import Dashboard
 from registry.core.model import Kind
 from registry.staff import CaseStore, CaseVersion, StaffStore
 from web.access import Account, Role
-from web.cases import Case, case_scope, parse_grant, when
+from web.cases import Case, case_scope, parse_grant
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
 from web.lookup import (
@@ -206,7 +206,6 @@ def _cases_page(request: Request, who: Account, status: int = 200, **context: An
         cases=cases,
         law=law,
         operators=operators,
-        when=when,
         form=context.pop("form", {}),
         **context,
     )

@@ -33,7 +33,7 @@ _DEDUP = "non_replicated_deduplication_window = 10000"
 # Quantiles of durations and stakes: t-digest states are small and merge across rows; exact
 # quantiles would need every value. Reports label them as approximate.
 _Q = "quantilesTDigest(0.5, 0.9, 0.99)"
-_QSTATE = "quantilesTDigestState(0.5, 0.9, 0.99)"
+TDIGEST_STATE = "quantilesTDigestState(0.5, 0.9, 0.99)"
 QMERGE = "quantilesTDigestMerge(0.5, 0.9, 0.99)"  # what reports read the states with
 # Stake bands of the stake distribution, in kopecks: < 10, < 100, < 1,000, < 10,000 UAH, above.
 STAKE_BANDS = (1_000, 10_000, 100_000, 1_000_000)
@@ -52,6 +52,11 @@ class Rollup:
     select: str
     source: str = "events"
 
+    @property
+    def column_names(self) -> str:
+        """The columns' names, comma-separated, for an INSERT's column list."""
+        return ", ".join(line.strip().split()[0] for line in self.columns.strip().split(",\n"))
+
     def table_ddl(self, db: str) -> str:
         return f"CREATE TABLE IF NOT EXISTS {db}.{self.name} ({self.columns})\n{self.engine}"
 
@@ -60,11 +65,7 @@ class Rollup:
         # Ordered by the group keys, so a repeat splits into the same parts in the same order
         # (see ONE_BLOCK), whatever the order the stored rows are read in.
         keys = select.rsplit("GROUP BY", 1)[1].strip()
-        return f"INSERT INTO {db}.{self.name} ({_names(self.columns)}) {select}\nORDER BY {keys}"
-
-
-def _names(columns: str) -> str:
-    return ", ".join(line.strip().split()[0] for line in columns.strip().split(",\n"))
+        return f"INSERT INTO {db}.{self.name} ({self.column_names}) {select}\nORDER BY {keys}"
 
 
 def _ingest(name: str, unit: str, bucket: str) -> Rollup:
@@ -95,8 +96,8 @@ SELECT {bucket}(received_at) AS {unit}, operator_id, kind, count() AS events,
        countIf(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at) > {LATE_AFTER_US})
            AS late_events,
        max(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS max_delay_us,
-       {_QSTATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
-       {_QSTATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
+       {TDIGEST_STATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
+       {TDIGEST_STATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
 FROM {{db}}.events
 WHERE ({{where}})
 GROUP BY {unit}, operator_id, kind""",
@@ -215,7 +216,7 @@ SELECT toDateTime(toStartOfHour(occurred_at), 'UTC') AS hour, operator_id, licen
        countIf(amount >= """ + str(STAKE_BANDS[1]) + " AND amount < " + str(STAKE_BANDS[2]) + """) AS band_3,
        countIf(amount >= """ + str(STAKE_BANDS[2]) + " AND amount < " + str(STAKE_BANDS[3]) + """) AS band_4,
        countIf(amount >= """ + str(STAKE_BANDS[3]) + """) AS band_5,
-       max(amount) AS max_stake, """ + _QSTATE + """(amount) AS stake_q
+       max(amount) AS max_stake, """ + TDIGEST_STATE + """(amount) AS stake_q
 FROM {db}.events
 WHERE kind = 'BET' AND ({where})
 GROUP BY hour, operator_id, licence_kind, game_type""",

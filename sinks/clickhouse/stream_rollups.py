@@ -33,7 +33,6 @@ from clickhouse_connect.driver.binding import format_str, quote_identifier
 from pipeline.core.engine import Engine
 from schemas import ARCHIVE_BATCH, default_codec
 from sinks.clickhouse.rollups import (
-    _QSTATE,
     ASSETS_DAILY,
     GGR_HOURLY,
     INGEST_HOURLY,
@@ -42,8 +41,8 @@ from sinks.clickhouse.rollups import (
     SOURCE_SEQ,
     STAKE_BANDS,
     STAKES_HOURLY,
+    TDIGEST_STATE,
     Rollup,
-    _names,
 )
 
 HOUR_US = 3_600_000_000
@@ -67,7 +66,7 @@ class Inputs:
 
     def insert_sql(self, database: str, path: str) -> str:
         db = quote_identifier(database)
-        return (f"INSERT INTO {db}.{self.rollup.name} ({_names(self.rollup.columns)}) "
+        return (f"INSERT INTO {db}.{self.rollup.name} ({self.rollup.column_names}) "
                 f"SELECT {self.select} FROM file({format_str(path)}, 'JSONCompactEachRow', "
                 f"{format_str(self.structure)})")
 
@@ -77,7 +76,7 @@ def _us(column: str) -> str:
 
 
 def _tdigest(values: str) -> str:
-    return f"arrayReduce('{_QSTATE}', {values})"
+    return f"arrayReduce('{TDIGEST_STATE}', {values})"
 
 
 _INGEST_STRUCTURE = ("t Int64, operator_id String, kind String, events UInt64, amount Int64, "

@@ -8,11 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::avro_read::Reader;
-
-const KINDS: [&str; 6] = ["BET", "WIN", "REFUND", "DEPOSIT", "WITHDRAWAL", "WITHDRAWAL_CANCELLED"];
-const LICENCE_KINDS: [&str; 5] =
-    ["CASINO_ESTABLISHMENT", "ONLINE_CASINO", "BOOKMAKING", "SLOT_HALL", "ONLINE_POKER"];
-const CHANNELS: usize = 3;
+use crate::validator::decode::{CHANNELS, KINDS, LICENCE_KINDS};
 
 /// A single-object ArchiveBatch of the current version (header checked by the caller) as
 /// `(operator_id, source_id, received_at_us, events)`: `pipeline.core.watch.watched_events`.
@@ -43,7 +39,7 @@ pub fn watched_events<'py>(py: Python<'py>, value: &[u8]) -> PyResult<Bound<'py,
         ev.set_item(intern!(py, "kind"), &kinds[r.enum_index(KINDS.len())?])?;
         ev.set_item(intern!(py, "licence_id"), r.str()?)?;
         ev.set_item(intern!(py, "licence_kind"), &licence_kinds[r.enum_index(LICENCE_KINDS.len())?])?;
-        r.enum_index(CHANNELS)?;
+        r.enum_index(CHANNELS.len())?;
         for key in keys {
             ev.set_item(key, r.opt_str()?)?;
         }

@@ -7,14 +7,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use crate::avro_read::{put_long, put_str, Reader};
+use crate::validator::decode::{CHANNELS, KINDS, LICENCE_KINDS};
 
-const KINDS: usize = 6; // EventKind: BET, WIN, REFUND, DEPOSIT, WITHDRAWAL, WITHDRAWAL_CANCELLED
 const BET: usize = 0;
 const WIN: usize = 1;
 const REFUND: usize = 2;
-const LICENCE_KINDS: [&str; 5] =
-    ["CASINO_ESTABLISHMENT", "ONLINE_CASINO", "BOOKMAKING", "SLOT_HALL", "ONLINE_POKER"];
-const CHANNELS: usize = 3;
 const PPM: i128 = 1_000_000;
 
 /// Rates with effective instants, ascending (`pipeline.core.tax.RateSchedule`).
@@ -90,10 +87,10 @@ impl ArchiveTaxer {
             r.fixed(64)?; // prev_hash, hash
             r.long()?; // seq
             r.skip_bytes()?; // operator_ref
-            let kind = r.enum_index(KINDS)?;
+            let kind = r.enum_index(KINDS.len())?;
             let licence_id = r.str()?;
             let licence_kind = LICENCE_KINDS[r.enum_index(LICENCE_KINDS.len())?];
-            r.enum_index(CHANNELS)?;
+            r.enum_index(CHANNELS.len())?;
             for _ in 0..7 {
                 // establishment_id .. bet_ref
                 if r.present()? {

@@ -9,15 +9,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::avro_read::Reader;
+use crate::validator::decode::{CHANNELS, KINDS, LICENCE_KINDS};
 use crate::validator::json;
 
-const KINDS: [&str; 6] = ["BET", "WIN", "REFUND", "DEPOSIT", "WITHDRAWAL", "WITHDRAWAL_CANCELLED"];
 const BET: usize = 0;
 const WIN: usize = 1;
 const REFUND: usize = 2;
-const LICENCE_KINDS: [&str; 5] =
-    ["CASINO_ESTABLISHMENT", "ONLINE_CASINO", "BOOKMAKING", "SLOT_HALL", "ONLINE_POKER"];
-const CHANNELS: usize = 3;
 const ASSET_TYPES: [&str; 4] = ["establishment", "equipment", "site", "app"];
 const HOUR_US: i64 = 3_600_000_000;
 const MINUTE_US: i64 = 60_000_000;
@@ -109,7 +106,7 @@ impl<'a> Fold<'a> {
             let kind = r.enum_index(KINDS.len())?;
             r.skip_bytes()?; // licence_id
             let licence_kind = LICENCE_KINDS[r.enum_index(LICENCE_KINDS.len())?];
-            r.enum_index(CHANNELS)?;
+            r.enum_index(CHANNELS.len())?;
             let mut assets: [&str; 4] = [""; 4];
             for a in assets.iter_mut() {
                 *a = r.opt_str()?.unwrap_or("");

@@ -8,7 +8,7 @@
 
 mod bets;
 mod conflicts;
-mod decode;
+pub(crate) mod decode;
 mod dedup;
 mod encode;
 pub(crate) mod json;
