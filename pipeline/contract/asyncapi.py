@@ -11,7 +11,7 @@ is carried in ``x-dsom-*`` extensions, which the specification allows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from pipeline.core.validation import MAX_TEXT
 from pipeline.kafka.admin import ARCHIVE_CONFIG, OPERATOR_TOPIC_CONFIG, RECEIPTS_TOPIC_CONFIG
 from pipeline.security.acls import operator_group
 from pipeline.settings import Settings
-from schemas.codec import AVRO_DIR, MAGIC, MESSAGE_SCHEMAS, load_type
+from schemas.codec import AVRO_DIR, MAGIC, MESSAGE_SCHEMAS, load_type, schema_versions
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING = "0.5.0"
@@ -92,13 +92,16 @@ def _channel(address: str, title: str, description: str, messages: list[str], pa
     return channel
 
 
-def document(settings: Settings, files: Mapping[str, Any],
-             fingerprints: Mapping[str, bytes]) -> dict[str, Any]:
+def document(settings: Settings, files: Mapping[str, Any], fingerprints: Mapping[str, bytes],
+             older: Mapping[str, Sequence[tuple[int, bytes]]] | None = None) -> dict[str, Any]:
     """The AsyncAPI 3 document of the operator contract.
 
     ``files``: each ``.avsc`` file's JSON by full name; ``fingerprints``: each message schema's
-    CRC-64-AVRO fingerprint (wire order) by full name.
+    CRC-64-AVRO fingerprint (wire order) by full name; ``older``: the (version, fingerprint) of
+    each earlier version the codec still reads, by full name. A producer built against an
+    earlier schema keeps working, so its fingerprint is part of the contract too.
     """
+    older = older or {}
     t, v = settings.topics, settings.validation
     group = operator_group(t, OP)
     group_pattern = "^" + group.replace(".", r"\.").replace(OP, "[A-Za-z0-9_-]{1,64}") + r"(\..+)?$"
@@ -115,6 +118,8 @@ def document(settings: Settings, files: Mapping[str, Any],
                            "binary body.",
             "payload": {"$ref": f"#/components/schemas/{short}"},
             "x-dsom-fingerprint": fingerprint_forms(fingerprints[name]),
+            "x-dsom-older-fingerprints": [{"version": version, **fingerprint_forms(fp)}
+                                          for version, fp in older.get(name, ())],
         }
     messages["EventBatch"]["bindings"] = {"kafka": {
         "key": {"type": "string", "pattern": SOURCE_ID_PATTERN,
@@ -285,7 +290,9 @@ def avro_files(folder: Path = AVRO_DIR) -> dict[str, Any]:
 
 def build(settings: Settings) -> dict[str, Any]:
     """The document for ``settings``, from the schema files on disk."""
-    return document(settings, avro_files(), {name: load_type(name).fingerprint for name in MESSAGE_SCHEMAS})
+    return document(settings, avro_files(), {name: load_type(name).fingerprint for name in MESSAGE_SCHEMAS},
+                    {name: [(t.version, t.fingerprint) for t in schema_versions(name)[:-1]]
+                     for name in MESSAGE_SCHEMAS})
 
 
 @cache

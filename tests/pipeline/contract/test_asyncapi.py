@@ -6,11 +6,19 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pipeline.contract.asyncapi import avro_files, document, inline
+from pipeline.contract.asyncapi import avro_files, build, document, inline
 from pipeline.contract.reasons import reason_texts
 from pipeline.core.model import Reason
 from pipeline.settings import Settings, ValidationSettings
-from schemas.codec import AVRO_DIR, MESSAGE_SCHEMAS, load_type
+from schemas.codec import (
+    AVRO_DIR,
+    MAGIC,
+    MESSAGE_SCHEMAS,
+    Codec,
+    UnknownSchemaError,
+    load_type,
+    schema_versions,
+)
 
 OFFICIAL = Path(__file__).parent / "asyncapi-3.0.0.schema.json"
 SETTINGS = Settings(kafka={"bootstrap_servers": "kafka1.dsom.gov.ua:9093,kafka2.dsom.gov.ua:9093"},
@@ -73,6 +81,22 @@ def test_every_schema_file_and_fingerprint_is_published(doc: dict[str, Any]) -> 
     # Each message's Avro schema stands alone: the Event record is defined inside EventBatch.
     events = doc["components"]["schemas"]["EventBatch"]["schema"]["fields"][3]["type"]["items"]
     assert events["name"] == "Event" and events["type"] == "record"
+
+
+def test_the_older_versions_still_read_are_published_with_their_fingerprints() -> None:
+    # A producer built against EventBatch version 1 keeps working (the codec resolves it), so
+    # the contract lists that fingerprint too, not only the current one.
+    messages = build(SETTINGS)["components"]["messages"]
+    older = messages["EventBatch"]["x-dsom-older-fingerprints"]
+    assert [o["version"] for o in older] == [t.version for t in schema_versions("ua.dsom.v1.EventBatch")[:-1]]
+    assert older[0] == {"version": 1, "wireBytesHex": "df21741809057402", "header": "c301df21741809057402",
+                        "javaParsingFingerprint64": "0x02740509187421df",
+                        "javaParsingFingerprint64Decimal": 176771821997400543}
+    for entry in older:  # each is a schema the codec reads: an empty body fails as a body, not as unknown
+        with pytest.raises(Exception) as refused:
+            Codec().decode(MAGIC + bytes.fromhex(entry["wireBytesHex"]))
+        assert not isinstance(refused.value, UnknownSchemaError), refused.value
+    assert all(isinstance(m["x-dsom-older-fingerprints"], list) for m in messages.values())
 
 
 def test_topics_partitioning_groups_and_limits_follow_the_settings(doc: dict[str, Any]) -> None:
