@@ -148,6 +148,42 @@ EVENT_COLUMNS = {
 # The look-up's columns whose values are codes, each with its descriptions; and its UTC times.
 EVENT_CODES = {"kind": EVENT_KINDS, "channel": CHANNELS, "licence_kind": LICENCE_KINDS}
 EVENT_TIMES = frozenset({"occurred_at", "received_at"})
+# Each rejection reason (pipeline/core/model.py, Reason) in a few words, where its description (a
+# sentence, pipeline/contract/reasons.py) is too long: the Grafana legends of rejections by reason.
+REASON_TITLES = {
+    "unknown_schema": N_("unknown schema"),
+    "malformed": N_("not strict Avro"),
+    "wrong_key": N_("wrong record key"),
+    "empty_batch": N_("empty batch"),
+    "batch_too_large": N_("too many events in a batch"),
+    "record_too_large": N_("record too large"),
+    "invalid_source_id": N_("invalid source ID"),
+    "wrong_partition": N_("wrong partition"),
+    "unprocessable": N_("set aside for investigation"),
+    "wrong_operator": N_("another operator named"),
+    "invalid_sequence": N_("invalid sequence number"),
+    "sequence_gap_expired": N_("too late to fill a gap"),
+    "conflicting_duplicate": N_("repeat with other content"),
+    "unknown_licence": N_("licence not registered"),
+    "licence_kind_mismatch": N_("wrong licence kind"),
+    "licence_inactive": N_("licence not in force"),
+    "licence_suspended": N_("licence suspended or revoked"),
+    "non_positive_amount": N_("zero or negative amount"),
+    "absurd_amount": N_("amount too large"),
+    "wrong_currency": N_("wrong currency"),
+    "future_time": N_("time in the future"),
+    "too_late": N_("too late"),
+    "personal_data": N_("personal data"),
+    "invalid_player_ref": N_("invalid player reference"),
+    "missing_field": N_("missing field"),
+    "field_not_allowed": N_("field not allowed"),
+    "channel_not_allowed": N_("channel not allowed"),
+    "unknown_bet": N_("unknown bet"),
+    "invalid_tax": N_("invalid withheld tax"),
+    "field_too_long": N_("field too long"),
+    "duplicate_bet_ref": N_("bet reference reused"),
+    "refund_exceeds_stake": N_("refund above the stake"),
+}
 # The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
 # rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
 DATA_QUALITY_ISSUES = {"sequence_gap": N_("sequence numbers missing"), "late_data": N_("late data")}

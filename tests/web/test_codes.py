@@ -66,6 +66,7 @@ CODE_FAMILIES = {
     "statement statuses": (labels.STATEMENT_STATUSES, _statement_statuses()),
     "look-up columns": (labels.EVENT_COLUMNS, set(SHOWN)),
     "registry refusals": (labels.REGISTRY_REFUSALS, {str(c) for c in Code}),
+    "rejection reasons in a few words": (labels.REASON_TITLES, {str(r) for r in Reason}),
     "alert rules": (labels.ALERT_RULES, _alert_rules()),
     "alert severities": (labels.ALERT_SEVERITIES, set(Severity.__args__)),
     "alert states": (labels.ALERT_STATES, {"OPENED", "UPDATED", "RESOLVED"}),

@@ -48,6 +48,8 @@ REJECTION_ROWS = [
     rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
     {**rej("op-a", "s-a2", 1, "unknown_licence", at(22, 5)),
      "detail": "licence 'LIC-X' is not registered to op-a"},
+    {**rej("op-a", "s-a3", None, "malformed", at(22, 20)),
+     "detail": "events[0].amount at byte 52: the record ends before this field"},
 ]
 TAX_ROWS = [
     payout("op-b", "r-b-win", 100_000, 15_000, at(22, 31)),  # 18_000 due: a discrepancy
@@ -178,6 +180,8 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         # the validator's detail said in Ukrainian, the receipt's English kept in data-detail
         assert "ліцензію &#39;LIC-X&#39; не зареєстровано за оператором op-a</small>" in recent
         assert 'data-detail="licence &#39;LIC-X&#39; is not registered to op-a"' in recent
+        # the decoder's detail too (web.machine_texts)
+        assert "events[0].amount, байт 52: запис закінчується перед цим полем</small>" in recent
         quality = client.get("/operator/quality", params={"period": "all"}).text
         assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
         assert '<td data-category="rejection">відхилення</td>' in quality
