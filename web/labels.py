@@ -145,6 +145,39 @@ EVENT_COLUMNS = {
     "src_partition": N_("Kafka partition"),
     "src_offset": N_("Kafka offset"),
 }
+# The tax officer's tables' columns (web/tax_records.py, TABLES), as the /tax page heads them and its
+# exports label them (money columns are kopecks in the exports, hryvnias on the page).
+TAX_COLUMNS = {
+    "operator_id": N_("operator"),
+    "period": N_("period"),
+    "period_start": N_("period start"),
+    "period_end": N_("period end"),
+    "revision": N_("revision"),
+    "status": N_("status"),
+    "stakes": N_("stakes"),
+    "refunds": N_("refunds"),
+    "winnings": N_("winnings"),
+    "ggr": N_("GGR"),
+    "ggr_tax_rate_ppm": N_("GGR tax rate"),
+    "ggr_tax_due": N_("GGR tax due"),
+    "bets": N_("bets"),
+    "payouts": N_("payouts"),
+    "pit_due": N_("PIT due"),
+    "pit_withheld": N_("PIT withheld"),
+    "military_due": N_("military levy due"),
+    "military_withheld": N_("military levy withheld"),
+    "discrepancies": N_("discrepancies"),
+    "discrepancy": N_("discrepancy"),
+    "issued_at": N_("issued"),
+    "occurred_at": N_("occurred"),
+    "receipt_id": N_("receipt ID"),
+    "licence_id": N_("licence"),
+    "licence_kind": N_("licence kind"),
+    "player_ref": N_("player reference"),
+    "amount": N_("amount"),
+    "pit_rate_ppm": N_("PIT rate"),
+    "military_rate_ppm": N_("military levy rate"),
+}
 # The look-up's columns whose values are codes, each with its descriptions; and its UTC times.
 EVENT_CODES = {"kind": EVENT_KINDS, "channel": CHANNELS, "licence_kind": LICENCE_KINDS}
 EVENT_TIMES = frozenset({"occurred_at", "received_at"})

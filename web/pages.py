@@ -32,6 +32,8 @@ from web.login.people import Representative, find_account
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+# A null (a look-up's empty column, a rejection's missing source) is an empty cell, never the word None.
+templates.env.finalize = lambda value: "" if value is None else value
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
