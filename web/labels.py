@@ -491,8 +491,8 @@ def alert_figures(amounts: dict[str, int], measures: dict[str, float]) -> dict[s
 # conflicts.py, agents/validator.py), said in Ukrainian on the cabinet pages: Python regular
 # expressions over the English the engines write (byte-identical in Python and Rust), each group's
 # value kept as written, or labelled by :data:`_DETAIL_LABELS`. The receipt itself keeps the English;
-# English pages show it as it is. Left English (no pattern): the decoder's ``malformed`` and
-# ``unknown_schema`` details and ``personal_data``'s hints (tests/web/test_codes.py lists them).
+# English pages show it as it is. The decoder's ``malformed`` and ``unknown_schema`` details and
+# ``personal_data``'s hints are said by ``web.machine_texts`` (which tries these first).
 RECEIPT_DETAILS: tuple[tuple[str, str], ...] = (
     (r"licence (?P<licence>.+) is not registered to (?P<operator>.+)",
      N_("licence %(licence)s is not registered to operator %(operator)s")),

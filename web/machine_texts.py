@@ -303,7 +303,8 @@ DENIALS: Sentences = Sentences((
     (r"approve or reject proposals", N_("approve or reject proposals"), {}),
     (r"suspend, revoke or reinstate licences", N_("suspend, revoke or reinstate licences"), {}),
 ))
-# pydantic's own messages for a record's fields (registry/core/model.py, _first), as pydantic 2 writes them.
+# pydantic's own messages for a field (registry/core/model.py, _first; dashboards/params.py, parse), as
+# pydantic 2 writes them.
 _PYDANTIC: tuple[tuple[str, str, dict[str, Render]], ...] = (
     (r"String should have at most (?P<n>\d+) characters?", N_("at most %(n)s characters"), {}),
     (r"String should have at least (?P<n>\d+) characters?", N_("at least %(n)s character(s)"), {}),
@@ -318,6 +319,18 @@ _PYDANTIC: tuple[tuple[str, str, dict[str, Render]], ...] = (
     (r"Extra inputs are not permitted", N_("this field is not part of the entry"), {}),
     (r"required, missing", N_("required, and missing"), {}),
 )
+# A report's parameter refused (dashboards/params.py: pydantic's words, and the checks' own).
+FIELD_MESSAGES: Sentences = Sentences((
+    *_PYDANTIC,
+    (r"must be one of (?P<choices>.+)", N_("must be one of: %(choices)s"), {}),
+))
+
+
+def param_error(template: str, fields: dict[str, object]) -> str:
+    """A report parameter's refusal (``dashboards.params.ParamError``) in the current language."""
+    said = {k: (FIELD_MESSAGES.say(v) or v) if k == "why" and isinstance(v, str) and current_locale() != "en"
+            else v for k, v in fields.items()}
+    return gettext(template) % said
 
 REGISTRY_MESSAGES: Sentences = Sentences((
     *_PYDANTIC,

@@ -17,7 +17,7 @@ from dashboards.params import ParamError
 from dashboards.reports import DATA_QUALITY, INGESTION_STATUS, TAXES
 from dashboards.web.dashboard import Dashboard
 from pipeline.security.keys import AccessKeys
-from web import labels
+from web import labels, machine_texts
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -245,7 +245,7 @@ def quality_page(request: Request, who: CurrentAccount, d: Reports) -> HTMLRespo
     try:
         issues, status = _report(d, DATA_QUALITY, query), _report(d, INGESTION_STATUS, query)
     except ParamError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, machine_texts.param_error(exc.template, exc.fields)) from exc
     return render(
         request, "operator_quality.html", issues=issues, ingestion=status, period=query.get("period", "")
     )
@@ -258,7 +258,7 @@ def taxes_page(request: Request, who: CurrentAccount, d: Reports) -> HTMLRespons
     try:
         totals = _report(d, TAXES, query)
     except ParamError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, machine_texts.param_error(exc.template, exc.fields)) from exc
     params = {"db": d.database, "operator": operator_id}
     return render(
         request,

@@ -22,7 +22,7 @@ from dashboards.reports import BY_NAME, GROUPS, Report
 from dashboards.run import EXPORT_FORMATS
 from dashboards.web.dashboard import Dashboard
 from pipeline.contract.asyncapi import published as published_contract
-from web import i18n, labels
+from web import i18n, labels, machine_texts
 from web.access import Account, may_see_group
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
@@ -177,7 +177,7 @@ def api_report(request: Request, name: str, who: CurrentAccount, d: Reports) -> 
             )
         data = d.export(report, query, fmt)
     except ParamError as exc:
-        return JSONResponse({"error": _(exc.template) % exc.fields}, 400)
+        return JSONResponse({"error": machine_texts.param_error(exc.template, exc.fields)}, 400)
     if fmt == "csv" and request.query_params.get("labels", "1") != "0":
         data = labelled_csv(data, report)
     elif fmt == "parquet":

@@ -112,7 +112,7 @@ def test_the_regulator_sees_every_alert_but_player_ones_and_their_counts(as_pers
     assert (
         'id="aggregates"' in page
         and '<td>op-1</td><td data-rule="rg_score">Signs of problem gambling <code>rg_score</code></td>'
-        '<td>1</td><td>1</td>' in page
+        '<td class="num">1</td><td class="num">1</td>' in page
     )
     assert 'href="/regulator/alerts"' in as_person("board").get("/regulator").text
 

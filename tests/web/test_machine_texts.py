@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from dashboards.params import ParamError, parse
 from pipeline.core import alerts, personal_data, processor, validation, watch
 from pipeline.security import archive_guard
 from pipeline.settings import TopicSettings
@@ -242,3 +243,12 @@ def test_a_refusal_keeps_its_values_and_labels_them(ukrainian: None) -> None:
     assert said == "ліцензія LIC-1 має статус «анульовано»; змінити його на «чинна» не можна"
     said = machine_texts.registry_message("no establishment 'EST-9' is registered")
     assert said == "запис виду «гральний заклад» 'EST-9' не зареєстровано"
+
+
+def test_a_report_parameter_refused_is_said_with_pydantics_words_translated(ukrainian: None) -> None:
+    for query, said in (({"operator": "x" * 300}, "параметр operator: не більше ніж 128 символів"),
+                        ({"granularity": "weeks"}, "параметр granularity: має бути одним із: minute, hour"),
+                        ({"silent_after_s": "0"}, "параметр silent_after_s: має бути не меншим за 1")):
+        with pytest.raises(ParamError) as refused:
+            parse(query, now_us=1_800_000_000_000_000)
+        assert machine_texts.param_error(refused.value.template, refused.value.fields).startswith(said)
