@@ -21,7 +21,7 @@ AXE_RUN = """() => axe.run(document, {resultTypes: ['violations'], runOnly: {typ
               nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
 # The machine values a cabinet page keeps beside its labels: the same in every language.
 CABINET_VALUES = """trs => trs.map(tr => [...tr.querySelectorAll(
-    '[data-state],[data-status],[data-kind],[data-action],[data-us]')]
+    '[data-state],[data-status],[data-kind],[data-action],[data-us],[data-raw]')]
     .map(td => Object.values(td.dataset).join('|')))"""
 
 
