@@ -210,6 +210,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     assert '<th data-column="received_at">received</th>' in page
     # rc-4 came by an establishment: its site and app are null, an empty cell, not the word None
     assert '<td class="site_id"></td>' in page and ">None<" not in page
+    assert 'aria-describedby="events-note"' in page and "The table has 25 columns;" in page
     c.get("/inspect", params={"lang": "uk"})  # the same, in Ukrainian
     try:
         uk = look(c, by="receipt", value="rc-4", reason=why).text
@@ -394,6 +395,7 @@ def test_the_tax_officer_reads_statements_payouts_discrepancies_and_exports(site
     assert "15.00" in page and "10.00" not in page  # revision 2's GGR only (1_500 kopecks)
     # columns named, statuses labelled, rates as percent, times in Kyiv time; the data kept in data-raw
     assert '<th scope="col" data-column="ggr_tax_due">GGR tax due</th>' in page and ">None<" not in page
+    assert "up to 1,000,000 rows" in page and 'The table has 20 columns;' in page  # the hidden ones announced
     uk = c.get("/tax", params={"table": "payouts", "player": "P1", "lang": "uk"}).text
     c.get("/tax", params={"lang": "en"})
     assert '<th scope="col" data-column="pit_due">ПДФО до утримання</th>' in uk
