@@ -193,6 +193,9 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         assert "<td>10.11.2026, 02:00:00 (UTC+02:00)</td>" in taxes and "Сформовано" in taxes
         [row] = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "8"}).json()["rows"]
         assert row["reason"] == "absurd_amount" and row["reason_description"].startswith("Сума (amount)")
+        [row] = client.get("/api/operator/receipts", params={"source_id": "s-a2", "seq": "1"}).json()["rows"]
+        assert row["detail"] == "licence 'LIC-X' is not registered to op-a"  # the receipt's, as written
+        assert row["detail_said"] == "ліцензію 'LIC-X' не зареєстровано за оператором op-a"
     finally:
         client.get("/operator/receipts", params={"lang": "en"})  # the module's other tests read English
 
