@@ -30,7 +30,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS, Chart, Column, Report
 from pipeline import metrics
-from pipeline.core.model import EventKind, LicenceKind
+from pipeline.core.model import EventKind, LicenceKind, Reason
 from web import i18n, labels
 from web.i18n import gettext as _
 
@@ -388,7 +388,8 @@ def operations_dashboard() -> dict[str, Any]:
                     [(_rate(m.ACCEPTED, "kind", _OP), "{{kind}}")], "short", stacked=True,
                     names={str(k): labels.label(labels.EVENT_KINDS, k) for k in EventKind}),
         _prom_panel(_("Rejected by reason"), _("Events or records rejected, per second, by reason code."),
-                    [(_rate(m.REJECTED, "reason", _OP), "{{reason}}")], "short", stacked=True),
+                    [(_rate(m.REJECTED, "reason", _OP), "{{reason}}")], "short", stacked=True,
+                    names={str(r): f"{labels.label(labels.REASON_TITLES, r)} ({r})" for r in Reason}),
         _prom_panel(_("Duplicates (retries)"),
                     _("Events already decided, sent again by operators, per second."),
                     [(_rate(m.DUPLICATES, "operator", _OP), "{{operator}}")], "short"),

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dashboards.reports import GRANULARITIES, N_
 from pipeline.core.tax import KYIV, kyiv_midnight_us
@@ -108,8 +108,10 @@ def parse(query: Mapping[str, str], now_us: int | None = None) -> ReportParams:
                             operator=query.get("operator", ""), licence_kind=query.get("licence_kind", ""),
                             game_type=query.get("game_type", ""), granularity=granularity,
                             silent_after_s=int(query.get("silent_after_s") or 900))
-    except ValueError as exc:  # pydantic's ValidationError is one
-        raise ParamError(N_("invalid parameters: %(why)s"), why=str(exc).replace("\n", "; ")) from exc
+    except ValidationError as exc:  # the first problem: the parameter's name, pydantic's words
+        err = exc.errors(include_url=False, include_input=False)[0]
+        raise ParamError(N_("%(name)s: %(why)s"), name=".".join(str(p) for p in err["loc"]) or "parameters",
+                         why=str(err["msg"]).removeprefix("Value error, ")) from exc
 
 
 _EPOCH_2020 = 1_577_836_800 * SECOND_US

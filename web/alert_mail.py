@@ -4,8 +4,9 @@ The people who receive alerts are officials (docs/alerts.md, "Delivery"): the su
 first part are in Ukrainian, the second in English, from the same catalogs and tables as the
 cabinets (``web.labels``: rule titles, severities, states, subject kinds, figures). Machine values
 stay beside their words (the rule's code, the alert ID, the idempotency key) so that mail filters
-and programs keep working. The alert's ``summary`` is the alerts agent's own English sentence
-(pipeline/core/watch.py); it is quoted as such in both parts, marked as English.
+and programs keep working. The alert's ``summary`` is the alerts agent's English sentence
+(pipeline/core/watch.py): the Ukrainian part says it in Ukrainian (``web.machine_texts``), the English
+part as written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from web import i18n, labels
+from web import i18n, labels, machine_texts
 from web.i18n import N_, gettext
 
 PARTS = ("uk", "en")
@@ -27,7 +28,7 @@ _SUBJECT = N_("Subject: %(kind)s %(subject)s, operator %(operator)s")
 _OPENED = N_("Opened: %(at)s, Kyiv time")
 _CHANGED = N_("This change: %(at)s, Kyiv time")
 _FIGURES = N_("Figures:")
-_SUMMARY = N_("The system's description (in English): %(summary)s")
+_SUMMARY = N_("The system's description: %(summary)s")
 _KEY = N_("Alert %(alert)s; idempotency key %(key)s")
 
 
@@ -75,7 +76,8 @@ def _part(alert: dict[str, Any], key: str) -> list[str]:
     figures = labels.alert_figures(amounts, measures)
     if figures:
         lines += [gettext(_FIGURES), *(f"  {name}: {value}" for name, value in figures.values())]
-    lines += [gettext(_SUMMARY) % {"summary": alert["summary"]}, gettext(_KEY) % {"alert": alert["alert_id"],
+    summary = machine_texts.alert_summary(alert["summary"]) or alert["summary"]
+    lines += [gettext(_SUMMARY) % {"summary": summary}, gettext(_KEY) % {"alert": alert["alert_id"],
                                                                                  "key": key}]
     return lines
 

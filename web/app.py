@@ -32,7 +32,7 @@ from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.service import RegistryService, tax_number_key
 from registry.staff import StaffStore
-from web import admin, alerts, i18n, inspection, operator, pages, proofs, reports, tax
+from web import admin, alerts, i18n, inspection, labels, machine_texts, operator, pages, proofs, reports, tax
 from web.access import Role
 from web.deps import Cabinet, LoginRequired, authorise, session_caller
 from web.i18n import _
@@ -126,6 +126,20 @@ def _login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse("/login", 303)
 
 
+def _registry_refused(request: Request, exc: Exception) -> Response:
+    """The registry API's refusal (its machine fields as they are), each error also said to the reader.
+
+    ``description``: the code's headline, ``explanation``: the registry's message, both in the
+    request's language (the message as written where no template covers it, and in English).
+    """
+    response = registry_api._refused(request, exc)
+    body = json.loads(bytes(response.body))
+    for e in body["errors"]:
+        e["description"] = labels.label(labels.REGISTRY_REFUSALS, e["code"])
+        e["explanation"] = machine_texts.registry_message(e["message"]) or e["message"]
+    return JSONResponse(body, status_code=response.status_code)
+
+
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith(("/api/", "/registry/")) or request.method != "GET":
@@ -181,8 +195,8 @@ def create_app(
     app.include_router(tax.router)
     app.include_router(registry_api.router)
     app.dependency_overrides[registry_api.caller] = session_caller
-    app.add_exception_handler(RegistryError, registry_api._refused)
-    app.add_exception_handler(RegistryErrors, registry_api._refused)
+    app.add_exception_handler(RegistryError, _registry_refused)
+    app.add_exception_handler(RegistryErrors, _registry_refused)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=REPORTS_STATIC), name="static")

@@ -18,6 +18,7 @@ from pipeline.security.pki import OPERATOR_CA_DIR
 from pipeline.settings import Settings
 from registry.access_keys import key_store
 from registry.service import RegistryService
+from web import labels
 from web.i18n import gettext as _
 
 
@@ -84,7 +85,7 @@ class KeyDesk:
                     "The bundle of key %(key)s was already downloaded (%(when)s) and is not kept: "
                     "it can be downloaded only once. If it is lost, revoke the key and issue a new one."
                 )
-                % {"key": key_id, "when": exc.key.handed_over_at[:19].replace("T", " ") + " UTC"},
+                % {"key": key_id, "when": labels.moment(exc.key.handed_over_at)},
                 410,
             ) from exc
 

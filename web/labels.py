@@ -145,9 +145,78 @@ EVENT_COLUMNS = {
     "src_partition": N_("Kafka partition"),
     "src_offset": N_("Kafka offset"),
 }
+# The tax officer's tables' columns (web/tax_records.py, TABLES), as the /tax page heads them and its
+# exports label them (money columns are kopecks in the exports, hryvnias on the page).
+TAX_COLUMNS = {
+    "operator_id": N_("operator"),
+    "period": N_("period"),
+    "period_start": N_("period start"),
+    "period_end": N_("period end"),
+    "revision": N_("revision"),
+    "status": N_("status"),
+    "stakes": N_("stakes"),
+    "refunds": N_("refunds"),
+    "winnings": N_("winnings"),
+    "ggr": N_("GGR"),
+    "ggr_tax_rate_ppm": N_("GGR tax rate"),
+    "ggr_tax_due": N_("GGR tax due"),
+    "bets": N_("bets"),
+    "payouts": N_("payouts"),
+    "pit_due": N_("PIT due"),
+    "pit_withheld": N_("PIT withheld"),
+    "military_due": N_("military levy due"),
+    "military_withheld": N_("military levy withheld"),
+    "discrepancies": N_("discrepancies"),
+    "discrepancy": N_("discrepancy"),
+    "issued_at": N_("issued"),
+    "occurred_at": N_("occurred"),
+    "receipt_id": N_("receipt ID"),
+    "licence_id": N_("licence"),
+    "licence_kind": N_("licence kind"),
+    "player_ref": N_("player reference"),
+    "amount": N_("amount"),
+    "pit_rate_ppm": N_("PIT rate"),
+    "military_rate_ppm": N_("military levy rate"),
+}
 # The look-up's columns whose values are codes, each with its descriptions; and its UTC times.
 EVENT_CODES = {"kind": EVENT_KINDS, "channel": CHANNELS, "licence_kind": LICENCE_KINDS}
 EVENT_TIMES = frozenset({"occurred_at", "received_at"})
+# Each rejection reason (pipeline/core/model.py, Reason) in a few words, where its description (a
+# sentence, pipeline/contract/reasons.py) is too long: the Grafana legends of rejections by reason.
+REASON_TITLES = {
+    "unknown_schema": N_("unknown schema"),
+    "malformed": N_("not strict Avro"),
+    "wrong_key": N_("wrong record key"),
+    "empty_batch": N_("empty batch"),
+    "batch_too_large": N_("too many events in a batch"),
+    "record_too_large": N_("record too large"),
+    "invalid_source_id": N_("invalid source ID"),
+    "wrong_partition": N_("wrong partition"),
+    "unprocessable": N_("set aside for investigation"),
+    "wrong_operator": N_("another operator named"),
+    "invalid_sequence": N_("invalid sequence number"),
+    "sequence_gap_expired": N_("too late to fill a gap"),
+    "conflicting_duplicate": N_("repeat with other content"),
+    "unknown_licence": N_("licence not registered"),
+    "licence_kind_mismatch": N_("wrong licence kind"),
+    "licence_inactive": N_("licence not in force"),
+    "licence_suspended": N_("licence suspended or revoked"),
+    "non_positive_amount": N_("zero or negative amount"),
+    "absurd_amount": N_("amount too large"),
+    "wrong_currency": N_("wrong currency"),
+    "future_time": N_("time in the future"),
+    "too_late": N_("too late"),
+    "personal_data": N_("personal data"),
+    "invalid_player_ref": N_("invalid player reference"),
+    "missing_field": N_("missing field"),
+    "field_not_allowed": N_("field not allowed"),
+    "channel_not_allowed": N_("channel not allowed"),
+    "unknown_bet": N_("unknown bet"),
+    "invalid_tax": N_("invalid withheld tax"),
+    "field_too_long": N_("field too long"),
+    "duplicate_bet_ref": N_("bet reference reused"),
+    "refund_exceeds_stake": N_("refund above the stake"),
+}
 # The data-quality issues that are not rejection reasons (dashboards/reports.py, DATA_QUALITY); the
 # rejection reasons' descriptions are the contract's (pipeline/contract/reasons.py, :func:`reason`).
 DATA_QUALITY_ISSUES = {"sequence_gap": N_("sequence numbers missing"), "late_data": N_("late data")}
@@ -422,8 +491,8 @@ def alert_figures(amounts: dict[str, int], measures: dict[str, float]) -> dict[s
 # conflicts.py, agents/validator.py), said in Ukrainian on the cabinet pages: Python regular
 # expressions over the English the engines write (byte-identical in Python and Rust), each group's
 # value kept as written, or labelled by :data:`_DETAIL_LABELS`. The receipt itself keeps the English;
-# English pages show it as it is. Left English (no pattern): the decoder's ``malformed`` and
-# ``unknown_schema`` details and ``personal_data``'s hints (tests/web/test_codes.py lists them).
+# English pages show it as it is. The decoder's ``malformed`` and ``unknown_schema`` details and
+# ``personal_data``'s hints are said by ``web.machine_texts`` (which tries these first).
 RECEIPT_DETAILS: tuple[tuple[str, str], ...] = (
     (r"licence (?P<licence>.+) is not registered to (?P<operator>.+)",
      N_("licence %(licence)s is not registered to operator %(operator)s")),

@@ -17,7 +17,7 @@ from dashboards.params import ParamError
 from dashboards.reports import DATA_QUALITY, INGESTION_STATUS, TAXES
 from dashboards.web.dashboard import Dashboard
 from pipeline.security.keys import AccessKeys
-from web import labels
+from web import labels, machine_texts
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import gettext as _
@@ -217,6 +217,11 @@ def receipts_page(request: Request, who: CurrentAccount, d: Reports) -> HTMLResp
     )
 
 
+def _said(detail: str | None) -> str:
+    """A receipt's detail in the reader's language ('' for none; as written where nothing says it)."""
+    return (machine_texts.receipt_detail(detail) or detail) if detail else ""
+
+
 @router.get("/api/operator/receipts")
 def receipts_api(request: Request, who: CurrentAccount, d: Reports) -> Response:
     try:
@@ -225,8 +230,10 @@ def receipts_api(request: Request, who: CurrentAccount, d: Reports) -> Response:
         return JSONResponse({"error": str(exc)}, 400)
     if search is None:
         return JSONResponse({"error": _("Give receipt_id, source_id (and seq), or bet_ref.")}, 400)
-    # each rejection's reason described in the reader's language beside its stable code
-    rows = [{**r, "reason_description": labels.reason(r["reason"]) if r.get("reason") else ""} for r in rows]
+    # each rejection's reason and detail said in the reader's language beside the stable code and the
+    # receipt's own detail (which stays as the engines wrote it)
+    rows = [{**r, "reason_description": labels.reason(r["reason"]) if r.get("reason") else "",
+             "detail_said": _said(r.get("detail"))} for r in rows]
     return JSONResponse(
         {"operator_id": who.operator_id, "search": search.as_query(), "rows": rows},
         headers={"Cache-Control": "no-store"},
@@ -245,7 +252,7 @@ def quality_page(request: Request, who: CurrentAccount, d: Reports) -> HTMLRespo
     try:
         issues, status = _report(d, DATA_QUALITY, query), _report(d, INGESTION_STATUS, query)
     except ParamError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, machine_texts.param_error(exc.template, exc.fields)) from exc
     return render(
         request, "operator_quality.html", issues=issues, ingestion=status, period=query.get("period", "")
     )
@@ -258,7 +265,7 @@ def taxes_page(request: Request, who: CurrentAccount, d: Reports) -> HTMLRespons
     try:
         totals = _report(d, TAXES, query)
     except ParamError as exc:
-        raise HTTPException(400, str(exc)) from exc
+        raise HTTPException(400, machine_texts.param_error(exc.template, exc.fields)) from exc
     params = {"db": d.database, "operator": operator_id}
     return render(
         request,

@@ -23,7 +23,7 @@ from registry.core.access import Principal, PrincipalRole
 from registry.core.errors import RegistryError, RegistryErrors
 from registry.core.identifiers import tax_number_hash
 from registry.core.model import Kind, Status
-from web import i18n, labels
+from web import i18n, labels, machine_texts
 from web.access import HOME
 from web.deps import CurrentAccount, account_of, cabinet
 from web.i18n import _
@@ -32,6 +32,8 @@ from web.login.people import Representative, find_account
 
 log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+# A null (a look-up's empty column, a rejection's missing source) is an empty cell, never the word None.
+templates.env.finalize = lambda value: "" if value is None else value
 templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
@@ -50,6 +52,7 @@ templates.env.globals.update(
     languages=i18n.LANGUAGE_NAMES,
     switch_to=switch_to,
     labels=labels,
+    said=machine_texts,
     label=labels.label,
     when=i18n.format_time,
     number=i18n.format_number,
@@ -73,17 +76,20 @@ def see_other(to: str) -> RedirectResponse:
 def _refusal(e: RegistryError) -> Markup:
     """One refusal: its code's headline, the row and the field's name in the reader's language.
 
-    Then the registry's own explanation, which names values and stays as the registry wrote it (English,
-    marked so for screen readers).
+    Then the registry's own explanation, said in the reader's language (``web.machine_texts``); one
+    no template covers stays as the registry wrote it, English, marked so for screen readers.
     """
     where = [_("row %(line)s") % {"line": e.line}] if e.line is not None else []
     if e.field:
         where.append(_("field: %(field)s") % {"field": labels.label(labels.RECORD_FIELDS, e.field)})
-    return Markup("{headline} (<code>{code}</code>){where}: <span lang=\"en\">{message}</span>").format(
+    said = machine_texts.registry_message(e.message)
+    message = (Markup('<span class="explanation">{}</span>').format(said) if said is not None else
+               Markup('<span class="explanation" lang="en">{}</span>').format(e.message))
+    return Markup("{headline} (<code>{code}</code>){where}: {message}").format(
         headline=labels.label(labels.REGISTRY_REFUSALS, str(e.code)),
         code=str(e.code),
         where="".join(", " + w for w in where),
-        message=e.message,
+        message=message,
     )
 
 

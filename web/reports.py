@@ -11,7 +11,8 @@ import csv
 import io
 import json
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -21,13 +22,14 @@ from dashboards.reports import BY_NAME, GROUPS, Report
 from dashboards.run import EXPORT_FORMATS
 from dashboards.web.dashboard import Dashboard
 from pipeline.contract.asyncapi import published as published_contract
-from web import i18n, labels
+from web import i18n, labels, machine_texts
 from web.access import Account, may_see_group
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
 from web.pages import render
 
 router = APIRouter()
+T = TypeVar("T")
 
 
 def _dashboard(request: Request) -> Dashboard:
@@ -109,32 +111,48 @@ def labelled_csv(data: bytes, report: Report) -> bytes:
     UTF-8 with a byte order mark, so spreadsheet programs read Ukrainian letters right
     (``?labels=0`` gives ClickHouse's CSV as it is, for programs).
     """
+    return csv_with_labels(data, column_labels(report))
+
+
+def csv_with_labels(data: bytes, row: list[str]) -> bytes:
+    """:func:`labelled_csv` with the labels ``row`` given (one per column, in order)."""
     header, _sep, rest = data.partition(b"\n")
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(column_labels(report))
+    csv.writer(out, lineterminator="\n").writerow(row)
     return b"\xef\xbb\xbf" + header + b"\n" + out.getvalue().encode() + rest
 
 
 def labelled_parquet(data: bytes, report: Report) -> bytes:
     """ClickHouse's Parquet with each column's label (both languages) in the field and file metadata."""
+    en, uk = (in_language(lang, lambda: {c.name: _(c.label) for c in report.columns})
+              for lang in ("en", "uk"))
+    return parquet_with_labels(data, report.name, en, uk)
+
+
+def in_language(locale: str, fn: Callable[[], T]) -> T:
+    """``fn()`` with ``locale`` the current language."""
+    token = i18n.use(locale)
+    try:
+        return fn()
+    finally:
+        i18n.reset(token)
+
+
+def parquet_with_labels(data: bytes, name: str, en: dict[str, str], uk: dict[str, str]) -> bytes:
+    """:func:`labelled_parquet` for the table ``name`` whose columns' labels are ``en`` and ``uk``.
+
+    Each field's metadata has ``label_en`` and ``label_uk``; the file's has ``dsom.report`` and
+    ``dsom.labels`` (both languages as JSON).
+    """
     import pyarrow as pa  # noqa: PLC0415 - only exports need it
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     table = pq.read_table(io.BytesIO(data))
-    by_name = {c.name: c for c in report.columns}
-    token = i18n.use("uk")
-    try:
-        uk = {c.name: _(c.label) for c in report.columns}
-    finally:
-        i18n.reset(token)
     fields = [
-        f.with_metadata({"label_en": by_name[f.name].label, "label_uk": uk[f.name]})
-        if f.name in by_name
-        else f
+        f.with_metadata({"label_en": en[f.name], "label_uk": uk[f.name]}) if f.name in en else f
         for f in table.schema
     ]
-    en = {n: c.label for n, c in by_name.items()}
-    meta = {"dsom.report": report.name, "dsom.labels": json.dumps({"en": en, "uk": uk}, ensure_ascii=False)}
+    meta = {"dsom.report": name, "dsom.labels": json.dumps({"en": en, "uk": uk}, ensure_ascii=False)}
     schema = pa.schema(fields, metadata={**(table.schema.metadata or {}), **meta})
     out = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(table.columns, schema=schema), out)
@@ -159,7 +177,7 @@ def api_report(request: Request, name: str, who: CurrentAccount, d: Reports) -> 
             )
         data = d.export(report, query, fmt)
     except ParamError as exc:
-        return JSONResponse({"error": _(exc.template) % exc.fields}, 400)
+        return JSONResponse({"error": machine_texts.param_error(exc.template, exc.fields)}, 400)
     if fmt == "csv" and request.query_params.get("labels", "1") != "0":
         data = labelled_csv(data, report)
     elif fmt == "parquet":

@@ -17,6 +17,7 @@ from dashboards import grafana_gen
 from dashboards.grafana_gen import GrafanaSqlError, dashboard_set, dashboards, grafana_sql, main, render
 from dashboards.reports import GRANULARITIES, GROUPS, REPORTS
 from pipeline import metrics
+from pipeline.core.model import Reason
 from pipeline.registry import Licence, Operator, Registry
 from registry.core.snapshot import records_of
 from sinks.clickhouse.registry_tables import insert_registry_records
@@ -350,3 +351,15 @@ def test_operations_dashboard_uses_only_real_metrics() -> None:
         assert wanted in used, wanted
     for panel in model["panels"]:
         assert panel["datasource"]["type"] == "prometheus"
+
+
+def test_rejections_are_named_by_their_reasons_words_in_each_language() -> None:
+    """The "Rejected by reason" legend: each reason code's few words, the code kept in brackets."""
+    for locale, unknown_licence in (("uk", "ліцензію не зареєстровано"), ("en", "licence not registered")):
+        model = dashboard_set(locale)["operations.json"]
+        (panel,) = [p for p in model["panels"] if p["targets"][0]["legendFormat"] == "{{reason}}"]
+        overrides = panel["fieldConfig"]["overrides"]
+        names = {o["matcher"]["options"]: o["properties"][0]["value"] for o in overrides}
+        assert set(names) == {str(r) for r in Reason}
+        assert names["unknown_licence"] == f"{unknown_licence} (unknown_licence)"
+        assert all(name.endswith(f" ({code})") and len(name) < 60 for code, name in names.items())

@@ -21,7 +21,7 @@ AXE_RUN = """() => axe.run(document, {resultTypes: ['violations'], runOnly: {typ
               nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"""
 # The machine values a cabinet page keeps beside its labels: the same in every language.
 CABINET_VALUES = """trs => trs.map(tr => [...tr.querySelectorAll(
-    '[data-state],[data-status],[data-kind],[data-action],[data-us]')]
+    '[data-state],[data-status],[data-kind],[data-action],[data-us],[data-raw]')]
     .map(td => Object.values(td.dataset).join('|')))"""
 
 
@@ -39,14 +39,20 @@ def check_page(page: Any, name: str, lang: str) -> None:
     page.screenshot(path=str(SHOTS / f"{lang}-{name}.png"), full_page=True)
     bad = axe_violations(page)
     assert not bad, f"{name} ({lang}): {bad}"
+    nulls = page.eval_on_selector_all(
+        "td, th, dd",
+        "cells => cells.filter(c => c.innerText.trim() === 'None').map(c => c.outerHTML.slice(0, 80))",
+    )
+    assert not nulls, f"{name} ({lang}): cells reading None: {nulls}"
 
 
 def check_in_both_languages(page: Any, url: str, name: str, back_to: str = "en") -> None:
     """``url`` in Ukrainian and in English: each axe-clean, with the same machine values in its tables."""
     values = {}
+    sep = "&" if "?" in url else "?"
     for lang in LANGUAGES:
-        page.goto(f"{url}?lang={lang}")
+        page.goto(f"{url}{sep}lang={lang}")
         check_page(page, name, lang)
         values[lang] = page.eval_on_selector_all("tbody tr", CABINET_VALUES)
     assert values["uk"] == values["en"] and values["uk"], name
-    page.goto(f"{url}?lang={back_to}")
+    page.goto(f"{url}{sep}lang={back_to}")

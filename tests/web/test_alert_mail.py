@@ -33,7 +33,9 @@ def test_the_mail_is_ukrainian_first_then_english_in_kyiv_time() -> None:
     assert "частка відхилених, відсотків: 7,25" in uk and "операції: 1\u00a0200" in uk
     assert "Rule: High share of rejected events (rejection_rate, rules of 2020-01-01)" in en
     assert "Opened: 25/10/2026, 03:30:00 (UTC+03:00), Kyiv time" in en and "operations: 1,200" in en
-    assert a["summary"] in uk and a["summary"] in en and "a-1:UPDATED:1" in en
+    # the agent's sentence said in Ukrainian, and as written in the English part
+    assert "Опис системи: op-1|s-1: відхилено 7,3\u00a0% із 1\u00a0200 операцій за 15 хв" in uk
+    assert a["summary"] not in uk and a["summary"] in en and "a-1:UPDATED:1" in en
     assert i18n.current_locale() == "uk"  # the parts' languages did not leak
 
 

@@ -17,7 +17,8 @@ from web.app import app_from_settings
 T0 = 1_800_000_000_000_000
 
 
-def alert(alert_id: str, operator_id: str, rule: str, subject: str, state: str = "OPENED") -> dict[str, Any]:
+def alert(alert_id: str, operator_id: str, rule: str, subject: str, state: str = "OPENED",
+          summary: str = "") -> dict[str, Any]:
     return {
         "alert_id": alert_id,
         "state": state,
@@ -32,12 +33,14 @@ def alert(alert_id: str, operator_id: str, rule: str, subject: str, state: str =
         "at_us": T0 + 60_000_000,
         "amounts": orjson.dumps({"stakes": 100}).decode(),
         "measures": orjson.dumps({"z": -4.2}).decode(),
-        "summary": f"summary of {alert_id}",
+        "summary": summary or f"summary of {alert_id}",
     }
 
 
 ALERTS = [
-    alert("a-rtp-op1", "op-1", "rtp_deviation", "op-1|slot-7|slots"),
+    alert("a-rtp-op1", "op-1", "rtp_deviation", "op-1|slot-7|slots",
+          summary="op-1|slot-7|slots: RTP 88.10% over 52000 spins against 96.00% certified (z = -4.20, "
+                  "evidence e^14.2 against e^9.2 needed over 52000 spins)"),
     alert("a-aml-op2", "op-2", "aml_structuring", "op-2|p_SECRET02"),
     alert("a-rg-op1", "op-1", "rg_score", "op-1|p_CHASER01"),
 ]
@@ -109,9 +112,21 @@ def test_the_regulator_sees_every_alert_but_player_ones_and_their_counts(as_pers
     assert (
         'id="aggregates"' in page
         and '<td>op-1</td><td data-rule="rg_score">Signs of problem gambling <code>rg_score</code></td>'
-        '<td>1</td><td>1</td>' in page
+        '<td class="num">1</td><td class="num">1</td>' in page
     )
     assert 'href="/regulator/alerts"' in as_person("board").get("/regulator").text
+
+
+def test_the_agents_summary_is_said_in_the_readers_language(as_person: Any) -> None:
+    """The agent's English sentence (kept in data-summary) said in Ukrainian, figures the Ukrainian way."""
+    taras = as_person("taras")
+    page = taras.get("/regulator/alerts", params={"lang": "uk"}).text
+    assert ("op-1|slot-7|slots: RTP 88,10\u00a0% за 52\u00a0000 ігор проти сертифікованого 96,00\u00a0%"
+            in page)
+    assert 'data-summary="op-1|slot-7|slots: RTP 88.10% over 52000 spins' in page
+    assert '<span lang="en">summary of a-aml-op2</span>' in page  # a sentence no template wrote: as it is
+    english = taras.get("/regulator/alerts", params={"lang": "en"}).text
+    assert "RTP 88.10% over 52000 spins" in english and "ігор" not in english
 
 
 def test_an_operator_sees_and_acts_on_its_own_alerts_only(as_person: Any, world: World) -> None:

@@ -208,12 +208,16 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     finally:
         i18n.reset(token)
     assert '<th data-column="received_at">received</th>' in page
+    # rc-4 came by an establishment: its site and app are null, an empty cell, not the word None
+    assert '<td class="site_id"></td>' in page and ">None<" not in page
+    assert 'aria-describedby="events-note"' in page and "The table has 25 columns;" in page
     c.get("/inspect", params={"lang": "uk"})  # the same, in Ukrainian
     try:
         uk = look(c, by="receipt", value="rc-4", reason=why).text
         assert '<td class="kind" data-code="BET">ставка <code>BET</code>' in uk
         assert "зал гральних автоматів <code>SLOT_HALL</code>" in uk and '>канал</th>' in uk
         assert re.search(r'<td class="occurred_at" data-utc="[^"]+">\d\d\.\d\d\.\d{4}, ', uk)
+        assert '<td class="site_id"></td>' in uk and ">None<" not in uk
     finally:
         c.get("/inspect", params={"lang": "en"})
     # no reason: refused, and the refusal is audited too
@@ -389,6 +393,15 @@ def test_the_tax_officer_reads_statements_payouts_discrepancies_and_exports(site
     c = session(site, "tax")
     page = c.get("/tax").text
     assert "15.00" in page and "10.00" not in page  # revision 2's GGR only (1_500 kopecks)
+    # columns named, statuses labelled, rates as percent, times in Kyiv time; the data kept in data-raw
+    assert '<th scope="col" data-column="ggr_tax_due">GGR tax due</th>' in page and ">None<" not in page
+    assert "up to 1,000,000 rows" in page and 'The table has 20 columns;' in page  # the hidden ones announced
+    uk = c.get("/tax", params={"table": "payouts", "player": "P1", "lang": "uk"}).text
+    c.get("/tax", params={"lang": "en"})
+    assert '<th scope="col" data-column="pit_due">ПДФО до утримання</th>' in uk
+    assert '<td class="num" data-raw="180000">18\u00a0%</td>' in uk and '<td data-raw="1">так</td>' in uk
+    assert '<td class="num" data-raw="4500">45,00 грн</td>' in uk
+    assert re.search(r'<td data-raw="[^"]+Z">\d\d\.\d\d\.\d{4}, \d\d:\d\d:\d\d \(UTC\+0[23]:00\)</td>', uk)
     page = c.get("/tax", params={"table": "payouts", "player": "P1"}).text
     assert "rc-2" in page and "45.00" in page and "40.00" in page
     assert 'id="period"' in page and "No dates were chosen" in page  # the last 30 days, said on the page
@@ -398,10 +411,17 @@ def test_the_tax_officer_reads_statements_payouts_discrepancies_and_exports(site
     assert c.get("/api/tax/payouts").json()["rows"][0]["receipt_id"] == "rc-2"
     res = c.get("/api/tax/payouts.csv", params={"operator": "op-1"})
     assert res.status_code == 200 and "attachment" in res.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(res.text)))
-    assert [(r["receipt_id"], r["pit_due"], r["pit_withheld"]) for r in rows] == [("rc-2", "4500", "4000")]
+    # row 1 the machine names, row 2 their labels (money in kopecks), then the data as the data holds it
+    names, shown, *rows = list(csv.reader(io.StringIO(res.content.decode("utf-8-sig"))))
+    assert names[:2] == ["occurred_at", "receipt_id"] and shown[:2] == ["occurred", "receipt ID"]
+    assert shown[names.index("pit_due")] == "PIT due, kopecks"
+    assert [(r[1], r[names.index("pit_due")], r[names.index("pit_withheld")]) for r in rows] == [
+        ("rc-2", "4500", "4000")]
+    raw = c.get("/api/tax/payouts.csv", params={"operator": "op-1", "labels": "0"}).text
+    assert raw.splitlines()[1].startswith('"20')  # ?labels=0: ClickHouse's CSV as it is, for programs
     table = pq.read_table(io.BytesIO(c.get("/api/tax/statements.parquet").content))
     assert table.column("revision").to_pylist() == [2]
+    assert table.schema.field("ggr").metadata[b"label_uk"].decode() == "GGR, коп."
     exports = audit(world, "export")
     assert [(r.principal, r.kind, r.entity_id) for r in exports[-2:]] == [
         ("tax:tax", "tax", "payouts"),

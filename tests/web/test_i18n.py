@@ -136,9 +136,22 @@ def test_a_registry_refusal_has_its_headline_in_the_readers_language(tmp_path: P
     pid = client.post("/registry/proposals", headers={"x-csrftoken": token}, json={"record": record}).json()
     res = client.post(f"/regulator/proposals/{pid['proposal_id']}",
                       data={"csrftoken": token, "verdict": "approve", "reason": "ok"})
-    # the code's headline in Ukrainian, the code itself, then the registry's own detail
+    # the code's headline in Ukrainian, the code itself, then the registry's explanation in Ukrainian
     assert "Одна й та сама особа не може подати заявку і ухвалити рішення щодо неї" in res.text
-    assert "(<code>four_eyes</code>)" in res.text and "may not decide it</span>" in res.text
+    assert "(<code>four_eyes</code>)" in res.text
+    assert "не може ухвалювати за нею рішення</span>" in res.text and "may not decide" not in res.text
+    # the API keeps the machine fields as the registry wrote them and says them too
+    api = client.post(f"/registry/proposals/{pid['proposal_id']}/approve", headers={"x-csrftoken": token},
+                      json={"reason": "ok"})
+    (error,) = api.json()["errors"]
+    assert error["code"] == "four_eyes"
+    assert error["message"].endswith("proposed this change and may not decide it")
+    assert error["description"].startswith("Одна й та сама особа")
+    assert error["explanation"].endswith("подав(ла) цю заявку і не може ухвалювати за нею рішення")
+    english = client.post(f"/registry/proposals/{pid['proposal_id']}/approve?lang=en",
+                          headers={"x-csrftoken": token}, json={"reason": "ok"}).json()["errors"][0]
+    assert english["explanation"] == english["message"]
+    assert english["description"].startswith("The same person")
 
 
 def test_template_translations_survive_jinjas_formatting() -> None:

@@ -4,9 +4,11 @@ tasks in a real browser (Playwright, Debian's Chromium), keys included."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,7 +27,7 @@ from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, REJECTIONS, TAX_EVENTS, create_tables
 from tests.dashboards.test_reports import DB, NOV_KYIV, at, ev, insert, payout, rej, statement
-from tests.web.accessibility import check_in_both_languages
+from tests.web.accessibility import LANGUAGES, check_in_both_languages
 from tests.web.conftest import login, registry_system
 from tests.web.test_cabinet_browser import SCREENSHOTS, browser, free_port, qes_login  # noqa: F401 - a fixture
 from tests.web.test_operator_keys import Acls
@@ -48,6 +50,8 @@ REJECTION_ROWS = [
     rej("op-b", "s-b1", None, "non_positive_amount", at(22)),
     {**rej("op-a", "s-a2", 1, "unknown_licence", at(22, 5)),
      "detail": "licence 'LIC-X' is not registered to op-a"},
+    {**rej("op-a", "s-a3", None, "malformed", at(22, 20)),
+     "detail": "events[0].amount at byte 52: the record ends before this field"},
 ]
 TAX_ROWS = [
     payout("op-b", "r-b-win", 100_000, 15_000, at(22, 31)),  # 18_000 due: a discrepancy
@@ -178,6 +182,8 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         # the validator's detail said in Ukrainian, the receipt's English kept in data-detail
         assert "ліцензію &#39;LIC-X&#39; не зареєстровано за оператором op-a</small>" in recent
         assert 'data-detail="licence &#39;LIC-X&#39; is not registered to op-a"' in recent
+        # the decoder's detail too (web.machine_texts)
+        assert "events[0].amount, байт 52: запис закінчується перед цим полем</small>" in recent
         quality = client.get("/operator/quality", params={"period": "all"}).text
         assert "Сума (amount) перевищує" in quality and "<code>absurd_amount</code>" in quality
         assert '<td data-category="rejection">відхилення</td>' in quality
@@ -187,6 +193,9 @@ def test_codes_are_described_in_the_readers_language(site: tuple[TestClient, Reg
         assert "<td>10.11.2026, 02:00:00 (UTC+02:00)</td>" in taxes and "Сформовано" in taxes
         [row] = client.get("/api/operator/receipts", params={"source_id": "s-a1", "seq": "8"}).json()["rows"]
         assert row["reason"] == "absurd_amount" and row["reason_description"].startswith("Сума (amount)")
+        [row] = client.get("/api/operator/receipts", params={"source_id": "s-a2", "seq": "1"}).json()["rows"]
+        assert row["detail"] == "licence 'LIC-X' is not registered to op-a"  # the receipt's, as written
+        assert row["detail_said"] == "ліцензію 'LIC-X' не зареєстровано за оператором op-a"
     finally:
         client.get("/operator/receipts", params={"lang": "en"})  # the module's other tests read English
 
@@ -219,6 +228,14 @@ def test_search_parsing_and_queries_are_bound_to_the_operator() -> None:
             assert "operator_id = {operator:String}" in sql and params["operator"] == "op-a"
 
 
+def figure(text: str, lang: str) -> Decimal | None:
+    """A number as a page writes it (``1 234,50 грн`` in Ukrainian, ``UAH 1,234.50`` in English)."""
+    digits = re.sub(r"грн|UAH|\s", "", text)
+    if not digits:
+        return None
+    return Decimal(digits.replace(",", ".") if lang == "uk" else digits.replace(",", ""))
+
+
 def test_the_operators_main_tasks_in_the_browser(shop: Shop, browser: Any) -> None:  # noqa: F811 - the fixture
     """A demo-style head logs in by QES, finds a receipt, issues a sandbox key, downloads its bundle once."""
     server = WebServer(shop.app, "127.0.0.1", free_port()).start()
@@ -238,6 +255,15 @@ def test_the_operators_main_tasks_in_the_browser(shop: Shop, browser: Any) -> No
         # reason codes and kinds described in both languages, the validator's English marked as such
         check_in_both_languages(page, f"{base}/operator/receipts", "operator-receipts")
         check_in_both_languages(page, f"{base}/operator/quality", "operator-quality")
+        # the taxes page: axe-clean in both languages, and the same figures written each language's way
+        taxes = f"{base}/operator/taxes?period=all"
+        check_in_both_languages(page, taxes, "operator-taxes")
+        figures = {}
+        for lang in LANGUAGES:
+            page.goto(f"{taxes}&lang={lang}")
+            figures[lang] = [figure(t, lang) for t in page.locator("td.num").all_inner_texts()]
+        assert figures["uk"] == figures["en"] and Decimal("15.00") in figures["uk"], figures
+        page.goto(f"{taxes}&lang=en")
         page.click("#nav-keys")
         page.check("input[name=environment][value=sandbox]")
         page.click("#issue-key button[type=submit]")

@@ -22,7 +22,7 @@ from pipeline.settings import ClickHouseSettings
 from sinks.clickhouse.client import connect
 from sinks.clickhouse.rollups import rebuild_all
 from sinks.clickhouse.tables import EVENTS, TAX_EVENTS, create_tables
-from tests.web.accessibility import check_page
+from tests.web.accessibility import LANGUAGES, check_in_both_languages, check_page
 from tests.web.conftest import World, make_world
 from tests.web.test_cabinet_browser import browser, free_port, qes_login  # noqa: F401 - the fixture
 from tests.web.test_cabinet_events import DB, EVENTS_ROWS, TAX_ROWS, _insert
@@ -82,6 +82,7 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     assert "Account nadia added" in page.inner_text("#done")
     assert page.locator("#staff tr[data-name=nadia] .role").inner_text() == "inspector"
     shot(page, "admin")
+    check_in_both_languages(page, f"{base}/admin/staff", "admin-staff")
     ctx.close()
 
     # the regulator grants a case to law enforcement
@@ -96,6 +97,7 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     page.click("#grant button[type=submit]")
     assert "Case CR-2026/15 granted" in page.inner_text("#done")
     shot(page, "cases")
+    check_in_both_languages(page, page.url.split("?")[0], "cases")
     ctx.close()
 
     # the inspector looks up a receipt, with a reason
@@ -109,6 +111,9 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     assert page.locator("#events td.kind").all_inner_texts()[-1] == "bet BET"  # the code beside its label
     assert page.locator("#events td.occurred_at").first.inner_text().endswith(("(UTC+02:00)", "(UTC+03:00)"))
     shot(page, "inspector")
+    for lang in LANGUAGES:  # the form alone (no table yet), in both languages
+        page.goto(f"{base}/inspect?lang={lang}")
+        check_page(page, "inspect", lang)
     # the same look-up in Ukrainian: descriptions beside the codes, Kyiv times, axe-clean
     page.goto(f"{base}/inspect?lang=uk")
     page.select_option("#by", "player")
@@ -143,6 +148,11 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     page.click("text=Payout tax records")
     assert "rc-2" in page.inner_text("#records")
     shot(page, "tax")
+    # the same figures in both languages (data-raw), each axe-clean, columns named in the reader's language
+    check_in_both_languages(page, f"{base}/tax?table=payouts&player=P1", "tax-payouts", back_to="uk")
+    assert page.locator("#records th[data-column=pit_due]").inner_text() == "ПДФО до утримання"
+    assert page.locator("#records td[data-raw='4500']").inner_text() == "45,00 грн"
+    page.goto(f"{base}/tax?table=payouts&lang=en")
     with page.expect_download() as download:
         page.click("#export-csv")
     assert "rc-2" in Path(download.value.path()).read_text()
