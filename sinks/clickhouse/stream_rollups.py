@@ -35,11 +35,15 @@ from schemas import ARCHIVE_BATCH, default_codec
 from sinks.clickhouse.rollups import (
     ASSETS_DAILY,
     GGR_HOURLY,
+    INGEST_DAILY,
     INGEST_HOURLY,
     INGEST_MINUTELY,
+    KYIV_TZ,
     LATE_AFTER_US,
+    PLAYERS_DAILY,
     SOURCE_SEQ,
     STAKE_BANDS,
+    STAKES_DAILY,
     STAKES_HOURLY,
     TDIGEST_STATE,
     Rollup,
@@ -113,6 +117,53 @@ INPUTS: dict[str, Inputs] = {i.rollup.name: i for i in (
            "band_2 UInt64, band_3 UInt64, band_4 UInt64, band_5 UInt64, max_stake Int64, stakes Array(Int64)",
            "toDateTime(hour, 'UTC'), operator_id, licence_kind, game_type, band_1, band_2, band_3, band_4, "
            f"band_5, max_stake, {_tdigest('stakes')}"),
+)}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A rollup of whole days re-read from an hourly rollup's folded rows (the same file, one more insert).
+
+    Nothing more to fold (nor to keep equal between the reference and the compiled fold): the
+    hourly rows already hold every value the day needs, the aggregate states' inputs included, and
+    ClickHouse groups them by day. ``select`` names the rollup's columns in order over the
+    parent's file columns and ends in its GROUP BY; values are sorted before a t-digest is built,
+    so a repeat builds the same state. Stored under ``<batch token>-<rollup>``, as ``roll_up``
+    stores the same rows computed from ``events``.
+    """
+
+    rollup: Rollup
+    parent: Inputs
+    select: str
+
+    def insert_sql(self, database: str, path: str) -> str:
+        db = quote_identifier(database)
+        head, keys = (part.strip() for part in self.select.rsplit("GROUP BY", 1))
+        # ordered by the group keys, as roll_up's insert is (one block, the same on a repeat)
+        return (f"INSERT INTO {db}.{self.rollup.name} ({self.rollup.column_names}) {head} "
+                f"FROM file({format_str(path)}, 'JSONCompactEachRow', {format_str(self.parent.structure)}) "
+                f"GROUP BY {keys} ORDER BY {keys}")
+
+
+_KYIV_DAY = f"toDate(toDateTime(hour, 'UTC'), '{KYIV_TZ}')"
+_SORTED = "arraySort(arrayFlatten(groupArray({values})))"
+# each event's time to queryable, as _INGEST_SELECT's store_q takes it
+_STORE = ("arrayFlatten(arrayMap((r, n) -> arrayWithConstant(n, toUnixTimestamp64Micro(now64(6)) - r), "
+          "received, received_events))")
+
+DERIVED: dict[str, Derived] = {d.rollup.name: d for d in (
+    Derived(PLAYERS_DAILY, INPUTS[GGR_HOURLY.name],
+            f"SELECT {_KYIV_DAY} AS day, licence_kind, sum(bets), sum(stakes), "
+            "arrayReduce('uniqExactState', arrayFlatten(groupArray(players))) "
+            "GROUP BY day, licence_kind"),
+    Derived(STAKES_DAILY, INPUTS[STAKES_HOURLY.name],
+            f"SELECT {_KYIV_DAY} AS day, licence_kind, sum(band_1), sum(band_2), sum(band_3), sum(band_4), "
+            f"sum(band_5), {_tdigest(_SORTED.format(values='stakes'))} "
+            "GROUP BY day, licence_kind"),
+    Derived(INGEST_DAILY, INPUTS[INGEST_HOURLY.name],
+            "SELECT toDateTime(intDiv(t, 86400) * 86400, 'UTC') AS day, operator_id, sum(events), "
+            f"{_tdigest(_SORTED.format(values='delays'))}, {_tdigest(_SORTED.format(values=_STORE))} "
+            "GROUP BY day, operator_id"),
 )}
 
 
