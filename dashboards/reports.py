@@ -281,6 +281,10 @@ _KIND_PERIOD_HOURLY = (f"{_GGR_PERIOD} AND NOT ({_BY_KYIV_DAY} AND "
 # UTC days (``DateTime`` at midnight), for system status in days or months (UTC buckets: a day's
 # rows fall in one bucket of either).
 _BY_UTC_DAY = "{granularity:String} IN ('day', 'month')"
+# ingest_by_operator's rows for the filters: all operators together ('') unless one is asked for.
+_ALL_OPERATORS = "({operator:String} = '' AND {licence_kind:String} = '')"
+_SCOPE = (f"(({_ALL_OPERATORS} AND operator_id = '') "
+          f"OR (NOT {_ALL_OPERATORS} AND operator_id != '' AND {OP} AND {LK_OP}))")
 
 
 # -- operational --
@@ -364,13 +368,14 @@ FROM (SELECT {_bucket('t')} AS bucket_us, sum(events) AS accepted,
       FROM (SELECT minute AS t, events, delay_q, store_q FROM {DB}.ingest_minutely
             WHERE {{granularity:String}} = 'minute' AND {_period('minute')} AND {OP} AND {LK_OP}
             UNION ALL
-            SELECT hour, events, delay_q, store_q FROM {DB}.ingest_hourly
-            WHERE {{granularity:String}} != 'minute' AND {_period('hour')} AND {OP} AND {LK_OP}
-              AND NOT ({_BY_UTC_DAY} AND {_utc_day_whole('toStartOfDay(hour)')})
+            -- all operators together, or each (not per operator and event kind): hours, and whole
+            -- days in day or month buckets (a week: 168 or 7 rows, per operator when filtered)
+            SELECT t, events, delay_q, store_q FROM {DB}.ingest_by_operator
+            WHERE unit = 'hour' AND {{granularity:String}} != 'minute' AND {_period('t')} AND {_SCOPE}
+              AND NOT ({_BY_UTC_DAY} AND {_utc_day_whole('toStartOfDay(t)')})
             UNION ALL
-            -- whole days in day or month buckets (a week: 7 rows per operator, not 168 per kind)
-            SELECT day, events, delay_q, store_q FROM {DB}.ingest_daily
-            WHERE {_BY_UTC_DAY} AND {_utc_day_whole('day')} AND {OP} AND {LK_OP})
+            SELECT t, events, delay_q, store_q FROM {DB}.ingest_by_operator
+            WHERE unit = 'day' AND {_BY_UTC_DAY} AND {_utc_day_whole('t')} AND {_SCOPE})
       GROUP BY bucket_us)
 ORDER BY bucket_us""",
     columns=(Column("bucket_us", N_("From"), "time"), Column("accepted", N_("Accepted"), "count"),

@@ -259,11 +259,12 @@ GROUP BY hour, operator_id, licence_kind""",
 # Merging a week of per-hour states was most of what two reports cost at 100 M events: the
 # distinct bettors of player activity (84,000 uniqExact sets of ggr_hourly, 55 M elements), its
 # stake quantiles and system status's latency quantiles (t-digests per hour, operator and kind or
-# game). Per day, keyed only by what those reports group or filter by, a week is a few hundred
-# states. The reports take whole days from these and the hours at the period's edges from the
-# hourly rollups: counts, sums and distinct players are exact either way; t-digest quantiles are
-# approximate either way (a digest of a day's values differs slightly from one merged from its
-# hours'). The sink fills them from the folded rows of the hourly rollups (stream_rollups.DERIVED).
+# game). Per day (or hour), keyed only by what those reports group or filter by, a week is a few
+# hundred (thousand) states. The reports take whole days from these and the hours at the period's
+# edges from the hourly rollups: counts, sums and distinct players are exact either way; t-digest
+# quantiles are approximate either way (a digest of a day's values differs slightly from one merged
+# from its hours'). The sink fills them from the folded rows of the hourly rollups
+# (stream_rollups.DERIVED).
 
 # Per Kyiv day and licence kind: bets, stakes and the distinct bettors, for player activity
 # without an operator or game filter. Kyiv days, because the periods officials choose (today,
@@ -313,29 +314,36 @@ WHERE kind = 'BET' AND ({where})
 GROUP BY day, licence_kind""",
 )
 
-# Per UTC day of arrival and operator: events and the latency quantiles, for system status in
-# days or months (UTC buckets, as its time series are).
-INGEST_DAILY = Rollup(
-    name="ingest_daily",
+# Per UTC hour and per UTC day of arrival (``unit``), per operator and for all operators together
+# (``operator_id`` ''): events and the latency quantiles, for system status (its buckets are UTC or
+# Kyiv hours, days, months). Without a filter a week in hours is 168 states, not 168 per operator
+# and event kind as in ingest_hourly; for one operator 168, in days 7. One rollup with both units
+# and both scopes, so that one insert stores a batch's rows of all of them.
+INGEST_BY_OPERATOR = Rollup(
+    name="ingest_by_operator",
     columns=f"""
-    day DateTime('UTC'),
+    unit LowCardinality(String),
+    t DateTime('UTC'),
     operator_id LowCardinality(String),
     events SimpleAggregateFunction(sum, UInt64),
     delay_q AggregateFunction({_Q}, Int64),
     store_q AggregateFunction({_Q}, Int64)""",
-    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) "
-           f"ORDER BY (day, operator_id) SETTINGS {_DEDUP}",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(t) "
+           f"ORDER BY (unit, t, operator_id) SETTINGS {_DEDUP}",
     select=f"""
-SELECT toStartOfDay(received_at) AS day, operator_id, count() AS events,
+SELECT unit, if(unit = 'hour', toStartOfHour(received_at), toStartOfDay(received_at)) AS t, scope,
+       count() AS events,
        {TDIGEST_STATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
        {TDIGEST_STATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
 FROM {{db}}.events
+ARRAY JOIN ['hour', 'day'] AS unit
+ARRAY JOIN [operator_id, ''] AS scope
 WHERE ({{where}})
-GROUP BY day, operator_id""",
+GROUP BY unit, t, scope""",
 )
 
 ROLLUPS: tuple[Rollup, ...] = (GGR_HOURLY, INGEST_MINUTELY, INGEST_HOURLY, SOURCE_SEQ, ASSETS_DAILY,
-                               STAKES_HOURLY, TAX_HOURLY, PLAYERS_DAILY, STAKES_DAILY, INGEST_DAILY)
+                               STAKES_HOURLY, TAX_HOURLY, PLAYERS_DAILY, STAKES_DAILY, INGEST_BY_OPERATOR)
 TOKEN_COLUMN = "ingest_token"
 # A token deduplicates the insert's blocks one by one, numbered in the order they come: a repeat
 # must produce the same blocks in the same order. One thread and one block do that (a batch's

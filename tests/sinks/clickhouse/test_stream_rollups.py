@@ -83,13 +83,17 @@ def raw_batch(offset: int, values: list[bytes]) -> TableBatch:
 
 def contents(ch: Any) -> dict[str, Any]:
     """Every rollup's rows (rollup_contents) and their quantiles, except the time to queryable
-    (``store_q``: when the roll-up ran)."""
+    (``store_q``: when the roll-up ran), where each group holds few enough values for a t-digest
+    to keep them all: not ingest_by_operator's all-operators rows (operator_id ''), whose digests
+    merged batch by batch differ slightly from one built from every value at once."""
     out: dict[str, Any] = rollup_contents(ch)
-    quantiles = (("ingest_minutely", "delay_q"), ("ingest_hourly", "delay_q"), ("stakes_hourly", "stake_q"),
-                 ("ingest_daily", "delay_q"), ("stakes_daily", "stake_q"))
-    for name, column in quantiles:
+    quantiles = (("ingest_minutely", "delay_q", "1"), ("ingest_hourly", "delay_q", "1"),
+                 ("stakes_hourly", "stake_q", "1"), ("stakes_daily", "stake_q", "1"),
+                 ("ingest_by_operator", "delay_q", "operator_id != ''"))
+    for name, column, where in quantiles:
         out[f"{name}.{column}"] = ch.query(
-            f"SELECT toString(finalizeAggregation({column})) AS q FROM {DB}.{name} FINAL ORDER BY q"
+            f"SELECT toString(finalizeAggregation({column})) AS q FROM {DB}.{name} FINAL WHERE {where} "
+            "ORDER BY q"
         ).result_rows
     return out
 
