@@ -11,7 +11,7 @@ query read-only and writes the audit entry.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -213,6 +213,28 @@ def narrow(lookup: Lookup, scope: Scope) -> None:
                 who=lookup.value, case=scope.case_id
             )
         )
+
+
+# A list look-up reads the newest rows first: the last day of its period, then its last week, then
+# all of it, and stops at the first that holds ``limit`` rows. Every row outside a window is older
+# than every row in it, so that window's newest rows are the period's: the same answer. The sort
+# key (operator, kind, time) keeps an operator's rows of a day together: at 100 M events a site's
+# look-up read all of its operator's 2 M rows for its newest 100 (107 ms of CPU), its last day 24.
+WINDOWS_US = (86_400_000_000, 7 * 86_400_000_000)
+
+
+def newest_first(lookup: Lookup, now_us: int) -> list[Lookup]:
+    """The look-ups to run in turn until one returns ``lookup.limit`` rows; the last is ``lookup``."""
+    if lookup.by not in LISTS:
+        return [lookup]
+    end = lookup.until_us if lookup.until_us is not None else now_us
+    steps = []
+    for span in WINDOWS_US:
+        start = end - span
+        if lookup.since_us is not None and start <= lookup.since_us:
+            break
+        steps.append(replace(lookup, since_us=start))
+    return [*steps, lookup]
 
 
 def lookup_sql(lookup: Lookup, scope: Scope) -> tuple[str, dict[str, Any]]:

@@ -193,6 +193,11 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     since = time.strftime("%Y-%m-%d", time.gmtime(NOW / 1e6 - 60 * 86400))
     old = look(c, by="player", value="P1", reason=why, since=since)
     assert receipts(old.text) == ["rc-1", "rc-2", "rc-4", "rc-6"] and 'id="period"' not in old.text
+    # newest first, day by day (web.lookup.newest_first): the last day holds P1's newest two; four
+    # rows take the whole period, as one query over it does
+    assert receipts(look(c, by="player", value="P1", reason=why, limit="2").text) == ["rc-2", "rc-4"]
+    four = look(c, by="player", value="P1", reason=why, since=since, limit="4")
+    assert receipts(four.text) == ["rc-1", "rc-2", "rc-4", "rc-6"]
     assert receipts(look(c, by="receipt", value="rc-6", reason=why).text) == ["rc-6"]
     page = look(c, by="receipt", value="rc-4", reason=why).text
     assert "70.00" in page  # kopecks shown as UAH
@@ -220,7 +225,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
     res = look(c, by="receipt", value="rc-4", reason="")
     assert res.status_code == 403 and "State the reason" in res.text
     looks = audit(world, "lookup")
-    assert len(looks) == 11 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
+    assert len(looks) == 13 and all(r.principal == "inspector:insp" and r.reason == why for r in looks)
     assert json.loads(looks[0].after)["value"] == "rc-4" and looks[0].entity_id == "receipt:rc-4"
     assert audit(world, "lookup_refused")[-1].principal == "inspector:insp"
     # the JSON API: the same look-up, the same audit
@@ -228,7 +233,7 @@ def test_the_inspector_drills_down_by_each_key_and_every_look_is_audited(site: t
         "/api/lookup", headers={"x-csrftoken": csrf(c)}, json={"by": "bet", "value": "b-2", "reason": why}
     )
     assert res.status_code == 200 and [r["receipt_id"] for r in res.json()["rows"]] == ["rc-3"]
-    assert len(audit(world, "lookup")) == 12
+    assert len(audit(world, "lookup")) == 14
 
 
 def test_law_enforcement_sees_only_its_granted_case_until_it_expires(site: tuple[World, Any]) -> None:
