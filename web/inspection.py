@@ -101,7 +101,7 @@ def run_lookup(
         {**lookup.audit_detail(), **({"case_id": case_id} if who.role is Role.LAW else {})},
         lookup.reason,
     )
-    for step in newest_first(lookup, now_us()):  # the last day, week, then the whole period
+    for step in newest_first(lookup, now_us()):  # a site's last day, then its whole period
         sql, params = lookup_sql(step, scope)
         names, rows = _reports(request).query(sql, params)
         if len(rows) >= lookup.limit:

@@ -101,9 +101,6 @@ LOOKUP_ELEMENTS: tuple[str, ...] = (
     "PROJECTION lookup_player (SELECT _part_offset ORDER BY player_ref)",
     "INDEX lookup_machine equipment_id TYPE bloom_filter(0.01) GRANULARITY 1",
     "INDEX lookup_site site_id TYPE set(256) GRANULARITY 1",
-    # Newest first: ClickHouse's top-K filtering skips granules older than the K-th newest row so
-    # far by their time range (a site's look-up read all of its operator's rows; docs/cabinets.md).
-    "INDEX lookup_time occurred_at TYPE minmax GRANULARITY 1",
 )
 # The tax officer's payout records by player or receipt (web/tax_records.py), the same way. The
 # page without filters shows the newest payouts: a min-max index on the time lets ClickHouse's top-K

@@ -148,14 +148,17 @@ def test_listing_lookups_and_payouts_default_to_the_last_30_kyiv_days() -> None:
     assert parse_tax_query("statements", {}, now).since_us is None
 
 
-def test_list_lookups_read_the_newest_day_then_week_then_the_whole_period() -> None:
+def test_a_site_lookup_reads_its_newest_day_then_the_whole_period() -> None:
     q = parse_lookup({"by": "site", "value": "x.ua", "reason": REASON}, NOW)  # the last 30 days
     steps = newest_first(q, NOW)
-    assert [s.since_us for s in steps] == [NOW - DAY, NOW - 7 * DAY, q.since_us]
+    assert [s.since_us for s in steps] == [NOW - DAY, q.since_us]
     assert steps[-1] == q and all(s.until_us is None and s.limit == q.limit for s in steps)
-    # a period of its own: windows end where it ends, and none reaches back past its start
-    form = {"by": "player", "value": "p", "reason": REASON, "since": "2026-01-01", "until": "2026-01-03"}
+    # a period of its own: the day ends where it ends; a period of a day or less is one query
+    form = {"by": "site", "value": "x.ua", "reason": REASON, "since": "2026-01-01", "until": "2026-01-03"}
     short = parse_lookup(form, NOW)
     assert [s.since_us for s in newest_first(short, NOW)] == [short.until_us - DAY, short.since_us]  # type: ignore[operator]
-    receipt = parse_lookup({"by": "receipt", "value": "r", "reason": REASON}, NOW)
-    assert newest_first(receipt, NOW) == [receipt]  # one or two events: one query
+    one = parse_lookup({**form, "since": "2026-01-03"}, NOW)
+    assert newest_first(one, NOW) == [one]
+    for by in ("receipt", "player", "machine"):  # their own indexes find them: one query
+        other = parse_lookup({"by": by, "value": "r", "reason": REASON}, NOW)
+        assert newest_first(other, NOW) == [other]
