@@ -52,6 +52,9 @@ class Rollup:
     # Over {db}.<source> WHERE ({where}) (and the rollup's own conditions); columns as above.
     select: str
     source: str = "events"
+    # What a cluster's Distributed table shards its rows by (cluster_ddl.py): the operator, so that
+    # a batch's rows land on one shard; a rollup without operators, by what it has.
+    shard_by: str = "operator_id"
 
     @property
     def column_names(self) -> str:
@@ -271,6 +274,7 @@ GROUP BY hour, operator_id, licence_kind""",
 # 7 or 30 days, months) start at Kyiv midnight: such a period is whole days, with no edge hours.
 PLAYERS_DAILY = Rollup(
     name="players_daily",
+    shard_by="licence_kind",
     columns="""
     day Date,
     licence_kind LowCardinality(String),
@@ -290,6 +294,7 @@ GROUP BY day, licence_kind""",
 # Per Kyiv day and licence kind: the stake distribution (bands, t-digest), for player activity.
 STAKES_DAILY = Rollup(
     name="stakes_daily",
+    shard_by="licence_kind",
     columns="""
     day Date,
     licence_kind LowCardinality(String),
