@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sinks.clickhouse.queries import WINDOW_STARTS
-from sinks.clickhouse.rollups import QMERGE, STAKE_BAND_LABELS, STAKE_BANDS
+from sinks.clickhouse.rollups import KYIV_TZ, QMERGE, STAKE_BAND_LABELS, STAKE_BANDS
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
@@ -257,6 +257,35 @@ _UNREGISTERED = f"""unregistered AS (
 
 _GGR_PERIOD = f"{_period('hour')} AND {OP} AND {LK} AND {GT}"
 
+# Whole days of the period from the daily rollups, the hours at its edges from the hourly ones
+# (sinks/clickhouse/rollups.py, "whole days"): exactly the hours of the period, a week is a few
+# hundred rows. A day is whole when all of its hours lie in the period (as _period takes hours).
+_LO, _HI = _ts("since_us"), _ts("until_us")
+
+
+def _kyiv_day_whole(day: str) -> str:
+    """Whether the Kyiv day ``day`` (a ``Date`` expression) lies whole in the period."""
+    return f"toDateTime({day}, '{KYIV_TZ}') >= {_LO} AND toDateTime({day} + 1, '{KYIV_TZ}') <= {_HI}"
+
+
+def _utc_day_whole(day: str) -> str:
+    """Whether the UTC day starting at ``day`` (a ``DateTime`` at midnight) lies whole in the period."""
+    return f"{day} >= {_LO} AND {day} + INTERVAL 1 DAY <= {_HI}"
+
+
+# Kyiv days per licence kind, for player activity when no operator or game filter asks for finer rows.
+_BY_KYIV_DAY = "({operator:String} = '' AND {game_type:String} = '')"
+_KIND_PERIOD_DAILY = f"{_BY_KYIV_DAY} AND {_kyiv_day_whole('day')} AND {LK}"
+_KIND_PERIOD_HOURLY = (f"{_GGR_PERIOD} AND NOT ({_BY_KYIV_DAY} AND "
+                       f"{_kyiv_day_whole(f'toDate(hour, {KYIV_TZ!r})')})")
+# UTC days (``DateTime`` at midnight), for system status in days or months (UTC buckets: a day's
+# rows fall in one bucket of either).
+_BY_UTC_DAY = "{granularity:String} IN ('day', 'month')"
+# ingest_by_operator's rows for the filters: all operators together ('') unless one is asked for.
+_ALL_OPERATORS = "({operator:String} = '' AND {licence_kind:String} = '')"
+_SCOPE = (f"(({_ALL_OPERATORS} AND operator_id = '') "
+          f"OR (NOT {_ALL_OPERATORS} AND operator_id != '' AND {OP} AND {LK_OP}))")
+
 
 # -- operational --
 
@@ -339,8 +368,14 @@ FROM (SELECT {_bucket('t')} AS bucket_us, sum(events) AS accepted,
       FROM (SELECT minute AS t, events, delay_q, store_q FROM {DB}.ingest_minutely
             WHERE {{granularity:String}} = 'minute' AND {_period('minute')} AND {OP} AND {LK_OP}
             UNION ALL
-            SELECT hour, events, delay_q, store_q FROM {DB}.ingest_hourly
-            WHERE {{granularity:String}} != 'minute' AND {_period('hour')} AND {OP} AND {LK_OP})
+            -- all operators together, or each (not per operator and event kind): hours, and whole
+            -- days in day or month buckets (a week: 168 or 7 rows, per operator when filtered)
+            SELECT t, events, delay_q, store_q FROM {DB}.ingest_by_operator
+            WHERE unit = 'hour' AND {{granularity:String}} != 'minute' AND {_period('t')} AND {_SCOPE}
+              AND NOT ({_BY_UTC_DAY} AND {_utc_day_whole('toStartOfDay(t)')})
+            UNION ALL
+            SELECT t, events, delay_q, store_q FROM {DB}.ingest_by_operator
+            WHERE unit = 'day' AND {_BY_UTC_DAY} AND {_utc_day_whole('t')} AND {_SCOPE})
       GROUP BY bucket_us)
 ORDER BY bucket_us""",
     columns=(Column("bucket_us", N_("From"), "time"), Column("accepted", N_("Accepted"), "count"),
@@ -505,10 +540,19 @@ SELECT g.licence_kind AS licence_kind, g.players AS active_players, g.bets AS be
        toInt64(s.q[1]) AS stake_p50, toInt64(s.q[2]) AS stake_p90, toInt64(s.q[3]) AS stake_p99,
        s.b1 AS band_1, s.b2 AS band_2, s.b3 AS band_3, s.b4 AS band_4, s.b5 AS band_5
 FROM (SELECT licence_kind, uniqExactMerge(players) AS players, sum(bets) AS bets, sum(stakes) AS stakes
-      FROM {DB}.ggr_hourly WHERE {_GGR_PERIOD} GROUP BY licence_kind) AS g
+      FROM (-- without an operator or game filter: whole Kyiv days per kind, edge hours per hour
+            SELECT licence_kind, players, bets, stakes FROM {DB}.players_daily WHERE {_KIND_PERIOD_DAILY}
+            UNION ALL
+            SELECT licence_kind, players, bets, stakes FROM {DB}.ggr_hourly WHERE {_KIND_PERIOD_HOURLY})
+      GROUP BY licence_kind) AS g
 LEFT JOIN (SELECT licence_kind, {QMERGE}(stake_q) AS q, sum(band_1) AS b1, sum(band_2) AS b2,
                   sum(band_3) AS b3, sum(band_4) AS b4, sum(band_5) AS b5
-           FROM {DB}.stakes_hourly WHERE {_GGR_PERIOD} GROUP BY licence_kind) AS s
+           FROM (SELECT licence_kind, stake_q, band_1, band_2, band_3, band_4, band_5
+                 FROM {DB}.stakes_daily WHERE {_KIND_PERIOD_DAILY}
+                 UNION ALL
+                 SELECT licence_kind, stake_q, band_1, band_2, band_3, band_4, band_5
+                 FROM {DB}.stakes_hourly WHERE {_KIND_PERIOD_HOURLY})
+           GROUP BY licence_kind) AS s
   ON s.licence_kind = g.licence_kind
 ORDER BY licence_kind""",
     columns=(Column("licence_kind", N_("Kind")), Column("active_players", N_("Active players"), "count"),

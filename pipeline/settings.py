@@ -345,6 +345,12 @@ class Settings(BaseSettings):
     writer_schemas_dir: Path = REPO_ROOT / ".run" / "writer-schemas"
     # The deployment's CA and certificates (``dsom security init``); used when TLS is on.
     pki_dir: Path = REPO_ROOT / ".run" / "pki"
+    # The CA certificate handed to operators in their access keys' bundles (``dsom keys issue``, the
+    # cabinet's keys page): what their clients verify the brokers' certificates with. Unset:
+    # <pki_dir>/ca.crt, the root that signs dsom's own brokers. It is not the CA this process verifies
+    # the brokers with (``kafka.ssl_ca_location``) on Kubernetes, where Strimzi's cluster CA signs the
+    # brokers and dsom's root is only the clients CA (docs/operations.md).
+    bundle_ca: Path | None = None
     # Stable per running worker: it names the Kafka transactional ID, so a restarted worker
     # fences its dead predecessor at once instead of waiting for a transaction timeout.
     worker_id: str = "worker-1"
@@ -379,6 +385,19 @@ class Settings(BaseSettings):
     def archive_key_dir(self) -> Path:
         return self.archive.key_dir or self.pki_dir.parent / "archive-key"
 
+    @property
+    def broker_ca(self) -> Path:
+        """The CA certificate this process verifies the brokers with.
+
+        ``kafka.ssl_ca_location``, or <pki_dir>/ca.crt (dsom's root, which signs dsom's own brokers).
+        """
+        return self.kafka.ssl_ca_location or self.pki_dir / "ca.crt"
+
+    @property
+    def bundle_ca_path(self) -> Path:
+        """The CA certificate operators' key bundles carry (``bundle_ca``, or <pki_dir>/ca.crt)."""
+        return self.bundle_ca or self.pki_dir / "ca.crt"
+
     def kafka_as(self, principal: str) -> KafkaSettings:
         """Connection settings with ``principal``'s client certificate from ``pki_dir`` (mTLS)."""
         return self.kafka_with(self.pki_dir / f"{principal}.crt", self.pki_dir / f"{principal}.key")
@@ -387,7 +406,7 @@ class Settings(BaseSettings):
         """Connection settings with this client certificate and key (e.g. an access key's), over mTLS."""
         return self.kafka.model_copy(update={
             "security_protocol": "SSL",
-            "ssl_ca_location": self.pki_dir / "ca.crt",
+            "ssl_ca_location": self.broker_ca,
             "ssl_certificate_location": Path(cert),
             "ssl_key_location": Path(key),
         })

@@ -177,4 +177,5 @@ def access_keys(settings: Settings, admin: KafkaSettings, **broker: Any) -> Acce
     where = (settings.registry.dsn.get_secret_value(), Path(settings.pki_dir))
     if where not in _stores:
         _stores[where] = key_store(RegistryService.from_settings(settings), settings.pki_dir)
-    return AccessKeys(settings.pki_dir, settings.topics, admin, _stores[where], **broker)
+    return AccessKeys(settings.pki_dir, settings.topics, admin, _stores[where],
+                      bundle_ca=settings.bundle_ca_path, **broker)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from registry.core.identifiers import tax_number_hash
@@ -20,11 +20,12 @@ from registry.staff import STAFF_ROLES, StaffStore, StaffVersion
 from web.access import Account
 from web.deps import CurrentAccount, cabinet
 from web.i18n import _
-from web.login.core import LoginRefused, decode_b64, parse_certificate, subject_of, verify_chain
+from web.login.core import LoginRefused, parse_certificate, subject_of, verify_chain
 from web.pages import render, see_other
 
 router = APIRouter()
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_CERTIFICATE = 40_000  # bytes: a certificate is one or two; a chain file a few more
 ROLE_ORDER = ("officer", "regulator", "analyst", "inspector", "admin", "tax", "law")
 
 
@@ -57,7 +58,7 @@ def staff_page(request: Request, who: CurrentAccount, added: str = "", changed: 
 def staff_add(
     request: Request,
     who: CurrentAccount,
-    certificate: Annotated[str, Form(max_length=40_000)] = "",
+    certificate: Annotated[UploadFile | None, File()] = None,
     name: Annotated[str, Form(max_length=100)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     reason: Annotated[str, Form(max_length=1000)] = "",
@@ -76,8 +77,16 @@ def staff_add(
         error = _("There is already an account named {name}.").format(name=name)
     if error:
         return _page(request, who, 400, error=error, form=form)
+    data = b"" if certificate is None else certificate.file.read(MAX_CERTIFICATE + 1)
+    if not data:
+        return _page(request, who, 400, error=_("Choose the person's certificate file."), form=form)
+    if len(data) > MAX_CERTIFICATE:
+        error = _("The certificate file is larger than {n} KB: choose the certificate itself.").format(
+            n=MAX_CERTIFICATE // 1000
+        )
+        return _page(request, who, 400, error=error, form=form)
     try:
-        cert = parse_certificate(decode_b64(certificate))
+        cert = parse_certificate(data)
         verify_chain(cert, c.trust.current(), datetime.now(UTC))
         subject = subject_of(cert)
     except LoginRefused as exc:

@@ -1,7 +1,8 @@
 """The one web application: login, the cabinets, the reports and the registry's API, behind one route table.
 
 Layers, outermost first: CSRF (``asgi-csrf``: a signed double-submit token on every POST, from a
-form field or the ``x-csrftoken`` header), the session (Starlette's ``SessionMiddleware``: an
+form field or the ``x-csrftoken`` header; file uploads in the header, :func:`multipart_token_in_header`),
+the session (Starlette's ``SessionMiddleware``: an
 itsdangerous-signed, HttpOnly, SameSite=Strict cookie), then FastAPI routes, every one of which
 first passes :func:`web.deps.authorise` against ``web.access.POLICY``.
 """
@@ -13,6 +14,7 @@ import json
 import logging
 import secrets
 import threading
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.middleware.sessions import SessionMiddleware
 
 from dashboards.web.dashboard import STATIC as REPORTS_STATIC
@@ -166,6 +169,47 @@ async def _csrf_failed(scope: Any, send: Any, message_id: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
+CSRF_NAMESPACE = "csrftoken"  # what the token is signed under (asgi-csrf's default)
+
+
+def multipart_token_in_header(app: Any, signing_secret: str) -> Any:
+    """Multipart POSTs (file uploads) carry their CSRF token in the ``x-csrftoken`` header.
+
+    asgi-csrf 0.11, the latest, reads a token from a multipart body with python-multipart's
+    ``FormParser(FileClass=...)``, an argument python-multipart 0.0.26 removed (the release that
+    fixed CVE-2026-40347; simonw/asgi-csrf#38, open): such a request crashed the middleware with a
+    TypeError, an HTTP 500 for any form with a file whose token was in a field. The header is
+    checked first (signed double-submit: it must equal the signed ``csrftoken`` cookie), before any
+    body is read. So uploads send it there (``web/static/staff.js``), and a multipart POST that
+    would reach the broken parser, with a session's cookies but without a header matching a validly
+    signed token cookie, is refused here as asgi-csrf refuses a wrong token. The check itself
+    stays asgi-csrf's, which sees every request let through.
+    """
+    signer = URLSafeSerializer(signing_secret)
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            headers = dict(scope.get("headers") or [])
+            kind = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+            if kind == b"multipart/form-data" and headers.get(b"cookie"):
+                cookie = SimpleCookie(headers[b"cookie"].decode("latin-1")).get(CSRF_COOKIE)
+                token = headers.get(CSRF_HEADER.encode(), b"").decode("latin-1")
+                valid = cookie is not None and secrets.compare_digest(token, cookie.value)
+                if valid:
+                    try:
+                        signer.loads(token, CSRF_NAMESPACE)
+                    except BadSignature:
+                        valid = False
+                if not valid:
+                    await _csrf_failed(scope, send, None)
+                    return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def create_app(
     cab: Cabinet,
     key: str,
@@ -211,12 +255,16 @@ def create_app(
     )
     protected = asgi_csrf(
         app,
+        cookie_name=CSRF_COOKIE,
+        http_header=CSRF_HEADER,
+        signing_namespace=CSRF_NAMESPACE,
         signing_secret=key + ":csrf",
         always_protect={"/login", "/logout"},
         cookie_secure=https_only,
         cookie_samesite="Strict",
         send_csrf_failed=_csrf_failed,
     )
+    protected = multipart_token_in_header(protected, key + ":csrf")
     return i18n.LocaleMiddleware(protected, default_language, secure=https_only, wrapped=app)
 
 

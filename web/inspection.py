@@ -32,6 +32,7 @@ from web.lookup import (
     Scope,
     lookup_sql,
     narrow,
+    newest_first,
     parse_lookup,
 )
 from web.pages import render, see_other
@@ -100,8 +101,11 @@ def run_lookup(
         {**lookup.audit_detail(), **({"case_id": case_id} if who.role is Role.LAW else {})},
         lookup.reason,
     )
-    sql, params = lookup_sql(lookup, scope)
-    names, rows = _reports(request).query(sql, params)
+    for step in newest_first(lookup, now_us()):  # a site's last day, then its whole period
+        sql, params = lookup_sql(step, scope)
+        names, rows = _reports(request).query(sql, params)
+        if len(rows) >= lookup.limit:
+            break
     return lookup, [dict(zip(names, r, strict=True)) for r in rows]
 
 

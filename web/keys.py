@@ -99,26 +99,32 @@ class KeyDesk:
             raise KeyRefused(_("Key %(key)s is already revoked.") % {"key": key_id}, 409) from exc
 
 
+def desk_files(settings: Settings) -> list[Path]:
+    """The files the web process needs to issue keys (``desk_from_settings``)."""
+    pki: Path = settings.pki_dir
+    principal = settings.web.keys_principal
+    return [
+        pki / OPERATOR_CA_DIR / "ca.crt",
+        pki / OPERATOR_CA_DIR / "ca.key",
+        pki / f"{principal}.crt",
+        pki / f"{principal}.key",
+        settings.broker_ca,
+        settings.bundle_ca_path,
+    ]
+
+
 def desk_from_settings(settings: Settings, registry: RegistryService) -> KeyDesk | None:
     """The web process's key desk, or None when this deployment has no key-issuing credentials here.
 
     It needs the operator-keys CA (``<pki_dir>/operator-ca/``: it signs nothing but operators'
-    keys), the root's certificate (``<pki_dir>/ca.crt``, handed over in the bundle; not its key)
-    and the ``web.keys_principal`` certificate (``key-issuer``: it may manage ACLs, nothing else).
-    The register is ``registry``'s database.
+    keys), the ``web.keys_principal`` certificate (``key-issuer``: it may manage ACLs, nothing
+    else), the CA it verifies the brokers with (``Settings.broker_ca``) and the CA handed over in
+    the bundle (``Settings.bundle_ca_path``); not the root's key. The two CAs are one file on dsom's
+    own brokers (``<pki_dir>/ca.crt``) and two on Kubernetes. The register is ``registry``'s database.
     """
-    pki: Path = settings.pki_dir
-    principal = settings.web.keys_principal
-    needed = [
-        "ca.crt",
-        f"{OPERATOR_CA_DIR}/ca.crt",
-        f"{OPERATOR_CA_DIR}/ca.key",
-        f"{principal}.crt",
-        f"{principal}.key",
-    ]
-    if not all((pki / name).exists() for name in needed):
+    if not all(path.exists() for path in desk_files(settings)):
         return None
-    return KeyDesk(
-        AccessKeys(pki, settings.topics, settings.kafka_as(principal), key_store(registry, pki)),
-        settings.kafka.bootstrap_servers,
-    )
+    pki: Path = settings.pki_dir
+    keys = AccessKeys(pki, settings.topics, settings.kafka_as(settings.web.keys_principal),
+                      key_store(registry, pki), bundle_ca=settings.bundle_ca_path)
+    return KeyDesk(keys, settings.kafka.bootstrap_servers)

@@ -11,7 +11,7 @@ query read-only and writes the audit entry.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -213,6 +213,26 @@ def narrow(lookup: Lookup, scope: Scope) -> None:
                 who=lookup.value, case=scope.case_id
             )
         )
+
+
+# A site's look-up reads the newest day of its period first, and the whole period only when that
+# day holds fewer than ``limit`` rows. Every row before the day is older than every row in it, so
+# the day's newest rows are then the period's: the same answer. A site is all of an operator's
+# online events, which the sort key (operator, kind, time) keeps together by day: at 100 M events
+# its newest 100 read all 2 M of them (107 ms of CPU); its last day, 24 ms. Players and machines
+# have fewer rows (their own index finds them): a second query cost them more than it saved.
+WINDOWED = frozenset({By.SITE})
+WINDOW_US = 86_400_000_000
+
+
+def newest_first(lookup: Lookup, now_us: int) -> list[Lookup]:
+    """The look-ups to run in turn until one returns ``lookup.limit`` rows; the last is ``lookup``."""
+    if lookup.by not in WINDOWED:
+        return [lookup]
+    start = (lookup.until_us if lookup.until_us is not None else now_us) - WINDOW_US
+    if lookup.since_us is not None and start <= lookup.since_us:
+        return [lookup]
+    return [replace(lookup, since_us=start), lookup]
 
 
 def lookup_sql(lookup: Lookup, scope: Scope) -> tuple[str, dict[str, Any]]:

@@ -105,11 +105,15 @@ class AccessKeys:
         admin: KafkaSettings,
         register: KeyRegister,
         *,
+        bundle_ca: Path | None = None,
         grant_fn: Callable[[KafkaSettings, str, list[Grant]], None] = grant,
         revoke_fn: Callable[[KafkaSettings, str], int] = revoke_all,
     ) -> None:
-        # Signed by the operator-keys CA (name-constrained); the bundle's CA is the root.
+        # Signed by the operator-keys CA (name-constrained). The bundle carries ``bundle_ca``, what
+        # the operator's clients verify the brokers with: by default the root, which signs dsom's
+        # own brokers (Settings.bundle_ca: on Kubernetes, the CA of Strimzi's listener instead).
         self._root = CertificateAuthority(pki_dir)
+        self._bundle_ca = bundle_ca or self._root.cert_path
         self._ca = CertificateAuthority(pki_dir / OPERATOR_CA_DIR)
         self._dir = pki_dir / "operators"
         self._topics = topics
@@ -149,7 +153,7 @@ class AccessKeys:
             self._root.ensure_operator_ca()
         paths = self._ca.issue(principal, folder / key_id, ou=OPERATOR_KEYS_OU)
         ca = folder / "ca.crt"
-        shutil.copyfile(self._root.cert_path, ca)
+        shutil.copyfile(self._bundle_ca, ca)
         keystore = truststore = ""
         if pkcs12_password is not None:
             keystore, truststore = str(folder / f"{key_id}.p12"), str(folder / f"{key_id}.truststore.p12")

@@ -278,17 +278,9 @@ def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
                     "resources": {"requests": {"cpu": "2", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
                     "volumeMounts": mounts}],
                 "volumes": volumes}}}}
-    web_mounts, web_volumes = _volumes("pipeline")
-    web_labels = {"app.kubernetes.io/name": "dsom-dashboard"}
-    web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-dashboard", **web_labels),
-           "spec": {"replicas": 2, "selector": {"matchLabels": web_labels},
-                    "template": {"metadata": {"labels": web_labels}, "spec": {"containers": [{
-                        "name": "dashboard", "image": IMAGE,
-                        "args": ["dashboard", "--host", "0.0.0.0", "--port", "8050"],
-                        "env": _dsom_env(settings)[1:], "ports": [{"name": "http", "containerPort": 8050}],
-                        "volumeMounts": web_mounts}], "volumes": web_volumes}}}}
+    web, web_storage = dashboard(settings)
     service = {"apiVersion": "v1", "kind": "Service", "metadata": _meta("dsom-dashboard"),
-               "spec": {"selector": web_labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+               "spec": {"selector": web["spec"]["selector"]["matchLabels"], "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
     monitor = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": _meta("dsom-worker"),
                "spec": {"selector": {"matchLabels": labels}, "podMetricsEndpoints": [{"port": "metrics"}]}}
     rules = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": _meta("dsom"),
@@ -309,7 +301,61 @@ def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
                   "for": "5m", "labels": {"severity": "critical"},
                   "annotations": {"summary": "fewer dsom workers are up than the StatefulSet wants"}},
              ]}]}}
-    return [statefulset, web, service, monitor, rules, *archive_guard(settings)]
+    return [statefulset, web, web_storage, service, monitor, rules, *archive_guard(settings)]
+
+
+CABINET_PKI = "/var/lib/dsom/pki"
+BUNDLE_CA_MOUNT = "/etc/dsom/bundle-ca"
+
+
+def dashboard(settings: Settings) -> list[dict[str, Any]]:
+    """The cabinets' Deployment, able to issue operators' access keys, and the volume it keeps them on.
+
+    Issuing a key (``web.keys.desk_from_settings``) takes, in ``DSOM_PKI_DIR``'s layout: the
+    operator-keys CA (secret ``dsom-operator-ca``, from ``dsom security init``'s
+    ``<pki_dir>/operator-ca/``) and the ``key-issuer`` KafkaUser's certificate; the CA the cabinet
+    verifies the brokers with, Strimzi's cluster CA (``DSOM_KAFKA__SSL_CA_LOCATION``); and the CA
+    handed to operators in the bundle (``DSOM_BUNDLE_CA``): the CA of the listener their clients
+    connect to, by default the same cluster CA, from its own mount so that another listener's CA
+    replaces it alone. dsom's root is the clients CA here and signs no broker: one file could not
+    serve both. A key's files wait for their one download in ``<pki_dir>/operators``, shared by the
+    replicas (a ReadWriteMany claim), as is the session key (secret ``dsom-web``): a key issued
+    through one replica is downloaded through another.
+    """
+    mounts, volumes = _volumes("pipeline")
+    labels = {"app.kubernetes.io/name": "dsom-dashboard"}
+    env = _dsom_env(settings)[1:] + [
+        {"name": "DSOM_PKI_DIR", "value": CABINET_PKI},
+        {"name": "DSOM_BUNDLE_CA", "value": f"{BUNDLE_CA_MOUNT}/ca.crt"},
+        {"name": "DSOM_WEB__SESSION_KEY", "valueFrom": {"secretKeyRef": {"name": "dsom-web", "key": "session-key"}}},
+        {"name": "DSOM_REGISTRY__DSN", "valueFrom": {"secretKeyRef": {"name": "dsom-registry-db", "key": "dsn"}}},
+    ]
+    principal = settings.web.keys_principal
+    mounts = mounts + [
+        {"name": "cabinet-pki", "mountPath": CABINET_PKI},
+        {"name": "operator-ca", "mountPath": f"{CABINET_PKI}/operator-ca", "readOnly": True},
+        {"name": "key-issuer", "mountPath": f"{CABINET_PKI}/{principal}.crt", "subPath": "user.crt", "readOnly": True},
+        {"name": "key-issuer", "mountPath": f"{CABINET_PKI}/{principal}.key", "subPath": "user.key", "readOnly": True},
+        {"name": "bundle-ca", "mountPath": BUNDLE_CA_MOUNT, "readOnly": True},
+    ]
+    volumes = volumes + [
+        {"name": "cabinet-pki", "persistentVolumeClaim": {"claimName": "dsom-cabinet-pki"}},
+        {"name": "operator-ca", "secret": {"secretName": "dsom-operator-ca", "defaultMode": 0o400}},
+        {"name": "key-issuer", "secret": {"secretName": principal, "defaultMode": 0o400}},
+        {"name": "bundle-ca", "secret": {"secretName": f"{CLUSTER}-cluster-ca-cert",
+                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    ]
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("dsom-dashboard", **labels),
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                     "name": "dashboard", "image": IMAGE,
+                     "args": ["dashboard", "--host", "0.0.0.0", "--port", "8050"],
+                     "env": env, "ports": [{"name": "http", "containerPort": 8050}],
+                     "volumeMounts": mounts}], "volumes": volumes}}}}
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta("dsom-cabinet-pki"),
+             "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "1Gi"}}}}
+    return [deployment, claim]
 
 
 def archive_guard(settings: Settings) -> list[dict[str, Any]]:

@@ -66,10 +66,11 @@ def local_ddl(table: Table, database: str) -> str:
 def distributed_ddl(table: Table | Rollup, database: str) -> str:
     db = quote_identifier(database)
     local = f"{table.name}_local"
+    shard = table.shard_by if isinstance(table, Rollup) else "operator_id"
     return (f"CREATE TABLE IF NOT EXISTS {db}.{quote_identifier(table.name)} ON CLUSTER '{CLUSTER}' "
             f"AS {db}.{quote_identifier(local)}\n"
             f"ENGINE = Distributed('{CLUSTER}', '{database}', '{local}', "
-            "cityHash64(operator_id))")
+            f"cityHash64({shard}))")
 
 
 def rollup_local_ddl(rollup: Rollup, database: str) -> str:

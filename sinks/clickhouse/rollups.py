@@ -41,6 +41,7 @@ STAKE_BAND_LABELS = ("under 10 UAH", "10-100 UAH", "100-1,000 UAH", "1,000-10,00
 # An event received more than this after it occurred counts as late data (operators may send
 # days late after an outage: late is reported, not rejected).
 LATE_AFTER_US = 3600 * 1_000_000
+KYIV_TZ = "Europe/Kyiv"  # the officials' days (pipeline.core.tax.KYIV)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class Rollup:
     # Over {db}.<source> WHERE ({where}) (and the rollup's own conditions); columns as above.
     select: str
     source: str = "events"
+    # What a cluster's Distributed table shards its rows by (cluster_ddl.py): the operator, so that
+    # a batch's rows land on one shard; a rollup without operators, by what it has.
+    shard_by: str = "operator_id"
 
     @property
     def column_names(self) -> str:
@@ -253,8 +257,98 @@ WHERE record_type = 'payout' AND ({where})
 GROUP BY hour, operator_id, licence_kind""",
 )
 
+# -- whole days, for reports over a week or more (dashboards/reports.py) --
+#
+# Merging a week of per-hour states was most of what two reports cost at 100 M events: the
+# distinct bettors of player activity (84,000 uniqExact sets of ggr_hourly, 55 M elements), its
+# stake quantiles and system status's latency quantiles (t-digests per hour, operator and kind or
+# game). Per day (or hour), keyed only by what those reports group or filter by, a week is a few
+# hundred (thousand) states. The reports take whole days from these and the hours at the period's
+# edges from the hourly rollups: counts, sums and distinct players are exact either way; t-digest
+# quantiles are approximate either way (a digest of a day's values differs slightly from one merged
+# from its hours'). The sink fills them from the folded rows of the hourly rollups
+# (stream_rollups.DERIVED).
+
+# Per Kyiv day and licence kind: bets, stakes and the distinct bettors, for player activity
+# without an operator or game filter. Kyiv days, because the periods officials choose (today,
+# 7 or 30 days, months) start at Kyiv midnight: such a period is whole days, with no edge hours.
+PLAYERS_DAILY = Rollup(
+    name="players_daily",
+    shard_by="licence_kind",
+    columns="""
+    day Date,
+    licence_kind LowCardinality(String),
+    bets SimpleAggregateFunction(sum, UInt64),
+    stakes SimpleAggregateFunction(sum, Int64),
+    players AggregateFunction(uniqExact, String)""",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) "
+           f"ORDER BY (licence_kind, day) SETTINGS {_DEDUP}",
+    select=f"""
+SELECT toDate(occurred_at, '{KYIV_TZ}') AS day, licence_kind, countIf(kind = 'BET') AS bets,
+       sumIf(amount, kind = 'BET') AS stakes, uniqExactStateIf(player_ref, kind = 'BET') AS players
+FROM {{db}}.events
+WHERE kind IN ('BET', 'WIN', 'REFUND') AND ({{where}})
+GROUP BY day, licence_kind""",
+)
+
+# Per Kyiv day and licence kind: the stake distribution (bands, t-digest), for player activity.
+STAKES_DAILY = Rollup(
+    name="stakes_daily",
+    shard_by="licence_kind",
+    columns="""
+    day Date,
+    licence_kind LowCardinality(String),
+    band_1 SimpleAggregateFunction(sum, UInt64),
+    band_2 SimpleAggregateFunction(sum, UInt64),
+    band_3 SimpleAggregateFunction(sum, UInt64),
+    band_4 SimpleAggregateFunction(sum, UInt64),
+    band_5 SimpleAggregateFunction(sum, UInt64),
+    stake_q AggregateFunction(""" + _Q + """, Int64)""",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(day) "
+           f"ORDER BY (licence_kind, day) SETTINGS {_DEDUP}",
+    select="""
+SELECT toDate(occurred_at, '""" + KYIV_TZ + """') AS day, licence_kind,
+       countIf(amount < """ + str(STAKE_BANDS[0]) + """) AS band_1,
+       countIf(amount >= """ + str(STAKE_BANDS[0]) + " AND amount < " + str(STAKE_BANDS[1]) + """) AS band_2,
+       countIf(amount >= """ + str(STAKE_BANDS[1]) + " AND amount < " + str(STAKE_BANDS[2]) + """) AS band_3,
+       countIf(amount >= """ + str(STAKE_BANDS[2]) + " AND amount < " + str(STAKE_BANDS[3]) + """) AS band_4,
+       countIf(amount >= """ + str(STAKE_BANDS[3]) + """) AS band_5,
+       """ + TDIGEST_STATE + """(amount) AS stake_q
+FROM {db}.events
+WHERE kind = 'BET' AND ({where})
+GROUP BY day, licence_kind""",
+)
+
+# Per UTC hour and per UTC day of arrival (``unit``), per operator and for all operators together
+# (``operator_id`` ''): events and the latency quantiles, for system status (its buckets are UTC or
+# Kyiv hours, days, months). Without a filter a week in hours is 168 states, not 168 per operator
+# and event kind as in ingest_hourly; for one operator 168, in days 7. One rollup with both units
+# and both scopes, so that one insert stores a batch's rows of all of them.
+INGEST_BY_OPERATOR = Rollup(
+    name="ingest_by_operator",
+    columns=f"""
+    unit LowCardinality(String),
+    t DateTime('UTC'),
+    operator_id LowCardinality(String),
+    events SimpleAggregateFunction(sum, UInt64),
+    delay_q AggregateFunction({_Q}, Int64),
+    store_q AggregateFunction({_Q}, Int64)""",
+    engine=f"ENGINE = AggregatingMergeTree PARTITION BY toYYYYMM(t) "
+           f"ORDER BY (unit, t, operator_id) SETTINGS {_DEDUP}",
+    select=f"""
+SELECT unit, if(unit = 'hour', toStartOfHour(received_at), toStartOfDay(received_at)) AS t, scope,
+       count() AS events,
+       {TDIGEST_STATE}(toUnixTimestamp64Micro(received_at) - toUnixTimestamp64Micro(occurred_at)) AS delay_q,
+       {TDIGEST_STATE}(toUnixTimestamp64Micro(now64(6)) - toUnixTimestamp64Micro(received_at)) AS store_q
+FROM {{db}}.events
+ARRAY JOIN ['hour', 'day'] AS unit
+ARRAY JOIN [operator_id, ''] AS scope
+WHERE ({{where}})
+GROUP BY unit, t, scope""",
+)
+
 ROLLUPS: tuple[Rollup, ...] = (GGR_HOURLY, INGEST_MINUTELY, INGEST_HOURLY, SOURCE_SEQ, ASSETS_DAILY,
-                               STAKES_HOURLY, TAX_HOURLY)
+                               STAKES_HOURLY, TAX_HOURLY, PLAYERS_DAILY, STAKES_DAILY, INGEST_BY_OPERATOR)
 TOKEN_COLUMN = "ingest_token"
 # A token deduplicates the insert's blocks one by one, numbered in the order they come: a repeat
 # must produce the same blocks in the same order. One thread and one block do that (a batch's

@@ -35,11 +35,15 @@ from schemas import ARCHIVE_BATCH, default_codec
 from sinks.clickhouse.rollups import (
     ASSETS_DAILY,
     GGR_HOURLY,
+    INGEST_BY_OPERATOR,
     INGEST_HOURLY,
     INGEST_MINUTELY,
+    KYIV_TZ,
     LATE_AFTER_US,
+    PLAYERS_DAILY,
     SOURCE_SEQ,
     STAKE_BANDS,
+    STAKES_DAILY,
     STAKES_HOURLY,
     TDIGEST_STATE,
     Rollup,
@@ -113,6 +117,56 @@ INPUTS: dict[str, Inputs] = {i.rollup.name: i for i in (
            "band_2 UInt64, band_3 UInt64, band_4 UInt64, band_5 UInt64, max_stake Int64, stakes Array(Int64)",
            "toDateTime(hour, 'UTC'), operator_id, licence_kind, game_type, band_1, band_2, band_3, band_4, "
            f"band_5, max_stake, {_tdigest('stakes')}"),
+)}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A coarser rollup re-read from an hourly rollup's folded rows (the same file, one more insert).
+
+    Nothing more to fold (nor to keep equal between the reference and the compiled fold): the
+    hourly rows already hold every value the day needs, the aggregate states' inputs included, and
+    ClickHouse groups them by day (or operator only). ``columns`` are the rollup's, over the
+    parent's file columns, grouped by its keys; values are sorted before a t-digest is built,
+    so a repeat builds the same state. Stored under ``<batch token>-<rollup>``, as ``roll_up``
+    stores the same rows computed from ``events``.
+    """
+
+    rollup: Rollup
+    parent: Inputs
+    columns: str  # the rollup's columns in order, over the parent's file columns
+    group_by: str
+    array_join: str = ""  # rows of the file repeated, e.g. once per unit of time
+
+    def insert_sql(self, database: str, path: str) -> str:
+        db = quote_identifier(database)
+        # ordered by the group keys, as roll_up's insert is (one block, the same on a repeat)
+        return (f"INSERT INTO {db}.{self.rollup.name} ({self.rollup.column_names}) SELECT {self.columns} "
+                f"FROM file({format_str(path)}, 'JSONCompactEachRow', {format_str(self.parent.structure)}) "
+                f"{self.array_join} GROUP BY {self.group_by} ORDER BY {self.group_by}")
+
+
+_KYIV_DAY = f"toDate(toDateTime(hour, 'UTC'), '{KYIV_TZ}')"
+_SORTED = "arraySort(arrayFlatten(groupArray({values})))"
+# each event's time to queryable, as _INGEST_SELECT's store_q takes it
+_STORE = ("arrayFlatten(arrayMap((r, n) -> arrayWithConstant(n, toUnixTimestamp64Micro(now64(6)) - r), "
+          "received, received_events))")
+
+DERIVED: dict[str, Derived] = {d.rollup.name: d for d in (
+    Derived(PLAYERS_DAILY, INPUTS[GGR_HOURLY.name],
+            f"{_KYIV_DAY} AS day, licence_kind, sum(bets), sum(stakes), "
+            "arrayReduce('uniqExactState', arrayFlatten(groupArray(players)))",
+            "day, licence_kind"),
+    Derived(STAKES_DAILY, INPUTS[STAKES_HOURLY.name],
+            f"{_KYIV_DAY} AS day, licence_kind, sum(band_1), sum(band_2), sum(band_3), sum(band_4), "
+            f"sum(band_5), {_tdigest(_SORTED.format(values='stakes'))}",
+            "day, licence_kind"),
+    Derived(INGEST_BY_OPERATOR, INPUTS[INGEST_HOURLY.name],
+            "unit, toDateTime(if(unit = 'hour', t, intDiv(t, 86400) * 86400), 'UTC') AS t_unit, scope, "
+            f"sum(events), {_tdigest(_SORTED.format(values='delays'))}, "
+            f"{_tdigest(_SORTED.format(values=_STORE))}",
+            "unit, t_unit, scope",
+            array_join="ARRAY JOIN ['hour', 'day'] AS unit ARRAY JOIN [operator_id, ''] AS scope"),
 )}
 
 

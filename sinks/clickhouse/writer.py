@@ -24,7 +24,7 @@ from pipeline.core.engine import Engine
 from sinks.clickhouse import avro
 from sinks.clickhouse.batch import TableBatch
 from sinks.clickhouse.rollups import DISTRIBUTED_SYNC, ONE_BLOCK, TOKEN_COLUMN, roll_up
-from sinks.clickhouse.stream_rollups import INPUTS, folder
+from sinks.clickhouse.stream_rollups import DERIVED, INPUTS, folder
 from sinks.clickhouse.tables import LC, TABLES, Table
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,13 @@ class ClickHouseWriter:
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(rows)
-                self._client.command(INPUTS[name].insert_sql(self._db, path), settings={
-                    "insert_deduplication_token": f"{token}-{name}", "insert_deduplicate": 1,
-                    "async_insert": 0, **DISTRIBUTED_SYNC, **ONE_BLOCK})
+                inserts = [(name, INPUTS[name].insert_sql(self._db, path))] + [
+                    (d.rollup.name, d.insert_sql(self._db, path)) for d in DERIVED.values()
+                    if d.parent.rollup.name == name]  # the days rolled up from the same rows
+                for rollup, sql in inserts:
+                    self._client.command(sql, settings={
+                        "insert_deduplication_token": f"{token}-{rollup}", "insert_deduplicate": 1,
+                        "async_insert": 0, **DISTRIBUTED_SYNC, **ONE_BLOCK})
             finally:
                 os.unlink(path)
 

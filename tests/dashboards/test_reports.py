@@ -45,6 +45,7 @@ op-c 200, and op-a's October statement (outside November).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from dashboards import reports
 from dashboards.params import ReportParams
 from dashboards.reports import BY_NAME, GRANULARITIES, REPORTS, Report
 from dashboards.run import READ_ONLY, run_report
@@ -586,6 +588,64 @@ def test_taxes(ch: Any) -> None:
 
 
 # -- running --
+
+
+# The two reports as they read before the daily rollups (commit c6341b1): every hour of the period
+# from the hourly rollups, per operator and event kind (system status), per operator, kind and game.
+_R = reports
+OLD_SQL = {
+    "system_status": _R.SYSTEM_STATUS.sql.split("      FROM (SELECT minute AS t", 1)[0] + f"""\
+      FROM (SELECT minute AS t, events, delay_q, store_q FROM {_R.DB}.ingest_minutely
+            WHERE {{granularity:String}} = 'minute' AND {_R._period('minute')} AND {_R.OP} AND {_R.LK_OP}
+            UNION ALL
+            SELECT hour, events, delay_q, store_q FROM {_R.DB}.ingest_hourly
+            WHERE {{granularity:String}} != 'minute' AND {_R._period('hour')} AND {_R.OP} AND {_R.LK_OP})
+      GROUP BY bucket_us)
+ORDER BY bucket_us""",
+    "player_activity": _R.PLAYER_ACTIVITY.sql.split("FROM (SELECT licence_kind, uniqExactMerge", 1)[0] + f"""\
+FROM (SELECT licence_kind, uniqExactMerge(players) AS players, sum(bets) AS bets, sum(stakes) AS stakes
+      FROM {_R.DB}.ggr_hourly WHERE {_R._GGR_PERIOD} GROUP BY licence_kind) AS g
+LEFT JOIN (SELECT licence_kind, {_R.QMERGE}(stake_q) AS q, sum(band_1) AS b1, sum(band_2) AS b2,
+                  sum(band_3) AS b3, sum(band_4) AS b4, sum(band_5) AS b5
+           FROM {_R.DB}.stakes_hourly WHERE {_R._GGR_PERIOD} GROUP BY licence_kind) AS s
+  ON s.licence_kind = g.licence_kind
+ORDER BY licence_kind""",
+}
+
+
+def hourly_only(report: Report) -> Report:
+    """``report`` as it read before the daily rollups."""
+    return dataclasses.replace(report, sql=OLD_SQL[report.name])
+
+
+def without_store(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows less the time to queryable (``store_*``): a rollup's is measured when it is rolled up
+    (now64()), and the daily and hourly rollups are rolled up milliseconds apart here."""
+    return [{k: v for k, v in row.items() if not k.startswith("store_")} for row in rows]
+
+
+@pytest.mark.parametrize("name", ["system_status", "player_activity"])
+def test_whole_days_from_the_daily_rollups_equal_the_hours(ch: Any, name: str) -> None:
+    """The same rows, quantiles included (exact on so few values), for periods of whole days, of a
+    partial day, of whole UTC but not Kyiv days, and with each filter (which reads hours only)."""
+    report = BY_NAME[name]
+    day = 24 * HOUR
+    periods = [(0, NOW + day), (NOV10_KYIV, NOW + day), (NOV9_KYIV + 5 * HOUR, NOW + day),
+               (at(0), at(0, day=10)), (NOV9_KYIV, NOV10_KYIV)]
+    cases = [(since, until, granularity, {}) for since, until in periods
+             for granularity in (("day", "month", "kyiv_day") if report.time_series else ("hour",))]
+    filters = (("operator", "op-b"), ("game_type", "slots"), ("licence_kind", "SLOT_HALL"))
+    cases += [(0, NOW + day, "day", {f: v}) for f, v in filters if f in report.filters]
+    compared = 0
+    for since, until, granularity, f in cases:
+        p = params(since_us=since, until_us=until, granularity=granularity, **f)
+        rows, old = (without_store(run_report(ch, DB, r, p).rows) for r in (report, hourly_only(report)))
+        assert rows == old, (since, until, granularity, f)
+        compared += len(rows) > 0
+    assert compared == len(cases)
+    # and the daily rollups were read: the first period is whole days only
+    daily = {"system_status": "ingest_by_operator", "player_activity": "players_daily"}[name]
+    assert int(ch.command(f"SELECT count() FROM {DB}.{daily}")) > 0
 
 
 def test_every_report_has_its_test() -> None:

@@ -17,6 +17,7 @@ from web.lookup import (
     default_since_us,
     lookup_sql,
     narrow,
+    newest_first,
     parse_lookup,
 )
 from web.tax_records import parse_tax_query, tax_sql
@@ -145,3 +146,19 @@ def test_listing_lookups_and_payouts_default_to_the_last_30_kyiv_days() -> None:
     assert not parse_tax_query("payouts", {"receipt": "r-1"}, now).default_period  # one payout: any time
     assert not parse_tax_query("payouts", {"since": "2026-01-01"}, now).default_period
     assert parse_tax_query("statements", {}, now).since_us is None
+
+
+def test_a_site_lookup_reads_its_newest_day_then_the_whole_period() -> None:
+    q = parse_lookup({"by": "site", "value": "x.ua", "reason": REASON}, NOW)  # the last 30 days
+    steps = newest_first(q, NOW)
+    assert [s.since_us for s in steps] == [NOW - DAY, q.since_us]
+    assert steps[-1] == q and all(s.until_us is None and s.limit == q.limit for s in steps)
+    # a period of its own: the day ends where it ends; a period of a day or less is one query
+    form = {"by": "site", "value": "x.ua", "reason": REASON, "since": "2026-01-01", "until": "2026-01-03"}
+    short = parse_lookup(form, NOW)
+    assert [s.since_us for s in newest_first(short, NOW)] == [short.until_us - DAY, short.since_us]  # type: ignore[operator]
+    one = parse_lookup({**form, "since": "2026-01-03"}, NOW)
+    assert newest_first(one, NOW) == [one]
+    for by in ("receipt", "player", "machine"):  # their own indexes find them: one query
+        other = parse_lookup({"by": by, "value": "r", "reason": REASON}, NOW)
+        assert newest_first(other, NOW) == [other]

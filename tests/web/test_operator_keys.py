@@ -197,3 +197,41 @@ def test_the_web_process_issues_as_key_issuer(tmp_path: Path) -> None:
     desk = desk_from_settings(world.settings, world.registry)
     assert desk is not None
     assert desk.keys._admin.ssl_certificate_location == world.settings.pki_dir / "key-issuer.crt"
+
+
+def test_on_kubernetes_the_broker_ca_and_the_bundle_ca_are_separate_files(tmp_path: Path) -> None:
+    """Strimzi's cluster CA signs the brokers; dsom's root is only the clients CA there (infra/k8s).
+
+    The cabinet verifies the brokers with ``kafka.ssl_ca_location`` and hands operators
+    ``bundle_ca``; neither is ``<pki_dir>/ca.crt``, which that layout does not have.
+    """
+    world = make_world(tmp_path)
+    root = CertificateAuthority(tmp_path / "dsom-root")
+    root.ensure()
+    pki = world.settings.pki_dir
+    root.ensure_operator_ca()
+    for name in ("ca.crt", "ca.key"):  # the secret dsom-operator-ca
+        (pki / "operator-ca").mkdir(parents=True, exist_ok=True)
+        (pki / "operator-ca" / name).write_bytes((tmp_path / "dsom-root" / "operator-ca" / name).read_bytes())
+    root.issue("key-issuer", pki / "key-issuer")  # the KafkaUser's certificate (Strimzi's clients CA)
+    cluster = CertificateAuthority(tmp_path / "cluster-ca")
+    cluster.ensure("Strimzi cluster CA")
+    listener = CertificateAuthority(tmp_path / "listener-ca")
+    listener.ensure("external listener CA")
+    assert not (pki / "ca.crt").exists()
+    settings = world.settings.model_copy(update={
+        "kafka": world.settings.kafka.model_copy(update={"ssl_ca_location": cluster.cert_path}),
+        "bundle_ca": listener.cert_path})
+    desk = desk_from_settings(settings, world.registry)
+    assert desk is not None
+    assert desk.keys._admin.ssl_ca_location == cluster.cert_path  # the cabinet's own connection
+    acls = Acls()
+    desk.keys._grant = acls.grant
+    key = desk.keys.issue("op-1", sandbox=True, pkcs12_password="pw", keep_password=True)
+    _, zipped = desk.keys.take_bundle(key.key_id, "broker.example.ua:9093")
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        assert z.read("ca.crt") == listener.cert_path.read_bytes()  # what the operator's client trusts
+    assert len(acls.granted) == 1
+    # without the bundle CA (or the broker CA) the server issues nothing, as without credentials
+    gone = settings.model_copy(update={"bundle_ca": tmp_path / "missing.crt"})
+    assert desk_from_settings(gone, world.registry) is None

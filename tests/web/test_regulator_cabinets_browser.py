@@ -82,6 +82,15 @@ def test_each_new_cabinet_does_its_main_task(site: tuple[World, str], browser: A
     assert "Account nadia added" in page.inner_text("#done")
     assert page.locator("#staff tr[data-name=nadia] .role").inner_text() == "inspector"
     shot(page, "admin")
+    # a refusal is shown above the form, which keeps what was typed (the upload is sent by fetch)
+    (tmp_path / "notes.crt").write_bytes(b"not a certificate")
+    page.set_input_files("#cert-file", str(tmp_path / "notes.crt"))
+    page.fill("#name", "olha")
+    page.fill("#add-reason", "order 45-k of 2026-11-30")
+    page.click("#add-staff button[type=submit]")
+    page.wait_for_selector("#error")
+    assert "This certificate cannot be used" in page.inner_text("#error")
+    assert page.input_value("#name") == "olha" and page.url == f"{base}/admin/staff?added=nadia"
     check_in_both_languages(page, f"{base}/admin/staff", "admin-staff")
     ctx.close()
 

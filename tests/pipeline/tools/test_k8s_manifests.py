@@ -114,3 +114,49 @@ def test_dsoms_own_brokers_map_subjects_by_the_same_rules() -> None:
     assert rules == principal_mapping_rules()
     assert mapped(rules, "CN=op.op-1.k0a1b2c3d,OU=dsom-operator-keys") == "op.op-1.k0a1b2c3d"
     assert mapped(rules, "CN=key-issuer") == "key-issuer"
+
+
+def test_the_dashboard_has_every_file_issuing_keys_needs_and_two_cas() -> None:
+    from pipeline.settings import Settings  # noqa: PLC0415
+    from pipeline.tools.k8s_manifests import CLUSTER, dashboard  # noqa: PLC0415
+    from web.keys import desk_files  # noqa: PLC0415
+
+    deployment, claim = dashboard(Settings())
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    # the settings the pod runs with, as pydantic reads them from its environment
+    settings = Settings(pki_dir=Path(env["DSOM_PKI_DIR"]), bundle_ca=Path(env["DSOM_BUNDLE_CA"]),
+                        kafka=KafkaSettings(ssl_ca_location=Path(env["DSOM_KAFKA__SSL_CA_LOCATION"])))
+    volumes = {v["name"]: v for v in spec["volumes"]}
+
+    def source(path: Path) -> tuple[str, str]:
+        """The volume and the key in it that ``path`` is read from (the deepest mount wins)."""
+        best = max((m for m in container["volumeMounts"]
+                    if path == Path(m["mountPath"]) or Path(m["mountPath"]) in path.parents),
+                   key=lambda m: len(m["mountPath"]))
+        rest = m_sub if (m_sub := best.get("subPath")) else str(path.relative_to(best["mountPath"]))
+        return best["name"], rest
+
+    files = {str(p): source(p) for p in desk_files(settings)}
+    assert files == {
+        f"{settings.pki_dir}/operator-ca/ca.crt": ("operator-ca", "ca.crt"),
+        f"{settings.pki_dir}/operator-ca/ca.key": ("operator-ca", "ca.key"),
+        f"{settings.pki_dir}/key-issuer.crt": ("key-issuer", "user.crt"),
+        f"{settings.pki_dir}/key-issuer.key": ("key-issuer", "user.key"),
+        str(settings.broker_ca): ("cluster-ca", "ca.crt"),
+        str(settings.bundle_ca_path): ("bundle-ca", "ca.crt"),
+    }
+    assert volumes["operator-ca"]["secret"]["secretName"] == "dsom-operator-ca"
+    assert volumes["key-issuer"]["secret"]["secretName"] == "key-issuer"  # the KafkaUser's secret
+    # the brokers' CA, not dsom's root (the clients CA, which signs no broker); the bundle's own mount
+    assert volumes["cluster-ca"]["secret"]["secretName"] == volumes["bundle-ca"]["secret"]["secretName"] \
+        == f"{CLUSTER}-cluster-ca-cert"
+    assert settings.broker_ca != settings.bundle_ca_path
+    # keys wait for their download on storage both replicas share; one session key for both
+    assert volumes["cabinet-pki"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and deployment["spec"]["replicas"] == 2
+    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+               for e in container["env"] if "valueFrom" in e}
+    assert secrets["DSOM_WEB__SESSION_KEY"] == "dsom-web"
+    assert secrets["DSOM_REGISTRY__DSN"] == "dsom-registry-db"

@@ -61,7 +61,11 @@ def test_rollups_are_replicated_and_sharded_like_the_events_they_are_made_of(rol
     assert f"'/clickhouse/tables/{{shard}}/dsom/{rollup.name}_local'" in local
     assert "replicated_deduplication_window = 10000" in local and "non_replicated" not in local
     distributed = next(s for s in statements if f"`{rollup.name}` ON CLUSTER" in s)
-    assert f"'{rollup.name}_local', cityHash64(operator_id))" in distributed
+    assert f"'{rollup.name}_local', cityHash64({rollup.shard_by}))" in distributed
+    # a column of its own: the operator's, or for the rollups without operators what they have
+    assert rollup.shard_by in re.findall(r"ColumnDeclaration (\S+)", ast)
+    has_operator = "operator_id LowCardinality" in rollup.columns
+    assert rollup.shard_by == ("operator_id" if has_operator else "licence_kind")
 
 
 def test_the_local_tables_work_on_one_node_without_replication(tmp_path: object) -> None:
