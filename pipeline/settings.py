@@ -225,6 +225,12 @@ class ClickHouseSettings(_Frozen):
     # Embedded chdb only: archive records go to ClickHouse as the Avro they are, decoded by
     # ClickHouse itself (sinks/clickhouse/avro.py); off, the sink decodes them in Python.
     raw_avro_events: bool = True
+    # Embedded chdb only: how long its allocator (jemalloc) keeps freed pages before giving them
+    # back, in ms (ClickHouse builds it with 5000). Each batch's insert takes some 200 MB for a
+    # moment; kept 5 s, a backlog's batches add up in different arenas and the sink worker's
+    # peak RSS grew past 1 GiB. 300 ms measured the same CPU per insert, 0 a fifth more
+    # (docs/performance.md). Read once, when chdb is loaded: the process's first chdb client.
+    chdb_dirty_decay_ms: int = Field(default=300, ge=0)
 
 
 class RegistrySettings(_Frozen):

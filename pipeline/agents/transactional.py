@@ -122,6 +122,9 @@ class TransactionalAgent(ConsumerLoop):
                 "transactional.id": f"{self.group}-{self._s.worker_id}",
                 "transaction.timeout.ms": 30000,
                 "linger.ms": 5,
+                # Only refused outputs matter here (_delivery_watch): a delivery report for every
+                # output would cross into Python once per message, inside commit_transaction.
+                "delivery.report.only.error": True,
             }))
         return self._producer_client
 
@@ -348,6 +351,8 @@ class TransactionalAgent(ConsumerLoop):
 
     def _write(self, outputs: Iterable[Output], began: bool,
                source: tuple[str, int, int] | None = None) -> bool:
+        # One watch for all of a record's outputs (a validator record has about ten).
+        watch = self._delivery_watch(source) if source is not None else None
         for topic, partition, key, value in outputs:
             if not began:
                 self._producer.begin_transaction()
@@ -356,8 +361,8 @@ class TransactionalAgent(ConsumerLoop):
             kwargs: dict[str, Any] = {"key": key, "value": value}
             if partition is not None:
                 kwargs["partition"] = partition
-            if source is not None:
-                kwargs["on_delivery"] = self._delivery_watch(source)
+            if watch is not None:
+                kwargs["on_delivery"] = watch
             while True:
                 try:
                     self._producer.produce(topic, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +31,11 @@ class ClickHouseUnavailableError(RuntimeError):
 def connect(settings: ClickHouseSettings) -> Client:
     """A client whose default database is ``settings.database`` (created if missing)."""
     dsn = settings.dsn.get_secret_value()
-    client = _open_chdb(dsn[len(CHDB_SCHEME):]) if dsn.startswith(CHDB_SCHEME) else _open_server(dsn)
+    if dsn.startswith(CHDB_SCHEME):
+        _tune_chdb_allocator(settings.chdb_dirty_decay_ms)
+        client = _open_chdb(dsn[len(CHDB_SCHEME):])
+    else:
+        client = _open_server(dsn)
     try:
         client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(settings.database)}")
         client.database = settings.database
@@ -51,6 +56,17 @@ def redacted(dsn: str) -> str:
     parts = urlsplit(dsn)
     host = parts.hostname or "?"
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def _tune_chdb_allocator(dirty_decay_ms: int) -> None:
+    """Have chdb's jemalloc give freed pages back after ``dirty_decay_ms`` (see the setting).
+
+    jemalloc reads ``JE_MALLOC_CONF`` (chdb's prefixed copy of ``MALLOC_CONF``) once, when the
+    library loads; its options override ClickHouse's built-in ones one by one. One set by hand
+    is left alone.
+    """
+    if "chdb" not in sys.modules:
+        os.environ.setdefault("JE_MALLOC_CONF", f"dirty_decay_ms:{dirty_decay_ms}")
 
 
 def _open_chdb(location: str) -> Client:

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
@@ -67,7 +68,7 @@ class ClickHouseWriter:
             data = [*data, [token] * batch.columns.rows]
             names, types = (*names, TOKEN_COLUMN), (*types, LC)
         min_offset = min((first for first, _ in batch.ranges.values()), default=0)
-        framed = [avro.frame(p, o, v) for p, o, v, _ in batch.raw]
+        raw = [(p, o, v) for p, o, v, _ in batch.raw]
         # Raw archive records are folded into their roll-up rows once (stream_rollups.py); rows
         # built in Python (a server, a resumed batch) are rolled up from events by roll_up.
         rolled: dict[str, bytes] | None = None
@@ -77,10 +78,10 @@ class ClickHouseWriter:
             attempt += 1
             started = time.perf_counter()
             try:
-                if framed:
+                if raw:
                     if rolled is None:  # a record ClickHouse cannot read fails here as in the insert
                         rolled = self._fold([v for _, _, v, _ in batch.raw])
-                    self._insert_avro(table, framed, settings, token)
+                    self._insert_avro(table, raw, settings, token)
                     self._insert_rolled(rolled, token)
                 else:
                     self._client.insert(table.name, data, column_names=names, database=self._db,
@@ -128,11 +129,13 @@ class ClickHouseWriter:
             finally:
                 os.unlink(path)
 
-    def _insert_avro(self, table: Table, framed: list[bytes], settings: dict[str, Any], token: str) -> None:
+    def _insert_avro(self, table: Table, raw: Sequence[tuple[int, int, bytes]], settings: dict[str, Any],
+                     token: str) -> None:
+        """``raw``: (partition, offset, ArchiveBatch record) of each archive record, in order."""
         fd, path = tempfile.mkstemp(prefix="dsom-sink-", suffix=".avro")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(avro.container(framed))
+                avro.write_container(f, raw)
             self._client.command(avro.insert_events_sql(self._db, table.name, table.column_names, path,
                                                         self._archive, token), settings=settings)
         finally:

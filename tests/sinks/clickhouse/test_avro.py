@@ -42,6 +42,18 @@ def test_container_holds_the_records_with_their_partition_and_offset() -> None:
     assert [r["batch"] for r in read] == [decoded(v, ARCHIVE_BATCH) for v in values]
 
 
+def test_written_container_is_the_joined_one_byte_for_byte() -> None:
+    values = [archive_batch([event(seq=1), event(seq=2)]), archive_batch([event(seq=3)], first_index=3),
+              archive_batch([event(seq=4 + i) for i in range(40)], first_index=4)]
+    records = [(i % 3, 2**40 + i, v) for i, v in enumerate(values)]
+    out = io.BytesIO()
+    avro.write_container(out, records)
+    assert out.getvalue() == avro.container([avro.frame(p, o, v) for p, o, v in records])
+    empty = io.BytesIO()
+    avro.write_container(empty, [])
+    assert empty.getvalue() == avro.container([])
+
+
 def test_clickhouse_stores_the_same_rows_as_the_python_path(ch: Any, tmp_path: Path) -> None:
     values = [archive_batch([event(seq=1), event(seq=2, kind="WIN", tax_withheld_pit=10,
                                                   tax_withheld_military=3, site_id=None, channel="APP",

@@ -184,3 +184,19 @@ def test_one_folder_per_process(ch: Any, tmp_path: Path) -> None:
 def test_redacted_hides_credentials() -> None:
     assert redacted("https://dsom:s3cret@ch.example:8443/db?x=1") == "https://ch.example:8443"
     assert redacted("chdb:///var/lib/dsom?x=1") == "chdb:///var/lib/dsom"
+
+
+def test_chdb_allocator_gives_freed_pages_back_as_set_unless_told_otherwise(monkeypatch: Any) -> None:
+    from sinks.clickhouse import client as client_module  # noqa: PLC0415 - the private helper
+
+    monkeypatch.delitem(sys.modules, "chdb", raising=False)
+    monkeypatch.delenv("JE_MALLOC_CONF", raising=False)
+    client_module._tune_chdb_allocator(300)
+    assert client_module.os.environ["JE_MALLOC_CONF"] == "dirty_decay_ms:300"
+    monkeypatch.setenv("JE_MALLOC_CONF", "narenas:1")  # set by hand: left alone
+    client_module._tune_chdb_allocator(300)
+    assert client_module.os.environ["JE_MALLOC_CONF"] == "narenas:1"
+    monkeypatch.delenv("JE_MALLOC_CONF")
+    monkeypatch.setitem(sys.modules, "chdb", object())  # already loaded: too late to matter
+    client_module._tune_chdb_allocator(300)
+    assert "JE_MALLOC_CONF" not in client_module.os.environ

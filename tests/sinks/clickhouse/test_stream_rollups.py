@@ -101,7 +101,7 @@ def contents(ch: Any) -> dict[str, Any]:
 def store_only(writer: ClickHouseWriter, batch: TableBatch) -> None:
     """The batch's events insert alone, as a process that dies right after it leaves it."""
     token = batch.token()
-    writer._insert_avro(EVENTS, [avro.frame(p, o, v) for p, o, v, _ in batch.raw],
+    writer._insert_avro(EVENTS, [(p, o, v) for p, o, v, _ in batch.raw],
                         {"insert_deduplication_token": token, "insert_deduplicate": 1}, token)
 
 
