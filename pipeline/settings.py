@@ -363,6 +363,10 @@ class Settings(BaseSettings):
     # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
     # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
+    # A validator partition at least this many records behind its end (a backlog) is paused
+    # while each poll is decided, if another partition is not: the others' records are then
+    # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off.
+    validator_catch_up_records: int = Field(default=50, ge=0)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).

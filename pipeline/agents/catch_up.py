@@ -1,0 +1,65 @@
+"""Which partitions a consumer stops fetching while it decides a poll: those catching up.
+
+An agent's consumer hands over records first in, first out over all its partitions, and
+librdkafka stops fetching *every* partition while that queue holds ``queued.max.messages.kbytes``
+(librdkafka's ``rd_kafka_toppar_fetch_decide``: the check is on the consumer's one queue). A
+partition with a backlog behind it (an operator back from an outage, sending 30 hours at full
+speed) refills the queue the moment a poll takes from it: the other partitions' records wait
+behind it, and their fetches find the queue full (docs/operations.md, "Backlog after an
+outage"). So while a poll is decided, the partitions with at least ``threshold`` records still
+to read are paused, provided some other owned partition is not: librdkafka then drops their
+read-ahead from the queue and the others are fetched into it, ahead of the backlog. They are
+resumed before the transaction commits, so their read-ahead refills during the commit's wait.
+
+Pure: the agent passes what its polls read and the consumer's cached high watermarks, and
+pauses and resumes (pipeline.agents.transactional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+
+TP = tuple[str, int]
+
+
+class CatchUp:
+    """The owned partitions a poll found at least ``threshold`` records behind their end."""
+
+    def __init__(self, threshold: int) -> None:
+        if threshold < 1:
+            raise ValueError(f"a catch-up threshold is at least 1 record, not {threshold}")
+        self.threshold = threshold
+        self._behind: dict[TP, int] = {}  # partition -> records still to read, at its last poll
+
+    def observe(self, read_to: Mapping[TP, int], ends: Mapping[TP, int]) -> None:
+        """A poll read each partition of ``read_to`` up to that offset; ``ends`` are their ends.
+
+        An end not known (librdkafka's cache has none yet: negative, or missing) leaves the
+        partition's last figure as it was.
+        """
+        for tp, offset in read_to.items():
+            end = ends.get(tp, -1)
+            if end < 0:
+                continue
+            if end - offset >= self.threshold:
+                self._behind[tp] = end - offset
+            else:
+                self._behind.pop(tp, None)
+
+    def behind(self) -> dict[TP, int]:
+        """The partitions catching up, with how many records each had still to read."""
+        return dict(self._behind)
+
+    def to_pause(self, owned: Collection[TP]) -> list[TP]:
+        """The owned partitions catching up, if another owned partition is not; else none.
+
+        When every partition is behind, none can be starved by the others and pausing would
+        only make each of them read its records twice.
+        """
+        behind = sorted(tp for tp in self._behind if tp in owned)
+        return behind if len(behind) < len(owned) else []
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """Partitions no longer owned (a rebalance took them)."""
+        for tp in tps:
+            self._behind.pop(tp, None)
