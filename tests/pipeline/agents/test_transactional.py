@@ -262,3 +262,47 @@ def test_polls_wait_batch_max_wait_ms_not_a_fixed_tenth_of_a_second() -> None:
     run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1})
     consumer = kafka.consumers[-1]
     assert consumer.waits and set(consumer.waits) == {0.007}
+
+
+class CatchingUpActivity(ActivityAgent):
+    """The example agent with the validator's pausing of partitions catching up (3 records)."""
+
+    def catch_up_records(self) -> int:
+        return 3
+
+
+def test_a_partition_catching_up_is_paused_while_its_poll_is_decided_never_longer() -> None:
+    """A backlog's partition gives way to the others' fetches, and is read on with nothing lost."""
+    settings = Settings(metrics_port=0, batch_max_records=2)
+    kafka = FakeKafka()
+    for n in range(8):
+        archived(kafka, "backlog", n + 1)  # partition 0: 8 records behind
+    archived(kafka, "live", 5, partition=1)
+    agent = CatchingUpActivity(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 8, (ARCHIVE, 1): 1})
+    consumer = cast(Any, kafka.consumers[0])
+    # 6 and 4 records still behind after the first two polls (>= 3): paused; 2 after the third.
+    assert consumer.pauses == [[(ARCHIVE, 0)], [(ARCHIVE, 0)]]
+    assert consumer.paused_at_poll == []  # resumed before every poll (where rebalances happen)
+    assert kafka.paused_at_commit and not any(kafka.paused_at_commit)  # and before every commit
+    assert latest(kafka)["op-a|backlog"]["events"] == sum(range(1, 9))
+    assert latest(kafka)["op-a|live"]["events"] == 5
+    assert agent.events_counted == sum(range(1, 9)) + 5  # each record once
+
+
+def test_an_abort_while_a_partition_is_paused_rewinds_it_and_counts_each_record_once() -> None:
+    settings = Settings(metrics_port=0, batch_max_records=2)
+    kafka = FakeKafka()
+    archived(kafka, "backlog", 1)
+    kafka.append(ARCHIVE, 0, b"chain", b"not avro")  # fails in the handler while 0 is paused
+    for n in range(6):
+        archived(kafka, "backlog", 2)
+    archived(kafka, "live", 5, partition=1)
+    agent = CatchingUpActivity(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 8, (ARCHIVE, 1): 1})
+    consumer = cast(Any, kafka.consumers[0])
+    assert consumer.pauses[0] == [(ARCHIVE, 0)] and kafka.aborts == 1
+    assert consumer.paused_at_poll == [] and not any(kafka.paused_at_commit)
+    letters = [orjson.loads(v or b"") for _, v in kafka.records("dsom.dead-letter")]
+    assert [d["offset"] for d in letters] == [1]
+    assert latest(kafka)["op-a|backlog"]["events"] == 1 + 6 * 2 and agent.events_counted == 1 + 12 + 5
