@@ -364,9 +364,9 @@ class Settings(BaseSettings):
     # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # A validator partition at least this many records behind its end (a backlog) is paused
-    # while each poll is decided, if another partition is not: the others' records are then
+    # while each poll is decided, if another partition is live: the others' records are then
     # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off.
-    validator_catch_up_records: int = Field(default=50, ge=0)
+    validator_catch_up_records: int = Field(default=10, ge=0)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).

@@ -7,9 +7,10 @@ partition with a backlog behind it (an operator back from an outage, sending 30 
 speed) refills the queue the moment a poll takes from it: the other partitions' records wait
 behind it, and their fetches find the queue full (docs/operations.md, "Backlog after an
 outage"). So while a poll is decided, the partitions with at least ``threshold`` records still
-to read are paused, provided some other owned partition is not: librdkafka then drops their
-read-ahead from the queue and the others are fetched into it, ahead of the backlog. They are
-resumed before the transaction commits, so their read-ahead refills during the commit's wait.
+to read are paused, provided another owned partition is live (read lately with fewer behind):
+librdkafka then drops their read-ahead from the queue and the others are fetched into it, ahead
+of the backlog. They are resumed before the transaction commits, so their read-ahead refills
+during the commit's wait.
 
 Pure: the agent passes what its polls read and the consumer's cached high watermarks, and
 pauses and resumes (pipeline.agents.transactional).
@@ -22,6 +23,12 @@ from collections.abc import Collection, Iterable, Mapping
 TP = tuple[str, int]
 
 
+# How long a partition read with few records behind counts as live: one that may wait behind a
+# backlog. Longer than a backlog's transactions (seconds), so a live partition is still one when
+# its next records come; an operator silent that long has nothing waiting to starve.
+LIVE_FOR_S = 30.0
+
+
 class CatchUp:
     """The owned partitions a poll found at least ``threshold`` records behind their end."""
 
@@ -30,12 +37,13 @@ class CatchUp:
             raise ValueError(f"a catch-up threshold is at least 1 record, not {threshold}")
         self.threshold = threshold
         self._behind: dict[TP, int] = {}  # partition -> records still to read, at its last poll
+        self._live: dict[TP, float] = {}  # partition -> when a poll last read it with few behind
 
-    def observe(self, read_to: Mapping[TP, int], ends: Mapping[TP, int]) -> None:
-        """A poll read each partition of ``read_to`` up to that offset; ``ends`` are their ends.
+    def observe(self, read_to: Mapping[TP, int], ends: Mapping[TP, int], now: float) -> None:
+        """At ``now`` (seconds), a poll read each partition of ``read_to`` up to that offset.
 
-        An end not known (librdkafka's cache has none yet: negative, or missing) leaves the
-        partition's last figure as it was.
+        ``ends`` are their ends; one not known (librdkafka's cache has none yet: negative, or
+        missing) leaves the partition's last figure as it was.
         """
         for tp, offset in read_to.items():
             end = ends.get(tp, -1)
@@ -43,23 +51,29 @@ class CatchUp:
                 continue
             if end - offset >= self.threshold:
                 self._behind[tp] = end - offset
+                self._live.pop(tp, None)
             else:
                 self._behind.pop(tp, None)
+                self._live[tp] = now
 
     def behind(self) -> dict[TP, int]:
         """The partitions catching up, with how many records each had still to read."""
         return dict(self._behind)
 
-    def to_pause(self, owned: Collection[TP]) -> list[TP]:
-        """The owned partitions catching up, if another owned partition is not; else none.
+    def to_pause(self, owned: Collection[TP], now: float) -> list[TP]:
+        """The owned partitions catching up, if an owned partition is live; else none.
 
-        When every partition is behind, none can be starved by the others and pausing would
-        only make each of them read its records twice.
+        A live partition was read in the last :data:`LIVE_FOR_S` with fewer than ``threshold``
+        records behind: its next records would wait behind the others'. When none is (every
+        partition with traffic is behind, as in a saturated bench; the others are silent),
+        nobody is starved and pausing would only make the consumer fetch its read-ahead twice.
         """
-        behind = sorted(tp for tp in self._behind if tp in owned)
-        return behind if len(behind) < len(owned) else []
+        if not any(tp in owned and now - at <= LIVE_FOR_S for tp, at in self._live.items()):
+            return []
+        return sorted(tp for tp in self._behind if tp in owned)
 
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions no longer owned (a rebalance took them)."""
         for tp in tps:
             self._behind.pop(tp, None)
+            self._live.pop(tp, None)

@@ -281,10 +281,19 @@ class TransactionalAgent(ConsumerLoop):
                 ends[tp] = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1]
             except KafkaException:
                 continue  # not known yet
-        catch_up.observe(read_to, ends)
-        if not catch_up.behind():
+        was = catch_up.behind()
+        now = time.monotonic()
+        catch_up.observe(read_to, ends, now)
+        behind = catch_up.behind()
+        if behind.keys() != was.keys():
+            for t, p in sorted(behind.keys() - was.keys()):
+                log.info("%s: %s/%d is %d records behind: paused while the others' polls are decided",
+                         self.name, t, p, behind[(t, p)])
+            for t, p in sorted(was.keys() - behind.keys()):
+                log.info("%s: %s/%d has caught up", self.name, t, p)
+        if not behind:
             return
-        pause = catch_up.to_pause(set(self._assigned))
+        pause = catch_up.to_pause(set(self._assigned), now)
         if pause:
             self._paused = [TopicPartition(t, p) for t, p in pause]
             consumer.pause(self._paused)

@@ -148,6 +148,7 @@ class FakeConsumer:
         self.paused: set[TP] = set()
         self.pauses: list[list[TP]] = []  # each pause() call's partitions
         self.paused_at_poll: list[set[TP]] = []  # partitions still paused when a poll began
+        self.seeks_while_paused: list[TP] = []
 
     def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
         """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
@@ -217,6 +218,8 @@ class FakeConsumer:
                 for tp in partitions]
 
     def seek(self, tp: TopicPartition) -> None:
+        if (tp.topic, tp.partition) in self.paused:
+            self.seeks_while_paused.append((tp.topic, tp.partition))
         self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
 
     # librdkafka drops a paused partition's read-ahead and fetches again from the record after

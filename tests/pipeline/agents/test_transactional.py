@@ -275,14 +275,14 @@ def test_a_partition_catching_up_is_paused_while_its_poll_is_decided_never_longe
     """A backlog's partition gives way to the others' fetches, and is read on with nothing lost."""
     settings = Settings(metrics_port=0, batch_max_records=2)
     kafka = FakeKafka()
+    archived(kafka, "live", 5)  # partition 0: live, read with nothing behind
     for n in range(8):
-        archived(kafka, "backlog", n + 1)  # partition 0: 8 records behind
-    archived(kafka, "live", 5, partition=1)
+        archived(kafka, "backlog", n + 1, partition=1)  # partition 1: 8 records behind
     agent = CatchingUpActivity(settings, clients=kafka.clients)
-    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 8, (ARCHIVE, 1): 1})
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 8})
     consumer = cast(Any, kafka.consumers[0])
-    # 6 and 4 records still behind after the first two polls (>= 3): paused; 2 after the third.
-    assert consumer.pauses == [[(ARCHIVE, 0)], [(ARCHIVE, 0)]]
+    # 7, 5 and 3 records still behind after the first three polls (>= 3): paused; then 1.
+    assert consumer.pauses == [[(ARCHIVE, 1)]] * 3
     assert consumer.paused_at_poll == []  # resumed before every poll (where rebalances happen)
     assert kafka.paused_at_commit and not any(kafka.paused_at_commit)  # and before every commit
     assert latest(kafka)["op-a|backlog"]["events"] == sum(range(1, 9))
@@ -293,16 +293,17 @@ def test_a_partition_catching_up_is_paused_while_its_poll_is_decided_never_longe
 def test_an_abort_while_a_partition_is_paused_rewinds_it_and_counts_each_record_once() -> None:
     settings = Settings(metrics_port=0, batch_max_records=2)
     kafka = FakeKafka()
-    archived(kafka, "backlog", 1)
-    kafka.append(ARCHIVE, 0, b"chain", b"not avro")  # fails in the handler while 0 is paused
-    for n in range(6):
-        archived(kafka, "backlog", 2)
-    archived(kafka, "live", 5, partition=1)
+    archived(kafka, "live", 5)
+    archived(kafka, "backlog", 1, partition=1)
+    kafka.append(ARCHIVE, 1, b"chain", b"not avro")  # fails in the handler while 1 is paused
+    for _ in range(6):
+        archived(kafka, "backlog", 2, partition=1)
     agent = CatchingUpActivity(settings, clients=kafka.clients)
-    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 8, (ARCHIVE, 1): 1})
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 8})
     consumer = cast(Any, kafka.consumers[0])
-    assert consumer.pauses[0] == [(ARCHIVE, 0)] and kafka.aborts == 1
+    assert consumer.pauses[:2] == [[(ARCHIVE, 1)]] * 2
+    assert consumer.seeks_while_paused == [(ARCHIVE, 1)]  # the 2nd poll's rewind, to its commit
     assert consumer.paused_at_poll == [] and not any(kafka.paused_at_commit)
     letters = [orjson.loads(v or b"") for _, v in kafka.records("dsom.dead-letter")]
-    assert [d["offset"] for d in letters] == [1]
+    assert [(d["partition"], d["offset"]) for d in letters] == [(1, 1)]
     assert latest(kafka)["op-a|backlog"]["events"] == 1 + 6 * 2 and agent.events_counted == 1 + 12 + 5
