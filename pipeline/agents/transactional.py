@@ -303,7 +303,10 @@ class TransactionalAgent(ConsumerLoop):
         """Resume what :meth:`_pause_catching_up` paused (before the commit: they refetch during it)."""
         if self._paused:
             paused, self._paused = self._paused, []
-            self._consumer_client.resume(paused)
+            try:
+                self._consumer_client.resume(paused)
+            except RuntimeError:  # closed by abandon(): the replacement's consumer starts unpaused
+                pass
 
     def run(self, stop: threading.Event) -> None:
         try:
