@@ -360,8 +360,9 @@ class Settings(BaseSettings):
     # queued.max.messages.kbytes, 64 MiB by default). Its queue is first in, first out over every
     # partition: an operator sending a backlog filled it with the backlog, and the live
     # operators' records waited behind it (make backlog, live receipt latency during the drain:
-    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
-    # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
+    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches starve
+    # the live partitions': librdkafka fetches no partition while the queue is full; p99 10 s at
+    # 8 MiB; the catch-up pausing below ends that). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # A validator partition at least this many records behind its end (a backlog) is paused
     # while each poll is decided, if another partition is live: the others' records are then
