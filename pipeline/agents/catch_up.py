@@ -7,10 +7,10 @@ partition with a backlog behind it (an operator back from an outage, sending 30 
 speed) refills the queue the moment a poll takes from it: the other partitions' records wait
 behind it, and their fetches find the queue full (docs/operations.md, "Backlog after an
 outage"). So while a poll is decided, the partitions with at least ``threshold`` records still
-to read are paused, provided another owned partition is live (read lately with fewer behind):
-librdkafka then drops their read-ahead from the queue and the others are fetched into it, ahead
-of the backlog. They are resumed before the transaction commits, so their read-ahead refills
-during the commit's wait.
+to read are paused, provided an owned partition is live (read lately with fewer behind) and
+has records the polls have not handed over yet: librdkafka then drops their read-ahead from the
+queue and the others are fetched into it, ahead of the backlog. They are resumed before the
+transaction commits, so their read-ahead refills during the commit's wait.
 
 Pure: the agent passes what its polls read and the consumer's cached high watermarks, and
 pauses and resumes (pipeline.agents.transactional).
@@ -18,7 +18,7 @@ pauses and resumes (pipeline.agents.transactional).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 TP = tuple[str, int]
 
@@ -37,7 +37,8 @@ class CatchUp:
             raise ValueError(f"a catch-up threshold is at least 1 record, not {threshold}")
         self.threshold = threshold
         self._behind: dict[TP, int] = {}  # partition -> records still to read, at its last poll
-        self._live: dict[TP, float] = {}  # partition -> when a poll last read it with few behind
+        # partition -> when a poll last read it with few behind, and up to which offset
+        self._live: dict[TP, tuple[float, int]] = {}
 
     def observe(self, read_to: Mapping[TP, int], ends: Mapping[TP, int], now: float) -> None:
         """At ``now`` (seconds), a poll read each partition of ``read_to`` up to that offset.
@@ -54,23 +55,30 @@ class CatchUp:
                 self._live.pop(tp, None)
             else:
                 self._behind.pop(tp, None)
-                self._live[tp] = now
+                self._live[tp] = (now, offset)
 
     def behind(self) -> dict[TP, int]:
         """The partitions catching up, with how many records each had still to read."""
         return dict(self._behind)
 
-    def to_pause(self, owned: Collection[TP], now: float) -> list[TP]:
-        """The owned partitions catching up, if an owned partition is live; else none.
+    def to_pause(self, owned: Collection[TP], now: float, end_of: Callable[[TP], int]) -> list[TP]:
+        """The owned partitions catching up, if an owned live partition has records waiting.
 
         A live partition was read in the last :data:`LIVE_FOR_S` with fewer than ``threshold``
-        records behind: its next records would wait behind the others'. When none is (every
-        partition with traffic is behind, as in a saturated bench; the others are silent),
-        nobody is starved and pausing would only make the consumer fetch its read-ahead twice.
+        records behind; ``end_of`` gives its end as the consumer last saw it (negative: not
+        known). Records beyond what the polls read are waiting for their turn, behind the
+        backlog's in the queue or in fetches the full queue holds back. When no live partition
+        has any (every partition with traffic is behind, as in a saturated bench, or the live
+        ones are idle), nobody is starved and pausing would only make the consumer fetch its
+        read-ahead twice.
         """
-        if not any(tp in owned and now - at <= LIVE_FOR_S for tp, at in self._live.items()):
+        behind = sorted(tp for tp in self._behind if tp in owned)
+        if not behind:
             return []
-        return sorted(tp for tp in self._behind if tp in owned)
+        for tp, (at, read_to) in self._live.items():
+            if tp in owned and now - at <= LIVE_FOR_S and end_of(tp) > read_to:
+                return behind
+        return []
 
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions no longer owned (a rebalance took them)."""

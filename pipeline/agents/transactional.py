@@ -275,12 +275,14 @@ class TransactionalAgent(ConsumerLoop):
             if msg.error() is None and topic is not None and partition is not None and offset is not None:
                 read_to[(topic, partition)] = offset + 1
         consumer = self._consumer_client
-        ends: dict[TP, int] = {}
-        for tp in read_to:
+
+        def end_of(tp: TP) -> int:
             try:  # the end librdkafka's last fetch of the partition saw: no request to a broker
-                ends[tp] = consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1]
+                return int(consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1])
             except KafkaException:
-                continue  # not known yet
+                return -1  # not known yet
+
+        ends = {tp: end_of(tp) for tp in read_to}
         was = catch_up.behind()
         now = time.monotonic()
         catch_up.observe(read_to, ends, now)
@@ -293,7 +295,7 @@ class TransactionalAgent(ConsumerLoop):
                 log.info("%s: %s/%d has caught up", self.name, t, p)
         if not behind:
             return
-        pause = catch_up.to_pause(set(self._assigned), now)
+        pause = catch_up.to_pause(set(self._assigned), now, end_of)
         if pause:
             self._paused = [TopicPartition(t, p) for t, p in pause]
             consumer.pause(self._paused)

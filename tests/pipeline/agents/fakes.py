@@ -35,6 +35,7 @@ class FakeKafka:
         self.refuse: Callable[[str, bytes | None], bool] = lambda topic, key: False
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
         self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
+        self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -198,6 +199,7 @@ class FakeConsumer:
                 self._eof_at[tp] = pos
                 out.append(Message(topic=tp[0], partition=tp[1], offset=pos,
                                    error=KafkaError(KafkaError._PARTITION_EOF)))
+        self.kafka.after_poll()
         return out
 
     def _gain(self, tps: list[TopicPartition]) -> None:
