@@ -110,6 +110,7 @@ class TransactionalAgent(ConsumerLoop):
         threshold = self.catch_up_records()
         self._catch_up = CatchUp(threshold) if threshold > 0 else None
         self._paused: list[TopicPartition] = []  # paused while the current poll is decided
+        self._pauses: dict[TP, int] = {}  # polls each partition behind was paused in (for the log)
 
     @property
     def max_records(self) -> int:  # type: ignore[override]
@@ -292,11 +293,14 @@ class TransactionalAgent(ConsumerLoop):
                 log.info("%s: %s/%d is %d records behind: paused while the others' polls are decided",
                          self.name, t, p, behind[(t, p)])
             for t, p in sorted(was.keys() - behind.keys()):
-                log.info("%s: %s/%d has caught up", self.name, t, p)
+                log.info("%s: %s/%d has caught up (paused during %d polls)", self.name, t, p,
+                         self._pauses.pop((t, p), 0))
         if not behind:
             return
         pause = catch_up.to_pause(set(self._assigned), now, end_of)
         if pause:
+            for tp in pause:
+                self._pauses[tp] = self._pauses.get(tp, 0) + 1
             self._paused = [TopicPartition(t, p) for t, p in pause]
             consumer.pause(self._paused)
             metrics.PARTITIONS_PAUSED.labels(self.name).inc(len(pause))
@@ -532,6 +536,8 @@ class TransactionalAgent(ConsumerLoop):
         self.forget(list(tps))
         if self._catch_up is not None:
             self._catch_up.forget(tps)
+            for tp in tps:
+                self._pauses.pop(tp, None)
         self._assigned = [tp for tp in self._assigned if tp not in tps]
         if tps:
             log.info("%s: gave up %d partitions (%d kept)", self.name, len(tps), len(self._assigned))
