@@ -365,7 +365,7 @@ class Settings(BaseSettings):
     # 8 MiB; the catch-up pausing below ends that). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # A validator partition at least this many records behind its end (a backlog) is paused
-    # while each poll is decided, if another partition is live: the others' records are then
+    # while each poll is decided, if a live partition has records waiting: those are then
     # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off.
     validator_catch_up_records: int = Field(default=10, ge=0)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
