@@ -34,6 +34,9 @@ ALERT_DELIVERIES = Counter("dsom_alert_deliveries_total",
                            "Alerts the alert-delivery agent handed to an endpoint, by outcome "
                            "(delivered, failed, skipped while the endpoint was down)",
                            ["endpoint", "outcome"])
+PARTITIONS_PAUSED = Counter("dsom_partitions_paused_total",
+                            "Partitions paused while a poll was decided because they were catching up "
+                            "(a backlog) and others were not (pipeline.agents.catch_up)", ["agent"])
 AGENT_RESTARTS = Counter("dsom_agent_restarts_total",
                          "Agents restarted inside the worker after an error", ["agent"])
 ARCHIVE_GUARD_CHANGES = Counter(

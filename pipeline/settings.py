@@ -372,9 +372,14 @@ class Settings(BaseSettings):
     # queued.max.messages.kbytes, 64 MiB by default). Its queue is first in, first out over every
     # partition: an operator sending a backlog filled it with the backlog, and the live
     # operators' records waited behind it (make backlog, live receipt latency during the drain:
-    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches seem to
-    # starve the live partitions'; p99 10 s at 8 MiB). docs/operations.md, "Backlog after an outage".
+    # p50 16 s, p99 32 s at 64 MiB; p99 17 to 27 s at 1 MiB, where the backlog's fetches starve
+    # the live partitions': librdkafka fetches no partition while the queue is full; p99 10 s at
+    # 8 MiB; the catch-up pausing below ends that). docs/operations.md, "Backlog after an outage".
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
+    # A validator partition at least this many records behind its end (a backlog) is paused
+    # while each poll is decided, if a live partition has records waiting: those are then
+    # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off.
+    validator_catch_up_records: int = Field(default=10, ge=0)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).

@@ -41,6 +41,7 @@ from confluent_kafka import (
 
 from pipeline import metrics
 from pipeline.agents.app import app
+from pipeline.agents.catch_up import CatchUp
 from pipeline.agents.clients import Clients
 from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.tables import TP, ChangelogTable, Output, Restorable
@@ -106,6 +107,10 @@ class TransactionalAgent(ConsumerLoop):
         self._producer_client: Producer | None = None
         self._written_topics: set[str] = set()  # the current transaction's (for the slow log)
         self._last_tick = time.monotonic()
+        threshold = self.catch_up_records()
+        self._catch_up = CatchUp(threshold) if threshold > 0 else None
+        self._paused: list[TopicPartition] = []  # paused while the current poll is decided
+        self._pauses: dict[TP, int] = {}  # polls each partition behind was paused in (for the log)
 
     @property
     def max_records(self) -> int:  # type: ignore[override]
@@ -113,6 +118,14 @@ class TransactionalAgent(ConsumerLoop):
 
     def poll_timeout(self) -> float:
         return self._s.batch_max_wait_ms / 1000
+
+    def catch_up_records(self) -> int:
+        """Records behind its end from which a partition is paused while a poll is decided; 0: never.
+
+        See :mod:`pipeline.agents.catch_up`: a partition with a backlog keeps the consumer's
+        read-ahead full, and the other partitions' records wait behind it.
+        """
+        return 0
 
     @property
     def _producer(self) -> Producer:
@@ -230,16 +243,79 @@ class TransactionalAgent(ConsumerLoop):
         self._last_tick = time.monotonic()
 
     def process(self, msgs: list[Message], stop: threading.Event) -> None:
-        if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
-            for i, msg in enumerate(msgs):  # a failure rewinds: this and the rest are read again
-                self._suspects.discard(_where(msg))
-                if stop.is_set() or not self._transact([msg], unsettled=msgs[i:]):
-                    break
-        elif msgs:
-            self._transact(msgs, unsettled=msgs)
+        self._pause_catching_up(msgs)
+        try:
+            if msgs and self._suspects and any(_where(m) in self._suspects for m in msgs):
+                for i, msg in enumerate(msgs):  # a failure rewinds: this and the rest are read again
+                    self._suspects.discard(_where(msg))
+                    if stop.is_set() or not self._transact([msg], unsettled=msgs[i:]):
+                        break
+            elif msgs:
+                self._transact(msgs, unsettled=msgs)
+        finally:
+            # Never paused at the next poll, where rebalances happen: librdkafka keeps a pause
+            # through a revocation, so a partition taken and given back would stay paused.
+            self._resume_paused()
         if time.monotonic() - self._last_tick >= self.tick_interval_s:
             self._last_tick = time.monotonic()
             self._transact([], unsettled=[])
+
+    def _pause_catching_up(self, msgs: list[Message]) -> None:
+        """Pause the owned partitions far behind their ends while this poll is decided.
+
+        librdkafka drops a paused partition's read-ahead from the consumer's queue and, on
+        resume, fetches again from the record after the last one a poll returned
+        (``rd_kafka_toppar_pause_resume``: the next fetch starts at the application's position;
+        after a seek, at the seek's): nothing is skipped and nothing is handed over twice, and
+        the records of this poll are in hand already. Meanwhile the other partitions are fetched
+        into the emptied queue, ahead of the backlog's records.
+        """
+        catch_up = self._catch_up
+        if catch_up is None or not msgs:
+            return
+        read_to: dict[TP, int] = {}
+        for msg in msgs:
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if msg.error() is None and topic is not None and partition is not None and offset is not None:
+                read_to[(topic, partition)] = offset + 1
+        consumer = self._consumer_client
+
+        def end_of(tp: TP) -> int:
+            try:  # the end librdkafka's last fetch of the partition saw: no request to a broker
+                return int(consumer.get_watermark_offsets(TopicPartition(*tp), cached=True)[1])
+            except KafkaException:
+                return -1  # not known yet
+
+        ends = {tp: end_of(tp) for tp in read_to}
+        was = catch_up.behind()
+        now = time.monotonic()
+        catch_up.observe(read_to, ends, now)
+        behind = catch_up.behind()
+        if behind.keys() != was.keys():
+            for t, p in sorted(behind.keys() - was.keys()):
+                log.info("%s: %s/%d is %d records behind: paused while the others' polls are decided",
+                         self.name, t, p, behind[(t, p)])
+            for t, p in sorted(was.keys() - behind.keys()):
+                log.info("%s: %s/%d has caught up (paused during %d polls)", self.name, t, p,
+                         self._pauses.pop((t, p), 0))
+        if not behind:
+            return
+        pause = catch_up.to_pause(set(self._assigned), now, end_of)
+        if pause:
+            for tp in pause:
+                self._pauses[tp] = self._pauses.get(tp, 0) + 1
+            self._paused = [TopicPartition(t, p) for t, p in pause]
+            consumer.pause(self._paused)
+            metrics.PARTITIONS_PAUSED.labels(self.name).inc(len(pause))
+
+    def _resume_paused(self) -> None:
+        """Resume what :meth:`_pause_catching_up` paused (before the commit: they refetch during it)."""
+        if self._paused:
+            paused, self._paused = self._paused, []
+            try:
+                self._consumer_client.resume(paused)
+            except RuntimeError:  # closed by abandon(): the replacement's consumer starts unpaused
+                pass
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -290,6 +366,9 @@ class TransactionalAgent(ConsumerLoop):
                 return True
             if not began:
                 self._producer.begin_transaction()
+            # The records are decided: the paused partitions' read-ahead refills while Kafka
+            # commits (the others were fetched in the meantime and are ahead of it in the queue).
+            self._resume_paused()
             if positions:
                 offsets_s = time.perf_counter()
                 with self._calling("send_offsets_to_transaction"):
@@ -460,6 +539,10 @@ class TransactionalAgent(ConsumerLoop):
     def revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = {(tp.topic, tp.partition) for tp in partitions}
         self.forget(list(tps))
+        if self._catch_up is not None:
+            self._catch_up.forget(tps)
+            for tp in tps:
+                self._pauses.pop(tp, None)
         self._assigned = [tp for tp in self._assigned if tp not in tps]
         if tps:
             log.info("%s: gave up %d partitions (%d kept)", self.name, len(tps), len(self._assigned))

@@ -66,6 +66,9 @@ class ValidatorAgent(TransactionalAgent):
     def consumer_overrides(self) -> dict[str, Any]:
         return {"queued.max.messages.kbytes": self._s.validator_read_ahead_kbytes}
 
+    def catch_up_records(self) -> int:
+        return self._s.validator_catch_up_records
+
     def prepare(self) -> None:
         self._follower = self._follow()
         self._processor = self._load_processor()

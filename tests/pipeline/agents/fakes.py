@@ -34,6 +34,8 @@ class FakeKafka:
         self.offset_lookups: list[list[TP]] = []  # the partitions of each committed() call
         self.refuse: Callable[[str, bytes | None], bool] = lambda topic, key: False
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
+        self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
+        self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -89,6 +91,7 @@ class FakeProducer:
 
     def commit_transaction(self, timeout: float) -> None:
         assert self.open
+        self.kafka.paused_at_commit.append(set().union(*(c.paused for c in self.kafka.consumers)))
         if self.kafka.fail_next_commit:
             self.kafka.fail_next_commit = False
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit failed (fake)"))
@@ -143,6 +146,10 @@ class FakeConsumer:
         self.assigned = False  # by assign(): no group, no callbacks (the registry's followers)
         self._eof_at: dict[TP, int] = {}
         self.waits: list[float] = []  # each poll's timeout
+        self.paused: set[TP] = set()
+        self.pauses: list[list[TP]] = []  # each pause() call's partitions
+        self.paused_at_poll: list[set[TP]] = []  # partitions still paused when a poll began
+        self.seeks_while_paused: list[TP] = []
 
     def rebalance(self, *, revoke: Iterable[TP] = (), assign: Iterable[TP] = ()) -> None:
         """Give up ``revoke`` and gain ``assign`` at the next poll (one incremental rebalance)."""
@@ -163,6 +170,8 @@ class FakeConsumer:
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         assert not self.closed
         self.waits.append(timeout)
+        if self.paused:
+            self.paused_at_poll.append(set(self.paused))
         if not self.started and not self.assigned:
             tps = [TopicPartition(t, p) for t, p in sorted(self.kafka.logs) if self._matches(t)]
             if tps:
@@ -178,6 +187,8 @@ class FakeConsumer:
                 self._gain([TopicPartition(t, p) for t, p in assign])
         out: list[Message] = []
         for tp, pos in sorted(self.positions.items()):
+            if tp in self.paused:
+                continue
             log = self.kafka.logs.get(tp, [])
             while pos < len(log) and len(out) < num_messages:
                 key, value = log[pos]
@@ -188,6 +199,7 @@ class FakeConsumer:
                 self._eof_at[tp] = pos
                 out.append(Message(topic=tp[0], partition=tp[1], offset=pos,
                                    error=KafkaError(KafkaError._PARTITION_EOF)))
+        self.kafka.after_poll()
         return out
 
     def _gain(self, tps: list[TopicPartition]) -> None:
@@ -208,7 +220,25 @@ class FakeConsumer:
                 for tp in partitions]
 
     def seek(self, tp: TopicPartition) -> None:
+        if (tp.topic, tp.partition) in self.paused:
+            self.seeks_while_paused.append((tp.topic, tp.partition))
         self.positions[(tp.topic, tp.partition)] = 0 if tp.offset == OFFSET_BEGINNING else tp.offset
+
+    # librdkafka drops a paused partition's read-ahead and fetches again from the record after
+    # the last one a poll returned (or from a seek's offset): this consumer reads nothing ahead,
+    # so its positions are already that.
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        tps = [(tp.topic, tp.partition) for tp in partitions]
+        assert all(tp in self.positions for tp in tps), "paused a partition not assigned"
+        self.pauses.append(tps)
+        self.paused.update(tps)
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        self.paused.difference_update((tp.topic, tp.partition) for tp in partitions)
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float | None = None,
+                              cached: bool = False) -> tuple[int, int]:
+        return 0, len(self.kafka.logs.get((tp.topic, tp.partition), []))
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> list[TopicPartition]:
         """A non-transactional agent's commit (the delivery loop, the sinks)."""

@@ -262,3 +262,75 @@ def test_polls_wait_batch_max_wait_ms_not_a_fixed_tenth_of_a_second() -> None:
     run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1})
     consumer = kafka.consumers[-1]
     assert consumer.waits and set(consumer.waits) == {0.007}
+
+
+class CatchingUpActivity(ActivityAgent):
+    """The example agent with the validator's pausing of partitions catching up (3 records)."""
+
+    def catch_up_records(self) -> int:
+        return 3
+
+
+def live_records(kafka: FakeKafka, polls: int) -> None:
+    """A record for the live operator (partition 0) arrives while each of the first polls is decided."""
+    left = [polls]
+
+    def arrive() -> None:
+        if left[0] > 0:
+            left[0] -= 1
+            archived(kafka, "live", 1)
+
+    kafka.after_poll = arrive
+
+
+def test_a_partition_catching_up_is_paused_while_its_poll_is_decided_never_longer() -> None:
+    """A backlog's partition gives way to the others' fetches, and is read on with nothing lost."""
+    settings = Settings(metrics_port=0, batch_max_records=2)
+    kafka = FakeKafka()
+    archived(kafka, "live", 1)  # partition 0: live, a record arriving during every poll
+    for n in range(8):
+        archived(kafka, "backlog", n + 1, partition=1)  # partition 1: 8 records behind
+    live_records(kafka, 6)
+    agent = CatchingUpActivity(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 7, (ARCHIVE, 1): 8})
+    consumer = cast(Any, kafka.consumers[0])
+    # Paused whenever it was 3 or more records behind and the live partition had one waiting.
+    assert len(consumer.pauses) >= 2 and all(p == [(ARCHIVE, 1)] for p in consumer.pauses)
+    assert consumer.paused_at_poll == []  # resumed before every poll (where rebalances happen)
+    assert kafka.paused_at_commit and not any(kafka.paused_at_commit)  # and before every commit
+    assert latest(kafka)["op-a|backlog"]["events"] == sum(range(1, 9))
+    assert latest(kafka)["op-a|live"]["events"] == 7
+    assert agent.events_counted == sum(range(1, 9)) + 7  # each record once
+
+
+def test_nothing_is_paused_while_the_live_partitions_have_nothing_waiting() -> None:
+    """A saturated bench's tail: a partition caught up and idle starves nobody; no refetching."""
+    settings = Settings(metrics_port=0, batch_max_records=2)
+    kafka = FakeKafka()
+    archived(kafka, "live", 1)
+    for n in range(8):
+        archived(kafka, "backlog", n + 1, partition=1)
+    agent = CatchingUpActivity(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 8})
+    assert cast(Any, kafka.consumers[0]).pauses == []
+    assert agent.events_counted == sum(range(1, 9)) + 1
+
+
+def test_an_abort_while_a_partition_is_paused_rewinds_it_and_counts_each_record_once() -> None:
+    settings = Settings(metrics_port=0, batch_max_records=2)
+    kafka = FakeKafka()
+    archived(kafka, "live", 1)
+    archived(kafka, "backlog", 1, partition=1)
+    kafka.append(ARCHIVE, 1, b"chain", b"not avro")  # fails in the handler while 1 is paused
+    for _ in range(6):
+        archived(kafka, "backlog", 2, partition=1)
+    live_records(kafka, 6)
+    agent = CatchingUpActivity(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed == {(ARCHIVE, 0): 7, (ARCHIVE, 1): 8})
+    consumer = cast(Any, kafka.consumers[0])
+    assert consumer.seeks_while_paused == [(ARCHIVE, 1)]  # the failed poll's rewind, to its commit
+    assert consumer.paused_at_poll == [] and not any(kafka.paused_at_commit)
+    letters = [orjson.loads(v or b"") for _, v in kafka.records("dsom.dead-letter")]
+    assert [(d["partition"], d["offset"]) for d in letters] == [(1, 1)]
+    assert latest(kafka)["op-a|backlog"]["events"] == 1 + 6 * 2
+    assert agent.events_counted == 1 + 12 + 7  # each good record once
