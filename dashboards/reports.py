@@ -487,13 +487,15 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
                         ' accepted while no licence of their kind was in force'))], []),
             if(rejected > 0 AND rejected / (rejected + accepted) > 0.05,
                [('medium', 'high_rejection_rate', toInt64(rejected),
-                 concat(toString(round(100 * rejected / (rejected + accepted), 2)), ' % of events rejected'))],
+                 concat(toString(round(100 * rejected / (rejected + accepted), 2)),
+                        ' % of events rejected'))],
                []),
             if(in_ingest AND max_delay_us > 72 * 3600000000,
                [('low', 'very_late_data', toInt64(intDiv(max_delay_us, 3600000000)),
                  'hours late: beyond the 72 h operators have after an outage')], []))) AS f
         FROM (
-            SELECT op, accepted, max_delay_us, in_ingest, rejected, unlicensed, outside_events, active_licences,
+            SELECT op, accepted, max_delay_us, in_ingest, rejected, unlicensed, outside_events,
+                   active_licences,
                    if(last_received = toDateTime64(0, 6, 'UTC'), -1,
                       {NOW_S} - toInt64(toUnixTimestamp(last_received))) AS silent_value,
                    notEmpty(active_licences)
