@@ -499,8 +499,8 @@ SELECT severity, alert, operator_id, toInt64(value) AS value, detail FROM (
                    if(last_received = toDateTime64(0, 6, 'UTC'), -1,
                       {NOW_S} - toInt64(toUnixTimestamp(last_received))) AS silent_value,
                    notEmpty(active_licences)
-                       AND (last_received = toDateTime64(0, 6, 'UTC') OR silent_value > {{silent_after_s:Int64}})
-                       AS silent
+                       AND (last_received = toDateTime64(0, 6, 'UTC')
+                            OR silent_value > {{silent_after_s:Int64}}) AS silent
             FROM (
                 SELECT if(iro.op != '', iro.op, l.operator_id) AS op, accepted, max_delay_us, in_ingest,
                        last_received, rejected, unlicensed, outside_events, l.ids AS active_licences
