@@ -382,6 +382,10 @@ DETAILS: tuple[tuple[str, str, dict[str, str]], ...] = (
     (r"^licence (?<licence>.+): no events for (?<s>\d+) s$", N_("licence %(licence)s: no events for %(s)s s"),
      {"s": "number"}),
     (r"^events rejected as outside the licence$", N_("events rejected as outside the licence"), {}),
+    (r"^(?<r>\d+) rejected as outside the licence, (?<a>\d+) accepted while no licence of their kind "
+     r"was in force$",
+     N_("%(r)s rejected as outside the licence, %(a)s accepted while no licence of their kind was in force"),
+     {"r": "number", "a": "number"}),
     (r"^withheld off by (?<k>-?\d+) kopecks in all$", N_("withheld off by %(k)s kopecks in all"),
      {"k": "number"}),
     (r"^(?<pct>[\d.]+) % of events rejected$", N_("%(pct)s of events rejected"), {"pct": "percent"}),

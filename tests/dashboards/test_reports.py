@@ -790,3 +790,21 @@ def test_unregistered_assets_as_of_the_event(asof: Any) -> None:
         ("equipment", "m-new", 1)]
     # the next day everything op-s used was registered
     assert run_asof(asof, "unregistered_assets", since_us=at(0, day=10), until_us=at(0, day=11)) == []
+
+
+def test_every_detail_a_report_writes_is_said_in_the_readers_language(ch: Any) -> None:
+    # The reports' SQL writes ``detail`` in English; the pages say it by web.labels.DETAILS's
+    # patterns (JavaScript regular expressions). A new sentence without a pattern would reach
+    # a Ukrainian reader in English, so every detail of this data set must match one.
+    import re
+
+    from web.labels import DETAILS
+
+    patterns = [re.compile(p.replace("(?<", "(?P<")) for p, _, _ in DETAILS]
+    seen = {r["detail"] for report in REPORTS if "detail" in report.column_names
+            for params_ in (params(), params(since_us=0), params(silent_after_s=200))
+            for r in run_report(ch, DB, report, params_).rows
+            if r.get("alert") != "unregistered_asset"}  # that detail lists asset IDs, said as they are
+    assert len(seen) >= 8, seen  # the data set writes most kinds of finding
+    unsaid = sorted(d for d in seen if d and not any(p.match(d) for p in patterns))
+    assert unsaid == []
