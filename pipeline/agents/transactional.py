@@ -73,6 +73,22 @@ class RecordFailed(Exception):
         self.error = error
 
 
+def slow_transaction_hint(took_s: float, session_timeout_ms: int) -> str:
+    """What to do about a transaction that took ``took_s``, for its slow-transaction log line.
+
+    Kafka's group coordinator answers a heartbeat only once the group's earlier offset writes
+    have replicated, and each transaction writes there twice (docs/operations.md, "A thousand
+    operators"): transactions near the session timeout make the group lose its members. With
+    hundreds of operators a transaction writes hundreds of receipts topics, one replicated
+    round trip each, so the one setting that helps is named.
+    """
+    if took_s * 1000 < session_timeout_ms / 2:
+        return ""
+    return (f"; that is over half the consumer group's session timeout ({session_timeout_ms} ms), "
+            "which risks the group losing its members: with hundreds of operators, raise "
+            "DSOM_KAFKA__SESSION_TIMEOUT_MS (30000 held for a thousand; docs/operations.md)")
+
+
 def _coordinator_moving(exc: Exception) -> bool:
     return isinstance(exc, KafkaException) and (exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR)
 
@@ -401,8 +417,9 @@ class TransactionalAgent(ConsumerLoop):
         metrics.TRANSACTION_SECONDS.labels(self.name).observe(took)
         if took >= SLOW_TRANSACTION_S:
             log.warning("%s: slow transaction: %d records from %d partitions, outputs to %d topics, "
-                        "%.1f s (offsets %.1f s, commit %.1f s)", self.name, len(msgs), len(positions),
-                        len(self._written_topics), took, offsets_s, commit_s)
+                        "%.1f s (offsets %.1f s, commit %.1f s)%s", self.name, len(msgs), len(positions),
+                        len(self._written_topics), took, offsets_s, commit_s,
+                        slow_transaction_hint(took, self._s.kafka.session_timeout_ms))
         return True
 
     def _blame(self, records: int) -> None:

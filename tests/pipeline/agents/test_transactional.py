@@ -334,3 +334,12 @@ def test_an_abort_while_a_partition_is_paused_rewinds_it_and_counts_each_record_
     assert [(d["partition"], d["offset"]) for d in letters] == [(1, 1)]
     assert latest(kafka)["op-a|backlog"]["events"] == 1 + 6 * 2
     assert agent.events_counted == 1 + 12 + 7  # each good record once
+
+
+def test_a_transaction_near_the_session_timeout_names_the_setting_that_helps() -> None:
+    from pipeline.agents.transactional import slow_transaction_hint
+
+    assert slow_transaction_hint(2.0, 10_000) == ""  # slow, but far from losing the group
+    hint = slow_transaction_hint(5.0, 10_000)
+    assert "10000 ms" in hint and "DSOM_KAFKA__SESSION_TIMEOUT_MS" in hint
+    assert slow_transaction_hint(5.0, 30_000) == ""  # the raised timeout leaves room
