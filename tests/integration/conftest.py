@@ -115,8 +115,9 @@ class Worker:
                                      env=settings_env(self.settings), stdout=log, stderr=log,
                                      cwd=REPO_ROOT)
 
-    def wait_until(self, predicate: Callable[[Totals], bool], timeout: float, what: str) -> Totals:
-        """Poll the worker's /metrics until ``predicate`` holds; fail with its log otherwise."""
+    def wait_until(self, predicate: Callable[[Totals], bool], timeout: float, what: str,
+                   interval: float = 0.3) -> Totals:
+        """Poll the worker's /metrics every ``interval`` s until ``predicate``; else fail with its log."""
         deadline = time.monotonic() + timeout
         last: Totals | None = None
         while time.monotonic() < deadline:
@@ -127,11 +128,11 @@ class Worker:
             try:
                 last = scrape("127.0.0.1", self.settings.metrics_port)
             except OSError:
-                time.sleep(0.3)
+                time.sleep(interval)
                 continue
             if predicate(last):
                 return last
-            time.sleep(0.3)
+            time.sleep(interval)
         raise AssertionError(f"timed out waiting for {what}; last metrics: {last}\n"
                              f"log:\n{self.log_tail()}")
 

@@ -173,7 +173,9 @@ def test_sigkill_mid_run_loses_nothing_and_counts_nothing_twice(settings: Settin
                                                                  worker: Worker) -> None:
     registry = seed_registry(settings)
     traffic = fleet(registry, seed=23)
-    expected = produce_traffic(settings, traffic, batches=400)
+    # Enough traffic, and a close enough look, that the kill lands mid-run: on a quiet machine
+    # the validator decided 400 batches between two looks 0.3 s apart.
+    expected = produce_traffic(settings, traffic, batches=800)
     worker.start()
     seen: list[float] = []
 
@@ -181,7 +183,7 @@ def test_sigkill_mid_run_loses_nothing_and_counts_nothing_twice(settings: Settin
         seen.append(t.events_in)
         return t.events_in >= len(expected.events) // 3
 
-    worker.wait_until(a_third_done, 120, "a third of the events to be processed")
+    worker.wait_until(a_third_done, 120, "a third of the events to be processed", interval=0.02)
     worker.kill()
     assert seen[-1] < len(expected.events), "the worker had finished before it was killed"
     produce_traffic(settings, traffic, batches=60, expected=expected)  # sent while it is down
