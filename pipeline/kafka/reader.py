@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import stamina
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pipeline.kafka.config import client_config
@@ -19,6 +20,29 @@ def _consumer(kafka: KafkaSettings, group: str) -> Consumer:
         "enable.partition.eof": True,
         "fetch.queue.backoff.ms": 10,
     }))
+
+
+# A partition's leadership moving (a broker restarted, or a replica caught up and took it back):
+# the read asks again instead of stopping. Seen in the chaos run: the archive check's first
+# watermark query after a broker restart answered NOT_LEADER_FOR_PARTITION.
+_LEADERSHIP_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                      KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TRANSPORT, KafkaError.REQUEST_TIMED_OUT,
+                      KafkaError._TIMED_OUT, KafkaError.NOT_ENOUGH_REPLICAS}
+
+
+def transient(exc: Exception) -> bool:
+    """Whether a Kafka error is one a repeat of the same request can get past."""
+    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
+        return False
+    err: KafkaError = exc.args[0]
+    return err.code() in _LEADERSHIP_MOVING or err.retriable()
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+    for attempt in stamina.retry_context(on=transient, attempts=10, timeout=60.0, wait_max=5.0):
+        with attempt:
+            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+    return low, high
 
 
 def topic_partitions(kafka: KafkaSettings, pattern: str, *, group: str) -> list[TopicPartition]:
@@ -44,7 +68,7 @@ def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition], *, group: str,
     try:
         pending = set()
         for tp in tps:
-            low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            low, high = _watermarks(consumer, tp)
             if high > low:
                 pending.add((tp.topic, tp.partition))
         if not pending:
@@ -62,6 +86,8 @@ def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition], *, group: str,
                     yield msg
                 elif err.code() == KafkaError._PARTITION_EOF:
                     pending.discard((msg.topic(), msg.partition()))
+                elif err.code() in _LEADERSHIP_MOVING or err.retriable():
+                    continue  # librdkafka fetches the partition again from its new leader
                 else:
                     raise KafkaException(err)
     finally:
