@@ -378,10 +378,8 @@ class Settings(BaseSettings):
     validator_read_ahead_kbytes: int = Field(default=8192, ge=64)
     # A validator partition at least this many records behind its end (a backlog) is paused
     # while each poll is decided, if a live partition has records waiting: those are then
-    # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off: the default
-    # until a stall seen once under load is explained (docs/operations.md, "fair consumption");
-    # 10 is what make backlog measured.
-    validator_catch_up_records: int = Field(default=0, ge=0)
+    # fetched ahead of the backlog (pipeline.agents.catch_up). 0 turns it off.
+    validator_catch_up_records: int = Field(default=10, ge=0)
     # How long a transactional agent's poll waits for its batch_max_records. librdkafka's batch
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).

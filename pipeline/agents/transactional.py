@@ -309,7 +309,8 @@ class TransactionalAgent(ConsumerLoop):
         behind = catch_up.behind()
         if behind.keys() != was.keys():
             for t, p in sorted(behind.keys() - was.keys()):
-                log.info("%s: %s/%d is %d records behind: paused while the others' polls are decided",
+                log.info("%s: %s/%d is %d records behind: it gives way (paused while a poll is decided) "
+                         "whenever a live partition has records waiting",
                          self.name, t, p, behind[(t, p)])
             for t, p in sorted(was.keys() - behind.keys()):
                 log.info("%s: %s/%d has caught up (paused during %d polls)", self.name, t, p,
