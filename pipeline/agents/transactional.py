@@ -47,7 +47,7 @@ from pipeline.agents.loop import ConsumerLoop
 from pipeline.agents.tables import TP, ChangelogTable, Output, Restorable
 from pipeline.agents.topics import DEAD_LETTER
 from pipeline.faults import AGENT_BEFORE_COMMIT, crash_point
-from pipeline.kafka.config import is_fatal, producer_config
+from pipeline.kafka.config import is_fatal, producer_config, retriable
 from pipeline.settings import Settings
 
 __all__ = ["TP", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
@@ -90,7 +90,7 @@ def slow_transaction_hint(took_s: float, session_timeout_ms: int) -> str:
 
 
 def _coordinator_moving(exc: Exception) -> bool:
-    return isinstance(exc, KafkaException) and (exc.args[0].retriable() or exc.args[0].code() in _COORDINATOR)
+    return retriable(exc, _COORDINATOR)
 
 
 def now_us() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -15,6 +16,18 @@ OUTPUT_TOPIC_MESSAGE_BYTES = OUTPUT_MESSAGE_BYTES + 64 * 1024
 
 
 log = logging.getLogger(__name__)
+
+
+def retriable(exc: BaseException, also: Collection[int] = ()) -> bool:
+    """Whether repeating the Kafka call that raised ``exc`` can get past it.
+
+    librdkafka flags it retriable, or its code is one of ``also``: answers given while a
+    partition's leader or a group's coordinator moves, which librdkafka does not flag.
+    """
+    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
+        return False
+    err: KafkaError = exc.args[0]
+    return bool(err.retriable()) or err.code() in also
 
 
 def is_fatal(err: KafkaError) -> bool:

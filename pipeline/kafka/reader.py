@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import stamina
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from pipeline.kafka.config import client_config
+from pipeline.kafka.config import client_config, retriable
 from pipeline.settings import KafkaSettings
 
 
@@ -32,10 +32,7 @@ _LEADERSHIP_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT
 
 def transient(exc: Exception) -> bool:
     """Whether a Kafka error is one a repeat of the same request can get past."""
-    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
-        return False
-    err: KafkaError = exc.args[0]
-    return err.code() in _LEADERSHIP_MOVING or err.retriable()
+    return retriable(exc, _LEADERSHIP_MOVING)
 
 
 def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
