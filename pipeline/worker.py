@@ -7,8 +7,10 @@ ClickHouse sink (it owns the chdb folder); with a ClickHouse server, any number 
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from functools import partial
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LAG_INTERVAL_S = 10.0
+DUMP_STACKS_SIGNAL = signal.SIGUSR1
 
 
 def default_agents() -> list[str]:
@@ -73,6 +76,8 @@ def run_worker(settings: Settings, agents: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `kill -USR1 <pid>` writes every thread's stack to the log: where a stalled agent waits.
+    faulthandler.register(DUMP_STACKS_SIGNAL, file=sys.stderr, all_threads=True)
     metrics.serve(settings.metrics_host, settings.metrics_port)
     threads = []
     targets = [(name, _agent_target(name, settings)) for name in agents]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import stamina
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
-from pipeline.kafka.config import client_config
+from pipeline.kafka.config import client_config, retriable
 from pipeline.kafka.reader import matching_partitions
 from pipeline.settings import KafkaSettings, Settings
 
@@ -54,16 +53,12 @@ _COORDINATOR_MOVING = {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_I
 
 
 def _committed(consumer: Consumer, tps: list[TopicPartition], timeout_s: float = 30) -> list[TopicPartition]:
-    """The group's committed offsets, retried while the group coordinator is still moving or loading."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
+    """The group's committed offsets, asked again while the group coordinator is still moving or loading."""
+    for attempt in stamina.retry_context(on=lambda exc: retriable(exc, _COORDINATOR_MOVING),
+                                         attempts=None, timeout=timeout_s, wait_initial=0.2, wait_max=2.0):
+        with attempt:
             return list(consumer.committed(tps, timeout=timeout_s))
-        except KafkaException as exc:
-            err = exc.args[0]
-            if not (err.retriable() or err.code() in _COORDINATOR_MOVING) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    raise AssertionError("unreachable: stamina raises once the attempts are spent")
 
 
 def agent_groups(settings: Settings, agents: tuple[str, ...] | list[str]) -> list[tuple[str, str, str]]:

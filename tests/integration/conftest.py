@@ -21,6 +21,7 @@ from pipeline.kafka.reader import read_to_end, topic_partitions
 from pipeline.progress import Totals, scrape
 from pipeline.security.bootstrap import grant_services
 from pipeline.settings import REPO_ROOT, Settings
+from pipeline.worker import DUMP_STACKS_SIGNAL
 from registry.access_keys import access_keys
 
 BOOTSTRAP = os.environ.get("DSOM_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -133,8 +134,15 @@ class Worker:
             if predicate(last):
                 return last
             time.sleep(interval)
+        self.dump_stacks()
         raise AssertionError(f"timed out waiting for {what}; last metrics: {last}\n"
-                             f"log:\n{self.log_tail()}")
+                             f"log ({self.log_path}):\n{self.log_tail(200)}")
+
+    def dump_stacks(self) -> None:
+        """Have the worker write its threads' stacks to its log (where a stalled agent waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(DUMP_STACKS_SIGNAL)
+            time.sleep(1)
 
     def kill(self) -> None:
         assert self.proc is not None

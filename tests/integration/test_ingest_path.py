@@ -165,6 +165,10 @@ def test_valid_unique_events_land_once(settings: Settings, worker: Worker) -> No
     assert any(s == "REJECTED" for s, _ in expected.events.values())
     worker.start()
     wait_for_clickhouse(worker, expected)
+    # What a timed-out wait_until shows: every thread's stack, the worker running on.
+    worker.dump_stacks()
+    dump = worker.log_path.read_text(errors="replace")
+    assert "most recent call first" in dump and 'File "' in dump and "in run_worker" in dump
     assert worker.stop() == 0
     check_everything(settings, expected)
 
