@@ -62,6 +62,9 @@ _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RE
 # and how many topics it wrote to: after a takeover of many operators' partitions, the first
 # ones write to topics the producer has no metadata for yet.
 SLOW_TRANSACTION_S = 2.0
+# How long a commit is asked again while Kafka answers that a repeat may succeed (a coordinator
+# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI).
+COMMIT_RETRY_S = 120.0
 
 
 class RecordFailed(Exception):
@@ -87,6 +90,10 @@ def slow_transaction_hint(took_s: float, session_timeout_ms: int) -> str:
     return (f"; that is over half the consumer group's session timeout ({session_timeout_ms} ms), "
             "which risks the group losing its members: with hundreds of operators, raise "
             "DSOM_KAFKA__SESSION_TIMEOUT_MS (30000 held for a thousand; docs/operations.md)")
+
+
+def _commit_retriable(exc: Exception) -> bool:
+    return retriable(exc)
 
 
 def _coordinator_moving(exc: Exception) -> bool:
@@ -481,15 +488,18 @@ class TransactionalAgent(ConsumerLoop):
         return watch
 
     def _commit(self) -> None:
-        while True:
-            try:
-                with self._calling("commit_transaction"):
+        """Commit, asking again while Kafka answers that a repeat can succeed, for COMMIT_RETRY_S.
+
+        All the attempts are one watched call: each ends within its own timeout, so a commit that
+        kept failing that way would stall the agent without the supervisor ever seeing it stuck.
+        Past the bound, the error ends the transaction like any other (abort and rewind, or a
+        restart of the agent with a new producer, which fences this one).
+        """
+        with self._calling("commit_transaction"):
+            for attempt in stamina.retry_context(on=_commit_retriable, attempts=None, timeout=COMMIT_RETRY_S,
+                                                 wait_initial=0.1, wait_max=5.0, wait_jitter=0.1):
+                with attempt:
                     self._producer.commit_transaction(60)
-                return
-            except KafkaException as exc:
-                if exc.args[0].retriable():
-                    continue
-                raise
 
     def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None,
                           unsettled: list[Message]) -> None:

@@ -3,7 +3,8 @@
 Enough of confluent-kafka's Producer and Consumer for the transactional loop: outputs are seen
 by readers only once their transaction commits, offsets sent to a transaction are committed
 with it, and an aborted transaction leaves nothing. ``fail_next_commit`` makes the next commit
-fail as Kafka would after a broker problem (the loop aborts and rewinds); ``refuse`` names the
+fail as Kafka would after a broker problem (the loop aborts and rewinds), and
+``commit_retriable_failures`` makes commits fail as ones worth asking again; ``refuse`` names the
 outputs Kafka refuses for good (as too large: their delivery fails and their transaction with it).
 """
 
@@ -36,6 +37,9 @@ class FakeKafka:
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
         self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
         self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
+        self.commit_retriable_failures = 0  # the next commits fail as ones worth asking again
+        self.commit_attempts = 0
+        self.on_commit_attempt: Callable[[], None] = lambda: None
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -91,6 +95,11 @@ class FakeProducer:
 
     def commit_transaction(self, timeout: float) -> None:
         assert self.open
+        self.kafka.commit_attempts += 1
+        self.kafka.on_commit_attempt()
+        if self.kafka.commit_retriable_failures > 0:
+            self.kafka.commit_retriable_failures -= 1
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit timed out (fake)", retriable=True))
         self.kafka.paused_at_commit.append(set().union(*(c.paused for c in self.kafka.consumers)))
         if self.kafka.fail_next_commit:
             self.kafka.fail_next_commit = False

@@ -13,6 +13,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
+from pipeline.agents import transactional
 from pipeline.agents.activity import ActivityAgent
 from pipeline.agents.app import AgentSpec, App, OperatorTopics
 from pipeline.agents.transactional import TransactionalAgent
@@ -96,6 +97,37 @@ def test_a_rewind_waits_for_a_moving_group_coordinator(settings: Settings) -> No
     agent = ActivityAgent(settings, clients=kafka.clients)
     run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)  # run_until fails on a raise
     assert kafka.aborts == 1 and kafka.coordinator_moves == 0
+    assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
+
+
+def test_a_commit_kafka_says_to_ask_again_is_one_watched_call(settings: Settings) -> None:
+    # Each attempt ends within its own timeout: watched one by one, a commit that kept failing
+    # so would stall the agent without the supervisor ever seeing it stuck.
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    kafka.commit_retriable_failures = 3
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    watched: list[tuple[str, float] | None] = []
+    kafka.on_commit_attempt = lambda: watched.append(agent.stuck())
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 1)
+    assert kafka.commit_attempts == 4 and kafka.aborts == 0  # asked again, not given up
+    assert [w[0] if w else None for w in watched] == ["commit_transaction"] * 4
+    last = watched[-1]
+    assert last is not None and last[1] >= 0.1 + 0.2 + 0.4  # watched since the first attempt
+    assert agent.events_counted == 3
+
+
+def test_a_commit_that_keeps_failing_is_given_up_and_rewound(settings: Settings,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transactional, "COMMIT_RETRY_S", 0.3)
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s1", 4)
+    kafka.commit_retriable_failures = 1_000_000
+    kafka.on_commit_attempt = lambda: kafka.aborts and setattr(kafka, "commit_retriable_failures", 0)
+    agent = ActivityAgent(settings, clients=kafka.clients)
+    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+    assert kafka.aborts == 1
     assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
 
 
