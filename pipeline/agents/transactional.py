@@ -63,8 +63,9 @@ _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RE
 # ones write to topics the producer has no metadata for yet.
 SLOW_TRANSACTION_S = 2.0
 # How long a commit is asked again while Kafka answers that a repeat may succeed (a coordinator
-# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI).
-COMMIT_RETRY_S = 120.0
+# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI), and
+# with a last attempt's own 60 s still short of the supervisor's patience (supervision.STUCK_S).
+COMMIT_RETRY_S = 60.0
 
 
 class RecordFailed(Exception):
@@ -488,7 +489,7 @@ class TransactionalAgent(ConsumerLoop):
         return watch
 
     def _commit(self) -> None:
-        """Commit, asking again while Kafka answers that a repeat can succeed, for COMMIT_RETRY_S.
+        """Commit, asking again for COMMIT_RETRY_S while Kafka answers that a repeat can succeed.
 
         All the attempts are one watched call: each ends within its own timeout, so a commit that
         kept failing that way would stall the agent without the supervisor ever seeing it stuck.

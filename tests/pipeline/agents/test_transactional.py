@@ -13,7 +13,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from pipeline.agents import transactional
+from pipeline.agents import supervision, transactional
 from pipeline.agents.activity import ActivityAgent
 from pipeline.agents.app import AgentSpec, App, OperatorTopics
 from pipeline.agents.transactional import TransactionalAgent
@@ -129,6 +129,11 @@ def test_a_commit_that_keeps_failing_is_given_up_and_rewound(settings: Settings,
     run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
     assert kafka.aborts == 1
     assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
+
+
+def test_a_commit_gives_up_before_the_supervisor_abandons_it() -> None:
+    # The last attempt may start just before the bound and take its own 60 s.
+    assert transactional.COMMIT_RETRY_S + 60 < supervision.STUCK_S
 
 
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
