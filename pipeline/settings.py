@@ -384,9 +384,9 @@ class Settings(BaseSettings):
     # consume waits its whole timeout unless the batch fills, so below 500 records/s every
     # receipt waited the former fixed 100 ms before its transaction began (docs/performance.md).
     batch_max_wait_ms: int = Field(default=10, ge=1, le=1000)
-    # An agent blocked this long in one transactional call (whose own timeout is at most 60 s)
-    # is replaced: librdkafka can block past its timeouts after a broker restart.
-    agent_stuck_after_s: float = 150.0
+    # An agent blocked in a transactional call this long past the call's own timeout (30 to
+    # 120 s) is replaced: librdkafka can block past its timeouts after a broker restart.
+    agent_stuck_after_s: float = 30.0
     # Fault injection for the chaos harness (pipeline/tools/chaos.py) only: a file named after a
     # crash point (e.g. ``sink-after-insert``) in this folder makes the process SIGKILL itself
     # there, once. None (production) disables every crash point.

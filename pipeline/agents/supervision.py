@@ -9,9 +9,12 @@ configuration: unknown options, certificates, missing ACLs) ends the worker.
 
 Some librdkafka calls can block for good after a broker restart, past their own timeouts
 (``send_offsets_to_transaction`` waiting on a coordinator that is gone: librdkafka issues
-#5456 and #5511). An agent reports the call it is in (:meth:`Agent.stuck`); one blocked for
-:data:`STUCK_S` is abandoned (its thread left to its call, its consumer closed so its
-partitions are reassigned) and replaced like a failed one.
+#5456 and #5511). An agent reports the call it is in and how far past that call's own timeout
+it is (:meth:`Agent.stuck`); one blocked :data:`STUCK_S` past it is abandoned (its thread left
+to its call, its consumer closed so its partitions are reassigned) and replaced like a failed
+one. Measured from each call's own timeout, a hung ``send_offsets_to_transaction`` (30 s) is
+replaced after a minute, where one patience for every call (formerly 150 s, above the longest
+timeout) held the pipeline up 150 s after each such hang.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 # A run this long counts as healthy: the next failure starts the backoff from the beginning.
 HEALTHY_RUN_S = 60.0
-# A transactional call blocked this long (its own timeout is at most 60 s) is librdkafka's hang.
-STUCK_S = 150.0
+# A transactional call blocked this long past its own timeout is librdkafka's hang.
+STUCK_S = 30.0
 # After the worker is told to stop, an agent that has not ended after this long is left behind.
 STOP_GRACE_S = 60.0
 _CONFIGURATION_ERRORS = frozenset({
@@ -137,8 +140,8 @@ def run_watched(name: str, agent: Agent, stop: threading.Event, stuck_after_s: f
                 closer = threading.Thread(target=abandon, name=f"abandon-{name}", daemon=True)
                 closer.start()
                 closer.join(10)
-            return StuckError(f"{name} was blocked in {call[0]} for {call[1]:.0f} s (librdkafka "
-                              "#5456/#5511); it is left behind and replaced")
+            return StuckError(f"{name} was blocked in {call[0]} {call[1]:.0f} s past its own timeout "
+                              "(librdkafka #5456/#5511); it is left behind and replaced")
     return failure[0] if failure else None
 
 

@@ -63,9 +63,14 @@ _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RE
 # ones write to topics the producer has no metadata for yet.
 SLOW_TRANSACTION_S = 2.0
 # How long a commit is asked again while Kafka answers that a repeat may succeed (a coordinator
-# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI), and
-# with a last attempt's own 60 s still short of the supervisor's patience (supervision.STUCK_S).
+# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI).
 COMMIT_RETRY_S = 60.0
+# The transactional calls' own timeouts (s): the supervisor abandons a call blocked well past its
+# own (pipeline.agents.supervision), so these are what it measures against.
+INIT_TIMEOUT_S = 60.0
+OFFSETS_TIMEOUT_S = 30.0
+COMMIT_TIMEOUT_S = 60.0
+ABORT_TIMEOUT_S = 60.0
 
 
 class RecordFailed(Exception):
@@ -126,7 +131,8 @@ class TransactionalAgent(ConsumerLoop):
         # Records whose transaction Kafka refused, with others: retried one per transaction, so
         # only the record that fails alone is set aside.
         self._suspects: set[tuple[str, int, int]] = set()
-        self._call: tuple[str, float] | None = None  # the transactional call in progress, since when
+        # The transactional call in progress, since when, and its own timeout.
+        self._call: tuple[str, float, float] | None = None
         self._call_lock = threading.Lock()  # abandon() closes the consumer only while a call is on
         self._producer_client: Producer | None = None
         self._written_topics: set[str] = set()  # the current transaction's (for the slow log)
@@ -225,9 +231,12 @@ class TransactionalAgent(ConsumerLoop):
     # -- being watched (pipeline.agents.supervision) --
 
     def stuck(self) -> tuple[str, float] | None:
-        """The transactional call the agent is blocked in, and for how many seconds; or None."""
+        """The transactional call the agent is in, and how many seconds past its own timeout; or None.
+
+        Negative while the call is within its timeout.
+        """
         call = self._call
-        return None if call is None else (call[0], time.monotonic() - call[1])
+        return None if call is None else (call[0], time.monotonic() - call[1] - call[2])
 
     def abandon(self) -> None:
         """Called from another thread when the agent is blocked for good: leave the group now.
@@ -245,9 +254,9 @@ class TransactionalAgent(ConsumerLoop):
                 log.warning("%s: closing the abandoned consumer failed: %s", self.name, exc)
 
     @contextmanager
-    def _calling(self, what: str) -> Iterator[None]:
+    def _calling(self, what: str, timeout_s: float) -> Iterator[None]:
         with self._call_lock:
-            self._call = (what, time.monotonic())
+            self._call = (what, time.monotonic(), timeout_s)
         try:
             yield
         finally:
@@ -262,8 +271,8 @@ class TransactionalAgent(ConsumerLoop):
         self._clients.create_topics(app.new_topics(self._s, agents))
         # Fences a dead predecessor with our transactional ID and aborts its open transaction,
         # which would otherwise hold read_committed readers of our outputs for its timeout.
-        with self._calling("init_transactions"):
-            self._producer.init_transactions(60)
+        with self._calling("init_transactions", INIT_TIMEOUT_S):
+            self._producer.init_transactions(INIT_TIMEOUT_S)
         self._last_tick = time.monotonic()
 
     def process(self, msgs: list[Message], stop: threading.Event) -> None:
@@ -396,10 +405,10 @@ class TransactionalAgent(ConsumerLoop):
             self._resume_paused()
             if positions:
                 offsets_s = time.perf_counter()
-                with self._calling("send_offsets_to_transaction"):
+                with self._calling("send_offsets_to_transaction", OFFSETS_TIMEOUT_S):
                     self._producer.send_offsets_to_transaction(
                         [TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                        self._consumer_client.consumer_group_metadata(), 30)
+                        self._consumer_client.consumer_group_metadata(), OFFSETS_TIMEOUT_S)
                 offsets_s = time.perf_counter() - offsets_s
             crash_point(self._s.crash_points_dir, AGENT_BEFORE_COMMIT)
             commit_s = time.perf_counter()
@@ -496,11 +505,12 @@ class TransactionalAgent(ConsumerLoop):
         Past the bound, the error ends the transaction like any other (abort and rewind, or a
         restart of the agent with a new producer, which fences this one).
         """
-        with self._calling("commit_transaction"):
+        # The last attempt may begin just before the bound and take its own timeout.
+        with self._calling("commit_transaction", COMMIT_RETRY_S + COMMIT_TIMEOUT_S):
             for attempt in stamina.retry_context(on=_commit_retriable, attempts=None, timeout=COMMIT_RETRY_S,
                                                  wait_initial=0.1, wait_max=5.0, wait_jitter=0.1):
                 with attempt:
-                    self._producer.commit_transaction(60)
+                    self._producer.commit_transaction(COMMIT_TIMEOUT_S)
 
     def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None,
                           unsettled: list[Message]) -> None:
@@ -521,8 +531,8 @@ class TransactionalAgent(ConsumerLoop):
             # The producer is unusable (fenced, say): the worker restarts the agent afresh.
             raise RuntimeError(f"{self.name}: fatal transaction error: {exc.args[0]}") from exc
         try:
-            with self._calling("abort_transaction"):
-                self._producer.abort_transaction(60)
+            with self._calling("abort_transaction", ABORT_TIMEOUT_S):
+                self._producer.abort_transaction(ABORT_TIMEOUT_S)
         except KafkaException as abort_exc:
             if abort_exc.args[0].code() != KafkaError._STATE:  # no transaction was open
                 raise

@@ -477,8 +477,9 @@ def run_chaos(plan: Plan, seed: int = 1, rate: float = 1000.0, bound_s: float = 
     run_dir, settings = experiment_settings("chaos", run_dir)
     settings = settings.model_copy(update={
         "crash_points_dir": run_dir / "crash-points",
-        # A worker blocked in a Kafka call this long is replaced (a frozen broker can hold one).
-        "agent_stuck_after_s": 60.0,
+        # A worker blocked in a Kafka call this long past the call's own timeout is replaced (a
+        # frozen broker can hold one).
+        "agent_stuck_after_s": 15.0,
     })
     grant_services(settings)
     admin = settings.model_copy(update={"kafka": settings.kafka_as("admin")})

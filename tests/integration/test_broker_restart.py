@@ -68,7 +68,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def test_the_worker_survives_broker_restarts_and_loses_nothing(settings: Settings, broker: Broker,
                                                                 tmp_path: Path) -> None:
     s = settings.model_copy(update={"kafka": settings.kafka.model_copy(
-        update={"bootstrap_servers": f"127.0.0.1:{PORT}"}), "agent_stuck_after_s": 40.0})
+        update={"bootstrap_servers": f"127.0.0.1:{PORT}"}), "agent_stuck_after_s": 10.0})
     if PKI:
         grant_services(s)
     registry = seed_registry(s)

@@ -13,7 +13,7 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from pipeline.agents import supervision, transactional
+from pipeline.agents import transactional
 from pipeline.agents.activity import ActivityAgent
 from pipeline.agents.app import AgentSpec, App, OperatorTopics
 from pipeline.agents.transactional import TransactionalAgent
@@ -112,8 +112,9 @@ def test_a_commit_kafka_says_to_ask_again_is_one_watched_call(settings: Settings
     run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 1)
     assert kafka.commit_attempts == 4 and kafka.aborts == 0  # asked again, not given up
     assert [w[0] if w else None for w in watched] == ["commit_transaction"] * 4
-    last = watched[-1]
-    assert last is not None and last[1] >= 0.1 + 0.2 + 0.4  # watched since the first attempt
+    first, last = watched[0], watched[-1]
+    assert first is not None and last is not None
+    assert last[1] - first[1] >= 0.1 + 0.2 + 0.4  # one watch, since the first attempt
     assert agent.events_counted == 3
 
 
@@ -131,9 +132,13 @@ def test_a_commit_that_keeps_failing_is_given_up_and_rewound(settings: Settings,
     assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
 
 
-def test_a_commit_gives_up_before_the_supervisor_abandons_it() -> None:
-    # The last attempt may start just before the bound and take its own 60 s.
-    assert transactional.COMMIT_RETRY_S + 60 < supervision.STUCK_S
+def test_a_call_is_watched_against_its_own_timeout(settings: Settings) -> None:
+    agent = ActivityAgent(settings, clients=FakeKafka().clients)
+    assert agent.stuck() is None
+    with agent._calling("send_offsets_to_transaction", 30.0):
+        call = agent.stuck()
+    assert call is not None and call[0] == "send_offsets_to_transaction" and -30.5 < call[1] < -29.0
+    assert agent.stuck() is None
 
 
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
