@@ -37,6 +37,9 @@ ALERT_DELIVERIES = Counter("dsom_alert_deliveries_total",
 PARTITIONS_PAUSED = Counter("dsom_partitions_paused_total",
                             "Partitions paused while a poll was decided because they were catching up "
                             "(a backlog) and others were not (pipeline.agents.catch_up)", ["agent"])
+AGENT_STALLS = Counter("dsom_agent_stalls_total",
+                       "Agents that committed nothing for agent_stalled_after_s while records waited "
+                       "in their partitions, and were restarted (pipeline.agents.stall)", ["agent"])
 AGENT_RESTARTS = Counter("dsom_agent_restarts_total",
                          "Agents restarted inside the worker after an error", ["agent"])
 ARCHIVE_GUARD_CHANGES = Counter(

@@ -387,6 +387,11 @@ class Settings(BaseSettings):
     # An agent blocked in a transactional call this long past the call's own timeout (30 to
     # 120 s) is replaced: librdkafka can block past its timeouts after a broker restart.
     agent_stuck_after_s: float = 30.0
+    # A transactional agent that has committed nothing for this long while records wait past its
+    # committed offsets is restarted with a new consumer (pipeline.agents.stall): a consumer can
+    # stop handing over records without blocking any call. Longer than a restore, a broker's
+    # restart and a commit's retries; 0 turns it off.
+    agent_stalled_after_s: float = Field(default=180.0, ge=0)
     # Fault injection for the chaos harness (pipeline/tools/chaos.py) only: a file named after a
     # crash point (e.g. ``sink-after-insert``) in this folder makes the process SIGKILL itself
     # there, once. None (production) disables every crash point.

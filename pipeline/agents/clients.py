@@ -15,6 +15,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.changelog import replay
+from pipeline.kafka.offsets import watermarks
 from pipeline.settings import Settings
 
 # Feed every committed (key, value) of some partitions of one changelog to the callback.
@@ -29,6 +30,8 @@ class Clients:
     consumer: Callable[[dict[str, Any]], Consumer]
     replay: Replay
     create_topics: Callable[[Iterable[NewTopic]], None]
+    # First and last-stable offsets of many partitions at once (pipeline.kafka.offsets).
+    watermarks: Callable[[Sequence[tuple[str, int]]], dict[tuple[str, int], tuple[int, int]]]
 
 
 def kafka_clients(settings: Settings) -> Clients:
@@ -39,4 +42,5 @@ def kafka_clients(settings: Settings) -> Clients:
         replay(settings.kafka, topic, partitions, apply, group=settings.topics.reader_group)
 
     return Clients(producer=Producer, consumer=Consumer, replay=replay_partitions,
-                   create_topics=lambda topics: ensure_topics(settings, topics))
+                   create_topics=lambda topics: ensure_topics(settings, topics),
+                   watermarks=lambda tps: watermarks(settings.kafka, tps))

@@ -40,6 +40,7 @@ from confluent_kafka import (
 )
 
 from pipeline import metrics
+from pipeline.agents import stall
 from pipeline.agents.app import app
 from pipeline.agents.catch_up import CatchUp
 from pipeline.agents.clients import Clients
@@ -50,7 +51,7 @@ from pipeline.faults import AGENT_BEFORE_COMMIT, crash_point
 from pipeline.kafka.config import is_fatal, producer_config, retriable
 from pipeline.settings import Settings
 
-__all__ = ["TP", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
+__all__ = ["TP", "AgentStalled", "Output", "RecordFailed", "TransactionalAgent", "now_us"]
 log = logging.getLogger(__name__)
 S = TypeVar("S", bound=Restorable)
 _COORDINATOR = frozenset({KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
@@ -71,6 +72,10 @@ INIT_TIMEOUT_S = 60.0
 OFFSETS_TIMEOUT_S = 30.0
 COMMIT_TIMEOUT_S = 60.0
 ABORT_TIMEOUT_S = 60.0
+
+
+class AgentStalled(RuntimeError):
+    """Records wait in the agent's partitions and it has committed none for too long (restart it)."""
 
 
 class RecordFailed(Exception):
@@ -141,6 +146,10 @@ class TransactionalAgent(ConsumerLoop):
         self._catch_up = CatchUp(threshold) if threshold > 0 else None
         self._paused: list[TopicPartition] = []  # paused while the current poll is decided
         self._pauses: dict[TP, int] = {}  # polls each partition behind was paused in (for the log)
+        # The owned partitions' committed offsets, and when each last moved (or was assigned).
+        self._committed_to: dict[TP, int] = {}
+        self._moved_at: dict[TP, float] = {}
+        self._next_stall_look = 0.0
 
     @property
     def max_records(self) -> int:  # type: ignore[override]
@@ -292,6 +301,43 @@ class TransactionalAgent(ConsumerLoop):
         if time.monotonic() - self._last_tick >= self.tick_interval_s:
             self._last_tick = time.monotonic()
             self._transact([], unsettled=[])
+        self._watch_progress()
+
+    def _watch_progress(self) -> None:
+        """Fail, for the supervisor to restart the agent, if records wait where nothing was committed lately.
+
+        See :mod:`pipeline.agents.stall`. An owned partition is looked at once it has gone
+        ``agent_stalled_after_s`` without a commit (an idle one once per that period), all such
+        partitions in one request per broker.
+        """
+        limit = self._s.agent_stalled_after_s
+        now = time.monotonic()
+        if limit <= 0 or now < self._next_stall_look:
+            return
+        self._next_stall_look = now + limit / 4
+        idle = [tp for tp in self._assigned if now - self._moved_at.get(tp, now) >= limit]
+        if not idle:
+            return
+        for tp in idle:
+            self._moved_at[tp] = now  # looked at: the next look is a period later
+        try:
+            unknown = [TopicPartition(t, p) for t, p in idle if (t, p) not in self._committed_to]
+            if unknown:
+                for found in self._consumer_client.committed(unknown, timeout=30):
+                    self._committed_to[(found.topic, found.partition)] = found.offset
+            ends = self._clients.watermarks(idle)
+        except (KafkaException, TimeoutError) as exc:
+            log.warning("%s: %d partitions without a commit for %.0f s, and Kafka could not say whether "
+                        "records wait there (%s); looking again in %.0f s", self.name, len(idle), limit,
+                        exc, limit)
+            return
+        waiting = stall.waiting({tp: self._committed_to[tp] for tp in idle}, ends)
+        if waiting:
+            metrics.AGENT_STALLS.labels(self.name).inc()
+            raise AgentStalled(f"{self.name}: nothing committed for {limit:.0f} s in {len(waiting)} of its "
+                               f"{len(self._assigned)} partitions while records wait there "
+                               f"({stall.describe(waiting)}): its consumer stopped handing them over; "
+                               "restarting it with a new consumer")
 
     def _pause_catching_up(self, msgs: list[Message]) -> None:
         """Pause the owned partitions far behind their ends while this poll is decided.
@@ -426,6 +472,11 @@ class TransactionalAgent(ConsumerLoop):
             self._producer.poll(0)
             self._blame(len(msgs))
             return False
+        if positions:
+            self._committed_to.update(positions)
+            moved = time.monotonic()
+            for tp in positions:
+                self._moved_at[tp] = moved
         for where in [w for w in self._poison if positions.get(w[:2], -1) > w[2]]:
             del self._poison[where]  # set aside for good
             metrics.DEAD_LETTERS.labels(self.name).inc()
@@ -572,6 +623,9 @@ class TransactionalAgent(ConsumerLoop):
         started = time.perf_counter()
         self.restore(tps)
         self._assigned.extend(tps)
+        assigned_at = time.monotonic()  # a new owner's first records come after its restore
+        for tp in tps:
+            self._moved_at[tp] = assigned_at
         log.info("%s: assigned %d more partitions (%d in all), state restored in %.2f s", self.name,
                  len(tps), len(self._assigned), time.perf_counter() - started)
 
@@ -583,5 +637,8 @@ class TransactionalAgent(ConsumerLoop):
             for tp in tps:
                 self._pauses.pop(tp, None)
         self._assigned = [tp for tp in self._assigned if tp not in tps]
+        for tp in tps:
+            self._committed_to.pop(tp, None)
+            self._moved_at.pop(tp, None)
         if tps:
             log.info("%s: gave up %d partitions (%d kept)", self.name, len(tps), len(self._assigned))

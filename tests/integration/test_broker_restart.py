@@ -68,7 +68,9 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 def test_the_worker_survives_broker_restarts_and_loses_nothing(settings: Settings, broker: Broker,
                                                                 tmp_path: Path) -> None:
     s = settings.model_copy(update={"kafka": settings.kafka.model_copy(
-        update={"bootstrap_servers": f"127.0.0.1:{PORT}"}), "agent_stuck_after_s": 10.0})
+        update={"bootstrap_servers": f"127.0.0.1:{PORT}"}), "agent_stuck_after_s": 10.0,
+        # Within the waits below: a stall (seen once after the restart) is ended by a restart.
+        "agent_stalled_after_s": 90.0})
     if PKI:
         grant_services(s)
     registry = seed_registry(s)

@@ -37,6 +37,8 @@ class FakeKafka:
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
         self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
         self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
+        self.watermark_lookups = 0
+        self.not_fetched: set[TP] = set()  # partitions whose fetching stopped: polls hand over none
         self.commit_retriable_failures = 0  # the next commits fail as ones worth asking again
         self.commit_attempts = 0
         self.on_commit_attempt: Callable[[], None] = lambda: None
@@ -54,7 +56,11 @@ class FakeKafka:
 
         return Clients(producer=cast(Any, lambda conf: FakeProducer(self, conf)),
                        consumer=cast(Any, lambda conf: FakeConsumer(self, conf)),
-                       replay=self.replay, create_topics=create)
+                       replay=self.replay, create_topics=create, watermarks=self.watermarks)
+
+    def watermarks(self, tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
+        self.watermark_lookups += 1
+        return {tp: (0, len(self.logs.get(tp, []))) for tp in tps}
 
     def replay(self, topic: str, partitions: Sequence[int],
                apply: Callable[[bytes, bytes | None], None]) -> None:
@@ -196,7 +202,7 @@ class FakeConsumer:
                 self._gain([TopicPartition(t, p) for t, p in assign])
         out: list[Message] = []
         for tp, pos in sorted(self.positions.items()):
-            if tp in self.paused:
+            if tp in self.paused or tp in self.kafka.not_fetched:
                 continue
             log = self.kafka.logs.get(tp, [])
             while pos < len(log) and len(out) < num_messages:

@@ -141,6 +141,50 @@ def test_a_call_is_watched_against_its_own_timeout(settings: Settings) -> None:
     assert agent.stuck() is None
 
 
+def run_until_raises(agent: TransactionalAgent, timeout: float = 10.0) -> BaseException | None:
+    stop = threading.Event()
+    raised: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            agent.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - returned
+            raised.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout)
+    stop.set()
+    thread.join(10)
+    return raised[0] if raised else None
+
+
+def test_an_agent_whose_consumer_stops_handing_over_records_fails_to_be_restarted(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    archived(kafka, "s2", 2, partition=1)
+    archived(kafka, "s2", 2, partition=1)
+    kafka.not_fetched = {(ARCHIVE, 1)}
+    agent = ActivityAgent(settings.model_copy(update={"agent_stalled_after_s": 0.3}), clients=kafka.clients)
+    raised = run_until_raises(agent)
+    assert isinstance(raised, transactional.AgentStalled), raised
+    assert "in 1 of its 2 partitions" in str(raised) and "dsom.archive/1 (3 records)" in str(raised)
+    assert kafka.committed == {(ARCHIVE, 0): 1}  # the other partition went on; nothing was lost
+    assert kafka.watermark_lookups >= 1
+
+
+def test_an_idle_agent_is_not_taken_for_a_stalled_one(settings: Settings) -> None:
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    agent = ActivityAgent(settings.model_copy(update={"agent_stalled_after_s": 0.2}), clients=kafka.clients)
+    assert run_until_raises(agent, timeout=1.5) is None  # every record committed, then idle
+    assert kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
+    # Looked at a few times while idle (a period apart), not at every poll.
+    assert 1 <= kafka.watermark_lookups <= 10  # polls: every 10 ms
+
+
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:
     kafka = FakeKafka()
     archived(kafka, "s1", 3)
