@@ -291,6 +291,11 @@ def workloads(settings: Settings, workers: int = 3) -> list[dict[str, Any]]:
                  {"alert": "DsomAgentRestarting", "expr": "increase(dsom_agent_restarts_total[15m]) > 3",
                   "labels": {"severity": "warning"},
                   "annotations": {"summary": "an agent restarted more than 3 times in 15 minutes"}},
+                 {"alert": "DsomAgentStalled", "expr": "increase(dsom_agent_stalls_total[1h]) > 0",
+                  "labels": {"severity": "warning"},
+                  "annotations": {"summary": "{{ $labels.agent }} stopped receiving records that were waiting "
+                                             "and was restarted (docs/operations.md, \"A worker that stops "
+                                             "making progress\")"}},
                  {"alert": "DsomDeadLetters", "expr": "increase(dsom_dead_letters_total[1h]) > 0",
                   "labels": {"severity": "warning"},
                   "annotations": {"summary": "records were set aside as unprocessable"}},
