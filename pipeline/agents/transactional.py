@@ -331,7 +331,7 @@ class TransactionalAgent(ConsumerLoop):
                         "records wait there (%s); looking again in %.0f s", self.name, len(idle), limit,
                         exc, limit)
             return
-        waiting = stall.waiting({tp: self._committed_to[tp] for tp in idle}, ends)
+        waiting = stall.waiting({tp: self._committed_to.get(tp, -1) for tp in idle}, ends)
         if waiting:
             metrics.AGENT_STALLS.labels(self.name).inc()
             raise AgentStalled(f"{self.name}: nothing committed for {limit:.0f} s in {len(waiting)} of its "
