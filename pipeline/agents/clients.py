@@ -6,7 +6,7 @@ restores are tested without a broker (tests/pipeline/agents/fakes.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from pipeline.kafka.admin import ensure_topics
 from pipeline.kafka.changelog import replay
-from pipeline.kafka.offsets import watermarks
+from pipeline.kafka.offsets import Offsets
 from pipeline.settings import Settings
 
 # Feed every committed (key, value) of some partitions of one changelog to the callback.
@@ -30,8 +30,9 @@ class Clients:
     consumer: Callable[[dict[str, Any]], Consumer]
     replay: Replay
     create_topics: Callable[[Iterable[NewTopic]], None]
-    # First and last-stable offsets of many partitions at once (pipeline.kafka.offsets).
-    watermarks: Callable[[Sequence[tuple[str, int]]], dict[tuple[str, int], tuple[int, int]]]
+    # Where partitions' committed records end, and which hold one past an offset (pipeline.kafka.offsets).
+    stable_offsets: Callable[[Sequence[tuple[str, int]]], dict[tuple[str, int], int]]
+    records_from: Callable[[Mapping[tuple[str, int], int]], set[tuple[str, int]]]
 
 
 def kafka_clients(settings: Settings) -> Clients:
@@ -41,6 +42,7 @@ def kafka_clients(settings: Settings) -> Clients:
                           apply: Callable[[bytes, bytes | None], None]) -> None:
         replay(settings.kafka, topic, partitions, apply, group=settings.topics.reader_group)
 
+    offsets = Offsets(settings.kafka, settings.topics.reader_group)
     return Clients(producer=Producer, consumer=Consumer, replay=replay_partitions,
                    create_topics=lambda topics: ensure_topics(settings, topics),
-                   watermarks=lambda tps: watermarks(settings.kafka, tps))
+                   stable_offsets=offsets.stable, records_from=offsets.records_from)

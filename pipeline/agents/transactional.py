@@ -64,8 +64,12 @@ _RECORD_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RE
 # ones write to topics the producer has no metadata for yet.
 SLOW_TRANSACTION_S = 2.0
 # How long a commit is asked again while Kafka answers that a repeat may succeed (a coordinator
-# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI).
-COMMIT_RETRY_S = 60.0
+# moving, a broker restarting): longer than a broker's restart under load (48 s seen in CI), and
+# than one attempt's own timeout, so that a timed-out attempt is asked again at least once.
+COMMIT_RETRY_S = 90.0
+# A turn of an agent's loop longer than this (a restore, a commit retried, a rewind) is not
+# counted towards a stall (pipeline.agents.stall.Progress).
+STALL_GAP_S = 5.0
 # The transactional calls' own timeouts (s): the supervisor abandons a call blocked well past its
 # own (pipeline.agents.supervision), so these are what it measures against.
 INIT_TIMEOUT_S = 60.0
@@ -104,7 +108,8 @@ def slow_transaction_hint(took_s: float, session_timeout_ms: int) -> str:
 
 
 def _commit_retriable(exc: Exception) -> bool:
-    return retriable(exc)
+    # librdkafka flags an error either retriable, or abortable, or fatal; never both of the first two.
+    return retriable(exc) and not exc.args[0].txn_requires_abort()
 
 
 def _coordinator_moving(exc: Exception) -> bool:
@@ -148,7 +153,7 @@ class TransactionalAgent(ConsumerLoop):
         self._pauses: dict[TP, int] = {}  # polls each partition behind was paused in (for the log)
         # The owned partitions' committed offsets, and when each last moved (or was assigned).
         self._committed_to: dict[TP, int] = {}
-        self._moved_at: dict[TP, float] = {}
+        self._progress = stall.Progress(gap_s=STALL_GAP_S)
         self._next_stall_look = 0.0
 
     @property
@@ -307,37 +312,43 @@ class TransactionalAgent(ConsumerLoop):
         """Fail, for the supervisor to restart the agent, if records wait where nothing was committed lately.
 
         See :mod:`pipeline.agents.stall`. An owned partition is looked at once it has gone
-        ``agent_stalled_after_s`` without a commit (an idle one once per that period), all such
-        partitions in one request per broker.
+        ``agent_stalled_after_s`` of polling without a commit (an idle one once per that
+        period): where its committed records end, for all such partitions in one request per
+        broker, then, only for those ending past the committed offset, a read from there.
         """
         limit = self._s.agent_stalled_after_s
         now = time.monotonic()
+        self._progress.tick(now)
         if limit <= 0 or now < self._next_stall_look:
             return
         self._next_stall_look = now + limit / 4
-        idle = [tp for tp in self._assigned if now - self._moved_at.get(tp, now) >= limit]
+        idle = self._progress.idle(self._assigned, now, limit)
         if not idle:
             return
-        for tp in idle:
-            self._moved_at[tp] = now  # looked at: the next look is a period later
+        self._progress.moved(idle, now)  # looked at: the next look is a period later
         try:
             unknown = [TopicPartition(t, p) for t, p in idle if (t, p) not in self._committed_to]
             if unknown:
                 for found in self._consumer_client.committed(unknown, timeout=30):
-                    self._committed_to[(found.topic, found.partition)] = found.offset
-            ends = self._clients.watermarks(idle)
+                    if found.error is None:  # else asked again at the next look
+                        self._committed_to[(found.topic, found.partition)] = found.offset
+            known = [tp for tp in idle if tp in self._committed_to]
+            stable = self._clients.stable_offsets(known)
+            past = stall.past_committed(self._committed_to, stable)
+            waiting = self._clients.records_from(past) if past else set()
         except (KafkaException, TimeoutError) as exc:
             log.warning("%s: %d partitions without a commit for %.0f s, and Kafka could not say whether "
                         "records wait there (%s); looking again in %.0f s", self.name, len(idle), limit,
                         exc, limit)
             return
-        waiting = stall.waiting({tp: self._committed_to.get(tp, -1) for tp in idle}, ends)
+        finally:
+            self._progress.tick(time.monotonic())  # the look's own time is no one's stall
         if waiting:
             metrics.AGENT_STALLS.labels(self.name).inc()
             raise AgentStalled(f"{self.name}: nothing committed for {limit:.0f} s in {len(waiting)} of its "
                                f"{len(self._assigned)} partitions while records wait there "
-                               f"({stall.describe(waiting)}): its consumer stopped handing them over; "
-                               "restarting it with a new consumer")
+                               f"({stall.describe({tp: past[tp] for tp in waiting}, stable)}): its consumer "
+                               "stopped handing them over; restarting it with a new consumer")
 
     def _pause_catching_up(self, msgs: list[Message]) -> None:
         """Pause the owned partitions far behind their ends while this poll is decided.
@@ -384,6 +395,7 @@ class TransactionalAgent(ConsumerLoop):
         if pause:
             for tp in pause:
                 self._pauses[tp] = self._pauses.get(tp, 0) + 1
+            self._progress.held(pause, now)
             self._paused = [TopicPartition(t, p) for t, p in pause]
             consumer.pause(self._paused)
             metrics.PARTITIONS_PAUSED.labels(self.name).inc(len(pause))
@@ -474,9 +486,7 @@ class TransactionalAgent(ConsumerLoop):
             return False
         if positions:
             self._committed_to.update(positions)
-            moved = time.monotonic()
-            for tp in positions:
-                self._moved_at[tp] = moved
+            self._progress.moved(positions, time.monotonic())
         for where in [w for w in self._poison if positions.get(w[:2], -1) > w[2]]:
             del self._poison[where]  # set aside for good
             metrics.DEAD_LETTERS.labels(self.name).inc()
@@ -553,15 +563,24 @@ class TransactionalAgent(ConsumerLoop):
 
         All the attempts are one watched call: each ends within its own timeout, so a commit that
         kept failing that way would stall the agent without the supervisor ever seeing it stuck.
-        Past the bound, the error ends the transaction like any other (abort and rewind, or a
-        restart of the agent with a new producer, which fences this one).
+        Past the bound the agent fails, to be restarted: librdkafka keeps such a commit pending
+        and refuses to abort it (``_CONFLICT``); the new producer's ``init_transactions``
+        completes or aborts it, and the new consumer reads from the committed offsets.
         """
         # The last attempt may begin just before the bound and take its own timeout.
         with self._calling("commit_transaction", COMMIT_RETRY_S + COMMIT_TIMEOUT_S):
-            for attempt in stamina.retry_context(on=_commit_retriable, attempts=None, timeout=COMMIT_RETRY_S,
-                                                 wait_initial=0.1, wait_max=5.0, wait_jitter=0.1):
-                with attempt:
-                    self._producer.commit_transaction(COMMIT_TIMEOUT_S)
+            try:
+                for attempt in stamina.retry_context(on=_commit_retriable, attempts=None,
+                                                     timeout=COMMIT_RETRY_S, wait_initial=0.1,
+                                                     wait_max=5.0, wait_jitter=0.1):
+                    with attempt:
+                        self._producer.commit_transaction(COMMIT_TIMEOUT_S)
+            except KafkaException as exc:
+                if not _commit_retriable(exc):
+                    raise  # abortable (the transaction is aborted and rewound) or fatal
+                raise RuntimeError(f"{self.name}: the transaction's commit still failed after "
+                                   f"{COMMIT_RETRY_S:.0f} s ({exc.args[0].str()}); restarting with a new "
+                                   "producer, which completes or aborts it") from exc
 
     def _abort_and_rewind(self, exc: KafkaException | None, touched: set[TP] | None,
                           unsettled: list[Message]) -> None:
@@ -623,9 +642,7 @@ class TransactionalAgent(ConsumerLoop):
         started = time.perf_counter()
         self.restore(tps)
         self._assigned.extend(tps)
-        assigned_at = time.monotonic()  # a new owner's first records come after its restore
-        for tp in tps:
-            self._moved_at[tp] = assigned_at
+        self._progress.moved(tps, time.monotonic())  # a new owner's records come after its restore
         log.info("%s: assigned %d more partitions (%d in all), state restored in %.2f s", self.name,
                  len(tps), len(self._assigned), time.perf_counter() - started)
 
@@ -639,6 +656,6 @@ class TransactionalAgent(ConsumerLoop):
         self._assigned = [tp for tp in self._assigned if tp not in tps]
         for tp in tps:
             self._committed_to.pop(tp, None)
-            self._moved_at.pop(tp, None)
+        self._progress.forget(tps)
         if tps:
             log.info("%s: gave up %d partitions (%d kept)", self.name, len(tps), len(self._assigned))

@@ -1,10 +1,11 @@
-"""Many partitions' first and last-stable offsets in one request per broker (the admin API)."""
+"""Where many partitions' committed records end, and whether any lie past given offsets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 
-from confluent_kafka import IsolationLevel, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from pipeline.kafka.config import client_config
@@ -13,22 +14,56 @@ from pipeline.settings import KafkaSettings
 TP = tuple[str, int]
 
 
-def watermarks(kafka: KafkaSettings, tps: Sequence[TP], timeout_s: float = 30.0) -> dict[TP, tuple[int, int]]:
-    """``(first offset, last stable offset)`` of each of ``tps``.
+class Offsets:
+    """Asks over one admin client, made on first use and kept (each new one costs TLS handshakes)."""
 
-    A consumer's ``get_watermark_offsets`` asks one partition per request (thousands with a
-    thousand operators); ``list_offsets`` batches them per partition leader.
-    """
-    if not tps:
-        return {}
-    admin = AdminClient(client_config(kafka))
-    parts = [TopicPartition(t, p) for t, p in tps]
+    def __init__(self, kafka: KafkaSettings, group: str) -> None:
+        self._kafka = kafka
+        self._group = group  # never joined or committed, but the principal needs READ on it
+        self._admin: AdminClient | None = None
 
-    def ask(spec: OffsetSpec) -> dict[TP, int]:
-        futures = admin.list_offsets({tp: spec for tp in parts}, request_timeout=timeout_s,
-                                     isolation_level=IsolationLevel.READ_COMMITTED)
+    def stable(self, tps: Sequence[TP], timeout_s: float = 30.0) -> dict[TP, int]:
+        """The last stable offset of each of ``tps``: where their committed records end.
+
+        A consumer's ``get_watermark_offsets`` asks one partition per request (thousands with a
+        thousand operators); ``list_offsets`` asks each partition leader once for all of its.
+        """
+        if not tps:
+            return {}
+        if self._admin is None:
+            self._admin = AdminClient(client_config(self._kafka))
+        spec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        futures = self._admin.list_offsets({TopicPartition(t, p): spec for t, p in tps},
+                                           request_timeout=timeout_s,
+                                           isolation_level=IsolationLevel.READ_COMMITTED)
         return {(tp.topic, tp.partition): fut.result(timeout_s).offset for tp, fut in futures.items()}
 
-    first = ask(OffsetSpec.earliest())  # type: ignore[no-untyped-call]
-    stable = ask(OffsetSpec.latest())  # type: ignore[no-untyped-call]
-    return {tp: (first[tp], stable[tp]) for tp in stable}
+    def records_from(self, starts: Mapping[TP, int], timeout_s: float = 30.0) -> set[TP]:
+        """The partitions of ``starts`` with a committed record at or after their offset.
+
+        Read, not computed from offsets: commit markers and aborted transactions' records take
+        offsets too, and no consumer is handed them.
+        """
+        if not starts:
+            return set()
+        consumer = Consumer(client_config(self._kafka, **{
+            "group.id": self._group, "enable.auto.commit": False, "isolation.level": "read_committed",
+            "enable.partition.eof": True, "fetch.queue.backoff.ms": 10}))
+        try:
+            consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+            pending, found = set(starts), set()
+            deadline = time.monotonic() + timeout_s
+            while pending:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no answer within {timeout_s:.0f} s reading {sorted(pending)}")
+                for msg in consumer.consume(num_messages=len(pending), timeout=0.5):
+                    tp = (msg.topic() or "", msg.partition() or 0)
+                    err = msg.error()
+                    if err is None:
+                        found.add(tp)
+                    elif err.code() != KafkaError._PARTITION_EOF:
+                        continue  # a retriable fetch error: librdkafka fetches again
+                    pending.discard(tp)
+            return found
+        finally:
+            consumer.close()

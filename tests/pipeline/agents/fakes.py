@@ -11,7 +11,7 @@ outputs Kafka refuses for good (as too large: their delivery fails and their tra
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
@@ -37,7 +37,11 @@ class FakeKafka:
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
         self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
         self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
-        self.watermark_lookups = 0
+        self.offset_looks = 0
+        self.record_reads = 0
+        # Offsets past a partition's records that no consumer is handed (commit markers, aborted
+        # transactions' records): they count in its last stable offset only.
+        self.markers: dict[TP, int] = {}
         self.not_fetched: set[TP] = set()  # partitions whose fetching stopped: polls hand over none
         self.commit_retriable_failures = 0  # the next commits fail as ones worth asking again
         self.commit_attempts = 0
@@ -56,11 +60,16 @@ class FakeKafka:
 
         return Clients(producer=cast(Any, lambda conf: FakeProducer(self, conf)),
                        consumer=cast(Any, lambda conf: FakeConsumer(self, conf)),
-                       replay=self.replay, create_topics=create, watermarks=self.watermarks)
+                       replay=self.replay, create_topics=create,
+                       stable_offsets=self.stable_offsets, records_from=self.records_from)
 
-    def watermarks(self, tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
-        self.watermark_lookups += 1
-        return {tp: (0, len(self.logs.get(tp, []))) for tp in tps}
+    def stable_offsets(self, tps: Sequence[TP]) -> dict[TP, int]:
+        self.offset_looks += 1
+        return {tp: len(self.logs.get(tp, [])) + self.markers.get(tp, 0) for tp in tps}
+
+    def records_from(self, starts: Mapping[TP, int]) -> set[TP]:
+        self.record_reads += 1
+        return {tp for tp, start in starts.items() if start < len(self.logs.get(tp, []))}
 
     def replay(self, topic: str, partitions: Sequence[int],
                apply: Callable[[bytes, bytes | None], None]) -> None:
@@ -79,6 +88,7 @@ class FakeProducer:
         self.reports: list[tuple[Any, Message]] = []  # refused outputs' delivery callbacks
         self.offsets: dict[TP, int] = {}
         self.open = False
+        self.resumable = False  # a commit failed retriably and awaits being asked again
 
     def init_transactions(self, timeout: float) -> None:
         pass
@@ -105,7 +115,9 @@ class FakeProducer:
         self.kafka.on_commit_attempt()
         if self.kafka.commit_retriable_failures > 0:
             self.kafka.commit_retriable_failures -= 1
+            self.resumable = True  # librdkafka keeps the commit pending, to be asked again
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit timed out (fake)", retriable=True))
+        self.resumable = False
         self.kafka.paused_at_commit.append(set().union(*(c.paused for c in self.kafka.consumers)))
         if self.kafka.fail_next_commit:
             self.kafka.fail_next_commit = False
@@ -121,6 +133,9 @@ class FakeProducer:
         self._reset()
 
     def abort_transaction(self, timeout: float) -> None:
+        if self.resumable:
+            raise KafkaException(KafkaError(KafkaError._CONFLICT, "Conflicting commit_transaction API call "
+                                            "is already in progress (fake)"))
         if not self.open:
             raise KafkaException(KafkaError(KafkaError._STATE, "no transaction"))
         self.kafka.aborts += 1

@@ -47,6 +47,24 @@ def run_until(agent: TransactionalAgent, done: Callable[[], bool], timeout: floa
     assert done(), "timed out"
 
 
+def run_until_raises(agent: TransactionalAgent, timeout: float = 10.0) -> BaseException | None:
+    stop = threading.Event()
+    raised: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            agent.run(stop)
+        except BaseException as exc:  # noqa: BLE001 - returned
+            raised.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(timeout)
+    stop.set()
+    thread.join(10)
+    return raised[0] if raised else None
+
+
 def archived(kafka: FakeKafka, source: str, events: int, partition: int = 0) -> None:
     value = archive_batch([event(seq=i + 1) for i in range(events)], source_id=source)
     kafka.append(ARCHIVE, partition, b"chain", value)
@@ -118,18 +136,22 @@ def test_a_commit_kafka_says_to_ask_again_is_one_watched_call(settings: Settings
     assert agent.events_counted == 3
 
 
-def test_a_commit_that_keeps_failing_is_given_up_and_rewound(settings: Settings,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_commit_that_keeps_failing_ends_the_agent_and_its_successor_counts_once(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # librdkafka keeps such a commit pending and refuses an abort (_CONFLICT): a new producer's
+    # init_transactions resolves it, so the agent fails, for the supervisor to restart it.
     monkeypatch.setattr(transactional, "COMMIT_RETRY_S", 0.3)
     kafka = FakeKafka()
     archived(kafka, "s1", 3)
     archived(kafka, "s1", 4)
     kafka.commit_retriable_failures = 1_000_000
-    kafka.on_commit_attempt = lambda: kafka.aborts and setattr(kafka, "commit_retriable_failures", 0)
-    agent = ActivityAgent(settings, clients=kafka.clients)
-    run_until(agent, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
-    assert kafka.aborts == 1
-    assert latest(kafka)["op-a|s1"]["events"] == 7 and agent.events_counted == 7
+    raised = run_until_raises(ActivityAgent(settings, clients=kafka.clients))
+    assert isinstance(raised, RuntimeError) and "commit still failed after 0 s" in str(raised), raised
+    assert kafka.committed == {} and kafka.aborts == 0
+    kafka.commit_retriable_failures = 0
+    successor = ActivityAgent(settings, clients=kafka.clients)
+    run_until(successor, lambda: kafka.committed.get((ARCHIVE, 0)) == 2)
+    assert latest(kafka)["op-a|s1"]["events"] == 7 and successor.events_counted == 7
 
 
 def test_a_call_is_watched_against_its_own_timeout(settings: Settings) -> None:
@@ -139,24 +161,6 @@ def test_a_call_is_watched_against_its_own_timeout(settings: Settings) -> None:
         call = agent.stuck()
     assert call is not None and call[0] == "send_offsets_to_transaction" and -30.5 < call[1] < -29.0
     assert agent.stuck() is None
-
-
-def run_until_raises(agent: TransactionalAgent, timeout: float = 10.0) -> BaseException | None:
-    stop = threading.Event()
-    raised: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            agent.run(stop)
-        except BaseException as exc:  # noqa: BLE001 - returned
-            raised.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout)
-    stop.set()
-    thread.join(10)
-    return raised[0] if raised else None
 
 
 def test_an_agent_whose_consumer_stops_handing_over_records_fails_to_be_restarted(settings: Settings) -> None:
@@ -169,9 +173,23 @@ def test_an_agent_whose_consumer_stops_handing_over_records_fails_to_be_restarte
     agent = ActivityAgent(settings.model_copy(update={"agent_stalled_after_s": 0.3}), clients=kafka.clients)
     raised = run_until_raises(agent)
     assert isinstance(raised, transactional.AgentStalled), raised
-    assert "in 1 of its 2 partitions" in str(raised) and "dsom.archive/1 (3 records)" in str(raised)
+    assert "in 1 of its 2 partitions" in str(raised)
+    assert "dsom.archive/1 (committed to 0, records to 3)" in str(raised)
     assert kafka.committed == {(ARCHIVE, 0): 1}  # the other partition went on; nothing was lost
-    assert kafka.watermark_lookups >= 1
+    assert kafka.offset_looks >= 1 and kafka.record_reads >= 1
+
+
+def test_commit_markers_past_the_last_record_are_not_taken_for_waiting_records(settings: Settings) -> None:
+    # Several validators write an operator's archive partition: their commit markers interleave,
+    # and a partition read to its end can end two or more offsets past its committed offset.
+    kafka = FakeKafka()
+    archived(kafka, "s1", 3)
+    archived(kafka, "s2", 2, partition=1)
+    kafka.markers = {(ARCHIVE, 0): 3}
+    agent = ActivityAgent(settings.model_copy(update={"agent_stalled_after_s": 0.2}), clients=kafka.clients)
+    assert run_until_raises(agent, timeout=1.5) is None
+    assert kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
+    assert kafka.record_reads >= 1  # partition 0 was read, and held no record
 
 
 def test_an_idle_agent_is_not_taken_for_a_stalled_one(settings: Settings) -> None:
@@ -181,8 +199,8 @@ def test_an_idle_agent_is_not_taken_for_a_stalled_one(settings: Settings) -> Non
     agent = ActivityAgent(settings.model_copy(update={"agent_stalled_after_s": 0.2}), clients=kafka.clients)
     assert run_until_raises(agent, timeout=1.5) is None  # every record committed, then idle
     assert kafka.committed == {(ARCHIVE, 0): 1, (ARCHIVE, 1): 1}
-    # Looked at a few times while idle (a period apart), not at every poll.
-    assert 1 <= kafka.watermark_lookups <= 10  # polls: every 10 ms
+    # Looked at a few times while idle (a period apart), not at every poll; nothing to read.
+    assert 1 <= kafka.offset_looks <= 10 and kafka.record_reads == 0  # polls: every 10 ms
 
 
 def test_a_new_owner_restores_the_state_from_the_changelog(settings: Settings) -> None:

@@ -52,7 +52,7 @@ class FakeBroker:
             raise AssertionError("the sink uses only a consumer")
 
         return Clients(producer=unused, consumer=cast(Any, self.consumer), replay=unused,
-                       create_topics=unused, watermarks=unused)
+                       create_topics=unused, stable_offsets=unused, records_from=unused)
 
 
 class FakeConsumer:
