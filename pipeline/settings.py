@@ -386,7 +386,7 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(default=10, ge=1, le=1000)
     # An agent blocked in a transactional call this long past the call's own timeout (30 to
     # 120 s) is replaced: librdkafka can block past its timeouts after a broker restart.
-    agent_stuck_after_s: float = 30.0
+    agent_stuck_after_s: float = Field(default=30.0, ge=0)
     # A transactional agent that has committed nothing for this long while records wait past its
     # committed offsets is restarted with a new consumer (pipeline.agents.stall): a consumer can
     # stop handing over records without blocking any call. Longer than a restore, a broker's

@@ -70,6 +70,8 @@ COMMIT_RETRY_S = 90.0
 # A turn of an agent's loop longer than this (a restore, a commit retried, a rewind) is not
 # counted towards a stall (pipeline.agents.stall.Progress).
 STALL_GAP_S = 5.0
+# The stall watch's own look: three requests of at most 30 s each.
+STALL_LOOK_S = 90.0
 # The transactional calls' own timeouts (s): the supervisor abandons a call blocked well past its
 # own (pipeline.agents.supervision), so these are what it measures against.
 INIT_TIMEOUT_S = 60.0
@@ -327,15 +329,8 @@ class TransactionalAgent(ConsumerLoop):
             return
         self._progress.moved(idle, now)  # looked at: the next look is a period later
         try:
-            unknown = [TopicPartition(t, p) for t, p in idle if (t, p) not in self._committed_to]
-            if unknown:
-                for found in self._consumer_client.committed(unknown, timeout=30):
-                    if found.error is None:  # else asked again at the next look
-                        self._committed_to[(found.topic, found.partition)] = found.offset
-            known = [tp for tp in idle if tp in self._committed_to]
-            stable = self._clients.stable_offsets(known)
-            past = stall.past_committed(self._committed_to, stable)
-            waiting = self._clients.records_from(past) if past else set()
+            with self._calling("looking whether records wait", STALL_LOOK_S):
+                waiting, past, stable = self._look_for_waiting(idle)
         except (KafkaException, TimeoutError) as exc:
             log.warning("%s: %d partitions without a commit for %.0f s, and Kafka could not say whether "
                         "records wait there (%s); looking again in %.0f s", self.name, len(idle), limit,
@@ -349,6 +344,19 @@ class TransactionalAgent(ConsumerLoop):
                                f"{len(self._assigned)} partitions while records wait there "
                                f"({stall.describe({tp: past[tp] for tp in waiting}, stable)}): its consumer "
                                "stopped handing them over; restarting it with a new consumer")
+
+    def _look_for_waiting(self, idle: list[TP]) -> tuple[set[TP], dict[TP, int], dict[TP, int]]:
+        """Of ``idle``, those with a committed record past the committed offset; and the offsets seen."""
+        unknown = [TopicPartition(t, p) for t, p in idle if (t, p) not in self._committed_to]
+        if unknown:
+            for found in self._consumer_client.committed(unknown, timeout=30):
+                if found.error is None:  # else asked again at the next look
+                    self._committed_to[(found.topic, found.partition)] = found.offset
+        known = [tp for tp in idle if tp in self._committed_to]
+        stable = self._clients.stable_offsets(known)
+        past = stall.past_committed(self._committed_to, stable)
+        waiting = self._clients.records_from(past) if past else set()
+        return waiting, past, stable
 
     def _pause_catching_up(self, msgs: list[Message]) -> None:
         """Pause the owned partitions far behind their ends while this poll is decided.

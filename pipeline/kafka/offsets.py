@@ -48,7 +48,8 @@ class Offsets:
             return set()
         consumer = Consumer(client_config(self._kafka, **{
             "group.id": self._group, "enable.auto.commit": False, "isolation.level": "read_committed",
-            "enable.partition.eof": True, "fetch.queue.backoff.ms": 10}))
+            # From an offset retention has removed, on from the first kept, as the agents' consumers.
+            "auto.offset.reset": "earliest", "enable.partition.eof": True, "fetch.queue.backoff.ms": 10}))
         try:
             consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
             pending, found = set(starts), set()
