@@ -274,6 +274,9 @@ class ClickHouseSink(ConsumerLoop):
     def _add_registry(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
                       skip: Collection[Any]) -> None:
         add_registry_record(batch.columns, msg.key(), msg.value(), topic, partition, offset, skip)
+        kind, _, entity_id = (msg.key() or b"").decode(errors="replace").partition("/")
+        if kind == "operator" and entity_id:  # its receipts topic, if new, is read at once
+            self.expect_topics([self._s.topics.receipts(entity_id)])
 
     def _decode_raw(self, batch: TableBatch) -> None:
         """Turn a batch's undecoded records into columns (they were checked when added)."""

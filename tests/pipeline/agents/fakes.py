@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
@@ -36,6 +37,7 @@ class FakeKafka:
         self.consumers: list[FakeConsumer] = []  # every consumer made, in order
         self.paused_at_commit: list[set[TP]] = []  # partitions paused as each commit began
         self.after_poll: Callable[[], None] = lambda: None  # records arriving while a poll is decided
+        self.metadata_asks = 0  # list_topics() calls: asks for every topic's metadata
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -244,6 +246,12 @@ class FakeConsumer:
         """A non-transactional agent's commit (the delivery loop, the sinks)."""
         self.kafka.committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
         return offsets
+
+    def list_topics(self, timeout: float | None = None) -> Any:
+        """Every topic the fake holds or created (an answer listing all, as ``list_topics()``'s)."""
+        self.kafka.metadata_asks += 1
+        names = {t for t, _ in self.kafka.logs} | set(self.kafka.topics_created)
+        return SimpleNamespace(topics=dict.fromkeys(names))
 
     def consumer_group_metadata(self) -> object:
         return object()
