@@ -45,6 +45,12 @@ class KafkaSettings(_Frozen):
     # left heartbeats unanswered longer than that, and every member of the validator's and the
     # sink's groups kept losing its partitions (docs/operations.md, "A thousand operators").
     session_timeout_ms: int = Field(default=10000, ge=6000, le=300000)
+    # How often a consumer asks for every topic's metadata on its own (librdkafka's
+    # topic.metadata.refresh.interval.ms): how a pattern subscription finds a topic nobody told dsom
+    # about. Each answer lists every topic of the cluster, costly with thousands; topics dsom learns
+    # of itself (a new operator's, a topic created after its reader started) are asked for at once
+    # (pipeline.kafka.discovery), so this is only the fallback's delay (docs/operations.md).
+    metadata_refresh_interval_ms: int = Field(default=60000, ge=1000, le=3600000)
 
     def principal(self, name: str) -> str:
         """The Kafka principal (``User:...``) of the certificate issued to ``name``."""

@@ -118,7 +118,10 @@ def _watch_lag(settings: Settings, stop: threading.Event) -> None:
     from pipeline.kafka.lag import LagMonitor, agent_groups
 
     groups = agent_groups(settings, default_agents())
-    monitor = LagMonitor(settings.kafka)
+    # Its topics are listed as often as the consumers refresh theirs: a new operator's partitions
+    # count from then on (listing every topic each time costs the brokers, docs/operations.md).
+    monitor = LagMonitor(settings.kafka,
+                         partitions_max_age_s=settings.kafka.metadata_refresh_interval_ms / 1000)
     try:
         while not stop.wait(LAG_INTERVAL_S):
             for _, group, pattern in groups:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from pipeline.agents.app import AgentSpec
+from pipeline.agents.app import AgentSpec, Topic
 from pipeline.agents.clients import Clients, kafka_clients
 from pipeline.kafka.config import FatalErrors, consumer_config
+from pipeline.kafka.discovery import TopicDiscovery
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,9 @@ POLL_TIMEOUT_S = 0.1
 # a million events decided (docs/operations.md). Every member of a group must use the same
 # protocol: a worker running the eager one cannot join (stop them all to upgrade).
 ASSIGNMENT_STRATEGY = "cooperative-sticky"
+# The longest an agent's loop waits for a metadata answer it asked for (pipeline.kafka.discovery):
+# seconds with thousands of topics on a loaded cluster; a later ask tries again.
+DISCOVERY_TIMEOUT_S = 10.0
 
 
 class ConsumerLoop(ABC):
@@ -42,6 +48,7 @@ class ConsumerLoop(ABC):
         self._clients = clients if clients is not None else kafka_clients(settings)
         self._fatal = FatalErrors(self.spec.name)
         self._consumer: Consumer | None = None
+        self._discovery = TopicDiscovery(give_up_s=settings.kafka.metadata_refresh_interval_ms / 1000)
 
     @property
     def name(self) -> str:
@@ -105,16 +112,51 @@ class ConsumerLoop(ABC):
             }))
         return self._consumer
 
+    def expect_topics(self, topics: Iterable[str]) -> None:
+        """``topics``, which this agent reads by pattern, exist now or soon: find them at once.
+
+        Without this a new topic is found by the consumer's periodic metadata refresh only
+        (``KafkaSettings.metadata_refresh_interval_ms``, a minute by default).
+        """
+        self._discovery.expect(topics, time.monotonic())
+
+    @property
+    def awaited_topics(self) -> frozenset[str]:
+        """Topics expected and not seen yet in the consumer's metadata."""
+        return self._discovery.waiting
+
+    def _discover(self, consumer: Consumer) -> None:
+        """Ask for every topic's metadata when topics are awaited: the subscription then takes them in.
+
+        librdkafka re-evaluates a pattern subscription on any answer that lists every topic,
+        the application's ``list_topics()`` included (``rd_kafka_cgrp_metadata_update_check``).
+        """
+        if not self._discovery.due(time.monotonic()):
+            return
+        try:
+            present: Iterable[str] = consumer.list_topics(timeout=DISCOVERY_TIMEOUT_S).topics
+        except KafkaException as exc:  # asked again later, less often
+            log.debug("%s: metadata for awaited topics unavailable: %s", self.name, exc)
+            present = ()
+        seen = self._discovery.asked(set(present), time.monotonic())
+        if seen:
+            log.info("%s: %d awaited topic(s) found: %s%s", self.name, len(seen),
+                     ", ".join(sorted(seen)[:5]), ", ..." if len(seen) > 5 else "")
+
     def run(self, stop: threading.Event) -> None:
         self.prepare()
         consumer = self.consumer()
         consumer.subscribe(self.spec.subscriptions(self._s.topics), on_assign=self.assigned,
                            on_revoke=self.revoked, on_lost=self.lost)
+        # Topics read by pattern because their writer creates them, maybe after this started.
+        self.expect_topics(topic.full_name(self._s.topics) for topic in self.spec.reads
+                           if isinstance(topic, Topic) and topic.late)
         try:
             while not stop.is_set():
                 msgs = consumer.consume(self.max_records, timeout=self.poll_timeout())
                 self._fatal.check()  # fatal errors librdkafka reports only to its error callback
                 self.process(msgs, stop)
+                self._discover(consumer)
             self.finish()
         finally:
             try:

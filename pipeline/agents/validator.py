@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import Message
+from confluent_kafka import KafkaException, Message
 
 from pipeline import metrics
 from pipeline.agents.app import app
@@ -62,6 +62,7 @@ class ValidatorAgent(TransactionalAgent):
         self._load_writers()
         self._states = self.table("validator-state", self._new_state)
         self._receipt_topics_ready: set[str] = set()
+        self._operators: frozenset[str] | None = None  # the registry's, once loaded
 
     def consumer_overrides(self) -> dict[str, Any]:
         return {"queued.max.messages.kbytes": self._s.validator_read_ahead_kbytes}
@@ -182,7 +183,30 @@ class ValidatorAgent(TransactionalAgent):
             path = self._s.registry_path
             self._registry_mtime = path.stat().st_mtime if path.exists() else 0.0
             registry = Registry.load(path)
-        return make_processor(registry, self._s.validation, self._s.topics, self._codec, self._writers)
+        processor = make_processor(registry, self._s.validation, self._s.topics, self._codec, self._writers)
+        self._operators_appeared({o.operator_id for o in registry.operators})
+        return processor
+
+    def _operators_appeared(self, operators: set[str]) -> None:
+        """Create the topics of operators new to the registry since start-up, and read them at once.
+
+        The consumer would otherwise find their ingest topics only at its periodic metadata
+        refresh (``KafkaSettings.metadata_refresh_interval_ms``). Those of start-up are left as
+        they are: creating a thousand operators' topics again at every start costs the
+        controller, and they were made with the operators (``dsom registry seed``).
+        """
+        known, self._operators = self._operators, frozenset(operators)
+        new = sorted(operators - known) if known is not None else []
+        if not new:
+            return
+        log.info("%d operator(s) new in the registry: %s%s", len(new), ", ".join(new[:5]),
+                 ", ..." if len(new) > 5 else "")
+        try:
+            self._clients.create_topics(operator_topics(self._s, new))
+        except (RuntimeError, KafkaException) as exc:  # whoever registered them may create them
+            log.error("could not create the topics of new operators %s: %s", ", ".join(new[:5]), exc)
+        t = self._s.topics
+        self.expect_topics([name for op in new for name in (t.ingest(op), t.sandbox(op))])
 
     def _reload(self, why: str) -> None:
         started = time.perf_counter()

@@ -90,7 +90,7 @@ def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> di
             # librdkafka's default 1 s backoff on a full fetch queue halves the decode rate.
             "fetch.queue.backoff.ms": 10,
             "fetch.wait.max.ms": 100,
-            "topic.metadata.refresh.interval.ms": 5000,
+            "topic.metadata.refresh.interval.ms": kafka.metadata_refresh_interval_ms,
             "session.timeout.ms": kafka.session_timeout_ms,
             "heartbeat.interval.ms": kafka.session_timeout_ms // 5,
             **overrides,

@@ -138,6 +138,18 @@ class Brokers:
     def start(self, node: int) -> None:
         subprocess.run([*KAFKA_LOCAL, "start", str(node)], check=True, stdout=subprocess.DEVNULL)
 
+    def cpu_s(self) -> float:
+        """CPU seconds (user and system) the nodes' JVMs have used since they started."""
+        ticks = 0
+        for node in range(1, int(os.environ.get("DSOM_KAFKA_NODES", "3")) + 1):
+            try:
+                stat = Path(f"/proc/{self.pid(node)}/stat").read_text()
+            except (OSError, ValueError):
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state is field 3
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> dict[int, float]:
         out = {}
         for node in range(1, int(os.environ.get("DSOM_KAFKA_NODES", "3")) + 1):

@@ -79,6 +79,34 @@ def _wait_served(brokers: Brokers, topics: list[NewTopic], timeout: float = 900.
     raise SystemExit(f"the brokers did not create their replicas within {timeout:.0f} s: {created}")
 
 
+def _metadata_cpu(brokers: Brokers, client: AdminClient, requests: int = 20,
+                  idle_s: float = 20.0) -> dict[str, float]:
+    """The brokers' CPU seconds per full metadata request (every topic), net of their idle CPU.
+
+    A regex-subscribed consumer asks for every topic's metadata at each refresh
+    (``topic.metadata.refresh.interval.ms``), and so does a ``list_topics()``: with thousands of
+    topics each answer is costly, and the brokers' CPU is what the group coordinators share.
+    """
+    def idle_rate() -> float:
+        before, at = brokers.cpu_s(), time.monotonic()
+        time.sleep(idle_s / 2)
+        return (brokers.cpu_s() - before) / (time.monotonic() - at)
+
+    idle_before = idle_rate()
+    before, at = brokers.cpu_s(), time.monotonic()
+    for _ in range(requests):
+        client.list_topics(timeout=120)
+    wall = time.monotonic() - at
+    spent = brokers.cpu_s() - before
+    # The brokers' own background work (replication, the metadata log) varies: the idle rate is
+    # read before and after, and their spread says how far the figure can be trusted.
+    idle_after = idle_rate()
+    idle = (idle_before + idle_after) / 2
+    return {"requests": requests, "wall_s_per_request": wall / requests, "idle_cpu_s_per_s": idle,
+            "idle_spread_cpu_s_per_s": abs(idle_before - idle_after),
+            "cpu_s_per_request": (spent - idle * wall) / requests}
+
+
 def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int = 100,
              batch_size: int = 50, chunk: int = 400, run_dir: Path | None = None) -> dict[str, Any]:
     run_dir = run_dir or Path(os.environ.get("DSOM_RUN_DIR", REPO_ROOT / ".run")) / "many"
@@ -121,6 +149,11 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
     metadata_s = time.monotonic() - started
     partitions = sum(len(t.partitions) for name, t in meta.topics.items()
                      if name.startswith(settings.topics.prefix))
+    metadata_cpu = _metadata_cpu(brokers, client)
+    cpu = metadata_cpu
+    _say(f"   one full metadata request ({len(meta.topics):,} topics): {metadata_s:.2f} s; brokers' CPU "
+         f"{cpu['cpu_s_per_request']:.3f} s per request (idle: {cpu['idle_cpu_s_per_s']:.2f} "
+         f"+- {cpu['idle_spread_cpu_s_per_s']:.2f} s/s)")
 
     _say(f"== preloading {events_per_operator} events per operator in batches of {batch_size} "
          "(as the pipeline principal)")
@@ -202,6 +235,7 @@ def run_many(operators: int = 1000, workers: int = 2, events_per_operator: int =
         "broker_rss_mib": {"before": rss_before, "after_topics": rss_after, "running": rss_running},
         "metadata_log_bytes": {"before": meta_before, "after": meta_after},
         "full_metadata_request_s": metadata_s,
+        "full_metadata_request_broker_cpu": metadata_cpu,
         "events": sent, "accepted": accepted,
         "first_rows_s": first_rows, "all_rows_s": done_s,
         "events_per_s_including_startup": accepted / done_s,

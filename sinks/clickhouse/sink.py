@@ -90,6 +90,7 @@ class ClickHouseSink(ConsumerLoop):
         self._db = settings.clickhouse.database
         self._given_client = client
         self._client: Client | None = None
+        self._operators_seen: set[str] = set()  # in registry records: their receipts topics awaited once
         self._stop = threading.Event()
         self._codec = default_codec()
         self._archive = settings.topics.archive
@@ -274,6 +275,10 @@ class ClickHouseSink(ConsumerLoop):
     def _add_registry(self, batch: TableBatch, msg: Message, topic: str, partition: int, offset: int,
                       skip: Collection[Any]) -> None:
         add_registry_record(batch.columns, msg.key(), msg.value(), topic, partition, offset, skip)
+        kind, _, entity_id = (msg.key() or b"").decode(errors="replace").partition("/")
+        if kind == "operator" and entity_id and entity_id not in self._operators_seen:
+            self._operators_seen.add(entity_id)
+            self.expect_topics([self._s.topics.receipts(entity_id)])  # if new, read at once
 
     def _decode_raw(self, batch: TableBatch) -> None:
         """Turn a batch's undecoded records into columns (they were checked when added)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
@@ -46,6 +47,7 @@ class FakeKafka:
         self.commit_retriable_failures = 0  # the next commits fail as ones worth asking again
         self.commit_attempts = 0
         self.on_commit_attempt: Callable[[], None] = lambda: None
+        self.metadata_asks = 0  # list_topics() calls: asks for every topic's metadata
 
     def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.logs.setdefault((topic, partition), []).append((key, value))
@@ -274,6 +276,12 @@ class FakeConsumer:
         """A non-transactional agent's commit (the delivery loop, the sinks)."""
         self.kafka.committed.update({(tp.topic, tp.partition): tp.offset for tp in offsets})
         return offsets
+
+    def list_topics(self, timeout: float | None = None) -> Any:
+        """Every topic the fake holds or created (an answer listing all, as ``list_topics()``'s)."""
+        self.kafka.metadata_asks += 1
+        names = {t for t, _ in self.kafka.logs} | set(self.kafka.topics_created)
+        return SimpleNamespace(topics=dict.fromkeys(names))
 
     def consumer_group_metadata(self) -> object:
         return object()

@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
@@ -96,6 +97,10 @@ class FakeConsumer:
             time.sleep(min(timeout, 0.01))
         self.consumed += len(out)
         return out
+
+    def list_topics(self, timeout: float | None = None) -> Any:
+        """Every topic the broker holds (an answer listing all, as ``list_topics()``'s)."""
+        return SimpleNamespace(topics=dict.fromkeys(t for t, _ in self.broker.logs))
 
     def incremental_assign(self, partitions: list[TopicPartition]) -> None:
         """Add ``partitions`` to those kept (the cooperative protocol's only way to assign)."""

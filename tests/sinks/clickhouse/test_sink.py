@@ -540,6 +540,21 @@ def test_copies_the_registry_topic_as_timelines(ch: Any, ch_settings: ClickHouse
     assert in_force == [("L-1", 0, "active", 1), ("L-1", 5_000_000, "suspended", 3)]
 
 
+def test_a_new_operators_receipts_topic_is_awaited_until_it_exists(
+        ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
+    """The periodic metadata refresh is a minute: the sink asks for a new operator's receipts itself."""
+    s = settings(ch_settings)
+    receipts = s.topics.receipts("op-new")
+    operator = Version(1, "operator", "op-new", "op-new", 0, None, 10, {"name": "New"})
+    broker.append(s.topics.registry, 0, topic_value([operator]), key=topic_key("operator", "op-new"))
+    sink = ClickHouseSink(s, client=ch, clients=broker.clients)
+    sinks.append(sink)
+    run_until(sink, lambda: caught_up(broker) and receipts in sink.awaited_topics)
+    with broker.lock:  # the validator creates it, empty
+        broker.logs[(receipts, 0)], broker.keys[(receipts, 0)] = [], []
+    run_until(sink, lambda: receipts not in sink.awaited_topics, timeout=10)
+
+
 def test_tax_events_crash_between_insert_and_commit_inserts_nothing_twice(
         ch: Any, ch_settings: ClickHouseSettings, broker: FakeBroker, sinks: list[ClickHouseSink]) -> None:
     fill_tax(broker)
