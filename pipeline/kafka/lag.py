@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import stamina
-from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from pipeline.kafka.config import client_config, retriable
+from pipeline.kafka.offsets import end_offsets
 from pipeline.kafka.reader import matching_partitions
 from pipeline.settings import KafkaSettings, Settings
 
@@ -54,10 +55,8 @@ class LagMonitor:
         committed = _committed(consumer, tps)
         if self._admin is None:
             self._admin = AdminClient(client_config(self._kafka))
-        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-        ends = self._admin.list_offsets({TopicPartition(tp.topic, tp.partition): latest for tp in committed},
-                                        request_timeout=30)
-        high = {(tp.topic, tp.partition): future.result(30).offset for tp, future in ends.items()}
+        high = end_offsets(self._admin, [(tp.topic, tp.partition) for tp in committed],
+                           IsolationLevel.READ_UNCOMMITTED)
         return sum(high[(tp.topic, tp.partition)] - max(tp.offset, 0) for tp in committed)
 
     def _matching(self, consumer: Consumer, pattern: str) -> list[TopicPartition]:

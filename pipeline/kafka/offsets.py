@@ -5,13 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from confluent_kafka import Consumer, IsolationLevel, KafkaError, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from pipeline.kafka.config import client_config
+from pipeline.kafka.reader import committed_reader
 from pipeline.settings import KafkaSettings
 
 TP = tuple[str, int]
+
+
+def end_offsets(admin: AdminClient, tps: Sequence[TP], isolation: IsolationLevel,
+                timeout_s: float = 30.0) -> dict[TP, int]:
+    """Where each of ``tps`` ends: the high watermark (READ_UNCOMMITTED) or the last stable offset.
+
+    A consumer's ``get_watermark_offsets`` asks one partition per request (thousands with a
+    thousand operators); ``list_offsets`` asks each partition leader once for all of its.
+    """
+    spec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    futures = admin.list_offsets({TopicPartition(t, p): spec for t, p in tps}, request_timeout=timeout_s,
+                                 isolation_level=isolation)
+    return {(tp.topic, tp.partition): fut.result(timeout_s).offset for tp, fut in futures.items()}
 
 
 class Offsets:
@@ -23,20 +37,12 @@ class Offsets:
         self._admin: AdminClient | None = None
 
     def stable(self, tps: Sequence[TP], timeout_s: float = 30.0) -> dict[TP, int]:
-        """The last stable offset of each of ``tps``: where their committed records end.
-
-        A consumer's ``get_watermark_offsets`` asks one partition per request (thousands with a
-        thousand operators); ``list_offsets`` asks each partition leader once for all of its.
-        """
+        """The last stable offset of each of ``tps``: where their committed records end."""
         if not tps:
             return {}
         if self._admin is None:
             self._admin = AdminClient(client_config(self._kafka))
-        spec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-        futures = self._admin.list_offsets({TopicPartition(t, p): spec for t, p in tps},
-                                           request_timeout=timeout_s,
-                                           isolation_level=IsolationLevel.READ_COMMITTED)
-        return {(tp.topic, tp.partition): fut.result(timeout_s).offset for tp, fut in futures.items()}
+        return end_offsets(self._admin, tps, IsolationLevel.READ_COMMITTED, timeout_s)
 
     def records_from(self, starts: Mapping[TP, int], timeout_s: float = 30.0) -> set[TP]:
         """The partitions of ``starts`` with a committed record at or after their offset.
@@ -46,10 +52,8 @@ class Offsets:
         """
         if not starts:
             return set()
-        consumer = Consumer(client_config(self._kafka, **{
-            "group.id": self._group, "enable.auto.commit": False, "isolation.level": "read_committed",
-            # From an offset retention has removed, on from the first kept, as the agents' consumers.
-            "auto.offset.reset": "earliest", "enable.partition.eof": True, "fetch.queue.backoff.ms": 10}))
+        # From an offset retention has removed, on from the first kept, as the agents' consumers.
+        consumer = committed_reader(self._kafka, self._group, **{"auto.offset.reset": "earliest"})
         try:
             consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
             pending, found = set(starts), set()

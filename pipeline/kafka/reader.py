@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import stamina
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -12,13 +13,15 @@ from pipeline.kafka.config import client_config, retriable
 from pipeline.settings import KafkaSettings
 
 
-def _consumer(kafka: KafkaSettings, group: str) -> Consumer:
+def committed_reader(kafka: KafkaSettings, group: str, **overrides: Any) -> Consumer:
+    """A consumer that reads committed records of the partitions it is assigned, and says where they end."""
     return Consumer(client_config(kafka, **{
         "group.id": group,  # never joined or committed, but the principal needs READ on it
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         "enable.partition.eof": True,
         "fetch.queue.backoff.ms": 10,
+        **overrides,
     }))
 
 
@@ -44,7 +47,7 @@ def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
 
 def topic_partitions(kafka: KafkaSettings, pattern: str, *, group: str) -> list[TopicPartition]:
     """Every partition of the topics whose names match ``pattern`` (a regular expression)."""
-    consumer = _consumer(kafka, group)
+    consumer = committed_reader(kafka, group)
     try:
         return matching_partitions(consumer, pattern)
     finally:
@@ -61,7 +64,7 @@ def matching_partitions(client: Consumer, pattern: str) -> list[TopicPartition]:
 def read_to_end(kafka: KafkaSettings, tps: list[TopicPartition], *, group: str,
                 idle_timeout_s: float = 60.0) -> Iterator[Message]:
     """Yield every committed record of ``tps`` in partition order, ending at each partition's end."""
-    consumer = _consumer(kafka, group)
+    consumer = committed_reader(kafka, group)
     try:
         pending = set()
         for tp in tps:
